@@ -1,0 +1,139 @@
+# qemubox: one non-recursive Makefile. Each directory contributes a module.mk
+# fragment that is included here (no recursive make); all outputs go to build/.
+#
+#   make            host binaries + guest kernel/initrd
+#   make check      install deps, build, run every test (unit, fuzz smoke, integration)
+#   make demo       install deps, build, run a container in a VM with a private containerd
+#   make install    FHS install (PREFIX, DESTDIR honoured)
+#   make fuzz       libFuzzer targets (clang, ASan/UBSan) + a short smoke run
+#   make bench      benchmarks against baselines measured in the same run
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD      ?= build
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/qemubox
+SHAREDIR   ?= /usr/share/qemubox
+SYSCONFDIR ?= /etc
+
+CC      ?= gcc
+FUZZCC  ?= clang
+PKG_CONFIG ?= pkg-config
+
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+	-Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+CPPFLAGS_QB := -D_GNU_SOURCE -I. -I$(BUILD)/gen \
+	-DQB_VERSION='"$(VERSION)"' -DQB_GIT_REV='"$(GIT_REV)"' \
+	-DQB_LIBEXECDIR='"$(LIBEXECDIR)"' -DQB_SHAREDIR='"$(SHAREDIR)"'
+HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+QB_CFLAGS := -std=c11 $(WARNINGS) $(CPPFLAGS_QB) $(CFLAGS)
+QB_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+
+# Libraries, by name, for modules to use in their link lines.
+LIBS_JSONC    := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+LIBS_PROTOBUF := $(shell $(PKG_CONFIG) --libs libprotobuf-c 2>/dev/null)
+LIBS_SECCOMP  := $(shell $(PKG_CONFIG) --libs libseccomp 2>/dev/null)
+LIBS_CAPNG    := $(shell $(PKG_CONFIG) --libs libcap-ng 2>/dev/null)
+LIBS_BSD      := $(shell $(PKG_CONFIG) --libs libbsd 2>/dev/null)
+LIBS_NL       := $(shell $(PKG_CONFIG) --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
+CFLAGS_NL     := $(shell $(PKG_CONFIG) --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
+LIBS_LMDB     := -llmdb
+LIBS_CMOCKA   := -lcmocka
+
+# Object-file names for a list of sources, per build flavour:
+#   obj  = normal (what gets installed), asan = tests, fuzz = libFuzzer targets.
+objs      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+asan_objs = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+fuzz_objs = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(1))
+
+# Filled in by the module.mk fragments.
+BINS         :=   # installed in $(BINDIR)
+LIBEXEC_BINS :=   # installed in $(LIBEXECDIR)
+UNIT_TESTS   :=   # cmocka binaries, run by tests/run with TAP output
+FUZZERS      :=   # libFuzzer binaries
+GEN_HEADERS  :=   # generated headers every object may include
+EXTRA_CFLAGS :=   # per-module additions
+ALL_EXTRA    :=   # more targets for `make all` (guest image, ...)
+INSTALL_EXTRA :=  # more recipe lines for `make install`
+
+include lib/module.mk
+include imsg/module.mk
+include $(wildcard proto/module.mk)
+include $(wildcard seccomp/module.mk)
+include $(wildcard shim/module.mk)
+include $(wildcard privnet/module.mk)
+include $(wildcard vmmon/module.mk)
+include $(wildcard guest/module.mk)
+include $(wildcard tests/module.mk)
+
+$(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(QB_CFLAGS) $(HARDEN) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(QB_CFLAGS) $(EXTRA_CFLAGS) -DQB_TESTING=1 $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/%.o: %.c $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(QB_CFLAGS) $(EXTRA_CFLAGS) -DQB_TESTING=1 -DQB_FUZZING=1 $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+.PHONY: all deps host unit-tests check check-unit check-integration demo bench \
+	fuzz fuzz-build install clean format format-check
+
+host: $(addprefix $(BUILD)/bin/,$(BINS)) $(addprefix $(BUILD)/libexec/,$(LIBEXEC_BINS))
+all: host $(ALL_EXTRA)
+unit-tests: $(UNIT_TESTS)
+
+deps:
+	@scripts/install-deps
+
+check-unit: unit-tests
+	@tests/run --unit $(UNIT_TESTS)
+
+check: deps
+	@$(MAKE) --no-print-directory all unit-tests fuzz-build
+	@tests/run --all
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench
+
+fuzz-build: $(FUZZERS)
+fuzz: fuzz-build
+	@tests/run --fuzz $(FUZZERS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
+	$(if $(BINS),install -m 0755 $(addprefix $(BUILD)/bin/,$(BINS)) $(DESTDIR)$(BINDIR)/)
+	$(if $(LIBEXEC_BINS),install -m 0755 $(addprefix $(BUILD)/libexec/,$(LIBEXEC_BINS)) $(DESTDIR)$(LIBEXECDIR)/)
+	$(INSTALL_EXTRA)
+
+clean:
+	rm -rf $(BUILD)
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format OK"
+
+print-unit-tests:
+	@echo $(UNIT_TESTS)
+print-fuzzers:
+	@echo $(FUZZERS)
