@@ -1,0 +1,27 @@
+/*
+ * Per-process seccomp allowlists (libseccomp). Default action: kill the
+ * process; `security.seccomp = "log"` logs instead (for diagnosing a missing
+ * syscall, never for production). Each role's list lives in seccomp/<role>.c
+ * with a comment per group of syscalls saying why the role needs it.
+ */
+#ifndef QEMUBOX_SECCOMP_H
+#define QEMUBOX_SECCOMP_H
+
+#include <seccomp.h>
+
+#include "lib/config.h"
+
+/* A filter whose default action is kill-process (or log in QB_SECCOMP_LOG). */
+scmp_filter_ctx qb_seccomp_new(enum qb_seccomp_mode mode);
+/* Allow every syscall in the NULL-terminated list; unknown names fail. */
+int qb_seccomp_allow(scmp_filter_ctx ctx, const char *const *names);
+/* Load (NoNewPrivs is set first) and release the context. */
+int qb_seccomp_load(scmp_filter_ctx ctx);
+
+/* The role filters. Each builds its list, loads it, returns 0 / -1. */
+int seccomp_apply_shim(enum qb_seccomp_mode mode);
+int seccomp_apply_privnet(enum qb_seccomp_mode mode);
+int seccomp_apply_vmmon(enum qb_seccomp_mode mode);
+int seccomp_apply_vminitd(enum qb_seccomp_mode mode);
+
+#endif
