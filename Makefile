@@ -65,15 +65,15 @@ EXTRA_CFLAGS :=   # per-module additions
 ALL_EXTRA    :=   # more targets for `make all` (guest image, ...)
 INSTALL_EXTRA :=  # more recipe lines for `make install`
 
-include lib/module.mk
-include imsg/module.mk
-include $(wildcard proto/module.mk)
-include $(wildcard seccomp/module.mk)
-include $(wildcard shim/module.mk)
-include $(wildcard privnet/module.mk)
-include $(wildcard vmmon/module.mk)
-include $(wildcard guest/module.mk)
-include $(wildcard tests/module.mk)
+# Fragments: shared pieces first (their variables are used by the programs'
+# link rules), then the processes and the tests. Each directory may hold
+# several fragments, one per component (lib/ttrpc.mk, lib/config.mk, ...).
+include $(sort $(wildcard lib/*.mk))
+include $(sort $(wildcard imsg/*.mk))
+include $(sort $(wildcard proto/*.mk))
+include $(sort $(wildcard seccomp/*.mk))
+include $(sort $(wildcard shim/*.mk privnet/*.mk vmmon/*.mk guest/*.mk))
+include $(sort $(wildcard tests/*.mk tests/*/*.mk))
 
 $(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
 	@mkdir -p $(@D)
