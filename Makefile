@@ -72,7 +72,7 @@ include $(sort $(wildcard lib/*.mk))
 include $(sort $(wildcard imsg/*.mk))
 include $(sort $(wildcard proto/*.mk))
 include $(sort $(wildcard seccomp/*.mk))
-include $(sort $(wildcard shim/*.mk privnet/*.mk vmmon/*.mk guest/*.mk))
+include $(sort $(wildcard shim/*.mk privnet/*.mk vmmon/*.mk guest/*.mk apparmor/*.mk))
 include $(sort $(wildcard tests/*.mk tests/*/*.mk))
 
 $(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
