@@ -1,0 +1,81 @@
+/*
+ * qemubox typed readers for imsg payloads: the one place where bytes from a
+ * peer become trusted values (validate once, at the boundary).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imsg/imsg.h"
+
+int
+qb_imsg_get_struct(struct imsg *imsg, void *dst, size_t len)
+{
+	if (imsg_get_data(imsg, dst, len) == -1) {
+		if (len > 0)
+			memset(dst, 0, len);
+		return -1;
+	}
+	return 0;
+}
+
+int
+qb_imsg_get_str(struct imsg *imsg, char *dst, size_t dstlen)
+{
+	size_t len;
+	const char *data;
+
+	if (dstlen == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	dst[0] = '\0';
+	len = imsg_get_len(imsg);
+	if (len == 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	data = ibuf_data(imsg->buf);
+	/* Exactly one NUL, the last byte: no hidden second string after it. */
+	if (memchr(data, '\0', len) != data + len - 1) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (len > dstlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dst, data, len);
+	return 0;
+}
+
+ssize_t
+qb_imsg_check_strfield(const char *field, size_t fieldlen)
+{
+	const char *nul;
+
+	if ((nul = memchr(field, '\0', fieldlen)) == NULL) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return nul - field;
+}
+
+int
+qb_imsg_take_fd(struct imsg *imsg)
+{
+	int fd;
+
+	if ((fd = imsg_get_fd(imsg)) == -1) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return fd;
+}
+
+int
+qb_imsg_compose_str(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, int fd,
+    const char *str)
+{
+	return imsg_compose(imsgbuf, type, id, 0, fd, str, strlen(str) + 1);
+}
