@@ -1,0 +1,87 @@
+/*
+ * The containerd-facing command line of containerd-shim-qemubox-v1
+ * (WIRE.md §3): Go `flag` package syntax, actions `start` and `delete`,
+ * daemon mode without an action, and the socket address the runc shim
+ * derives from address/namespace/group.
+ */
+#ifndef QEMUBOX_SHIM_CLI_H
+#define QEMUBOX_SHIM_CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/error.h"
+
+#define SHIM_NAME "containerd-shim-qemubox-v1"
+#define SHIM_RUNTIME "io.containerd.qemubox.v1"
+/* Hard-coded by the runc shim too, not read from containerd's config. */
+#define SHIM_SOCKET_DIR "/run/containerd/s"
+/* "unix://" + SHIM_SOCKET_DIR + "/" + 64 hex + NUL, with room to spare. */
+#define SHIM_ADDR_MAX 128
+
+struct shim_opts {
+	char namespace[256];
+	char address[PATH_MAX];
+	char publish_binary[PATH_MAX];
+	char id[256];
+	char bundle[PATH_MAX];
+	char socket[PATH_MAX];
+	bool debug;
+	bool version;
+	bool check_config;
+	bool help;
+	/* "start", "delete", or NULL for daemon mode; points into argv. */
+	const char *action;
+};
+
+/*
+ * Parse like Go's flag package: -f v, -f=v, --f v, --f=v; boolean flags take
+ * no separate value (only -f=true/false); "--" ends the flags; parsing stops
+ * at the first non-flag word, which is the action. Unknown flags and missing
+ * values are QB_E_INVALID errors naming the flag.
+ */
+int shim_parse_args(int argc, char *const argv[], struct shim_opts *o,
+    struct qb_error *err);
+
+/* Go's path.Clean(path.Join(elems...)) for three elements. */
+int shim_path_join3(const char *a, const char *b, const char *c, char *out,
+    size_t outlen);
+
+/*
+ * The runc shim's socket: SHIM_SOCKET_DIR/<sha256 hex of
+ * join(address, namespace, group)>. `path` gets the filesystem path,
+ * `uri` (may be NULL) gets "unix://<path>".
+ */
+int shim_socket_path(const char *address, const char *ns, const char *group,
+    char *path, size_t pathlen, char *uri, size_t urilen);
+
+/*
+ * Grouping key from <bundle>/config.json annotations:
+ * io.containerd.runc.v2.group, else io.kubernetes.cri.sandbox-id, else id.
+ */
+int shim_group_from_spec(const char *config_path, const char *id, char *group,
+    size_t grouplen, struct qb_error *err);
+
+/* Lower-case hex SHA-256 of a buffer into out[65]. */
+void shim_sha256_hex(const void *buf, size_t len, char out[65]);
+
+#endif
+
+/* Actions (shim_start.c, shim_delete.c, shim_daemon.c). Return an exit code. */
+int shim_start(const struct shim_opts *o);
+int shim_delete(const struct shim_opts *o);
+int shim_daemon(const struct shim_opts *o);
+
+/* Socket helpers shared by start, delete and the daemon (shim_start.c). */
+int shim_socket_listen(const char *path);
+/* 1 if something accepts connections on path, 0 if not (errno says why). */
+int shim_socket_alive(const char *path);
+/* Write `address` in the current directory atomically (.address + rename). */
+int shim_write_address(const char *uri);
+/* Open the bundle's `log` FIFO for writing without blocking; -1 if absent. */
+int shim_open_log_fifo(const char *dir);
+/* Strip "unix://" from an address; NULL if it is not a unix address. */
+const char *shim_uri_path(const char *uri);
+/* --check-config: qb_config_check_main() (lib/config.c). */
+int shim_check_config(void);

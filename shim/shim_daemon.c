@@ -1,0 +1,150 @@
+/*
+ * Daemon mode: what `start` spawned (cwd = bundle, stdio /dev/null, the
+ * listening socket on fd 3) or a shim run by hand with -socket.
+ * Order: log FIFO as stderr, child subreaper, helpers forked while still
+ * root, privilege drop, then serve until Shutdown or SIGTERM/SIGINT.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "shim/shim_cli.h"
+#include "shim/shim_daemon.h"
+#include "shim/shim_priv.h"
+
+extern int qb_config_check_main(void) __attribute__((weak));
+
+int
+shim_check_config(void)
+{
+	if (qb_config_check_main == NULL) {
+		fprintf(stderr, "%s: configuration checker not built in\n",
+		    SHIM_NAME);
+		return 1;
+	}
+	return qb_config_check_main();
+}
+
+/* The listening socket's path, so the daemon can remove it on exit. */
+static int
+listen_fd_path(int fd, char *path, size_t len)
+{
+	struct sockaddr_un sun;
+	socklen_t sl = sizeof(sun);
+	int acc = 0;
+	socklen_t al = sizeof(acc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) == -1)
+		return -1;
+	if (!acc) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &sl) == -1)
+		return -1;
+	if (sun.sun_family != AF_UNIX || sun.sun_path[0] == '\0') {
+		path[0] = '\0'; /* abstract or unnamed: nothing to unlink */
+		return 0;
+	}
+	if (strlen(sun.sun_path) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, sun.sun_path, strlen(sun.sun_path) + 1);
+	return 0;
+}
+
+/*
+ * Helpers live in QB_LIBEXECDIR, or in ../libexec/qemubox next to our own
+ * binary when that exists (a scratch-prefix install or build/).
+ */
+int
+shim_libexec_dir(char *dir, size_t len)
+{
+	char self[PATH_MAX], cand[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	char *slash;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if (snprintf(cand, sizeof(cand), "%s/../libexec/qemubox",
+			    self) < (int)sizeof(cand) && stat(cand, &st) == 0 &&
+			    S_ISDIR(st.st_mode) &&
+			    realpath(cand, self) != NULL &&
+			    strlen(self) < len) {
+				memcpy(dir, self, strlen(self) + 1);
+				return 0;
+			}
+		}
+	}
+	if (strlen(QB_LIBEXECDIR) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, QB_LIBEXECDIR, strlen(QB_LIBEXECDIR) + 1);
+	return 0;
+}
+
+int
+shim_daemon(const struct shim_opts *o)
+{
+	struct shim_daemon_ctx d;
+	int logfd, rc;
+
+	memset(&d, 0, sizeof(d));
+	d.opts = o;
+	d.listen_fd = -1;
+	/* containerd copies the bundle's `log` FIFO into its own log. */
+	if ((logfd = shim_open_log_fifo(".")) != -1) {
+		if (dup2(logfd, STDERR_FILENO) == -1)
+			fatal("%s: dup2 log", __func__);
+		close(logfd);
+	}
+	log_init("shim", o->debug);
+	signal(SIGPIPE, SIG_IGN);
+	/* Processes we fork (helpers, their children) are reaped by us. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		log_warn("%s: PR_SET_CHILD_SUBREAPER", __func__);
+
+	if (o->socket[0] != '\0') {
+		const char *p = shim_uri_path(o->socket);
+		if (p == NULL)
+			p = o->socket;
+		if ((d.listen_fd = shim_socket_listen(p)) == -1)
+			fatal("%s: listen %s", __func__, p);
+	} else {
+		d.listen_fd = 3;
+		if (fcntl(d.listen_fd, F_SETFD, FD_CLOEXEC) == -1)
+			fatal("%s: no listening socket on fd 3 (run by "
+			    "`start`, or give -socket)", __func__);
+	}
+	if (listen_fd_path(d.listen_fd, d.socket_path,
+	    sizeof(d.socket_path)) == -1)
+		fatal("%s: fd %d is not a listening unix socket", __func__,
+		    d.listen_fd);
+	log_info("%s: namespace=%s id=%s socket=%s pid=%d", __func__,
+	    o->namespace, o->id, d.socket_path, (int)getpid());
+
+	rc = shim_serve(&d);
+
+	if (d.socket_path[0] != '\0' && unlink(d.socket_path) == -1 &&
+	    errno != ENOENT)
+		log_warn("%s: unlink %s", __func__, d.socket_path);
+	log_info("%s: exiting (%d)", __func__, rc);
+	return rc;
+}

@@ -1,0 +1,327 @@
+/*
+ * `start`: containerd runs it with cwd = bundle and reads everything it
+ * prints on stdout+stderr as the address, so this prints exactly one line
+ * and logs only into the bundle's `log` FIFO. The daemon it spawns gets
+ * /dev/null stdio (containerd waits for EOF on the pipe) and the listening
+ * socket as fd 3.
+ */
+#include <linux/close_range.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "shim/shim_cli.h"
+
+const char *
+shim_uri_path(const char *uri)
+{
+	if (strncmp(uri, "unix://", 7) == 0)
+		return uri + 7;
+	return NULL;
+}
+
+static int
+sockaddr_fill(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+int
+shim_socket_listen(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	if (sockaddr_fill(&sun, path) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		goto fail;
+	/* Only containerd (same uid) may talk to us. */
+	if (chmod(path, 0600) == -1 || listen(fd, SOMAXCONN) == -1) {
+		int saved = errno;
+		unlink(path);
+		errno = saved;
+		goto fail;
+	}
+	return fd;
+fail:
+	{
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+int
+shim_socket_alive(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	if (sockaddr_fill(&sun, path) == -1)
+		return 0;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return rc;
+}
+
+int
+shim_write_address(const char *uri)
+{
+	int fd;
+	size_t len = strlen(uri);
+
+	if ((fd = open(".address", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	if (write(fd, uri, len) != (ssize_t)len || fsync(fd) == -1) {
+		int saved = errno ? errno : EIO;
+		close(fd);
+		unlink(".address");
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) == -1 || rename(".address", "address") == -1) {
+		int saved = errno;
+		unlink(".address");
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+shim_open_log_fifo(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/log", dir) >= (int)sizeof(path))
+		return -1;
+	/*
+	 * O_NONBLOCK: fails with ENXIO instead of hanging when nobody reads
+	 * (a shim started by hand); a regular file named `log` is fine too.
+	 */
+	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || (!S_ISFIFO(st.st_mode) &&
+	    !S_ISREG(st.st_mode))) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+mkdir_socket_dir(void)
+{
+	/* Root-only, as the runc shim does. */
+	if (mkdir("/run/containerd", 0711) == -1 && errno != EEXIST)
+		return -1;
+	if (mkdir(SHIM_SOCKET_DIR, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * fork + exec ourselves in daemon mode. A CLOEXEC pipe reports an exec
+ * failure back, so `start` never prints an address nobody serves.
+ */
+static int
+spawn_daemon(const struct shim_opts *o, int lfd)
+{
+	static struct shim_opts c; /* execv wants non-const strings */
+	char self[PATH_MAX];
+	char *argv[16];
+	ssize_t n;
+	pid_t pid;
+	int pfd[2], child_errno = 0, argc = 0, devnull, status;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		return -1;
+	self[n] = '\0';
+	c = *o;
+	argv[argc++] = self;
+	argv[argc++] = (char *)"-namespace";
+	argv[argc++] = c.namespace;
+	argv[argc++] = (char *)"-id";
+	argv[argc++] = c.id;
+	argv[argc++] = (char *)"-address";
+	argv[argc++] = c.address;
+	if (o->publish_binary[0] != '\0') {
+		argv[argc++] = (char *)"-publish-binary";
+		argv[argc++] = c.publish_binary;
+	}
+	if (o->debug)
+		argv[argc++] = (char *)"-debug";
+	argv[argc] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		/*
+		 * An intermediate child so the daemon is reparented at once
+		 * (to init or containerd's subreaper) and `start` can reap.
+		 */
+		if ((pid = fork()) != 0)
+			_exit(pid == -1 ? 127 : 0);
+		if (setsid() == -1)
+			goto child_fail;
+		if ((devnull = open("/dev/null", O_RDWR)) == -1)
+			goto child_fail;
+		if (dup2(devnull, 0) == -1 || dup2(devnull, 1) == -1 ||
+		    dup2(devnull, 2) == -1 || dup2(lfd, 3) == -1)
+			goto child_fail;
+		if (devnull > 3)
+			close(devnull);
+		/* dup2 onto itself keeps FD_CLOEXEC; clear it explicitly. */
+		if (fcntl(3, F_SETFD, 0) == -1)
+			goto child_fail;
+		if (pfd[1] <= 3) {
+			int nfd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 4);
+			if (nfd == -1)
+				goto child_fail;
+			pfd[1] = nfd;
+		}
+		/* Nothing else of ours or containerd's leaks into the daemon. */
+		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
+		execv(self, argv);
+	child_fail:
+		child_errno = errno;
+		n = write(pfd[1], &child_errno, sizeof(child_errno));
+		(void)n;
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	do {
+		n = read(pfd[0], &child_errno, sizeof(child_errno));
+	} while (n == -1 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(child_errno)) {
+		errno = child_errno;
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		errno = ECHILD;
+		return -1;
+	}
+	return 0;
+}
+
+int
+shim_start(const struct shim_opts *o)
+{
+	struct qb_error err = { 0 };
+	char group[256], path[PATH_MAX], uri[SHIM_ADDR_MAX];
+	int lfd = -1, logfd;
+
+	if ((logfd = shim_open_log_fifo(".")) != -1)
+		log_set_fd(logfd);
+	else
+		log_set_fd(-1);
+	if (o->namespace[0] == '\0' || o->id[0] == '\0' ||
+	    o->address[0] == '\0') {
+		fprintf(stderr, "%s start: -namespace, -id and -address are "
+		    "required\n", SHIM_NAME);
+		return 1;
+	}
+	if (shim_group_from_spec("config.json", o->id, group, sizeof(group),
+	    &err) == -1) {
+		fprintf(stderr, "%s start: %s\n", SHIM_NAME, err.msg);
+		return 1;
+	}
+	if (shim_socket_path(o->address, o->namespace, group, path,
+	    sizeof(path), uri, sizeof(uri)) == -1) {
+		fprintf(stderr, "%s start: socket path: %s\n", SHIM_NAME,
+		    strerror(errno));
+		return 1;
+	}
+	if (mkdir_socket_dir() == -1) {
+		fprintf(stderr, "%s start: mkdir %s: %s\n", SHIM_NAME,
+		    SHIM_SOCKET_DIR, strerror(errno));
+		return 1;
+	}
+	if ((lfd = shim_socket_listen(path)) == -1) {
+		if (errno != EADDRINUSE) {
+			fprintf(stderr, "%s start: listen %s: %s\n", SHIM_NAME,
+			    path, strerror(errno));
+			return 1;
+		}
+		if (shim_socket_alive(path)) {
+			/* Another container of the same group: share it. */
+			if (shim_write_address(uri) == -1) {
+				fprintf(stderr, "%s start: write address: %s\n",
+				    SHIM_NAME, strerror(errno));
+				return 1;
+			}
+			log_info("%s: id=%s group=%s reuses %s", __func__,
+			    o->id, group, uri);
+			printf("%s", uri);
+			return 0;
+		}
+		log_info("%s: removing stale socket %s", __func__, path);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			fprintf(stderr, "%s start: remove stale %s: %s\n",
+			    SHIM_NAME, path, strerror(errno));
+			return 1;
+		}
+		if ((lfd = shim_socket_listen(path)) == -1) {
+			fprintf(stderr, "%s start: listen %s: %s\n", SHIM_NAME,
+			    path, strerror(errno));
+			return 1;
+		}
+	}
+	if (shim_write_address(uri) == -1) {
+		fprintf(stderr, "%s start: write address: %s\n", SHIM_NAME,
+		    strerror(errno));
+		goto fail;
+	}
+	if (spawn_daemon(o, lfd) == -1) {
+		fprintf(stderr, "%s start: spawn daemon: %s\n", SHIM_NAME,
+		    strerror(errno));
+		unlink("address");
+		goto fail;
+	}
+	close(lfd);
+	log_info("%s: id=%s group=%s serving on %s", __func__, o->id, group,
+	    uri);
+	printf("%s", uri);
+	return 0;
+fail:
+	close(lfd);
+	unlink(path);
+	return 1;
+}
