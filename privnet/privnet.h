@@ -1,0 +1,181 @@
+/*
+ * qemubox-privnet internals: the pieces privnet.c (the process), cleanup.c
+ * (qemubox-cleanup) and the tests share. Every function follows the project
+ * convention: 0 / -1 with errno, and a struct qb_error for what a user reads.
+ */
+#ifndef QEMUBOX_PRIVNET_H
+#define QEMUBOX_PRIVNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "imsg/qemubox_imsg.h"
+#include "lib/config.h"
+#include "lib/error.h"
+#include "privnet/cni_result.h"
+
+#define PRIVNET_NETNS_DIR "/run/netns"
+#define PRIVNET_NETNS_PREFIX "qemubox-"
+#define PRIVNET_IFNAME "eth0"	/* CNI_IFNAME, the veth end in the netns */
+#define PRIVNET_TAPNAME "qbtap0" /* the TAP next to it */
+#define CNI_MAX_PLUGINS 16
+#define CNI_TYPE_MAX 64
+
+/* --- validation (privnet_validate.c): the boundary checks --- */
+
+/* [A-Za-z0-9][A-Za-z0-9_.-]*, 1..QB_ID_MAX-1 bytes. */
+int privnet_valid_id(const char *id);
+/* 1..IFNAMSIZ-1 bytes, no '/', no whitespace, not "." or "..". */
+int privnet_valid_ifname(const char *name);
+/*
+ * A CRI netns path: absolute, no "." or ".." component, no "//", shorter than
+ * QB_NETNS_PATH_MAX, under /run/netns/ or /var/run/netns/. The file itself is
+ * checked later (netns_check()).
+ */
+int privnet_valid_netns_path(const char *path);
+/* CNI network names and plugin types: [A-Za-z0-9][A-Za-z0-9_.-]*. */
+int privnet_valid_cni_name(const char *s, size_t max);
+
+/* --- CNI configuration (cni_config.c) --- */
+
+struct cni_conflist {
+	char path[PATH_MAX];
+	char name[QB_DNS_NAME_MAX];
+	char cni_version[16];
+	unsigned n_plugins;
+	char types[CNI_MAX_PLUGINS][CNI_TYPE_MAX];
+	json_object *root;
+	char *bytes; /* the file as read, stored for DEL after a crash */
+	size_t len;
+};
+
+#define CNI_CONFLIST_MAX_BYTES (256 * 1024)
+
+/* The first *.conflist in dir, alphabetically. */
+int cni_conflist_find(const char *dir, char *path, size_t pathlen,
+    struct qb_error *err);
+int cni_conflist_load(const char *path, struct cni_conflist *cl,
+    struct qb_error *err);
+int cni_conflist_parse(const char *buf, size_t len, struct cni_conflist *cl,
+    struct qb_error *err);
+void cni_conflist_free(struct cni_conflist *cl);
+/*
+ * The stdin of plugin i: its object with "name" and "cniVersion" of the list
+ * and "prevResult" (when prev_result is not NULL) injected. malloc'd, NUL
+ * terminated; *len excludes the NUL.
+ */
+char *cni_plugin_config(const struct cni_conflist *cl, unsigned i,
+    const char *prev_result, size_t *len, struct qb_error *err);
+
+/* Shared JSON reader with size and depth limits (cni_result.c). */
+json_object *cni_json_parse(const char *buf, size_t len, struct qb_error *err,
+    const char *what);
+
+/* --- plugin execution (cni_exec.c) --- */
+
+struct cni_call {
+	const char *command; /* ADD, DEL, CHECK */
+	const char *container_id;
+	const char *netns;
+	const char *ifname;
+};
+
+/*
+ * Run one plugin `type` found in cfg's bin dirs with `stdin_buf` as stdin.
+ * On success *out (malloc'd, NUL-terminated, may be empty) is its stdout.
+ * On failure err holds the CNI error object or the plugin's stderr.
+ */
+int cni_exec_plugin(const struct qb_config *cfg, const char *type,
+    const struct cni_call *call, const char *stdin_buf, size_t stdin_len,
+    char **out, size_t *outlen, struct qb_error *err);
+
+/*
+ * The whole chain. ADD: plugins in order, each given the previous result;
+ * on failure DEL of the chain (reverse) so nothing stays allocated, and
+ * *result is NULL. DEL: reverse order with prev_result; every plugin runs
+ * even if one fails (first error reported).
+ */
+int cni_chain_add(const struct qb_config *cfg, const struct cni_conflist *cl,
+    const struct cni_call *call, char **result, size_t *result_len,
+    struct qb_error *err);
+int cni_chain_del(const struct qb_config *cfg, const struct cni_conflist *cl,
+    const struct cni_call *call, const char *prev_result,
+    struct qb_error *err);
+
+/* --- network namespaces (netns.c) --- */
+
+/* /run/netns/qemubox-<id> into path. */
+int netns_own_path(const char *id, char *path, size_t pathlen);
+/* A new netns bind-mounted at path (which must not exist). */
+int netns_create(const char *path, struct qb_error *err);
+/* Unmount and unlink; a missing path is success. */
+int netns_remove(const char *path);
+/* path is a bind-mounted network namespace (nsfs, NS_GET_NSTYPE). */
+int netns_check(const char *path);
+/* Switch this thread into path's netns; *saved gets the old one. */
+int netns_enter(const char *path, int *saved);
+/* Back to saved (closes it). Failure is fatal: we'd act in the wrong ns. */
+void netns_leave(int saved);
+
+/* --- TAP + tc redirect, link inspection (tap.c) --- */
+
+/*
+ * In netns: read veth (MAC, MTU), create the TAP with that MTU, ingress
+ * qdiscs + u32 match-all + mirred egress redirect veth<->TAP, both up.
+ * Fills out->mac, mtu, tap_name, veth_name; *tap_fd is the TAP.
+ */
+int tap_setup(const char *netns, const char *veth, const char *tap,
+    struct qb_net_result *out, int *tap_fd, struct qb_error *err);
+/* Remove the TAP and veth's ingress qdisc; missing things are success. */
+int tap_teardown(const char *netns, const char *veth, const char *tap);
+/*
+ * CRI mode: in netns find the veth (eth0, else the first non-loopback
+ * non-TAP link with an address) and read its addresses and routes.
+ */
+int net_inspect(const char *netns, char *veth, size_t vethlen,
+    struct qb_net_result *out, struct qb_error *err);
+
+/* --- state (netdb.c): LMDB at <state_dir>/cni-config.db --- */
+
+struct netdb;
+
+struct netdb_rec {
+	char id[QB_ID_MAX];
+	uint32_t state; /* QB_NET_STATE_ADDING / READY */
+	int own_netns;	/* 1: we created netns and ran CNI; 0: CRI */
+	char netns[QB_NETNS_PATH_MAX];
+	char network[QB_DNS_NAME_MAX];
+	char *conflist; /* bytes of the conflist used (own netns mode) */
+	char *result;	/* final CNI result JSON, NULL before ADD finished */
+};
+
+int netdb_open(const char *state_dir, struct netdb **db);
+void netdb_close(struct netdb *db);
+int netdb_put(struct netdb *db, const struct netdb_rec *rec);
+/* -1/ENOENT when there is no record. */
+int netdb_get(struct netdb *db, const char *id, struct netdb_rec *rec);
+int netdb_del(struct netdb *db, const char *id);
+/* Calls fn for each record (a copy: fn may put/del). */
+int netdb_foreach(struct netdb *db,
+    int (*fn)(const struct netdb_rec *, void *), void *arg);
+void netdb_rec_free(struct netdb_rec *rec);
+char *netdb_rec_encode(const struct netdb_rec *rec, size_t *len);
+int netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec);
+
+/* --- the operations (privnet_net.c), used by privnet and qemubox-cleanup --- */
+
+int privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
+    const char *id, const char *netns_path, struct qb_net_result *out,
+    int *tap_fd, struct qb_error *err);
+/* Idempotent: nothing recorded and nothing left is success. */
+int privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_error *err);
+
+/* --- process confinement --- */
+
+/* privnet_priv.c: cut capabilities to the kept set, verify. */
+int privnet_priv_drop(void);
+
+#endif
