@@ -1,0 +1,699 @@
+/*
+ * Mount translation (shim/storage.h): rootfs and spec mounts -> plan.
+ */
+#include "shim/storage.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "shim/layer_cache.h"
+
+/* Mounts the guest kernel makes itself: nothing of the host is involved. */
+static const char *const guest_fs_types[] = {
+	"proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
+	"devtmpfs", "ramfs", "securityfs", "debugfs", "tracefs", "hugetlbfs",
+	"bpf", "fusectl", "configfs", "pstore", "binfmt_misc",
+};
+
+static bool
+opt_has(const char *const *opts, size_t n, const char *want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (opts[i] != NULL && strcmp(opts[i], want) == 0)
+			return true;
+	return false;
+}
+
+static int
+copy_path(char *dst, const char *src, struct qb_error *err)
+{
+	if (strlen(src) >= PATH_MAX)
+		return qb_seterr(err, QB_E_INVALID, "path too long: %.64s...",
+		    src);
+	strcpy(dst, src);
+	return 0;
+}
+
+static struct storage_disk *
+disk_add(struct storage_plan *plan, enum storage_disk_role role,
+    enum storage_src src, enum storage_key_kind key, const char *path,
+    struct qb_error *err)
+{
+	static const char *const prefix[] = {
+		[STORAGE_DISK_LAYER] = "qb-layer-",
+		[STORAGE_DISK_DEVICE] = "qb-dev-",
+		[STORAGE_DISK_BIND] = "qb-bind-",
+	};
+	struct storage_disk *d;
+
+	if (plan->n_disks >= STORAGE_MAX_DISKS) {
+		qb_seterr(err, QB_E_RANGE,
+		    "too many disks (layers, devices and binds > %d)",
+		    STORAGE_MAX_DISKS);
+		return NULL;
+	}
+	if (plan->disks == NULL) {
+		plan->disks = calloc(STORAGE_MAX_DISKS, sizeof(*plan->disks));
+		if (plan->disks == NULL) {
+			qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+			return NULL;
+		}
+	}
+	d = &plan->disks[plan->n_disks];
+	memset(d, 0, sizeof(*d));
+	if (copy_path(d->path, path, err) == -1)
+		return NULL;
+	d->role = role;
+	d->src = src;
+	d->key = key;
+	d->fd = -1;
+	snprintf(d->serial, sizeof(d->serial), "%s%zu", prefix[role],
+	    plan->n_disks);
+	plan->n_disks++;
+	return d;
+}
+
+int
+storage_split_lowerdir(const char *value, char (*out)[PATH_MAX], size_t max)
+{
+	size_t n = 0, len = 0;
+	const char *p;
+
+	if (value == NULL || *value == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (p = value;; p++) {
+		if (*p == ':' || *p == '\0') {
+			if (len == 0 || n >= max) {
+				errno = len == 0 ? EINVAL : E2BIG;
+				return -1;
+			}
+			out[n++][len] = '\0';
+			len = 0;
+			if (*p == '\0')
+				break;
+			continue;
+		}
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		if (len + 1 >= PATH_MAX || n >= max) {
+			errno = n >= max ? E2BIG : ENAMETOOLONG;
+			return -1;
+		}
+		out[n][len++] = *p;
+	}
+	/* overlayfs takes the top layer first; the plan wants lowest first. */
+	for (size_t i = 0; i < n / 2; i++) {
+		char tmp[PATH_MAX];
+
+		memcpy(tmp, out[i], PATH_MAX);
+		memcpy(out[i], out[n - 1 - i], PATH_MAX);
+		memcpy(out[n - 1 - i], tmp, PATH_MAX);
+	}
+	return (int)n;
+}
+
+static int
+dir_is_empty(const char *path)
+{
+	DIR *d;
+	struct dirent *de;
+	int empty = 1;
+
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+static int
+need_dir(const char *what, const char *path, struct qb_error *err)
+{
+	struct stat st;
+
+	if (path[0] != '/')
+		return qb_seterr(err, QB_E_INVALID,
+		    "%s %s: not an absolute path", what, path);
+	if (stat(path, &st) == -1)
+		return qb_seterr(err, QB_E_INVALID, "%s %s: %s", what, path,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return qb_seterr(err, QB_E_INVALID, "%s %s: not a directory",
+		    what, path);
+	return 0;
+}
+
+static int
+need_image(const char *what, const char *path, struct qb_error *err)
+{
+	struct stat st;
+
+	if (path[0] != '/')
+		return qb_seterr(err, QB_E_INVALID,
+		    "%s %s: not an absolute path", what, path);
+	if (stat(path, &st) == -1)
+		return qb_seterr(err, QB_E_INVALID, "%s %s: %s", what, path,
+		    strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return qb_seterr(err, QB_E_INVALID,
+		    "%s %s: not an image file or block device", what, path);
+	return 0;
+}
+
+static int
+plan_overlay(const struct storage_mount *m, struct storage_plan *plan,
+    struct qb_error *err)
+{
+	const char *lower = NULL, *upper = NULL;
+	char (*dirs)[PATH_MAX] = NULL;
+	int n, rc = -1;
+
+	for (size_t i = 0; i < m->n_options; i++) {
+		const char *o = m->options[i];
+
+		if (o == NULL)
+			continue;
+		if (strncmp(o, "lowerdir=", 9) == 0)
+			lower = o + 9;
+		else if (strncmp(o, "upperdir=", 9) == 0)
+			upper = o + 9;
+	}
+	if (lower == NULL)
+		return qb_seterr(err, QB_E_INVALID,
+		    "rootfs overlay mount has no lowerdir= option");
+	if ((dirs = calloc(STORAGE_MAX_DISKS, PATH_MAX)) == NULL)
+		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+	n = storage_split_lowerdir(lower, dirs, STORAGE_MAX_DISKS);
+	if (n == -1) {
+		qb_seterr(err, QB_E_INVALID,
+		    "rootfs overlay lowerdir=%.200s: %s", lower,
+		    errno == E2BIG ? "too many layers" : "malformed");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (need_dir("rootfs overlay lowerdir", dirs[i], err) == -1)
+			goto out;
+		/* containerd's committed snapshots are immutable. */
+		if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
+			STORAGE_KEY_STAT, dirs[i], err) == NULL)
+			goto out;
+	}
+	plan->readonly = upper == NULL;
+	if (upper != NULL) {
+		int empty;
+
+		if (need_dir("rootfs overlay upperdir", upper, err) == -1)
+			goto out;
+		/*
+		 * Our writes never land in the upperdir, so it is empty unless
+		 * something else wrote there (a runc-run container, a
+		 * snapshot prepared with content): keep what it holds as the
+		 * topmost read-only layer rather than hide it.
+		 */
+		if ((empty = dir_is_empty(upper)) == -1) {
+			qb_seterr(err, QB_E_INVALID,
+			    "rootfs overlay upperdir %s: %s", upper,
+			    strerror(errno));
+			goto out;
+		}
+		if (!empty && disk_add(plan, STORAGE_DISK_LAYER,
+				  STORAGE_SRC_DIR, STORAGE_KEY_TREE, upper,
+				  err) == NULL)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(dirs);
+	return rc;
+}
+
+static int
+plan_erofs(const struct storage_mount *m, struct storage_plan *plan,
+    struct qb_error *err)
+{
+	if (m->source == NULL)
+		return qb_seterr(err, QB_E_INVALID,
+		    "rootfs erofs mount has no source");
+	if (need_image("rootfs erofs source", m->source, err) == -1)
+		return -1;
+	if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_IMAGE,
+		STORAGE_KEY_STAT, m->source, err) == NULL)
+		return -1;
+	for (size_t i = 0; i < m->n_options; i++) {
+		const char *o = m->options[i];
+
+		if (o == NULL || strncmp(o, "device=", 7) != 0)
+			continue;
+		if (need_image("rootfs erofs device", o + 7, err) == -1)
+			return -1;
+		if (disk_add(plan, STORAGE_DISK_DEVICE, STORAGE_SRC_IMAGE,
+			STORAGE_KEY_STAT, o + 7, err) == NULL)
+			return -1;
+	}
+	plan->readonly = false;
+	return 0;
+}
+
+static int
+plan_bind_rootfs(const struct storage_mount *m, struct storage_plan *plan,
+    struct qb_error *err)
+{
+	bool ro = opt_has(m->options, m->n_options, "ro");
+
+	if (m->source == NULL)
+		return qb_seterr(err, QB_E_INVALID,
+		    "rootfs bind mount has no source");
+	if (need_dir("rootfs bind source", m->source, err) == -1)
+		return -1;
+	/*
+	 * A read-only bind is a view of a committed snapshot (immutable); a
+	 * read-write one is a live snapshot (native snapshotter) that may
+	 * still change, so it is identified by its contents' metadata.
+	 */
+	if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
+		ro ? STORAGE_KEY_STAT : STORAGE_KEY_TREE, m->source,
+		err) == NULL)
+		return -1;
+	plan->readonly = ro;
+	return 0;
+}
+
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int
+resolve_path(const char *bundle, const char *path, char *out,
+    struct qb_error *err)
+{
+	int n;
+
+	if (path[0] == '/')
+		return copy_path(out, path, err);
+	if (bundle == NULL || bundle[0] != '/')
+		return qb_seterr(err, QB_E_INVALID,
+		    "relative path %s without a bundle directory", path);
+	n = snprintf(out, PATH_MAX, "%s/%s", bundle, path);
+	if (n < 0 || n >= PATH_MAX)
+		return qb_seterr(err, QB_E_INVALID, "path too long: %s/%s",
+		    bundle, path);
+	return 0;
+}
+
+static int
+plan_spec_root(struct json_object *spec, const struct storage_opts *opts,
+    struct storage_plan *plan, struct qb_error *err)
+{
+	struct json_object *root = NULL, *ro;
+	const char *path;
+	char full[PATH_MAX];
+
+	if (spec != NULL)
+		json_object_object_get_ex(spec, "root", &root);
+	if ((path = jstr(root, "path")) == NULL)
+		return qb_seterr(err, QB_E_INVALID,
+		    "no rootfs mounts and no root.path in the spec");
+	if (resolve_path(opts != NULL ? opts->bundle : NULL, path, full,
+		err) == -1)
+		return -1;
+	if (need_dir("spec root.path", full, err) == -1)
+		return -1;
+	if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
+		STORAGE_KEY_TREE, full, err) == NULL)
+		return -1;
+	plan->readonly = json_object_object_get_ex(root, "readonly", &ro) &&
+	    json_object_get_boolean(ro);
+	return 0;
+}
+
+static int
+read_small_file(const char *path, struct storage_file *f, struct qb_error *err)
+{
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return qb_seterr(err, QB_E_INVALID, "bind mount source %s: %s",
+		    path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		goto changed;
+	if (st.st_size > STORAGE_FILE_MAX) {
+		close(fd);
+		return qb_seterr(err, QB_E_INVALID,
+		    "bind mount of file %s (%lld bytes) is not supported: "
+		    "files are copied into the VM up to %d bytes",
+		    path, (long long)st.st_size, STORAGE_FILE_MAX);
+	}
+	/* +1: notice a file that grew between fstat and read. */
+	if ((f->data = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+	}
+	f->len = 0;
+	for (;;) {
+		r = read(fd, f->data + f->len, (size_t)st.st_size + 1 - f->len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			qb_seterr(err, QB_E_INVALID, "read %s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		f->len += (size_t)r;
+		if (f->len > (size_t)st.st_size)
+			goto changed;
+	}
+	f->mode = st.st_mode & 07777;
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	close(fd);
+	return 0;
+changed:
+	qb_seterr(err, QB_E_INVALID,
+	    "bind mount source %s changed while being read", path);
+fail:
+	free(f->data);
+	f->data = NULL;
+	close(fd);
+	return -1;
+}
+
+static bool
+spec_is_bind(const char *type, const char *const *opts, size_t n)
+{
+	return (type != NULL && strcmp(type, "bind") == 0) ||
+	    opt_has(opts, n, "bind") || opt_has(opts, n, "rbind");
+}
+
+static int
+plan_spec_mount(struct json_object *jm, size_t idx,
+    const struct storage_opts *opts, struct storage_plan *plan,
+    struct qb_error *err)
+{
+	struct json_object *jopts;
+	const char *dest, *type, *source;
+	const char *optv[64];
+	size_t nopt = 0;
+	char full[PATH_MAX];
+	struct stat st;
+
+	dest = jstr(jm, "destination");
+	type = jstr(jm, "type");
+	source = jstr(jm, "source");
+	if (dest == NULL)
+		return qb_seterr(err, QB_E_INVALID,
+		    "spec mount %zu has no destination", idx);
+	if (json_object_object_get_ex(jm, "options", &jopts) &&
+	    json_object_is_type(jopts, json_type_array)) {
+		size_t n = json_object_array_length(jopts);
+
+		for (size_t i = 0; i < n && nopt < 64; i++) {
+			struct json_object *o =
+			    json_object_array_get_idx(jopts, i);
+
+			if (json_object_is_type(o, json_type_string))
+				optv[nopt++] = json_object_get_string(o);
+		}
+	}
+
+	if (!spec_is_bind(type, optv, nopt)) {
+		for (size_t i = 0; type != NULL &&
+		     i < sizeof(guest_fs_types) / sizeof(guest_fs_types[0]);
+		     i++)
+			if (strcmp(type, guest_fs_types[i]) == 0)
+				return 0;
+		return qb_seterr(err, QB_E_INVALID,
+		    "spec mount %s: type %s is not supported in a qemubox VM",
+		    dest, type != NULL ? type : "(none)");
+	}
+
+	if (source == NULL)
+		return qb_seterr(err, QB_E_INVALID,
+		    "spec bind mount %s has no source", dest);
+	if (resolve_path(opts != NULL ? opts->bundle : NULL, source, full,
+		err) == -1)
+		return -1;
+	if (stat(full, &st) == -1)
+		return qb_seterr(err, QB_E_INVALID,
+		    "spec bind mount %s: source %s: %s", dest, full,
+		    strerror(errno));
+
+	if (S_ISREG(st.st_mode)) {
+		struct storage_file *f;
+
+		if (plan->n_files >= STORAGE_MAX_FILES)
+			return qb_seterr(err, QB_E_RANGE,
+			    "more than %d file bind mounts",
+			    STORAGE_MAX_FILES);
+		if (plan->files == NULL &&
+		    (plan->files = calloc(STORAGE_MAX_FILES,
+			 sizeof(*plan->files))) == NULL)
+			return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+		f = &plan->files[plan->n_files];
+		memset(f, 0, sizeof(*f));
+		if (copy_path(f->dest, dest, err) == -1 ||
+		    copy_path(f->source, full, err) == -1)
+			return -1;
+		snprintf(f->guest_path, sizeof(f->guest_path), "%s/%zu",
+		    STORAGE_GUEST_FILES_DIR, plan->n_files);
+		f->readonly = opt_has(optv, nopt, "ro");
+		f->spec_index = idx;
+		if (read_small_file(full, f, err) == -1)
+			return qb_preferr(err, "spec mount %s", dest);
+		plan->n_files++;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		struct storage_disk *d;
+
+		if (!opt_has(optv, nopt, "ro"))
+			return qb_seterr(err, QB_E_INVALID,
+			    "rw bind mount of host directory %s (on %s) is not "
+			    "supported: qemubox has no shared filesystem yet; "
+			    "mount it read-only (\"ro\") to get a copy",
+			    full, dest);
+		/* A host directory may change between containers. */
+		if ((d = disk_add(plan, STORAGE_DISK_BIND, STORAGE_SRC_DIR,
+			 STORAGE_KEY_TREE, full, err)) == NULL)
+			return -1;
+		d->spec_index = idx;
+		return copy_path(d->dest, dest, err);
+	}
+	/* /dev/null, /dev/fuse ...: the guest's own node of that path. */
+	if (S_ISCHR(st.st_mode))
+		return 0;
+	return qb_seterr(err, QB_E_INVALID,
+	    "spec bind mount %s: source %s is neither a file, a directory "
+	    "nor a character device", dest, full);
+}
+
+static uint64_t
+spec_memory_limit(struct json_object *spec)
+{
+	struct json_object *o = spec;
+	static const char *const path[] = { "linux", "resources", "memory",
+		"limit" };
+
+	for (size_t i = 0; i < 4; i++)
+		if (o == NULL || !json_object_object_get_ex(o, path[i], &o))
+			return 0;
+	if (!json_object_is_type(o, json_type_int))
+		return 0;
+	return json_object_get_int64(o) > 0 ? (uint64_t)json_object_get_int64(o)
+					     : 0;
+}
+
+int
+storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
+    struct json_object *spec, const struct storage_opts *opts,
+    struct storage_plan *plan, struct qb_error *err)
+{
+	struct json_object *mounts;
+	int rc;
+
+	memset(plan, 0, sizeof(*plan));
+	if (n_rootfs > 1) {
+		qb_seterr(err, QB_E_INVALID,
+		    "%zu rootfs mounts: qemubox takes one (overlay, erofs or "
+		    "bind)", n_rootfs);
+		goto fail;
+	}
+	if (n_rootfs == 0)
+		rc = plan_spec_root(spec, opts, plan, err);
+	else if (rootfs[0].type == NULL)
+		rc = qb_seterr(err, QB_E_INVALID, "rootfs mount has no type");
+	else if (strcmp(rootfs[0].type, "overlay") == 0)
+		rc = plan_overlay(&rootfs[0], plan, err);
+	else if (strcmp(rootfs[0].type, "erofs") == 0)
+		rc = plan_erofs(&rootfs[0], plan, err);
+	else if (strcmp(rootfs[0].type, "bind") == 0 ||
+	    opt_has(rootfs[0].options, rootfs[0].n_options, "rbind") ||
+	    opt_has(rootfs[0].options, rootfs[0].n_options, "bind"))
+		rc = plan_bind_rootfs(&rootfs[0], plan, err);
+	else
+		rc = qb_seterr(err, QB_E_INVALID,
+		    "rootfs mount type %s is not supported by qemubox "
+		    "(overlay, erofs or bind)", rootfs[0].type);
+	if (rc == -1)
+		goto fail;
+
+	if (spec != NULL && json_object_object_get_ex(spec, "mounts", &mounts)) {
+		size_t n;
+
+		if (!json_object_is_type(mounts, json_type_array)) {
+			qb_seterr(err, QB_E_INVALID,
+			    "spec mounts is not an array");
+			goto fail;
+		}
+		n = json_object_array_length(mounts);
+		for (size_t i = 0; i < n; i++)
+			if (plan_spec_mount(json_object_array_get_idx(mounts,
+						i), i, opts, plan, err) == -1)
+				goto fail;
+	}
+
+	if (opts != NULL && opts->scratch_bytes > 0) {
+		plan->upper_kind = STORAGE_UPPER_SCRATCH;
+		plan->upper_bytes = opts->scratch_bytes;
+	} else {
+		plan->upper_kind = STORAGE_UPPER_TMPFS;
+		plan->upper_bytes = opts != NULL && opts->tmpfs_bytes > 0
+		    ? opts->tmpfs_bytes
+		    : spec_memory_limit(spec);
+	}
+	return 0;
+fail:
+	storage_plan_free(plan);
+	return -1;
+}
+
+int
+storage_plan_prepare(struct storage_plan *plan,
+    const struct layer_cache *cache, struct qb_error *err)
+{
+	for (size_t i = 0; i < plan->n_disks; i++) {
+		struct storage_disk *d = &plan->disks[i];
+		struct stat st;
+		int built = 0;
+
+		if (d->fd != -1)
+			continue;
+		if (d->src == STORAGE_SRC_DIR) {
+			if (layer_cache_get(cache, d->path, d->key, d->image,
+				sizeof(d->image), &d->fd, &built, err) == -1)
+				return qb_preferr(err, "layer %s", d->path);
+			d->built = built != 0;
+			continue;
+		}
+		strcpy(d->image, d->path);
+		d->fd = open(d->image, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (d->fd == -1)
+			return qb_seterr(err, QB_E_INVALID, "open %s: %s",
+			    d->image, strerror(errno));
+		if (fstat(d->fd, &st) == -1 ||
+		    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+			close(d->fd);
+			d->fd = -1;
+			return qb_seterr(err, QB_E_INVALID,
+			    "%s: not an image file or block device", d->image);
+		}
+	}
+	return 0;
+}
+
+static int
+set_source(struct json_object *mounts, size_t idx, const char *dest,
+    const char *source, struct qb_error *err)
+{
+	struct json_object *jm = json_object_array_get_idx(mounts, idx);
+	const char *d = jstr(jm, "destination");
+
+	if (d == NULL || strcmp(d, dest) != 0)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "spec mount %zu is not the one the plan was built from",
+		    idx);
+	if (json_object_object_add(jm, "source",
+		json_object_new_string(source)) != 0)
+		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+	return 0;
+}
+
+int
+storage_spec_rewrite(struct json_object *spec,
+    const struct storage_plan *plan, struct qb_error *err)
+{
+	struct json_object *mounts;
+	char path[PATH_MAX];
+
+	if (plan->n_files == 0 && plan->n_disks == 0)
+		return 0;
+	if (spec == NULL || !json_object_object_get_ex(spec, "mounts",
+				&mounts) ||
+	    !json_object_is_type(mounts, json_type_array)) {
+		if (plan->n_files == 0) {
+			for (size_t i = 0; i < plan->n_disks; i++)
+				if (plan->disks[i].role == STORAGE_DISK_BIND)
+					goto bad;
+			return 0;
+		}
+		goto bad;
+	}
+	for (size_t i = 0; i < plan->n_files; i++)
+		if (set_source(mounts, plan->files[i].spec_index,
+			plan->files[i].dest, plan->files[i].guest_path,
+			err) == -1)
+			return -1;
+	for (size_t i = 0; i < plan->n_disks; i++) {
+		const struct storage_disk *d = &plan->disks[i];
+
+		if (d->role != STORAGE_DISK_BIND)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", STORAGE_GUEST_BINDS_DIR,
+		    d->serial);
+		if (set_source(mounts, d->spec_index, d->dest, path, err) == -1)
+			return -1;
+	}
+	return 0;
+bad:
+	return qb_seterr(err, QB_E_INTERNAL,
+	    "spec has no mounts but the plan has binds");
+}
+
+void
+storage_plan_free(struct storage_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_disks; i++)
+		if (plan->disks[i].fd != -1)
+			close(plan->disks[i].fd);
+	for (size_t i = 0; i < plan->n_files; i++)
+		free(plan->files[i].data);
+	free(plan->disks);
+	free(plan->files);
+	memset(plan, 0, sizeof(*plan));
+}

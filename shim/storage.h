@@ -1,0 +1,160 @@
+/*
+ * Mount translation: containerd's rootfs mounts (CreateTaskRequest.rootfs)
+ * and the OCI spec's mounts become a storage plan, which the VM backend turns
+ * into read-only virtio-blk disks and a guest mount message.
+ *
+ *   rootfs "overlay"  each lowerdir= entry is one layer disk (converted to
+ *                     EROFS by the layer cache). containerd lists lowerdir
+ *                     top first; the plan lists disks lowest first.
+ *                     upperdir/workdir: the container's writes go to a
+ *                     guest-side upper (tmpfs or scratch disk), never to
+ *                     containerd's upperdir (see docs/STORAGE.md). A
+ *                     non-empty upperdir (a restarted container) becomes
+ *                     the topmost read-only layer.
+ *   rootfs "erofs"    the source image is used as is; each device= option
+ *                     adds an extra device of that same EROFS filesystem.
+ *   rootfs "bind"     one directory (native snapshotter, ctr --rootfs,
+ *                     single-layer views) converted like a layer.
+ *   no rootfs mounts  spec root.path (relative to the bundle) as a layer.
+ *   anything else     QB_E_INVALID naming the type.
+ *
+ *   spec bind of a regular file <= STORAGE_FILE_MAX   copied into the plan
+ *   spec bind of a directory, read-only               an extra disk
+ *   spec bind of a directory, read-write              QB_E_INVALID (no
+ *                                                     shared filesystem)
+ *   spec bind of a character device                   passed through: the
+ *                                                     guest's device node
+ *   proc, sysfs, tmpfs, devpts, mqueue, cgroup, ...   passed through
+ *   any other spec mount type                         QB_E_INVALID
+ */
+#ifndef QEMUBOX_STORAGE_H
+#define QEMUBOX_STORAGE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "lib/error.h"
+
+struct layer_cache;
+
+#define STORAGE_FILE_MAX   (1024 * 1024) /* largest file bind copied in */
+#define STORAGE_MAX_DISKS  64	 /* rootfs layers + devices + binds */
+#define STORAGE_MAX_FILES  32
+#define STORAGE_SERIAL_LEN 20	 /* virtio-blk serial, without NUL */
+
+/* Where the guest puts what the plan carries (spec sources are rewritten). */
+#define STORAGE_GUEST_FILES_DIR "/run/qemubox/files" /* file i: .../<i> */
+#define STORAGE_GUEST_BINDS_DIR "/run/qemubox/binds" /* bind disk: .../<serial> */
+
+/* One rootfs mount as containerd sends it (containerd.types.Mount). */
+struct storage_mount {
+	const char *type;
+	const char *source;
+	const char *target; /* unset in containerd 1.6 */
+	const char *const *options;
+	size_t n_options;
+};
+
+enum storage_disk_role {
+	STORAGE_DISK_LAYER,  /* a rootfs layer; LAYER disks are lowest first */
+	STORAGE_DISK_DEVICE, /* extra device (erofs device=) of the LAYER or
+				BIND disk before it, in order */
+	STORAGE_DISK_BIND,   /* a read-only directory bind of the spec */
+};
+
+enum storage_src {
+	STORAGE_SRC_DIR,   /* a directory: the layer cache builds the image */
+	STORAGE_SRC_IMAGE, /* already an EROFS image: used as is */
+};
+
+/* How the layer cache identifies a directory (shim/layer_cache.h). */
+enum storage_key_kind {
+	STORAGE_KEY_STAT, /* immutable snapshot: dev/ino/ctime of the dir */
+	STORAGE_KEY_TREE, /* may change: stat of every entry */
+};
+
+struct storage_disk {
+	enum storage_disk_role role;
+	enum storage_src src;
+	enum storage_key_kind key;
+	char path[PATH_MAX];  /* host directory or image */
+	char image[PATH_MAX]; /* image attached (set by storage_plan_prepare) */
+	int fd;		      /* image, O_RDONLY; -1 until prepared */
+	bool built;	      /* prepare ran mkfs.erofs for it (a cache miss) */
+	char serial[STORAGE_SERIAL_LEN + 1]; /* the guest finds the disk by it */
+	char dest[PATH_MAX];		      /* BIND: container path */
+	size_t spec_index;		      /* BIND: index in spec mounts */
+};
+
+struct storage_file {
+	char dest[PATH_MAX];	   /* container path (spec destination) */
+	char source[PATH_MAX];	   /* host path it was copied from */
+	char guest_path[PATH_MAX]; /* STORAGE_GUEST_FILES_DIR/<index> */
+	uint32_t mode;		   /* permission bits of the source */
+	uint32_t uid, gid;
+	bool readonly;	   /* spec asked for "ro" */
+	size_t spec_index; /* index in spec mounts */
+	size_t len;
+	unsigned char *data; /* len bytes, malloc'd */
+};
+
+enum storage_upper_kind {
+	STORAGE_UPPER_TMPFS,   /* guest tmpfs, upper_bytes (0: guest default) */
+	STORAGE_UPPER_SCRATCH, /* sparse ext4 scratch disk of upper_bytes */
+};
+
+struct storage_plan {
+	struct storage_disk *disks; /* n_disks, see the roles above */
+	size_t n_disks;
+	struct storage_file *files;
+	size_t n_files;
+	bool readonly; /* rootfs has no writable upper (a view) */
+	enum storage_upper_kind upper_kind;
+	uint64_t upper_bytes;
+};
+
+struct storage_opts {
+	const char *bundle;	/* for a relative spec root.path */
+	uint64_t scratch_bytes; /* storage.scratch_size_mb; 0 = tmpfs upper */
+	uint64_t tmpfs_bytes;	/* 0 = the spec's memory limit, else guest
+				   default (half the guest RAM) */
+};
+
+/*
+ * Build the plan. Reads the host (stat of sources, small file contents) but
+ * builds no image and changes nothing. On error the plan is empty and err
+ * names the mount and the reason.
+ */
+int storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
+    struct json_object *spec, const struct storage_opts *opts,
+    struct storage_plan *plan, struct qb_error *err);
+
+/*
+ * Turn every STORAGE_SRC_DIR disk into an image through the cache and open
+ * every disk image read-only (disk->fd, to hand to vmmon). Image sources are
+ * opened as they are. Safe to call once per plan.
+ */
+int storage_plan_prepare(struct storage_plan *plan,
+    const struct layer_cache *cache, struct qb_error *err);
+
+/*
+ * Point the spec's file and directory bind sources at their guest paths
+ * (STORAGE_GUEST_FILES_DIR/<i>, STORAGE_GUEST_BINDS_DIR/<serial>). The
+ * spec must be the one the plan was built from.
+ */
+int storage_spec_rewrite(struct json_object *spec,
+    const struct storage_plan *plan, struct qb_error *err);
+
+/* Close fds, free file contents; the plan is empty afterwards. */
+void storage_plan_free(struct storage_plan *plan);
+
+/* Split an overlay lowerdir= value (top first, '\:' escapes a colon) into
+ * paths lowest first. Exposed for tests. Returns the count or -1. */
+int storage_split_lowerdir(const char *value, char (*out)[PATH_MAX],
+    size_t max);
+
+#endif
