@@ -26,3 +26,8 @@ $(BUILD)/test/test_shim_priv: $(call asan_objs,tests/unit/test_shim_priv.c shim/
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_CAPNG)
 UNIT_TESTS += $(BUILD)/test/test_shim_priv
+
+$(BUILD)/test/test_shim_task: $(call asan_objs,tests/unit/test_shim_task.c shim/task_service.c $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_shim_task

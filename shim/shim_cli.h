@@ -75,6 +75,8 @@ int shim_daemon(const struct shim_opts *o);
 
 /* Socket helpers shared by start, delete and the daemon (shim_start.c). */
 int shim_socket_listen(const char *path);
+/* mkdir SHIM_SOCKET_DIR; make sure its owner (root) can use it without caps. */
+int shim_socket_dir_prepare(void);
 /* 1 if something accepts connections on path, 0 if not (errno says why). */
 int shim_socket_alive(const char *path);
 /* Write `address` in the current directory atomically (.address + rename). */

@@ -137,6 +137,9 @@ shim_daemon(const struct shim_opts *o)
 	    sizeof(d.socket_path)) == -1)
 		fatal("%s: fd %d is not a listening unix socket", __func__,
 		    d.listen_fd);
+	if (strncmp(d.socket_path, SHIM_SOCKET_DIR "/",
+	    strlen(SHIM_SOCKET_DIR) + 1) == 0 && shim_socket_dir_prepare() == -1)
+		log_warn("%s: %s", __func__, SHIM_SOCKET_DIR);
 	log_info("%s: namespace=%s id=%s socket=%s pid=%d", __func__,
 	    o->namespace, o->id, d.socket_path, (int)getpid());
 

@@ -137,13 +137,24 @@ shim_open_log_fifo(const char *dir)
 	return fd;
 }
 
-static int
-mkdir_socket_dir(void)
+int
+shim_socket_dir_prepare(void)
 {
-	/* Root-only, as the runc shim does. */
+	struct stat st;
+
 	if (mkdir("/run/containerd", 0711) == -1 && errno != EEXIST)
 		return -1;
 	if (mkdir(SHIM_SOCKET_DIR, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (stat(SHIM_SOCKET_DIR, &st) == -1)
+		return -1;
+	/*
+	 * The runc shim creates this directory 0600; root walks through that
+	 * only with CAP_DAC_OVERRIDE, which our daemon gives up, and it must
+	 * still remove its socket on exit. Owner-only access stays.
+	 */
+	if (st.st_uid == 0 && (st.st_mode & S_IRWXU) != S_IRWXU &&
+	    chmod(SHIM_SOCKET_DIR, (st.st_mode & 07777) | S_IRWXU) == -1)
 		return -1;
 	return 0;
 }
@@ -269,7 +280,7 @@ shim_start(const struct shim_opts *o)
 		    strerror(errno));
 		return 1;
 	}
-	if (mkdir_socket_dir() == -1) {
+	if (shim_socket_dir_prepare() == -1) {
 		fprintf(stderr, "%s start: mkdir %s: %s\n", SHIM_NAME,
 		    SHIM_SOCKET_DIR, strerror(errno));
 		return 1;

@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# A private containerd for integration tests (source this file).
+#
+#   . tests/lib/containerd.sh
+#   ctd_start || { echo "ok 1 - x # SKIP $CTD_SKIP"; exit 0; }
+#   trap ctd_stop EXIT
+#   ctd_ctr run --runtime io.containerd.qemubox.v1 ...
+#   ctd_import_busybox            # sets CTD_IMAGE
+#   ctd_log | grep ...
+#
+# Everything lives under one per-run `mktemp -d` ($CTD_DIR): root, state,
+# the gRPC/ttrpc/debug sockets, config and log; containerd's PATH starts with
+# our build/bin so `--runtime io.containerd.qemubox.v1` finds our shim.
+# ctd_stop kills containerd and any shim still serving it (found by its
+# -address argument, which names $CTD_DIR), unmounts what is left under
+# $CTD_DIR and removes it.
+
+CTD_TOP=${CTD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CTD_BIN=${CTD_BIN:-$CTD_TOP/${BUILD:-build}/bin}
+CTD_DIR=
+CTD_SOCK=
+CTD_PID=
+CTD_SKIP=
+CTD_NS=${CTD_NS:-qbtest}
+CTD_IMAGE=
+
+# Why a test cannot run here, or nothing; sets CTD_SKIP.
+ctd_can_run() {
+	CTD_SKIP=
+	if [ "$(id -u)" != 0 ]; then CTD_SKIP="needs root"; return 1; fi
+	if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+		CTD_SKIP="containerd/ctr not installed"; return 1
+	fi
+	if ! [ -x "$CTD_BIN/containerd-shim-qemubox-v1" ]; then
+		CTD_SKIP="$CTD_BIN/containerd-shim-qemubox-v1 not built (run make)"; return 1
+	fi
+	return 0
+}
+
+ctd_start() {
+	ctd_can_run || return 1
+	CTD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/qb-ctd.XXXXXX")
+	chmod 0711 "$CTD_DIR"
+	CTD_SOCK=$CTD_DIR/containerd.sock
+	cat >"$CTD_DIR/config.toml" <<-TOML
+	version = 2
+	root = "$CTD_DIR/root"
+	state = "$CTD_DIR/state"
+	# CRI wants CNI and a lot of start-up time; ctr does not need it.
+	disabled_plugins = ["io.containerd.grpc.v1.cri"]
+	[grpc]
+	  address = "$CTD_SOCK"
+	[ttrpc]
+	  address = "$CTD_SOCK.ttrpc"
+	[debug]
+	  address = "$CTD_DIR/debug.sock"
+	  level = "debug"
+	[metrics]
+	  address = ""
+	TOML
+	PATH="$CTD_BIN:$PATH" containerd --config "$CTD_DIR/config.toml" \
+		>"$CTD_DIR/containerd.log" 2>&1 &
+	CTD_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if ctr --address "$CTD_SOCK" version >/dev/null 2>&1; then
+			ctr --address "$CTD_SOCK" namespaces create "$CTD_NS" >/dev/null 2>&1 || true
+			return 0
+		fi
+		if ! kill -0 "$CTD_PID" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	CTD_SKIP="private containerd did not come up: $(tail -3 "$CTD_DIR/containerd.log" | tr '\n' ' ')"
+	ctd_stop
+	return 1
+}
+
+# ctr against the private containerd, in the test namespace.
+ctd_ctr() {
+	ctr --address "$CTD_SOCK" --namespace "$CTD_NS" "$@"
+}
+
+ctd_log() {
+	cat "$CTD_DIR/containerd.log" 2>/dev/null
+}
+
+# Pids of shims (ours or any) whose -address names this containerd.
+ctd_shim_pids() {
+	local p
+	[ -n "$CTD_SOCK" ] || return 0
+	for p in /proc/[0-9]*; do
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $CTD_SOCK "; then
+			echo "${p#/proc/}"
+		fi
+	done
+}
+
+# The shim socket paths recorded in this containerd's bundles.
+ctd_shim_sockets() {
+	local f
+	for f in "$CTD_DIR"/state/io.containerd.runtime.v2.task/*/*/address; do
+		[ -e "$f" ] && sed 's|^unix://||' "$f" && echo
+	done
+}
+
+# Build the busybox OCI image once per run and import it; sets CTD_IMAGE.
+ctd_import_busybox() {
+	local tar=$CTD_DIR/busybox-oci.tar
+	CTD_IMAGE=${1:-docker.io/library/busybox:qemubox}
+	[ -e "$tar" ] || "$CTD_TOP/scripts/mk-oci-image" "$tar" "$CTD_IMAGE" >/dev/null || return 1
+	ctd_ctr images import "$tar" >/dev/null
+}
+
+ctd_stop() {
+	local p i
+	[ -n "$CTD_DIR" ] || return 0
+	if [ -n "$CTD_PID" ] && kill -0 "$CTD_PID" 2>/dev/null; then
+		kill -TERM "$CTD_PID"
+		for i in $(seq 1 50); do
+			kill -0 "$CTD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$CTD_PID" 2>/dev/null || true
+		wait "$CTD_PID" 2>/dev/null || true
+	fi
+	CTD_PID=
+	# Shims outlive containerd by design; these were started for this run.
+	for p in $(ctd_shim_pids); do kill -KILL "$p" 2>/dev/null || true; done
+	for p in $(ctd_shim_sockets); do
+		case "$p" in /run/containerd/s/*) rm -f "$p" ;; esac
+	done
+	# Overlay rootfs mounts and containerd's own, deepest first.
+	awk -v d="$CTD_DIR" 'index($2, d) == 1 { print $2 }' /proc/self/mounts |
+		sort -r | while read -r p; do umount -l "$p" 2>/dev/null || true; done
+	rm -rf "$CTD_DIR"
+	CTD_DIR= CTD_SOCK=
+}
