@@ -35,3 +35,8 @@ define INSTALL_GUEST
 	install -m 0644 $(GUEST_OUT)/qemubox-kernel-x86_64 $(GUEST_OUT)/qemubox-initrd $(DESTDIR)$(SHAREDIR)/kernel/
 endef
 INSTALL_EXTRA += $(INSTALL_GUEST)
+
+$(BUILD)/test/test_pid1: $(call asan_objs,tests/unit/test_pid1.c guest/pid1.c $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_pid1

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/input.h>
 #include <linux/vm_sockets.h>
 
 #include "lib/log.h"
@@ -42,18 +44,13 @@
 #define VSOCK_PORT_DEF	1024
 #define CHAN_TIMEOUT_MS	10000
 #define COPY_BUF	65536
-
-struct pid1_cmdline {
-	enum pid1_transport transport;
-	char port[64];
-	unsigned vsock_port;
-	unsigned chan_timeout_ms;
-	char hostname[65];
-	int debug;
-	int selftest_crun;
-};
+#define PID1_POWER_MAX	4
 
 static sigset_t pid1_blocked;
+/* Behind the one fd the caller polls (pid1_info.sig_fd, an epoll set). */
+static int pid1_sigfd = -1;
+static int pid1_powerfd[PID1_POWER_MAX];
+static int pid1_npower;
 
 static uint64_t
 boottime_ms(void)
@@ -67,7 +64,8 @@ boottime_ms(void)
 static int
 signals_block(int *sig_fd)
 {
-	int fd;
+	struct epoll_event ev;
+	int fd, ep;
 
 	sigemptyset(&pid1_blocked);
 	sigaddset(&pid1_blocked, SIGCHLD);
@@ -87,8 +85,85 @@ signals_block(int *sig_fd)
 	/* ctrl-alt-del (and QEMU's sendkey) becomes SIGINT, not an instant reboot. */
 	if (reboot(RB_DISABLE_CAD) == -1)
 		log_warn("%s: reboot(RB_DISABLE_CAD)", __func__);
-	*sig_fd = fd;
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("%s: epoll_create1", __func__);
+		close(fd);
+		return -1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("%s: epoll_ctl", __func__);
+		close(fd);
+		close(ep);
+		return -1;
+	}
+	pid1_sigfd = fd;
+	*sig_fd = ep;
 	return 0;
+}
+
+/*
+ * The ACPI power button (QEMU system_powerdown, the host's graceful stop)
+ * reaches user space only as an input event: watch the devices with
+ * KEY_POWER. Needs the button and evdev modules loaded.
+ */
+static void
+power_button_watch(int ep)
+{
+	unsigned long keys[KEY_MAX / (8 * sizeof(unsigned long)) + 1];
+	struct epoll_event ev;
+	char path[64];
+	int i, fd;
+	size_t bits = 8 * sizeof(unsigned long);
+
+	for (i = 0; i < 32 && pid1_npower < PID1_POWER_MAX; i++) {
+		snprintf(path, sizeof(path), "/dev/input/event%d", i);
+		if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+			if (errno == ENOENT)
+				break;
+			continue;
+		}
+		memset(keys, 0, sizeof(keys));
+		if (ioctl(fd, EVIOCGBIT(EV_KEY, sizeof(keys)), keys) == -1 ||
+		    !(keys[KEY_POWER / bits] & (1UL << (KEY_POWER % bits)))) {
+			close(fd);
+			continue;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.fd = fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			log_warn("%s: epoll_ctl %s", __func__, path);
+			close(fd);
+			continue;
+		}
+		pid1_powerfd[pid1_npower++] = fd;
+		log_debug("%s: %s", __func__, path);
+	}
+	if (pid1_npower == 0)
+		log_warnx("%s: no power button: ACPI shutdown will not work",
+		    __func__);
+}
+
+/* 1 when the power button was pressed. Drains every watched device. */
+static int
+power_button_pressed(void)
+{
+	struct input_event ie;
+	ssize_t n;
+	int i, pressed = 0;
+
+	for (i = 0; i < pid1_npower; i++) {
+		while ((n = read(pid1_powerfd[i], &ie, sizeof(ie))) ==
+		    (ssize_t)sizeof(ie)) {
+			if (ie.type == EV_KEY && ie.code == KEY_POWER &&
+			    ie.value == 1)
+				pressed = 1;
+		}
+	}
+	return pressed;
 }
 
 void
@@ -107,6 +182,16 @@ pid1_child_reset(void)
 /* ---- moving the root off the initramfs ---- */
 
 static int copy_tree(int src, int dst, dev_t dev);
+
+int
+pid1_copy_tree(int src, int dst)
+{
+	struct stat st;
+
+	if (fstat(src, &st) == -1)
+		return -1;
+	return copy_tree(src, dst, st.st_dev);
+}
 
 static int
 copy_file(int src, int dst, const char *name, const struct stat *st)
@@ -239,13 +324,8 @@ copy_tree(int src, int dst, dev_t dev)
 static int
 root_move(void)
 {
-	struct stat st;
 	int src = -1, dst = -1, rc = -1;
 
-	if (stat("/", &st) == -1) {
-		log_warn("%s: stat /", __func__);
-		return -1;
-	}
 	if (mkdir(NEWROOT, 0755) == -1 && errno != EEXIST) {
 		log_warn("%s: mkdir %s", __func__, NEWROOT);
 		return -1;
@@ -259,7 +339,7 @@ root_move(void)
 		log_warn("%s: open", __func__);
 		goto out;
 	}
-	if (copy_tree(src, dst, st.st_dev) == -1)
+	if (pid1_copy_tree(src, dst) == -1)
 		goto out;
 	/* switch_root: the tmpfs becomes / and the emptied rootfs stays below. */
 	if (fchdir(dst) == -1 || mount(".", "/", NULL, MS_MOVE, NULL) == -1 ||
@@ -444,8 +524,8 @@ parse_uint(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
-static void
-cmdline_parse(char *line, struct pid1_cmdline *c)
+void
+pid1_cmdline_parse(char *line, struct pid1_cmdline *c)
 {
 	char *tok, *save, *val;
 
@@ -686,8 +766,10 @@ pid1_setup(struct pid1_info *out)
 	struct utsname un;
 	char cmdline[4096];
 	char ready[80];
+	uint64_t t_init, t_root, t_mounts, t_modules;
 	int n;
 
+	t_init = boottime_ms();
 	memset(out, 0, sizeof(*out));
 	out->chan_fd = out->sig_fd = -1;
 
@@ -701,6 +783,7 @@ pid1_setup(struct pid1_info *out)
 		return -1;
 	if (root_move() == -1)
 		return -1;
+	t_root = boottime_ms();
 	if (mounts_setup() == -1)
 		return -1;
 	console_setup();
@@ -709,7 +792,7 @@ pid1_setup(struct pid1_info *out)
 		log_warn("%s: /proc/cmdline", __func__);
 		cmdline[0] = '\0';
 	}
-	cmdline_parse(cmdline, &c);
+	pid1_cmdline_parse(cmdline, &c);
 	out->debug = c.debug;
 	if (c.debug)
 		log_init("vminitd", 1);
@@ -719,6 +802,7 @@ pid1_setup(struct pid1_info *out)
 	if (sethostname(c.hostname, strlen(c.hostname)) == -1)
 		log_warn("%s: sethostname", __func__);
 	loopback_up();
+	t_mounts = boottime_ms();
 
 	if (uname(&un) == -1) {
 		log_warn("%s: uname", __func__);
@@ -726,6 +810,8 @@ pid1_setup(struct pid1_info *out)
 	}
 	snprintf(out->kernel_release, sizeof(out->kernel_release), "%s", un.release);
 	(void)modules_load(un.release);
+	power_button_watch(out->sig_fd);
+	t_modules = boottime_ms();
 
 	if (c.selftest_crun)
 		selftest_crun();
@@ -734,8 +820,11 @@ pid1_setup(struct pid1_info *out)
 		return -1;
 
 	out->ready_ms = boottime_ms();
-	log_info("%s: channel %s, kernel %s", __func__, out->chan_path,
-	    out->kernel_release);
+	log_info("%s: channel %s, kernel %s; ms since boot: init %llu, "
+	    "root moved %llu, mounts %llu, modules %llu, channel %llu", __func__,
+	    out->chan_path, out->kernel_release, (unsigned long long)t_init,
+	    (unsigned long long)t_root, (unsigned long long)t_mounts,
+	    (unsigned long long)t_modules, (unsigned long long)out->ready_ms);
 	/* A plain line, so hosts and tests can grep the console for it. */
 	n = snprintf(ready, sizeof(ready), "vminitd: ready in %llu ms\n",
 	    (unsigned long long)out->ready_ms);
@@ -774,7 +863,7 @@ pid1_signals(const struct pid1_info *info,
 	int shutdown = 0, chld = 0;
 
 	for (;;) {
-		n = read(info->sig_fd, &si, sizeof(si));
+		n = read(pid1_sigfd, &si, sizeof(si));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
@@ -800,6 +889,11 @@ pid1_signals(const struct pid1_info *info,
 		default:
 			break;
 		}
+	}
+	(void)info;
+	if (power_button_pressed()) {
+		log_info("%s: power button: shutting down", __func__);
+		shutdown = 1;
 	}
 	/* Signals coalesce: one SIGCHLD may stand for many exits. */
 	if (chld && pid1_reap(on_exit, arg) == -1)

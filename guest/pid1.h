@@ -31,9 +31,10 @@ struct pid1_info {
 	 */
 	int chan_fd;
 	/*
-	 * signalfd (O_NONBLOCK|O_CLOEXEC) for SIGCHLD and the shutdown signals
-	 * (SIGTERM, SIGINT = ctrl-alt-del, SIGPWR, SIGHUP); poll it and call
-	 * pid1_signals() when readable.
+	 * Readable when PID 1 has events (an epoll set, O_CLOEXEC): SIGCHLD,
+	 * the shutdown signals (SIGTERM, SIGINT = ctrl-alt-del, SIGPWR, SIGHUP)
+	 * and the ACPI power button (QEMU system_powerdown). Poll it for
+	 * POLLIN and call pid1_signals() when readable; never read it.
 	 */
 	int sig_fd;
 	char chan_path[64];	/* "/dev/vport1p1" or "vsock:1024", for logs */
@@ -64,12 +65,33 @@ void pid1_poweroff(void) __attribute__((noreturn));
 int pid1_reap(void (*on_exit)(pid_t pid, int wstatus, void *arg), void *arg);
 
 /*
- * Drain sig_fd; on SIGCHLD reap (as pid1_reap). Returns 1 when a shutdown
- * signal arrived (the caller should stop its work and pid1_poweroff()),
+ * Drain sig_fd's events; on SIGCHLD reap (as pid1_reap). Returns 1 when a
+ * shutdown signal or the power button arrived (the caller should stop its work and pid1_poweroff()),
  * 0 otherwise, -1 with errno on a read error.
  */
 int pid1_signals(const struct pid1_info *info,
     void (*on_exit)(pid_t pid, int wstatus, void *arg), void *arg);
+
+/* The qemubox.* kernel command line (see the top of this file). */
+struct pid1_cmdline {
+	enum pid1_transport transport;
+	char port[64];
+	unsigned vsock_port;
+	unsigned chan_timeout_ms;
+	char hostname[65];
+	int debug;
+	int selftest_crun;
+};
+
+/* Parse (and modify) a /proc/cmdline copy; unknown or bad values keep defaults. */
+void pid1_cmdline_parse(char *line, struct pid1_cmdline *c);
+
+/*
+ * Copy the tree under directory src into directory dst (modes, symlinks,
+ * device nodes), removing each source entry once copied; entries on another
+ * file system than src are skipped. How the root leaves the initramfs.
+ */
+int pid1_copy_tree(int src, int dst);
 
 /*
  * Call in every child after fork() and before exec: PID 1 keeps its

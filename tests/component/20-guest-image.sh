@@ -19,7 +19,7 @@ notok() { n=$((n + 1)); echo "not ok $n - $1"; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { if [ "$1" -eq 0 ]; then ok "$2"; else notok "$2"; fi; }
 
-echo "1..7"
+echo "1..9"
 missing=""
 for f in "$KERNEL" "$INITRD" "$G/vminitd" "$G/kernel.version"; do
 	[ -e "$f" ] || missing="$missing $f"
@@ -31,7 +31,8 @@ if [ -n "$missing" ]; then
 	for name in "initrd file list equals guest/initrd.manifest" \
 	    "initrd build is reproducible" "initrd entries owned 0:0, mtime 0" \
 	    "guest boots to ready" "host channel echoes" "crun runs in the guest root" \
-	    "channel EOF powers off, QEMU exits 0"; do
+	    "channel EOF powers off, QEMU exits 0" "second boot to ready" \
+	    "ACPI system_powerdown powers off, QEMU exits 0"; do
 		skip "$name" "missing:$missing (run make guest)"
 	done
 	exit 0
@@ -76,56 +77,90 @@ bad=$(TZ=UTC cpio -tv --numeric-uid-gid --quiet <"$INITRD" 2>/dev/null |
 check $? "initrd entries owned 0:0, mtime 0"
 [ -n "$bad" ] && echo "$bad" | sed 's/^/# /'
 
-# 4-7. boot
+# 4-9. boots
 # microvm under TCG needs the host TSC frequency (HOST-FACTS.md).
 khz=$(awk -F': *' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 [ -n "$khz" ] && [ "$khz" -gt 0 ] || khz=2000000
-sock=$tmp/chan.sock
-console=$tmp/console.log
-: >"$console"
-t0=$(date +%s%N)
-qemu-system-x86_64 -machine microvm -accel tcg -m 512M -smp 1 \
-    -nodefaults -no-user-config -nographic -no-reboot \
-    -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=$khz qemubox.selftest=crun" \
-    -serial "file:$console" \
-    -device virtio-serial-device \
-    -chardev "socket,id=chan,path=$sock,server=on,wait=on" \
-    -device virtserialport,chardev=chan,name=qemubox.0 \
-    >"$tmp/qemu.out" 2>&1 &
-qemu_pid=$!
 
-# QEMU waits for the host end before the guest runs.
-for _ in $(seq 100); do
-	[ -S "$sock" ] && break
-	sleep 0.1
-done
-mkfifo "$tmp/to_guest"
-socat -t 5 - "UNIX-CONNECT:$sock" <"$tmp/to_guest" >"$tmp/from_guest" 2>"$tmp/socat.err" &
-socat_pid=$!
-exec 7>"$tmp/to_guest"
+# boot_vm NAME EXTRA_CMDLINE: QEMU in the background with the channel on a
+# unix socket (socat holds the host end, fd 7 writes to the guest) and a QMP
+# socket; sets qemu_pid, socat_pid, console, ready, wall.
+boot_vm() {
+	local name=$1 extra=$2 t0 deadline
+	sock=$tmp/$name.chan
+	qmp=$tmp/$name.qmp
+	console=$tmp/$name.console
+	from_guest=$tmp/$name.from_guest
+	: >"$console"
+	t0=$(date +%s%N)
+	qemu-system-x86_64 -machine microvm -accel tcg -m 512M -smp 1 \
+	    -nodefaults -no-user-config -nographic -no-reboot \
+	    -kernel "$KERNEL" -initrd "$INITRD" \
+	    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=$khz $extra" \
+	    -serial "file:$console" \
+	    -qmp "unix:$qmp,server=on,wait=off" \
+	    -device virtio-serial-device \
+	    -chardev "socket,id=chan,path=$sock,server=on,wait=on" \
+	    -device virtserialport,chardev=chan,name=qemubox.0 \
+	    >"$tmp/$name.qemu.out" 2>&1 &
+	qemu_pid=$!
+	# QEMU waits for the host end before the guest runs.
+	for _ in $(seq 100); do
+		[ -S "$sock" ] && break
+		sleep 0.1
+	done
+	mkfifo "$tmp/$name.to_guest"
+	socat -t 5 - "UNIX-CONNECT:$sock" <"$tmp/$name.to_guest" \
+	    >"$from_guest" 2>"$tmp/$name.socat.err" &
+	socat_pid=$!
+	exec 7>"$tmp/$name.to_guest"
+	ready=""
+	deadline=$(($(date +%s) + BOOT_BOUND))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		ready=$(grep -ao 'vminitd: ready in [0-9]* ms' "$console" | head -1)
+		[ -n "$ready" ] && break
+		kill -0 "$qemu_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	wall=$((($(date +%s%N) - t0) / 1000000))
+	ready=${ready#vminitd: ready in }
+}
 
-ready=""
-deadline=$(($(date +%s) + BOOT_BOUND))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-	ready=$(grep -ao 'vminitd: ready in [0-9]* ms' "$console" | head -1)
-	[ -n "$ready" ] && break
-	kill -0 "$qemu_pid" 2>/dev/null || break
-	sleep 0.2
-done
-wall=$((($(date +%s%N) - t0) / 1000000))
+# wait_qemu_exit: rc of QEMU within OFF_BOUND (empty on timeout); t in ms.
+wait_qemu_exit() {
+	local t1
+	t1=$(date +%s%N)
+	qrc=""
+	while [ $((($(date +%s%N) - t1) / 1000000000)) -lt "$OFF_BOUND" ]; do
+		if ! kill -0 "$qemu_pid" 2>/dev/null; then
+			wait "$qemu_pid"
+			qrc=$?
+			qemu_pid=""
+			break
+		fi
+		sleep 0.1
+	done
+	off_ms=$((($(date +%s%N) - t1) / 1000000))
+	exec 7>&-
+	[ -n "$socat_pid" ] && kill "$socat_pid" 2>/dev/null
+	wait "$socat_pid" 2>/dev/null
+	socat_pid=""
+}
+
+boot_vm one "qemubox.selftest=crun"
 if [ -n "$ready" ]; then
 	ok "guest boots to ready"
-	echo "# boot-to-ready: ${ready#vminitd: ready in } (guest CLOCK_BOOTTIME, TCG microvm, crun selftest included); QEMU start to ready line: $wall ms wall"
+	echo "# boot-to-ready: $ready (guest CLOCK_BOOTTIME, TCG microvm, with the crun selftest); QEMU start to ready line: $wall ms wall"
+	grep -ao 'ms since boot: [^"]*' "$console" | sed 's/^/# /'
 else
 	notok "guest boots to ready (bound ${BOOT_BOUND}s)"
-	tail -20 "$console" "$tmp/qemu.out" | sed 's/^/# /'
+	tail -20 "$console" "$tmp/one.qemu.out" | sed 's/^/# /'
 fi
 
 printf 'qemubox-echo-%s\n' "$$" >&7
 got=""
 for _ in $(seq 100); do
-	got=$(cat "$tmp/from_guest")
+	got=$(cat "$from_guest")
 	[ -n "$got" ] && break
 	sleep 0.1
 done
@@ -138,16 +173,22 @@ grep -aq 'selftest_crun: crun --version exited 0' "$console" &&
 check $? "crun runs in the guest root (root is a tmpfs mount)"
 
 exec 7>&-
-t1=$(date +%s)
-qrc=""
-while [ $(($(date +%s) - t1)) -lt "$OFF_BOUND" ]; do
-	if ! kill -0 "$qemu_pid" 2>/dev/null; then
-		wait "$qemu_pid"
-		qrc=$?
-		qemu_pid=""
-		break
-	fi
-	sleep 0.2
-done
-[ "$qrc" = 0 ] && grep -aq 'pid1_poweroff: powering off' "$console"
-check $? "channel EOF powers off, QEMU exits 0 (rc=${qrc:-timeout}, ${OFF_BOUND}s bound)"
+wait_qemu_exit
+[ "$qrc" = 0 ] && grep -aq 'echo_loop: host closed the channel' "$console" &&
+    grep -aq 'pid1_poweroff: powering off' "$console"
+check $? "channel EOF powers off, QEMU exits 0 (rc=${qrc:-timeout} in $off_ms ms, bound ${OFF_BOUND}s)"
+
+# The host's graceful stop: QMP system_powerdown -> ACPI power button.
+boot_vm two ""
+if [ -n "$ready" ]; then
+	ok "second boot to ready"
+	echo "# boot-to-ready: $ready (guest CLOCK_BOOTTIME, TCG microvm); QEMU start to ready line: $wall ms wall"
+else
+	notok "second boot to ready (bound ${BOOT_BOUND}s)"
+	tail -20 "$console" "$tmp/two.qemu.out" | sed 's/^/# /'
+fi
+printf '{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n' |
+    socat -t 2 - "UNIX-CONNECT:$qmp" >"$tmp/two.qmp.out" 2>&1
+wait_qemu_exit
+[ "$qrc" = 0 ] && grep -aq 'power button: shutting down' "$console"
+check $? "ACPI system_powerdown powers off, QEMU exits 0 (rc=${qrc:-timeout} in $off_ms ms, bound ${OFF_BOUND}s)"

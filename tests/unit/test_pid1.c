@@ -1,0 +1,198 @@
+/*
+ * guest/pid1: the kernel command line parser and the tree copy that moves
+ * the root off the initramfs (run here on a scratch directory).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "guest/pid1.h"
+
+static void
+test_cmdline_defaults(void **state)
+{
+	char line[] = "console=ttyS0 quiet panic=-1 tsc_early_khz=2500000\n";
+	struct pid1_cmdline c;
+
+	(void)state;
+	pid1_cmdline_parse(line, &c);
+	assert_int_equal(c.transport, PID1_TRANSPORT_VIRTIO_SERIAL);
+	assert_string_equal(c.port, "qemubox.0");
+	assert_int_equal(c.vsock_port, 1024);
+	assert_int_equal(c.chan_timeout_ms, 10000);
+	assert_string_equal(c.hostname, "qemubox");
+	assert_int_equal(c.debug, 0);
+	assert_int_equal(c.selftest_crun, 0);
+}
+
+static void
+test_cmdline_values(void **state)
+{
+	char line[] = "quiet qemubox.transport=vsock qemubox.vsock_port=2000 "
+	    "qemubox.port=other.1 qemubox.hostname=box1 qemubox.debug=1 "
+	    "qemubox.selftest=crun qemubox.chan_timeout_ms=500\n";
+	struct pid1_cmdline c;
+
+	(void)state;
+	pid1_cmdline_parse(line, &c);
+	assert_int_equal(c.transport, PID1_TRANSPORT_VSOCK);
+	assert_int_equal(c.vsock_port, 2000);
+	assert_string_equal(c.port, "other.1");
+	assert_string_equal(c.hostname, "box1");
+	assert_int_equal(c.debug, 1);
+	assert_int_equal(c.selftest_crun, 1);
+	assert_int_equal(c.chan_timeout_ms, 500);
+}
+
+static void
+test_cmdline_bad_values_keep_defaults(void **state)
+{
+	char line[300];
+	struct pid1_cmdline c;
+
+	(void)state;
+	snprintf(line, sizeof(line), "qemubox.transport=carrier-pigeon "
+	    "qemubox.vsock_port=12x qemubox.chan_timeout_ms=99999999999 "
+	    "qemubox.hostname=%0100d qemubox.port= qemubox.debug=0 "
+	    "qemubox.selftest=sh", 7);
+	pid1_cmdline_parse(line, &c);
+	assert_int_equal(c.transport, PID1_TRANSPORT_VIRTIO_SERIAL);
+	assert_int_equal(c.vsock_port, 1024);
+	assert_int_equal(c.chan_timeout_ms, 10000);
+	assert_string_equal(c.hostname, "qemubox");
+	assert_string_equal(c.port, "qemubox.0");
+	assert_int_equal(c.debug, 0);
+	assert_int_equal(c.selftest_crun, 0);
+}
+
+static void
+pjoin(char *out, const char *a, const char *b)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s", a, b);
+
+	assert_true(n > 0 && n < PATH_MAX);
+}
+
+static void
+put(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	pjoin(p, dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void
+test_copy_tree_moves_everything(void **state)
+{
+	char base[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+	const char *tmpdir = getenv("TMPDIR");
+	char p[PATH_MAX], buf[64];
+	struct stat st;
+	int s, d, fd, entries = 0;
+	ssize_t n;
+	mode_t old;
+
+	(void)state;
+	old = umask(0);
+	pjoin(base, tmpdir != NULL && *tmpdir != '\0' ? tmpdir : "/tmp",
+	    "test_pid1.XXXXXX");
+	assert_non_null(mkdtemp(base));
+	pjoin(src, base, "src");
+	pjoin(dst, base, "dst");
+	assert_int_equal(mkdir(src, 0755), 0);
+	assert_int_equal(mkdir(dst, 0755), 0);
+	put(src, "init", "#!vminitd", 0755);
+	pjoin(p, src, "lib");
+	assert_int_equal(mkdir(p, 0711), 0);
+	pjoin(p, src, "lib/deep");
+	assert_int_equal(mkdir(p, 0700), 0);
+	put(p, "mod.ko", "module bytes", 0640);
+	pjoin(p, src, "lib64");
+	assert_int_equal(symlink("lib", p), 0);
+	pjoin(p, src, "fifo");
+	assert_int_equal(mkfifo(p, 0620), 0);
+
+	s = open(src, O_RDONLY | O_DIRECTORY);
+	d = open(dst, O_RDONLY | O_DIRECTORY);
+	assert_true(s >= 0 && d >= 0);
+	assert_int_equal(pid1_copy_tree(s, d), 0);
+
+	pjoin(p, dst, "init");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0755);
+	pjoin(p, dst, "lib");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0711);
+	pjoin(p, dst, "lib/deep/mod.ko");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_int_equal(n, 12);
+	buf[n] = '\0';
+	assert_string_equal(buf, "module bytes");
+	pjoin(p, dst, "lib64");
+	n = readlink(p, buf, sizeof(buf) - 1);
+	assert_int_equal(n, 3);
+	buf[n] = '\0';
+	assert_string_equal(buf, "lib");
+	pjoin(p, dst, "fifo");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+
+	/* The source is emptied as it goes (the initramfs memory is freed). */
+	{
+		char cmd[PATH_MAX + 32];
+		FILE *f;
+
+		assert_true(snprintf(cmd, sizeof(cmd), "ls -A '%s'", src) <
+		    (int)sizeof(cmd));
+		f = popen(cmd, "r");
+		assert_non_null(f);
+		while (fgets(buf, sizeof(buf), f) != NULL)
+			entries++;
+		pclose(f);
+	}
+	assert_int_equal(entries, 0);
+
+	close(s);
+	close(d);
+	assert_true(snprintf(p, sizeof(p), "rm -rf '%s'", base) <
+	    (int)sizeof(p));
+	assert_int_equal(system(p), 0);
+	umask(old);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmdline_defaults),
+		cmocka_unit_test(test_cmdline_values),
+		cmocka_unit_test(test_cmdline_bad_values_keep_defaults),
+		cmocka_unit_test(test_copy_tree_moves_everything),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
