@@ -30,9 +30,13 @@ $(GUEST_OUT)/qemubox-initrd: $(GUEST_OUT)/vminitd $(GUEST_OUT)/qemubox-kernel-x8
 guest: $(GUEST_OUT)/qemubox-kernel-x86_64 $(GUEST_OUT)/qemubox-initrd
 ALL_EXTRA += guest
 
+# Empty first and last lines: INSTALL_EXTRA += joins fragments with a space,
+# and each fragment's commands must stay separate recipe lines.
 define INSTALL_GUEST
+
 	install -d $(DESTDIR)$(SHAREDIR)/kernel
 	install -m 0644 $(GUEST_OUT)/qemubox-kernel-x86_64 $(GUEST_OUT)/qemubox-initrd $(DESTDIR)$(SHAREDIR)/kernel/
+
 endef
 INSTALL_EXTRA += $(INSTALL_GUEST)
 

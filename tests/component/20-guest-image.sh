@@ -157,15 +157,21 @@ else
 	tail -20 "$console" "$tmp/one.qemu.out" | sed 's/^/# /'
 fi
 
-printf 'qemubox-echo-%s\n' "$$" >&7
-got=""
-for _ in $(seq 100); do
-	got=$(cat "$from_guest")
-	[ -n "$got" ] && break
-	sleep 0.1
-done
-[ "$got" = "qemubox-echo-$$" ]
-check $? "host channel echoes"
+# Only vminitd's stand-in loop echoes; the guest API agent speaks ttrpc on
+# the channel and its own component test drives it.
+if grep -q '^echo_loop' guest/vminitd.c; then
+	printf 'qemubox-echo-%s\n' "$$" >&7
+	got=""
+	for _ in $(seq 100); do
+		got=$(cat "$from_guest")
+		[ -n "$got" ] && break
+		sleep 0.1
+	done
+	[ "$got" = "qemubox-echo-$$" ]
+	check $? "host channel echoes"
+else
+	skip "host channel echoes" "the guest API agent serves the channel (its component test drives it)"
+fi
 
 grep -aq 'selftest_crun: crun --version exited 0' "$console" &&
     grep -aq 'selftest_crun: root mount: tmpfs' "$console" &&
@@ -174,8 +180,7 @@ check $? "crun runs in the guest root (root is a tmpfs mount)"
 
 exec 7>&-
 wait_qemu_exit
-[ "$qrc" = 0 ] && grep -aq 'echo_loop: host closed the channel' "$console" &&
-    grep -aq 'pid1_poweroff: powering off' "$console"
+[ "$qrc" = 0 ] && grep -aq 'pid1_poweroff: powering off' "$console"
 check $? "channel EOF powers off, QEMU exits 0 (rc=${qrc:-timeout} in $off_ms ms, bound ${OFF_BOUND}s)"
 
 # The host's graceful stop: QMP system_powerdown -> ACPI power button.
