@@ -6,6 +6,9 @@
  *       prints "built=0|1 image=PATH"
  *   test_layer_cache evict STATE_DIR MAX_BYTES
  *       prints "stale=N lru=N tmp=N bytes=N"
+ *   LAYER_CACHE_STATE=DIR test_layer_cache plan TYPE SOURCE OPTION...
+ *       one rootfs mount -> plan -> prepared disks, lowest first:
+ *       "readonly=0|1" then "disk I SERIAL built=0|1 IMAGE SOURCE"
  */
 /* Test paths are short (mkdtemp under TMPDIR); truncation cannot happen. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -445,8 +448,31 @@ tool(int argc, char **argv)
 		    (unsigned long long)st.bytes_left);
 		return 0;
 	}
+	if (argc >= 4 && strcmp(argv[1], "plan") == 0) {
+		struct storage_mount m = { argv[2], argv[3], NULL,
+			(const char *const *)(argv + 4), (size_t)(argc - 4) };
+		const char *state_dir = getenv("LAYER_CACHE_STATE");
+		struct storage_plan plan;
+
+		if (state_dir == NULL ||
+		    layer_cache_init(&lc, state_dir, "none", 0, &err) == -1 ||
+		    storage_plan_build(&m, 1, NULL, NULL, &plan, &err) == -1)
+			goto fail;
+		if (storage_plan_prepare(&plan, &lc, &err) == -1) {
+			storage_plan_free(&plan);
+			goto fail;
+		}
+		printf("readonly=%d\n", plan.readonly);
+		for (size_t i = 0; i < plan.n_disks; i++)
+			printf("disk %zu %s built=%d %s %s\n", i,
+			    plan.disks[i].serial, plan.disks[i].built,
+			    plan.disks[i].image, plan.disks[i].path);
+		storage_plan_free(&plan);
+		return 0;
+	}
 	fprintf(stderr, "usage: %s get STATE DIR [MKFS [COMP [stat|tree]]] | "
-			"evict STATE MAX_BYTES\n", argv[0]);
+			"evict STATE MAX_BYTES | plan TYPE SOURCE OPTION... "
+			"(state dir in $LAYER_CACHE_STATE)\n", argv[0]);
 	return 2;
 fail:
 	fprintf(stderr, "%s\n", err.msg);
