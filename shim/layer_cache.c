@@ -30,6 +30,37 @@ mkdir_one(const char *path)
 	return 0;
 }
 
+/*
+ * Without CAP_SYS_ADMIN the kernel hides trusted.* xattrs, so mkfs.erofs
+ * silently drops overlayfs' trusted.overlay.opaque markers: a directory
+ * deleted and recreated in a later layer would show the lower layers'
+ * files again. Say so once instead of building wrong images quietly.
+ */
+static void
+warn_if_no_sys_admin(void)
+{
+	static int warned;
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f;
+
+	if (warned)
+		return;
+	if ((f = fopen("/proc/self/status", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	if ((eff & (1ULL << 21)) == 0) {
+		warned = 1;
+		log_warnx("%s: no CAP_SYS_ADMIN: mkfs.erofs cannot read "
+			  "trusted.overlay.* xattrs, opaque directories of "
+			  "image layers will be lost (docs/STORAGE.md)",
+		    __func__);
+	}
+}
+
 int
 layer_cache_init(struct layer_cache *lc, const char *state_dir,
     const char *compression, uint64_t max_mb, struct qb_error *err)
@@ -54,6 +85,7 @@ layer_cache_init(struct layer_cache *lc, const char *state_dir,
 	if (mkdir_one(state_dir) == -1 || mkdir_one(lc->dir) == -1)
 		return qb_seterr(err, QB_E_INTERNAL, "mkdir %s: %s", lc->dir,
 		    strerror(errno));
+	warn_if_no_sys_admin();
 	return 0;
 }
 
