@@ -36,7 +36,8 @@ HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 QB_CFLAGS := -std=c11 $(WARNINGS) $(CPPFLAGS_QB) $(CFLAGS)
 QB_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
 
 # Libraries, by name, for modules to use in their link lines.
 LIBS_JSONC    := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)

@@ -87,5 +87,16 @@ int qb_config_load(const char *path, struct qb_config *cfg, struct qb_error *err
 /* Parse from memory (used by the loader, the tests and the fuzzer). */
 int qb_config_parse(const char *path, const char *buf, size_t len,
     struct qb_config *cfg, struct qb_error *err);
+/*
+ * The same without the checks that look at this machine (paths that must
+ * exist): syntax, types, bounds and rules between keys only.
+ */
+int qb_config_parse_values(const char *path, const char *buf, size_t len,
+    struct qb_config *cfg, struct qb_error *err);
+/*
+ * `--check-config`: loads qb_config_path(), prints "configuration OK" on
+ * stdout and returns 0, or prints the error on stderr and returns 1.
+ */
+int qb_config_check_main(void);
 
 #endif
