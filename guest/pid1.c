@@ -439,6 +439,26 @@ write_file(const char *path, const char *s)
 }
 
 static int
+write_new_file(const char *path, const char *s)
+{
+	int fd;
+	ssize_t n;
+	size_t len = strlen(s);
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	n = write(fd, s, len);
+	if (close(fd) == -1 || n == -1)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static int
 read_file(const char *path, char *buf, size_t size)
 {
 	int fd;
@@ -712,13 +732,83 @@ channel_open(const struct pid1_cmdline *c, struct pid1_info *info)
 
 /* ---- self-test (test images only, cmdline qemubox.selftest=crun) ---- */
 
+#define SELFTEST_DIR	"/run/qemubox-selftest"
+
+/*
+ * A container whose rootfs is a bind mount of the guest root: crun has to
+ * pivot_root into it, which is what moving off the initramfs is for.
+ */
+static const char selftest_config[] =
+    "{\"ociVersion\":\"1.0.2\","
+    "\"process\":{\"terminal\":false,\"user\":{\"uid\":0,\"gid\":0},"
+    "\"args\":[\"/usr/bin/crun\",\"--version\"],"
+    "\"env\":[\"PATH=/usr/bin\"],\"cwd\":\"/\"},"
+    "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+    "\"hostname\":\"selftest\","
+    "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+    "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+    "\"options\":[\"nosuid\",\"mode=755\"]}],"
+    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
+    "{\"type\":\"ipc\"},{\"type\":\"uts\"}]}}\n";
+
+/* Run /usr/bin/crun with argv, console as stdio; its exit code or 128+sig. */
+static int
+selftest_run(char *const argv[])
+{
+	char *const envp[] = { "PATH=/usr/bin", NULL };
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	if (pid == -1) {
+		log_warn("%s: fork", __func__);
+		return -1;
+	}
+	if (pid == 0) {
+		pid1_child_reset();
+		execve("/usr/bin/crun", argv, envp);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void
+selftest_container(void)
+{
+	char *const argv[] = { "crun", "run", "--bundle", SELFTEST_DIR,
+		"qemubox-selftest", NULL };
+	int rc;
+
+	if ((mkdir(SELFTEST_DIR, 0700) == -1 && errno != EEXIST) ||
+	    (mkdir(SELFTEST_DIR "/rootfs", 0755) == -1 && errno != EEXIST)) {
+		log_warn("%s: mkdir", __func__);
+		return;
+	}
+	if (mount("/", SELFTEST_DIR "/rootfs", NULL, MS_BIND, NULL) == -1) {
+		log_warn("%s: bind /", __func__);
+		return;
+	}
+	if (write_new_file(SELFTEST_DIR "/config.json", selftest_config) == -1)
+		log_warn("%s: config.json", __func__);
+	else {
+		rc = selftest_run(argv);
+		log_info("%s: crun run exited %d", __func__, rc);
+	}
+	if (umount2(SELFTEST_DIR "/rootfs", MNT_DETACH) == -1)
+		log_warn("%s: umount", __func__);
+	(void)unlink(SELFTEST_DIR "/config.json");
+	(void)rmdir(SELFTEST_DIR "/rootfs");
+	(void)rmdir(SELFTEST_DIR);
+}
+
 static void
 selftest_crun(void)
 {
 	char line[512];
 	FILE *f;
-	pid_t pid;
-	int st;
 
 	/* crun must see a real mount as / or pivot_root fails (EINVAL). */
 	if ((f = fopen("/proc/self/mountinfo", "re")) != NULL) {
@@ -738,23 +828,13 @@ selftest_crun(void)
 		fclose(f);
 	}
 
-	pid = fork();
-	if (pid == -1) {
-		log_warn("%s: fork", __func__);
-		return;
-	}
-	if (pid == 0) {
+	{
 		char *const argv[] = { "crun", "--version", NULL };
-		char *const envp[] = { "PATH=/usr/bin", NULL };
 
-		pid1_child_reset();
-		execve("/usr/bin/crun", argv, envp);
-		_exit(127);
+		log_info("%s: crun --version exited %d", __func__,
+		    selftest_run(argv));
 	}
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
-	log_info("%s: crun --version exited %d", __func__,
-	    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	selftest_container();
 }
 
 /* ---- the entry points ---- */
