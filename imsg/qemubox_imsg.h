@@ -63,10 +63,12 @@ struct qb_imsg_error {
 
 /* IMSG_NET_SETUP_REQ. netns_path "" = own netns (privnet creates
  * /run/netns/qemubox-<id> and runs CNI); otherwise CRI mode: an existing,
- * already wired netns (no CNI run). */
+ * already wired netns (no CNI run). ifname "" = "eth0": the CNI_IFNAME
+ * (own netns) or the veth to attach to (CRI; "" = find it). */
 struct qb_net_setup_req {
 	char sandbox_id[QB_ID_MAX];
 	char netns_path[QB_NETNS_PATH_MAX];
+	char ifname[QB_IFNAME_MAX];
 };
 
 /* IMSG_NET_TEARDOWN_REQ, IMSG_NET_TEARDOWN_RES, IMSG_NET_STATUS_REQ. */

@@ -93,7 +93,7 @@ cni_conflist_load(const char *path, struct cni_conflist *cl,
     struct qb_error *err)
 {
 	char *buf;
-	size_t len;
+	size_t len = 0;
 	int rc;
 
 	if (read_file(path, &buf, &len, err) == -1)

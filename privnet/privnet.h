@@ -94,12 +94,14 @@ int cni_exec_plugin(const struct qb_config *cfg, const char *type,
 /*
  * The whole chain. ADD: plugins in order, each given the previous result;
  * on failure DEL of the chain (reverse) so nothing stays allocated, and
- * *result is NULL. DEL: reverse order with prev_result; every plugin runs
+ * *result is NULL. progress (may be NULL) gets each intermediate result so
+ * a DEL after a crash has the best prevResult there is. DEL: reverse order with prev_result; every plugin runs
  * even if one fails (first error reported).
  */
+typedef int (*cni_progress_fn)(void *arg, unsigned done, const char *result);
 int cni_chain_add(const struct qb_config *cfg, const struct cni_conflist *cl,
-    const struct cni_call *call, char **result, size_t *result_len,
-    struct qb_error *err);
+    const struct cni_call *call, cni_progress_fn progress, void *arg,
+    char **result, size_t *result_len, struct qb_error *err);
 int cni_chain_del(const struct qb_config *cfg, const struct cni_conflist *cl,
     const struct cni_call *call, const char *prev_result,
     struct qb_error *err);
@@ -131,8 +133,8 @@ int tap_setup(const char *netns, const char *veth, const char *tap,
 /* Remove the TAP and veth's ingress qdisc; missing things are success. */
 int tap_teardown(const char *netns, const char *veth, const char *tap);
 /*
- * CRI mode: in netns find the veth (eth0, else the first non-loopback
- * non-TAP link with an address) and read its addresses and routes.
+ * CRI mode: in netns find the veth (veth if not "", else eth0, else the
+ * first non-loopback non-TAP link) and read its addresses and routes.
  */
 int net_inspect(const char *netns, char *veth, size_t vethlen,
     struct qb_net_result *out, struct qb_error *err);
@@ -147,6 +149,7 @@ struct netdb_rec {
 	int own_netns;	/* 1: we created netns and ran CNI; 0: CRI */
 	char netns[QB_NETNS_PATH_MAX];
 	char network[QB_DNS_NAME_MAX];
+	char veth[QB_IFNAME_MAX]; /* the veth in netns (CRI: found, else eth0) */
 	char *conflist; /* bytes of the conflist used (own netns mode) */
 	char *result;	/* final CNI result JSON, NULL before ADD finished */
 };
@@ -167,8 +170,8 @@ int netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec);
 /* --- the operations (privnet_net.c), used by privnet and qemubox-cleanup --- */
 
 int privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
-    const char *id, const char *netns_path, struct qb_net_result *out,
-    int *tap_fd, struct qb_error *err);
+    const char *id, const char *netns_path, const char *ifname,
+    struct qb_net_result *out, int *tap_fd, struct qb_error *err);
 /* Idempotent: nothing recorded and nothing left is success. */
 int privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
     const char *id, struct qb_error *err);

@@ -16,3 +16,24 @@ $(BUILD)/fuzz-bin/fuzz_cni_result: $(call fuzz_objs,tests/fuzz/fuzz_cni_result.c
 	@mkdir -p $(@D)
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_JSONC)
 FUZZERS += $(BUILD)/fuzz-bin/fuzz_cni_result
+
+# qemubox-privnet reads the configuration itself: it needs lib/config.c.
+ifneq ($(CONFIG_SRCS),)
+PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c privnet/privnet_net.c \
+	privnet/cni_exec.c privnet/netns.c privnet/tap.c privnet/netdb.c \
+	$(PRIVNET_PURE_SRCS) seccomp/privnet.c
+EXTRA_CFLAGS += $(CFLAGS_NL)
+
+$(BUILD)/libexec/qemubox-privnet: $(call objs,$(PRIVNET_SRCS) $(CONFIG_SRCS) $(IMSG_SRCS) $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD)
+LIBEXEC_BINS += qemubox-privnet
+endif
+
+# The shim's client stubs, and a driver playing the shim for the component test.
+PRIVNET_CLIENT_SRCS := shim/privnet_client.c
+
+$(BUILD)/test/privnet_driver: $(call objs,tests/component/privnet_driver.c $(PRIVNET_CLIENT_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
+ALL_EXTRA += $(BUILD)/test/privnet_driver

@@ -1,0 +1,271 @@
+/*
+ * qemubox-privnet: the root network helper. Started by the shim daemon with
+ * its imsg socket on fd 3 (lib/proc_spawn), it cuts its capabilities, reads
+ * the configuration itself (the CNI directories are never taken from the
+ * shim), installs its seccomp filter and then serves exactly NET_SETUP,
+ * NET_TEARDOWN and NET_STATUS, one at a time, in order. Anything else, or a
+ * request of the wrong size or with a name it cannot validate, ends the
+ * connection and the process: the shim treats that as a dead sandbox.
+ * privnet exits when the shim's end closes.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imsg/imsg.h"
+#include "imsg/qemubox_imsg.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "privnet/privnet.h"
+#include "seccomp/seccomp.h"
+
+static struct qb_config cfg;
+static struct netdb *db;
+
+static void privnet_dispatch_shim(struct imsgbuf *);
+
+static void
+flush_or_die(struct imsgbuf *ibuf)
+{
+	struct pollfd pfd = {ibuf->fd, POLLOUT, 0};
+
+	while (msgbuf_queuelen(&ibuf->w) > 0) {
+		if (imsg_flush(ibuf) == 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			fatal("%s: write to the shim", __func__);
+		poll(&pfd, 1, -1);
+	}
+}
+
+static void
+reply_error(struct imsgbuf *ibuf, uint32_t peerid, uint32_t req_type,
+    const struct qb_error *err)
+{
+	struct qb_imsg_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.req_type = req_type;
+	e.errnum = errno;
+	e.code = err->code ? err->code : QB_E_INTERNAL;
+	snprintf(e.msg, sizeof(e.msg), "%s", err->msg);
+	log_warnx("%s: request %u failed: %s", __func__, req_type, e.msg);
+	if (imsg_compose(ibuf, IMSG_ERROR, peerid, 0, -1, &e, sizeof(e)) == -1)
+		fatal("%s: imsg_compose", __func__);
+	flush_or_die(ibuf);
+}
+
+/* A sandbox id field: NUL-terminated inside the array and well-formed. */
+static int
+valid_id_field(const char *field, size_t len)
+{
+	return qb_imsg_check_strfield(field, len) > 0 &&
+	    privnet_valid_id(field);
+}
+
+static __attribute__((noreturn)) void
+kill_connection(const char *why, uint32_t type)
+{
+	log_warnx("privnet_dispatch_shim: %s (type %u): closing the connection",
+	    why, type);
+	exit(1);
+}
+
+static void
+privnet_dispatch_shim(struct imsgbuf *ibuf)
+{
+	struct qb_net_setup_req sreq;
+	struct qb_net_id_req ireq;
+	struct qb_net_result res;
+	struct qb_net_status st;
+	struct netdb_rec rec;
+	struct qb_error err;
+	struct imsg imsg;
+	uint32_t type, peerid;
+	ssize_t n;
+	int fd, tap_fd;
+
+	for (;;) {
+		if ((n = imsg_get(ibuf, &imsg)) == -1)
+			kill_connection("unreadable message", 0);
+		if (n == 0)
+			return;
+		type = imsg_get_type(&imsg);
+		peerid = imsg_get_id(&imsg);
+		qb_clearerr(&err);
+
+		/* No request carries an fd: one that does is not ours. */
+		if ((fd = imsg_get_fd(&imsg)) != -1) {
+			close(fd);
+			kill_connection("unexpected fd", type);
+		}
+
+		/* First validate everything, then act. */
+		switch (type) {
+		case IMSG_NET_SETUP_REQ:
+			if (qb_imsg_get_struct(&imsg, &sreq, sizeof(sreq)) ==
+			    -1)
+				kill_connection("wrong payload size", type);
+			if (!valid_id_field(sreq.sandbox_id,
+				sizeof(sreq.sandbox_id)))
+				kill_connection("invalid sandbox id", type);
+			if (qb_imsg_check_strfield(sreq.netns_path,
+				sizeof(sreq.netns_path)) < 0 ||
+			    (sreq.netns_path[0] != '\0' &&
+				!privnet_valid_netns_path(sreq.netns_path)))
+				kill_connection("netns path outside /run/netns",
+				    type);
+			if (qb_imsg_check_strfield(sreq.ifname,
+				sizeof(sreq.ifname)) < 0 ||
+			    (sreq.ifname[0] != '\0' &&
+				!privnet_valid_ifname(sreq.ifname)))
+				kill_connection("invalid interface name", type);
+			break;
+		case IMSG_NET_TEARDOWN_REQ:
+		case IMSG_NET_STATUS_REQ:
+			if (qb_imsg_get_struct(&imsg, &ireq, sizeof(ireq)) ==
+			    -1)
+				kill_connection("wrong payload size", type);
+			if (!valid_id_field(ireq.sandbox_id,
+				sizeof(ireq.sandbox_id)))
+				kill_connection("invalid sandbox id", type);
+			break;
+		default:
+			kill_connection("unexpected message type", type);
+		}
+		imsg_free(&imsg);
+
+		switch (type) {
+		case IMSG_NET_SETUP_REQ:
+			if (privnet_net_do_setup(&cfg, db, sreq.sandbox_id,
+				sreq.netns_path, sreq.ifname, &res, &tap_fd,
+				&err) == -1) {
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			/* imsg owns tap_fd now and closes it once sent: the
+			 * TAP lives as long as QEMU holds it. */
+			if (imsg_compose(ibuf, IMSG_NET_SETUP_RES, peerid, 0,
+				tap_fd, &res, sizeof(res)) == -1)
+				fatal("%s: imsg_compose", __func__);
+			flush_or_die(ibuf);
+			break;
+		case IMSG_NET_TEARDOWN_REQ:
+			if (privnet_net_do_teardown(&cfg, db, ireq.sandbox_id,
+				&err) == -1) {
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			if (imsg_compose(ibuf, IMSG_NET_TEARDOWN_RES, peerid,
+				0, -1, &ireq, sizeof(ireq)) == -1)
+				fatal("%s: imsg_compose", __func__);
+			flush_or_die(ibuf);
+			break;
+		case IMSG_NET_STATUS_REQ:
+			memset(&st, 0, sizeof(st));
+			memcpy(st.sandbox_id, ireq.sandbox_id,
+			    sizeof(st.sandbox_id));
+			if (netdb_get(db, ireq.sandbox_id, &rec) == 0) {
+				st.state = rec.state;
+				memcpy(st.netns_path, rec.netns,
+				    sizeof(st.netns_path));
+				memcpy(st.network, rec.network,
+				    sizeof(st.network));
+				netdb_rec_free(&rec);
+			} else if (errno != ENOENT) {
+				qb_seterr(&err, QB_E_INTERNAL,
+				    "read network state: %s", strerror(errno));
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			if (imsg_compose(ibuf, IMSG_NET_STATUS_RES, peerid, 0,
+				-1, &st, sizeof(st)) == -1)
+				fatal("%s: imsg_compose", __func__);
+			flush_or_die(ibuf);
+			break;
+		}
+	}
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: qemubox-privnet [-d] [-f fd]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct imsgbuf ibuf;
+	struct qb_error err = {0};
+	struct pollfd pfd;
+	int ch, fd = 3, debug = 0;
+	ssize_t n;
+	char *end;
+
+	log_init("qemubox-privnet", 0);
+	/* Cut capabilities before reading anything from anyone. */
+	if (privnet_priv_drop() == -1)
+		fatal("privnet_priv_drop");
+
+	while ((ch = getopt(argc, argv, "df:")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			errno = 0;
+			fd = (int)strtol(optarg, &end, 10);
+			if (errno || *end || fd < 3)
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("qemubox-privnet", debug);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (qb_config_load(qb_config_path(), &cfg, &err) == -1)
+		fatalx("%s", err.msg);
+	if (log_get_debug() == 0 && cfg.runtime.debug)
+		log_init("qemubox-privnet", 1);
+	if (netdb_open(cfg.paths.state_dir, &db) == -1)
+		fatal("open %s/cni-config.db", cfg.paths.state_dir);
+	if (seccomp_apply_privnet(cfg.security.seccomp) == -1)
+		fatal("seccomp_apply_privnet");
+
+	imsg_init(&ibuf, fd);
+	log_debug("%s: serving on fd %d", __func__, fd);
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if ((n = imsg_read(&ibuf)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			fatal("imsg_read");
+		}
+		if (n == 0) {
+			log_debug("%s: the shim went away, exiting", __func__);
+			break;
+		}
+		privnet_dispatch_shim(&ibuf);
+	}
+	imsg_clear(&ibuf);
+	netdb_close(db);
+	return 0;
+}

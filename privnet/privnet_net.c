@@ -1,0 +1,234 @@
+/*
+ * NET_SETUP and NET_TEARDOWN, the two things privnet does, shared with
+ * qemubox-cleanup. The record in netdb is written before anything is created
+ * and updated after every step that allocates, so teardown (here, after a
+ * restart, or from the cleanup tool) always knows what to undo.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "privnet/privnet.h"
+
+struct progress_ctx {
+	struct netdb *db;
+	struct netdb_rec *rec;
+};
+
+static int
+record_progress(void *arg, unsigned done, const char *result)
+{
+	struct progress_ctx *p = arg;
+	char *old = p->rec->result;
+	int rc;
+
+	(void)done;
+	p->rec->result = (char *)(uintptr_t)result;
+	rc = netdb_put(p->db, p->rec);
+	p->rec->result = old;
+	return rc;
+}
+
+static int
+setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
+    struct qb_net_result *out, int *tap_fd, struct qb_error *err)
+{
+	struct cni_conflist cl;
+	struct cni_result res;
+	struct cni_call call = {"ADD", rec->id, rec->netns, rec->veth};
+	struct progress_ctx pc = {db, rec};
+	struct qb_error derr;
+	char path[PATH_MAX], *result = NULL;
+	size_t rlen;
+
+	if (netns_own_path(rec->id, rec->netns, sizeof(rec->netns)) == -1)
+		return qb_seterr(err, QB_E_INVALID, "sandbox id too long");
+	if (cni_conflist_find(cfg->network.cni_conf_dir, path, sizeof(path),
+		err) == -1 ||
+	    cni_conflist_load(path, &cl, err) == -1)
+		return -1;
+	snprintf(rec->network, sizeof(rec->network), "%s", cl.name);
+	if ((rec->conflist = strdup(cl.bytes)) == NULL) {
+		qb_seterr(err, QB_E_INTERNAL, "out of memory");
+		goto fail_cl;
+	}
+	if (netdb_put(db, rec) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "record network of %s: %s",
+		    rec->id, strerror(errno));
+		goto fail_cl;
+	}
+	if (netns_create(rec->netns, err) == -1)
+		goto fail_rec;
+	if (cni_chain_add(cfg, &cl, &call, record_progress, &pc, &result,
+		&rlen, err) == -1)
+		goto fail_ns;
+	rec->result = result;
+	if (netdb_put(db, rec) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "record CNI result of %s: %s",
+		    rec->id, strerror(errno));
+		goto fail_del;
+	}
+	if (cni_result_parse(result, rlen, &res, err) == -1) {
+		qb_preferr(err, "CNI network %s", cl.name);
+		goto fail_del;
+	}
+	cni_result_to_net(&res, rec->veth, out);
+	if (tap_setup(rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd,
+		err) == -1)
+		goto fail_del;
+	cni_conflist_free(&cl);
+	return 0;
+fail_del:
+	call.command = "DEL";
+	cni_chain_del(cfg, &cl, &call, result, &derr);
+fail_ns:
+	netns_remove(rec->netns);
+fail_rec:
+	netdb_del(db, rec->id);
+fail_cl:
+	cni_conflist_free(&cl);
+	return -1;
+}
+
+static int
+setup_cri(struct netdb *db, struct netdb_rec *rec, struct qb_net_result *out,
+    int *tap_fd, struct qb_error *err)
+{
+	if (netns_check(rec->netns) == -1)
+		return qb_seterr(err, QB_E_INVALID,
+		    "netns %s: not a network namespace: %s", rec->netns,
+		    strerror(errno));
+	if (netdb_put(db, rec) == -1)
+		return qb_seterr(err, QB_E_INTERNAL, "record network of %s: %s",
+		    rec->id, strerror(errno));
+	if (net_inspect(rec->netns, rec->veth, sizeof(rec->veth), out, err) ==
+	    -1)
+		goto fail;
+	if (!privnet_valid_ifname(rec->veth)) {
+		qb_seterr(err, QB_E_INVALID, "netns %s: odd interface name",
+		    rec->netns);
+		goto fail;
+	}
+	if (netdb_put(db, rec) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "record network of %s: %s",
+		    rec->id, strerror(errno));
+		goto fail;
+	}
+	if (tap_setup(rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd,
+		err) == -1)
+		goto fail;
+	return 0;
+fail:
+	netdb_del(db, rec->id);
+	return -1;
+}
+
+int
+privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
+    const char *id, const char *netns_path, const char *ifname,
+    struct qb_net_result *out, int *tap_fd, struct qb_error *err)
+{
+	struct netdb_rec rec, old;
+	int rc;
+
+	*tap_fd = -1;
+	memset(out, 0, sizeof(*out));
+	if (netdb_get(db, id, &old) == 0) {
+		uint32_t st = old.state;
+
+		netdb_rec_free(&old);
+		if (st == QB_NET_STATE_READY)
+			return qb_seterr(err, QB_E_EXISTS,
+			    "network of sandbox %s is already set up", id);
+		/* A setup that died half-way: undo it, then start afresh. */
+		if (privnet_net_do_teardown(cfg, db, id, err) == -1)
+			return qb_preferr(err, "clean up the unfinished setup");
+	} else if (errno != ENOENT)
+		return qb_seterr(err, QB_E_INTERNAL, "read network state: %s",
+		    strerror(errno));
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.id, sizeof(rec.id), "%s", id);
+	rec.state = QB_NET_STATE_ADDING;
+	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
+	if (netns_path[0] == '\0') {
+		if (rec.veth[0] == '\0')
+			snprintf(rec.veth, sizeof(rec.veth), "%s",
+			    PRIVNET_IFNAME);
+		rec.own_netns = 1;
+		rc = setup_own(cfg, db, &rec, out, tap_fd, err);
+	} else {
+		snprintf(rec.netns, sizeof(rec.netns), "%s", netns_path);
+		rc = setup_cri(db, &rec, out, tap_fd, err);
+	}
+	if (rc == 0) {
+		rec.state = QB_NET_STATE_READY;
+		if (netdb_put(db, &rec) == -1) {
+			qb_seterr(err, QB_E_INTERNAL,
+			    "record network of %s: %s", id, strerror(errno));
+			close(*tap_fd);
+			*tap_fd = -1;
+			netdb_rec_free(&rec);
+			privnet_net_do_teardown(cfg, db, id, NULL);
+			return -1;
+		}
+		snprintf(out->netns_path, sizeof(out->netns_path), "%s",
+		    rec.netns);
+		log_info("%s: %s: %s mode, netns %s, tap %s", __func__, id,
+		    rec.own_netns ? "own netns" : "CRI", rec.netns,
+		    out->tap_name);
+	}
+	netdb_rec_free(&rec);
+	return rc;
+}
+
+int
+privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_error *err)
+{
+	struct netdb_rec rec;
+	struct cni_conflist cl;
+	struct cni_call call = {"DEL", id, NULL, NULL};
+	struct qb_error e;
+	int rc = 0;
+
+	if (netdb_get(db, id, &rec) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return qb_seterr(err, QB_E_INTERNAL, "read network state: %s",
+		    strerror(errno));
+	}
+	call.netns = rec.netns;
+	call.ifname = rec.veth[0] ? rec.veth : PRIVNET_IFNAME;
+	if (rec.veth[0] != '\0')
+		tap_teardown(rec.netns, rec.veth, PRIVNET_TAPNAME);
+	if (rec.own_netns) {
+		if (rec.conflist == NULL ||
+		    cni_conflist_parse(rec.conflist, strlen(rec.conflist), &cl,
+			&e) == -1) {
+			log_warnx("%s: %s: no usable conflist recorded", __func__,
+			    id);
+		} else {
+			/* DEL errors are logged; what a plugin could not undo
+			 * goes with the netns. */
+			cni_chain_del(cfg, &cl, &call, rec.result, &e);
+			cni_conflist_free(&cl);
+		}
+		if (netns_remove(rec.netns) == -1) {
+			rc = qb_seterr(err, QB_E_INTERNAL, "remove netns %s: %s",
+			    rec.netns, strerror(errno));
+			goto out;
+		}
+	}
+	if (netdb_del(db, id) == -1)
+		rc = qb_seterr(err, QB_E_INTERNAL, "drop network record: %s",
+		    strerror(errno));
+	else
+		log_info("%s: %s: network removed", __func__, id);
+out:
+	netdb_rec_free(&rec);
+	return rc;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# qemubox-privnet against Debian's real CNI plugins (bridge + host-local +
+# firewall), driven over imsg by tests/component/privnet_driver (playing the
+# shim). Own names per run: bridge qbt<R>, subnet 10.231.<R>.0/24, sandbox
+# ids with the same suffix, a private state dir and IPAM dataDir.
+set -u
+cd "$(dirname "$0")/../.."
+B=build
+PRIVNET=$PWD/$B/libexec/qemubox-privnet
+DRIVER=$PWD/$B/test/privnet_driver
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (netns, CNI plugins)"
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/firewall ] ||
+	skip_all "containernetworking-plugins not installed"
+[ -x "$PRIVNET" ] && [ -x "$DRIVER" ] || skip_all "build qemubox-privnet and privnet_driver first (make)"
+[ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+
+R=$(( (RANDOM % 200) + 20 ))
+while ip link show "qbt$R" >/dev/null 2>&1; do R=$(( (RANDOM % 200) + 20 )); done
+T=$(mktemp -d)
+BR=qbt$R
+A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM
+CRI=qbcri$R-$RANDOM
+cleanup() {
+	ip netns del "$CRI" 2>/dev/null
+	for id in "$A" "$B2" "$C" evil$R; do
+		umount "/run/netns/qemubox-$id" 2>/dev/null
+		rm -f "/run/netns/qemubox-$id"
+	done
+	ip link del "$BR" 2>/dev/null
+	ip link del "qbch$R" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir -p "$T/net.d" "$T/share" "$T/ipam"
+cat >"$T/net.d/10-test.conflist" <<JSON
+{"cniVersion":"1.0.0","name":"$BR","plugins":[
+ {"type":"bridge","bridge":"$BR","isGateway":true,"ipMasq":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.231.$R.0/24"}]],
+          "routes":[{"dst":"0.0.0.0/0"}],"dataDir":"$T/ipam"}},
+ {"type":"firewall"}]}
+JSON
+cat >"$T/config.json" <<JSON
+{"paths":{"share_dir":"$T/share","state_dir":"$T/state","log_dir":"$T/log"},
+ "network":{"cni_conf_dir":"$T/net.d","cni_bin_dirs":["/usr/lib/cni"],"cni_timeout":"20s"}}
+JSON
+export QEMUBOX_CONFIG=$T/config.json
+drive() { "$DRIVER" "$PRIVNET" "$@" 2>>"$T/privnet.log"; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
+ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
+ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
+
+echo "1..25"
+
+# --- two sandboxes, the TAP, confinement, teardown --------------------------
+out=$(drive setup "$A" - setup "$B2" - arp "$A" \
+	sh "grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|Seccomp|NoNewPrivs):' /proc/\$PRIVNET_PID/status >$T/status" \
+	sh "ip netns exec qemubox-$A ip link show qbtap0 >/dev/null" \
+	sh "iptables-save >$T/ipt.during" \
+	teardown "$A" sh "ip netns exec qemubox-$B2 ip link show qbtap0 >/dev/null" \
+	teardown "$A" teardown "$B2")
+echo "$out" | sed 's/^/# /'
+ipA=$(echo "$out" | grep "^setup id=$A " | field ip)
+ipB=$(echo "$out" | grep "^setup id=$B2 " | field ip)
+check "NET_SETUP gives sandbox A an address (own netns, CNI chain)" \
+	'echo "$out" | grep -q "^setup id=$A ok=1 .*tapfd=1" && [ -n "$ipA" ]'
+check "NET_SETUP gives sandbox B an address" '[ -n "$ipB" ]'
+check "the two sandboxes get distinct IPs ($ipA, $ipB)" '[ "$ipA" != "$ipB" ]'
+check "the result carries the gateway, the veth MAC and MTU" \
+	'echo "$out" | grep "^setup id=$A " | grep -q "gw=10.231.$R.1 mac=[0-9a-f:]\{17\} mtu=1500 tap=qbtap0 veth=eth0 netns=/run/netns/qemubox-$A"'
+check "an ARP request written into the TAP fd is answered by the gateway through it" \
+	'echo "$out" | grep -q "^arp id=$A sent=[1-9][0-9]* reply=1"'
+check "the TAP exists in the sandbox netns while set up" \
+	'[ "$(echo "$out" | grep -c "^sh status=0")" -ge 4 ]'
+check "firewall plugin rules for A existed during setup" 'grep -q -- "${ipA%/*}" "$T/ipt.during"'
+caps=$(sed -n 's/^CapEff:\s*//p' "$T/status")
+bnd=$(sed -n 's/^CapBnd:\s*//p' "$T/status")
+check "privnet CapEff is NET_ADMIN|NET_RAW|SYS_ADMIN only ($caps)" '[ "$caps" = 0000000000203000 ]'
+check "privnet CapBnd is cut to the same set ($bnd)" '[ "$bnd" = 0000000000203000 ]'
+check "privnet runs under seccomp (Seccomp: 2)" 'grep -q "^Seccomp:\s*2" "$T/status"'
+check "teardown of A succeeds, twice" \
+	'[ "$(echo "$out" | grep -c "^teardown id=$A ok=1")" = 2 ]'
+check "after teardown: no netns qemubox-$A" '! ip netns list | grep -q "qemubox-$A"'
+check "after teardown: no IPAM allocation for A" '! ipam_has "$A" && [ ! -e "$T/ipam/$BR/${ipA%/*}" ]'
+check "after teardown: no iptables rule or chain of A" '! ipt_has "${ipA%/*}" && ! ipt_has "\"$A\""'
+check "B untouched by A's teardown, then removed too" \
+	'echo "$out" | grep -q "^teardown id=$B2 ok=1" && ! ip netns list | grep -q "qemubox-$B2" && ! ipam_has "$B2"'
+
+# --- privnet killed mid-setup; teardown from the db by a new privnet ---------
+out=$(drive kill-in firewall "$C" status "$C" \
+	sh "test -e /run/netns/qemubox-$C && grep -rqs -- $C $T/ipam/$BR" \
+	teardown "$C" status "$C")
+echo "$out" | sed 's/^/# /'
+check "privnet killed during NET_SETUP of C, while the firewall plugin ran" \
+	'echo "$out" | grep -q "^kill-in id=$C plugin=firewall seen=1 killed=1"'
+check "the crash left C's netns and IP behind, and the db a record (state adding)" \
+	'echo "$out" | grep -q "^status id=$C ok=1 state=1" && echo "$out" | grep -q "^sh status=0"'
+check "teardown from the db leaves no netns, IPAM entry or iptables rule of C" \
+	'echo "$out" | grep -q "^teardown id=$C ok=1" && ! ip netns list | grep -q "qemubox-$C" && ! ipam_has "$C" && ! ipt_has "\"$C\"" && echo "$out" | grep -q "^status id=$C ok=1 state=0"'
+
+# --- CRI mode: an existing, already wired netns ------------------------------
+ip netns add "$CRI"
+ip link add "qbch$R" type veth peer name eth0 netns "$CRI"
+ip addr add "10.232.$R.1/24" dev "qbch$R"; ip link set "qbch$R" up
+ip -n "$CRI" addr add "10.232.$R.2/24" dev eth0; ip -n "$CRI" link set eth0 up
+ip -n "$CRI" route add default via "10.232.$R.1"
+D=pnd$R-$RANDOM
+out=$(drive setup "$D" "/run/netns/$CRI" arp "$D" teardown "$D" \
+	sh "ip -n $CRI link show qbtap0 >/dev/null 2>&1" \
+	sh "tc -n $CRI qdisc show dev eth0 | grep -q ingress")
+echo "$out" | sed 's/^/# /'
+check "CRI mode: no CNI run, the veth's address and gateway are found by netlink" \
+	'echo "$out" | grep -q "^setup id=$D ok=1 ip=10.232.$R.2/24 gw=10.232.$R.1 .*netns=/run/netns/$CRI"'
+check "CRI mode: the TAP works (ARP answered through it)" 'echo "$out" | grep -q "^arp id=$D sent=[1-9][0-9]* reply=1"'
+check "CRI mode: teardown removes TAP and ingress qdisc, keeps the netns" \
+	'echo "$out" | grep -q "^teardown id=$D ok=1" && [ "$(echo "$out" | grep -c "^sh status=1")" = 2 ] && ip netns list | grep -q "$CRI"'
+
+# --- a malicious shim: the connection is killed, nothing is done ------------
+before=$(ip netns list | grep -c qemubox-)
+out=$(drive raw-setup "evil$R" "/run/netns/../../etc/x" "" \
+	raw-setup "a/b" "-" "" \
+	raw-setup "evil$R" "-" "0123456789abcdef" \
+	raw-setup "0123456789012345678901234567890123456789012345678901234567890123" "-" "" \
+	raw 101 10 raw 150 64 raw-fd 103)
+echo "$out" | sed 's/^/# /'
+check "path traversal, '/' in id, 16-char ifname, unterminated id: connection killed, privnet exits 1" \
+	'[ "$(echo "$out" | grep -c "^raw-setup closed=1 exited=1 status=1")" = 4 ]'
+check "wrong-size payload, unknown type, unexpected fd: connection killed" \
+	'[ "$(echo "$out" | grep -c "^raw\(-fd\)\? closed=1 exited=1 status=1")" = 3 ]'
+check "nothing was created by the rejected requests" \
+	'[ "$(ip netns list | grep -c qemubox-)" = "$before" ] && [ ! -e /run/netns/qemubox-evil$R ]'
+check "privnet logged why it closed the connection" 'grep -q "closing the connection" "$T/privnet.log"'
