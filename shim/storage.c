@@ -697,3 +697,82 @@ storage_plan_free(struct storage_plan *plan)
 	free(plan->files);
 	memset(plan, 0, sizeof(*plan));
 }
+
+/* Copy only the data extents of in to out: the template is mostly holes. */
+static int
+copy_sparse(int in, int out, off_t size)
+{
+	char buf[65536];
+	off_t data = 0, hole;
+
+	for (;;) {
+		data = lseek(in, data, SEEK_DATA);
+		if (data == -1)
+			return errno == ENXIO ? 0 : -1;
+		if ((hole = lseek(in, data, SEEK_HOLE)) == -1)
+			return -1;
+		while (data < hole) {
+			size_t want = (size_t)(hole - data) < sizeof(buf)
+			    ? (size_t)(hole - data)
+			    : sizeof(buf);
+			ssize_t r = pread(in, buf, want, data);
+
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return r == 0 ? 0 : -1;
+			if (pwrite(out, buf, (size_t)r, data) != r)
+				return -1;
+			data += r;
+		}
+		if (data >= size)
+			return 0;
+	}
+}
+
+int
+storage_scratch_create(const char *template_path, const char *path,
+    uint64_t bytes, int *fd_out, struct qb_error *err)
+{
+	struct stat st;
+	int in = -1, out = -1;
+
+	*fd_out = -1;
+	if ((in = open(template_path, O_RDONLY | O_CLOEXEC)) == -1)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "scratch template %s: %s", template_path, strerror(errno));
+	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		close(in);
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "scratch template %s: not a regular file", template_path);
+	}
+	if (bytes < (uint64_t)st.st_size ||
+	    bytes / 1024 > (uint64_t)st.st_size) {
+		close(in);
+		return qb_seterr(err, QB_E_INVALID,
+		    "storage.scratch_size_mb (%llu MiB) must be between %lld "
+		    "MiB and %lld MiB",
+		    (unsigned long long)(bytes >> 20),
+		    (long long)(st.st_size >> 20),
+		    (long long)(st.st_size >> 20) * 1024);
+	}
+	out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (out == -1) {
+		close(in);
+		return qb_seterr(err, QB_E_INTERNAL, "create %s: %s", path,
+		    strerror(errno));
+	}
+	if (copy_sparse(in, out, st.st_size) == -1 ||
+	    ftruncate(out, (off_t)bytes) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "scratch disk %s: %s", path,
+		    strerror(errno));
+		close(in);
+		close(out);
+		unlink(path);
+		return -1;
+	}
+	close(in);
+	*fd_out = out;
+	return 0;
+}

@@ -149,6 +149,21 @@ int storage_plan_prepare(struct storage_plan *plan,
 int storage_spec_rewrite(struct json_object *spec,
     const struct storage_plan *plan, struct qb_error *err);
 
+/*
+ * The writable layer on a scratch disk (storage.scratch_size_mb): a sparse
+ * copy of the small ext4 template made at build time
+ * (<share_dir>/scratch.ext4, STORAGE_SCRATCH_TEMPLATE), grown to `bytes`
+ * with ftruncate. The shim may exec nothing but mkfs.erofs, so it cannot
+ * format a disk; the guest mounts it as ext4 and grows the filesystem to the
+ * disk with EXT4_IOC_RESIZE_FS (online, needs CAP_SYS_RESOURCE, which PID 1
+ * has). bytes must be between the template's size and 1024 times it (the
+ * template's reserved GDT blocks). Creates `path` (O_EXCL, 0600) and
+ * returns an O_RDWR fd of it in *fd_out.
+ */
+#define STORAGE_SCRATCH_TEMPLATE "scratch.ext4"
+int storage_scratch_create(const char *template_path, const char *path,
+    uint64_t bytes, int *fd_out, struct qb_error *err);
+
 /* Close fds, free file contents; the plan is empty afterwards. */
 void storage_plan_free(struct storage_plan *plan);
 

@@ -18,3 +18,26 @@ ALL_EXTRA  += $(BUILD)/test/test_layer_cache
 
 # Into the shim (its link recipe uses $^ and SHIM_LIBS, which has json-c and -lmd).
 $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(STORAGE_SRCS))
+
+# The scratch-disk template (storage_scratch_create): a small ext4 without a
+# journal (the writable layer dies with the VM), grown by the guest. Fixed
+# UUID, hash seed and time so that the same e2fsprogs gives the same bytes.
+MKFS_EXT4 ?= /sbin/mkfs.ext4
+SCRATCH_TEMPLATE := $(BUILD)/share/scratch.ext4
+$(SCRATCH_TEMPLATE): shim/storage.mk
+	@mkdir -p $(@D)
+	rm -f $@.tmp
+	E2FSPROGS_FAKE_TIME=946684800 $(MKFS_EXT4) -q -F -t ext4 -b 4096 \
+	    -O ^has_journal -U 7e3b0c42-5f0e-4d4c-9a7a-0e1b6a2f9c01 \
+	    -E lazy_itable_init=1,hash_seed=0c9d8c2e-1f5b-4e6a-8d3c-2b7a1e4f6d90,root_owner=0:0,nodiscard \
+	    -L qb-scratch $@.tmp 128M
+	mv $@.tmp $@
+ALL_EXTRA += $(SCRATCH_TEMPLATE)
+
+define INSTALL_STORAGE
+
+	install -d $(DESTDIR)$(SHAREDIR)
+	install -m 0644 $(SCRATCH_TEMPLATE) $(DESTDIR)$(SHAREDIR)/scratch.ext4
+
+endef
+INSTALL_EXTRA += $(INSTALL_STORAGE)

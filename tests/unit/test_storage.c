@@ -591,6 +591,62 @@ test_no_rootfs_mounts_uses_root_path(void **state)
 	assert_non_null(strstr(err.msg, "root.path"));
 }
 
+static void
+test_scratch_create(void **state)
+{
+	struct fx *fx = *state;
+	char tmpl[PATH_MAX], disk[PATH_MAX], cmd[2 * PATH_MAX];
+	unsigned char a[4096], b[4096];
+	struct qb_error err = { 0 };
+	struct stat st;
+	int fd, tfd;
+
+	path_of(fx, "t.ext4", tmpl);
+	path_of(fx, "scratch.img", disk);
+	snprintf(cmd, sizeof(cmd),
+	    "/sbin/mkfs.ext4 -q -F -b 4096 -O ^has_journal '%s' 16M "
+	    ">/dev/null 2>&1", tmpl);
+	if (system(cmd) != 0) {
+		skip(); /* no e2fsprogs */
+		return;
+	}
+	assert_int_equal(storage_scratch_create(tmpl, disk, 1ULL << 30, &fd,
+			     &err), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 1LL << 30);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* Sparse: only the template's metadata is allocated. */
+	assert_true(st.st_blocks * 512 < 4 * 1024 * 1024);
+	/* The superblock (magic 0xEF53 at 1080) and the rest are copied. */
+	tfd = open(tmpl, O_RDONLY);
+	for (off_t off = 0; off < 16 * 1024 * 1024; off += 4096) {
+		assert_int_equal(pread(tfd, a, sizeof(a), off), sizeof(a));
+		assert_int_equal(pread(fd, b, sizeof(b), off), sizeof(b));
+		assert_memory_equal(a, b, sizeof(a));
+	}
+	assert_int_equal(pread(fd, b, 2, 1080), 2);
+	assert_int_equal(b[0], 0x53);
+	assert_int_equal(b[1], 0xef);
+	close(tfd);
+	close(fd);
+
+	/* Never over an existing file. */
+	assert_int_equal(storage_scratch_create(tmpl, disk, 1ULL << 30, &fd,
+			     &err), -1);
+	assert_int_equal(fd, -1);
+	unlink(disk);
+	/* Smaller than the template, or beyond what it can grow to. */
+	assert_int_equal(storage_scratch_create(tmpl, disk, 1ULL << 20, &fd,
+			     &err), -1);
+	assert_int_equal(err.code, QB_E_INVALID);
+	assert_non_null(strstr(err.msg, "storage.scratch_size_mb"));
+	assert_int_equal(storage_scratch_create(tmpl, disk, 17ULL << 30, &fd,
+			     &err), -1);
+	assert_int_equal(access(disk, F_OK), -1);
+}
+
 int
 main(void)
 {
@@ -621,6 +677,8 @@ main(void)
 		    test_spec_unsupported_and_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_no_rootfs_mounts_uses_root_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scratch_create, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
