@@ -131,8 +131,15 @@ clean:
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_SRCS)
+# One line per file that `make format` would change; fails if there is any.
 format-check:
-	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format OK"
+	@bad=0; for f in $(FORMAT_SRCS); do \
+		if ! clang-format --dry-run --Werror "$$f" >/dev/null 2>&1; then \
+			echo "needs clang-format: $$f"; bad=$$((bad + 1)); \
+		fi; \
+	done; \
+	if [ $$bad -gt 0 ]; then echo "format-check: $$bad file(s) differ (make format)"; exit 1; fi; \
+	echo "format OK"
 
 print-unit-tests:
 	@echo $(UNIT_TESTS)
