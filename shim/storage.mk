@@ -16,8 +16,17 @@ $(BUILD)/test/test_layer_cache: $(call asan_objs,tests/unit/test_layer_cache.c $
 UNIT_TESTS += $(BUILD)/test/test_layer_cache
 ALL_EXTRA  += $(BUILD)/test/test_layer_cache
 
+# Plan -> guest CreateRequest fields (needs the guest API messages).
+STORAGE_GUEST_SRCS := shim/storage_guest.c
+
+$(BUILD)/test/test_storage_guest: $(call asan_objs,tests/unit/test_storage_guest.c $(STORAGE_GUEST_SRCS) $(STORAGE_SRCS) $(GUEST_PROTO_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_STORAGE) $(LIBS_PROTOBUF)
+UNIT_TESTS += $(BUILD)/test/test_storage_guest
+
 # Into the shim (its link recipe uses $^ and SHIM_LIBS, which has json-c and -lmd).
-$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(STORAGE_SRCS))
+$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(STORAGE_SRCS) $(STORAGE_GUEST_SRCS) $(GUEST_PROTO_SRCS))
+SHIM_LIBS += $(LIBS_PROTOBUF)
 
 # The scratch-disk template (storage_scratch_create): a small ext4 without a
 # journal (the writable layer dies with the VM), grown by the guest. Fixed

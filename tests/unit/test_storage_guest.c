@@ -1,0 +1,176 @@
+/*
+ * Storage plan -> guest CreateRequest: what vminitd receives, through a real
+ * protobuf pack/unpack.
+ */
+/* Test paths are short (mkdtemp under TMPDIR); truncation cannot happen. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "shim/storage.h"
+#include "shim/storage_guest.h"
+
+static char root[PATH_MAX];
+
+static int
+setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char p[PATH_MAX + 16];
+	int fd;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/test_storage_guest.XXXXXX",
+	    tmp != NULL ? tmp : "/tmp");
+	assert_non_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/l0", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/l1", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/ro", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/hosts", root);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_int_equal(write(fd, "127.0.0.1 x\n", 12), 12);
+	close(fd);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static struct json_object *
+spec_for(const char *extra_mount)
+{
+	char buf[4 * PATH_MAX];
+
+	snprintf(buf, sizeof(buf),
+	    "{\"root\":{\"path\":\"rootfs\"},\"linux\":{\"resources\":{"
+	    "\"memory\":{\"limit\":100000000}}},\"mounts\":["
+	    "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+	    "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":"
+	    "\"%s/hosts\",\"options\":[\"rbind\",\"ro\"]}%s]}",
+	    root, extra_mount != NULL ? extra_mount : "");
+	return json_tokener_parse(buf);
+}
+
+static void
+test_fill_roundtrip(void **state)
+{
+	char lower[3 * PATH_MAX];
+	struct storage_plan plan;
+	struct storage_guest_create keep;
+	struct qb_error err = { 0 };
+	struct json_object *spec = spec_for(NULL);
+	Qemubox__Guest__V1__CreateRequest req, *back;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	snprintf(lower, sizeof(lower), "lowerdir=%s/l1:%s/l0", root, root);
+	const char *opts[] = { lower };
+	struct storage_mount m = { "overlay", "overlay", NULL, opts, 1 };
+
+	assert_int_equal(storage_plan_build(&m, 1, spec, NULL, &plan, &err),
+	    0);
+	qemubox__guest__v1__create_request__init(&req);
+	req.id = "c1";
+	assert_int_equal(storage_guest_create_fill(&plan, &req, &keep, &err),
+	    0);
+	len = qemubox__guest__v1__create_request__get_packed_size(&req);
+	buf = malloc(len);
+	qemubox__guest__v1__create_request__pack(&req, buf);
+	back = qemubox__guest__v1__create_request__unpack(NULL, len, buf);
+	assert_non_null(back);
+	assert_int_equal(back->n_layers, 2);
+	assert_string_equal(back->layers[0]->serial, "qb-layer-0");
+	assert_string_equal(back->layers[1]->serial, "qb-layer-1");
+	assert_string_equal(back->layers[0]->fstype, "erofs");
+	assert_int_equal(back->n_files, 1);
+	assert_string_equal(back->files[0]->path, "/etc/hosts");
+	assert_int_equal(back->files[0]->mode, 0644);
+	assert_int_equal(back->files[0]->data.len, 12);
+	assert_memory_equal(back->files[0]->data.data, "127.0.0.1 x\n", 12);
+	assert_string_equal(back->scratch_serial, "");
+	/* 100000000 bytes -> 96 MiB rounded up. */
+	assert_int_equal(back->tmpfs_size_mb, 96);
+	qemubox__guest__v1__create_request__free_unpacked(back, NULL);
+	free(buf);
+	storage_guest_create_free(&keep);
+
+	/* Scratch disk instead of tmpfs. */
+	struct storage_opts o = { .scratch_bytes = 1ULL << 30 };
+	storage_plan_free(&plan);
+	assert_int_equal(storage_plan_build(&m, 1, spec, &o, &plan, &err), 0);
+	assert_int_equal(storage_guest_create_fill(&plan, &req, &keep, &err),
+	    0);
+	assert_string_equal(req.scratch_serial, STORAGE_SCRATCH_SERIAL);
+	assert_int_equal(req.tmpfs_size_mb, 0);
+	storage_guest_create_free(&keep);
+	storage_plan_free(&plan);
+	json_object_put(spec);
+}
+
+static void
+test_fill_refuses_what_guest_lacks(void **state)
+{
+	char lower[PATH_MAX + 16], extra[2 * PATH_MAX];
+	struct storage_plan plan;
+	struct storage_guest_create keep;
+	struct qb_error err = { 0 };
+	struct json_object *spec;
+	Qemubox__Guest__V1__CreateRequest req;
+
+	(void)state;
+	snprintf(extra, sizeof(extra),
+	    ",{\"destination\":\"/data\",\"type\":\"bind\",\"source\":"
+	    "\"%s/ro\",\"options\":[\"rbind\",\"ro\"]}", root);
+	spec = spec_for(extra);
+	snprintf(lower, sizeof(lower), "lowerdir=%s/l0", root);
+	const char *opts[] = { lower };
+	struct storage_mount m = { "overlay", "overlay", NULL, opts, 1 };
+
+	assert_int_equal(storage_plan_build(&m, 1, spec, NULL, &plan, &err),
+	    0);
+	qemubox__guest__v1__create_request__init(&req);
+	assert_int_equal(storage_guest_create_fill(&plan, &req, &keep, &err),
+	    -1);
+	assert_int_equal(err.code, QB_E_UNIMPLEMENTED);
+	assert_non_null(strstr(err.msg, "/data"));
+	storage_plan_free(&plan);
+	json_object_put(spec);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fill_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_fill_refuses_what_guest_lacks, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
