@@ -2,7 +2,7 @@
 # Link IMSG_SRCS objects plus $(LIBS_BSD) (freezero, recallocarray).
 IMSG_SRCS := imsg/imsg.c imsg/imsg-buffer.c imsg/qb_imsg.c
 
-$(BUILD)/test/test_imsg: $(call asan_objs,tests/unit/test_imsg.c $(IMSG_SRCS))
+$(BUILD)/test/test_imsg: $(call asan_objs,tests/unit/test_imsg.c $(IMSG_SRCS) $(PROC_SPAWN_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_BSD)
 UNIT_TESTS += $(BUILD)/test/test_imsg

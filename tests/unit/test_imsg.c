@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,12 +25,30 @@
 #include <cmocka.h>
 
 #include "imsg/imsg.h"
+#include "lib/proc_spawn.h"
 
 struct pair {
+	int nfds_before;
 	int fd[2];
 	struct imsgbuf a; /* side 0 */
 	struct imsgbuf b; /* side 1 */
 };
+
+/* Open fds of this process: every test must end with as many as it began. */
+static int
+count_fds(void)
+{
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d = opendir("/proc/self/fd"));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
 
 static int
 pair_setup(void **state)
@@ -37,6 +57,7 @@ pair_setup(void **state)
 
 	p = calloc(1, sizeof(*p));
 	assert_non_null(p);
+	p->nfds_before = count_fds();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 0);
 	imsg_init(&p->a, p->fd[0]);
 	imsg_init(&p->b, p->fd[1]);
@@ -55,6 +76,8 @@ pair_teardown(void **state)
 		close(p->fd[0]);
 	if (p->fd[1] != -1)
 		close(p->fd[1]);
+	/* No fd leaked by the library (queued, received or sent ones). */
+	assert_int_equal(count_fds(), p->nfds_before);
 	free(p);
 	return 0;
 }
@@ -810,9 +833,101 @@ test_qb_get_struct_and_strfield(void **state)
 	imsg_free(&imsg);
 }
 
-int
-main(void)
+/*
+ * The helper side of test_helper_over_proc_spawn, run as this same binary
+ * with --imsg-echo: the shape of qemubox-privnet/vmmon's main loop.
+ */
+static int
+echo_helper(void)
 {
+	struct imsgbuf ib;
+	struct imsg imsg;
+	char payload[64];
+	ssize_t n;
+	int fd, mfd;
+
+	imsg_init(&ib, PROC_SPAWN_IMSG_FD);
+	for (;;) {
+		if ((n = imsg_read(&ib)) == -1)
+			return 2;
+		if (n == 0)
+			return 0; /* the parent closed: normal shutdown */
+		while ((n = imsg_get(&ib, &imsg)) > 0) {
+			if (qb_imsg_get_str(&imsg, payload, sizeof(payload)) ==
+			        -1 ||
+			    (fd = qb_imsg_take_fd(&imsg)) == -1)
+				return 3;
+			/* Answer through the fd we got, and send one back. */
+			if (write(fd, "pong", 4) != 4)
+				return 4;
+			close(fd);
+			if ((mfd = memfd_create("reply", 0)) == -1 ||
+			    write(mfd, payload, strlen(payload)) !=
+			        (ssize_t)strlen(payload))
+				return 5;
+			if (qb_imsg_compose_str(&ib, imsg_get_type(&imsg) + 1,
+			        imsg_get_id(&imsg), mfd, "done") == -1 ||
+			    imsg_flush(&ib) == -1)
+				return 6;
+			imsg_free(&imsg);
+		}
+		if (n == -1)
+			return 7;
+	}
+}
+
+static void
+test_helper_over_proc_spawn(void **state)
+{
+	struct pair *p = *state;
+	char *argv[] = {"test_imsg", "--imsg-echo", NULL};
+	struct imsgbuf ib;
+	struct imsg imsg;
+	char buf[64];
+	int pfd[2], got, status;
+	pid_t pid;
+
+	/* p's socketpair carries the conversation; the helper gets fd[1]. */
+	pid = proc_spawn("/proc/self/exe", argv, p->fd[1], PROC_SPAWN_IMSG_FD);
+	assert_true(pid > 0);
+	close(p->fd[1]);
+	p->fd[1] = -1;
+	imsg_init(&ib, p->fd[0]);
+
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(qb_imsg_compose_str(&ib, 300, 7, pfd[1], "ping"), 1);
+	assert_int_equal(imsg_flush(&ib), 0);
+	get_one(&ib, &imsg);
+	assert_int_equal(imsg_get_type(&imsg), 301);
+	assert_int_equal(imsg_get_id(&imsg), 7);
+	assert_int_equal(imsg_get_pid(&imsg), pid);
+	assert_int_equal(qb_imsg_get_str(&imsg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "done");
+	got = qb_imsg_take_fd(&imsg);
+	assert_true(got >= 0);
+	imsg_free(&imsg);
+
+	assert_int_equal(read(pfd[0], buf, 4), 4);
+	assert_memory_equal(buf, "pong", 4);
+	assert_int_equal(pread(got, buf, 4, 0), 4);
+	assert_memory_equal(buf, "ping", 4);
+	close(got);
+	close(pfd[0]);
+
+	imsg_clear(&ib);
+	close(p->fd[0]);
+	p->fd[0] = -1;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc == 2 && strcmp(argv[1], "--imsg-echo") == 0)
+		return echo_helper();
+
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
 	    T(test_header_layout),
@@ -839,6 +954,7 @@ main(void)
 	    T(test_ibuf),
 	    T(test_qb_get_str),
 	    T(test_qb_get_struct_and_strfield),
+	    T(test_helper_over_proc_spawn),
 #undef T
 	};
 
