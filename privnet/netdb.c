@@ -100,6 +100,10 @@ netdb_rec_encode(const struct netdb_rec *rec, size_t *len)
 	json_object_object_add(o, "network",
 	    json_object_new_string(rec->network));
 	json_object_object_add(o, "veth", json_object_new_string(rec->veth));
+	json_object_object_add(o, "owner_pid",
+	    json_object_new_int64(rec->owner_pid));
+	json_object_object_add(o, "owner_start",
+	    json_object_new_uint64(rec->owner_start));
 	if (rec->conflist)
 		json_object_object_add(o, "conflist",
 		    json_object_new_string(rec->conflist));
@@ -161,6 +165,12 @@ netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec)
 	    !json_object_is_type(v, json_type_boolean))
 		goto out;
 	rec->own_netns = json_object_get_boolean(v);
+	if (json_object_object_get_ex(o, "owner_pid", &v) &&
+	    json_object_is_type(v, json_type_int))
+		rec->owner_pid = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "owner_start", &v) &&
+	    json_object_is_type(v, json_type_int))
+		rec->owner_start = json_object_get_uint64(v);
 	json_object_object_get_ex(o, "state", &v);
 	rec->state = (uint32_t)json_object_get_int(v);
 	if (get_dup(o, "conflist", &rec->conflist) == -1 ||
@@ -311,4 +321,38 @@ netdb_foreach(struct netdb *db, int (*fn)(const struct netdb_rec *, void *),
 	}
 	free(recs);
 	return ret;
+}
+
+uint64_t
+proc_start_time(int64_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	FILE *f;
+	size_t n;
+	int i;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parens: fields count from the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (i = 2; i < 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+int
+netdb_owner_alive(const struct netdb_rec *rec)
+{
+	return rec->owner_pid > 0 && rec->owner_start != 0 &&
+	    proc_start_time(rec->owner_pid) == rec->owner_start;
 }

@@ -239,6 +239,7 @@ main(int argc, char *argv[])
 		fatalx("%s", err.msg);
 	if (log_get_debug() == 0 && cfg.runtime.debug)
 		log_init("qemubox-privnet", 1);
+	privnet_net_set_owner(getppid());
 	if (netdb_open(cfg.paths.state_dir, &db) == -1)
 		fatal("open %s/cni-config.db", cfg.paths.state_dir);
 	if (seccomp_apply_privnet(cfg.security.seccomp) == -1)

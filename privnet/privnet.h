@@ -150,6 +150,11 @@ struct netdb_rec {
 	char netns[QB_NETNS_PATH_MAX];
 	char network[QB_DNS_NAME_MAX];
 	char veth[QB_IFNAME_MAX]; /* the veth in netns (CRI: found, else eth0) */
+	/* The shim daemon that asked (privnet's parent): pid + start time
+	 * (/proc/<pid>/stat field 22), so qemubox-cleanup can tell a record
+	 * whose shim is gone. 0 = unknown. */
+	int64_t owner_pid;
+	uint64_t owner_start;
 	char *conflist; /* bytes of the conflist used (own netns mode) */
 	char *result;	/* final CNI result JSON, NULL before ADD finished */
 };
@@ -168,6 +173,13 @@ char *netdb_rec_encode(const struct netdb_rec *rec, size_t *len);
 int netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec);
 
 /* --- the operations (privnet_net.c), used by privnet and qemubox-cleanup --- */
+
+/* Stamp new records with this owner (privnet: its parent, the shim). */
+void privnet_net_set_owner(int64_t pid);
+/* The start time of pid (clock ticks since boot), 0 if it does not exist. */
+uint64_t proc_start_time(int64_t pid);
+/* 1 if the owner recorded in rec still runs, 0 if gone or unknown. */
+int netdb_owner_alive(const struct netdb_rec *rec);
 
 int privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
     const char *id, const char *netns_path, const char *ifname,

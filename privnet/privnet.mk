@@ -37,3 +37,13 @@ $(BUILD)/test/privnet_driver: $(call objs,tests/component/privnet_driver.c $(PRI
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
 ALL_EXTRA += $(BUILD)/test/privnet_driver
+
+ifneq ($(CONFIG_SRCS),)
+CLEANUP_SRCS := privnet/cleanup.c privnet/privnet_net.c privnet/cni_exec.c \
+	privnet/netns.c privnet/tap.c privnet/netdb.c $(PRIVNET_PURE_SRCS)
+
+$(BUILD)/bin/qemubox-cleanup: $(call objs,$(CLEANUP_SRCS) $(CONFIG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD)
+BINS += qemubox-cleanup
+endif

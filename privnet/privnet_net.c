@@ -13,6 +13,16 @@
 #include "lib/log.h"
 #include "privnet/privnet.h"
 
+static int64_t owner_pid;
+static uint64_t owner_start;
+
+void
+privnet_net_set_owner(int64_t pid)
+{
+	owner_pid = pid;
+	owner_start = proc_start_time(pid);
+}
+
 struct progress_ctx {
 	struct netdb *db;
 	struct netdb_rec *rec;
@@ -153,6 +163,8 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.id, sizeof(rec.id), "%s", id);
 	rec.state = QB_NET_STATE_ADDING;
+	rec.owner_pid = owner_pid;
+	rec.owner_start = owner_start;
 	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
 	if (netns_path[0] == '\0') {
 		if (rec.veth[0] == '\0')

@@ -24,11 +24,11 @@ R=$(( (RANDOM % 200) + 20 ))
 while ip link show "qbt$R" >/dev/null 2>&1; do R=$(( (RANDOM % 200) + 20 )); done
 T=$(mktemp -d)
 BR=qbt$R
-A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM
+A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM
 CRI=qbcri$R-$RANDOM
 cleanup() {
 	ip netns del "$CRI" 2>/dev/null
-	for id in "$A" "$B2" "$C" evil$R; do
+	for id in "$A" "$B2" "$C" "$E" "orph$R" evil$R; do
 		umount "/run/netns/qemubox-$id" 2>/dev/null
 		rm -f "/run/netns/qemubox-$id"
 	done
@@ -55,7 +55,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
 ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
 ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
 
-echo "1..25"
+echo "1..31"
 
 # --- two sandboxes, the TAP, confinement, teardown --------------------------
 out=$(drive setup "$A" - setup "$B2" - arp "$A" \
@@ -135,3 +135,28 @@ check "wrong-size payload, unknown type, unexpected fd: connection killed" \
 check "nothing was created by the rejected requests" \
 	'[ "$(ip netns list | grep -c qemubox-)" = "$before" ] && [ ! -e /run/netns/qemubox-evil$R ]'
 check "privnet logged why it closed the connection" 'grep -q "closing the connection" "$T/privnet.log"'
+
+# --- qemubox-cleanup: a sandbox whose shim is gone ---------------------------
+CLEANUP=$PWD/$B/bin/qemubox-cleanup
+# The driver (the "shim") exits without NET_TEARDOWN: E's network is orphaned.
+out=$(drive setup "$E" -)
+ipE=$(echo "$out" | field ip)
+mkdir -p "$T/state/sandboxes/$E" "$T/log/$E"
+ip netns add "qemubox-orph$R"
+st=$("$CLEANUP" --status 2>&1)
+echo "$st" | sed 's/^/# /'
+check "cleanup --status lists E with its IP and a gone shim, and the orphan netns" \
+	'echo "$st" | grep "^$E " | grep -q "${ipE} .*shim pid [0-9]* gone" && echo "$st" | grep -q "^orph$R .*no record"'
+dry=$("$CLEANUP" -n 2>&1)
+echo "$dry" | sed 's/^/# /'
+check "cleanup -n only says what it would do" \
+	'echo "$dry" | grep -q "would clean up $E" && [ -e "/run/netns/qemubox-$E" ] && ipam_has "$E"'
+run=$("$CLEANUP" 2>&1); rc=$?
+echo "$run" | sed 's/^/# /'
+check "cleanup removes E's netns, IPAM allocation, iptables rules and dirs" \
+	'[ $rc = 0 ] && [ ! -e "/run/netns/qemubox-$E" ] && ! ipam_has "$E" && ! ipt_has "\"$E\"" && [ ! -e "$T/state/sandboxes/$E" ] && [ ! -e "$T/log/$E" ]'
+check "cleanup without an id leaves a netns it has no record of" '[ -e "/run/netns/qemubox-orph$R" ]'
+run=$("$CLEANUP" "orph$R" 2>&1)
+check "cleanup ID removes that orphan netns" '[ ! -e "/run/netns/qemubox-orph$R" ]'
+run=$("$CLEANUP" 2>&1)
+check "cleanup again: nothing to clean up" 'echo "$run" | grep -q "nothing to clean up"'

@@ -203,6 +203,29 @@ test_validation(void **state)
 	assert_false(privnet_valid_netns_path("run/netns/x"));
 }
 
+/* The shipped example must load and name Debian's plugins. */
+static void
+test_example_conflist(void **state)
+{
+	struct cni_conflist cl;
+	struct qb_error err = {0};
+	char *conf;
+	size_t len;
+
+	(void)state;
+	if (cni_conflist_load("examples/cni/10-qemubox.conflist", &cl, &err) ==
+	    -1)
+		fail_msg("%s", err.msg);
+	assert_string_equal(cl.name, "qemubox-net");
+	assert_int_equal(cl.n_plugins, 2);
+	assert_string_equal(cl.types[0], "bridge");
+	assert_string_equal(cl.types[1], "firewall");
+	conf = cni_plugin_config(&cl, 0, NULL, &len, &err);
+	assert_non_null(strstr(conf, "\"qemubox0\""));
+	free(conf);
+	cni_conflist_free(&cl);
+}
+
 int
 main(void)
 {
@@ -211,6 +234,7 @@ main(void)
 		cmocka_unit_test(test_conflist_reject),
 		cmocka_unit_test(test_find_first),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_example_conflist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,269 @@
+/*
+ * qemubox-cleanup: remove what a crashed or killed qemubox left behind on
+ * the host network. It reads privnet's records (<state_dir>/cni-config.db),
+ * so it runs CNI DEL with the exact conflist and prevResult of the setup:
+ *
+ *   qemubox-cleanup --status      list records, netns, and who owns them
+ *   qemubox-cleanup [-n]          clean up every sandbox whose shim is gone
+ *   qemubox-cleanup [-n] --all    clean up every sandbox, live or not
+ *   qemubox-cleanup [-n] ID       clean up that sandbox
+ *
+ * "Cleaning up" a sandbox = CNI DEL of its chain in reverse order (releases
+ * the IPAM allocation, iptables rules), remove its TAP, its netns
+ * /run/netns/qemubox-<id>, its record, and its state/log directories
+ * <state_dir>/sandboxes/<id> and <log_dir>/<id> when they exist. A
+ * /run/netns/qemubox-* with no record is listed, and removed only when named
+ * (ID) or with --all: with no record we cannot tell it from one another
+ * qemubox installation (another state_dir) is using. -n only prints.
+ * Runs as root with the administrator's privileges (no privnet confinement):
+ * it is a repair tool run by hand.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "privnet/privnet.h"
+
+static struct qb_config cfg;
+static struct netdb *db;
+static int dry_run, all, failures, actions;
+static const char *only_id;
+
+static const char *
+state_name(uint32_t s)
+{
+	return s == QB_NET_STATE_READY ? "ready"
+	    : s == QB_NET_STATE_ADDING ? "adding (unfinished)"
+				       : "?";
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 &&
+		errno != ENOENT
+	    ? -1
+	    : 0;
+}
+
+static void
+remove_dir(const char *parent, const char *sub, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s/%s", parent, sub, id) >=
+	    sizeof(path))
+		return;
+	if (lstat(path, &st) == -1 || !S_ISDIR(st.st_mode))
+		return;
+	actions++;
+	if (dry_run) {
+		printf("would remove directory %s\n", path);
+		return;
+	}
+	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1) {
+		fprintf(stderr, "qemubox-cleanup: remove %s: %s\n", path,
+		    strerror(errno));
+		failures++;
+	} else
+		printf("removed directory %s\n", path);
+}
+
+static void
+clean_sandbox(const struct netdb_rec *rec)
+{
+	struct qb_error err = {0};
+
+	actions++;
+	if (dry_run) {
+		printf("would clean up %s: CNI DEL (network %s), remove TAP%s%s, "
+		       "drop record\n",
+		    rec->id, rec->own_netns ? rec->network : "none, CRI",
+		    rec->own_netns ? " and netns " : "",
+		    rec->own_netns ? rec->netns : "");
+	} else if (privnet_net_do_teardown(&cfg, db, rec->id, &err) == -1) {
+		fprintf(stderr, "qemubox-cleanup: %s: %s\n", rec->id, err.msg);
+		failures++;
+		return;
+	} else
+		printf("cleaned up %s (netns %s)\n", rec->id, rec->netns);
+	remove_dir(cfg.paths.state_dir, "/sandboxes", rec->id);
+	remove_dir(cfg.paths.log_dir, "", rec->id);
+}
+
+static int
+status_one(const struct netdb_rec *rec, void *arg)
+{
+	struct cni_result res;
+	struct qb_error err;
+	char ip[64] = "-";
+
+	(void)arg;
+	if (rec->result != NULL &&
+	    cni_result_parse(rec->result, strlen(rec->result), &res, &err) ==
+		0 &&
+	    res.n_ips > 0) {
+		struct qb_net_result net;
+
+		memset(&net, 0, sizeof(net));
+		cni_result_to_net(&res, rec->veth[0] ? rec->veth : "eth0",
+		    &net);
+		if (net.n_ips > 0 &&
+		    inet_ntop(net.ips[0].family, net.ips[0].addr, ip,
+			sizeof(ip)) != NULL)
+			snprintf(ip + strlen(ip), sizeof(ip) - strlen(ip),
+			    "/%u", net.ips[0].prefixlen);
+	}
+	printf("%-24s %-20s %-4s %-18s %-12s %s (shim pid %lld %s)\n", rec->id,
+	    state_name(rec->state), rec->own_netns ? "own" : "cri", ip,
+	    rec->network[0] ? rec->network : "-", rec->netns,
+	    (long long)rec->owner_pid,
+	    netdb_owner_alive(rec) ? "running" : "gone");
+	return 0;
+}
+
+static int
+clean_one(const struct netdb_rec *rec, void *arg)
+{
+	(void)arg;
+	if (only_id != NULL) {
+		if (strcmp(rec->id, only_id) == 0)
+			clean_sandbox(rec);
+		return 0;
+	}
+	if (all || !netdb_owner_alive(rec))
+		clean_sandbox(rec);
+	return 0;
+}
+
+/* /run/netns/qemubox-* that no record explains. */
+static void
+orphan_netns(int act)
+{
+	char path[PATH_MAX];
+	struct netdb_rec rec;
+	struct dirent *de;
+	const char *id;
+	DIR *d;
+
+	if ((d = opendir(PRIVNET_NETNS_DIR)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, PRIVNET_NETNS_PREFIX,
+			strlen(PRIVNET_NETNS_PREFIX)) != 0)
+			continue;
+		id = de->d_name + strlen(PRIVNET_NETNS_PREFIX);
+		if (netdb_get(db, id, &rec) == 0) {
+			netdb_rec_free(&rec);
+			continue;
+		}
+		if (only_id != NULL && strcmp(id, only_id) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", PRIVNET_NETNS_DIR,
+		    de->d_name);
+		if (!act || (!all && only_id == NULL)) {
+			printf("%-24s %-20s %-4s %-18s %-12s %s (no record%s)\n",
+			    id, "orphan netns", "own", "-", "-", path,
+			    act ? "; name it or use --all to remove" : "");
+			continue;
+		}
+		actions++;
+		if (dry_run)
+			printf("would remove netns %s (no record)\n", path);
+		else if (netns_remove(path) == -1) {
+			fprintf(stderr, "qemubox-cleanup: remove %s: %s\n",
+			    path, strerror(errno));
+			failures++;
+		} else
+			printf("removed netns %s (no record)\n", path);
+	}
+	closedir(d);
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: qemubox-cleanup --status\n"
+	    "       qemubox-cleanup [-n|--dry-run] [--all | ID]\n"
+	    "  (config: $QEMUBOX_CONFIG or " QB_CONFIG_DEFAULT_PATH ")\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {{"status", no_argument, NULL, 's'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"dry-run", no_argument, NULL, 'n'}, {"help", no_argument, NULL,
+						      'h'},
+	    {NULL, 0, NULL, 0}};
+	struct qb_error err = {0};
+	int ch, status = 0;
+
+	log_init("qemubox-cleanup", 0);
+	while ((ch = getopt_long(argc, argv, "nash", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			status = 1;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind < argc)
+		only_id = argv[optind++];
+	if (optind != argc || (only_id && all) || (status && (only_id || all)))
+		usage();
+	if (only_id != NULL && !privnet_valid_id(only_id)) {
+		fprintf(stderr, "qemubox-cleanup: invalid sandbox id \"%s\"\n",
+		    only_id);
+		return 2;
+	}
+	if (qb_config_load(qb_config_path(), &cfg, &err) == -1) {
+		fprintf(stderr, "qemubox-cleanup: %s\n", err.msg);
+		return 1;
+	}
+	if (netdb_open(cfg.paths.state_dir, &db) == -1) {
+		fprintf(stderr, "qemubox-cleanup: open %s/cni-config.db: %s\n",
+		    cfg.paths.state_dir, strerror(errno));
+		return 1;
+	}
+	if (status) {
+		printf("%-24s %-20s %-4s %-18s %-12s %s\n", "SANDBOX", "STATE",
+		    "MODE", "IP", "NETWORK", "NETNS");
+		netdb_foreach(db, status_one, NULL);
+		orphan_netns(0);
+	} else {
+		netdb_foreach(db, clean_one, NULL);
+		orphan_netns(1);
+		if (only_id != NULL) {
+			/* Directories of an id with no record left. */
+			remove_dir(cfg.paths.state_dir, "/sandboxes", only_id);
+			remove_dir(cfg.paths.log_dir, "", only_id);
+		}
+		if (actions == 0)
+			printf("nothing to clean up\n");
+	}
+	netdb_close(db);
+	return failures ? 1 : 0;
+}
