@@ -746,15 +746,14 @@ storage_scratch_create(const char *template_path, const char *path,
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "scratch template %s: not a regular file", template_path);
 	}
-	if (bytes < (uint64_t)st.st_size ||
-	    bytes / 1024 > (uint64_t)st.st_size) {
+	if (bytes < (uint64_t)st.st_size || bytes > STORAGE_SCRATCH_MAX) {
 		close(in);
 		return qb_seterr(err, QB_E_INVALID,
 		    "storage.scratch_size_mb (%llu MiB) must be between %lld "
-		    "MiB and %lld MiB",
+		    "MiB and %llu MiB",
 		    (unsigned long long)(bytes >> 20),
 		    (long long)(st.st_size >> 20),
-		    (long long)(st.st_size >> 20) * 1024);
+		    (unsigned long long)(STORAGE_SCRATCH_MAX >> 20));
 	}
 	out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0600);

@@ -156,11 +156,13 @@ int storage_spec_rewrite(struct json_object *spec,
  * with ftruncate. The shim may exec nothing but mkfs.erofs, so it cannot
  * format a disk; the guest mounts it as ext4 and grows the filesystem to the
  * disk with EXT4_IOC_RESIZE_FS (online, needs CAP_SYS_RESOURCE, which PID 1
- * has). bytes must be between the template's size and 1024 times it (the
- * template's reserved GDT blocks). Creates `path` (O_EXCL, 0600) and
- * returns an O_RDWR fd of it in *fd_out.
+ * has). bytes must be between the template's size (64 MiB) and
+ * STORAGE_SCRATCH_MAX (the template reserves GDT blocks for that, mke2fs
+ * -E resize=). Creates `path` (O_EXCL, 0600) and returns an O_RDWR fd of it
+ * in *fd_out.
  */
 #define STORAGE_SCRATCH_TEMPLATE "scratch.ext4"
+#define STORAGE_SCRATCH_MAX	 (1ULL << 40)
 int storage_scratch_create(const char *template_path, const char *path,
     uint64_t bytes, int *fd_out, struct qb_error *err);
 

@@ -38,8 +38,8 @@ $(SCRATCH_TEMPLATE): shim/storage.mk
 	rm -f $@.tmp
 	E2FSPROGS_FAKE_TIME=946684800 $(MKFS_EXT4) -q -F -t ext4 -b 4096 \
 	    -O ^has_journal -U 7e3b0c42-5f0e-4d4c-9a7a-0e1b6a2f9c01 \
-	    -E lazy_itable_init=1,hash_seed=0c9d8c2e-1f5b-4e6a-8d3c-2b7a1e4f6d90,root_owner=0:0,nodiscard \
-	    -L qb-scratch $@.tmp 128M
+	    -E lazy_itable_init=1,resize=268435456,hash_seed=0c9d8c2e-1f5b-4e6a-8d3c-2b7a1e4f6d90,root_owner=0:0,nodiscard \
+	    -L qb-scratch $@.tmp 64M
 	mv $@.tmp $@
 ALL_EXTRA += $(SCRATCH_TEMPLATE)
 

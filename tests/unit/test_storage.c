@@ -642,8 +642,8 @@ test_scratch_create(void **state)
 			     &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "storage.scratch_size_mb"));
-	assert_int_equal(storage_scratch_create(tmpl, disk, 17ULL << 30, &fd,
-			     &err), -1);
+	assert_int_equal(storage_scratch_create(tmpl, disk,
+			     STORAGE_SCRATCH_MAX + 1, &fd, &err), -1);
 	assert_int_equal(access(disk, F_OK), -1);
 }
 
