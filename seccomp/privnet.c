@@ -27,6 +27,8 @@ static const char *const privnet_syscalls[] = {
 	"faccessat", "faccessat2", "readlinkat", "getdents64", "mkdir",
 	"mkdirat", "unlink", "unlinkat", "renameat", "renameat2", "ftruncate",
 	"fsync", "fdatasync", "msync",
+	/* Shell-script plugins (dash vforks, coreutils cat advises). */
+	"fadvise64", "vfork",
 	/* Event loops: ours (poll) and Go's netpoller. */
 	"poll", "ppoll", "pselect6", "epoll_create1", "epoll_ctl",
 	"epoll_wait", "epoll_pwait", "eventfd2", "pipe2",

@@ -24,11 +24,11 @@ R=$(( (RANDOM % 200) + 20 ))
 while ip link show "qbt$R" >/dev/null 2>&1; do R=$(( (RANDOM % 200) + 20 )); done
 T=$(mktemp -d)
 BR=qbt$R
-A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM
+A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM
 CRI=qbcri$R-$RANDOM
 cleanup() {
 	ip netns del "$CRI" 2>/dev/null
-	for id in "$A" "$B2" "$C" "$E" "orph$R" evil$R; do
+	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "orph$R" evil$R; do
 		umount "/run/netns/qemubox-$id" 2>/dev/null
 		rm -f "/run/netns/qemubox-$id"
 	done
@@ -55,7 +55,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
 ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
 ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
 
-echo "1..31"
+echo "1..35"
 
 # --- two sandboxes, the TAP, confinement, teardown --------------------------
 out=$(drive setup "$A" - setup "$B2" - arp "$A" \
@@ -160,3 +160,48 @@ run=$("$CLEANUP" "orph$R" 2>&1)
 check "cleanup ID removes that orphan netns" '[ ! -e "/run/netns/qemubox-orph$R" ]'
 run=$("$CLEANUP" 2>&1)
 check "cleanup again: nothing to clean up" 'echo "$run" | grep -q "nothing to clean up"'
+
+# --- a failing chain: what the first plugins added is DEL'd -------------------
+mkdir -p "$T/bin" "$T/net2.d" "$T/state2"
+cat >"$T/bin/qbfail" <<'SH'
+#!/bin/sh
+cat >/dev/null
+[ "$CNI_COMMAND" = DEL ] && exit 0
+echo "qbfail: refusing $CNI_CONTAINERID" >&2
+printf '{"cniVersion":"1.0.0","code":7,"msg":"qbfail says no","details":"by design"}'
+exit 1
+SH
+cat >"$T/bin/qbslow" <<'SH'
+#!/bin/sh
+[ "$CNI_COMMAND" = DEL ] && exit 0
+exec sleep 30
+SH
+chmod +x "$T/bin/qbfail" "$T/bin/qbslow"
+mkconf() { # dir, second plugin type
+	cat >"$1/10-fail.conflist" <<JSON
+{"cniVersion":"1.0.0","name":"$BR","plugins":[
+ {"type":"bridge","bridge":"$BR","isGateway":true,"ipMasq":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.231.$R.0/24"}]],"dataDir":"$T/ipam"}},
+ {"type":"$2"}]}
+JSON
+}
+mkconf "$T/net2.d" qbfail
+cat >"$T/config2.json" <<JSON
+{"paths":{"share_dir":"$T/share","state_dir":"$T/state2","log_dir":"$T/log"},
+ "network":{"cni_conf_dir":"$T/net2.d","cni_bin_dirs":["/usr/lib/cni","$T/bin"],"cni_timeout":"2s"}}
+JSON
+out=$(QEMUBOX_CONFIG=$T/config2.json drive setup "$F" - status "$F")
+echo "$out" | sed 's/^/# /'
+check "a plugin's CNI error object reaches the caller" \
+	'echo "$out" | grep -q "^setup id=$F ok=0 .*CNI plugin qbfail ADD: CNI error 7: qbfail says no: by design"'
+check "after the failed ADD nothing of F is left (netns, IPAM, iptables, record)" \
+	'[ ! -e "/run/netns/qemubox-$F" ] && ! ipam_has "$F" && ! ipt_has "\"$F\"" && echo "$out" | grep -q "^status id=$F ok=1 state=0"'
+mkconf "$T/net2.d" qbslow
+t0=$(date +%s)
+out=$(QEMUBOX_CONFIG=$T/config2.json drive setup "$G" -)
+t1=$(date +%s)
+echo "$out" | sed 's/^/# /'
+check "a plugin that hangs is killed at network.cni_timeout ($((t1 - t0))s)" \
+	'echo "$out" | grep -q "^setup id=$G ok=0 code=4 .*qbslow ADD: timed out after 2000 ms" && [ $((t1 - t0)) -lt 10 ]'
+check "after the timeout nothing of G is left" \
+	'[ ! -e "/run/netns/qemubox-$G" ] && ! ipam_has "$G" && ! ipt_has "\"$G\""'
