@@ -39,12 +39,12 @@
 
 #include "lib/log.h"
 
-#define NEWROOT		"/.qemubox-root"
-#define PORT_DEFAULT	"qemubox.0"
-#define VSOCK_PORT_DEF	1024
-#define CHAN_TIMEOUT_MS	10000
-#define COPY_BUF	65536
-#define PID1_POWER_MAX	4
+#define NEWROOT         "/.qemubox-root"
+#define PORT_DEFAULT    "qemubox.0"
+#define VSOCK_PORT_DEF  1024
+#define CHAN_TIMEOUT_MS 10000
+#define COPY_BUF        65536
+#define PID1_POWER_MAX  4
 
 static sigset_t pid1_blocked;
 /* Behind the one fd the caller polls (pid1_info.sig_fd, an epoll set). */
@@ -82,7 +82,7 @@ signals_block(int *sig_fd)
 		log_warn("%s: signalfd", __func__);
 		return -1;
 	}
-	/* ctrl-alt-del (and QEMU's sendkey) becomes SIGINT, not an instant reboot. */
+	/* ctrl-alt-del becomes SIGINT to us, not an instant reboot. */
 	if (reboot(RB_DISABLE_CAD) == -1)
 		log_warn("%s: reboot(RB_DISABLE_CAD)", __func__);
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
@@ -120,7 +120,8 @@ power_button_watch(int ep)
 
 	for (i = 0; i < 32 && pid1_npower < PID1_POWER_MAX; i++) {
 		snprintf(path, sizeof(path), "/dev/input/event%d", i);
-		if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) ==
+		    -1) {
 			if (errno == ENOENT)
 				break;
 			continue;
@@ -157,7 +158,7 @@ power_button_pressed(void)
 
 	for (i = 0; i < pid1_npower; i++) {
 		while ((n = read(pid1_powerfd[i], &ie, sizeof(ie))) ==
-		    (ssize_t)sizeof(ie)) {
+		       (ssize_t)sizeof(ie)) {
 			if (ie.type == EV_KEY && ie.code == KEY_POWER &&
 			    ie.value == 1)
 				pressed = 1;
@@ -203,7 +204,7 @@ copy_file(int src, int dst, const char *name, const struct stat *st)
 	if ((in = openat(src, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		goto fail;
 	if ((out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    st->st_mode & 07777)) == -1)
+	         st->st_mode & 07777)) == -1)
 		goto fail;
 	if ((buf = malloc(COPY_BUF)) == NULL)
 		goto fail;
@@ -251,13 +252,16 @@ copy_entry(int src, int dst, const char *name, dev_t dev)
 		return 0;
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
-		if (mkdirat(dst, name, st.st_mode & 07777) == -1 && errno != EEXIST)
+		if (mkdirat(dst, name, st.st_mode & 07777) == -1 &&
+		    errno != EEXIST)
 			return -1;
-		if ((s = openat(src, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-		    O_NOFOLLOW)) == -1)
+		if ((s = openat(src, name,
+		         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
+		    -1)
 			goto out;
-		if ((d = openat(dst, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-		    O_NOFOLLOW)) == -1)
+		if ((d = openat(dst, name,
+		         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
+		    -1)
 			goto out;
 		if (copy_tree(s, d, dev) == -1)
 			goto out;
@@ -309,7 +313,8 @@ copy_tree(int src, int dst, dev_t dev)
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (copy_entry(src, dst, de->d_name, dev) == -1) {
 			log_warn("%s: %s", __func__, de->d_name);
@@ -341,7 +346,7 @@ root_move(void)
 	}
 	if (pid1_copy_tree(src, dst) == -1)
 		goto out;
-	/* switch_root: the tmpfs becomes / and the emptied rootfs stays below. */
+	/* switch_root: the tmpfs becomes /, the emptied rootfs stays below. */
 	if (fchdir(dst) == -1 || mount(".", "/", NULL, MS_MOVE, NULL) == -1 ||
 	    chroot(".") == -1 || chdir("/") == -1) {
 		log_warn("%s: switch root", __func__);
@@ -366,16 +371,16 @@ struct pid1_mount {
 };
 
 static const struct pid1_mount pid1_mounts[] = {
-	{ "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0 },
-	{ "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0 },
-	{ "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 0 },
-	{ "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-	    "mode=0620,ptmxmode=0666,gid=5", 0 },
-	{ "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
-	{ "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0 },
-	{ "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0 },
-	{ "cgroup2", "/sys/fs/cgroup", "cgroup2",
-	    MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate", 0 },
+    {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0},
+    {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0},
+    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", 0},
+    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+        "mode=0620,ptmxmode=0666,gid=5", 0},
+    {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0},
+    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", 0},
+    {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0},
+    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        "nsdelegate", 0},
 };
 
 static int
@@ -391,7 +396,8 @@ mounts_setup(void)
 			return -1;
 		}
 		if (mount(m->src, m->dir, m->type, m->flags, m->data) == -1) {
-			log_warn("%s: mount %s on %s", __func__, m->type, m->dir);
+			log_warn(
+			    "%s: mount %s on %s", __func__, m->type, m->dir);
 			if (!m->optional)
 				return -1;
 		}
@@ -445,8 +451,8 @@ write_new_file(const char *path, const char *s)
 	ssize_t n;
 	size_t len = strlen(s);
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1)
 		return -1;
 	n = write(fd, s, len);
 	if (close(fd) == -1 || n == -1)
@@ -478,13 +484,19 @@ static void
 cgroups_delegate(void)
 {
 	static const char *const wanted[] = {
-		"cpuset", "cpu", "io", "memory", "pids", "hugetlb", "misc",
+	    "cpuset",
+	    "cpu",
+	    "io",
+	    "memory",
+	    "pids",
+	    "hugetlb",
+	    "misc",
 	};
 	char avail[512], op[32], *tok, *save;
 	size_t i;
 
 	if (read_file("/sys/fs/cgroup/cgroup.controllers", avail,
-	    sizeof(avail)) == -1) {
+	        sizeof(avail)) == -1) {
 		log_warn("%s: cgroup.controllers", __func__);
 		return;
 	}
@@ -495,13 +507,14 @@ cgroups_delegate(void)
 
 		snprintf(copy, sizeof(copy), "%s", avail);
 		for (tok = strtok_r(copy, " \n", &save); tok != NULL;
-		    tok = strtok_r(NULL, " \n", &save))
+		     tok = strtok_r(NULL, " \n", &save))
 			if (strcmp(tok, wanted[i]) == 0)
 				found = 1;
 		if (!found)
 			continue;
 		snprintf(op, sizeof(op), "+%s", wanted[i]);
-		if (write_file("/sys/fs/cgroup/cgroup.subtree_control", op) == -1)
+		if (write_file("/sys/fs/cgroup/cgroup.subtree_control", op) ==
+		    -1)
 			log_warn("%s: enable %s", __func__, wanted[i]);
 	}
 }
@@ -557,7 +570,7 @@ pid1_cmdline_parse(char *line, struct pid1_cmdline *c)
 	snprintf(c->hostname, sizeof(c->hostname), "%s", "qemubox");
 
 	for (tok = strtok_r(line, " \t\n", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t\n", &save)) {
+	     tok = strtok_r(NULL, " \t\n", &save)) {
 		if (strncmp(tok, "qemubox.", 8) != 0)
 			continue;
 		if ((val = strchr(tok, '=')) == NULL)
@@ -569,19 +582,23 @@ pid1_cmdline_parse(char *line, struct pid1_cmdline *c)
 			else if (strcmp(val, "virtio-serial") == 0)
 				c->transport = PID1_TRANSPORT_VIRTIO_SERIAL;
 			else
-				log_warnx("%s: unknown transport %s", __func__, val);
+				log_warnx(
+				    "%s: unknown transport %s", __func__, val);
 		} else if (strcmp(tok, "qemubox.port") == 0) {
 			if (*val != '\0' && strlen(val) < sizeof(c->port))
 				snprintf(c->port, sizeof(c->port), "%s", val);
 		} else if (strcmp(tok, "qemubox.vsock_port") == 0) {
 			if (parse_uint(val, 0xfffffffeU, &c->vsock_port) == -1)
-				log_warnx("%s: bad vsock_port %s", __func__, val);
+				log_warnx(
+				    "%s: bad vsock_port %s", __func__, val);
 		} else if (strcmp(tok, "qemubox.chan_timeout_ms") == 0) {
 			if (parse_uint(val, 600000, &c->chan_timeout_ms) == -1)
-				log_warnx("%s: bad chan_timeout_ms %s", __func__, val);
+				log_warnx("%s: bad chan_timeout_ms %s",
+				    __func__, val);
 		} else if (strcmp(tok, "qemubox.hostname") == 0) {
 			if (*val != '\0' && strlen(val) < sizeof(c->hostname))
-				snprintf(c->hostname, sizeof(c->hostname), "%s", val);
+				snprintf(c->hostname, sizeof(c->hostname), "%s",
+				    val);
 		} else if (strcmp(tok, "qemubox.debug") == 0) {
 			c->debug = strcmp(val, "0") != 0;
 		} else if (strcmp(tok, "qemubox.selftest") == 0) {
@@ -598,6 +615,7 @@ modules_load(const char *release)
 	char path[PATH_MAX], line[PATH_MAX];
 	FILE *f;
 	size_t len;
+	uint64_t t;
 	int dir, fd, loaded = 0, failed = 0;
 
 	if (snprintf(path, sizeof(path), "/lib/modules/%s", release) >=
@@ -627,11 +645,15 @@ modules_load(const char *release)
 			failed++;
 			continue;
 		}
-		if (syscall(SYS_finit_module, fd, "", 0) == -1 && errno != EEXIST) {
+		t = boottime_ms();
+		if (syscall(SYS_finit_module, fd, "", 0) == -1 &&
+		    errno != EEXIST) {
 			log_warn("%s: finit_module %s", __func__, line);
 			failed++;
 		} else
 			loaded++;
+		log_debug("%s: %s %llu ms", __func__, line,
+		    (unsigned long long)(boottime_ms() - t));
 		close(fd);
 	}
 	fclose(f);
@@ -645,7 +667,7 @@ modules_load(const char *release)
 static void
 sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -714,10 +736,11 @@ channel_open(const struct pid1_cmdline *c, struct pid1_info *info)
 		return fd;
 	}
 
-	/* The port shows up when QEMU sends its name, after the driver probe. */
+	/* The port appears when QEMU sends its name, after driver probe. */
 	deadline = boottime_ms() + c->chan_timeout_ms;
 	for (;;) {
-		fd = port_find(c->port, info->chan_path, sizeof(info->chan_path));
+		fd = port_find(
+		    c->port, info->chan_path, sizeof(info->chan_path));
 		if (fd != -1)
 			return fd;
 		if (boottime_ms() >= deadline)
@@ -732,7 +755,7 @@ channel_open(const struct pid1_cmdline *c, struct pid1_info *info)
 
 /* ---- self-test (test images only, cmdline qemubox.selftest=crun) ---- */
 
-#define SELFTEST_DIR	"/run/qemubox-selftest"
+#define SELFTEST_DIR "/run/qemubox-selftest"
 
 /*
  * A container whose rootfs is a bind mount of the guest root: crun has to
@@ -745,7 +768,8 @@ static const char selftest_config[] =
     "\"env\":[\"PATH=/usr/bin\"],\"cwd\":\"/\"},"
     "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
     "\"hostname\":\"selftest\","
-    "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+    "\"mounts\":[{\"destination\":\"/"
+    "proc\",\"type\":\"proc\",\"source\":\"proc\"},"
     "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
     "\"options\":[\"nosuid\",\"mode=755\"]}],"
     "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
@@ -755,7 +779,7 @@ static const char selftest_config[] =
 static int
 selftest_run(char *const argv[])
 {
-	char *const envp[] = { "PATH=/usr/bin", NULL };
+	char *const envp[] = {"PATH=/usr/bin", NULL};
 	pid_t pid;
 	int st;
 
@@ -778,8 +802,8 @@ selftest_run(char *const argv[])
 static void
 selftest_container(void)
 {
-	char *const argv[] = { "crun", "run", "--bundle", SELFTEST_DIR,
-		"qemubox-selftest", NULL };
+	char *const argv[] = {
+	    "crun", "run", "--bundle", SELFTEST_DIR, "qemubox-selftest", NULL};
 	int rc;
 
 	if ((mkdir(SELFTEST_DIR, 0700) == -1 && errno != EEXIST) ||
@@ -817,19 +841,20 @@ selftest_crun(void)
 			unsigned id, parent;
 			char root[8], mnt[8];
 
-			if (sep == NULL || sscanf(line, "%u %u %*s %7s %7s", &id,
-			    &parent, root, mnt) != 4)
+			if (sep == NULL || sscanf(line, "%u %u %*s %7s %7s",
+			                       &id, &parent, root, mnt) != 4)
 				continue;
 			if (strcmp(mnt, "/") == 0) {
 				line[strcspn(line, "\n")] = '\0';
-				log_info("%s: root mount: %s", __func__, sep + 3);
+				log_info(
+				    "%s: root mount: %s", __func__, sep + 3);
 			}
 		}
 		fclose(f);
 	}
 
 	{
-		char *const argv[] = { "crun", "--version", NULL };
+		char *const argv[] = {"crun", "--version", NULL};
 
 		log_info("%s: crun --version exited %d", __func__,
 		    selftest_run(argv));
@@ -888,7 +913,8 @@ pid1_setup(struct pid1_info *out)
 		log_warn("%s: uname", __func__);
 		return -1;
 	}
-	snprintf(out->kernel_release, sizeof(out->kernel_release), "%s", un.release);
+	snprintf(
+	    out->kernel_release, sizeof(out->kernel_release), "%s", un.release);
 	(void)modules_load(un.release);
 	power_button_watch(out->sig_fd);
 	t_modules = boottime_ms();
@@ -901,10 +927,11 @@ pid1_setup(struct pid1_info *out)
 
 	out->ready_ms = boottime_ms();
 	log_info("%s: channel %s, kernel %s; ms since boot: init %llu, "
-	    "root moved %llu, mounts %llu, modules %llu, channel %llu", __func__,
-	    out->chan_path, out->kernel_release, (unsigned long long)t_init,
-	    (unsigned long long)t_root, (unsigned long long)t_mounts,
-	    (unsigned long long)t_modules, (unsigned long long)out->ready_ms);
+	         "root moved %llu, mounts %llu, modules %llu, channel %llu",
+	    __func__, out->chan_path, out->kernel_release,
+	    (unsigned long long)t_init, (unsigned long long)t_root,
+	    (unsigned long long)t_mounts, (unsigned long long)t_modules,
+	    (unsigned long long)out->ready_ms);
 	/* A plain line, so hosts and tests can grep the console for it. */
 	n = snprintf(ready, sizeof(ready), "vminitd: ready in %llu ms\n",
 	    (unsigned long long)out->ready_ms);

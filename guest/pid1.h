@@ -3,9 +3,9 @@
  * child reaping and power-off.
  *
  * Kernel command line read by pid1_setup() (docs/GUEST.md):
- *   qemubox.transport=virtio-serial|vsock   host channel (default virtio-serial)
- *   qemubox.port=NAME          virtio-serial port name (default qemubox.0)
- *   qemubox.vsock_port=N       vsock listen port (default 1024)
+ *   qemubox.transport=virtio-serial|vsock   host channel (default
+ * virtio-serial) qemubox.port=NAME          virtio-serial port name (default
+ * qemubox.0) qemubox.vsock_port=N       vsock listen port (default 1024)
  *   qemubox.chan_timeout_ms=N  bound on waiting for the channel (default 10000)
  *   qemubox.hostname=NAME      initial hostname (default qemubox)
  *   qemubox.debug=1            debug logging
@@ -37,10 +37,10 @@ struct pid1_info {
 	 * POLLIN and call pid1_signals() when readable; never read it.
 	 */
 	int sig_fd;
-	char chan_path[64];	/* "/dev/vport1p1" or "vsock:1024", for logs */
+	char chan_path[64]; /* "/dev/vport1p1" or "vsock:1024", for logs */
 	char kernel_release[65];
 	int debug;
-	uint64_t ready_ms;	/* CLOCK_BOOTTIME when the channel was found */
+	uint64_t ready_ms; /* CLOCK_BOOTTIME when the channel was found */
 };
 
 /*
@@ -66,8 +66,8 @@ int pid1_reap(void (*on_exit)(pid_t pid, int wstatus, void *arg), void *arg);
 
 /*
  * Drain sig_fd's events; on SIGCHLD reap (as pid1_reap). Returns 1 when a
- * shutdown signal or the power button arrived (the caller should stop its work and pid1_poweroff()),
- * 0 otherwise, -1 with errno on a read error.
+ * shutdown signal or the power button arrived (the caller should stop its work
+ * and pid1_poweroff()), 0 otherwise, -1 with errno on a read error.
  */
 int pid1_signals(const struct pid1_info *info,
     void (*on_exit)(pid_t pid, int wstatus, void *arg), void *arg);
@@ -83,7 +83,8 @@ struct pid1_cmdline {
 	int selftest_crun;
 };
 
-/* Parse (and modify) a /proc/cmdline copy; unknown or bad values keep defaults. */
+/* Parse (and modify) a /proc/cmdline copy; unknown or bad values keep defaults.
+ */
 void pid1_cmdline_parse(char *line, struct pid1_cmdline *c);
 
 /*

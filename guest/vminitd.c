@@ -17,7 +17,8 @@
 #include "guest/pid1.h"
 #include "lib/log.h"
 
-/* PID 1 must never exit: the kernel would panic. exit() (fatal()) powers off. */
+/* PID 1 must never exit: the kernel would panic. exit() (fatal()) powers off.
+ */
 static void
 exit_poweroff(void)
 {
@@ -51,14 +52,14 @@ static void
 echo_loop(struct pid1_info *info)
 {
 	struct pollfd pfd[2];
-	struct timespec idle = { 0, 20 * 1000000 };
+	struct timespec idle = {0, 20 * 1000000};
 	char buf[4096];
 	ssize_t n;
 	int fd = info->chan_fd, seen = 0;
 
 	if (info->transport == PID1_TRANSPORT_VSOCK) {
-		while ((fd = accept4(info->chan_fd, NULL, NULL, SOCK_CLOEXEC)) ==
-		    -1) {
+		while ((fd = accept4(
+		            info->chan_fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 			if (errno != EINTR) {
 				log_warn("%s: accept", __func__);
 				return;
@@ -94,17 +95,17 @@ echo_loop(struct pid1_info *info)
 				}
 				continue;
 			}
-			if (n == 0 && (seen || info->transport ==
-			    PID1_TRANSPORT_VSOCK)) {
-				log_info("%s: host closed the channel",
-				    __func__);
+			if (n == 0 &&
+			    (seen || info->transport == PID1_TRANSPORT_VSOCK)) {
+				log_info(
+				    "%s: host closed the channel", __func__);
 				return;
 			}
 			nanosleep(&idle, NULL);
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
 			if (seen) {
-				log_info("%s: host closed the channel",
-				    __func__);
+				log_info(
+				    "%s: host closed the channel", __func__);
 				return;
 			}
 			nanosleep(&idle, NULL);
@@ -119,7 +120,8 @@ main(void)
 
 	log_init("vminitd", 0);
 	if (getpid() != 1) {
-		log_warnx("main: vminitd runs only as PID 1 of a qemubox guest");
+		log_warnx(
+		    "main: vminitd runs only as PID 1 of a qemubox guest");
 		return 2;
 	}
 	atexit(exit_poweroff);

@@ -39,7 +39,8 @@ test_cmdline_defaults(void **state)
 static void
 test_cmdline_values(void **state)
 {
-	char line[] = "quiet qemubox.transport=vsock qemubox.vsock_port=2000 "
+	char line[] =
+	    "quiet qemubox.transport=vsock qemubox.vsock_port=2000 "
 	    "qemubox.port=other.1 qemubox.hostname=box1 qemubox.debug=1 "
 	    "qemubox.selftest=crun qemubox.chan_timeout_ms=500\n";
 	struct pid1_cmdline c;
@@ -62,10 +63,12 @@ test_cmdline_bad_values_keep_defaults(void **state)
 	struct pid1_cmdline c;
 
 	(void)state;
-	snprintf(line, sizeof(line), "qemubox.transport=carrier-pigeon "
+	snprintf(line, sizeof(line),
+	    "qemubox.transport=carrier-pigeon "
 	    "qemubox.vsock_port=12x qemubox.chan_timeout_ms=99999999999 "
 	    "qemubox.hostname=%0100d qemubox.port= qemubox.debug=0 "
-	    "qemubox.selftest=sh", 7);
+	    "qemubox.selftest=sh",
+	    7);
 	pid1_cmdline_parse(line, &c);
 	assert_int_equal(c.transport, PID1_TRANSPORT_VIRTIO_SERIAL);
 	assert_int_equal(c.vsock_port, 1024);
@@ -167,7 +170,7 @@ test_copy_tree_moves_everything(void **state)
 		FILE *f;
 
 		assert_true(snprintf(cmd, sizeof(cmd), "ls -A '%s'", src) <
-		    (int)sizeof(cmd));
+		            (int)sizeof(cmd));
 		f = popen(cmd, "r");
 		assert_non_null(f);
 		while (fgets(buf, sizeof(buf), f) != NULL)
@@ -178,8 +181,8 @@ test_copy_tree_moves_everything(void **state)
 
 	close(s);
 	close(d);
-	assert_true(snprintf(p, sizeof(p), "rm -rf '%s'", base) <
-	    (int)sizeof(p));
+	assert_true(
+	    snprintf(p, sizeof(p), "rm -rf '%s'", base) < (int)sizeof(p));
 	assert_int_equal(system(p), 0);
 	umask(old);
 }
@@ -188,10 +191,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cmdline_defaults),
-		cmocka_unit_test(test_cmdline_values),
-		cmocka_unit_test(test_cmdline_bad_values_keep_defaults),
-		cmocka_unit_test(test_copy_tree_moves_everything),
+	    cmocka_unit_test(test_cmdline_defaults),
+	    cmocka_unit_test(test_cmdline_values),
+	    cmocka_unit_test(test_cmdline_bad_values_keep_defaults),
+	    cmocka_unit_test(test_copy_tree_moves_everything),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
