@@ -489,6 +489,18 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 		plan->n_files++;
 		return 0;
 	}
+	if (S_ISDIR(st.st_mode) && strcmp(dest, "/dev/shm") == 0) {
+		/*
+		 * CRI binds the sandbox's shm directory (rw). Shared memory
+		 * cannot cross the VM boundary anyway: the guest's tmpfs is
+		 * the equivalent.
+		 */
+		log_info("%s: /dev/shm bind of %s becomes a guest tmpfs",
+		    __func__, full);
+		plan->shm_tmpfs = true;
+		plan->shm_spec_index = idx;
+		return 0;
+	}
 	if (S_ISDIR(st.st_mode)) {
 		struct storage_disk *d;
 
@@ -651,12 +663,12 @@ storage_spec_rewrite(struct json_object *spec,
 	struct json_object *mounts;
 	char path[PATH_MAX];
 
-	if (plan->n_files == 0 && plan->n_disks == 0)
+	if (plan->n_files == 0 && plan->n_disks == 0 && !plan->shm_tmpfs)
 		return 0;
 	if (spec == NULL || !json_object_object_get_ex(spec, "mounts",
 				&mounts) ||
 	    !json_object_is_type(mounts, json_type_array)) {
-		if (plan->n_files == 0) {
+		if (plan->n_files == 0 && !plan->shm_tmpfs) {
 			for (size_t i = 0; i < plan->n_disks; i++)
 				if (plan->disks[i].role == STORAGE_DISK_BIND)
 					goto bad;
@@ -678,6 +690,23 @@ storage_spec_rewrite(struct json_object *spec,
 		    d->serial);
 		if (set_source(mounts, d->spec_index, d->dest, path, err) == -1)
 			return -1;
+	}
+	if (plan->shm_tmpfs) {
+		struct json_object *m, *o;
+		static const char *const shm_opts[] = { "nosuid", "noexec",
+			"nodev", "mode=1777", "size=65536k" };
+
+		if (set_source(mounts, plan->shm_spec_index, "/dev/shm", "shm",
+			err) == -1)
+			return -1;
+		m = json_object_array_get_idx(mounts, plan->shm_spec_index);
+		if ((o = json_object_new_array()) == NULL)
+			return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+		for (size_t i = 0; i < 5; i++)
+			json_object_array_add(o,
+			    json_object_new_string(shm_opts[i]));
+		json_object_object_add(m, "type", json_object_new_string("tmpfs"));
+		json_object_object_add(m, "options", o);
 	}
 	return 0;
 bad:

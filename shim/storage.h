@@ -24,6 +24,8 @@
  *                                                     shared filesystem)
  *   spec bind of a character device                   passed through: the
  *                                                     guest's device node
+ *   spec bind of a directory on /dev/shm (CRI's       a guest tmpfs (shared
+ *   sandbox shm)                                      memory stays in the VM)
  *   proc, sysfs, tmpfs, devpts, mqueue, cgroup, ...   passed through
  *   any other spec mount type                         QB_E_INVALID
  */
@@ -113,6 +115,9 @@ struct storage_plan {
 	struct storage_file *files;
 	size_t n_files;
 	bool readonly; /* rootfs has no writable upper (a view) */
+	bool shm_tmpfs;	       /* spec mount shm_spec_index: /dev/shm bind ->
+				  guest tmpfs (storage_spec_rewrite) */
+	size_t shm_spec_index;
 	enum storage_upper_kind upper_kind;
 	uint64_t upper_bytes;
 };
@@ -142,9 +147,11 @@ int storage_plan_prepare(struct storage_plan *plan,
     const struct layer_cache *cache, struct qb_error *err);
 
 /*
- * Point the spec's file and directory bind sources at their guest paths
- * (STORAGE_GUEST_FILES_DIR/<i>, STORAGE_GUEST_BINDS_DIR/<serial>). The
- * spec must be the one the plan was built from.
+ * Make the spec fit the guest; call it before the spec goes to the guest.
+ * File and directory bind sources point at their guest paths
+ * (STORAGE_GUEST_FILES_DIR/<i>, STORAGE_GUEST_BINDS_DIR/<serial>); a
+ * /dev/shm directory bind becomes a tmpfs mount. The spec must be the one
+ * the plan was built from.
  */
 int storage_spec_rewrite(struct json_object *spec,
     const struct storage_plan *plan, struct qb_error *err);

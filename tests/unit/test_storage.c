@@ -518,6 +518,44 @@ test_spec_dir_binds(void **state)
 }
 
 static void
+test_spec_dev_shm_becomes_tmpfs(void **state)
+{
+	struct fx *fx = *state;
+	char mounts[3 * PATH_MAX], l1[PATH_MAX + 16];
+	struct storage_plan plan;
+	struct qb_error err = { 0 };
+	struct json_object *spec, *m, *o;
+
+	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
+	const char *opts[] = { l1 };
+	/* What CRI puts in a container's spec: a rw bind of the sandbox shm. */
+	snprintf(mounts, sizeof(mounts),
+	    "[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+	    "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s/hostdir\",\"options\":[\"rbind\",\"rprivate\",\"rw\"]}]",
+	    fx->root);
+	spec = spec_with_mounts(mounts);
+	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
+			     &plan, &err), 0);
+	assert_true(plan.shm_tmpfs);
+	assert_int_equal(plan.shm_spec_index, 1);
+	assert_int_equal(plan.n_disks, 1);
+	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
+	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
+	    1);
+	assert_string_equal(
+	    json_object_get_string(json_object_object_get(m, "type")), "tmpfs");
+	assert_string_equal(
+	    json_object_get_string(json_object_object_get(m, "source")), "shm");
+	o = json_object_object_get(m, "options");
+	assert_int_equal(json_object_array_length(o), 5);
+	assert_string_equal(
+	    json_object_get_string(json_object_array_get_idx(o, 3)),
+	    "mode=1777");
+	storage_plan_free(&plan);
+	json_object_put(spec);
+}
+
+static void
 test_spec_unsupported_and_missing(void **state)
 {
 	struct fx *fx = *state;
@@ -679,6 +717,8 @@ main(void)
 		    test_no_rootfs_mounts_uses_root_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scratch_create, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_spec_dev_shm_becomes_tmpfs,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
