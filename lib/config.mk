@@ -16,3 +16,14 @@ FUZZERS += $(BUILD)/fuzz-bin/fuzz_config
 # shim/shim_daemon.c): link the loader into it. Make drops duplicate
 # prerequisites, so the shim fragment may list CONFIG_SRCS too.
 $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(CONFIG_SRCS))
+
+# `make install` puts the example in place as the default configuration, with
+# share_dir following SHAREDIR, but never overwrites an existing file.
+# Empty first and last lines: INSTALL_EXTRA += joins fragments with a space.
+define INSTALL_CONFIG
+
+	install -d $(DESTDIR)$(SYSCONFDIR)/qemubox
+	[ -e $(DESTDIR)$(SYSCONFDIR)/qemubox/config.json ] || sed 's|"/usr/share/qemubox"|"$(SHAREDIR)"|' examples/config.json > $(DESTDIR)$(SYSCONFDIR)/qemubox/config.json
+
+endef
+INSTALL_EXTRA += $(INSTALL_CONFIG)

@@ -13,7 +13,7 @@ if [ ! -x "$shim" ] || ! "$shim" --help 2>&1 | grep -q -- --check-config; then
 	echo "ok 1 - check-config # SKIP $shim not built or has no --check-config"
 	exit 0
 fi
-echo "1..4"
+echo "1..5"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -59,4 +59,25 @@ if [ "$rc" -eq 1 ] && [ "$out" = "config $work/missing.json: cannot open: No suc
 	ok "missing file: exit 1, names the file"
 else
 	notok "missing file: rc=$rc out=$out"
+fi
+
+# `make install` into a scratch prefix: the config it installs checks OK
+# with the installed binary (share_dir follows SHAREDIR), and a second
+# install keeps an existing config.json.
+inst=$work/inst
+if make -s --no-print-directory install PREFIX="$inst/usr" SHAREDIR="$inst/usr/share/qemubox" \
+	SYSCONFDIR="$inst/etc" >"$work/install.log" 2>&1; then
+	out=$(QEMUBOX_CONFIG="$inst/etc/qemubox/config.json" "$inst/usr/bin/containerd-shim-qemubox-v1" --check-config 2>&1); rc=$?
+	echo '{"runtime": {"debug": true}}' >"$inst/etc/qemubox/config.json"
+	make -s --no-print-directory install PREFIX="$inst/usr" SHAREDIR="$inst/usr/share/qemubox" \
+		SYSCONFDIR="$inst/etc" >>"$work/install.log" 2>&1
+	kept=$(cat "$inst/etc/qemubox/config.json")
+	if [ "$rc" -eq 0 ] && [ "$out" = "configuration OK" ] && [ "$kept" = '{"runtime": {"debug": true}}' ]; then
+		ok "make install: installed config.json checks OK; reinstall keeps it"
+	else
+		notok "make install: rc=$rc out=$out kept=$kept"
+	fi
+else
+	tail -n 20 "$work/install.log" | sed 's/^/# /'
+	notok "make install into $inst failed"
 fi
