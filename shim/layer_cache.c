@@ -55,8 +55,8 @@ warn_if_no_sys_admin(void)
 	if ((eff & (1ULL << 21)) == 0) {
 		warned = 1;
 		log_warnx("%s: no CAP_SYS_ADMIN: mkfs.erofs cannot read "
-			  "trusted.overlay.* xattrs, opaque directories of "
-			  "image layers will be lost (docs/STORAGE.md)",
+		          "trusted.overlay.* xattrs, opaque directories of "
+		          "image layers will be lost (docs/STORAGE.md)",
 		    __func__);
 	}
 }
@@ -155,9 +155,9 @@ hash_tree(SHA2_CTX *ctx, const char *path, const char *rel, int depth)
 		if (rc == -1)
 			goto next;
 		if (snprintf(child, sizeof(child), "%s/%s", path,
-			ents[i]->d_name) >= (int)sizeof(child) ||
+		        ents[i]->d_name) >= (int)sizeof(child) ||
 		    snprintf(crel, sizeof(crel), "%s/%s", rel,
-			ents[i]->d_name) >= (int)sizeof(crel)) {
+		        ents[i]->d_name) >= (int)sizeof(crel)) {
 			errno = ENAMETOOLONG;
 			rc = -1;
 			goto next;
@@ -219,8 +219,8 @@ layer_cache_key(const struct layer_cache *lc, const char *dir,
 /* ---- paths and locks ---------------------------------------------------- */
 
 static int
-cache_path(char *out, size_t len, const struct layer_cache *lc,
-    const char *key, const char *suffix)
+cache_path(char *out, size_t len, const struct layer_cache *lc, const char *key,
+    const char *suffix)
 {
 	int n = snprintf(out, len, "%s/%s%s", lc->dir, key, suffix);
 
@@ -246,8 +246,8 @@ lock_key(const struct layer_cache *lc, const char *key, int nonblock)
 	if (cache_path(path, sizeof(path), lc, key, ".lock") == -1)
 		return -1;
 	for (;;) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+		fd =
+		    open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd == -1)
 			return -1;
 		while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) == -1) {
@@ -294,7 +294,7 @@ static int
 run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
     struct qb_error *err)
 {
-	char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+	char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
 	char zopt[32];
 	char *argv[8];
 	char errbuf[512];
@@ -315,8 +315,8 @@ run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 	argv[argc] = NULL;
 
 	if (pipe2(pfd, O_CLOEXEC) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "pipe: %s",
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "pipe: %s", strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -326,8 +326,8 @@ run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 	close(pfd[1]);
 	if (rc != 0) {
 		close(pfd[0]);
-		return qb_seterr(err, QB_E_INTERNAL, "exec %s: %s", lc->mkfs,
-		    strerror(rc));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "exec %s: %s", lc->mkfs, strerror(rc));
 	}
 	/* Keep the start of stderr for the message; drain the rest. */
 	for (;;) {
@@ -354,16 +354,17 @@ run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 			*p = ' ';
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
-			return qb_seterr(err, QB_E_INTERNAL, "waitpid: %s",
-			    strerror(errno));
+			return qb_seterr(
+			    err, QB_E_INTERNAL, "waitpid: %s", strerror(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFSIGNALED(status))
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "mkfs.erofs %s killed by signal %d: %s", dir,
 		    WTERMSIG(status), errbuf);
-	return qb_seterr(err, QB_E_INTERNAL, "mkfs.erofs %s failed (exit %d): %s",
-	    dir, WEXITSTATUS(status), errbuf);
+	return qb_seterr(err, QB_E_INTERNAL,
+	    "mkfs.erofs %s failed (exit %d): %s", dir, WEXITSTATUS(status),
+	    errbuf);
 }
 
 static int
@@ -377,8 +378,8 @@ write_src(const struct layer_cache *lc, const char *key,
 	if (cache_path(path, sizeof(path), lc, key, ".src") == -1 ||
 	    cache_path(tmp, sizeof(tmp), lc, key, ".src.tmp") == -1)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
 		if (fd != -1)
 			close(fd);
@@ -453,8 +454,8 @@ open_image(const char *path)
 
 int
 layer_cache_get(const struct layer_cache *lc, const char *dir,
-    enum storage_key_kind kind, char *image_out, size_t image_len,
-    int *fd_out, int *built, struct qb_error *err)
+    enum storage_key_kind kind, char *image_out, size_t image_len, int *fd_out,
+    int *built, struct qb_error *err)
 {
 	char key[LAYER_CACHE_KEY_LEN + 1], img[PATH_MAX], tmp[PATH_MAX];
 	int lockfd = -1, fd = -1, rc = -1;
@@ -464,21 +465,22 @@ layer_cache_get(const struct layer_cache *lc, const char *dir,
 	if (fd_out != NULL)
 		*fd_out = -1;
 	if (layer_cache_key(lc, dir, kind, key) == -1)
-		return qb_seterr(err, QB_E_INVALID, "layer %s: %s", dir,
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INVALID, "layer %s: %s", dir, strerror(errno));
 	if (cache_path(img, sizeof(img), lc, key, ".erofs") == -1 ||
 	    snprintf(tmp, sizeof(tmp), "%s/%s.tmp.%ld", lc->dir, key,
-		(long)getpid()) >= (int)sizeof(tmp) ||
+	        (long)getpid()) >= (int)sizeof(tmp) ||
 	    strlen(img) >= image_len)
-		return qb_seterr(err, QB_E_INVALID, "layer cache path too long");
+		return qb_seterr(
+		    err, QB_E_INVALID, "layer cache path too long");
 
 	/* A hit: the rename made the image complete before it had a name. */
 	if ((fd = open_image(img)) != -1)
 		goto done;
 
 	if ((lockfd = lock_key(lc, key, 0)) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "lock %s: %s", key,
-		    strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "lock %s: %s", key, strerror(errno));
 		goto out;
 	}
 	if ((fd = open_image(img)) != -1)
@@ -491,16 +493,16 @@ layer_cache_get(const struct layer_cache *lc, const char *dir,
 		goto fail_tmp;
 	if (fsync_path(tmp, 0) == -1 || write_src(lc, key, kind, dir) == -1 ||
 	    rename(tmp, img) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "install %s: %s", img,
-		    strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "install %s: %s", img, strerror(errno));
 		goto fail_tmp;
 	}
 	(void)fsync_path(lc->dir, O_DIRECTORY);
 	if (built != NULL)
 		*built = 1;
 	if ((fd = open_image(img)) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "open %s: %s", img,
-		    strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "open %s: %s", img, strerror(errno));
 		goto out;
 	}
 done:
@@ -550,7 +552,7 @@ is_key(const char *s, size_t len)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-			(s[i] >= 'a' && s[i] <= 'f')))
+		        (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
 }
@@ -559,7 +561,7 @@ is_key(const char *s, size_t len)
 static int
 remove_entry(const struct layer_cache *lc, const char *key)
 {
-	static const char *const suffix[] = { ".erofs", ".src", ".lock" };
+	static const char *const suffix[] = {".erofs", ".src", ".lock"};
 	char path[PATH_MAX];
 	int lockfd;
 
@@ -589,7 +591,7 @@ int
 layer_cache_evict(const struct layer_cache *lc, uint64_t max_bytes,
     struct layer_cache_evict_stats *stats)
 {
-	struct layer_cache_evict_stats st = { 0 };
+	struct layer_cache_evict_stats st = {0};
 	struct cache_entry *ents = NULL, *grow;
 	size_t n = 0, cap = 0;
 	uint64_t total = 0;
@@ -624,7 +626,8 @@ layer_cache_evict(const struct layer_cache *lc, uint64_t max_bytes,
 		if (entry_is_stale(lc, key)) {
 			if (remove_entry(lc, key) == 0) {
 				log_info("%s: removed %s.erofs: its layer is "
-					 "gone or changed", __func__, key);
+				         "gone or changed",
+				    __func__, key);
 				st.removed_stale++;
 			}
 			continue;

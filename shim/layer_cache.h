@@ -32,10 +32,10 @@
 #define LAYER_CACHE_KEY_LEN 64 /* hex sha256 */
 
 struct layer_cache {
-	char dir[PATH_MAX];  /* <state_dir>/layers */
-	char mkfs[PATH_MAX]; /* mkfs.erofs to exec */
+	char dir[PATH_MAX];   /* <state_dir>/layers */
+	char mkfs[PATH_MAX];  /* mkfs.erofs to exec */
 	char compression[16]; /* "none" or "lz4" (storage.compression) */
-	uint64_t max_bytes;  /* storage.layer_cache_max_mb; 0 = unlimited */
+	uint64_t max_bytes;   /* storage.layer_cache_max_mb; 0 = unlimited */
 };
 
 /* dir = <state_dir>/layers, created 0700 if missing. */
@@ -52,13 +52,13 @@ int layer_cache_key(const struct layer_cache *lc, const char *dir,
  * against eviction); *built (if not NULL) says whether mkfs.erofs ran.
  */
 int layer_cache_get(const struct layer_cache *lc, const char *dir,
-    enum storage_key_kind kind, char *image_out, size_t image_len,
-    int *fd_out, int *built, struct qb_error *err);
+    enum storage_key_kind kind, char *image_out, size_t image_len, int *fd_out,
+    int *built, struct qb_error *err);
 
 struct layer_cache_evict_stats {
 	unsigned removed_stale; /* source gone or changed */
-	unsigned removed_lru;	/* evicted for size, oldest use first */
-	unsigned removed_tmp;	/* leftovers of dead builders */
+	unsigned removed_lru;   /* evicted for size, oldest use first */
+	unsigned removed_tmp;   /* leftovers of dead builders */
 	uint64_t bytes_left;
 };
 

@@ -18,9 +18,24 @@
 
 /* Mounts the guest kernel makes itself: nothing of the host is involved. */
 static const char *const guest_fs_types[] = {
-	"proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
-	"devtmpfs", "ramfs", "securityfs", "debugfs", "tracefs", "hugetlbfs",
-	"bpf", "fusectl", "configfs", "pstore", "binfmt_misc",
+    "proc",
+    "sysfs",
+    "tmpfs",
+    "devpts",
+    "mqueue",
+    "cgroup",
+    "cgroup2",
+    "devtmpfs",
+    "ramfs",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "hugetlbfs",
+    "bpf",
+    "fusectl",
+    "configfs",
+    "pstore",
+    "binfmt_misc",
 };
 
 static bool
@@ -36,8 +51,8 @@ static int
 copy_path(char *dst, const char *src, struct qb_error *err)
 {
 	if (strlen(src) >= PATH_MAX)
-		return qb_seterr(err, QB_E_INVALID, "path too long: %.64s...",
-		    src);
+		return qb_seterr(
+		    err, QB_E_INVALID, "path too long: %.64s...", src);
 	strcpy(dst, src);
 	return 0;
 }
@@ -48,9 +63,9 @@ disk_add(struct storage_plan *plan, enum storage_disk_role role,
     struct qb_error *err)
 {
 	static const char *const prefix[] = {
-		[STORAGE_DISK_LAYER] = "qb-layer-",
-		[STORAGE_DISK_DEVICE] = "qb-dev-",
-		[STORAGE_DISK_BIND] = "qb-bind-",
+	    [STORAGE_DISK_LAYER] = "qb-layer-",
+	    [STORAGE_DISK_DEVICE] = "qb-dev-",
+	    [STORAGE_DISK_BIND] = "qb-bind-",
 	};
 	struct storage_disk *d;
 
@@ -75,8 +90,8 @@ disk_add(struct storage_plan *plan, enum storage_disk_role role,
 	d->src = src;
 	d->key = key;
 	d->fd = -1;
-	snprintf(d->serial, sizeof(d->serial), "%s%zu", prefix[role],
-	    plan->n_disks);
+	snprintf(
+	    d->serial, sizeof(d->serial), "%s%zu", prefix[role], plan->n_disks);
 	plan->n_disks++;
 	return d;
 }
@@ -154,8 +169,8 @@ need_dir(const char *what, const char *path, struct qb_error *err)
 		return qb_seterr(err, QB_E_INVALID, "%s %s: %s", what, path,
 		    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return qb_seterr(err, QB_E_INVALID, "%s %s: not a directory",
-		    what, path);
+		return qb_seterr(
+		    err, QB_E_INVALID, "%s %s: not a directory", what, path);
 	return 0;
 }
 
@@ -181,7 +196,7 @@ plan_overlay(const struct storage_mount *m, struct storage_plan *plan,
     struct qb_error *err)
 {
 	const char *lower = NULL, *upper = NULL;
-	char (*dirs)[PATH_MAX] = NULL;
+	char(*dirs)[PATH_MAX] = NULL;
 	int n, rc = -1;
 
 	for (size_t i = 0; i < m->n_options; i++) {
@@ -211,7 +226,7 @@ plan_overlay(const struct storage_mount *m, struct storage_plan *plan,
 			goto out;
 		/* containerd's committed snapshots are immutable. */
 		if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
-			STORAGE_KEY_STAT, dirs[i], err) == NULL)
+		        STORAGE_KEY_STAT, dirs[i], err) == NULL)
 			goto out;
 	}
 	plan->readonly = upper == NULL;
@@ -232,9 +247,9 @@ plan_overlay(const struct storage_mount *m, struct storage_plan *plan,
 			    strerror(errno));
 			goto out;
 		}
-		if (!empty && disk_add(plan, STORAGE_DISK_LAYER,
-				  STORAGE_SRC_DIR, STORAGE_KEY_TREE, upper,
-				  err) == NULL)
+		if (!empty &&
+		    disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
+		        STORAGE_KEY_TREE, upper, err) == NULL)
 			goto out;
 	}
 	rc = 0;
@@ -248,12 +263,12 @@ plan_erofs(const struct storage_mount *m, struct storage_plan *plan,
     struct qb_error *err)
 {
 	if (m->source == NULL)
-		return qb_seterr(err, QB_E_INVALID,
-		    "rootfs erofs mount has no source");
+		return qb_seterr(
+		    err, QB_E_INVALID, "rootfs erofs mount has no source");
 	if (need_image("rootfs erofs source", m->source, err) == -1)
 		return -1;
 	if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_IMAGE,
-		STORAGE_KEY_STAT, m->source, err) == NULL)
+	        STORAGE_KEY_STAT, m->source, err) == NULL)
 		return -1;
 	for (size_t i = 0; i < m->n_options; i++) {
 		const char *o = m->options[i];
@@ -263,7 +278,7 @@ plan_erofs(const struct storage_mount *m, struct storage_plan *plan,
 		if (need_image("rootfs erofs device", o + 7, err) == -1)
 			return -1;
 		if (disk_add(plan, STORAGE_DISK_DEVICE, STORAGE_SRC_IMAGE,
-			STORAGE_KEY_STAT, o + 7, err) == NULL)
+		        STORAGE_KEY_STAT, o + 7, err) == NULL)
 			return -1;
 	}
 	plan->readonly = false;
@@ -277,8 +292,8 @@ plan_bind_rootfs(const struct storage_mount *m, struct storage_plan *plan,
 	bool ro = opt_has(m->options, m->n_options, "ro");
 
 	if (m->source == NULL)
-		return qb_seterr(err, QB_E_INVALID,
-		    "rootfs bind mount has no source");
+		return qb_seterr(
+		    err, QB_E_INVALID, "rootfs bind mount has no source");
 	if (need_dir("rootfs bind source", m->source, err) == -1)
 		return -1;
 	/*
@@ -287,8 +302,8 @@ plan_bind_rootfs(const struct storage_mount *m, struct storage_plan *plan,
 	 * still change, so it is identified by its contents' metadata.
 	 */
 	if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
-		ro ? STORAGE_KEY_STAT : STORAGE_KEY_TREE, m->source,
-		err) == NULL)
+	        ro ? STORAGE_KEY_STAT : STORAGE_KEY_TREE, m->source,
+	        err) == NULL)
 		return -1;
 	plan->readonly = ro;
 	return 0;
@@ -306,8 +321,8 @@ jstr(struct json_object *o, const char *key)
 }
 
 static int
-resolve_path(const char *bundle, const char *path, char *out,
-    struct qb_error *err)
+resolve_path(
+    const char *bundle, const char *path, char *out, struct qb_error *err)
 {
 	int n;
 
@@ -318,8 +333,8 @@ resolve_path(const char *bundle, const char *path, char *out,
 		    "relative path %s without a bundle directory", path);
 	n = snprintf(out, PATH_MAX, "%s/%s", bundle, path);
 	if (n < 0 || n >= PATH_MAX)
-		return qb_seterr(err, QB_E_INVALID, "path too long: %s/%s",
-		    bundle, path);
+		return qb_seterr(
+		    err, QB_E_INVALID, "path too long: %s/%s", bundle, path);
 	return 0;
 }
 
@@ -336,16 +351,16 @@ plan_spec_root(struct json_object *spec, const struct storage_opts *opts,
 	if ((path = jstr(root, "path")) == NULL)
 		return qb_seterr(err, QB_E_INVALID,
 		    "no rootfs mounts and no root.path in the spec");
-	if (resolve_path(opts != NULL ? opts->bundle : NULL, path, full,
-		err) == -1)
+	if (resolve_path(opts != NULL ? opts->bundle : NULL, path, full, err) ==
+	    -1)
 		return -1;
 	if (need_dir("spec root.path", full, err) == -1)
 		return -1;
 	if (disk_add(plan, STORAGE_DISK_LAYER, STORAGE_SRC_DIR,
-		STORAGE_KEY_TREE, full, err) == NULL)
+	        STORAGE_KEY_TREE, full, err) == NULL)
 		return -1;
 	plan->readonly = json_object_object_get_ex(root, "readonly", &ro) &&
-	    json_object_get_boolean(ro);
+	                 json_object_get_boolean(ro);
 	return 0;
 }
 
@@ -408,7 +423,7 @@ static bool
 spec_is_bind(const char *type, const char *const *opts, size_t n)
 {
 	return (type != NULL && strcmp(type, "bind") == 0) ||
-	    opt_has(opts, n, "bind") || opt_has(opts, n, "rbind");
+	       opt_has(opts, n, "bind") || opt_has(opts, n, "rbind");
 }
 
 static int
@@ -443,7 +458,8 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 	}
 
 	if (!spec_is_bind(type, optv, nopt)) {
-		for (size_t i = 0; type != NULL &&
+		for (size_t i = 0;
+		     type != NULL &&
 		     i < sizeof(guest_fs_types) / sizeof(guest_fs_types[0]);
 		     i++)
 			if (strcmp(type, guest_fs_types[i]) == 0)
@@ -456,8 +472,8 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 	if (source == NULL)
 		return qb_seterr(err, QB_E_INVALID,
 		    "spec bind mount %s has no source", dest);
-	if (resolve_path(opts != NULL ? opts->bundle : NULL, source, full,
-		err) == -1)
+	if (resolve_path(
+	        opts != NULL ? opts->bundle : NULL, source, full, err) == -1)
 		return -1;
 	if (stat(full, &st) == -1)
 		return qb_seterr(err, QB_E_INVALID,
@@ -469,11 +485,10 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 
 		if (plan->n_files >= STORAGE_MAX_FILES)
 			return qb_seterr(err, QB_E_RANGE,
-			    "more than %d file bind mounts",
-			    STORAGE_MAX_FILES);
+			    "more than %d file bind mounts", STORAGE_MAX_FILES);
 		if (plan->files == NULL &&
-		    (plan->files = calloc(STORAGE_MAX_FILES,
-			 sizeof(*plan->files))) == NULL)
+		    (plan->files = calloc(
+		         STORAGE_MAX_FILES, sizeof(*plan->files))) == NULL)
 			return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
 		f = &plan->files[plan->n_files];
 		memset(f, 0, sizeof(*f));
@@ -512,7 +527,7 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 			    full, dest);
 		/* A host directory may change between containers. */
 		if ((d = disk_add(plan, STORAGE_DISK_BIND, STORAGE_SRC_DIR,
-			 STORAGE_KEY_TREE, full, err)) == NULL)
+		         STORAGE_KEY_TREE, full, err)) == NULL)
 			return -1;
 		d->spec_index = idx;
 		return copy_path(d->dest, dest, err);
@@ -522,15 +537,16 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 		return 0;
 	return qb_seterr(err, QB_E_INVALID,
 	    "spec bind mount %s: source %s is neither a file, a directory "
-	    "nor a character device", dest, full);
+	    "nor a character device",
+	    dest, full);
 }
 
 static uint64_t
 spec_memory_limit(struct json_object *spec)
 {
 	struct json_object *o = spec;
-	static const char *const path[] = { "linux", "resources", "memory",
-		"limit" };
+	static const char *const path[] = {
+	    "linux", "resources", "memory", "limit"};
 
 	for (size_t i = 0; i < 4; i++)
 		if (o == NULL || !json_object_object_get_ex(o, path[i], &o))
@@ -538,7 +554,7 @@ spec_memory_limit(struct json_object *spec)
 	if (!json_object_is_type(o, json_type_int))
 		return 0;
 	return json_object_get_int64(o) > 0 ? (uint64_t)json_object_get_int64(o)
-					     : 0;
+	                                    : 0;
 }
 
 int
@@ -553,7 +569,8 @@ storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
 	if (n_rootfs > 1) {
 		qb_seterr(err, QB_E_INVALID,
 		    "%zu rootfs mounts: qemubox takes one (overlay, erofs or "
-		    "bind)", n_rootfs);
+		    "bind)",
+		    n_rootfs);
 		goto fail;
 	}
 	if (n_rootfs == 0)
@@ -565,28 +582,31 @@ storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
 	else if (strcmp(rootfs[0].type, "erofs") == 0)
 		rc = plan_erofs(&rootfs[0], plan, err);
 	else if (strcmp(rootfs[0].type, "bind") == 0 ||
-	    opt_has(rootfs[0].options, rootfs[0].n_options, "rbind") ||
-	    opt_has(rootfs[0].options, rootfs[0].n_options, "bind"))
+	         opt_has(rootfs[0].options, rootfs[0].n_options, "rbind") ||
+	         opt_has(rootfs[0].options, rootfs[0].n_options, "bind"))
 		rc = plan_bind_rootfs(&rootfs[0], plan, err);
 	else
 		rc = qb_seterr(err, QB_E_INVALID,
 		    "rootfs mount type %s is not supported by qemubox "
-		    "(overlay, erofs or bind)", rootfs[0].type);
+		    "(overlay, erofs or bind)",
+		    rootfs[0].type);
 	if (rc == -1)
 		goto fail;
 
-	if (spec != NULL && json_object_object_get_ex(spec, "mounts", &mounts)) {
+	if (spec != NULL &&
+	    json_object_object_get_ex(spec, "mounts", &mounts)) {
 		size_t n;
 
 		if (!json_object_is_type(mounts, json_type_array)) {
-			qb_seterr(err, QB_E_INVALID,
-			    "spec mounts is not an array");
+			qb_seterr(
+			    err, QB_E_INVALID, "spec mounts is not an array");
 			goto fail;
 		}
 		n = json_object_array_length(mounts);
 		for (size_t i = 0; i < n; i++)
-			if (plan_spec_mount(json_object_array_get_idx(mounts,
-						i), i, opts, plan, err) == -1)
+			if (plan_spec_mount(
+			        json_object_array_get_idx(mounts, i), i, opts,
+			        plan, err) == -1)
 				goto fail;
 	}
 
@@ -596,8 +616,8 @@ storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
 	} else {
 		plan->upper_kind = STORAGE_UPPER_TMPFS;
 		plan->upper_bytes = opts != NULL && opts->tmpfs_bytes > 0
-		    ? opts->tmpfs_bytes
-		    : spec_memory_limit(spec);
+		                        ? opts->tmpfs_bytes
+		                        : spec_memory_limit(spec);
 	}
 	return 0;
 fail:
@@ -606,8 +626,8 @@ fail:
 }
 
 int
-storage_plan_prepare(struct storage_plan *plan,
-    const struct layer_cache *cache, struct qb_error *err)
+storage_plan_prepare(struct storage_plan *plan, const struct layer_cache *cache,
+    struct qb_error *err)
 {
 	for (size_t i = 0; i < plan->n_disks; i++) {
 		struct storage_disk *d = &plan->disks[i];
@@ -618,7 +638,7 @@ storage_plan_prepare(struct storage_plan *plan,
 			continue;
 		if (d->src == STORAGE_SRC_DIR) {
 			if (layer_cache_get(cache, d->path, d->key, d->image,
-				sizeof(d->image), &d->fd, &built, err) == -1)
+			        sizeof(d->image), &d->fd, &built, err) == -1)
 				return qb_preferr(err, "layer %s", d->path);
 			d->built = built != 0;
 			continue;
@@ -650,23 +670,23 @@ set_source(struct json_object *mounts, size_t idx, const char *dest,
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "spec mount %zu is not the one the plan was built from",
 		    idx);
-	if (json_object_object_add(jm, "source",
-		json_object_new_string(source)) != 0)
+	if (json_object_object_add(
+	        jm, "source", json_object_new_string(source)) != 0)
 		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
 	return 0;
 }
 
 int
-storage_spec_rewrite(struct json_object *spec,
-    const struct storage_plan *plan, struct qb_error *err)
+storage_spec_rewrite(struct json_object *spec, const struct storage_plan *plan,
+    struct qb_error *err)
 {
 	struct json_object *mounts;
 	char path[PATH_MAX];
 
 	if (plan->n_files == 0 && plan->n_disks == 0 && !plan->shm_tmpfs)
 		return 0;
-	if (spec == NULL || !json_object_object_get_ex(spec, "mounts",
-				&mounts) ||
+	if (spec == NULL ||
+	    !json_object_object_get_ex(spec, "mounts", &mounts) ||
 	    !json_object_is_type(mounts, json_type_array)) {
 		if (plan->n_files == 0 && !plan->shm_tmpfs) {
 			for (size_t i = 0; i < plan->n_disks; i++)
@@ -678,8 +698,8 @@ storage_spec_rewrite(struct json_object *spec,
 	}
 	for (size_t i = 0; i < plan->n_files; i++)
 		if (set_source(mounts, plan->files[i].spec_index,
-			plan->files[i].dest, plan->files[i].guest_path,
-			err) == -1)
+		        plan->files[i].dest, plan->files[i].guest_path,
+		        err) == -1)
 			return -1;
 	for (size_t i = 0; i < plan->n_disks; i++) {
 		const struct storage_disk *d = &plan->disks[i];
@@ -693,25 +713,26 @@ storage_spec_rewrite(struct json_object *spec,
 	}
 	if (plan->shm_tmpfs) {
 		struct json_object *m, *o;
-		static const char *const shm_opts[] = { "nosuid", "noexec",
-			"nodev", "mode=1777", "size=65536k" };
+		static const char *const shm_opts[] = {
+		    "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
 
 		if (set_source(mounts, plan->shm_spec_index, "/dev/shm", "shm",
-			err) == -1)
+		        err) == -1)
 			return -1;
 		m = json_object_array_get_idx(mounts, plan->shm_spec_index);
 		if ((o = json_object_new_array()) == NULL)
 			return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
 		for (size_t i = 0; i < 5; i++)
-			json_object_array_add(o,
-			    json_object_new_string(shm_opts[i]));
-		json_object_object_add(m, "type", json_object_new_string("tmpfs"));
+			json_object_array_add(
+			    o, json_object_new_string(shm_opts[i]));
+		json_object_object_add(
+		    m, "type", json_object_new_string("tmpfs"));
 		json_object_object_add(m, "options", o);
 	}
 	return 0;
 bad:
-	return qb_seterr(err, QB_E_INTERNAL,
-	    "spec has no mounts but the plan has binds");
+	return qb_seterr(
+	    err, QB_E_INTERNAL, "spec has no mounts but the plan has binds");
 }
 
 void
@@ -742,8 +763,8 @@ copy_sparse(int in, int out, off_t size)
 			return -1;
 		while (data < hole) {
 			size_t want = (size_t)(hole - data) < sizeof(buf)
-			    ? (size_t)(hole - data)
-			    : sizeof(buf);
+			                  ? (size_t)(hole - data)
+			                  : sizeof(buf);
 			ssize_t r = pread(in, buf, want, data);
 
 			if (r == -1 && errno == EINTR)
@@ -768,8 +789,8 @@ storage_scratch_create(const char *template_path, const char *path,
 
 	*fd_out = -1;
 	if ((in = open(template_path, O_RDONLY | O_CLOEXEC)) == -1)
-		return qb_seterr(err, QB_E_INTERNAL,
-		    "scratch template %s: %s", template_path, strerror(errno));
+		return qb_seterr(err, QB_E_INTERNAL, "scratch template %s: %s",
+		    template_path, strerror(errno));
 	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
 		close(in);
 		return qb_seterr(err, QB_E_INTERNAL,
@@ -784,12 +805,12 @@ storage_scratch_create(const char *template_path, const char *path,
 		    (long long)(st.st_size >> 20),
 		    (unsigned long long)(STORAGE_SCRATCH_MAX >> 20));
 	}
-	out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	out = open(
+	    path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out == -1) {
 		close(in);
-		return qb_seterr(err, QB_E_INTERNAL, "create %s: %s", path,
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "create %s: %s", path, strerror(errno));
 	}
 	if (copy_sparse(in, out, st.st_size) == -1 ||
 	    ftruncate(out, (off_t)bytes) == -1) {

@@ -44,13 +44,16 @@
 struct layer_cache;
 
 #define STORAGE_FILE_MAX   (1024 * 1024) /* largest file bind copied in */
-#define STORAGE_MAX_DISKS  64	 /* rootfs layers + devices + binds */
+#define STORAGE_MAX_DISKS  64            /* rootfs layers + devices + binds */
 #define STORAGE_MAX_FILES  32
-#define STORAGE_SERIAL_LEN 20	 /* virtio-blk serial, without NUL */
+#define STORAGE_SERIAL_LEN 20 /* virtio-blk serial, without NUL */
 
-/* Where the guest puts what the plan carries (spec sources are rewritten). */
-#define STORAGE_GUEST_FILES_DIR "/run/qemubox/files" /* file i: .../<i> */
-#define STORAGE_GUEST_BINDS_DIR "/run/qemubox/binds" /* bind disk: .../<serial> */
+/*
+ * Where the guest puts what the plan carries (spec sources are rewritten):
+ * file i at FILES_DIR/<i>, a bind disk at BINDS_DIR/<serial>.
+ */
+#define STORAGE_GUEST_FILES_DIR "/run/qemubox/files"
+#define STORAGE_GUEST_BINDS_DIR "/run/qemubox/binds"
 
 /* One rootfs mount as containerd sends it (containerd.types.Mount). */
 struct storage_mount {
@@ -64,7 +67,7 @@ struct storage_mount {
 enum storage_disk_role {
 	STORAGE_DISK_LAYER,  /* a rootfs layer; LAYER disks are lowest first */
 	STORAGE_DISK_DEVICE, /* extra device (erofs device=) of the LAYER or
-				BIND disk before it, in order */
+	                        BIND disk before it, in order */
 	STORAGE_DISK_BIND,   /* a read-only directory bind of the spec */
 };
 
@@ -85,20 +88,21 @@ struct storage_disk {
 	enum storage_key_kind key;
 	char path[PATH_MAX];  /* host directory or image */
 	char image[PATH_MAX]; /* image attached (set by storage_plan_prepare) */
-	int fd;		      /* image, O_RDONLY; -1 until prepared */
-	bool built;	      /* prepare ran mkfs.erofs for it (a cache miss) */
-	char serial[STORAGE_SERIAL_LEN + 1]; /* the guest finds the disk by it */
-	char dest[PATH_MAX];		      /* BIND: container path */
-	size_t spec_index;		      /* BIND: index in spec mounts */
+	int fd;               /* image, O_RDONLY; -1 until prepared */
+	bool built;           /* prepare ran mkfs.erofs for it (a cache miss) */
+	char
+	    serial[STORAGE_SERIAL_LEN + 1]; /* the guest finds the disk by it */
+	char dest[PATH_MAX];                /* BIND: container path */
+	size_t spec_index;                  /* BIND: index in spec mounts */
 };
 
 struct storage_file {
-	char dest[PATH_MAX];	   /* container path (spec destination) */
-	char source[PATH_MAX];	   /* host path it was copied from */
+	char dest[PATH_MAX];       /* container path (spec destination) */
+	char source[PATH_MAX];     /* host path it was copied from */
 	char guest_path[PATH_MAX]; /* STORAGE_GUEST_FILES_DIR/<index> */
-	uint32_t mode;		   /* permission bits of the source */
+	uint32_t mode;             /* permission bits of the source */
 	uint32_t uid, gid;
-	bool readonly;	   /* spec asked for "ro" */
+	bool readonly;     /* spec asked for "ro" */
 	size_t spec_index; /* index in spec mounts */
 	size_t len;
 	unsigned char *data; /* len bytes, malloc'd */
@@ -114,19 +118,19 @@ struct storage_plan {
 	size_t n_disks;
 	struct storage_file *files;
 	size_t n_files;
-	bool readonly; /* rootfs has no writable upper (a view) */
-	bool shm_tmpfs;	       /* spec mount shm_spec_index: /dev/shm bind ->
-				  guest tmpfs (storage_spec_rewrite) */
+	bool readonly;  /* rootfs has no writable upper (a view) */
+	bool shm_tmpfs; /* spec mount shm_spec_index: /dev/shm bind ->
+	                   guest tmpfs (storage_spec_rewrite) */
 	size_t shm_spec_index;
 	enum storage_upper_kind upper_kind;
 	uint64_t upper_bytes;
 };
 
 struct storage_opts {
-	const char *bundle;	/* for a relative spec root.path */
+	const char *bundle;     /* for a relative spec root.path */
 	uint64_t scratch_bytes; /* storage.scratch_size_mb; 0 = tmpfs upper */
-	uint64_t tmpfs_bytes;	/* 0 = the spec's memory limit, else guest
-				   default (half the guest RAM) */
+	uint64_t tmpfs_bytes;   /* 0 = the spec's memory limit, else guest
+	                           default (half the guest RAM) */
 };
 
 /*
@@ -169,7 +173,7 @@ int storage_spec_rewrite(struct json_object *spec,
  * in *fd_out.
  */
 #define STORAGE_SCRATCH_TEMPLATE "scratch.ext4"
-#define STORAGE_SCRATCH_MAX	 (1ULL << 40)
+#define STORAGE_SCRATCH_MAX      (1ULL << 40)
 int storage_scratch_create(const char *template_path, const char *path,
     uint64_t bytes, int *fd_out, struct qb_error *err);
 
@@ -178,7 +182,7 @@ void storage_plan_free(struct storage_plan *plan);
 
 /* Split an overlay lowerdir= value (top first, '\:' escapes a colon) into
  * paths lowest first. Exposed for tests. Returns the count or -1. */
-int storage_split_lowerdir(const char *value, char (*out)[PATH_MAX],
-    size_t max);
+int storage_split_lowerdir(
+    const char *value, char (*out)[PATH_MAX], size_t max);
 
 #endif

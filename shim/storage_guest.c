@@ -21,7 +21,8 @@ storage_guest_create_fill(const struct storage_plan *plan,
 		if (d->role == STORAGE_DISK_DEVICE)
 			return qb_seterr(err, QB_E_UNIMPLEMENTED,
 			    "erofs device=%s: extra EROFS devices are not "
-			    "supported by the qemubox guest yet", d->path);
+			    "supported by the qemubox guest yet",
+			    d->path);
 		if (d->role == STORAGE_DISK_BIND)
 			return qb_seterr(err, QB_E_UNIMPLEMENTED,
 			    "read-only bind mount of host directory %s on %s "
@@ -43,8 +44,8 @@ storage_guest_create_fill(const struct storage_plan *plan,
 		keep->layers[i] = &keep->layer_msgs[i];
 	}
 	if (plan->n_files > 0) {
-		keep->file_msgs = calloc(plan->n_files,
-		    sizeof(*keep->file_msgs));
+		keep->file_msgs =
+		    calloc(plan->n_files, sizeof(*keep->file_msgs));
 		keep->files = calloc(plan->n_files, sizeof(*keep->files));
 		if (keep->file_msgs == NULL || keep->files == NULL)
 			goto nomem;

@@ -92,7 +92,7 @@ setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 	const char *tmp = getenv("TMPDIR");
 	char script[3 * PATH_MAX], d[PATH_MAX];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	snprintf(fx->root, sizeof(fx->root), "%s/test_layer_cache.XXXXXX",
 	    tmp != NULL ? tmp : "/tmp");
@@ -116,8 +116,8 @@ setup(void **state)
 	assert_int_equal(mkdir(d, 0755), 0);
 	sub(fx, "layer/sub/file", d);
 	write_file(d, "hello\n", 0644);
-	assert_int_equal(layer_cache_init(&fx->lc, fx->state, "none", 0, &err),
-	    0);
+	assert_int_equal(
+	    layer_cache_init(&fx->lc, fx->state, "none", 0, &err), 0);
 	strcpy(fx->lc.mkfs, fx->mkfs);
 	*state = fx;
 	return 0;
@@ -140,10 +140,9 @@ test_init_rejects_bad_compression(void **state)
 {
 	struct fx *fx = *state;
 	struct layer_cache lc;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
-	assert_int_equal(layer_cache_init(&lc, fx->state, "zstd", 0, &err),
-	    -1);
+	assert_int_equal(layer_cache_init(&lc, fx->state, "zstd", 0, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "storage.compression"));
 	assert_int_equal(layer_cache_init(&lc, fx->state, "lz4", 10, &err), 0);
@@ -164,8 +163,8 @@ test_key_stat_and_tree(void **state)
 	assert_int_equal(strlen(a), LAYER_CACHE_KEY_LEN);
 	assert_int_equal(layer_cache_key(&fx->lc, dir, STORAGE_KEY_STAT, b), 0);
 	assert_string_equal(a, b);
-	assert_int_equal(layer_cache_key(&fx->lc, dir, STORAGE_KEY_TREE, ta),
-	    0);
+	assert_int_equal(
+	    layer_cache_key(&fx->lc, dir, STORAGE_KEY_TREE, ta), 0);
 	assert_string_not_equal(a, ta);
 
 	/* Another compression is another image. */
@@ -182,8 +181,8 @@ test_key_stat_and_tree(void **state)
 	write_file(f, "changed\n", 0644);
 	assert_int_equal(layer_cache_key(&fx->lc, dir, STORAGE_KEY_STAT, b), 0);
 	assert_string_equal(a, b);
-	assert_int_equal(layer_cache_key(&fx->lc, dir, STORAGE_KEY_TREE, tb),
-	    0);
+	assert_int_equal(
+	    layer_cache_key(&fx->lc, dir, STORAGE_KEY_TREE, tb), 0);
 	assert_string_not_equal(ta, tb);
 
 	/* A change of the directory itself changes the O(1) key. */
@@ -206,8 +205,8 @@ test_key_stat_and_tree(void **state)
 	assert_string_not_equal(a, b);
 
 	sub(fx, "missing", dir);
-	assert_int_equal(layer_cache_key(&fx->lc, dir, STORAGE_KEY_STAT, a),
-	    -1);
+	assert_int_equal(
+	    layer_cache_key(&fx->lc, dir, STORAGE_KEY_STAT, a), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -216,13 +215,14 @@ test_get_builds_once(void **state)
 {
 	struct fx *fx = *state;
 	char dir[PATH_MAX], img1[PATH_MAX], img2[PATH_MAX];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct stat st;
 	int fd1, fd2, built;
 
 	sub(fx, "layer", dir);
 	assert_int_equal(layer_cache_get(&fx->lc, dir, STORAGE_KEY_STAT, img1,
-			     sizeof(img1), &fd1, &built, &err), 0);
+	                     sizeof(img1), &fd1, &built, &err),
+	    0);
 	assert_int_equal(built, 1);
 	assert_true(fd1 >= 0);
 	assert_int_equal(fstat(fd1, &st), 0);
@@ -232,7 +232,8 @@ test_get_builds_once(void **state)
 	assert_non_null(strstr(img1, ".erofs"));
 
 	assert_int_equal(layer_cache_get(&fx->lc, dir, STORAGE_KEY_STAT, img2,
-			     sizeof(img2), &fd2, &built, &err), 0);
+	                     sizeof(img2), &fd2, &built, &err),
+	    0);
 	assert_int_equal(built, 0);
 	assert_string_equal(img1, img2);
 	assert_int_equal(count_runs(fx), 1);
@@ -246,13 +247,14 @@ test_get_mkfs_failure_leaves_nothing(void **state)
 {
 	struct fx *fx = *state;
 	char dir[PATH_MAX], img[PATH_MAX];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	int fd = -1, built = 1;
 
 	strcpy(fx->lc.mkfs, fx->fail);
 	sub(fx, "layer", dir);
 	assert_int_equal(layer_cache_get(&fx->lc, dir, STORAGE_KEY_STAT, img,
-			     sizeof(img), &fd, &built, &err), -1);
+	                     sizeof(img), &fd, &built, &err),
+	    -1);
 	assert_int_equal(err.code, QB_E_INTERNAL);
 	assert_non_null(strstr(err.msg, "boom: bad layer"));
 	assert_non_null(strstr(err.msg, "exit 3"));
@@ -264,7 +266,8 @@ test_get_mkfs_failure_leaves_nothing(void **state)
 	/* A missing mkfs is an error too, not a crash or a hang. */
 	strcpy(fx->lc.mkfs, "/nonexistent/mkfs.erofs");
 	assert_int_equal(layer_cache_get(&fx->lc, dir, STORAGE_KEY_STAT, img,
-			     sizeof(img), &fd, &built, &err), -1);
+	                     sizeof(img), &fd, &built, &err),
+	    -1);
 }
 
 static void
@@ -273,18 +276,19 @@ test_stale_temp_removed_and_never_used(void **state)
 	struct fx *fx = *state;
 	char dir[PATH_MAX], img[PATH_MAX], tmp[2 * PATH_MAX];
 	char key[LAYER_CACHE_KEY_LEN + 1];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct layer_cache_evict_stats st;
 	int fd, built;
 
 	sub(fx, "layer", dir);
-	assert_int_equal(layer_cache_key(&fx->lc, dir, STORAGE_KEY_STAT, key),
-	    0);
+	assert_int_equal(
+	    layer_cache_key(&fx->lc, dir, STORAGE_KEY_STAT, key), 0);
 	/* What a builder killed in the middle of mkfs leaves behind. */
 	snprintf(tmp, sizeof(tmp), "%s/%s.tmp.999999", fx->lc.dir, key);
 	write_file(tmp, "half an image", 0600);
 	assert_int_equal(layer_cache_get(&fx->lc, dir, STORAGE_KEY_STAT, img,
-			     sizeof(img), &fd, &built, &err), 0);
+	                     sizeof(img), &fd, &built, &err),
+	    0);
 	assert_int_equal(built, 1);
 	assert_int_equal(access(tmp, F_OK), -1);
 	close(fd);
@@ -304,7 +308,7 @@ test_evict_stale_and_lru(void **state)
 {
 	struct fx *fx = *state;
 	char dirs[3][PATH_MAX], imgs[3][PATH_MAX], cmd[PATH_MAX + 16];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct layer_cache_evict_stats st;
 	int fd, built;
 
@@ -314,15 +318,17 @@ test_evict_stale_and_lru(void **state)
 		snprintf(name, sizeof(name), "l%d", i);
 		sub(fx, name, dirs[i]);
 		assert_int_equal(mkdir(dirs[i], 0755), 0);
-		assert_int_equal(layer_cache_get(&fx->lc, dirs[i],
-				     STORAGE_KEY_STAT, imgs[i],
-				     sizeof(imgs[i]), &fd, &built, &err), 0);
+		assert_int_equal(
+		    layer_cache_get(&fx->lc, dirs[i], STORAGE_KEY_STAT, imgs[i],
+		        sizeof(imgs[i]), &fd, &built, &err),
+		    0);
 		close(fd);
 		usleep(20000);
 	}
 	/* Use l0 again: it becomes the most recently used. */
 	assert_int_equal(layer_cache_get(&fx->lc, dirs[0], STORAGE_KEY_STAT,
-			     imgs[0], sizeof(imgs[0]), NULL, &built, &err), 0);
+	                     imgs[0], sizeof(imgs[0]), NULL, &built, &err),
+	    0);
 	assert_int_equal(built, 0);
 
 	/* The snapshot of l2 is removed: nothing refers to its image. */
@@ -349,7 +355,7 @@ test_real_mkfs_erofs(void **state)
 	struct fx *fx = *state;
 	char dir[PATH_MAX], img[PATH_MAX];
 	unsigned char sb[4];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	int fd, built;
 
 	if (access(LAYER_CACHE_MKFS, X_OK) != 0) {
@@ -359,7 +365,8 @@ test_real_mkfs_erofs(void **state)
 	strcpy(fx->lc.mkfs, LAYER_CACHE_MKFS);
 	sub(fx, "layer", dir);
 	assert_int_equal(layer_cache_get(&fx->lc, dir, STORAGE_KEY_STAT, img,
-			     sizeof(img), &fd, &built, &err), 0);
+	                     sizeof(img), &fd, &built, &err),
+	    0);
 	assert_int_equal(built, 1);
 	/* EROFS superblock magic 0xE0F5E1E2 (little endian) at 1024. */
 	assert_int_equal(pread(fd, sb, 4, 1024), 4);
@@ -376,18 +383,17 @@ test_plan_prepare_uses_cache(void **state)
 	struct fx *fx = *state;
 	char lower[2 * PATH_MAX + 16], l0[PATH_MAX], l1[PATH_MAX];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	sub(fx, "l0", l0);
 	sub(fx, "l1", l1);
 	assert_int_equal(mkdir(l0, 0755), 0);
 	assert_int_equal(mkdir(l1, 0755), 0);
 	snprintf(lower, sizeof(lower), "lowerdir=%s:%s", l1, l0);
-	const char *opts[] = { lower };
-	struct storage_mount m = { "overlay", "overlay", NULL, opts, 1 };
+	const char *opts[] = {lower};
+	struct storage_mount m = {"overlay", "overlay", NULL, opts, 1};
 
-	assert_int_equal(storage_plan_build(&m, 1, NULL, NULL, &plan, &err),
-	    0);
+	assert_int_equal(storage_plan_build(&m, 1, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(storage_plan_prepare(&plan, &fx->lc, &err), 0);
 	assert_int_equal(plan.n_disks, 2);
 	for (int i = 0; i < 2; i++) {
@@ -399,8 +405,7 @@ test_plan_prepare_uses_cache(void **state)
 	storage_plan_free(&plan);
 
 	/* A second container of the same image: no mkfs. */
-	assert_int_equal(storage_plan_build(&m, 1, NULL, NULL, &plan, &err),
-	    0);
+	assert_int_equal(storage_plan_build(&m, 1, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(storage_plan_prepare(&plan, &fx->lc, &err), 0);
 	assert_false(plan.disks[0].built);
 	assert_false(plan.disks[1].built);
@@ -412,7 +417,7 @@ static int
 tool(int argc, char **argv)
 {
 	struct layer_cache lc;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	if (argc >= 4 && strcmp(argv[1], "get") == 0) {
 		enum storage_key_kind kind = STORAGE_KEY_STAT;
@@ -420,14 +425,14 @@ tool(int argc, char **argv)
 		int fd, built;
 
 		if (layer_cache_init(&lc, argv[2], argc > 5 ? argv[5] : "none",
-			0, &err) == -1)
+		        0, &err) == -1)
 			goto fail;
 		if (argc > 4)
 			snprintf(lc.mkfs, sizeof(lc.mkfs), "%s", argv[4]);
 		if (argc > 6 && strcmp(argv[6], "tree") == 0)
 			kind = STORAGE_KEY_TREE;
 		if (layer_cache_get(&lc, argv[3], kind, img, sizeof(img), &fd,
-			&built, &err) == -1)
+		        &built, &err) == -1)
 			goto fail;
 		printf("built=%d image=%s\n", built, img);
 		close(fd);
@@ -449,8 +454,8 @@ tool(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 4 && strcmp(argv[1], "plan") == 0) {
-		struct storage_mount m = { argv[2], argv[3], NULL,
-			(const char *const *)(argv + 4), (size_t)(argc - 4) };
+		struct storage_mount m = {argv[2], argv[3], NULL,
+		    (const char *const *)(argv + 4), (size_t)(argc - 4)};
 		const char *state_dir = getenv("LAYER_CACHE_STATE");
 		struct storage_plan plan;
 
@@ -470,9 +475,11 @@ tool(int argc, char **argv)
 		storage_plan_free(&plan);
 		return 0;
 	}
-	fprintf(stderr, "usage: %s get STATE DIR [MKFS [COMP [stat|tree]]] | "
-			"evict STATE MAX_BYTES | plan TYPE SOURCE OPTION... "
-			"(state dir in $LAYER_CACHE_STATE)\n", argv[0]);
+	fprintf(stderr,
+	    "usage: %s get STATE DIR [MKFS [COMP [stat|tree]]] | "
+	    "evict STATE MAX_BYTES | plan TYPE SOURCE OPTION... "
+	    "(state dir in $LAYER_CACHE_STATE)\n",
+	    argv[0]);
 	return 2;
 fail:
 	fprintf(stderr, "%s\n", err.msg);
@@ -483,22 +490,22 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_init_rejects_bad_compression, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_stat_and_tree, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_get_builds_once, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_get_mkfs_failure_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_stale_temp_removed_and_never_used, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_evict_stale_and_lru, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_real_mkfs_erofs, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_plan_prepare_uses_cache,
-		    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_init_rejects_bad_compression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_key_stat_and_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_get_builds_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_get_mkfs_failure_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_stale_temp_removed_and_never_used, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_evict_stale_and_lru, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_real_mkfs_erofs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_plan_prepare_uses_cache, setup, teardown),
 	};
 
 	if (argc > 1)

@@ -100,7 +100,7 @@ build1(const char *type, const char *source, const char *const *opts,
     size_t nopts, struct json_object *spec, const struct storage_opts *o,
     struct storage_plan *plan, struct qb_error *err)
 {
-	struct storage_mount m = { type, source, NULL, opts, nopts };
+	struct storage_mount m = {type, source, NULL, opts, nopts};
 
 	return storage_plan_build(&m, 1, spec, o, plan, err);
 }
@@ -112,16 +112,16 @@ test_overlay_one_lower(void **state)
 	char lower[PATH_MAX + 16], upper[PATH_MAX + 16], work[PATH_MAX + 16];
 	char l1[PATH_MAX];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	path_of(fx, "l1", l1);
 	snprintf(lower, sizeof(lower), "lowerdir=%s", l1);
 	snprintf(upper, sizeof(upper), "upperdir=%s/upper", fx->root);
 	snprintf(work, sizeof(work), "workdir=%s/work", fx->root);
-	const char *opts[] = { "index=off", work, upper, lower };
+	const char *opts[] = {"index=off", work, upper, lower};
 
-	assert_int_equal(build1("overlay", "overlay", opts, 4, NULL, NULL,
-			     &plan, &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 4, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 1);
 	assert_int_equal(plan.disks[0].role, STORAGE_DISK_LAYER);
 	assert_int_equal(plan.disks[0].src, STORAGE_SRC_DIR);
@@ -143,16 +143,15 @@ test_overlay_five_lowers_order(void **state)
 	struct fx *fx = *state;
 	char lower[6 * PATH_MAX];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	/* containerd: lowerdir=<top>:...:<bottom>; l5 is the top layer. */
-	snprintf(lower, sizeof(lower),
-	    "lowerdir=%s/l5:%s/l4:%s/l3:%s/l2:%s/l1", fx->root, fx->root,
-	    fx->root, fx->root, fx->root);
-	const char *opts[] = { lower };
+	snprintf(lower, sizeof(lower), "lowerdir=%s/l5:%s/l4:%s/l3:%s/l2:%s/l1",
+	    fx->root, fx->root, fx->root, fx->root, fx->root);
+	const char *opts[] = {lower};
 
-	assert_int_equal(build1("overlay", "overlay", opts, 1, NULL, NULL,
-			     &plan, &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 5);
 	for (int i = 0; i < 5; i++) {
 		char want[PATH_MAX + 8], serial[32];
@@ -175,15 +174,15 @@ test_overlay_nonempty_upper_is_top_layer(void **state)
 	struct fx *fx = *state;
 	char lower[PATH_MAX + 16], upper[PATH_MAX + 16];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	put(fx, "upper/written-by-runc", "x", 1);
 	snprintf(lower, sizeof(lower), "lowerdir=%s/l1", fx->root);
 	snprintf(upper, sizeof(upper), "upperdir=%s/upper", fx->root);
-	const char *opts[] = { lower, upper };
+	const char *opts[] = {lower, upper};
 
-	assert_int_equal(build1("overlay", "overlay", opts, 2, NULL, NULL,
-			     &plan, &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 2, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 2);
 	assert_string_equal(plan.disks[1].path, upper + 9);
 	assert_int_equal(plan.disks[1].key, STORAGE_KEY_TREE);
@@ -197,30 +196,32 @@ test_overlay_errors(void **state)
 	struct fx *fx = *state;
 	char lower[PATH_MAX + 16];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
-	const char *noopts[] = { "index=off" };
+	struct qb_error err = {0};
+	const char *noopts[] = {"index=off"};
 
-	assert_int_equal(build1("overlay", "overlay", noopts, 1, NULL, NULL,
-			     &plan, &err), -1);
+	assert_int_equal(
+	    build1("overlay", "overlay", noopts, 1, NULL, NULL, &plan, &err),
+	    -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "lowerdir"));
 
 	snprintf(lower, sizeof(lower), "lowerdir=%s/missing", fx->root);
-	const char *opts[] = { lower };
-	assert_int_equal(build1("overlay", "overlay", opts, 1, NULL, NULL,
-			     &plan, &err), -1);
+	const char *opts[] = {lower};
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, NULL, NULL, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "missing"));
 	assert_int_equal(plan.n_disks, 0);
 	assert_null(plan.disks);
 
-	const char *rel[] = { "lowerdir=relative/dir" };
-	assert_int_equal(build1("overlay", "overlay", rel, 1, NULL, NULL,
-			     &plan, &err), -1);
+	const char *rel[] = {"lowerdir=relative/dir"};
+	assert_int_equal(
+	    build1("overlay", "overlay", rel, 1, NULL, NULL, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "absolute"));
 
-	const char *empty[] = { "lowerdir=/a::/b" };
-	assert_int_equal(build1("overlay", "overlay", empty, 1, NULL, NULL,
-			     &plan, &err), -1);
+	const char *empty[] = {"lowerdir=/a::/b"};
+	assert_int_equal(
+	    build1("overlay", "overlay", empty, 1, NULL, NULL, &plan, &err),
+	    -1);
 	assert_non_null(strstr(err.msg, "malformed"));
 }
 
@@ -228,13 +229,13 @@ static void
 test_split_lowerdir_escape(void **state)
 {
 	struct fx *fx = *state;
-	char (*out)[PATH_MAX] = calloc(4, PATH_MAX);
+	char(*out)[PATH_MAX] = calloc(4, PATH_MAX);
 	char lower[3 * PATH_MAX], want[PATH_MAX + 8];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
-	assert_int_equal(storage_split_lowerdir("/top:/mid\\:x:/low", out, 4),
-	    3);
+	assert_int_equal(
+	    storage_split_lowerdir("/top:/mid\\:x:/low", out, 4), 3);
 	assert_string_equal(out[0], "/low");
 	assert_string_equal(out[1], "/mid:x");
 	assert_string_equal(out[2], "/top");
@@ -247,9 +248,9 @@ test_split_lowerdir_escape(void **state)
 	/* A directory whose name holds a colon, end to end. */
 	snprintf(lower, sizeof(lower), "lowerdir=%s/a\\:b:%s/l1", fx->root,
 	    fx->root);
-	const char *opts[] = { lower };
-	assert_int_equal(build1("overlay", "overlay", opts, 1, NULL, NULL,
-			     &plan, &err), 0);
+	const char *opts[] = {lower};
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, NULL, NULL, &plan, &err), 0);
 	snprintf(want, sizeof(want), "%s/a:b", fx->root);
 	assert_string_equal(plan.disks[1].path, want);
 	storage_plan_free(&plan);
@@ -261,15 +262,15 @@ test_erofs_passthrough(void **state)
 	struct fx *fx = *state;
 	char img[PATH_MAX], dev[PATH_MAX + 16], dev1[PATH_MAX];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	path_of(fx, "img.erofs", img);
 	path_of(fx, "dev1.erofs", dev1);
 	snprintf(dev, sizeof(dev), "device=%s", dev1);
-	const char *opts[] = { "ro", dev };
+	const char *opts[] = {"ro", dev};
 
-	assert_int_equal(build1("erofs", img, opts, 2, NULL, NULL, &plan,
-			     &err), 0);
+	assert_int_equal(
+	    build1("erofs", img, opts, 2, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 2);
 	assert_int_equal(plan.disks[0].role, STORAGE_DISK_LAYER);
 	assert_int_equal(plan.disks[0].src, STORAGE_SRC_IMAGE);
@@ -285,14 +286,14 @@ test_erofs_passthrough(void **state)
 	assert_true(plan.disks[0].fd >= 0);
 	assert_true(plan.disks[1].fd >= 0);
 	assert_string_equal(plan.disks[0].image, img);
-	assert_int_equal(fcntl(plan.disks[0].fd, F_GETFL) & O_ACCMODE,
-	    O_RDONLY);
+	assert_int_equal(
+	    fcntl(plan.disks[0].fd, F_GETFL) & O_ACCMODE, O_RDONLY);
 	storage_plan_free(&plan);
 
 	/* An erofs source that is a directory is refused. */
 	path_of(fx, "l1", img);
-	assert_int_equal(build1("erofs", img, opts, 2, NULL, NULL, &plan,
-			     &err), -1);
+	assert_int_equal(
+	    build1("erofs", img, opts, 2, NULL, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 }
 
@@ -302,13 +303,13 @@ test_bind_rootfs(void **state)
 	struct fx *fx = *state;
 	char dir[PATH_MAX];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
-	const char *rw[] = { "rbind", "rw" };
-	const char *ro[] = { "rbind", "ro" };
+	struct qb_error err = {0};
+	const char *rw[] = {"rbind", "rw"};
+	const char *ro[] = {"rbind", "ro"};
 
 	path_of(fx, "l3", dir);
-	assert_int_equal(build1("bind", dir, rw, 2, NULL, NULL, &plan, &err),
-	    0);
+	assert_int_equal(
+	    build1("bind", dir, rw, 2, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 1);
 	assert_int_equal(plan.disks[0].src, STORAGE_SRC_DIR);
 	assert_int_equal(plan.disks[0].key, STORAGE_KEY_TREE);
@@ -316,15 +317,15 @@ test_bind_rootfs(void **state)
 	storage_plan_free(&plan);
 
 	/* type "none" + rbind is a bind too; ro = a view of a committed one */
-	assert_int_equal(build1("none", dir, ro, 2, NULL, NULL, &plan, &err),
-	    0);
+	assert_int_equal(
+	    build1("none", dir, ro, 2, NULL, NULL, &plan, &err), 0);
 	assert_int_equal(plan.disks[0].key, STORAGE_KEY_STAT);
 	assert_true(plan.readonly);
 	storage_plan_free(&plan);
 
 	path_of(fx, "hosts", dir);
-	assert_int_equal(build1("bind", dir, rw, 2, NULL, NULL, &plan, &err),
-	    -1);
+	assert_int_equal(
+	    build1("bind", dir, rw, 2, NULL, NULL, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "not a directory"));
 }
 
@@ -332,19 +333,19 @@ static void
 test_unsupported_rootfs(void **state)
 {
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
-	struct storage_mount two[2] = { { "overlay", "overlay", NULL, NULL, 0 },
-		{ "overlay", "overlay", NULL, NULL, 0 } };
+	struct qb_error err = {0};
+	struct storage_mount two[2] = {{"overlay", "overlay", NULL, NULL, 0},
+	    {"overlay", "overlay", NULL, NULL, 0}};
 
 	(void)state;
-	assert_int_equal(build1("zfs", "pool/ds", NULL, 0, NULL, NULL, &plan,
-			     &err), -1);
+	assert_int_equal(
+	    build1("zfs", "pool/ds", NULL, 0, NULL, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "zfs"));
 	assert_int_equal(plan.n_disks, 0);
 
-	assert_int_equal(storage_plan_build(two, 2, NULL, NULL, &plan, &err),
-	    -1);
+	assert_int_equal(
+	    storage_plan_build(two, 2, NULL, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 }
 
@@ -367,29 +368,38 @@ test_spec_file_binds_and_rewrite(void **state)
 	struct fx *fx = *state;
 	char mounts[4 * PATH_MAX], l1[PATH_MAX + 16];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec, *m;
-	struct storage_opts o = { 0 };
+	struct storage_opts o = {0};
 	char bundle[PATH_MAX];
 
 	path_of(fx, "bundle", bundle);
 	o.bundle = bundle;
 	snprintf(mounts, sizeof(mounts),
-	    "[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-	    "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
-	    "{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\"},"
-	    "{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\"},"
-	    "{\"destination\":\"/dev/mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\"},"
-	    "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s/hosts\",\"options\":[\"rbind\",\"ro\"]},"
-	    "{\"destination\":\"/etc/resolv.conf\",\"source\":\"resolv.conf\",\"options\":[\"bind\",\"rw\"]},"
-	    "{\"destination\":\"/dev/null2\",\"type\":\"bind\",\"source\":\"/dev/null\",\"options\":[\"bind\"]}]",
+	    "[{\"destination\":\"/"
+	    "proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+	    "{\"destination\":\"/"
+	    "dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
+	    "{\"destination\":\"/dev/"
+	    "pts\",\"type\":\"devpts\",\"source\":\"devpts\"},"
+	    "{\"destination\":\"/sys/fs/"
+	    "cgroup\",\"type\":\"cgroup\",\"source\":\"cgroup\"},"
+	    "{\"destination\":\"/dev/"
+	    "mqueue\",\"type\":\"mqueue\",\"source\":\"mqueue\"},"
+	    "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hosts\",\"options\":[\"rbind\",\"ro\"]},"
+	    "{\"destination\":\"/etc/"
+	    "resolv.conf\",\"source\":\"resolv.conf\",\"options\":[\"bind\","
+	    "\"rw\"]},"
+	    "{\"destination\":\"/dev/null2\",\"type\":\"bind\",\"source\":\"/"
+	    "dev/null\",\"options\":[\"bind\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
-	const char *opts[] = { l1 };
+	const char *opts[] = {l1};
 
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, &o, &plan,
-			     &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, &o, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 1);
 	assert_int_equal(plan.n_files, 2);
 	assert_string_equal(plan.files[0].dest, "/etc/hosts");
@@ -398,32 +408,32 @@ test_spec_file_binds_and_rewrite(void **state)
 	assert_memory_equal(plan.files[0].data, "127.0.0.1 localhost\n", 20);
 	assert_int_equal(plan.files[0].mode, 0640);
 	assert_int_equal(plan.files[0].spec_index, 5);
-	assert_string_equal(plan.files[0].guest_path,
-	    STORAGE_GUEST_FILES_DIR "/0");
+	assert_string_equal(
+	    plan.files[0].guest_path, STORAGE_GUEST_FILES_DIR "/0");
 	/* A relative bind source is relative to the bundle. */
 	assert_string_equal(plan.files[1].dest, "/etc/resolv.conf");
 	assert_false(plan.files[1].readonly);
 	assert_memory_equal(plan.files[1].data, "nameserver 10.0.0.1\n", 20);
 
 	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
-	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
-	    5);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 5);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
 	    STORAGE_GUEST_FILES_DIR "/0");
-	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
-	    6);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 6);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
 	    STORAGE_GUEST_FILES_DIR "/1");
 	/* Guest-side mounts are untouched. */
-	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
-	    0);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 0);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
 	    "proc");
-	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
-	    7);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 7);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
 	    "/dev/null");
@@ -438,19 +448,20 @@ test_spec_large_file_refused(void **state)
 	char mounts[3 * PATH_MAX], l1[PATH_MAX + 16];
 	char *big = calloc(1, STORAGE_FILE_MAX + 1);
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec;
 
 	put(fx, "big", big, STORAGE_FILE_MAX + 1);
 	free(big);
 	snprintf(mounts, sizeof(mounts),
-	    "[{\"destination\":\"/big\",\"type\":\"bind\",\"source\":\"%s/big\",\"options\":[\"rbind\",\"ro\"]}]",
+	    "[{\"destination\":\"/big\",\"type\":\"bind\",\"source\":\"%s/"
+	    "big\",\"options\":[\"rbind\",\"ro\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
-	const char *opts[] = { l1 };
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), -1);
+	const char *opts[] = {l1};
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "/big"));
 	assert_non_null(strstr(err.msg, "not supported"));
@@ -462,8 +473,8 @@ test_spec_large_file_refused(void **state)
 	put(fx, "big", big, STORAGE_FILE_MAX);
 	free(big);
 	spec = spec_with_mounts(mounts);
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), 0);
 	assert_int_equal(plan.files[0].len, STORAGE_FILE_MAX);
 	storage_plan_free(&plan);
 	json_object_put(spec);
@@ -475,19 +486,20 @@ test_spec_dir_binds(void **state)
 	struct fx *fx = *state;
 	char mounts[3 * PATH_MAX], l1[PATH_MAX + 16];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec, *m;
 
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
-	const char *opts[] = { l1 };
+	const char *opts[] = {l1};
 
 	/* rw host directory: refused, saying why. */
 	snprintf(mounts, sizeof(mounts),
-	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/hostdir\",\"options\":[\"rbind\",\"rw\"]}]",
+	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"rw\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), -1);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "rw bind mount of host directory"));
 	assert_non_null(strstr(err.msg, "hostdir"));
@@ -496,11 +508,12 @@ test_spec_dir_binds(void **state)
 
 	/* ro host directory: an extra disk after the layers. */
 	snprintf(mounts, sizeof(mounts),
-	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/hostdir\",\"options\":[\"rbind\",\"ro\"]}]",
+	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"ro\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 2);
 	assert_int_equal(plan.disks[1].role, STORAGE_DISK_BIND);
 	assert_int_equal(plan.disks[1].src, STORAGE_SRC_DIR);
@@ -508,8 +521,8 @@ test_spec_dir_binds(void **state)
 	assert_string_equal(plan.disks[1].dest, "/data");
 	assert_string_equal(plan.disks[1].serial, "qb-bind-1");
 	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
-	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
-	    0);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 0);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
 	    STORAGE_GUEST_BINDS_DIR "/qb-bind-1");
@@ -523,25 +536,27 @@ test_spec_dev_shm_becomes_tmpfs(void **state)
 	struct fx *fx = *state;
 	char mounts[3 * PATH_MAX], l1[PATH_MAX + 16];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec, *m, *o;
 
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
-	const char *opts[] = { l1 };
+	const char *opts[] = {l1};
 	/* What CRI puts in a container's spec: a rw bind of the sandbox shm. */
 	snprintf(mounts, sizeof(mounts),
-	    "[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-	    "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s/hostdir\",\"options\":[\"rbind\",\"rprivate\",\"rw\"]}]",
+	    "[{\"destination\":\"/"
+	    "proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+	    "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"rprivate\",\"rw\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), 0);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), 0);
 	assert_true(plan.shm_tmpfs);
 	assert_int_equal(plan.shm_spec_index, 1);
 	assert_int_equal(plan.n_disks, 1);
 	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
-	m = json_object_array_get_idx(json_object_object_get(spec, "mounts"),
-	    1);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 1);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "type")), "tmpfs");
 	assert_string_equal(
@@ -561,30 +576,30 @@ test_spec_unsupported_and_missing(void **state)
 	struct fx *fx = *state;
 	char l1[PATH_MAX + 16];
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec;
 
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
-	const char *opts[] = { l1 };
+	const char *opts[] = {l1};
 
 	spec = spec_with_mounts("[{\"destination\":\"/n\",\"type\":\"nfs\","
-				"\"source\":\"srv:/x\"}]");
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), -1);
+	                        "\"source\":\"srv:/x\"}]");
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "nfs"));
 	json_object_put(spec);
 
 	spec = spec_with_mounts("[{\"destination\":\"/x\",\"type\":\"bind\","
-				"\"source\":\"/nonexistent/qemubox\","
-				"\"options\":[\"rbind\"]}]");
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), -1);
+	                        "\"source\":\"/nonexistent/qemubox\","
+	                        "\"options\":[\"rbind\"]}]");
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "/nonexistent/qemubox"));
 	json_object_put(spec);
 
 	spec = spec_with_mounts("[{\"type\":\"proc\"}]");
-	assert_int_equal(build1("overlay", "overlay", opts, 1, spec, NULL,
-			     &plan, &err), -1);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "destination"));
 	json_object_put(spec);
 }
@@ -594,18 +609,17 @@ test_no_rootfs_mounts_uses_root_path(void **state)
 {
 	struct fx *fx = *state;
 	struct storage_plan plan;
-	struct qb_error err = { 0 };
-	struct storage_opts o = { 0 };
+	struct qb_error err = {0};
+	struct storage_opts o = {0};
 	struct json_object *spec;
 	char bundle[PATH_MAX], want[PATH_MAX + 8];
 
 	path_of(fx, "bundle", bundle);
 	o.bundle = bundle;
 	spec = json_tokener_parse("{\"root\":{\"path\":\"rootfs\","
-				  "\"readonly\":true},\"linux\":{\"resources\":"
-				  "{\"memory\":{\"limit\":268435456}}}}");
-	assert_int_equal(storage_plan_build(NULL, 0, spec, &o, &plan, &err),
-	    0);
+	                          "\"readonly\":true},\"linux\":{\"resources\":"
+	                          "{\"memory\":{\"limit\":268435456}}}}");
+	assert_int_equal(storage_plan_build(NULL, 0, spec, &o, &plan, &err), 0);
 	snprintf(want, sizeof(want), "%s/rootfs", bundle);
 	assert_int_equal(plan.n_disks, 1);
 	assert_string_equal(plan.disks[0].path, want);
@@ -617,15 +631,14 @@ test_no_rootfs_mounts_uses_root_path(void **state)
 
 	/* ... or a scratch disk when configured. */
 	o.scratch_bytes = 1ULL << 30;
-	assert_int_equal(storage_plan_build(NULL, 0, spec, &o, &plan, &err),
-	    0);
+	assert_int_equal(storage_plan_build(NULL, 0, spec, &o, &plan, &err), 0);
 	assert_int_equal(plan.upper_kind, STORAGE_UPPER_SCRATCH);
 	assert_int_equal(plan.upper_bytes, 1ULL << 30);
 	storage_plan_free(&plan);
 	json_object_put(spec);
 
-	assert_int_equal(storage_plan_build(NULL, 0, NULL, &o, &plan, &err),
-	    -1);
+	assert_int_equal(
+	    storage_plan_build(NULL, 0, NULL, &o, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "root.path"));
 }
 
@@ -635,7 +648,7 @@ test_scratch_create(void **state)
 	struct fx *fx = *state;
 	char tmpl[PATH_MAX], disk[PATH_MAX], cmd[2 * PATH_MAX];
 	unsigned char a[4096], b[4096];
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct stat st;
 	int fd, tfd;
 
@@ -643,13 +656,14 @@ test_scratch_create(void **state)
 	path_of(fx, "scratch.img", disk);
 	snprintf(cmd, sizeof(cmd),
 	    "/sbin/mkfs.ext4 -q -F -b 4096 -O ^has_journal '%s' 16M "
-	    ">/dev/null 2>&1", tmpl);
+	    ">/dev/null 2>&1",
+	    tmpl);
 	if (system(cmd) != 0) {
 		skip(); /* no e2fsprogs */
 		return;
 	}
-	assert_int_equal(storage_scratch_create(tmpl, disk, 1ULL << 30, &fd,
-			     &err), 0);
+	assert_int_equal(
+	    storage_scratch_create(tmpl, disk, 1ULL << 30, &fd, &err), 0);
 	assert_true(fd >= 0);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
 	assert_int_equal(fstat(fd, &st), 0);
@@ -671,17 +685,18 @@ test_scratch_create(void **state)
 	close(fd);
 
 	/* Never over an existing file. */
-	assert_int_equal(storage_scratch_create(tmpl, disk, 1ULL << 30, &fd,
-			     &err), -1);
+	assert_int_equal(
+	    storage_scratch_create(tmpl, disk, 1ULL << 30, &fd, &err), -1);
 	assert_int_equal(fd, -1);
 	unlink(disk);
 	/* Smaller than the template, or beyond what it can grow to. */
-	assert_int_equal(storage_scratch_create(tmpl, disk, 1ULL << 20, &fd,
-			     &err), -1);
+	assert_int_equal(
+	    storage_scratch_create(tmpl, disk, 1ULL << 20, &fd, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_non_null(strstr(err.msg, "storage.scratch_size_mb"));
-	assert_int_equal(storage_scratch_create(tmpl, disk,
-			     STORAGE_SCRATCH_MAX + 1, &fd, &err), -1);
+	assert_int_equal(storage_scratch_create(
+	                     tmpl, disk, STORAGE_SCRATCH_MAX + 1, &fd, &err),
+	    -1);
 	assert_int_equal(access(disk, F_OK), -1);
 }
 
@@ -689,36 +704,35 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_overlay_one_lower, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_overlay_five_lowers_order,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_overlay_nonempty_upper_is_top_layer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlay_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_split_lowerdir_escape,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_erofs_passthrough, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bind_rootfs, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_unsupported_rootfs, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_spec_file_binds_and_rewrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_spec_large_file_refused,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_spec_dir_binds, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_spec_unsupported_and_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_no_rootfs_mounts_uses_root_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scratch_create, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_spec_dev_shm_becomes_tmpfs,
-		    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_overlay_one_lower, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_overlay_five_lowers_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_overlay_nonempty_upper_is_top_layer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_overlay_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_split_lowerdir_escape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_erofs_passthrough, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_rootfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unsupported_rootfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_spec_file_binds_and_rewrite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_spec_large_file_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_spec_dir_binds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_spec_unsupported_and_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_no_rootfs_mounts_uses_root_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_scratch_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_spec_dev_shm_becomes_tmpfs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,7 +81,7 @@ test_fill_roundtrip(void **state)
 	char lower[3 * PATH_MAX];
 	struct storage_plan plan;
 	struct storage_guest_create keep;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec = spec_for(NULL);
 	Qemubox__Guest__V1__CreateRequest req, *back;
 	uint8_t *buf;
@@ -89,15 +89,14 @@ test_fill_roundtrip(void **state)
 
 	(void)state;
 	snprintf(lower, sizeof(lower), "lowerdir=%s/l1:%s/l0", root, root);
-	const char *opts[] = { lower };
-	struct storage_mount m = { "overlay", "overlay", NULL, opts, 1 };
+	const char *opts[] = {lower};
+	struct storage_mount m = {"overlay", "overlay", NULL, opts, 1};
 
-	assert_int_equal(storage_plan_build(&m, 1, spec, NULL, &plan, &err),
-	    0);
+	assert_int_equal(storage_plan_build(&m, 1, spec, NULL, &plan, &err), 0);
 	qemubox__guest__v1__create_request__init(&req);
 	req.id = "c1";
-	assert_int_equal(storage_guest_create_fill(&plan, &req, &keep, &err),
-	    0);
+	assert_int_equal(
+	    storage_guest_create_fill(&plan, &req, &keep, &err), 0);
 	len = qemubox__guest__v1__create_request__get_packed_size(&req);
 	buf = malloc(len);
 	qemubox__guest__v1__create_request__pack(&req, buf);
@@ -120,11 +119,11 @@ test_fill_roundtrip(void **state)
 	storage_guest_create_free(&keep);
 
 	/* Scratch disk instead of tmpfs. */
-	struct storage_opts o = { .scratch_bytes = 1ULL << 30 };
+	struct storage_opts o = {.scratch_bytes = 1ULL << 30};
 	storage_plan_free(&plan);
 	assert_int_equal(storage_plan_build(&m, 1, spec, &o, &plan, &err), 0);
-	assert_int_equal(storage_guest_create_fill(&plan, &req, &keep, &err),
-	    0);
+	assert_int_equal(
+	    storage_guest_create_fill(&plan, &req, &keep, &err), 0);
 	assert_string_equal(req.scratch_serial, STORAGE_SCRATCH_SERIAL);
 	assert_int_equal(req.tmpfs_size_mb, 0);
 	storage_guest_create_free(&keep);
@@ -138,24 +137,24 @@ test_fill_refuses_what_guest_lacks(void **state)
 	char lower[PATH_MAX + 16], extra[2 * PATH_MAX];
 	struct storage_plan plan;
 	struct storage_guest_create keep;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct json_object *spec;
 	Qemubox__Guest__V1__CreateRequest req;
 
 	(void)state;
 	snprintf(extra, sizeof(extra),
 	    ",{\"destination\":\"/data\",\"type\":\"bind\",\"source\":"
-	    "\"%s/ro\",\"options\":[\"rbind\",\"ro\"]}", root);
+	    "\"%s/ro\",\"options\":[\"rbind\",\"ro\"]}",
+	    root);
 	spec = spec_for(extra);
 	snprintf(lower, sizeof(lower), "lowerdir=%s/l0", root);
-	const char *opts[] = { lower };
-	struct storage_mount m = { "overlay", "overlay", NULL, opts, 1 };
+	const char *opts[] = {lower};
+	struct storage_mount m = {"overlay", "overlay", NULL, opts, 1};
 
-	assert_int_equal(storage_plan_build(&m, 1, spec, NULL, &plan, &err),
-	    0);
+	assert_int_equal(storage_plan_build(&m, 1, spec, NULL, &plan, &err), 0);
 	qemubox__guest__v1__create_request__init(&req);
-	assert_int_equal(storage_guest_create_fill(&plan, &req, &keep, &err),
-	    -1);
+	assert_int_equal(
+	    storage_guest_create_fill(&plan, &req, &keep, &err), -1);
 	assert_int_equal(err.code, QB_E_UNIMPLEMENTED);
 	assert_non_null(strstr(err.msg, "/data"));
 	storage_plan_free(&plan);
@@ -166,10 +165,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fill_roundtrip, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_fill_refuses_what_guest_lacks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fill_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fill_refuses_what_guest_lacks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
