@@ -50,3 +50,8 @@ define INSTALL_STORAGE
 
 endef
 INSTALL_EXTRA += $(INSTALL_STORAGE)
+
+$(BUILD)/fuzz-bin/fuzz_storage: $(call fuzz_objs,tests/fuzz/fuzz_storage.c $(STORAGE_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_STORAGE)
+FUZZERS += $(BUILD)/fuzz-bin/fuzz_storage
