@@ -561,13 +561,14 @@ is_key(const char *s, size_t len)
 static int
 remove_entry(const struct layer_cache *lc, const char *key)
 {
-	static const char *const suffix[] = {".erofs", ".src", ".lock"};
+	static const char *const suffix[] = {
+	    ".erofs", ".src", ".src.tmp", ".lock"};
 	char path[PATH_MAX];
 	int lockfd;
 
 	if ((lockfd = lock_key(lc, key, 1)) == -1)
 		return -1;
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++)
 		if (cache_path(path, sizeof(path), lc, key, suffix[i]) == 0)
 			(void)unlink(path);
 	close(lockfd);
@@ -619,6 +620,18 @@ layer_cache_evict(const struct layer_cache *lc, uint64_t max_bytes,
 			if (unlinkat(dirfd(d), name, 0) == 0)
 				st.removed_tmp++;
 			close(lockfd);
+			continue;
+		}
+		if (strcmp(dot, ".lock") == 0 || strcmp(dot, ".src") == 0 ||
+		    strcmp(dot, ".src.tmp") == 0) {
+			char img[LAYER_CACHE_KEY_LEN + sizeof(".erofs")];
+
+			/* Side files of an image that is gone: no builder
+			 * holds the key (remove_entry checks), so drop them. */
+			snprintf(img, sizeof(img), "%s.erofs", key);
+			if (fstatat(dirfd(d), img, &sb, 0) == -1 &&
+			    errno == ENOENT)
+				(void)remove_entry(lc, key);
 			continue;
 		}
 		if (strcmp(dot, ".erofs") != 0)

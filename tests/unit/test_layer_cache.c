@@ -347,6 +347,16 @@ test_evict_stale_and_lru(void **state)
 	assert_int_equal(access(imgs[0], F_OK), 0);
 	assert_int_equal(st.bytes_left, 1000);
 	assert_int_equal(count_suffix(fx->lc.dir, "\\.src$"), 1);
+	/* No side files of removed images are left behind. */
+	assert_int_equal(count_suffix(fx->lc.dir, "\\.lock$"), 1);
+
+	/* A lock file whose build never finished (no image) goes too. */
+	char orphan[2 * PATH_MAX];
+	snprintf(orphan, sizeof(orphan), "%s/%064d.lock", fx->lc.dir, 7);
+	write_file(orphan, "", 0600);
+	assert_int_equal(layer_cache_evict(&fx->lc, 0, &st), 0);
+	assert_int_equal(access(orphan, F_OK), -1);
+	assert_int_equal(access(imgs[0], F_OK), 0);
 }
 
 static void
