@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sha2.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,8 @@ run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 	char errbuf[512];
 	size_t errlen = 0;
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, deflt;
 	int pfd[2], status, argc = 0, rc;
 	pid_t pid;
 	ssize_t r;
@@ -321,7 +324,18 @@ run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	rc = posix_spawn(&pid, lc->mkfs, &fa, NULL, argv, env);
+	/* The shim blocks signals for its signalfd; mkfs gets a clean slate. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&mask);
+	sigfillset(&deflt);
+	sigdelset(&deflt, SIGKILL);
+	sigdelset(&deflt, SIGSTOP);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	posix_spawnattr_setsigdefault(&attr, &deflt);
+	posix_spawnattr_setflags(
+	    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&pid, lc->mkfs, &fa, &attr, argv, env);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	if (rc != 0) {

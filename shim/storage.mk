@@ -24,8 +24,16 @@ $(BUILD)/test/test_storage_guest: $(call asan_objs,tests/unit/test_storage_guest
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_STORAGE) $(LIBS_PROTOBUF)
 UNIT_TESTS += $(BUILD)/test/test_storage_guest
 
+# Layer builds off the shim's event loop (a forked builder).
+STORAGE_ASYNC_SRCS := shim/storage_async.c
+
+$(BUILD)/test/test_storage_async: $(call asan_objs,tests/unit/test_storage_async.c $(STORAGE_ASYNC_SRCS) $(STORAGE_SRCS) $(LIB_SRCS_EVLOOP) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_STORAGE)
+UNIT_TESTS += $(BUILD)/test/test_storage_async
+
 # Into the shim (its link recipe uses $^ and SHIM_LIBS, which has json-c and -lmd).
-$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(STORAGE_SRCS) $(STORAGE_GUEST_SRCS) $(GUEST_PROTO_SRCS))
+$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(STORAGE_SRCS) $(STORAGE_GUEST_SRCS) $(STORAGE_ASYNC_SRCS) $(LIB_SRCS_EVLOOP) $(GUEST_PROTO_SRCS))
 SHIM_LIBS += $(LIBS_PROTOBUF)
 
 # The scratch-disk template (storage_scratch_create): a small ext4 without a
