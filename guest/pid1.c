@@ -870,7 +870,7 @@ pid1_setup(struct pid1_info *out)
 	struct pid1_cmdline c;
 	struct utsname un;
 	char cmdline[4096];
-	char ready[80];
+	char ready[80], clocksource[32];
 	uint64_t t_init, t_root, t_mounts, t_modules;
 	int n;
 
@@ -926,9 +926,16 @@ pid1_setup(struct pid1_info *out)
 		return -1;
 
 	out->ready_ms = boottime_ms();
-	log_info("%s: channel %s, kernel %s; ms since boot: init %llu, "
-	         "root moved %llu, mounts %llu, modules %llu, channel %llu",
-	    __func__, out->chan_path, out->kernel_release,
+	/* Under TCG the guest can lose tsc (README: tsc=reliable). */
+	if (read_file("/sys/devices/system/clocksource/clocksource0/"
+	              "current_clocksource",
+	        clocksource, sizeof(clocksource)) == -1)
+		snprintf(clocksource, sizeof(clocksource), "?");
+	clocksource[strcspn(clocksource, "\n")] = '\0';
+	log_info("%s: channel %s, kernel %s, clocksource %s; ms since boot: "
+	         "init %llu, root moved %llu, mounts %llu, modules %llu, "
+	         "channel %llu",
+	    __func__, out->chan_path, out->kernel_release, clocksource,
 	    (unsigned long long)t_init, (unsigned long long)t_root,
 	    (unsigned long long)t_mounts, (unsigned long long)t_modules,
 	    (unsigned long long)out->ready_ms);
