@@ -19,8 +19,16 @@ dl=$out/dl
 
 deb=$(find "$dl" -maxdepth 1 -name 'linux-image-*-cloud-amd64_*_amd64.deb' | LC_ALL=C sort | tail -n 1)
 if [ -z "$deb" ]; then
-	pkg=$(apt-cache depends "$meta" 2>/dev/null |
-	    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-cloud-amd64$/ { print $2; exit }')
+	resolve() {
+		apt-cache depends "$meta" 2>/dev/null |
+		    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-cloud-amd64$/ { print $2; exit }'
+	}
+	pkg=$(resolve)
+	# A fresh machine may have no package lists yet.
+	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >/dev/null 2>&1 || true
+		pkg=$(resolve)
+	fi
 	if [ -z "$pkg" ]; then
 		echo "mkkernel: cannot resolve $meta (apt-get update?)" >&2
 		exit 1

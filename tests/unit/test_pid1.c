@@ -3,6 +3,7 @@
  * the root off the initramfs (run here on a scratch directory).
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -187,6 +189,68 @@ test_copy_tree_moves_everything(void **state)
 	umask(old);
 }
 
+struct exits {
+	pid_t pid[4];
+	int code[4];
+	int n;
+};
+
+static void
+on_exit_cb(pid_t pid, int wstatus, void *arg)
+{
+	struct exits *e = arg;
+
+	assert_true(e->n < 4);
+	e->pid[e->n] = pid;
+	e->code[e->n] =
+	    WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	e->n++;
+}
+
+/* Every exited child is reported once, with its status; none is left. */
+static void
+test_reap_reports_every_child(void **state)
+{
+	struct exits e = {.n = 0};
+	pid_t kids[3];
+	int i, j, total = 0, found;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			if (i == 2)
+				raise(SIGKILL);
+			_exit(40 + i);
+		}
+	}
+	/* Children exit at their own pace: reap until all three are seen. */
+	for (i = 0; i < 500 && total < 3; i++) {
+		int n = pid1_reap(on_exit_cb, &e);
+
+		assert_true(n >= 0);
+		total += n;
+		if (total < 3)
+			usleep(10000);
+	}
+	assert_int_equal(total, 3);
+	assert_int_equal(e.n, 3);
+	for (i = 0; i < 3; i++) {
+		found = 0;
+		for (j = 0; j < 3; j++)
+			if (e.pid[j] == kids[i]) {
+				found = 1;
+				assert_int_equal(
+				    e.code[j], i == 2 ? 128 + SIGKILL : 40 + i);
+			}
+		assert_true(found);
+	}
+	/* Nothing left: ECHILD counts as "none", not as an error. */
+	assert_int_equal(pid1_reap(on_exit_cb, &e), 0);
+	assert_int_equal(e.n, 3);
+}
+
 int
 main(void)
 {
@@ -195,6 +259,7 @@ main(void)
 	    cmocka_unit_test(test_cmdline_values),
 	    cmocka_unit_test(test_cmdline_bad_values_keep_defaults),
 	    cmocka_unit_test(test_copy_tree_moves_everything),
+	    cmocka_unit_test(test_reap_reports_every_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
