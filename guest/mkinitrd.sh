@@ -22,8 +22,10 @@ done
 stage=$(mktemp -d "$out.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT INT TERM
 
-# Stripped: the symbols stay in the build tree for debugging.
-install -s -m 0755 "$vminitd" "$stage/init"
+# Stripped (the symbols stay in the build tree), build-id too: it hashes the
+# debug info, which holds the checkout path, and the image must not.
+strip -s -R .note.gnu.build-id -o "$stage/init" "$vminitd"
+chmod 0755 "$stage/init"
 
 # Load order: for each wanted module, its modules.dep dependencies in reverse
 # (depmod lists the closest dependency first), then the module; first
