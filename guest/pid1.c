@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -742,15 +743,38 @@ channel_open(const struct pid1_cmdline *c, struct pid1_info *info)
 		fd = port_find(
 		    c->port, info->chan_path, sizeof(info->chan_path));
 		if (fd != -1)
-			return fd;
-		if (boottime_ms() >= deadline)
 			break;
+		if (boottime_ms() >= deadline) {
+			log_warnx("%s: no virtio-serial port named %s after "
+			          "%u ms",
+			    __func__, c->port, c->chan_timeout_ms);
+			errno = ETIMEDOUT;
+			return -1;
+		}
 		sleep_ms(5);
 	}
-	log_warnx("%s: no virtio-serial port named %s after %u ms", __func__,
-	    c->port, c->chan_timeout_ms);
-	errno = ETIMEDOUT;
-	return -1;
+	/*
+	 * The name can be visible before QEMU's "host connected" message is
+	 * processed, and until then the port reads as EOF (POLLHUP): wait, so
+	 * that for the caller EOF or POLLHUP only ever means the host left.
+	 */
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
+
+		if (poll(&pfd, 1, 0) == -1 && errno != EINTR) {
+			log_warn("%s: poll %s", __func__, info->chan_path);
+			break;
+		}
+		if (!(pfd.revents & POLLHUP))
+			break;
+		if (boottime_ms() >= deadline) {
+			log_warnx("%s: %s: host not connected after %u ms",
+			    __func__, info->chan_path, c->chan_timeout_ms);
+			break;
+		}
+		sleep_ms(5);
+	}
+	return fd;
 }
 
 /* ---- self-test (test images only, cmdline qemubox.selftest=crun) ---- */

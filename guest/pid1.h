@@ -26,8 +26,9 @@ struct pid1_info {
 	enum pid1_transport transport;
 	/*
 	 * virtio-serial: the open port (O_RDWR|O_CLOEXEC, blocking; the agent
-	 * may set O_NONBLOCK). vsock: a listening SOCK_STREAM socket
-	 * (O_CLOEXEC) the agent accept()s the host's connection on.
+	 * may set O_NONBLOCK), host already connected: a later read of 0 or
+	 * POLLHUP means the host end closed. vsock: a listening SOCK_STREAM
+	 * socket (O_CLOEXEC) the agent accept()s the host's connection on.
 	 */
 	int chan_fd;
 	/*
