@@ -14,3 +14,8 @@ $(BUILD)/test/test_ttrpc_proto: $(call asan_objs,tests/unit/test_ttrpc_proto.c $
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
 UNIT_TESTS += $(BUILD)/test/test_ttrpc_proto
+
+$(BUILD)/test/test_ttrpc: $(call asan_objs,tests/unit/test_ttrpc.c $(LIB_SRCS_TTRPC) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
+UNIT_TESTS += $(BUILD)/test/test_ttrpc
