@@ -6,13 +6,14 @@
 #   SHIM_LIBS += $(LIBS_FOO)
 # The link recipe uses $^ and the recursively expanded SHIM_LIBS.
 SHIM_CLI_SRCS := shim/shim_cli.c
-SHIM_CORE_SRCS := shim/backend.c
+SHIM_CORE_SRCS := shim/backend.c shim/task_service.c
 SHIM_SRCS := shim/main.c shim/shim_start.c shim/shim_delete.c \
 	shim/shim_daemon.c shim/shim_serve.c shim/shim_priv.c \
+	shim/task_ttrpc.c shim/events.c \
 	$(SHIM_CLI_SRCS) $(SHIM_CORE_SRCS)
-SHIM_LIBS = $(LIBS_JSONC) $(LIBS_CAPNG) -lmd
+SHIM_LIBS = $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) -lmd
 
-$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS) $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROC_SPAWN_SRCS) $(PROTO_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(SHIM_LIBS)
 BINS += containerd-shim-qemubox-v1

@@ -1,14 +1,249 @@
+/*
+ * The daemon's serving half: helpers forked while still root, privileges
+ * dropped, then one event loop for the ttrpc server, the backend, events
+ * and signals until Shutdown (with no container left) or SIGTERM/SIGINT.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/evloop.h"
 #include "lib/log.h"
+#include "lib/proc_spawn.h"
+#include "lib/ttrpc.h"
+#include "shim/backend.h"
+#include "shim/events.h"
 #include "shim/shim_daemon.h"
 #include "shim/shim_priv.h"
+#include "shim/task_service.h"
+#include "shim/task_ttrpc.h"
+
+/* lib/config.c may not be linked into every build yet. */
+#pragma weak qb_config_load
+#pragma weak qb_config_path
+
+/* Undelivered events get this long at exit (containerd's Shutdown waits 3 s). */
+#define SHIM_EVENTS_DRAIN_MS 2000
+
+struct serve_state {
+	struct evloop *loop;
+	struct task_service *svc;
+	bool done;
+};
+
+struct helper {
+	const char *name;
+	char path[PATH_MAX];
+	int fd;	   /* our end of the imsg socketpair */
+	pid_t pid;
+};
+
+static void
+helper_exited(pid_t pid, int wstatus, void *arg)
+{
+	struct helper *h = arg;
+
+	log_warnx("%s: %s (pid %d) exited, status 0x%x", __func__, h->name,
+	    (int)pid, wstatus);
+	h->pid = -1;
+}
+
+/*
+ * Fork+exec one helper with its end of a socketpair on fd 3. A missing
+ * binary is not fatal: the shim still serves and Create explains.
+ */
+static int
+helper_spawn(const char *libexec, struct helper *h, bool debug,
+    struct qb_error *err)
+{
+	char *argv[3];
+	int sv[2];
+
+	h->fd = -1;
+	h->pid = -1;
+	if (snprintf(h->path, sizeof(h->path), "%s/%s", libexec, h->name) >=
+	    (int)sizeof(h->path)) {
+		return qb_seterr(err, QB_E_PRECONDITION, "%s: path too long",
+		    h->name);
+	}
+	if (access(h->path, X_OK) == -1) {
+		return qb_seterr(err, QB_E_PRECONDITION,
+		    "qemubox helper %s not found at %s (%s); install qemubox "
+		    "(make install) or fix QB_LIBEXECDIR", h->name, h->path,
+		    strerror(errno));
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		return qb_seterr(err, QB_E_INTERNAL, "%s: socketpair: %s",
+		    h->name, strerror(errno));
+	}
+	argv[0] = h->path;
+	argv[1] = debug ? (char *)"-d" : NULL;
+	argv[2] = NULL;
+	if ((h->pid = proc_spawn(h->path, argv, sv[1], PROC_SPAWN_IMSG_FD)) ==
+	    -1) {
+		qb_seterr(err, QB_E_PRECONDITION, "cannot start %s: %s",
+		    h->path, strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	h->fd = sv[0];
+	if (shim_child_watch(h->pid, helper_exited, h) == -1)
+		log_warn("%s: watch %s", __func__, h->name);
+	log_info("%s: %s started, pid %d", __func__, h->name, (int)h->pid);
+	return 0;
+}
+
+static void
+on_exit_request(void *arg)
+{
+	struct serve_state *st = arg;
+
+	st->done = true;
+	evloop_break(st->loop);
+}
+
+static void
+on_signal(struct ev_signal *s, const struct signalfd_siginfo *si, void *arg)
+{
+	struct serve_state *st = arg;
+
+	(void)s;
+	if (si->ssi_signo == SIGCHLD) {
+		shim_children_reap();
+		return;
+	}
+	log_info("on_signal: signal %u: shutting down", si->ssi_signo);
+	task_service_terminate(st->svc);
+}
 
 int
 shim_serve(struct shim_daemon_ctx *d)
 {
-	(void)d;
-	shim_priv_drop(NULL);
-	/* The ttrpc server (lib/ttrpc) is not in this build yet. */
-	log_warnx("%s: Task service not built in (lib/ttrpc missing)",
-	    __func__);
-	return 1;
+	const struct shim_opts *o = d->opts;
+	static struct helper privnet = { .name = "qemubox-privnet" };
+	static struct helper vmmon = { .name = "qemubox-vmmon" };
+	static struct qb_config cfg;
+	struct serve_state st = { 0 };
+	struct events_pub *pub = NULL;
+	struct ttrpc_server *srv = NULL;
+	const struct backend_ops *ops = backend_get();
+	struct events_cfg ecfg;
+	struct backend_env env;
+	struct qb_error err = { 0 }, missing = { 0 };
+	char libexec[PATH_MAX];
+	void *bst = NULL;
+	bool cfg_ok = false, backend_up = false;
+	int rc = 1;
+
+	if (qb_config_load != NULL && qb_config_path != NULL) {
+		if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
+			cfg_ok = true;
+		else
+			missing = err;
+	}
+	if (shim_libexec_dir(libexec, sizeof(libexec)) == -1)
+		fatal("%s: libexec dir", __func__);
+	if (ops != NULL) {
+		/* Without a backend the helpers would only sit idle. */
+		if (helper_spawn(libexec, &privnet, o->debug, &err) == -1 &&
+		    missing.msg[0] == '\0')
+			missing = err;
+		if (helper_spawn(libexec, &vmmon, o->debug, &err) == -1 &&
+		    missing.msg[0] == '\0')
+			missing = err;
+	} else {
+		privnet.fd = vmmon.fd = -1;
+		privnet.pid = vmmon.pid = -1;
+	}
+
+	shim_priv_drop(cfg_ok ? &cfg : NULL);
+
+	if ((st.loop = evloop_new()) == NULL)
+		fatal("%s: evloop_new", __func__);
+	if (evloop_signal_add(st.loop, SIGTERM, on_signal, &st) == NULL ||
+	    evloop_signal_add(st.loop, SIGINT, on_signal, &st) == NULL ||
+	    evloop_signal_add(st.loop, SIGCHLD, on_signal, &st) == NULL)
+		fatal("%s: signals", __func__);
+	/* Children that died before the signalfd existed. */
+	shim_children_reap();
+
+	memset(&ecfg, 0, sizeof(ecfg));
+	ecfg.ns = o->namespace[0] ? o->namespace : "default";
+	ecfg.ttrpc_address = getenv("TTRPC_ADDRESS");
+	ecfg.publish_binary = o->publish_binary;
+	ecfg.grpc_address = o->address;
+	if ((pub = events_new(st.loop, &ecfg)) == NULL)
+		fatal("%s: events", __func__);
+	st.svc = task_service_new(NULL, NULL, missing.msg[0] ? missing.msg : NULL,
+	    events_task_event, pub, on_exit_request, &st);
+	if (st.svc == NULL)
+		fatal("%s: task service", __func__);
+
+	if (ops != NULL && missing.msg[0] == '\0') {
+		memset(&env, 0, sizeof(env));
+		env.loop = st.loop;
+		env.svc = st.svc;
+		env.ns = ecfg.ns;
+		env.cfg = cfg_ok ? &cfg : NULL;
+		env.privnet_fd = privnet.fd;
+		env.vmmon_fd = vmmon.fd;
+		env.privnet_pid = privnet.pid;
+		env.vmmon_pid = vmmon.pid;
+		if (ops->init == NULL || ops->init(&env, &bst, &err) == 0) {
+			task_service_set_backend(st.svc, ops, bst);
+			backend_up = true;
+			log_info("%s: backend %s ready", __func__, ops->name);
+		} else {
+			log_warnx("%s: backend %s: %s", __func__, ops->name,
+			    err.msg);
+			task_service_free(st.svc);
+			missing = err;
+			qb_preferr(&missing, "qemubox %s backend", ops->name);
+			st.svc = task_service_new(NULL, NULL, missing.msg,
+			    events_task_event, pub, on_exit_request, &st);
+			if (st.svc == NULL)
+				fatal("%s: task service", __func__);
+		}
+	}
+	if (missing.msg[0] != '\0')
+		log_warnx("%s: containers cannot be created: %s", __func__,
+		    missing.msg);
+
+	if ((srv = ttrpc_server_new(st.loop)) == NULL)
+		fatal("%s: ttrpc server", __func__);
+	/* containerd's own servers only talk to their own uid; so do we. */
+	ttrpc_server_require_same_uid(srv, 1);
+	if (task_ttrpc_register(srv, st.svc, ecfg.ns) == -1)
+		fatal("%s: register Task service", __func__);
+	if (ttrpc_server_listen_fd(srv, d->listen_fd) == -1)
+		fatal("%s: serve fd %d", __func__, d->listen_fd);
+	d->listen_fd = -1; /* the server owns it now */
+	log_info("%s: serving containerd.task.v2.Task", __func__);
+
+	if (evloop_run(st.loop) == 0 && st.done)
+		rc = 0;
+
+	ttrpc_server_free(srv);
+	events_drain(pub, SHIM_EVENTS_DRAIN_MS);
+	task_service_free(st.svc);
+	if (backend_up && ops->fini != NULL)
+		ops->fini(bst);
+	events_free(pub);
+	/* Helpers exit when their socket closes (they see EOF). */
+	if (privnet.fd != -1)
+		close(privnet.fd);
+	if (vmmon.fd != -1)
+		close(vmmon.fd);
+	evloop_free(st.loop);
+	return rc;
 }

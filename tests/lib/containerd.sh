@@ -86,13 +86,12 @@ ctd_log() {
 
 # Pids of shims (ours or any) whose -address names this containerd.
 ctd_shim_pids() {
-	local p
 	[ -n "$CTD_SOCK" ] || return 0
-	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $CTD_SOCK "; then
-			echo "${p#/proc/}"
-		fi
-	done
+	# One awk over every cmdline (NUL-separated argv): "-address" followed
+	# by our socket. ctr uses "--address", containerd neither.
+	awk -v s="$CTD_SOCK" 'BEGIN { RS = "\0" } FNR == 1 { prev = "" }
+		prev == "-address" && $0 == s { split(FILENAME, a, "/"); print a[3] }
+		{ prev = $0 }' /proc/[0-9]*/cmdline 2>/dev/null | sort -u
 }
 
 # The shim socket paths recorded in this containerd's bundles.

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The containerd-facing contract of containerd-shim-qemubox-v1 against a
+# private containerd 1.6 (tests/lib/containerd.sh): -v, `delete`'s raw
+# DeleteResponse, `start` sharing one daemon per group, and `ctr run
+# --runtime io.containerd.qemubox.v1` reaching our daemon and either
+# running the container or failing fast with an error that names what is
+# missing, leaving no socket, bundle or process behind.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/containerd.sh
+
+SHIM=$CTD_BIN/containerd-shim-qemubox-v1
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() { # name, command...
+	local name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+skip_all() {
+	local i
+	for i in $(seq 1 "$1"); do n=$((n + 1)); echo "ok $n - ${2} # SKIP $3"; done
+}
+
+echo "1..12"
+
+if ! [ -x "$SHIM" ]; then
+	skip_all 12 "shim contract" "$SHIM not built (run make)"
+	exit 0
+fi
+
+# 1: -v names the binary, the version and the git revision.
+v=$("$SHIM" -v)
+check "-v prints name, version and revision" \
+	grep -qE "^containerd-shim-qemubox-v1:.*Version: [0-9]+\.[0-9]+\.[0-9]+.*Revision: [0-9a-f]{7,}" <<<"$(echo $v)"
+
+# 2: delete with nothing to clean prints a DeleteResponse (137, now), exits 0.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; ctd_stop' EXIT
+mkdir -p "$tmp/bundle"
+now=$(date +%s)
+(cd "$tmp/bundle" && "$SHIM" -namespace default -address /nonexistent.sock \
+	-id gone -bundle "$tmp/bundle" delete >"$tmp/del.bin" 2>"$tmp/del.err")
+rc=$?
+decoded=$(protoc-c --decode_raw <"$tmp/del.bin" 2>&1)
+echo "# delete printed: $(tr '\n' ' ' <<<"$decoded")"
+first=$(head -1 <<<"$decoded")
+secs=$(awk '/^ *1:/ { print $2; exit }' <<<"$decoded")
+check "delete: exit 0, DeleteResponse{exit_status 137, exited_at now}" \
+	test "$rc" = 0 -a "$first" = "2: 137" -a -n "$secs" \
+	-a "${secs:-0}" -ge "$((now - 5))" -a "${secs:-0}" -le "$((now + 5))"
+
+if ! ctd_start; then
+	skip_all 10 "containerd contract" "$CTD_SKIP"
+	exit 0
+fi
+
+# 3-5: two bundles of one pod (same sandbox id) get one daemon; SIGTERM
+# stops it and it removes its socket.
+for c in p1 p2; do
+	mkdir -p "$tmp/$c"
+	printf '{"annotations":{"io.kubernetes.cri.sandbox-id":"pod-%s"}}' "$$" \
+		>"$tmp/$c/config.json"
+done
+a1=$(cd "$tmp/p1" && "$SHIM" -namespace "$CTD_NS" -address "$CTD_SOCK" -id p1 start 2>&1)
+a2=$(cd "$tmp/p2" && "$SHIM" -namespace "$CTD_NS" -address "$CTD_SOCK" -id p2 start 2>&1)
+want="unix:///run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/pod-$$" | sha256sum | cut -c1-64)"
+check "start prints only unix:///run/containerd/s/<sha256(address/ns/group)>" \
+	test "$a1" = "$want"
+pids=$(ctd_shim_pids)
+check "same group: same address, one daemon, address files written" \
+	test "$a2" = "$a1" -a "$(wc -w <<<"$pids")" = 1 \
+	-a "$(cat "$tmp/p1/address" 2>/dev/null)" = "$a1" \
+	-a "$(cat "$tmp/p2/address" 2>/dev/null)" = "$a1"
+sock=${a1#unix://}
+[ -n "$pids" ] && kill -TERM $pids
+for i in $(seq 1 50); do
+	[ -z "$(ctd_shim_pids)" ] && break
+	sleep 0.1
+done
+check "SIGTERM: daemon exits and removes its socket" \
+	test -z "$(ctd_shim_pids)" -a ! -e "$sock"
+
+# 6-12: ctr run through containerd.
+ctd_import_busybox >/dev/null 2>&1 || true
+id=contract-$$
+start_t=$(date +%s%N)
+out=$(timeout 120 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" run \
+	--runtime io.containerd.qemubox.v1 "$CTD_IMAGE" "$id" echo hello-qemubox 2>&1)
+rc=$?
+ms=$(( ($(date +%s%N) - start_t) / 1000000 ))
+echo "# ctr run rc=$rc in ${ms} ms: $out"
+check "ctr run returns (no hang)" test "$rc" != 124
+check "containerd's log shows our daemon's log lines for $id" \
+	grep -q "proc=shim.*h_create: id=$id" <<<"$(ctd_log)"
+if [ "$rc" = 0 ]; then
+	check "container ran and printed its output" grep -q hello-qemubox <<<"$out"
+else
+	# Without the VM backend (or its helpers/config) the error says what
+	# is missing: a component, a path or a config key.
+	check "failure names what is missing" \
+		grep -qE "qemubox: no VM backend|not found at /|config /" <<<"$out"
+fi
+bundle=$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/$id
+ctd_ctr task rm -f "$id" >/dev/null 2>&1 || true
+ctd_ctr c rm "$id" >/dev/null 2>&1
+check "ctr c rm succeeds" test "$?" = 0 -o -z "$(ctd_ctr c ls -q | grep -x "$id")"
+for i in $(seq 1 50); do
+	[ -z "$(ctd_shim_pids)" ] && break
+	sleep 0.1
+done
+check "no shim process left" test -z "$(ctd_shim_pids)"
+sock=/run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/$id" | sha256sum | cut -c1-64)
+check "no socket left ($sock)" test ! -e "$sock"
+check "no bundle left" test ! -e "$bundle"
+exit 0
