@@ -114,6 +114,8 @@ struct backend_env {
 
 struct backend_ops {
 	const char *name;
+	/* Needs neither the helpers nor the config file (test backends). */
+	bool standalone;
 	int (*init)(const struct backend_env *env, void **state,
 	    struct qb_error *err);
 	void (*fini)(void *state);

@@ -32,3 +32,15 @@ $(BUILD)/test/test_shim_task: $(call asan_objs,tests/unit/test_shim_task.c shim/
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_shim_task
+
+$(BUILD)/test/test_shim_events: $(call asan_objs,tests/unit/test_shim_events.c shim/events.c shim/shim_start.c shim/shim_cli.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
+UNIT_TESTS += $(BUILD)/test/test_shim_events
+
+# The real shim with a backend that runs nothing (tests/integration only):
+# drives containerd <-> shim end to end without a VM, under ASan/UBSan.
+$(BUILD)/test/containerd-shim-qbfake-v1: $(call asan_objs,$(SHIM_SRCS) tests/integration/shim_fake_backend.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROC_SPAWN_SRCS) $(PROTO_SRCS) $(CONFIG_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
+ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfake-v1

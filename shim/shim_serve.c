@@ -148,12 +148,12 @@ shim_serve(struct shim_daemon_ctx *d)
 	if (qb_config_load != NULL && qb_config_path != NULL) {
 		if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
 			cfg_ok = true;
-		else
+		else if (ops != NULL && !ops->standalone)
 			missing = err;
 	}
 	if (shim_libexec_dir(libexec, sizeof(libexec)) == -1)
 		fatal("%s: libexec dir", __func__);
-	if (ops != NULL) {
+	if (ops != NULL && !ops->standalone) {
 		/* Without a backend the helpers would only sit idle. */
 		if (helper_spawn(libexec, &privnet, o->debug, &err) == -1 &&
 		    missing.msg[0] == '\0')
@@ -184,6 +184,9 @@ shim_serve(struct shim_daemon_ctx *d)
 	ecfg.grpc_address = o->address;
 	if ((pub = events_new(st.loop, &ecfg)) == NULL)
 		fatal("%s: events", __func__);
+	/* Without a backend, that is the one thing missing worth naming. */
+	if (ops == NULL)
+		qb_clearerr(&missing);
 	st.svc = task_service_new(NULL, NULL, missing.msg[0] ? missing.msg : NULL,
 	    events_task_event, pub, on_exit_request, &st);
 	if (st.svc == NULL)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The real shim (CLI, ttrpc, Task service, events) against a private
+# containerd 1.6, with a test backend that runs nothing
+# (build/test/containerd-shim-qbfake-v1, tests/integration/shim_fake_backend.c):
+# exit codes through Wait, 128+signal after a kill, exec, the event order
+# containerd receives, and nothing left behind.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/containerd.sh
+
+FAKE=$CTD_TOP/${BUILD:-build}/test/containerd-shim-qbfake-v1
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+T=10
+echo "1..$T"
+skip_all() {
+	local i
+	for i in $(seq 1 $T); do echo "ok $i - shim lifecycle # SKIP $1"; done
+	exit 0
+}
+[ -x "$FAKE" ] || skip_all "$FAKE not built (make all)"
+ctd_start || skip_all "$CTD_SKIP"
+evpid=
+cleanup() {
+	[ -n "$evpid" ] && kill "$evpid" 2>/dev/null && wait "$evpid" 2>/dev/null
+	ctd_stop
+}
+trap cleanup EXIT
+ctd_import_busybox >/dev/null 2>&1 || skip_all "cannot import the busybox image"
+ctr --address "$CTD_SOCK" events >"$CTD_DIR/events.txt" 2>&1 &
+evpid=$!
+sleep 0.3
+
+r() { timeout 60 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" "$@"; }
+
+# 1: the init's exit code comes back through Wait (ctr run returns it).
+r run --runtime "$FAKE" "$CTD_IMAGE" lc1 exit 7 >/dev/null 2>&1
+check "ctr run returns the container's exit status (7)" test "$?" = 7
+
+# 2-3: a running task is RUNNING with our pid; exec runs and exits 0.
+r run -d --runtime "$FAKE" "$CTD_IMAGE" lc2 sleep 60 >/dev/null 2>&1
+check "task RUNNING after ctr run -d" \
+	grep -qE "^lc2 +[0-9]+ +RUNNING" <<<"$(r task ls)"
+r task exec --exec-id e1 lc2 exit 0 >/dev/null 2>&1
+check "exec runs and returns 0" test "$?" = 0
+
+# 4-5: kill -9 stops it with 128+9; it can then be removed.
+r task kill -s 9 lc2 >/dev/null 2>&1
+for i in $(seq 1 30); do
+	grep -qE "^lc2 .*STOPPED" <<<"$(r task ls)" && break
+	sleep 0.1
+done
+check "task STOPPED after kill -9" grep -qE "^lc2 .*STOPPED" <<<"$(r task ls)"
+r task rm lc2 >/dev/null 2>&1
+check "task rm of the stopped task" test "$?" = 0
+r c rm lc1 lc2 >/dev/null 2>&1
+
+sleep 0.5
+kill "$evpid" 2>/dev/null; wait "$evpid" 2>/dev/null; evpid=
+ev=$(grep -E '/tasks/' "$CTD_DIR/events.txt")
+echo "# events: $(grep -oE '/tasks/[a-z-]+ \{"container_id":"lc[12]"(,"(id|exec_id)":"[a-z0-9]+")?' <<<"$ev" | tr '\n' ' ')"
+topics() { # container: the /tasks topics containerd got for it, in order
+	grep -F "\"container_id\":\"$1\"" <<<"$ev" | grep -oE '/tasks/[a-z-]+' | tr '\n' ' '
+}
+# 6-8: containerd accepted every event, in the runtime-v2 order.
+check "lc1 events: create start exit delete" \
+	test "$(topics lc1)" = "/tasks/create /tasks/start /tasks/exit /tasks/delete "
+check "lc2 events: create start exec-added exec-started exit(e1) delete(e1) exit delete" \
+	test "$(topics lc2)" = "/tasks/create /tasks/start /tasks/exec-added /tasks/exec-started /tasks/exit /tasks/delete /tasks/exit /tasks/delete "
+check "TaskExit of init: id = container id, exit_status 137" \
+	grep -qF '/tasks/exit {"container_id":"lc2","id":"lc2","pid":' <<<"$(grep '"exit_status":137' <<<"$ev")"
+
+# 9-10: nothing left: no shim, no socket, no bundle.
+for i in $(seq 1 50); do
+	[ -z "$(ctd_shim_pids)" ] && break
+	sleep 0.1
+done
+check "no shim process left" test -z "$(ctd_shim_pids)"
+left=$(ls "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS" 2>/dev/null)
+socks=0
+for id in lc1 lc2; do
+	s=/run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/$id" | sha256sum | cut -c1-64)
+	[ -e "$s" ] && socks=$((socks + 1))
+done
+check "no bundle or socket left" test -z "$left" -a "$socks" = 0
+if grep -q "AddressSanitizer\|runtime error:" <<<"$(ctd_log)"; then
+	echo "# sanitizer report in containerd's log:"
+	ctd_log | grep -A5 "AddressSanitizer\|runtime error:" | sed 's/^/# /'
+fi
+exit 0
