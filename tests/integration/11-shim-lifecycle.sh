@@ -16,7 +16,7 @@ check() {
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-T=10
+T=13
 echo "1..$T"
 skip_all() {
 	local i
@@ -60,6 +60,26 @@ r task rm lc2 >/dev/null 2>&1
 check "task rm of the stopped task" test "$?" = 0
 r c rm lc1 lc2 >/dev/null 2>&1
 
+# 6-8: a pod: two containers with one sandbox id share one shim, which
+# stays while one of them remains (Shutdown) and goes with the last.
+pod="--annotation io.kubernetes.cri.sandbox-id=pod-$$"
+r run -d $pod --runtime "$FAKE" "$CTD_IMAGE" pa sleep 60 >/dev/null 2>&1
+r run -d $pod --runtime "$FAKE" "$CTD_IMAGE" pb sleep 60 >/dev/null 2>&1
+tl=$(r task ls)
+check "pod: both containers RUNNING in one shim" \
+	test "$(grep -cE '^p[ab] .*RUNNING' <<<"$tl")" = 2 -a "$(ctd_shim_pids | wc -l)" = 1
+r task kill -s 9 pa >/dev/null 2>&1; sleep 0.3
+r task rm pa >/dev/null 2>&1; r c rm pa >/dev/null 2>&1
+check "pod: shim stays while pb remains, pb still RUNNING" \
+	test "$(ctd_shim_pids | wc -l)" = 1 -a -n "$(r task ls | grep -E '^pb .*RUNNING')"
+r task kill -s 15 pb >/dev/null 2>&1; sleep 0.3
+r task rm pb >/dev/null 2>&1; r c rm pb >/dev/null 2>&1
+for i in $(seq 1 50); do
+	[ -z "$(ctd_shim_pids)" ] && break
+	sleep 0.1
+done
+check "pod: the shim exits with the last container" test -z "$(ctd_shim_pids)"
+
 sleep 0.5
 kill "$evpid" 2>/dev/null; wait "$evpid" 2>/dev/null; evpid=
 ev=$(grep -E '/tasks/' "$CTD_DIR/events.txt")
@@ -67,7 +87,7 @@ echo "# events: $(grep -oE '/tasks/[a-z-]+ \{"container_id":"lc[12]"(,"(id|exec_
 topics() { # container: the /tasks topics containerd got for it, in order
 	grep -F "\"container_id\":\"$1\"" <<<"$ev" | grep -oE '/tasks/[a-z-]+' | tr '\n' ' '
 }
-# 6-8: containerd accepted every event, in the runtime-v2 order.
+# 9-11: containerd accepted every event, in the runtime-v2 order.
 check "lc1 events: create start exit delete" \
 	test "$(topics lc1)" = "/tasks/create /tasks/start /tasks/exit /tasks/delete "
 check "lc2 events: create start exec-added exec-started exit(e1) delete(e1) exit delete" \
@@ -75,7 +95,7 @@ check "lc2 events: create start exec-added exec-started exit(e1) delete(e1) exit
 check "TaskExit of init: id = container id, exit_status 137" \
 	grep -qF '/tasks/exit {"container_id":"lc2","id":"lc2","pid":' <<<"$(grep '"exit_status":137' <<<"$ev")"
 
-# 9-10: nothing left: no shim, no socket, no bundle.
+# 12-13: nothing left: no shim, no socket, no bundle.
 for i in $(seq 1 50); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
@@ -83,7 +103,7 @@ done
 check "no shim process left" test -z "$(ctd_shim_pids)"
 left=$(ls "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS" 2>/dev/null)
 socks=0
-for id in lc1 lc2; do
+for id in lc1 lc2 pod-$$; do
 	s=/run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/$id" | sha256sum | cut -c1-64)
 	[ -e "$s" ] && socks=$((socks + 1))
 done
