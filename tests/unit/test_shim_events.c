@@ -10,9 +10,11 @@
 #include <cmocka.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,12 +165,80 @@ test_forward_order_and_retry(void **state)
 	rmdir(dir);
 }
 
+static void
+on_sigchld(struct ev_signal *s, const struct signalfd_siginfo *si, void *arg)
+{
+	(void)s;
+	(void)si;
+	(void)arg;
+	shim_children_reap();
+}
+
+/* No TTRPC_ADDRESS: exec the publish binary, the Any on its stdin. */
+static void
+test_publish_binary(void **state)
+{
+	struct evloop *loop = evloop_new();
+	struct events_cfg cfg = { .ns = "ns1", .grpc_address = "/c.sock" };
+	struct ev_signal *sig;
+	struct events_pub *p;
+	char script[PATH_MAX + 32], cmd[3 * PATH_MAX], buf[512];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/shimpub.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(script, sizeof(script), "%s/publish", dir);
+	assert_non_null(f = fopen(script, "w"));
+	/* Fails once (retry), then records its argv and stdin per call. */
+	fprintf(f, "#!/bin/sh\nd=%s\n"
+	    "if [ ! -e $d/failed ]; then touch $d/failed; exit 1; fi\n"
+	    "echo \"$*\" >>$d/args\ncat >>$d/stdin\n", dir);
+	fclose(f);
+	assert_int_equal(chmod(script, 0755), 0);
+	cfg.publish_binary = script;
+	sig = evloop_signal_add(loop, SIGCHLD, on_sigchld, NULL);
+	assert_non_null(sig);
+
+	p = events_new(loop, &cfg);
+	emit3(p);
+	assert_int_equal(events_drain(p, 10000), 0);
+
+	snprintf(cmd, sizeof(cmd), "%s/args", dir);
+	assert_non_null(f = fopen(cmd, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_string_equal(buf,
+	    "--address /c.sock publish --topic /tasks/create --namespace ns1\n"
+	    "--address /c.sock publish --topic /tasks/start --namespace ns1\n"
+	    "--address /c.sock publish --topic /tasks/exit --namespace ns1\n");
+	/* stdin: an Any whose type_url is the bare event name */
+	snprintf(cmd, sizeof(cmd), "%s/stdin", dir);
+	assert_non_null(f = fopen(cmd, "r"));
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_true(n > 30);
+	assert_int_equal(buf[0], 0x0a);
+	assert_int_equal(buf[1], (char)strlen("containerd.events.TaskCreate"));
+	assert_memory_equal(buf + 2, "containerd.events.TaskCreate", 28);
+
+	events_free(p);
+	evloop_signal_del(sig);
+	evloop_free(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_task_exit_golden),
 		cmocka_unit_test(test_forward_order_and_retry),
+		cmocka_unit_test(test_publish_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
