@@ -15,8 +15,8 @@ backend_get(void)
 }
 
 int
-backend_cleanup_orphan(const char *ns, const char *id, const char *bundle,
-    struct qb_error *err)
+backend_cleanup_orphan(
+    const char *ns, const char *id, const char *bundle, struct qb_error *err)
 {
 	if (registered == NULL || registered->cleanup_orphan == NULL)
 		return 0;

@@ -89,16 +89,17 @@ struct backend_update_req {
 };
 
 struct backend_result {
-	uint32_t pid;		/* create, start, exec: the process's pid */
-	const uint32_t *pids;	/* pids */
+	uint32_t pid;         /* create, start, exec: the process's pid */
+	const uint32_t *pids; /* pids */
 	size_t n_pids;
-	const char *stats_type_url; /* stats: io.containerd.cgroups.v2.Metrics */
+	const char
+	    *stats_type_url; /* stats: io.containerd.cgroups.v2.Metrics */
 	const uint8_t *stats;
 	size_t stats_len;
 };
 
-typedef void (*backend_done_fn)(void *arg, const struct backend_result *res,
-    const struct qb_error *err);
+typedef void (*backend_done_fn)(
+    void *arg, const struct backend_result *res, const struct qb_error *err);
 
 /* What a backend gets once, at daemon start. */
 struct backend_env {
@@ -106,8 +107,8 @@ struct backend_env {
 	struct task_service *svc;
 	const char *ns;
 	const struct qb_config *cfg; /* NULL if the config did not load */
-	int privnet_fd;		     /* imsg socket to qemubox-privnet, -1 if absent */
-	int vmmon_fd;		     /* imsg socket to qemubox-vmmon, -1 if absent */
+	int privnet_fd; /* imsg socket to qemubox-privnet, -1 if absent */
+	int vmmon_fd;   /* imsg socket to qemubox-vmmon, -1 if absent */
 	int privnet_pid;
 	int vmmon_pid;
 };
@@ -116,8 +117,8 @@ struct backend_ops {
 	const char *name;
 	/* Needs neither the helpers nor the config file (test backends). */
 	bool standalone;
-	int (*init)(const struct backend_env *env, void **state,
-	    struct qb_error *err);
+	int (*init)(
+	    const struct backend_env *env, void **state, struct qb_error *err);
 	void (*fini)(void *state);
 
 	void (*create)(void *st, const struct backend_create_req *req,
@@ -126,15 +127,16 @@ struct backend_ops {
 	void (*start)(void *st, const char *id, const char *exec_id,
 	    backend_done_fn done, void *arg);
 	/* After the process exited (or never started): free its resources. */
-	void (*delete)(void *st, const char *id, const char *exec_id,
+	void (*del)(void *st, const char *id, const char *exec_id,
 	    backend_done_fn done, void *arg);
 	void (*exec)(void *st, const struct backend_exec_req *req,
 	    backend_done_fn done, void *arg);
 	void (*kill)(void *st, const char *id, const char *exec_id,
 	    uint32_t signal, bool all, backend_done_fn done, void *arg);
-	void (*pause)(void *st, const char *id, backend_done_fn done, void *arg);
-	void (*resume)(void *st, const char *id, backend_done_fn done,
-	    void *arg);
+	void (*pause)(
+	    void *st, const char *id, backend_done_fn done, void *arg);
+	void (*resume)(
+	    void *st, const char *id, backend_done_fn done, void *arg);
 	void (*resize_pty)(void *st, const char *id, const char *exec_id,
 	    uint32_t width, uint32_t height, backend_done_fn done, void *arg);
 	void (*close_io)(void *st, const char *id, const char *exec_id,
@@ -142,8 +144,8 @@ struct backend_ops {
 	void (*update)(void *st, const struct backend_update_req *req,
 	    backend_done_fn done, void *arg);
 	void (*pids)(void *st, const char *id, backend_done_fn done, void *arg);
-	void (*stats)(void *st, const char *id, backend_done_fn done,
-	    void *arg);
+	void (*stats)(
+	    void *st, const char *id, backend_done_fn done, void *arg);
 	void (*checkpoint)(void *st, const char *id, const char *path,
 	    backend_done_fn done, void *arg);
 	/*
@@ -167,7 +169,7 @@ void backend_register(const struct backend_ops *ops);
 /* NULL when no backend is compiled in. */
 const struct backend_ops *backend_get(void);
 /* The registered backend's cleanup_orphan, or 0 when there is none. */
-int backend_cleanup_orphan(const char *ns, const char *id, const char *bundle,
-    struct qb_error *err);
+int backend_cleanup_orphan(
+    const char *ns, const char *id, const char *bundle, struct qb_error *err);
 
 #endif

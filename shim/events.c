@@ -17,8 +17,8 @@
 #include "proto/google_protobuf.pb-c.h"
 #include "shim/events.h"
 
-#define EV_BACKOFF_MIN_MS 100
-#define EV_BACKOFF_MAX_MS 5000
+#define EV_BACKOFF_MIN_MS     100
+#define EV_BACKOFF_MAX_MS     5000
 #define EV_FORWARD_TIMEOUT_NS (5ull * 1000 * 1000 * 1000)
 
 struct event_item {
@@ -48,7 +48,7 @@ mut(const char *s)
 	union {
 		const char *c;
 		char *m;
-	} u = { .c = s };
+	} u = {.c = s};
 	return u.m;
 }
 
@@ -77,7 +77,8 @@ events_new(struct evloop *loop, const struct events_cfg *cfg)
 	}
 	if (p->ttrpc_address == NULL && p->publish_binary == NULL)
 		log_warnx("%s: neither TTRPC_ADDRESS nor -publish-binary: "
-		    "events stay queued", __func__);
+		          "events stay queued",
+		    __func__);
 	return p;
 }
 
@@ -167,15 +168,15 @@ head_failed(struct events_pub *p, int code, const char *why)
 		return;
 	}
 	it->attempts++;
-	p->backoff_ms = p->backoff_ms == 0 ? EV_BACKOFF_MIN_MS :
-	    p->backoff_ms * 2;
+	p->backoff_ms =
+	    p->backoff_ms == 0 ? EV_BACKOFF_MIN_MS : p->backoff_ms * 2;
 	if (p->backoff_ms > EV_BACKOFF_MAX_MS)
 		p->backoff_ms = EV_BACKOFF_MAX_MS;
 	log_warnx("%s: publishing %s (attempt %u, %zu queued) failed: %s; "
-	    "retry in %u ms", __func__, it->topic, it->attempts, p->n, why,
-	    p->backoff_ms);
-	p->retry = evloop_timer_add(p->loop,
-	    (uint64_t)p->backoff_ms * 1000000ull, 0, retry_fire, p);
+	          "retry in %u ms",
+	    __func__, it->topic, it->attempts, p->n, why, p->backoff_ms);
+	p->retry = evloop_timer_add(
+	    p->loop, (uint64_t)p->backoff_ms * 1000000ull, 0, retry_fire, p);
 }
 
 static void
@@ -221,9 +222,10 @@ send_forward(struct events_pub *p, struct event_item *it)
 	env.topic = it->topic;
 	env.event = &any;
 	req.envelope = &env;
-	if (ttrpc_call_start(p->conn, "containerd.services.events.ttrpc.v1.Events",
-	    "Forward", &req.base, EV_FORWARD_TIMEOUT_NS, NULL, 0, forward_done,
-	    p) == 0)
+	if (ttrpc_call_start(p->conn,
+	        "containerd.services.events.ttrpc.v1.Events", "Forward",
+	        &req.base, EV_FORWARD_TIMEOUT_NS, NULL, 0, forward_done,
+	        p) == 0)
 		return -1;
 	return 0;
 }
@@ -239,8 +241,7 @@ publisher_exited(pid_t pid, int wstatus, void *arg)
 		head_done(p);
 		return;
 	}
-	snprintf(why, sizeof(why), "publish binary exit status 0x%x",
-	    wstatus);
+	snprintf(why, sizeof(why), "publish binary exit status 0x%x", wstatus);
 	head_failed(p, 2, why);
 }
 
@@ -287,8 +288,8 @@ send_exec(struct events_pub *p, struct event_item *it)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		devnull = open("/dev/null", O_WRONLY);
-		if (dup2(pfd[0], 0) == -1 || (devnull != -1 &&
-		    dup2(devnull, 1) == -1))
+		if (dup2(pfd[0], 0) == -1 ||
+		    (devnull != -1 && dup2(devnull, 1) == -1))
 			_exit(127);
 		execl(p->publish_binary, p->publish_binary, "--address",
 		    p->grpc_address ? p->grpc_address : "", "publish",
@@ -367,8 +368,10 @@ events_drain(struct events_pub *p, int timeout_ms)
 		evloop_run_once(p->loop, 50);
 	}
 	STAILQ_FOREACH(it, &p->q, entry)
+	{
 		log_warnx("%s: event %s (%s) not delivered before exit",
 		    __func__, it->topic, it->type_url);
+	}
 	return p->n;
 }
 
@@ -377,17 +380,17 @@ events_drain(struct events_pub *p, int timeout_ms)
 static const struct {
 	const char *topic, *type;
 } ev_names[] = {
-	[TS_EV_CREATE] = { "/tasks/create", "containerd.events.TaskCreate" },
-	[TS_EV_START] = { "/tasks/start", "containerd.events.TaskStart" },
-	[TS_EV_EXIT] = { "/tasks/exit", "containerd.events.TaskExit" },
-	[TS_EV_DELETE] = { "/tasks/delete", "containerd.events.TaskDelete" },
-	[TS_EV_OOM] = { "/tasks/oom", "containerd.events.TaskOOM" },
-	[TS_EV_EXEC_ADDED] = { "/tasks/exec-added",
-	    "containerd.events.TaskExecAdded" },
-	[TS_EV_EXEC_STARTED] = { "/tasks/exec-started",
-	    "containerd.events.TaskExecStarted" },
-	[TS_EV_PAUSED] = { "/tasks/paused", "containerd.events.TaskPaused" },
-	[TS_EV_RESUMED] = { "/tasks/resumed", "containerd.events.TaskResumed" },
+    [TS_EV_CREATE] = {"/tasks/create", "containerd.events.TaskCreate"},
+    [TS_EV_START] = {"/tasks/start", "containerd.events.TaskStart"},
+    [TS_EV_EXIT] = {"/tasks/exit", "containerd.events.TaskExit"},
+    [TS_EV_DELETE] = {"/tasks/delete", "containerd.events.TaskDelete"},
+    [TS_EV_OOM] = {"/tasks/oom", "containerd.events.TaskOOM"},
+    [TS_EV_EXEC_ADDED] = {"/tasks/exec-added",
+        "containerd.events.TaskExecAdded"},
+    [TS_EV_EXEC_STARTED] = {"/tasks/exec-started",
+        "containerd.events.TaskExecStarted"},
+    [TS_EV_PAUSED] = {"/tasks/paused", "containerd.events.TaskPaused"},
+    [TS_EV_RESUMED] = {"/tasks/resumed", "containerd.events.TaskResumed"},
 };
 
 const char *
@@ -446,8 +449,8 @@ encode_create(const struct ts_event *ev, size_t *len)
 			containerd__types__mount__init(&mounts[i]);
 			mounts[i].type = mut(c->rootfs[i].type);
 			mounts[i].source = mut(c->rootfs[i].source);
-			mounts[i].target = mut(c->rootfs[i].target ?
-			    c->rootfs[i].target : "");
+			mounts[i].target =
+			    mut(c->rootfs[i].target ? c->rootfs[i].target : "");
 			mounts[i].n_options = c->rootfs[i].n_options;
 			mounts[i].options = (char **)(void *)mut(
 			    (const char *)(const void *)c->rootfs[i].options);
@@ -553,8 +556,8 @@ events_task_event(void *arg, const struct ts_event *ev)
 	log_info("%s: %s container=%s id=%s pid=%u exit=%u", __func__,
 	    events_topic(ev->kind), ev->container_id, ev->id, ev->pid,
 	    ev->exit_status);
-	events_publish(p, events_topic(ev->kind), events_type_url(ev->kind),
-	    buf, len);
+	events_publish(
+	    p, events_topic(ev->kind), events_type_url(ev->kind), buf, len);
 	free(buf);
 }
 

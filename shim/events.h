@@ -27,8 +27,8 @@ struct events_cfg {
 	const char *grpc_address;   /* -address, for the publish binary */
 };
 
-struct events_pub *events_new(struct evloop *loop,
-    const struct events_cfg *cfg);
+struct events_pub *events_new(
+    struct evloop *loop, const struct events_cfg *cfg);
 void events_free(struct events_pub *p);
 
 /* Queue one event (payload = the serialized event message); copies. */
@@ -51,8 +51,8 @@ uint8_t *events_encode(const struct ts_event *ev, size_t *len);
  * The daemon reaps every child (it is a subreaper); publishers and others
  * register for their own pid here. shim_children_reap() runs on SIGCHLD.
  */
-int shim_child_watch(pid_t pid, void (*cb)(pid_t pid, int wstatus, void *),
-    void *arg);
+int shim_child_watch(
+    pid_t pid, void (*cb)(pid_t pid, int wstatus, void *), void *arg);
 void shim_children_reap(void);
 
 #endif

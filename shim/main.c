@@ -31,7 +31,7 @@ int
 main(int argc, char *argv[])
 {
 	static struct shim_opts o;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	log_init("shim", 0);
 	if (shim_parse_args(argc, argv, &o, &err) == -1) {

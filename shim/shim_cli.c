@@ -17,22 +17,28 @@ struct flag_def {
 	size_t size; /* string buffer size */
 };
 
-#define SFLAG(n, f) { n, FLAG_STRING, offsetof(struct shim_opts, f), \
-	sizeof(((struct shim_opts *)0)->f) }
-#define BFLAG(n, f) { n, FLAG_BOOL, offsetof(struct shim_opts, f), 0 }
+#define SFLAG(n, f)                                            \
+	{                                                      \
+		n, FLAG_STRING, offsetof(struct shim_opts, f), \
+		    sizeof(((struct shim_opts *)0)->f)         \
+	}
+#define BFLAG(n, f)                                            \
+	{                                                      \
+		n, FLAG_BOOL, offsetof(struct shim_opts, f), 0 \
+	}
 
 static const struct flag_def flag_defs[] = {
-	SFLAG("namespace", namespace),
-	SFLAG("address", address),
-	SFLAG("publish-binary", publish_binary),
-	SFLAG("id", id),
-	SFLAG("bundle", bundle),
-	SFLAG("socket", socket),
-	BFLAG("debug", debug),
-	BFLAG("v", version),
-	BFLAG("check-config", check_config),
-	BFLAG("h", help),
-	BFLAG("help", help),
+    SFLAG("namespace", namespace),
+    SFLAG("address", address),
+    SFLAG("publish-binary", publish_binary),
+    SFLAG("id", id),
+    SFLAG("bundle", bundle),
+    SFLAG("socket", socket),
+    BFLAG("debug", debug),
+    BFLAG("v", version),
+    BFLAG("check-config", check_config),
+    BFLAG("h", help),
+    BFLAG("help", help),
 };
 
 static const struct flag_def *
@@ -51,8 +57,9 @@ flag_lookup(const char *name, size_t len)
 static int
 parse_go_bool(const char *s, bool *out)
 {
-	static const char *const t[] = { "1", "t", "T", "true", "TRUE", "True" };
-	static const char *const f[] = { "0", "f", "F", "false", "FALSE", "False" };
+	static const char *const t[] = {"1", "t", "T", "true", "TRUE", "True"};
+	static const char *const f[] = {
+	    "0", "f", "F", "false", "FALSE", "False"};
 	size_t i;
 
 	for (i = 0; i < 6; i++) {
@@ -69,8 +76,8 @@ parse_go_bool(const char *s, bool *out)
 }
 
 int
-shim_parse_args(int argc, char *const argv[], struct shim_opts *o,
-    struct qb_error *err)
+shim_parse_args(
+    int argc, char *const argv[], struct shim_opts *o, struct qb_error *err)
 {
 	const struct flag_def *fd;
 	const char *arg, *name, *eq, *value;
@@ -91,22 +98,22 @@ shim_parse_args(int argc, char *const argv[], struct shim_opts *o,
 				break;
 		}
 		if (name[0] == '-' || name[0] == '=')
-			return qb_seterr(err, QB_E_INVALID, "bad flag syntax: %s",
-			    arg);
+			return qb_seterr(
+			    err, QB_E_INVALID, "bad flag syntax: %s", arg);
 		eq = strchr(name, '=');
 		namelen = eq != NULL ? (size_t)(eq - name) : strlen(name);
 		if ((fd = flag_lookup(name, namelen)) == NULL)
 			return qb_seterr(err, QB_E_INVALID,
-			    "flag provided but not defined: -%.*s", (int)namelen,
-			    name);
+			    "flag provided but not defined: -%.*s",
+			    (int)namelen, name);
 		if (fd->kind == FLAG_BOOL) {
 			bool *b = (bool *)((char *)o + fd->off);
 			if (eq == NULL)
 				*b = true;
 			else if (parse_go_bool(eq + 1, b) == -1)
 				return qb_seterr(err, QB_E_INVALID,
-				    "invalid boolean value \"%s\" for -%s", eq + 1,
-				    fd->name);
+				    "invalid boolean value \"%s\" for -%s",
+				    eq + 1, fd->name);
 			continue;
 		}
 		if (eq != NULL)
@@ -151,7 +158,7 @@ path_clean(const char *in, char *out, size_t outlen)
 		} else if (in[r] == '.' && (r + 1 == n || in[r + 1] == '/')) {
 			r++;
 		} else if (in[r] == '.' && in[r + 1] == '.' &&
-		    (r + 2 == n || in[r + 2] == '/')) {
+		           (r + 2 == n || in[r + 2] == '/')) {
 			r += 2;
 			if (w > dotdot) {
 				w--;
@@ -189,10 +196,10 @@ path_clean(const char *in, char *out, size_t outlen)
 }
 
 int
-shim_path_join3(const char *a, const char *b, const char *c, char *out,
-    size_t outlen)
+shim_path_join3(
+    const char *a, const char *b, const char *c, char *out, size_t outlen)
 {
-	const char *el[3] = { a, b, c };
+	const char *el[3] = {a, b, c};
 	char joined[3 * PATH_MAX];
 	size_t w = 0, i, l;
 
@@ -272,8 +279,8 @@ int
 shim_group_from_spec(const char *config_path, const char *id, char *group,
     size_t grouplen, struct qb_error *err)
 {
-	static const char *const keys[] = { "io.containerd.runc.v2.group",
-		"io.kubernetes.cri.sandbox-id" };
+	static const char *const keys[] = {
+	    "io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id"};
 	struct json_object *root, *ann, *v;
 	const char *s = id;
 	size_t i;
@@ -281,8 +288,9 @@ shim_group_from_spec(const char *config_path, const char *id, char *group,
 
 	if ((root = json_object_from_file(config_path)) == NULL)
 		return qb_seterr(err, QB_E_INVALID, "read OCI spec %s: %s",
-		    config_path, json_util_get_last_err() ?
-		    json_util_get_last_err() : "invalid JSON");
+		    config_path,
+		    json_util_get_last_err() ? json_util_get_last_err()
+		                             : "invalid JSON");
 	if (json_object_object_get_ex(root, "annotations", &ann) &&
 	    json_object_is_type(ann, json_type_object)) {
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

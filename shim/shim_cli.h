@@ -13,7 +13,7 @@
 
 #include "lib/error.h"
 
-#define SHIM_NAME "containerd-shim-qemubox-v1"
+#define SHIM_NAME    "containerd-shim-qemubox-v1"
 #define SHIM_RUNTIME "io.containerd.qemubox.v1"
 /* Hard-coded by the runc shim too, not read from containerd's config. */
 #define SHIM_SOCKET_DIR "/run/containerd/s"
@@ -41,12 +41,12 @@ struct shim_opts {
  * at the first non-flag word, which is the action. Unknown flags and missing
  * values are QB_E_INVALID errors naming the flag.
  */
-int shim_parse_args(int argc, char *const argv[], struct shim_opts *o,
-    struct qb_error *err);
+int shim_parse_args(
+    int argc, char *const argv[], struct shim_opts *o, struct qb_error *err);
 
 /* Go's path.Clean(path.Join(elems...)) for three elements. */
-int shim_path_join3(const char *a, const char *b, const char *c, char *out,
-    size_t outlen);
+int shim_path_join3(
+    const char *a, const char *b, const char *c, char *out, size_t outlen);
 
 /*
  * The runc shim's socket: SHIM_SOCKET_DIR/<sha256 hex of

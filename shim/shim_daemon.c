@@ -82,9 +82,10 @@ shim_libexec_dir(char *dir, size_t len)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			if (snprintf(cand, sizeof(cand), "%s/../libexec/qemubox",
-			    self) < (int)sizeof(cand) && stat(cand, &st) == 0 &&
-			    S_ISDIR(st.st_mode) &&
+			if (snprintf(cand, sizeof(cand),
+			        "%s/../libexec/qemubox",
+			        self) < (int)sizeof(cand) &&
+			    stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
 			    realpath(cand, self) != NULL &&
 			    strlen(self) < len) {
 				memcpy(dir, self, strlen(self) + 1);
@@ -131,14 +132,16 @@ shim_daemon(const struct shim_opts *o)
 		d.listen_fd = 3;
 		if (fcntl(d.listen_fd, F_SETFD, FD_CLOEXEC) == -1)
 			fatal("%s: no listening socket on fd 3 (run by "
-			    "`start`, or give -socket)", __func__);
+			      "`start`, or give -socket)",
+			    __func__);
 	}
-	if (listen_fd_path(d.listen_fd, d.socket_path,
-	    sizeof(d.socket_path)) == -1)
+	if (listen_fd_path(d.listen_fd, d.socket_path, sizeof(d.socket_path)) ==
+	    -1)
 		fatal("%s: fd %d is not a listening unix socket", __func__,
 		    d.listen_fd);
 	if (strncmp(d.socket_path, SHIM_SOCKET_DIR "/",
-	    strlen(SHIM_SOCKET_DIR) + 1) == 0 && shim_socket_dir_prepare() == -1)
+	        strlen(SHIM_SOCKET_DIR) + 1) == 0 &&
+	    shim_socket_dir_prepare() == -1)
 		log_warn("%s: %s", __func__, SHIM_SOCKET_DIR);
 	log_info("%s: namespace=%s id=%s socket=%s pid=%d", __func__,
 	    o->namespace, o->id, d.socket_path, (int)getpid());

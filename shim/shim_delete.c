@@ -38,8 +38,8 @@ put_varint(uint8_t *p, uint64_t v)
  * 2 nanos}}; zero fields are left out as proto3 does. Returns the length.
  */
 size_t
-shim_encode_delete_response(uint8_t *buf, uint32_t pid, uint32_t exit_status,
-    const struct timespec *at)
+shim_encode_delete_response(
+    uint8_t *buf, uint32_t pid, uint32_t exit_status, const struct timespec *at)
 {
 	uint8_t ts[24];
 	size_t n = 0, tn = 0;
@@ -68,7 +68,8 @@ shim_encode_delete_response(uint8_t *buf, uint32_t pid, uint32_t exit_status,
 	return n + tn;
 }
 
-/* Unmount every layer stacked on <bundle>/rootfs; absent or unmounted is fine. */
+/* Unmount every layer stacked on <bundle>/rootfs; absent or unmounted is fine.
+ */
 static int
 unmount_rootfs(const char *bundle)
 {
@@ -114,7 +115,8 @@ remove_stale_socket(const char *bundle)
 	uri[n] = '\0';
 	if ((path = shim_uri_path(uri)) == NULL ||
 	    strncmp(path, SHIM_SOCKET_DIR "/", strlen(SHIM_SOCKET_DIR) + 1) !=
-	    0 || strchr(path + strlen(SHIM_SOCKET_DIR) + 1, '/') != NULL)
+	        0 ||
+	    strchr(path + strlen(SHIM_SOCKET_DIR) + 1, '/') != NULL)
 		return;
 	if (!shim_socket_alive(path) && unlink(path) == 0)
 		log_info("%s: removed stale socket %s", __func__, path);
@@ -123,7 +125,7 @@ remove_stale_socket(const char *bundle)
 int
 shim_delete(const struct shim_opts *o)
 {
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	char cwd[PATH_MAX];
 	const char *bundle = o->bundle;
 	struct timespec now;

@@ -22,15 +22,14 @@
 
 /* Every securebit, set and locked: uid 0 is no longer special for us. */
 #define SHIM_SECUREBITS                                                  \
-	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |  \
-	    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |     \
+	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | \
+	    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |    \
 	    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 int
 shim_priv_verify(void)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3,
-		0 };
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 	unsigned long cap;
 	int bits, i;
@@ -51,7 +50,8 @@ shim_priv_verify(void)
 		if (r == -1)
 			break; /* past the kernel's last capability */
 		if (r == 1) {
-			log_warnx("%s: capability %lu still in the bounding set",
+			log_warnx(
+			    "%s: capability %lu still in the bounding set",
 			    __func__, cap);
 			return -1;
 		}
@@ -74,8 +74,8 @@ shim_priv_verify(void)
 	}
 	/* Try to get something back, as OpenSSH does after dropping. */
 	capng_get_caps_process();
-	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
-	    CAP_SYS_ADMIN);
+	capng_update(
+	    CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_ADMIN);
 	if (capng_apply(CAPNG_SELECT_CAPS) == 0) {
 		log_warnx("%s: CAP_SYS_ADMIN could be raised again", __func__);
 		return -1;
@@ -128,6 +128,6 @@ shim_priv_drop(const struct qb_config *cfg)
 	if (shim_priv_verify() == -1)
 		fatalx("%s: privileges could be regained; refusing to serve",
 		    __func__);
-	log_debug("%s: no capabilities, securebits locked, NoNewPrivs",
-	    __func__);
+	log_debug(
+	    "%s: no capabilities, securebits locked, NoNewPrivs", __func__);
 }

@@ -30,7 +30,8 @@
 #pragma weak qb_config_load
 #pragma weak qb_config_path
 
-/* Undelivered events get this long at exit (containerd's Shutdown waits 3 s). */
+/* Undelivered events get this long at exit (containerd's Shutdown waits 3 s).
+ */
 #define SHIM_EVENTS_DRAIN_MS 2000
 
 struct serve_state {
@@ -42,7 +43,7 @@ struct serve_state {
 struct helper {
 	const char *name;
 	char path[PATH_MAX];
-	int fd;	   /* our end of the imsg socketpair */
+	int fd; /* our end of the imsg socketpair */
 	pid_t pid;
 };
 
@@ -61,8 +62,8 @@ helper_exited(pid_t pid, int wstatus, void *arg)
  * binary is not fatal: the shim still serves and Create explains.
  */
 static int
-helper_spawn(const char *libexec, struct helper *h, bool debug,
-    struct qb_error *err)
+helper_spawn(
+    const char *libexec, struct helper *h, bool debug, struct qb_error *err)
 {
 	char *argv[3];
 	int sv[2];
@@ -71,14 +72,14 @@ helper_spawn(const char *libexec, struct helper *h, bool debug,
 	h->pid = -1;
 	if (snprintf(h->path, sizeof(h->path), "%s/%s", libexec, h->name) >=
 	    (int)sizeof(h->path)) {
-		return qb_seterr(err, QB_E_PRECONDITION, "%s: path too long",
-		    h->name);
+		return qb_seterr(
+		    err, QB_E_PRECONDITION, "%s: path too long", h->name);
 	}
 	if (access(h->path, X_OK) == -1) {
 		return qb_seterr(err, QB_E_PRECONDITION,
 		    "qemubox helper %s not found at %s (%s); install qemubox "
-		    "(make install) or fix QB_LIBEXECDIR", h->name, h->path,
-		    strerror(errno));
+		    "(make install) or fix QB_LIBEXECDIR",
+		    h->name, h->path, strerror(errno));
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		return qb_seterr(err, QB_E_INTERNAL, "%s: socketpair: %s",
@@ -130,16 +131,16 @@ int
 shim_serve(struct shim_daemon_ctx *d)
 {
 	const struct shim_opts *o = d->opts;
-	static struct helper privnet = { .name = "qemubox-privnet" };
-	static struct helper vmmon = { .name = "qemubox-vmmon" };
+	static struct helper privnet = {.name = "qemubox-privnet"};
+	static struct helper vmmon = {.name = "qemubox-vmmon"};
 	static struct qb_config cfg;
-	struct serve_state st = { 0 };
+	struct serve_state st = {0};
 	struct events_pub *pub = NULL;
 	struct ttrpc_server *srv = NULL;
 	const struct backend_ops *ops = backend_get();
 	struct events_cfg ecfg;
 	struct backend_env env;
-	struct qb_error err = { 0 }, missing = { 0 };
+	struct qb_error err = {0}, missing = {0};
 	char libexec[PATH_MAX];
 	void *bst = NULL;
 	bool cfg_ok = false, backend_up = false;
@@ -187,8 +188,9 @@ shim_serve(struct shim_daemon_ctx *d)
 	/* Without a backend, that is the one thing missing worth naming. */
 	if (ops == NULL)
 		qb_clearerr(&missing);
-	st.svc = task_service_new(NULL, NULL, missing.msg[0] ? missing.msg : NULL,
-	    events_task_event, pub, on_exit_request, &st);
+	st.svc =
+	    task_service_new(NULL, NULL, missing.msg[0] ? missing.msg : NULL,
+	        events_task_event, pub, on_exit_request, &st);
 	if (st.svc == NULL)
 		fatal("%s: task service", __func__);
 
@@ -207,8 +209,8 @@ shim_serve(struct shim_daemon_ctx *d)
 			backend_up = true;
 			log_info("%s: backend %s ready", __func__, ops->name);
 		} else {
-			log_warnx("%s: backend %s: %s", __func__, ops->name,
-			    err.msg);
+			log_warnx(
+			    "%s: backend %s: %s", __func__, ops->name, err.msg);
 			task_service_free(st.svc);
 			missing = err;
 			qb_preferr(&missing, "qemubox %s backend", ops->name);

@@ -63,12 +63,11 @@ shim_socket_listen(const char *path)
 		goto fail;
 	}
 	return fd;
-fail:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
+fail : {
+	int saved = errno;
+	close(fd);
+	errno = saved;
+}
 	return -1;
 }
 
@@ -94,7 +93,7 @@ shim_write_address(const char *uri)
 	size_t len = strlen(uri);
 
 	if ((fd = open(".address", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
+	         0600)) == -1)
 		return -1;
 	if (write(fd, uri, len) != (ssize_t)len || fsync(fd) == -1) {
 		int saved = errno ? errno : EIO;
@@ -128,8 +127,8 @@ shim_open_log_fifo(const char *dir)
 	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
 	    -1)
 		return -1;
-	if (fstat(fd, &st) == -1 || (!S_ISFIFO(st.st_mode) &&
-	    !S_ISREG(st.st_mode))) {
+	if (fstat(fd, &st) == -1 ||
+	    (!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode))) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -225,7 +224,8 @@ spawn_daemon(const struct shim_opts *o, int lfd)
 				goto child_fail;
 			pfd[1] = nfd;
 		}
-		/* Nothing else of ours or containerd's leaks into the daemon. */
+		/* Nothing else of ours or containerd's leaks into the daemon.
+		 */
 		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
 		execv(self, argv);
 	child_fail:
@@ -255,7 +255,7 @@ spawn_daemon(const struct shim_opts *o, int lfd)
 int
 shim_start(const struct shim_opts *o)
 {
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	char group[256], path[PATH_MAX], uri[SHIM_ADDR_MAX];
 	int lfd = -1, logfd;
 
@@ -265,17 +265,19 @@ shim_start(const struct shim_opts *o)
 		log_set_fd(-1);
 	if (o->namespace[0] == '\0' || o->id[0] == '\0' ||
 	    o->address[0] == '\0') {
-		fprintf(stderr, "%s start: -namespace, -id and -address are "
-		    "required\n", SHIM_NAME);
+		fprintf(stderr,
+		    "%s start: -namespace, -id and -address are "
+		    "required\n",
+		    SHIM_NAME);
 		return 1;
 	}
-	if (shim_group_from_spec("config.json", o->id, group, sizeof(group),
-	    &err) == -1) {
+	if (shim_group_from_spec(
+	        "config.json", o->id, group, sizeof(group), &err) == -1) {
 		fprintf(stderr, "%s start: %s\n", SHIM_NAME, err.msg);
 		return 1;
 	}
 	if (shim_socket_path(o->address, o->namespace, group, path,
-	    sizeof(path), uri, sizeof(uri)) == -1) {
+	        sizeof(path), uri, sizeof(uri)) == -1) {
 		fprintf(stderr, "%s start: socket path: %s\n", SHIM_NAME,
 		    strerror(errno));
 		return 1;
@@ -327,8 +329,8 @@ shim_start(const struct shim_opts *o)
 		goto fail;
 	}
 	close(lfd);
-	log_info("%s: id=%s group=%s serving on %s", __func__, o->id, group,
-	    uri);
+	log_info(
+	    "%s: id=%s group=%s serving on %s", __func__, o->id, group, uri);
 	printf("%s", uri);
 	return 0;
 fail:

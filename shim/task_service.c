@@ -36,8 +36,8 @@ struct ts_proc {
 	bool terminal;
 	uint32_t exit_status;
 	struct timespec exited_at;
-	bool starting;	     /* Start (or Exec) is in flight */
-	bool exit_held;	     /* an exit arrived while starting */
+	bool starting;  /* Start (or Exec) is in flight */
+	bool exit_held; /* an exit arrived while starting */
 	uint32_t held_status;
 	struct timespec held_at;
 	struct ts_waiters waiters;
@@ -77,9 +77,8 @@ struct ts_op {
 	const struct backend_create_req *create;
 };
 
-static void
-reply_err(ts_reply_fn reply, void *arg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void reply_err(ts_reply_fn reply, void *arg, int code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 reply_err(ts_reply_fn reply, void *arg, int code, const char *fmt, ...)
@@ -213,7 +212,9 @@ task_service_count(const struct task_service *svc)
 	size_t n = 0;
 
 	TAILQ_FOREACH(c, &svc->containers, entry)
+	{
 		n++;
+	}
 	return n;
 }
 
@@ -223,8 +224,10 @@ container_find(struct task_service *svc, const char *id)
 	struct ts_container *c;
 
 	TAILQ_FOREACH(c, &svc->containers, entry)
+	{
 		if (strcmp(c->id, id) == 0)
 			return c;
+	}
 	return NULL;
 }
 
@@ -234,8 +237,10 @@ exec_find(struct ts_container *c, const char *exec_id)
 	struct ts_proc *p;
 
 	TAILQ_FOREACH(p, &c->execs, entry)
+	{
 		if (strcmp(p->exec_id, exec_id) == 0)
 			return p;
+	}
 	return NULL;
 }
 
@@ -252,8 +257,8 @@ proc_lookup(struct task_service *svc, const char *id, const char *exec_id,
 
 	c = container_find(svc, nz(id));
 	if (c == NULL || c->creating || c->init == NULL) {
-		reply_err(reply, arg, QB_E_NOTFOUND,
-		    "container %s not created", nz(id));
+		reply_err(reply, arg, QB_E_NOTFOUND, "container %s not created",
+		    nz(id));
 		return NULL;
 	}
 	if (exec_id == NULL || exec_id[0] == '\0')
@@ -265,8 +270,8 @@ proc_lookup(struct task_service *svc, const char *id, const char *exec_id,
 }
 
 static struct ts_proc *
-proc_new(struct ts_container *c, const char *exec_id,
-    const struct backend_stdio *io)
+proc_new(
+    struct ts_container *c, const char *exec_id, const struct backend_stdio *io)
 {
 	struct ts_proc *p;
 
@@ -405,8 +410,9 @@ task_service_exited(struct task_service *svc, const char *id,
 	struct timespec now;
 
 	if (c != NULL && c->init != NULL)
-		p = (exec_id == NULL || exec_id[0] == '\0') ? c->init :
-		    exec_find(c, exec_id);
+		p = (exec_id == NULL || exec_id[0] == '\0')
+		        ? c->init
+		        : exec_find(c, exec_id);
 	if (p == NULL) {
 		log_warnx("%s: exit of unknown process %s/%s pid %u", __func__,
 		    nz(id), nz(exec_id), pid);
@@ -418,8 +424,8 @@ task_service_exited(struct task_service *svc, const char *id,
 	}
 	if (pid != 0 && p->pid == 0)
 		p->pid = pid;
-	log_debug("%s: %s/%s pid %u exit %u", __func__, c->id, p->exec_id,
-	    pid, exit_status);
+	log_debug("%s: %s/%s pid %u exit %u", __func__, c->id, p->exec_id, pid,
+	    exit_status);
 	proc_exited(svc, p, exit_status, exited_at);
 }
 
@@ -436,8 +442,8 @@ task_service_oom(struct task_service *svc, const char *id)
 /* ---- Create ---- */
 
 static void
-create_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+create_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct ts_op *op = arg;
 	struct task_service *svc = op->svc;
@@ -484,8 +490,8 @@ ts_create(struct task_service *svc, const struct backend_create_req *req,
 		return;
 	}
 	if (svc->exiting) {
-		reply_err(reply, arg, QB_E_UNAVAILABLE,
-		    "shim is shutting down");
+		reply_err(
+		    reply, arg, QB_E_UNAVAILABLE, "shim is shutting down");
 		return;
 	}
 	if (svc->missing != NULL) {
@@ -496,7 +502,8 @@ ts_create(struct task_service *svc, const struct backend_create_req *req,
 		reply_err(reply, arg, QB_E_UNIMPLEMENTED,
 		    "qemubox: no VM backend in this build of "
 		    "containerd-shim-qemubox-v1 (shim/vm_backend.c not "
-		    "compiled in); cannot create %s", req->id);
+		    "compiled in); cannot create %s",
+		    req->id);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -522,8 +529,8 @@ ts_create(struct task_service *svc, const struct backend_create_req *req,
 /* ---- Start ---- */
 
 static void
-start_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+start_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct ts_op *op = arg;
 	struct ts_proc *p = op_proc(op);
@@ -543,8 +550,9 @@ start_done(void *arg, const struct backend_result *res,
 			p->pid = res->pid;
 		if (p->status == TS_CREATED)
 			p->status = TS_RUNNING;
-		emit(op->svc, p->exec_id[0] == '\0' ? TS_EV_START :
-		    TS_EV_EXEC_STARTED, p, NULL);
+		emit(op->svc,
+		    p->exec_id[0] == '\0' ? TS_EV_START : TS_EV_EXEC_STARTED, p,
+		    NULL);
 		memset(&ans, 0, sizeof(ans));
 		ans.pid = p->pid;
 		op->reply(op->arg, &ans, NULL);
@@ -587,8 +595,8 @@ ts_start(struct task_service *svc, const char *id, const char *exec_id,
 /* ---- Delete ---- */
 
 static void
-delete_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+delete_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct ts_op *op = arg;
 	struct task_service *svc = op->svc;
@@ -645,8 +653,9 @@ ts_delete(struct task_service *svc, const char *id, const char *exec_id,
 
 	if ((p = proc_lookup(svc, id, exec_id, reply, arg)) == NULL)
 		return;
-	if (p->starting || (p->status != TS_STOPPED &&
-	    !(p->status == TS_CREATED && (init || p->pid == 0)))) {
+	if (p->starting ||
+	    (p->status != TS_STOPPED &&
+	        !(p->status == TS_CREATED && (init || p->pid == 0)))) {
 		reply_err(reply, arg, QB_E_PRECONDITION,
 		    "cannot delete %s/%s: process is still running", id,
 		    init ? "init" : exec_id);
@@ -658,11 +667,14 @@ ts_delete(struct task_service *svc, const char *id, const char *exec_id,
 			    "container %s is being deleted", id);
 			return;
 		}
-		TAILQ_FOREACH(e, &p->c->execs, entry) {
-			if (e->status != TS_STOPPED && e->status != TS_CREATED) {
+		TAILQ_FOREACH(e, &p->c->execs, entry)
+		{
+			if (e->status != TS_STOPPED &&
+			    e->status != TS_CREATED) {
 				reply_err(reply, arg, QB_E_PRECONDITION,
 				    "cannot delete %s: exec %s is still "
-				    "running", id, e->exec_id);
+				    "running",
+				    id, e->exec_id);
 				return;
 			}
 		}
@@ -671,8 +683,8 @@ ts_delete(struct task_service *svc, const char *id, const char *exec_id,
 		return;
 	if (init)
 		p->c->deleting = true;
-	if (svc->ops != NULL && svc->ops->delete != NULL)
-		svc->ops->delete(svc->bst, id, nz(exec_id), delete_done, op);
+	if (svc->ops != NULL && svc->ops->del != NULL)
+		svc->ops->del(svc->bst, id, nz(exec_id), delete_done, op);
 	else
 		delete_done(op, NULL, NULL); /* nothing was ever created */
 }
@@ -680,8 +692,8 @@ ts_delete(struct task_service *svc, const char *id, const char *exec_id,
 /* ---- Exec ---- */
 
 static void
-exec_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+exec_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct ts_op *op = arg;
 	struct ts_container *c = container_find(op->svc, op->id);
@@ -753,8 +765,8 @@ ts_exec(struct task_service *svc, const struct backend_exec_req *req,
 /* ---- Kill, Pause, Resume and the simple forwarders ---- */
 
 static void
-simple_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+simple_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct ts_op *op = arg;
 	struct ts_answer ans;
@@ -779,12 +791,11 @@ ts_kill(struct task_service *svc, const char *id, const char *exec_id,
 	if ((p = proc_lookup(svc, id, exec_id, reply, arg)) == NULL)
 		return;
 	if (p->status == TS_STOPPED && !all) {
-		reply_err(reply, arg, QB_E_NOTFOUND,
-		    "process already finished");
+		reply_err(
+		    reply, arg, QB_E_NOTFOUND, "process already finished");
 		return;
 	}
-	if (p->exec_id[0] != '\0' && p->status == TS_CREATED &&
-	    p->pid == 0) {
+	if (p->exec_id[0] != '\0' && p->status == TS_CREATED && p->pid == 0) {
 		reply_err(reply, arg, QB_E_PRECONDITION,
 		    "process %s not started", p->exec_id);
 		return;
@@ -796,8 +807,7 @@ ts_kill(struct task_service *svc, const char *id, const char *exec_id,
 	}
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
-	svc->ops->kill(svc->bst, id, nz(exec_id), signal, all, simple_done,
-	    op);
+	svc->ops->kill(svc->bst, id, nz(exec_id), signal, all, simple_done, op);
 }
 
 static void
@@ -825,22 +835,21 @@ pause_resume_done(void *arg, const struct backend_result *res,
 }
 
 static void
-pause_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+pause_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	pause_resume_done(arg, res, err, true);
 }
 
 static void
-resume_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+resume_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	pause_resume_done(arg, res, err, false);
 }
 
 void
-ts_pause(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg)
+ts_pause(struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
 	struct ts_proc *p;
 	struct ts_op *op;
@@ -864,8 +873,8 @@ ts_pause(struct task_service *svc, const char *id, ts_reply_fn reply,
 }
 
 void
-ts_resume(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg)
+ts_resume(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
 	struct ts_proc *p;
 	struct ts_op *op;
@@ -887,14 +896,13 @@ ts_resume(struct task_service *svc, const char *id, ts_reply_fn reply,
 	svc->ops->resume(svc->bst, id, resume_done, op);
 }
 
-#define FORWARD_CHECK(svc, opname, reply, arg)                            \
-	do {                                                              \
-		if ((svc)->ops == NULL || (svc)->ops->opname == NULL) {   \
-			reply_err(reply, arg, QB_E_UNIMPLEMENTED,         \
-			    "%s is not supported by this backend",        \
-			    #opname);                                     \
-			return;                                           \
-		}                                                         \
+#define FORWARD_CHECK(svc, opname, reply, arg)                               \
+	do {                                                                 \
+		if ((svc)->ops == NULL || (svc)->ops->opname == NULL) {      \
+			reply_err(reply, arg, QB_E_UNIMPLEMENTED,            \
+			    "%s is not supported by this backend", #opname); \
+			return;                                              \
+		}                                                            \
 	} while (0)
 
 void
@@ -908,8 +916,8 @@ ts_resize_pty(struct task_service *svc, const char *id, const char *exec_id,
 	FORWARD_CHECK(svc, resize_pty, reply, arg);
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
-	svc->ops->resize_pty(svc->bst, id, nz(exec_id), width, height,
-	    simple_done, op);
+	svc->ops->resize_pty(
+	    svc->bst, id, nz(exec_id), width, height, simple_done, op);
 }
 
 void
@@ -923,8 +931,8 @@ ts_close_io(struct task_service *svc, const char *id, const char *exec_id,
 	FORWARD_CHECK(svc, close_io, reply, arg);
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
-	svc->ops->close_io(svc->bst, id, nz(exec_id), stdin_close,
-	    simple_done, op);
+	svc->ops->close_io(
+	    svc->bst, id, nz(exec_id), stdin_close, simple_done, op);
 }
 
 void
@@ -942,8 +950,7 @@ ts_update(struct task_service *svc, const struct backend_update_req *req,
 }
 
 void
-ts_pids(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg)
+ts_pids(struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
 	struct ts_op *op;
 
@@ -956,8 +963,7 @@ ts_pids(struct task_service *svc, const char *id, ts_reply_fn reply,
 }
 
 void
-ts_stats(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg)
+ts_stats(struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
 	struct ts_op *op;
 
@@ -1047,26 +1053,30 @@ ts_wait_cancel(struct task_service *svc, void *arg)
 	struct ts_proc *p;
 	struct ts_waiter *w;
 
-#define CANCEL_IN(proc)                                                  \
-	TAILQ_FOREACH(w, &(proc)->waiters, entry) {                      \
-		if (w->arg == arg) {                                     \
-			TAILQ_REMOVE(&(proc)->waiters, w, entry);        \
-			free(w);                                         \
-			return;                                          \
-		}                                                        \
+#define CANCEL_IN(proc)                                           \
+	TAILQ_FOREACH(w, &(proc)->waiters, entry)                 \
+	{                                                         \
+		if (w->arg == arg) {                              \
+			TAILQ_REMOVE(&(proc)->waiters, w, entry); \
+			free(w);                                  \
+			return;                                   \
+		}                                                 \
 	}
-	TAILQ_FOREACH(c, &svc->containers, entry) {
+	TAILQ_FOREACH(c, &svc->containers, entry)
+	{
 		if (c->init != NULL)
 			CANCEL_IN(c->init);
 		TAILQ_FOREACH(p, &c->execs, entry)
+		{
 			CANCEL_IN(p);
+		}
 	}
 #undef CANCEL_IN
 }
 
 void
-ts_connect(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg)
+ts_connect(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
 	struct ts_container *c = container_find(svc, nz(id));
 	struct ts_answer ans;
@@ -1079,8 +1089,8 @@ ts_connect(struct task_service *svc, const char *id, ts_reply_fn reply,
 }
 
 static void
-shutdown_done(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+shutdown_done(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct task_service *svc = arg;
 
@@ -1119,7 +1129,7 @@ ts_shutdown(struct task_service *svc, const char *id, bool now,
 void
 task_service_terminate(struct task_service *svc)
 {
-	log_info("%s: %zu container(s) left", __func__,
-	    task_service_count(svc));
+	log_info(
+	    "%s: %zu container(s) left", __func__, task_service_count(svc));
 	service_exit(svc);
 }

@@ -28,15 +28,15 @@ enum ts_status {
 };
 
 enum ts_event_kind {
-	TS_EV_CREATE,	    /* /tasks/create */
-	TS_EV_START,	    /* /tasks/start */
-	TS_EV_EXIT,	    /* /tasks/exit */
-	TS_EV_DELETE,	    /* /tasks/delete */
-	TS_EV_OOM,	    /* /tasks/oom */
+	TS_EV_CREATE,       /* /tasks/create */
+	TS_EV_START,        /* /tasks/start */
+	TS_EV_EXIT,         /* /tasks/exit */
+	TS_EV_DELETE,       /* /tasks/delete */
+	TS_EV_OOM,          /* /tasks/oom */
 	TS_EV_EXEC_ADDED,   /* /tasks/exec-added */
 	TS_EV_EXEC_STARTED, /* /tasks/exec-started */
-	TS_EV_PAUSED,	    /* /tasks/paused */
-	TS_EV_RESUMED,	    /* /tasks/resumed */
+	TS_EV_PAUSED,       /* /tasks/paused */
+	TS_EV_RESUMED,      /* /tasks/resumed */
 };
 
 struct ts_event {
@@ -70,8 +70,8 @@ struct ts_answer {
 };
 
 /* err == NULL: success. */
-typedef void (*ts_reply_fn)(void *arg, const struct ts_answer *ans,
-    const struct qb_error *err);
+typedef void (*ts_reply_fn)(
+    void *arg, const struct ts_answer *ans, const struct qb_error *err);
 
 struct task_service;
 
@@ -103,10 +103,10 @@ void ts_state(struct task_service *svc, const char *id, const char *exec_id,
     ts_reply_fn reply, void *arg);
 void ts_wait(struct task_service *svc, const char *id, const char *exec_id,
     ts_reply_fn reply, void *arg);
-void ts_pause(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg);
-void ts_resume(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg);
+void ts_pause(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg);
+void ts_resume(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg);
 void ts_resize_pty(struct task_service *svc, const char *id,
     const char *exec_id, uint32_t width, uint32_t height, ts_reply_fn reply,
     void *arg);
@@ -114,16 +114,16 @@ void ts_close_io(struct task_service *svc, const char *id, const char *exec_id,
     bool stdin_close, ts_reply_fn reply, void *arg);
 void ts_update(struct task_service *svc, const struct backend_update_req *req,
     ts_reply_fn reply, void *arg);
-void ts_pids(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg);
-void ts_stats(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg);
+void ts_pids(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg);
+void ts_stats(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg);
 void ts_checkpoint(struct task_service *svc, const char *id, const char *path,
     ts_reply_fn reply, void *arg);
 /* Forget a pending Wait whose caller is gone (its `arg`). */
 void ts_wait_cancel(struct task_service *svc, void *arg);
-void ts_connect(struct task_service *svc, const char *id, ts_reply_fn reply,
-    void *arg);
+void ts_connect(
+    struct task_service *svc, const char *id, ts_reply_fn reply, void *arg);
 /* Exits (on_exit) only when no container remains, as the runc shim does. */
 void ts_shutdown(struct task_service *svc, const char *id, bool now,
     ts_reply_fn reply, void *arg);

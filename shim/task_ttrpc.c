@@ -50,7 +50,7 @@ mut(const char *s)
 	union {
 		const char *c;
 		char *m;
-	} u = { .c = s };
+	} u = {.c = s};
 	return u.m;
 }
 
@@ -83,13 +83,13 @@ static int
 check_ids(struct ttrpc_call *call, const char *id, const char *exec_id)
 {
 	if (!task_valid_id(id)) {
-		ttrpc_call_reply_error(call, QB_E_INVALID,
-		    "invalid container id \"%.80s\"", id);
+		ttrpc_call_reply_error(
+		    call, QB_E_INVALID, "invalid container id \"%.80s\"", id);
 		return -1;
 	}
 	if (exec_id != NULL && exec_id[0] != '\0' && !task_valid_id(exec_id)) {
-		ttrpc_call_reply_error(call, QB_E_INVALID,
-		    "invalid exec id \"%.80s\"", exec_id);
+		ttrpc_call_reply_error(
+		    call, QB_E_INVALID, "invalid exec id \"%.80s\"", exec_id);
 		return -1;
 	}
 	return 0;
@@ -215,8 +215,8 @@ rpc_reply(void *arg, const struct ts_answer *ans, const struct qb_error *err)
 			if (infos == NULL || ptrs == NULL) {
 				free(infos);
 				free(ptrs);
-				ttrpc_call_reply_error(call, QB_E_INTERNAL,
-				    "out of memory");
+				ttrpc_call_reply_error(
+				    call, QB_E_INTERNAL, "out of memory");
 				break;
 			}
 			for (i = 0; i < n; i++) {
@@ -310,8 +310,8 @@ h_create(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 	c->io.terminal = r->terminal;
 	c->checkpoint = r->checkpoint;
 	c->parent_checkpoint = r->parent_checkpoint;
-	any_fields(r->options, &c->options_type_url, &c->options,
-	    &c->options_len);
+	any_fields(
+	    r->options, &c->options_type_url, &c->options, &c->options_len);
 	log_info("%s: id=%s ns=%s bundle=%s rootfs=%zu terminal=%d", __func__,
 	    r->id, c->ns, r->bundle, r->n_rootfs, (int)r->terminal);
 	ts_create(ctx->tb->svc, c, rpc_reply, ctx);
@@ -415,8 +415,8 @@ h_kill(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 	if (check_ids(call, r->id, r->exec_id) == -1 ||
 	    (ctx = ctx_new(call, arg, RPC_EMPTY)) == NULL)
 		return;
-	ts_kill(ctx->tb->svc, r->id, r->exec_id, r->signal, r->all, rpc_reply,
-	    ctx);
+	ts_kill(
+	    ctx->tb->svc, r->id, r->exec_id, r->signal, r->all, rpc_reply, ctx);
 }
 
 static void
@@ -511,8 +511,8 @@ h_update(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 		ctx->keys = calloc(r->n_annotations, sizeof(*ctx->keys));
 		ctx->vals = calloc(r->n_annotations, sizeof(*ctx->vals));
 		if (ctx->keys == NULL || ctx->vals == NULL) {
-			ttrpc_call_reply_error(call, QB_E_INTERNAL,
-			    "out of memory");
+			ttrpc_call_reply_error(
+			    call, QB_E_INTERNAL, "out of memory");
 			ctx_free(ctx);
 			return;
 		}
@@ -562,41 +562,44 @@ h_shutdown(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 	ts_shutdown(ctx->tb->svc, r->id, r->now, rpc_reply, ctx);
 }
 
-#define M(name, req, fn) { name, &containerd__task__v2__##req##__descriptor, fn }
+#define M(name, req, fn)                                             \
+	{                                                            \
+		name, &containerd__task__v2__##req##__descriptor, fn \
+	}
 static const struct ttrpc_method task_methods[] = {
-	M("State", state_request, h_state),
-	M("Create", create_task_request, h_create),
-	M("Start", start_request, h_start),
-	M("Delete", delete_request, h_delete),
-	M("Pids", pids_request, h_pids),
-	M("Pause", pause_request, h_pause),
-	M("Resume", resume_request, h_resume),
-	M("Checkpoint", checkpoint_task_request, h_checkpoint),
-	M("Kill", kill_request, h_kill),
-	M("Exec", exec_process_request, h_exec),
-	M("ResizePty", resize_pty_request, h_resize),
-	M("CloseIO", close_iorequest, h_close_io),
-	M("Update", update_task_request, h_update),
-	M("Wait", wait_request, h_wait),
-	M("Stats", stats_request, h_stats),
-	M("Connect", connect_request, h_connect),
-	M("Shutdown", shutdown_request, h_shutdown),
+    M("State", state_request, h_state),
+    M("Create", create_task_request, h_create),
+    M("Start", start_request, h_start),
+    M("Delete", delete_request, h_delete),
+    M("Pids", pids_request, h_pids),
+    M("Pause", pause_request, h_pause),
+    M("Resume", resume_request, h_resume),
+    M("Checkpoint", checkpoint_task_request, h_checkpoint),
+    M("Kill", kill_request, h_kill),
+    M("Exec", exec_process_request, h_exec),
+    M("ResizePty", resize_pty_request, h_resize),
+    M("CloseIO", close_iorequest, h_close_io),
+    M("Update", update_task_request, h_update),
+    M("Wait", wait_request, h_wait),
+    M("Stats", stats_request, h_stats),
+    M("Connect", connect_request, h_connect),
+    M("Shutdown", shutdown_request, h_shutdown),
 };
 #undef M
 
 int
-task_ttrpc_register(struct ttrpc_server *srv, struct task_service *svc,
-    const char *default_ns)
+task_ttrpc_register(
+    struct ttrpc_server *srv, struct task_service *svc, const char *default_ns)
 {
 	static struct task_binding tb;
 	size_t n = sizeof(task_methods) / sizeof(task_methods[0]);
 
 	tb.svc = svc;
 	snprintf(tb.ns, sizeof(tb.ns), "%s", default_ns);
-	if (ttrpc_server_register(srv, "containerd.task.v2.Task", task_methods,
-	    n, &tb) == -1)
+	if (ttrpc_server_register(
+	        srv, "containerd.task.v2.Task", task_methods, n, &tb) == -1)
 		return -1;
 	/* containerd 2.x: same messages, package v3 (WIRE.md §3.8). */
-	return ttrpc_server_register(srv, "containerd.task.v3.Task",
-	    task_methods, n, &tb);
+	return ttrpc_server_register(
+	    srv, "containerd.task.v3.Task", task_methods, n, &tb);
 }

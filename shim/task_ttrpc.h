@@ -10,8 +10,8 @@
  * encode the answers. default_ns: the shim's -namespace, used when a call
  * carries no containerd-namespace-ttrpc metadata.
  */
-int task_ttrpc_register(struct ttrpc_server *srv, struct task_service *svc,
-    const char *default_ns);
+int task_ttrpc_register(
+    struct ttrpc_server *srv, struct task_service *svc, const char *default_ns);
 
 /* containerd's identifier rule (alphanumeric runs joined by . _ -, <= 76). */
 int task_valid_id(const char *s);

@@ -26,8 +26,8 @@ struct fproc {
 	char id[128];
 	char exec_id[128];
 	uint32_t pid;
-	int exit_code;	   /* for "exit N" */
-	unsigned sleep_s;  /* for "sleep S" */
+	int exit_code;    /* for "exit N" */
+	unsigned sleep_s; /* for "sleep S" */
 	bool exited;
 	struct ev_timer *timer;
 	struct fproc *next;
@@ -52,7 +52,7 @@ static void
 later_fire(struct ev_timer *t, void *arg)
 {
 	struct later *l = arg;
-	struct backend_result res = { .pid = l->pid };
+	struct backend_result res = {.pid = l->pid};
 
 	(void)t;
 	l->done(l->arg, &res, l->failed ? &l->err : NULL);
@@ -66,7 +66,7 @@ complete_later(struct fake *f, uint64_t delay_ms, backend_done_fn done,
 	struct later *l = calloc(1, sizeof(*l));
 
 	if (l == NULL) {
-		struct qb_error err = { QB_E_INTERNAL, "out of memory" };
+		struct qb_error err = {QB_E_INTERNAL, "out of memory"};
 		done(arg, NULL, &err);
 		return;
 	}
@@ -171,8 +171,8 @@ f_init(const struct backend_env *env, void **state, struct qb_error *err)
 	f->next_pid = 4000;
 	the_fake = f;
 	*state = f;
-	log_info("%s: fake backend (tests only): nothing really runs",
-	    __func__);
+	log_info(
+	    "%s: fake backend (tests only): nothing really runs", __func__);
 	return 0;
 }
 
@@ -199,7 +199,7 @@ f_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 	struct fproc *p = proc_add(f, req->id, "");
 
 	if (p == NULL) {
-		struct qb_error err = { QB_E_INTERNAL, "out of memory" };
+		struct qb_error err = {QB_E_INTERNAL, "out of memory"};
 		done(arg, NULL, &err);
 		return;
 	}
@@ -217,7 +217,7 @@ f_start(void *st, const char *id, const char *exec_id, backend_done_fn done,
 	struct fproc *p = find(f, id, exec_id);
 
 	if (p == NULL) {
-		struct qb_error err = { QB_E_NOTFOUND, "fake: no such process" };
+		struct qb_error err = {QB_E_NOTFOUND, "fake: no such process"};
 		done(arg, NULL, &err);
 		return;
 	}
@@ -259,7 +259,7 @@ f_exec(void *st, const struct backend_exec_req *req, backend_done_fn done,
 	struct fproc *p = proc_add(f, req->id, req->exec_id);
 
 	if (p == NULL) {
-		struct qb_error err = { QB_E_INTERNAL, "out of memory" };
+		struct qb_error err = {QB_E_INTERNAL, "out of memory"};
 		done(arg, NULL, &err);
 		return;
 	}
@@ -287,22 +287,22 @@ f_pids(void *st, const char *id, backend_done_fn done, void *arg)
 	struct fake *f = st;
 	struct fproc *p = find(f, id, "");
 	uint32_t pid = p != NULL ? p->pid : 0;
-	struct backend_result res = { .pids = &pid, .n_pids = p ? 1 : 0 };
+	struct backend_result res = {.pids = &pid, .n_pids = p ? 1 : 0};
 
 	done(arg, &res, NULL);
 }
 
 static const struct backend_ops fake_ops = {
-	.name = "fake",
-	.standalone = true,
-	.init = f_init,
-	.fini = f_fini,
-	.create = f_create,
-	.start = f_start,
-	.delete = f_delete,
-	.exec = f_exec,
-	.kill = f_kill,
-	.pids = f_pids,
+    .name = "fake",
+    .standalone = true,
+    .init = f_init,
+    .fini = f_fini,
+    .create = f_create,
+    .start = f_start,
+    .del = f_delete,
+    .exec = f_exec,
+    .kill = f_kill,
+    .pids = f_pids,
 };
 
 __attribute__((constructor)) static void

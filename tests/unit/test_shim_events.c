@@ -32,12 +32,15 @@ test_task_exit_golden(void **state)
 {
 	/* 0a 02 "c1" | 12 02 "e1" | 18 2a | 20 89 01 |
 	 * 2a 08 { 08 80 e2 cf aa 06 | 10 05 } */
-	static const uint8_t want[] = { 0x0a, 0x02, 'c', '1', 0x12, 0x02, 'e',
-		'1', 0x18, 0x2a, 0x20, 0x89, 0x01, 0x2a, 0x08, 0x08, 0x80, 0xe2,
-		0xcf, 0xaa, 0x06, 0x10, 0x05 };
-	struct ts_event ev = { .kind = TS_EV_EXIT, .container_id = "c1",
-		.id = "e1", .pid = 42, .exit_status = 137,
-		.exited_at = { 1700000000, 5 } };
+	static const uint8_t want[] = {0x0a, 0x02, 'c', '1', 0x12, 0x02, 'e',
+	    '1', 0x18, 0x2a, 0x20, 0x89, 0x01, 0x2a, 0x08, 0x08, 0x80, 0xe2,
+	    0xcf, 0xaa, 0x06, 0x10, 0x05};
+	struct ts_event ev = {.kind = TS_EV_EXIT,
+	    .container_id = "c1",
+	    .id = "e1",
+	    .pid = 42,
+	    .exit_status = 137,
+	    .exited_at = {1700000000, 5}};
 	uint8_t *buf;
 	size_t len;
 
@@ -48,12 +51,12 @@ test_task_exit_golden(void **state)
 	assert_memory_equal(buf, want, sizeof(want));
 	free(buf);
 	assert_string_equal(events_topic(TS_EV_EXIT), "/tasks/exit");
-	assert_string_equal(events_type_url(TS_EV_EXIT),
-	    "containerd.events.TaskExit");
+	assert_string_equal(
+	    events_type_url(TS_EV_EXIT), "containerd.events.TaskExit");
 	assert_string_equal(events_type_url(TS_EV_EXEC_STARTED),
 	    "containerd.events.TaskExecStarted");
-	assert_string_equal(events_topic(TS_EV_EXEC_ADDED),
-	    "/tasks/exec-added");
+	assert_string_equal(
+	    events_topic(TS_EV_EXEC_ADDED), "/tasks/exec-added");
 }
 
 /* ---- a fake containerd events service ---- */
@@ -68,7 +71,8 @@ h_forward(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 {
 	const Containerd__Services__Events__Ttrpc__V1__ForwardRequest *r =
 	    (const void *)m;
-	const Containerd__Services__Events__Ttrpc__V1__Envelope *e = r->envelope;
+	const Containerd__Services__Events__Ttrpc__V1__Envelope *e =
+	    r->envelope;
 	size_t l = strlen(got);
 
 	(void)arg;
@@ -87,9 +91,9 @@ h_forward(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static const struct ttrpc_method ev_methods[] = {
-	{ "Forward",
-	    &containerd__services__events__ttrpc__v1__forward_request__descriptor,
-	    h_forward },
+    {"Forward",
+        &containerd__services__events__ttrpc__v1__forward_request__descriptor,
+        h_forward},
 };
 
 static char dir[PATH_MAX], sock[PATH_MAX + 16];
@@ -102,7 +106,8 @@ fake_containerd(struct evloop *loop)
 
 	assert_non_null(srv);
 	assert_int_equal(ttrpc_server_register(srv,
-	    "containerd.services.events.ttrpc.v1.Events", ev_methods, 1, NULL),
+	                     "containerd.services.events.ttrpc.v1.Events",
+	                     ev_methods, 1, NULL),
 	    0);
 	lfd = shim_socket_listen(sock);
 	assert_true(lfd >= 0);
@@ -113,7 +118,7 @@ fake_containerd(struct evloop *loop)
 static void
 emit3(struct events_pub *p)
 {
-	struct ts_event ev = { .container_id = "c1", .id = "", .pid = 7 };
+	struct ts_event ev = {.container_id = "c1", .id = "", .pid = 7};
 
 	ev.kind = TS_EV_CREATE;
 	events_task_event(p, &ev);
@@ -129,7 +134,7 @@ static void
 test_forward_order_and_retry(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct events_cfg cfg = { .ns = "ns1" };
+	struct events_cfg cfg = {.ns = "ns1"};
 	struct ttrpc_server *srv;
 	struct events_pub *p;
 	uint64_t t0;
@@ -179,7 +184,7 @@ static void
 test_publish_binary(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct events_cfg cfg = { .ns = "ns1", .grpc_address = "/c.sock" };
+	struct events_cfg cfg = {.ns = "ns1", .grpc_address = "/c.sock"};
 	struct ev_signal *sig;
 	struct events_pub *p;
 	char script[PATH_MAX + 32], cmd[3 * PATH_MAX], buf[512];
@@ -193,9 +198,11 @@ test_publish_binary(void **state)
 	snprintf(script, sizeof(script), "%s/publish", dir);
 	assert_non_null(f = fopen(script, "w"));
 	/* Fails once (retry), then records its argv and stdin per call. */
-	fprintf(f, "#!/bin/sh\nd=%s\n"
+	fprintf(f,
+	    "#!/bin/sh\nd=%s\n"
 	    "if [ ! -e $d/failed ]; then touch $d/failed; exit 1; fi\n"
-	    "echo \"$*\" >>$d/args\ncat >>$d/stdin\n", dir);
+	    "echo \"$*\" >>$d/args\ncat >>$d/stdin\n",
+	    dir);
 	fclose(f);
 	assert_int_equal(chmod(script, 0755), 0);
 	cfg.publish_binary = script;
@@ -236,9 +243,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_task_exit_golden),
-		cmocka_unit_test(test_forward_order_and_retry),
-		cmocka_unit_test(test_publish_binary),
+	    cmocka_unit_test(test_task_exit_golden),
+	    cmocka_unit_test(test_forward_order_and_retry),
+	    cmocka_unit_test(test_publish_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,7 +50,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_priv_drop),
+	    cmocka_unit_test(test_priv_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

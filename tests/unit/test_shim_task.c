@@ -38,8 +38,8 @@ queue(const char *what, backend_done_fn done, void *arg)
 static void
 complete(const char *what, uint32_t pid, int code)
 {
-	struct backend_result res = { .pid = pid };
-	struct qb_error err = { .code = code };
+	struct backend_result res = {.pid = pid};
+	struct qb_error err = {.code = code};
 	struct pending p;
 	int i;
 
@@ -102,12 +102,12 @@ fb_kill(void *st, const char *id, const char *exec_id, uint32_t sig, bool all,
 }
 
 static const struct backend_ops fake_ops = {
-	.name = "fake",
-	.create = fb_create,
-	.start = fb_start,
-	.delete = fb_now,
-	.exec = fb_exec,
-	.kill = fb_kill,
+    .name = "fake",
+    .create = fb_create,
+    .start = fb_start,
+    .del = fb_now,
+    .exec = fb_exec,
+    .kill = fb_kill,
 };
 
 /* ---- recorders ---- */
@@ -135,9 +135,8 @@ static char evlog[2048];
 static void
 on_event(void *arg, const struct ts_event *ev)
 {
-	static const char *const names[] = { "create", "start", "exit",
-		"delete", "oom", "exec-added", "exec-started", "paused",
-		"resumed" };
+	static const char *const names[] = {"create", "start", "exit", "delete",
+	    "oom", "exec-added", "exec-started", "paused", "resumed"};
 	size_t l = strlen(evlog);
 
 	(void)arg;
@@ -160,8 +159,8 @@ svc_new(const struct backend_ops *ops, const char *missing)
 	npend = 0;
 	evlog[0] = '\0';
 	exits = 0;
-	return task_service_new(ops, NULL, missing, on_event, NULL, on_exit_cb,
-	    NULL);
+	return task_service_new(
+	    ops, NULL, missing, on_event, NULL, on_exit_cb, NULL);
 }
 
 static struct backend_create_req
@@ -182,7 +181,7 @@ test_no_backend(void **state)
 {
 	struct task_service *svc = svc_new(NULL, NULL);
 	struct backend_create_req req = create_req("c1");
-	struct rec r = { 0 };
+	struct rec r = {0};
 
 	(void)state;
 	ts_create(svc, &req, record, &r);
@@ -193,7 +192,7 @@ test_no_backend(void **state)
 	task_service_free(svc);
 
 	svc = svc_new(&fake_ops, "qemubox-vmmon not found: "
-	    "/usr/libexec/qemubox/qemubox-vmmon");
+	                         "/usr/libexec/qemubox/qemubox-vmmon");
 	memset(&r, 0, sizeof(r));
 	ts_create(svc, &req, record, &r);
 	assert_int_equal(r.code, 9);
@@ -206,9 +205,9 @@ test_lifecycle_and_events(void **state)
 {
 	struct task_service *svc = svc_new(&fake_ops, NULL);
 	struct backend_create_req req = create_req("c1");
-	struct rec cr = { 0 }, dup = { 0 }, st = { 0 }, sr = { 0 }, w = { 0 },
-		   k = { 0 }, d = { 0 }, sh = { 0 };
-	struct timespec at = { 1700000000, 42 };
+	struct rec cr = {0}, dup = {0}, st = {0}, sr = {0}, w = {0}, k = {0},
+	           d = {0}, sh = {0};
+	struct timespec at = {1700000000, 42};
 
 	(void)state;
 	ts_create(svc, &req, record, &cr);
@@ -231,8 +230,8 @@ test_lifecycle_and_events(void **state)
 	ts_wait(svc, "c1", "", record, &w);
 	ts_start(svc, "c1", "", record, &sr);
 	/* The process dies before Start's answer: its exit is held back. */
-	task_service_exited(svc, "c1", "", 100, ts_exit_status_from_wait(9),
-	    &at);
+	task_service_exited(
+	    svc, "c1", "", 100, ts_exit_status_from_wait(9), &at);
 	assert_int_equal(w.calls, 0);
 	complete("start", 100, 0);
 	assert_int_equal(sr.code, 0);
@@ -254,7 +253,7 @@ test_lifecycle_and_events(void **state)
 	assert_int_equal(d.ans.pid, 100);
 	assert_int_equal(task_service_count(svc), 0);
 	assert_string_equal(evlog, "create(c1,,100,0) start(c1,,100,0) "
-	    "exit(c1,c1,100,137) delete(c1,,100,137) ");
+	                           "exit(c1,c1,100,137) delete(c1,,100,137) ");
 
 	memset(&sh, 0, sizeof(sh));
 	ts_shutdown(svc, "c1", false, record, &sh);
@@ -267,9 +266,9 @@ test_exec(void **state)
 {
 	struct task_service *svc = svc_new(&fake_ops, NULL);
 	struct backend_create_req req = create_req("c1");
-	struct backend_exec_req ex = { .ns = "default", .id = "c1",
-		.exec_id = "e1" };
-	struct rec r = { 0 }, e = { 0 }, k = { 0 }, d = { 0 }, w = { 0 };
+	struct backend_exec_req ex = {
+	    .ns = "default", .id = "c1", .exec_id = "e1"};
+	struct rec r = {0}, e = {0}, k = {0}, d = {0}, w = {0};
 
 	(void)state;
 	ts_create(svc, &req, record, &r);
@@ -303,7 +302,8 @@ test_exec(void **state)
 	ts_delete(svc, "c1", "e1", record, &d);
 	assert_int_equal(d.code, 0);
 	assert_int_equal(d.ans.exit_status, 3);
-	assert_string_equal(evlog, "create(c1,,7,0) start(c1,,7,0) "
+	assert_string_equal(evlog,
+	    "create(c1,,7,0) start(c1,,7,0) "
 	    "exec-added(c1,e1,0,0) exec-started(c1,e1,8,0) exit(c1,e1,8,3) "
 	    "delete(c1,e1,8,3) ");
 	task_service_free(svc);
@@ -314,7 +314,7 @@ test_unimplemented_and_failures(void **state)
 {
 	struct task_service *svc = svc_new(&fake_ops, NULL);
 	struct backend_create_req req = create_req("c1");
-	struct rec r = { 0 };
+	struct rec r = {0};
 
 	(void)state;
 	ts_create(svc, &req, record, &r);
@@ -339,7 +339,7 @@ test_unimplemented_and_failures(void **state)
 	/* A pending Wait is answered NotFound when its process is deleted
 	 * (never started: delete of a created init is allowed). */
 	{
-		struct rec w = { 0 }, d = { 0 };
+		struct rec w = {0}, d = {0};
 		ts_wait(svc, "c1", "", record, &w);
 		ts_delete(svc, "c1", "", record, &d);
 		assert_int_equal(d.code, 0);
@@ -355,8 +355,8 @@ test_exit_status_mapping(void **state)
 	assert_int_equal(ts_exit_status_from_wait(0), 0);
 	assert_int_equal(ts_exit_status_from_wait(3 << 8), 3);
 	assert_int_equal(ts_exit_status_from_wait(255 << 8), 255);
-	assert_int_equal(ts_exit_status_from_wait(9), 137);   /* SIGKILL */
-	assert_int_equal(ts_exit_status_from_wait(15), 143);  /* SIGTERM */
+	assert_int_equal(ts_exit_status_from_wait(9), 137);        /* SIGKILL */
+	assert_int_equal(ts_exit_status_from_wait(15), 143);       /* SIGTERM */
 	assert_int_equal(ts_exit_status_from_wait(6 | 0x80), 134); /* core */
 }
 
@@ -364,11 +364,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_backend),
-		cmocka_unit_test(test_lifecycle_and_events),
-		cmocka_unit_test(test_exec),
-		cmocka_unit_test(test_unimplemented_and_failures),
-		cmocka_unit_test(test_exit_status_mapping),
+	    cmocka_unit_test(test_no_backend),
+	    cmocka_unit_test(test_lifecycle_and_events),
+	    cmocka_unit_test(test_exec),
+	    cmocka_unit_test(test_unimplemented_and_failures),
+	    cmocka_unit_test(test_exit_status_mapping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
