@@ -9,6 +9,7 @@
 
 #include "lib/log.h"
 #include "shim/shim_cli.h"
+#include "shim/shim_daemon.h"
 
 static void
 usage(FILE *f)
@@ -45,8 +46,10 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (o.version) {
-		printf("%s:\n  Version: %s\n  Revision: %s\n  Runtime: %s\n",
-		    SHIM_NAME, QB_VERSION, QB_GIT_REV, SHIM_RUNTIME);
+		printf("%s:\n  Version: %s\n  Revision: %s\n  Runtime: %s\n"
+		       "  Serves: %s\n",
+		    SHIM_NAME, QB_VERSION, QB_GIT_REV, SHIM_RUNTIME,
+		    shim_serve_features());
 		return 0;
 	}
 	if (o.check_config)

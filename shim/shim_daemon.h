@@ -15,6 +15,9 @@ struct shim_daemon_ctx {
 /* Where qemubox-privnet and qemubox-vmmon are. */
 int shim_libexec_dir(char *dir, size_t len);
 
+/* What the daemon serves, for -v. */
+const char *shim_serve_features(void);
+
 /* Spawn helpers, drop privileges, serve until shutdown; exit code. */
 int shim_serve(struct shim_daemon_ctx *d);
 

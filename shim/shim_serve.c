@@ -104,6 +104,12 @@ helper_spawn(
 	return 0;
 }
 
+const char *
+shim_serve_features(void)
+{
+	return "containerd.task.v2.Task, containerd.task.v3.Task (ttrpc)";
+}
+
 static void
 on_exit_request(void *arg)
 {
