@@ -54,4 +54,11 @@ $(BUILD)/test/containerd-shim-qbfake-v1: $(call asan_objs,$(SHIM_SRCS) tests/int
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
 ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfake-v1
+
+# Same, but its backend needs the helpers: found in ../libexec next to the
+# binary, i.e. build/libexec.
+$(BUILD)/test/containerd-shim-qbfakeh-v1: $(call asan_objs,$(SHIM_SRCS) tests/integration/shim_fake_backend_helpers.c $(LIB_SRCS_BASE) $(CONFIG_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
+ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfakeh-v1
 endif

@@ -66,15 +66,38 @@ listen_fd_path(int fd, char *path, size_t len)
 	return 0;
 }
 
+/* dir/sub when it is a directory holding a qemubox helper. */
+static int
+libexec_candidate(const char *dir, const char *sub, char *out, size_t len)
+{
+	char cand[PATH_MAX], probe[PATH_MAX + 32], real[PATH_MAX];
+
+	if (snprintf(cand, sizeof(cand), "%s/%s", dir, sub) >=
+	    (int)sizeof(cand))
+		return -1;
+	if (snprintf(probe, sizeof(probe), "%s/qemubox-privnet", cand) >=
+	        (int)sizeof(probe) ||
+	    access(probe, F_OK) == -1) {
+		if (snprintf(probe, sizeof(probe), "%s/qemubox-vmmon", cand) >=
+		        (int)sizeof(probe) ||
+		    access(probe, F_OK) == -1)
+			return -1;
+	}
+	if (realpath(cand, real) == NULL || strlen(real) >= len)
+		return -1;
+	memcpy(out, real, strlen(real) + 1);
+	return 0;
+}
+
 /*
- * Helpers live in QB_LIBEXECDIR, or in ../libexec/qemubox next to our own
- * binary when that exists (a scratch-prefix install or build/).
+ * Helpers live in QB_LIBEXECDIR, or next to our own binary when that holds
+ * them: ../libexec/qemubox (a scratch-prefix install) or ../libexec (the
+ * build tree, build/bin and build/libexec).
  */
 int
 shim_libexec_dir(char *dir, size_t len)
 {
-	char self[PATH_MAX], cand[PATH_MAX];
-	struct stat st;
+	char self[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
@@ -82,15 +105,11 @@ shim_libexec_dir(char *dir, size_t len)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			if (snprintf(cand, sizeof(cand),
-			        "%s/../libexec/qemubox",
-			        self) < (int)sizeof(cand) &&
-			    stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
-			    realpath(cand, self) != NULL &&
-			    strlen(self) < len) {
-				memcpy(dir, self, strlen(self) + 1);
+			if (libexec_candidate(
+			        self, "../libexec/qemubox", dir, len) == 0 ||
+			    libexec_candidate(self, "../libexec", dir, len) ==
+			        0)
 				return 0;
-			}
 		}
 	}
 	if (strlen(QB_LIBEXECDIR) >= len) {

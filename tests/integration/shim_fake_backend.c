@@ -292,9 +292,14 @@ f_pids(void *st, const char *id, backend_done_fn done, void *arg)
 	done(arg, &res, NULL);
 }
 
+#ifndef FAKE_NEEDS_HELPERS
+#define FAKE_NEEDS_HELPERS 0
+#endif
+
+/* The -helpers variant makes the daemon fork privnet and vmmon. */
 static const struct backend_ops fake_ops = {
     .name = "fake",
-    .standalone = true,
+    .standalone = !FAKE_NEEDS_HELPERS,
     .init = f_init,
     .fini = f_fini,
     .create = f_create,
