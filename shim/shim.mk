@@ -9,14 +9,8 @@ SHIM_CLI_SRCS := shim/shim_cli.c
 SHIM_CORE_SRCS := shim/backend.c shim/task_service.c
 SHIM_LIBS = $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) -lmd
 
-# The Task API needs lib/ttrpc; a tree without it still builds a shim that
-# starts, says so and exits (shim/shim_serve_none.c).
-ifneq ($(wildcard lib/ttrpc.c),)
 SHIM_SERVE_SRCS := shim/shim_serve.c shim/task_ttrpc.c shim/events.c \
 	$(LIB_SRCS_TTRPC) $(PROC_SPAWN_SRCS) $(PROTO_SRCS)
-else
-SHIM_SERVE_SRCS := shim/shim_serve_none.c
-endif
 
 SHIM_SRCS := shim/main.c shim/shim_start.c shim/shim_delete.c \
 	shim/shim_daemon.c shim/shim_priv.c \
@@ -42,7 +36,6 @@ $(BUILD)/test/test_shim_task: $(call asan_objs,tests/unit/test_shim_task.c shim/
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_shim_task
 
-ifneq ($(wildcard lib/ttrpc.c),)
 $(BUILD)/test/test_shim_events: $(call asan_objs,tests/unit/test_shim_events.c shim/events.c shim/shim_start.c shim/shim_cli.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
@@ -61,4 +54,3 @@ $(BUILD)/test/containerd-shim-qbfakeh-v1: $(call asan_objs,$(SHIM_SRCS) tests/in
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
 ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfakeh-v1
-endif

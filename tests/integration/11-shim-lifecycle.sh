@@ -23,7 +23,7 @@ skip_all() {
 	for i in $(seq 1 $T); do echo "ok $i - shim lifecycle # SKIP $1"; done
 	exit 0
 }
-[ -x "$FAKE" ] || skip_all "$FAKE not built (make all; needs lib/ttrpc)"
+[ -x "$FAKE" ] || skip_all "$FAKE not built (make all)"
 ctd_start || skip_all "$CTD_SKIP"
 evpid=
 cleanup() {

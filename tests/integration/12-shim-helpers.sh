@@ -24,7 +24,7 @@ skip_all() {
 	for i in $(seq 1 $T); do echo "ok $i - shim helpers # SKIP $1"; done
 	exit 0
 }
-[ -x "$FAKE" ] || skip_all "$FAKE not built (make all; needs lib/ttrpc)"
+[ -x "$FAKE" ] || skip_all "$FAKE not built (make all)"
 [ -x "$B/libexec/qemubox-privnet" ] || [ -x "$B/libexec/qemubox-vmmon" ] ||
 	skip_all "no helper built in $B/libexec"
 
