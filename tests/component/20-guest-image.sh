@@ -96,7 +96,7 @@ boot_vm() {
 	qemu-system-x86_64 -machine microvm -accel tcg -m 512M -smp 1 \
 	    -nodefaults -no-user-config -nographic -no-reboot \
 	    -kernel "$KERNEL" -initrd "$INITRD" \
-	    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=$khz tsc=reliable $extra" \
+	    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=$khz tsc=reliable cryptomgr.notests $extra" \
 	    -serial "file:$console" \
 	    -qmp "unix:$qmp,server=on,wait=off" \
 	    -device virtio-serial-device \
