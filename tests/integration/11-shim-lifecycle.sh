@@ -16,7 +16,7 @@ check() {
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-T=13
+T=15
 echo "1..$T"
 skip_all() {
 	local i
@@ -95,7 +95,22 @@ check "lc2 events: create start exec-added exec-started exit(e1) delete(e1) exit
 check "TaskExit of init: id = container id, exit_status 137" \
 	grep -qF '/tasks/exit {"container_id":"lc2","id":"lc2","pid":' <<<"$(grep '"exit_status":137' <<<"$ev")"
 
-# 12-13: nothing left: no shim, no socket, no bundle.
+# 12-13: containerd restarts while a task runs: it reconnects (address
+# file, Connect), and the task's later exit reaches the new containerd.
+r run -d --runtime "$FAKE" "$CTD_IMAGE" rs sleep 60 >/dev/null 2>&1
+ctd_restart
+check "after a containerd restart the task is still RUNNING" \
+	grep -qE "^rs .*RUNNING" <<<"$(r task ls 2>&1)"
+r task kill -s 9 rs >/dev/null 2>&1
+for i in $(seq 1 30); do
+	grep -qE "^rs .*STOPPED" <<<"$(r task ls)" && break
+	sleep 0.1
+done
+check "its exit after the restart reaches containerd (STOPPED)" \
+	grep -qE "^rs .*STOPPED" <<<"$(r task ls)"
+r task rm rs >/dev/null 2>&1; r c rm rs >/dev/null 2>&1
+
+# 14-15: nothing left: no shim, no socket, no bundle.
 for i in $(seq 1 50); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
@@ -103,7 +118,7 @@ done
 check "no shim process left" test -z "$(ctd_shim_pids)"
 left=$(ls "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS" 2>/dev/null)
 socks=0
-for id in lc1 lc2 pod-$$; do
+for id in lc1 lc2 rs pod-$$; do
 	s=/run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/$id" | sha256sum | cut -c1-64)
 	[ -e "$s" ] && socks=$((socks + 1))
 done

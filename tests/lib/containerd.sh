@@ -58,21 +58,47 @@ ctd_start() {
 	[metrics]
 	  address = ""
 	TOML
-	PATH="$CTD_BIN:$PATH" containerd --config "$CTD_DIR/config.toml" \
-		>"$CTD_DIR/containerd.log" 2>&1 &
-	CTD_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		if ctr --address "$CTD_SOCK" version >/dev/null 2>&1; then
-			ctr --address "$CTD_SOCK" namespaces create "$CTD_NS" >/dev/null 2>&1 || true
-			return 0
-		fi
-		if ! kill -0 "$CTD_PID" 2>/dev/null; then break; fi
-		sleep 0.1
-	done
+	if ctd_launch; then
+		ctr --address "$CTD_SOCK" namespaces create "$CTD_NS" >/dev/null 2>&1 || true
+		return 0
+	fi
 	CTD_SKIP="private containerd did not come up: $(tail -3 "$CTD_DIR/containerd.log" | tr '\n' ' ')"
 	ctd_stop
 	return 1
+}
+
+# Start containerd on the existing $CTD_DIR and wait until it answers.
+ctd_launch() {
+	local i
+	PATH="$CTD_BIN:$PATH" containerd --config "$CTD_DIR/config.toml" \
+		>>"$CTD_DIR/containerd.log" 2>&1 &
+	CTD_PID=$!
+	for i in $(seq 1 100); do
+		ctr --address "$CTD_SOCK" version >/dev/null 2>&1 && return 0
+		kill -0 "$CTD_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# Stop containerd only (shims keep running, as on a real restart).
+ctd_kill() {
+	local i
+	[ -n "$CTD_PID" ] || return 0
+	kill -TERM "$CTD_PID" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$CTD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$CTD_PID" 2>/dev/null || true
+	wait "$CTD_PID" 2>/dev/null || true
+	CTD_PID=
+}
+
+# containerd restart: it reconnects to running shims from their bundles.
+ctd_restart() {
+	ctd_kill
+	ctd_launch
 }
 
 # ctr against the private containerd, in the test namespace.
@@ -111,18 +137,9 @@ ctd_import_busybox() {
 }
 
 ctd_stop() {
-	local p i
+	local p
 	[ -n "$CTD_DIR" ] || return 0
-	if [ -n "$CTD_PID" ] && kill -0 "$CTD_PID" 2>/dev/null; then
-		kill -TERM "$CTD_PID"
-		for i in $(seq 1 50); do
-			kill -0 "$CTD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$CTD_PID" 2>/dev/null || true
-		wait "$CTD_PID" 2>/dev/null || true
-	fi
-	CTD_PID=
+	ctd_kill
 	# Shims outlive containerd by design; these were started for this run.
 	for p in $(ctd_shim_pids); do kill -KILL "$p" 2>/dev/null || true; done
 	for p in $(ctd_shim_sockets); do
