@@ -1,0 +1,97 @@
+#!/bin/sh
+# Test-only guest for tests/component/40-vmmon.sh (never shipped): Debian's
+# cloud kernel plus a busybox initrd whose /init announces itself on the
+# virtio-serial port qemubox.0 ("READY <ncpus>") and answers "cpus" with
+# "CPUS <n online>" after onlining hot-added vCPUs. The power button
+# (ACPI) powers it off.
+#   vmmon-testguest.sh OUTDIR   -> OUTDIR/kernel OUTDIR/initrd
+# The kernel .deb is cached in build/test-cache (apt-get download once).
+set -eu
+out=$1
+top=$(cd "$(dirname "$0")/../../.." && pwd)
+cache=$top/build/test-cache
+mkdir -p "$cache" "$out"
+deb=$(ls "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -1 || true)
+if [ -z "$deb" ]; then
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-/ {print $2; exit}')
+	[ -n "$pkg" ] || { echo "no cloud kernel package" >&2; exit 1; }
+	(cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1)
+	deb=$(ls "$cache"/linux-image-*-cloud-amd64_*.deb | head -1)
+fi
+kx=$cache/kernel-x
+if [ ! -d "$kx/boot" ]; then
+	rm -rf "$kx.tmp"; mkdir -p "$kx.tmp"
+	dpkg-deb -x "$deb" "$kx.tmp"
+	mv "$kx.tmp" "$kx"
+fi
+cp "$kx"/boot/vmlinuz-* "$out/kernel"
+kver=$(ls "$kx/lib/modules" | head -1)
+mdir=$kx/lib/modules/$kver/kernel
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/mod"
+cp /bin/busybox "$root/bin/busybox"
+for a in sh mount insmod cat echo grep ls sleep poweroff dd sync basename seq; do
+	ln -s busybox "$root/bin/$a"
+done
+for m in virtio/virtio virtio/virtio_ring virtio/virtio_mmio \
+	virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev \
+	virtio/virtio_pci char/virtio_console; do
+	f=$(ls "$mdir"/drivers/$m.ko* | head -1)
+	case $f in
+	*.xz) xz -dc "$f" >"$root/mod/$(basename "$m").ko" ;;
+	*) cp "$f" "$root/mod/$(basename "$m").ko" ;;
+	esac
+done
+for m in acpi/button input/evdev; do
+	f=$(ls "$mdir"/drivers/$m.ko* 2>/dev/null | head -1 || true)
+	[ -n "$f" ] || continue
+	case $f in
+	*.xz) xz -dc "$f" >"$root/mod/$(basename "$m").ko" ;;
+	*) cp "$f" "$root/mod/$(basename "$m").ko" ;;
+	esac
+done
+cat >"$root/init" <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in virtio_ring virtio virtio_mmio virtio_pci_modern_dev \
+	virtio_pci_legacy_dev virtio_pci virtio_console button evdev; do
+	[ -f /mod/$m.ko ] && insmod /mod/$m.ko 2>/dev/null
+done
+# The ACPI power button: any event on its input device powers off.
+for e in /sys/class/input/event*; do
+	[ "$(cat $e/device/name 2>/dev/null)" = "Power Button" ] || continue
+	d=/dev/$(basename $e)
+	(while [ ! -e $d ]; do sleep 0.1; done
+	 dd if=$d of=/dev/null bs=24 count=1 2>/dev/null && poweroff -f) &
+done
+port=
+for i in $(seq 1 100); do
+	for n in /sys/class/virtio-ports/*/name; do
+		[ -f "$n" ] && [ "$(cat "$n")" = qemubox.0 ] && port=/dev/$(basename "$(dirname "$n")")
+	done
+	[ -n "$port" ] && [ -e "$port" ] && break
+	sleep 0.1
+done
+ncpu() { grep -c ^processor /proc/cpuinfo; }
+exec 3<>"$port"
+echo "READY $(ncpu)" >&3
+while read -r cmd <&3; do
+	case $cmd in
+	cpus)
+		for c in /sys/devices/system/cpu/cpu*/online; do
+			[ "$(cat "$c")" = 1 ] || echo 1 >"$c" 2>/dev/null
+		done
+		echo "CPUS $(ncpu)" >&3 ;;
+	poweroff) sync; poweroff -f ;;
+	*) echo "ECHO $cmd" >&3 ;;
+	esac
+done
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | sort | cpio -o -H newc --quiet | gzip -1) >"$out/initrd"

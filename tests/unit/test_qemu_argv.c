@@ -1,0 +1,297 @@
+/*
+ * Golden tests for the QEMU argv builder: each configuration's argv, one
+ * element per line, must equal tests/golden/argv/<name>.txt (run from the
+ * repository root, as tests/run does; QB_UPDATE_GOLDEN=1 rewrites them).
+ * Every argv must name no host path but argv[0]: only fd references.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmmon/qemu_argv.h"
+
+static struct qemu_vm_config
+base(void)
+{
+	struct qemu_vm_config c = {
+		.qemu_path = "/usr/bin/qemu-system-x86_64",
+		.name = "ctr-1",
+		.machine = QB_VMM_MACHINE_MICROVM,
+		.accel = QB_VMM_ACCEL_TCG,
+		.transport = QB_VMM_TRANSPORT_VIRTIO_SERIAL,
+		.boot_cpus = 1,
+		.max_cpus = 1,
+		.memory_mb = 512,
+		.qmp_fd = 3,
+		.console_fd = 4,
+		.channel_fd = 5,
+		.kernel_fd = 6,
+		.initrd_fd = 7,
+		.vhost_vsock_fd = -1,
+		.tap_fd = -1,
+		.tsc_khz = 2499998,
+	};
+	return c;
+}
+
+static void
+add_disks(struct qemu_vm_config *c, unsigned n)
+{
+	unsigned i;
+
+	c->ndisks = n;
+	for (i = 0; i < n; i++) {
+		c->disks[i].fd = 10 + (int)i;
+		c->disks[i].readonly = i + 1 < n; /* last one: scratch, rw */
+		snprintf(c->disks[i].serial, sizeof(c->disks[i].serial),
+		    "qb-layer-%u", i);
+	}
+}
+
+static void
+add_tap(struct qemu_vm_config *c)
+{
+	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x58, 0x00, 0x02 };
+
+	c->tap_fd = 8;
+	memcpy(c->mac, mac, sizeof(mac));
+}
+
+static void
+no_host_paths(const struct qemu_argv *a)
+{
+	static const char *const fdrefs[] = { "/proc/self/fd/", "/dev/fdset/" };
+	size_t i, k;
+	const char *p;
+
+	for (i = 1; i < a->argc; i++) {
+		for (p = strchr(a->argv[i], '/'); p != NULL;
+		     p = strchr(p + 1, '/')) {
+			bool ok = false;
+
+			for (k = 0; k < 2; k++)
+				if (strncmp(p, fdrefs[k], strlen(fdrefs[k])) ==
+				    0) {
+					ok = true;
+					p += strlen(fdrefs[k]) - 1;
+				}
+			if (!ok)
+				fail_msg("argv[%zu] names a path: %s", i,
+				    a->argv[i]);
+		}
+	}
+}
+
+static void
+check_golden(const char *name, const struct qemu_vm_config *c)
+{
+	struct qemu_argv a;
+	struct qb_error err = { 0 };
+	char path[256], *got = NULL, *want = NULL;
+	size_t glen = 0, i;
+	FILE *f;
+	long wlen;
+
+	if (qemu_argv_build(c, &a, &err) == -1)
+		fail_msg("%s: build: %s", name, err.msg);
+	no_host_paths(&a);
+	f = open_memstream(&got, &glen);
+	assert_non_null(f);
+	for (i = 0; i < a.argc; i++)
+		fprintf(f, "%s\n", a.argv[i]);
+	fclose(f);
+	qemu_argv_free(&a);
+
+	snprintf(path, sizeof(path), "tests/golden/argv/%s.txt", name);
+	if (getenv("QB_UPDATE_GOLDEN") != NULL) {
+		assert_non_null(f = fopen(path, "w"));
+		fputs(got, f);
+		fclose(f);
+	}
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("missing golden file %s (run from the repo root)",
+		    path);
+	fseek(f, 0, SEEK_END);
+	wlen = ftell(f);
+	rewind(f);
+	want = calloc(1, (size_t)wlen + 1);
+	assert_int_equal(fread(want, 1, (size_t)wlen, f), (size_t)wlen);
+	fclose(f);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: argv differs from %s:\n%s", name, path, got);
+	free(got);
+	free(want);
+}
+
+static void
+test_microvm_tcg_minimal(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	check_golden("microvm-tcg-minimal", &c);
+}
+
+static void
+test_microvm_tcg_disks_tap(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	add_disks(&c, 3);
+	add_tap(&c);
+	c.boot_cpus = c.max_cpus = 2;
+	c.cmdline_extra = "quiet qemubox.id=ctr-1";
+	check_golden("microvm-tcg-3disks-tap", &c);
+}
+
+static void
+test_microvm_kvm(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	c.accel = QB_VMM_ACCEL_KVM;
+	c.tsc_khz = 0; /* KVM calibrates itself */
+	add_disks(&c, 1);
+	check_golden("microvm-kvm-1disk", &c);
+}
+
+static void
+test_q35_tcg_hotplug(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	c.machine = QB_VMM_MACHINE_Q35;
+	c.max_cpus = 4;
+	c.memory_slots = 4;
+	c.max_memory_mb = 2048;
+	add_disks(&c, 2);
+	add_tap(&c);
+	check_golden("q35-tcg-hotplug-2disks-tap", &c);
+}
+
+static void
+test_q35_kvm_vsock(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	c.machine = QB_VMM_MACHINE_Q35;
+	c.accel = QB_VMM_ACCEL_KVM;
+	c.transport = QB_VMM_TRANSPORT_VSOCK;
+	c.channel_fd = -1;
+	c.vhost_vsock_fd = 9;
+	c.guest_cid = 42;
+	c.max_cpus = 2;
+	check_golden("q35-kvm-vsock", &c);
+}
+
+static void
+test_microvm_vsock(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	c.transport = QB_VMM_TRANSPORT_VSOCK;
+	c.channel_fd = -1;
+	c.vhost_vsock_fd = 9;
+	c.guest_cid = 3;
+	check_golden("microvm-tcg-vsock", &c);
+}
+
+static void
+expect_invalid(const struct qemu_vm_config *c, const char *why)
+{
+	struct qemu_argv a;
+	struct qb_error err = { 0 };
+
+	if (qemu_argv_build(c, &a, &err) != -1)
+		fail_msg("accepted: %s", why);
+	assert_int_equal(err.code, QB_E_INVALID);
+	assert_null(a.argv);
+}
+
+static void
+test_rejects(void **state)
+{
+	struct qemu_vm_config c;
+
+	(void)state;
+	c = base();
+	c.max_cpus = 2;
+	expect_invalid(&c, "cpu hotplug on microvm");
+	c = base();
+	c.memory_slots = 2;
+	c.max_memory_mb = 1024;
+	expect_invalid(&c, "memory hotplug on microvm");
+	c = base();
+	c.tsc_khz = 0;
+	expect_invalid(&c, "microvm tcg without tsc");
+	c = base();
+	add_disks(&c, 1);
+	strcpy(c.disks[0].serial, "a,b=c");
+	expect_invalid(&c, "serial with a comma (option injection)");
+	c = base();
+	c.name = "x,file=/etc/shadow";
+	expect_invalid(&c, "name with option injection");
+	c = base();
+	c.cmdline_extra = "a\nb";
+	expect_invalid(&c, "cmdline with a newline");
+	c = base();
+	c.kernel_fd = 2;
+	expect_invalid(&c, "fd 2");
+	c = base();
+	c.ndisks = QB_VMM_MAX_DISKS + 1;
+	expect_invalid(&c, "too many disks");
+	c = base();
+	c.transport = QB_VMM_TRANSPORT_VSOCK;
+	expect_invalid(&c, "vsock without vhost fd");
+	c = base();
+	c.machine = QB_VMM_MACHINE_AUTO;
+	expect_invalid(&c, "unresolved machine");
+	c = base();
+	c.qemu_path = "qemu-system-x86_64";
+	expect_invalid(&c, "relative qemu path");
+	c = base();
+	c.boot_cpus = 0;
+	expect_invalid(&c, "zero vcpus");
+}
+
+static void
+test_machine_resolve(void **state)
+{
+	(void)state;
+	assert_int_equal(qemu_machine_resolve(QB_VMM_MACHINE_AUTO, 1, 1, 0),
+	    QB_VMM_MACHINE_MICROVM);
+	assert_int_equal(qemu_machine_resolve(QB_VMM_MACHINE_AUTO, 1, 2, 0),
+	    QB_VMM_MACHINE_Q35);
+	assert_int_equal(qemu_machine_resolve(QB_VMM_MACHINE_AUTO, 1, 1, 2),
+	    QB_VMM_MACHINE_Q35);
+	assert_int_equal(qemu_machine_resolve(QB_VMM_MACHINE_Q35, 1, 1, 0),
+	    QB_VMM_MACHINE_Q35);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_microvm_tcg_minimal),
+		cmocka_unit_test(test_microvm_tcg_disks_tap),
+		cmocka_unit_test(test_microvm_kvm),
+		cmocka_unit_test(test_q35_tcg_hotplug),
+		cmocka_unit_test(test_q35_kvm_vsock),
+		cmocka_unit_test(test_microvm_vsock),
+		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_machine_resolve),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

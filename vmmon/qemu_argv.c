@@ -1,0 +1,295 @@
+#include "vmmon/qemu_argv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SANDBOX_OPTS \
+	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+enum qb_vmm_machine
+qemu_machine_resolve(enum qb_vmm_machine requested, unsigned boot_cpus,
+    unsigned max_cpus, unsigned memory_slots)
+{
+	if (requested != QB_VMM_MACHINE_AUTO)
+		return requested;
+	if (max_cpus > boot_cpus || memory_slots > 0)
+		return QB_VMM_MACHINE_Q35;
+	return QB_VMM_MACHINE_MICROVM;
+}
+
+bool
+qemu_argv_safe_token(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			(*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+			*s == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int
+push(struct qemu_argv *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+push(struct qemu_argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s, **n;
+	int rc;
+
+	if (a->argc + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+
+		if ((n = realloc(a->argv, cap * sizeof(*n))) == NULL)
+			return -1;
+		a->argv = n;
+		a->cap = cap;
+	}
+	va_start(ap, fmt);
+	rc = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	a->argv[a->argc++] = s;
+	a->argv[a->argc] = NULL;
+	return 0;
+}
+
+void
+qemu_argv_free(struct qemu_argv *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	free(a->argv);
+	memset(a, 0, sizeof(*a));
+}
+
+static bool
+cmdline_ok(const char *s)
+{
+	/* One argv element, so commas are harmless; control bytes are not. */
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+static int
+validate(const struct qemu_vm_config *c, struct qb_error *err)
+{
+	unsigned i;
+
+	if (c->qemu_path == NULL || c->qemu_path[0] != '/')
+		return qb_seterr(err, QB_E_INVALID, "qemu path must be absolute");
+	if (c->name == NULL || c->name[0] == '\0' ||
+	    strlen(c->name) >= QB_ID_MAX || !qemu_argv_safe_token(c->name))
+		return qb_seterr(err, QB_E_INVALID, "vm name: bad charset");
+	if (c->machine != QB_VMM_MACHINE_MICROVM &&
+	    c->machine != QB_VMM_MACHINE_Q35)
+		return qb_seterr(err, QB_E_INVALID, "machine unresolved");
+	if (c->accel != QB_VMM_ACCEL_KVM && c->accel != QB_VMM_ACCEL_TCG)
+		return qb_seterr(err, QB_E_INVALID, "accel unresolved");
+	if (c->boot_cpus < 1 || c->boot_cpus > 255 ||
+	    c->max_cpus < c->boot_cpus || c->max_cpus > 255)
+		return qb_seterr(err, QB_E_INVALID,
+		    "vcpus: need 1 <= boot (%u) <= max (%u) <= 255",
+		    c->boot_cpus, c->max_cpus);
+	if (c->memory_mb < 64 || c->memory_mb > 1024 * 1024)
+		return qb_seterr(err, QB_E_INVALID,
+		    "memory %u MiB out of range [64, 1048576]", c->memory_mb);
+	if (c->memory_slots > 0 &&
+	    (c->max_memory_mb <= c->memory_mb || c->memory_slots > 255 ||
+		c->max_memory_mb > 1024 * 1024))
+		return qb_seterr(err, QB_E_INVALID,
+		    "memory hotplug: need memory (%u) < max (%u), slots <= 255",
+		    c->memory_mb, c->max_memory_mb);
+	if (c->machine == QB_VMM_MACHINE_MICROVM &&
+	    (c->max_cpus > c->boot_cpus || c->memory_slots > 0))
+		return qb_seterr(err, QB_E_INVALID,
+		    "microvm has no CPU or memory hotplug");
+	if (c->machine == QB_VMM_MACHINE_MICROVM &&
+	    c->accel == QB_VMM_ACCEL_TCG && c->tsc_khz == 0)
+		return qb_seterr(err, QB_E_INVALID,
+		    "microvm under TCG needs the host TSC frequency");
+	/* 0, 1, 2 are QEMU's stdio; -add-fd refuses them. */
+	if (c->qmp_fd < 3 || c->console_fd < 3 || c->kernel_fd < 3 ||
+	    c->initrd_fd < 3)
+		return qb_seterr(err, QB_E_INVALID, "fd below 3");
+	switch (c->transport) {
+	case QB_VMM_TRANSPORT_VIRTIO_SERIAL:
+		if (c->channel_fd < 3)
+			return qb_seterr(err, QB_E_INVALID, "no channel fd");
+		break;
+	case QB_VMM_TRANSPORT_VSOCK:
+		if (c->vhost_vsock_fd < 3 || c->guest_cid < 3)
+			return qb_seterr(err, QB_E_INVALID,
+			    "vsock: need a vhost fd and guest cid >= 3");
+		break;
+	default:
+		return qb_seterr(err, QB_E_INVALID, "unknown transport %d",
+		    (int)c->transport);
+	}
+	if (c->tap_fd != -1 && c->tap_fd < 3)
+		return qb_seterr(err, QB_E_INVALID, "tap fd below 3");
+	if (c->ndisks > QB_VMM_MAX_DISKS)
+		return qb_seterr(err, QB_E_INVALID, "too many disks (%u > %d)",
+		    c->ndisks, QB_VMM_MAX_DISKS);
+	for (i = 0; i < c->ndisks; i++) {
+		if (c->disks[i].fd < 3)
+			return qb_seterr(err, QB_E_INVALID, "disk %u: fd", i);
+		if (strnlen(c->disks[i].serial, QB_VMM_SERIAL_MAX) >=
+			QB_VMM_SERIAL_MAX ||
+		    !qemu_argv_safe_token(c->disks[i].serial))
+			return qb_seterr(err, QB_E_INVALID,
+			    "disk %u: serial must be <= 20 of [A-Za-z0-9_.-]", i);
+	}
+	if (c->cmdline_extra != NULL &&
+	    (strlen(c->cmdline_extra) >= QB_VMM_CMDLINE_MAX ||
+		!cmdline_ok(c->cmdline_extra)))
+		return qb_seterr(err, QB_E_INVALID,
+		    "kernel cmdline: too long or not printable ASCII");
+	return 0;
+}
+
+int
+qemu_argv_build(const struct qemu_vm_config *c, struct qemu_argv *a,
+    struct qb_error *err)
+{
+	bool pci = c->machine == QB_VMM_MACHINE_Q35;
+	/* microvm exposes virtio-mmio ("-device"), q35 virtio-pci. */
+	const char *bus = pci ? "pci" : "device";
+	const char *tcg_tsc = "";
+	char tsc[48] = "";
+	unsigned i;
+
+	memset(a, 0, sizeof(*a));
+	if (validate(c, err) == -1)
+		return -1;
+
+	/*
+	 * Under TCG, microvm's kernel cannot calibrate the TSC without a PIT
+	 * it trusts and hangs in about 2 boots of 3 (HOST-FACTS): tell it.
+	 */
+	if (c->accel == QB_VMM_ACCEL_TCG && c->tsc_khz != 0) {
+		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", c->tsc_khz);
+		tcg_tsc = tsc;
+	}
+
+#define P(...)                                   \
+	do {                                     \
+		if (push(a, __VA_ARGS__) == -1) \
+			goto nomem;              \
+	} while (0)
+
+	P("%s", c->qemu_path);
+	P("-name");
+	P("qemubox-%s", c->name);
+	P("-machine");
+	P("%s", pci ? "q35" : "microvm");
+	P("-accel");
+	P("%s", c->accel == QB_VMM_ACCEL_KVM ? "kvm" : "tcg");
+	/* The default qemu64 model: -cpu max hangs microvm under TCG. */
+	if (c->accel == QB_VMM_ACCEL_KVM) {
+		P("-cpu");
+		P("host");
+	}
+	P("-smp");
+	if (c->max_cpus > c->boot_cpus)
+		P("%u,maxcpus=%u", c->boot_cpus, c->max_cpus);
+	else
+		P("%u", c->boot_cpus);
+	P("-m");
+	if (c->memory_slots > 0)
+		P("%uM,slots=%u,maxmem=%uM", c->memory_mb, c->memory_slots,
+		    c->max_memory_mb);
+	else
+		P("%uM", c->memory_mb);
+	P("-nodefaults");
+	P("-no-user-config");
+	P("-display");
+	P("none");
+	/* A guest reboot ends the sandbox: QEMU exits, vmmon reports it. */
+	P("-no-reboot");
+	P("-sandbox");
+	P(SANDBOX_OPTS);
+	P("-msg");
+	P("timestamp=off");
+
+	P("-chardev");
+	P("socket,id=qmp,fd=%d", c->qmp_fd);
+	P("-mon");
+	P("chardev=qmp,mode=control");
+	P("-chardev");
+	P("socket,id=console,fd=%d", c->console_fd);
+	P("-serial");
+	P("chardev:console");
+
+	/* x86 loads -kernel/-initrd with fopen(), which ignores fd sets. */
+	P("-kernel");
+	P("/proc/self/fd/%d", c->kernel_fd);
+	P("-initrd");
+	P("/proc/self/fd/%d", c->initrd_fd);
+	P("-append");
+	P("console=ttyS0 panic=1%s%s%s", tcg_tsc,
+	    c->cmdline_extra && c->cmdline_extra[0] ? " " : "",
+	    c->cmdline_extra ? c->cmdline_extra : "");
+
+	/* Entropy without a host path (rng-random would open /dev/urandom). */
+	P("-object");
+	P("rng-builtin,id=rng0");
+	P("-device");
+	P("virtio-rng-%s,rng=rng0", bus);
+
+	if (c->transport == QB_VMM_TRANSPORT_VIRTIO_SERIAL) {
+		P("-chardev");
+		P("socket,id=channel,fd=%d", c->channel_fd);
+		P("-device");
+		P("virtio-serial-%s,id=vser0", bus);
+		P("-device");
+		P("virtserialport,bus=vser0.0,chardev=channel,name=qemubox.0");
+	} else {
+		P("-device");
+		P("vhost-vsock-%s,id=vsock0,guest-cid=%u,vhostfd=%d", bus,
+		    c->guest_cid, c->vhost_vsock_fd);
+	}
+
+	for (i = 0; i < c->ndisks; i++) {
+		const struct qemu_argv_disk *d = &c->disks[i];
+
+		/* Set ids start at 1: set 0 reads as "no set" in messages. */
+		P("-add-fd");
+		P("fd=%d,set=%u", d->fd, i + 1);
+		P("-drive");
+		P("file=/dev/fdset/%u,if=none,id=disk%u,format=raw%s", i + 1,
+		    i, d->readonly ? ",readonly=on" : "");
+		P("-device");
+		if (d->serial[0] != '\0')
+			P("virtio-blk-%s,drive=disk%u,serial=%s", bus, i,
+			    d->serial);
+		else
+			P("virtio-blk-%s,drive=disk%u", bus, i);
+	}
+
+	if (c->tap_fd != -1) {
+		P("-netdev");
+		P("tap,id=net0,fd=%d", c->tap_fd);
+		P("-device");
+		/* romfile= : no iPXE option ROM to find on q35, no PXE boot. */
+		P("virtio-net-%s,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+		    bus, c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
+		    c->mac[5], pci ? ",romfile=" : "");
+	}
+#undef P
+	return 0;
+nomem:
+	qemu_argv_free(a);
+	return qb_seterr(err, QB_E_INTERNAL, "qemu argv: out of memory");
+}

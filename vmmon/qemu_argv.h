@@ -1,0 +1,68 @@
+/*
+ * The QEMU command line, as a pure function of a VM description.
+ *
+ * Every resource QEMU touches is a file descriptor vmmon already holds: the
+ * argv names fds (-add-fd + /dev/fdset/N, fd=N, /proc/self/fd/N) and never a
+ * host path, except argv[0], the QEMU binary. Golden tests in
+ * tests/unit/test_qemu_argv.c pin the output for each configuration.
+ */
+#ifndef QEMUBOX_VMMON_QEMU_ARGV_H
+#define QEMUBOX_VMMON_QEMU_ARGV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imsg/qemubox_imsg.h"
+#include "lib/error.h"
+
+struct qemu_argv_disk {
+	int fd;
+	bool readonly;
+	char serial[QB_VMM_SERIAL_MAX];
+};
+
+struct qemu_vm_config {
+	const char *qemu_path;
+	const char *name;		  /* validated id, used in -name */
+	enum qb_vmm_machine machine;	  /* MICROVM or Q35, never AUTO */
+	enum qb_vmm_accel accel;	  /* KVM or TCG, never AUTO */
+	enum qb_vmm_transport transport;
+	unsigned boot_cpus, max_cpus;
+	unsigned memory_mb, max_memory_mb, memory_slots;
+	int qmp_fd;			  /* QMP monitor socket */
+	int console_fd;			  /* serial console socket */
+	int kernel_fd, initrd_fd;
+	int channel_fd;			  /* virtio-serial transport */
+	int vhost_vsock_fd;		  /* vsock transport */
+	unsigned guest_cid;
+	int tap_fd;			  /* -1: no network */
+	uint8_t mac[6];
+	unsigned ndisks;
+	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];
+	unsigned long tsc_khz;		  /* host TSC, needed by microvm + TCG */
+	const char *cmdline_extra;	  /* may be NULL */
+};
+
+struct qemu_argv {
+	char **argv; /* NULL-terminated */
+	size_t argc;
+	size_t cap;
+};
+
+/*
+ * machine AUTO resolves to q35 when CPU or memory hotplug is asked for
+ * (microvm has neither), else microvm.
+ */
+enum qb_vmm_machine qemu_machine_resolve(enum qb_vmm_machine requested,
+    unsigned boot_cpus, unsigned max_cpus, unsigned memory_slots);
+
+/* Validates cfg (err says which field and why), then fills out. */
+int qemu_argv_build(const struct qemu_vm_config *cfg, struct qemu_argv *out,
+    struct qb_error *err);
+void qemu_argv_free(struct qemu_argv *a);
+
+/* [A-Za-z0-9_.-]*: what may appear inside a QEMU option value. */
+bool qemu_argv_safe_token(const char *s);
+
+#endif
