@@ -22,6 +22,8 @@ int qb_seccomp_load(scmp_filter_ctx ctx);
 int seccomp_apply_shim(enum qb_seccomp_mode mode);
 int seccomp_apply_privnet(enum qb_seccomp_mode mode);
 int seccomp_apply_vmmon(enum qb_seccomp_mode mode);
+/* vmmon's QEMU launcher, inherited by QEMU (seccomp/vmmon.c says why). */
+int seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode);
 int seccomp_apply_vminitd(enum qb_seccomp_mode mode);
 
 #endif

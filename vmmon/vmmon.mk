@@ -6,3 +6,23 @@ $(BUILD)/test/test_qemu_argv: $(call asan_objs,tests/unit/test_qemu_argv.c $(VMM
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_qemu_argv
+
+VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_priv.c vmmon/qemu_launcher.c \
+	$(VMMON_SRCS_ARGV) $(VMMON_SRCS_QMP) seccomp/vmmon.c
+$(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS) $(SECCOMP_SRCS_BASE) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD)
+LIBEXEC_BINS += qemubox-vmmon
+
+# shim/vmmon_client: the shim's stubs (linked by the shim via SHIM_SRCS_VMMON).
+SHIM_SRCS_VMMON := shim/vmmon_client.c
+
+# Test-only helpers for tests/component/40-vmmon.sh: a driver playing the
+# shim, and a binary that loads a vmmon filter then makes a forbidden call.
+$(BUILD)/test/vmmon-driver: $(call objs,tests/component/vmmon-driver.c $(SHIM_SRCS_VMMON) $(LIB_SRCS_EVLOOP) $(PROC_SPAWN_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
+$(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-helper.c seccomp/vmmon.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_SECCOMP)
+ALL_EXTRA += $(BUILD)/test/vmmon-driver $(BUILD)/test/vmmon-seccomp-helper

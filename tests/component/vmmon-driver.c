@@ -1,0 +1,240 @@
+/*
+ * Test-only: plays the shim toward qemubox-vmmon for
+ * tests/component/40-vmmon.sh. Spawns vmmon like the shim daemon does
+ * (lib/proc_spawn, imsg on fd 3), talks to it only through
+ * shim/vmmon_client, and reads commands on stdin, one per line, answering
+ * one line each (events are printed as "event ..." lines as they come):
+ *   start microvm|q35     -> started pid=N machine=M accel=A
+ *   ready                 -> ready cpus=N     (guest's "READY n" line)
+ *   guest_cpus            -> guest cpus=N     (asks the guest to online)
+ *   status                -> status running=R state=S
+ *   pause | resume        -> ok
+ *   cpu_add | cpu_query   -> cpu present=P max=M dev=D
+ *   mem_add MB | mem_query -> mem base=B plugged=P
+ *   shutdown MS           -> shutdown ok
+ *   pids                  -> pids vmmon=V qemu=Q
+ *   close                 -> closed   (drops the imsg socket, like a dead shim)
+ * Any failure answers "error <message>".
+ *   vmmon-driver VMMON KERNEL INITRD CONSOLE_LOG [vmmon args...]
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/evloop.h"
+#include "lib/log.h"
+#include "lib/proc_spawn.h"
+#include "shim/vmmon_client.h"
+
+static struct vmmon_client *client;
+static pid_t vmmon_pid, qemu_pid;
+static int chan_fd = -1;
+
+static void
+on_exit_evt(void *arg, const struct qb_vmm_exit_evt *ev)
+{
+	(void)arg;
+	printf("event exit pid=%d status=%d signal=%d reason=%u detail=%s\n",
+	    ev->pid, ev->exit_status, ev->signal, ev->reason, ev->detail);
+	fflush(stdout);
+}
+
+static void
+on_guest_evt(void *arg, const struct qb_vmm_guest_evt *ev)
+{
+	(void)arg;
+	printf("event guest kind=%u detail=%s\n", ev->kind, ev->detail);
+	fflush(stdout);
+}
+
+static void
+on_lost(void *arg)
+{
+	(void)arg;
+	printf("event lost\n");
+	fflush(stdout);
+}
+
+/* A line from the guest channel, within timeout_ms. */
+static int
+chan_line(char *buf, size_t len, int timeout_ms)
+{
+	size_t n = 0;
+	struct pollfd p = { chan_fd, POLLIN, 0 };
+
+	while (n + 1 < len) {
+		if (poll(&p, 1, timeout_ms) != 1)
+			return -1;
+		if (read(chan_fd, buf + n, 1) != 1)
+			return -1;
+		if (buf[n] == '\n') {
+			buf[n] = '\0';
+			return 0;
+		}
+		n++;
+	}
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct vmmon_events ev = { on_exit_evt, on_guest_evt, on_lost, NULL };
+	struct vm_start_params p;
+	struct evloop *loop;
+	struct qb_error err;
+	char line[256], arg[64], buf[256];
+	char *vargv[16];
+	int sp[2], ch[2], kernel, initrd, logfd, i, n;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: vmmon-driver VMMON KERNEL INITRD LOG "
+				"[vmmon args]\n");
+		return 2;
+	}
+	log_init("vmmon-driver", 0);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((kernel = open(argv[2], O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (initrd = open(argv[3], O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (logfd = open(argv[4], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		 0640)) == -1)
+		fatal("open");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) == -1)
+		fatal("socketpair");
+	vargv[0] = argv[1];
+	for (i = 5, n = 1; i < argc && n < 15; i++)
+		vargv[n++] = argv[i];
+	vargv[n] = NULL;
+	if ((vmmon_pid = proc_spawn(argv[1], vargv, sp[1],
+		 PROC_SPAWN_IMSG_FD)) == -1)
+		fatal("spawn vmmon");
+	close(sp[1]);
+	chan_fd = ch[0];
+	loop = evloop_new();
+	if ((client = vmmon_client_new(loop, sp[0], &ev)) == NULL)
+		fatal("client");
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		memset(&err, 0, sizeof(err));
+		arg[0] = '\0';
+		sscanf(line, "%*s %63s", arg);
+		if (strncmp(line, "start", 5) == 0) {
+			struct qb_vmm_start_res res;
+
+			memset(&p, 0, sizeof(p));
+			p.id = "vmmon-test";
+			p.boot_cpus = 1;
+			p.max_cpus = 1;
+			p.memory_mb = 256;
+			p.machine = QB_VMM_MACHINE_MICROVM;
+			if (strcmp(arg, "q35") == 0) {
+				p.machine = QB_VMM_MACHINE_Q35;
+				p.max_cpus = 2;
+				p.memory_slots = 2;
+				p.max_memory_mb = 1024;
+			}
+			p.accel = QB_VMM_ACCEL_AUTO;
+			p.transport = QB_VMM_TRANSPORT_VIRTIO_SERIAL;
+			p.kernel_fd = kernel;
+			p.initrd_fd = initrd;
+			p.channel_fd = ch[1];
+			p.console_log_fd = logfd;
+			p.tap_fd = -1;
+			p.vhost_vsock_fd = -1;
+			if (vmmon_vm_start(client, &p, &res, &err) == -1)
+				goto error;
+			qemu_pid = res.pid;
+			printf("started pid=%d machine=%u accel=%u\n", res.pid,
+			    res.machine, res.accel);
+		} else if (strcmp(line, "ready") == 0) {
+			if (chan_line(buf, sizeof(buf), 120000) == -1 ||
+			    strncmp(buf, "READY ", 6) != 0) {
+				snprintf(err.msg, sizeof(err.msg),
+				    "no READY line");
+				goto error;
+			}
+			printf("ready cpus=%s\n", buf + 6);
+		} else if (strcmp(line, "guest_cpus") == 0) {
+			if (write(chan_fd, "cpus\n", 5) != 5 ||
+			    chan_line(buf, sizeof(buf), 120000) == -1 ||
+			    strncmp(buf, "CPUS ", 5) != 0) {
+				snprintf(err.msg, sizeof(err.msg),
+				    "no CPUS line");
+				goto error;
+			}
+			printf("guest cpus=%s\n", buf + 5);
+		} else if (strcmp(line, "status") == 0) {
+			struct qb_vmm_status_res res;
+
+			if (vmmon_vm_status(client, &res, &err) == -1)
+				goto error;
+			printf("status running=%u state=%s\n", res.running,
+			    res.status);
+		} else if (strcmp(line, "pause") == 0) {
+			if (vmmon_vm_pause(client, &err) == -1)
+				goto error;
+			printf("ok\n");
+		} else if (strcmp(line, "resume") == 0) {
+			if (vmmon_vm_resume(client, &err) == -1)
+				goto error;
+			printf("ok\n");
+		} else if (strcmp(line, "cpu_add") == 0 ||
+		    strcmp(line, "cpu_query") == 0) {
+			struct qb_vmm_cpu_res res;
+
+			if ((line[4] == 'a' ? vmmon_cpu_add(client, &res, &err)
+					    : vmmon_cpu_query(client, &res,
+						  &err)) == -1)
+				goto error;
+			printf("cpu present=%u max=%u dev=%s\n", res.present,
+			    res.max, res.dev_id);
+		} else if (strncmp(line, "mem_", 4) == 0) {
+			struct qb_vmm_mem_res res;
+
+			if ((line[4] == 'a'
+				    ? vmmon_mem_add(client,
+					  strtoull(arg, NULL, 10), &res, &err)
+				    : vmmon_mem_query(client, &res, &err)) ==
+			    -1)
+				goto error;
+			printf("mem base=%llu plugged=%llu\n",
+			    (unsigned long long)res.base_bytes,
+			    (unsigned long long)res.plugged_bytes);
+		} else if (strncmp(line, "shutdown", 8) == 0) {
+			if (vmmon_vm_shutdown(client, strtoull(arg, NULL, 10),
+				&err) == -1)
+				goto error;
+			printf("shutdown ok\n");
+		} else if (strcmp(line, "pids") == 0) {
+			printf("pids vmmon=%d qemu=%d\n", (int)vmmon_pid,
+			    (int)qemu_pid);
+		} else if (strcmp(line, "close") == 0) {
+			vmmon_client_free(client);
+			client = NULL;
+			printf("closed\n");
+		} else if (strcmp(line, "wait_vmmon") == 0) {
+			int st;
+
+			waitpid(vmmon_pid, &st, 0);
+			printf("vmmon exited status=%d\n",
+			    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		} else {
+			printf("error unknown command\n");
+		}
+		continue;
+error:
+		printf("error %s\n", err.msg);
+	}
+	vmmon_client_free(client);
+	evloop_free(loop);
+	return 0;
+}

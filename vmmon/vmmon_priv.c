@@ -1,0 +1,362 @@
+#include "vmmon/vmmon_priv.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <cap-ng.h>
+#include <sched.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/kvm.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+/* Our private namespace's /tmp becomes the new root; the host's is untouched. */
+#define NEWROOT "/tmp"
+
+static unsigned long
+tsc_khz_measure(void)
+{
+	struct timespec a, b, d = { 0, 50 * 1000 * 1000 };
+	uint64_t ta, tb, ns;
+	unsigned lo, hi;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	ta = ((uint64_t)hi << 32) | lo;
+	nanosleep(&d, NULL);
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	tb = ((uint64_t)hi << 32) | lo;
+	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull +
+	    (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+	if (ns == 0 || tb <= ta)
+		return 0;
+	return (unsigned long)((tb - ta) * 1000000ull / ns);
+}
+
+/* mkdir -p below NEWROOT for a path inside the jail. */
+static void
+mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), NEWROOT "%s", path) >= (int)sizeof(buf))
+		fatalx("%s: path too long: %s", __func__, path);
+	for (p = buf + strlen(NEWROOT) + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			fatal("%s: mkdir %s", __func__, buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+		fatal("%s: mkdir %s", __func__, buf);
+}
+
+/*
+ * Bind `path` read-only at the same place inside the jail. A bind
+ * mount ignores MS_RDONLY on creation, hence the remount.
+ */
+static int
+bind_ro(const char *path, bool dev, bool optional)
+{
+	char dst[PATH_MAX], parent[PATH_MAX], *slash;
+	struct stat st;
+	unsigned long fl;
+	int fd;
+
+	if (stat(path, &st) == -1) {
+		if (optional && errno == ENOENT)
+			return -1;
+		fatal("%s: %s", __func__, path);
+	}
+	snprintf(dst, sizeof(dst), NEWROOT "%s", path);
+	if (S_ISDIR(st.st_mode))
+		mkdirs(path);
+	else {
+		snprintf(parent, sizeof(parent), "%s", path);
+		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+			*slash = '\0';
+			mkdirs(parent);
+		}
+		if ((fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) ==
+		    -1)
+			fatal("%s: create %s", __func__, dst);
+		close(fd);
+	}
+	if (mount(path, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
+		fatal("%s: bind %s", __func__, path);
+	fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
+	if (!dev)
+		fl |= MS_NODEV;
+	if (mount(NULL, dst, NULL, fl, NULL) == -1)
+		fatal("%s: remount ro %s", __func__, path);
+	return 0;
+}
+
+static void
+symlink_in(const char *target, const char *path)
+{
+	char dst[PATH_MAX];
+
+	snprintf(dst, sizeof(dst), NEWROOT "%s", path);
+	if (symlink(target, dst) == -1 && errno != EEXIST)
+		fatal("%s: %s", __func__, path);
+}
+
+/* /lib and /lib64 are symlinks into /usr on merged-/usr systems. */
+static void
+bind_libdir(const char *path)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		symlink_in(target, path);
+		return;
+	}
+	bind_ro(path, false, true);
+}
+
+static void
+build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
+{
+	static const char *const libdirs[] = { "/lib", "/lib64",
+		"/usr/lib/x86_64-linux-gnu", "/usr/lib64",
+		"/lib/x86_64-linux-gnu", NULL };
+	/* Debian's QEMU looks for firmware in these besides its data dir. */
+	static const char *const fwdirs[] = { "/usr/share/seabios",
+		"/usr/lib/ipxe/qemu", NULL };
+	static const char *const devs[] = { "/dev/null", "/dev/zero",
+		"/dev/urandom", NULL };
+	size_t i;
+
+	if (unshare(CLONE_NEWNS) == -1)
+		fatal("%s: unshare(CLONE_NEWNS)", __func__);
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		fatal("%s: make / private", __func__);
+	if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID,
+		"mode=0755,size=1m,nr_inodes=4096") == -1)
+		fatal("%s: tmpfs root", __func__);
+
+	bind_ro(j->qemu_path, false, false);
+	for (i = 0; libdirs[i] != NULL; i++) {
+		struct stat st;
+
+		/* Already reachable through a symlink bound before? */
+		if (i >= 2 && stat(libdirs[i], &st) == 0) {
+			char dst[PATH_MAX];
+			struct stat st2;
+
+			snprintf(dst, sizeof(dst), NEWROOT "%s", libdirs[i]);
+			if (stat(dst, &st2) == 0 && S_ISDIR(st2.st_mode) &&
+			    st2.st_ino == st.st_ino && st2.st_dev == st.st_dev)
+				continue;
+		}
+		if (i < 2)
+			bind_libdir(libdirs[i]);
+		else
+			bind_ro(libdirs[i], false, true);
+	}
+	bind_ro(j->qemu_share_path, false, false);
+	for (i = 0; fwdirs[i] != NULL; i++)
+		bind_ro(fwdirs[i], false, true);
+	for (i = 0; devs[i] != NULL; i++)
+		bind_ro(devs[i], true, false);
+	/* Whether the vmmon user may use it is decided by the probe. */
+	out->have_kvm_node = bind_ro("/dev/kvm", true, true) == 0;
+
+	/*
+	 * QEMU loads -kernel/-initrd with fopen() of /proc/self/fd/N. Only
+	 * our own processes are visible (hidepid), and nothing outside
+	 * /proc/<pid> (subset=pid: no /proc/sys, /proc/kcore, ...).
+	 */
+	mkdirs("/proc");
+	if (mount("proc", NEWROOT "/proc", "proc",
+		MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		"hidepid=invisible,subset=pid") == -1)
+		fatal("%s: mount proc", __func__);
+
+	mkdirs("/.oldroot");
+	if (chdir(NEWROOT) == -1)
+		fatal("%s: chdir", __func__);
+	if (syscall(SYS_pivot_root, ".", ".oldroot") == -1)
+		fatal("%s: pivot_root", __func__);
+	if (chdir("/") == -1)
+		fatal("%s: chdir /", __func__);
+	if (umount2("/.oldroot", MNT_DETACH) == -1)
+		fatal("%s: umount old root", __func__);
+	if (rmdir("/.oldroot") == -1)
+		fatal("%s: rmdir old root", __func__);
+	/* The jail's own tree is read-only too. */
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID,
+		NULL) == -1)
+		fatal("%s: remount / ro", __func__);
+	snprintf(out->qemu_path, sizeof(out->qemu_path), "%s", j->qemu_path);
+}
+
+struct ids {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[2];
+	int ngroups;
+};
+
+/* NSS reads /etc: resolve while the host's /etc is still visible. */
+static void
+resolve_ids(const struct vmmon_jail *j, struct ids *ids)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if ((pw = getpwnam(j->user)) == NULL)
+		fatalx("%s: no user %s (scripts/setup-host creates it)",
+		    __func__, j->user);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		fatalx("%s: user %s must not be root", __func__, j->user);
+	ids->uid = pw->pw_uid;
+	ids->gid = pw->pw_gid;
+	ids->ngroups = 0;
+	ids->groups[ids->ngroups++] = pw->pw_gid;
+	/* kvm: the only extra group, for /dev/kvm (0660 root:kvm). */
+	if ((gr = getgrnam("kvm")) != NULL && gr->gr_gid != 0)
+		ids->groups[ids->ngroups++] = gr->gr_gid;
+}
+
+static void
+drop_ids(const struct ids *ids)
+{
+	int cap;
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	/* The bounding set first: dropping it needs CAP_SETPCAP. */
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			fatal("%s: drop bounding cap %d", __func__, cap);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
+		fatal("%s: clear ambient", __func__);
+	/* Leaving uid 0 must clear permitted and effective. */
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
+		fatal("%s: keepcaps", __func__);
+	if (setgroups((size_t)ids->ngroups, ids->groups) == -1)
+		fatal("%s: setgroups", __func__);
+	if (setresgid(ids->gid, ids->gid, ids->gid) == -1)
+		fatal("%s: setresgid", __func__);
+	if (setresuid(ids->uid, ids->uid, ids->uid) == -1)
+		fatal("%s: setresuid", __func__);
+
+	/* Prove it: every id is the user's, no way back, no capability. */
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1)
+		fatal("%s: getresuid", __func__);
+	if (ru != ids->uid || eu != ids->uid || su != ids->uid ||
+	    rg != ids->gid || eg != ids->gid || sg != ids->gid)
+		fatalx("%s: ids not dropped", __func__);
+	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
+		fatalx("%s: could regain root", __func__);
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_get_caps_process();
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
+		fatalx("%s: capabilities remain", __func__);
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+			fatalx("%s: bounding cap %d remains", __func__, cap);
+}
+
+void
+vmmon_priv_drop(const struct vmmon_jail *j, struct vmmon_jailed *out)
+{
+	struct ids ids;
+
+	memset(out, 0, sizeof(*out));
+	if (geteuid() != 0)
+		fatalx("%s: must start as root to build the jail", __func__);
+	out->tsc_khz = tsc_khz_measure();
+	resolve_ids(j, &ids);
+	build_root(j, out);
+	drop_ids(&ids);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("%s: no_new_privs", __func__);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("%s: dumpable", __func__);
+	log_debug("%s: jailed as %s, tsc %lu kHz, kvm node %s", __func__,
+	    j->user, out->tsc_khz, out->have_kvm_node ? "yes" : "no");
+}
+
+void
+vmmon_kvm_probe_child(int wfd)
+{
+	/* hlt */
+	static const unsigned char code[] = { 0xf4 };
+	struct kvm_userspace_memory_region mr;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_run *run;
+	int kvm, vm, vcpu, size;
+	char ok = '0';
+	void *mem;
+
+	if ((kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1)
+		goto out;
+	if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		goto out;
+	if ((vm = ioctl(kvm, KVM_CREATE_VM, 0)) == -1)
+		goto out;
+	mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		goto out;
+	memcpy(mem, code, sizeof(code));
+	memset(&mr, 0, sizeof(mr));
+	mr.guest_phys_addr = 0x1000;
+	mr.memory_size = 4096;
+	mr.userspace_addr = (uint64_t)(uintptr_t)mem;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr) == -1)
+		goto out;
+	if ((vcpu = ioctl(vm, KVM_CREATE_VCPU, 0)) == -1)
+		goto out;
+	if ((size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0)) <= 0)
+		goto out;
+	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    vcpu, 0);
+	if (run == MAP_FAILED)
+		goto out;
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) == -1)
+		goto out;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) == -1)
+		goto out;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = 0x1000;
+	regs.rflags = 0x2;
+	if (ioctl(vcpu, KVM_SET_REGS, &regs) == -1)
+		goto out;
+	if (ioctl(vcpu, KVM_RUN, 0) == -1)
+		goto out;
+	if (run->exit_reason == KVM_EXIT_HLT)
+		ok = '1';
+out:
+	if (write(wfd, &ok, 1) != 1)
+		_exit(1);
+	_exit(0);
+}
