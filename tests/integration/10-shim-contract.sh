@@ -74,7 +74,7 @@ check "same group: same address, one daemon, address files written" \
 	-a "$(cat "$tmp/p2/address" 2>/dev/null)" = "$a1"
 sock=${a1#unix://}
 [ -n "$pids" ] && kill -TERM $pids
-for i in $(seq 1 50); do
+for i in $(seq 1 150); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
 done
@@ -105,7 +105,7 @@ bundle=$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/$id
 ctd_ctr task rm -f "$id" >/dev/null 2>&1 || true
 ctd_ctr c rm "$id" >/dev/null 2>&1
 check "ctr c rm succeeds" test "$?" = 0 -o -z "$(ctd_ctr c ls -q | grep -x "$id")"
-for i in $(seq 1 50); do
+for i in $(seq 1 150); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
 done

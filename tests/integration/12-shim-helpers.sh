@@ -56,7 +56,7 @@ pids=$(ctd_log | sed -n 's/.*helper_spawn: qemubox-[a-z]* started, pid \([0-9]*\
 check "the daemon forked the helpers that exist" test -n "$pids"
 ctd_ctr task rm -f h1 >/dev/null 2>&1
 ctd_ctr c rm h1 >/dev/null 2>&1
-for i in $(seq 1 50); do
+for i in $(seq 1 150); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
 done
