@@ -6,7 +6,7 @@
 # running the container or failing fast with an error that names what is
 # missing, leaving no socket, bundle or process behind.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/containerd.sh
 
 SHIM=$CTD_BIN/containerd-shim-qemubox-v1
@@ -32,7 +32,7 @@ fi
 # 1: -v names the binary, the version and the git revision.
 v=$("$SHIM" -v)
 check "-v prints name, version and revision" \
-	grep -qE "^containerd-shim-qemubox-v1:.*Version: [0-9]+\.[0-9]+\.[0-9]+.*Revision: [0-9a-f]{7,}" <<<"$(echo $v)"
+	grep -qE "^containerd-shim-qemubox-v1:.*Version: [0-9]+\.[0-9]+\.[0-9]+.*Revision: [0-9a-f]{7,}" <<<"$(tr "\n" " " <<<"$v")"
 
 # 2: delete with nothing to clean prints a DeleteResponse (137, now), exits 0.
 tmp=$(mktemp -d)

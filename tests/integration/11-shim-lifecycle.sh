@@ -5,7 +5,7 @@
 # exit codes through Wait, 128+signal after a kill, exec, the event order
 # containerd receives, and nothing left behind.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/containerd.sh
 
 FAKE=$CTD_TOP/${BUILD:-build}/test/containerd-shim-qbfake-v1

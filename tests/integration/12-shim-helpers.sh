@@ -5,7 +5,7 @@
 # never outlive the shim. Uses build/test/containerd-shim-qbfakeh-v1 (the
 # fake backend that needs helpers) against a private containerd.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/containerd.sh
 
 B=$CTD_TOP/${BUILD:-build}

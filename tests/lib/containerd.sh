@@ -149,5 +149,5 @@ ctd_stop() {
 	awk -v d="$CTD_DIR" 'index($2, d) == 1 { print $2 }' /proc/self/mounts |
 		sort -r | while read -r p; do umount -l "$p" 2>/dev/null || true; done
 	rm -rf "$CTD_DIR"
-	CTD_DIR= CTD_SOCK=
+	CTD_DIR='' CTD_SOCK=''
 }
