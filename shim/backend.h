@@ -127,7 +127,7 @@ struct backend_ops {
 	void (*start)(void *st, const char *id, const char *exec_id,
 	    backend_done_fn done, void *arg);
 	/* After the process exited (or never started): free its resources. */
-	void (*del)(void *st, const char *id, const char *exec_id,
+	void (*delete)(void *st, const char *id, const char *exec_id,
 	    backend_done_fn done, void *arg);
 	void (*exec)(void *st, const struct backend_exec_req *req,
 	    backend_done_fn done, void *arg);

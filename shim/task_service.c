@@ -647,6 +647,8 @@ void
 ts_delete(struct task_service *svc, const char *id, const char *exec_id,
     ts_reply_fn reply, void *arg)
 {
+	void (*del)(
+	    void *, const char *, const char *, backend_done_fn, void *);
 	struct ts_proc *p, *e;
 	struct ts_op *op;
 	bool init = exec_id == NULL || exec_id[0] == '\0';
@@ -683,8 +685,9 @@ ts_delete(struct task_service *svc, const char *id, const char *exec_id,
 		return;
 	if (init)
 		p->c->deleting = true;
-	if (svc->ops != NULL && svc->ops->del != NULL)
-		svc->ops->del(svc->bst, id, nz(exec_id), delete_done, op);
+	/* Through a local: `delete` is a C++ keyword to some tools. */
+	if (svc->ops != NULL && (del = svc->ops->delete) != NULL)
+		del(svc->bst, id, nz(exec_id), delete_done, op);
 	else
 		delete_done(op, NULL, NULL); /* nothing was ever created */
 }

@@ -105,7 +105,7 @@ static const struct backend_ops fake_ops = {
     .name = "fake",
     .create = fb_create,
     .start = fb_start,
-    .del = fb_now,
+    .delete = fb_now,
     .exec = fb_exec,
     .kill = fb_kill,
 };
