@@ -4,7 +4,8 @@
  * (lib/proc_spawn, imsg on fd 3), talks to it only through
  * shim/vmmon_client, and reads commands on stdin, one per line, answering
  * one line each (events are printed as "event ..." lines as they come):
- *   start microvm|q35     -> started pid=N machine=M accel=A
+ *   start microvm|q35 [CAP] -> started pid=N machine=M accel=A
+ *                           (CAP: console.log cap in bytes)
  *   ready                 -> ready cpus=N     (guest's "READY n" line)
  *   guest_cpus            -> guest cpus=N     (asks the guest to online)
  *   status                -> status running=R state=S
@@ -90,7 +91,7 @@ main(int argc, char *argv[])
 	struct vm_start_params p;
 	struct evloop *loop;
 	struct qb_error err;
-	char line[256], arg[64], buf[256];
+	char line[256], arg[64], arg2[64], buf[256];
 	char *vargv[16];
 	int sp[2], ch[2], kernel, initrd, logfd, i, n;
 
@@ -127,6 +128,8 @@ main(int argc, char *argv[])
 		memset(&err, 0, sizeof(err));
 		arg[0] = '\0';
 		sscanf(line, "%*s %63s", arg);
+		arg2[0] = '\0';
+		sscanf(line, "%*s %*s %63s", arg2);
 		if (strncmp(line, "start", 5) == 0) {
 			struct qb_vmm_start_res res;
 
@@ -148,6 +151,7 @@ main(int argc, char *argv[])
 			p.initrd_fd = initrd;
 			p.channel_fd = ch[1];
 			p.console_log_fd = logfd;
+			p.console_max_bytes = strtoull(arg2, NULL, 10);
 			p.tap_fd = -1;
 			p.vhost_vsock_fd = -1;
 			if (vmmon_vm_start(client, &p, &res, &err) == -1)

@@ -65,7 +65,7 @@ done
 # The ACPI power button: any event on its input device powers off.
 for e in /sys/class/input/event*; do
 	[ "$(cat $e/device/name 2>/dev/null)" = "Power Button" ] || continue
-	d=/dev/$(basename $e)
+	d=/dev/input/$(basename $e)
 	(while [ ! -e $d ]; do sleep 0.1; done
 	 dd if=$d of=/dev/null bs=24 count=1 2>/dev/null && poweroff -f) &
 done

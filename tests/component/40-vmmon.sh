@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# qemubox-vmmon end to end under TCG, driven by a C stand-in for the shim
+# (build/test/vmmon-driver, which uses shim/vmmon_client). Shows: the guest
+# boots from pre-opened fds and its ready line arrives on the channel;
+# pause/continue; vmmon and QEMU run as the vmmon user with no capabilities,
+# NoNewPrivs and seccomp, in a jail without the host's /etc; the console log
+# is capped; vCPU and memory hot-add on q35 (the guest sees the CPU);
+# shutdown; closing the shim's end leaves no QEMU; vmmon's two seccomp
+# filters kill a forbidden syscall.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+top=$PWD
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (vmmon builds its jail as root)"
+command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
+getent passwd qemubox >/dev/null || skip_all "no user qemubox (run scripts/setup-host)"
+VMMON=$top/build/libexec/qemubox-vmmon
+DRIVER=$top/build/test/vmmon-driver
+HELPER=$top/build/test/vmmon-seccomp-helper
+for b in "$VMMON" "$DRIVER" "$HELPER"; do
+	[ -x "$b" ] || skip_all "$b not built (make)"
+done
+
+work=$(mktemp -d)
+drv_pid="" qpid="" vpid=""
+cleanup() {
+	# Only what this test started, by pid.
+	for p in $drv_pid $vpid $qpid; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! tests/component/lib/vmmon-testguest.sh "$work/guest" >"$work/guest.log" 2>&1; then
+	skip_all "cannot build the test guest: $(tail -1 "$work/guest.log")"
+fi
+
+# --- driver plumbing: one command, one answer line (events are noted) ---
+start_driver() { # console.log path
+	coproc DRV { exec "$DRIVER" "$VMMON" "$work/guest/kernel" \
+		"$work/guest/initrd" "$1" 2>>"$work/vmmon.log"; }
+	drv_pid=$DRV_PID
+	events=()
+}
+cmd() { # command, timeout -> $reply
+	echo "$1" >&"${DRV[1]}"
+	reply=
+	while IFS= read -r -t "${2:-60}" line <&"${DRV[0]}"; do
+		case $line in
+		event*) events+=("$line") ;;
+		*) reply=$line; return 0 ;;
+		esac
+	done
+	reply="timeout"
+	return 1
+}
+field() { # key, line
+	sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+status_of() { # pid, key
+	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
+}
+confined() { # pid: uid != 0, no capability, NoNewPrivs, seccomp filter
+	local pid=$1 uid
+	uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+	[ "$uid" != 0 ] && [ "$(status_of "$pid" CapEff)" = 0000000000000000 ] &&
+		[ "$(status_of "$pid" CapPrm)" = 0000000000000000 ] &&
+		[ "$(status_of "$pid" CapBnd)" = 0000000000000000 ] &&
+		[ "$(status_of "$pid" NoNewPrivs)" = 1 ] &&
+		[ "$(status_of "$pid" Seccomp)" = 2 ]
+}
+
+echo "1..22"
+
+# --- microvm: boot, confinement, pause/continue, console cap, shutdown ---
+start_driver "$work/console.log"
+t0=$(date +%s.%N)
+cmd "start microvm 4096" 60
+check "microvm: VM started from pre-opened fds" '[[ $reply == started* ]]' "$reply"
+qpid=$(field pid "$reply")
+cmd pids
+vpid=$(field vmmon "$reply")
+cmd ready 120
+t1=$(date +%s.%N)
+check "microvm: guest ready line on the virtio-serial channel" '[[ $reply == "ready cpus=1" ]]' "$reply"
+echo "# start -> guest ready: $(echo "$t1 - $t0" | bc) s"
+check "vmmon: uid!=0, CapEff/CapPrm/CapBnd 0, NoNewPrivs 1, Seccomp 2" 'confined "$vpid"' \
+	"$(grep -E '^(Uid|Cap|NoNew|Seccomp)' /proc/$vpid/status 2>&1 | tr '\n' ' ')"
+check "QEMU: uid!=0, CapEff/CapPrm/CapBnd 0, NoNewPrivs 1, Seccomp 2" 'confined "$qpid"' \
+	"$(grep -E '^(Uid|Cap|NoNew|Seccomp)' /proc/$qpid/status 2>&1 | tr '\n' ' ')"
+check "QEMU runs as vmmon's user" \
+	'[ "$(awk "/^Uid:/ {print \$2}" /proc/$qpid/status)" = "$(id -u qemubox)" ]'
+check "QEMU cannot see the host's /etc (no /etc/shadow in its root)" \
+	'[ ! -e /proc/$qpid/root/etc/shadow ] && [ ! -e /proc/$qpid/root/etc ] && [ -e /proc/$qpid/root/usr/share/qemu ]'
+check "QEMU's argv names no host path but its binary" \
+	'! tr "\0" "\n" </proc/$qpid/cmdline | tail -n +2 | grep -v -e "^/proc/self/fd/" -e "^file=/dev/fdset/" | grep -q /'
+cmd pause
+cmd status
+check "pause: QEMU reports paused" '[[ $reply == "status running=0 state=paused" ]]' "$reply"
+cmd resume
+cmd status
+check "continue: QEMU reports running" '[[ $reply == "status running=1 state=running" ]]' "$reply"
+cmd "shutdown 5000" 60
+check "shutdown answered" '[[ $reply == "shutdown ok" ]]' "$reply"
+ev=$(printf '%s\n' "${events[@]}" | grep '^event exit' || true)
+check "exit event reports the guest powered off (ACPI)" '[[ $ev == *"reason=1 detail=guest-shutdown"* ]]' "$ev"
+check "no QEMU left after shutdown" '! kill -0 "$qpid" 2>/dev/null'
+size=$(stat -c %s "$work/console.log")
+check "console.log capped (4096 bytes + marker: $size)" \
+	'[ "$size" -le 4200 ] && grep -q "Linux version" "$work/console.log" && grep -q "size cap reached" "$work/console.log"'
+eval "exec ${DRV[1]}>&-"
+wait "$drv_pid" 2>/dev/null
+drv_pid=
+
+# --- q35: CPU and memory hotplug, then the shim goes away ---
+start_driver "$work/console-q35.log"
+cmd "start q35" 60
+check "q35: VM started" '[[ $reply == *"machine=2"* ]]' "$reply"
+qpid=$(field pid "$reply")
+cmd pids
+vpid=$(field vmmon "$reply")
+cmd ready 120
+check "q35: guest ready" '[[ $reply == "ready cpus=1" ]]' "$reply"
+cmd cpu_add 60
+check "hot-add a vCPU (QMP device_add from a free slot)" '[[ $reply == "cpu present=2 max=2 dev=qbcpu"* ]]' "$reply"
+seen=0
+for _ in $(seq 1 30); do
+	cmd guest_cpus 60
+	[[ $reply == "guest cpus=2" ]] && { seen=1; break; }
+	sleep 2
+done
+check "the guest sees the hot-added vCPU ($reply)" '[ $seen = 1 ]'
+cmd "mem_add 128" 60
+check "hot-add 128 MiB (memory-backend-ram + pc-dimm)" '[[ $reply == "mem base=268435456 plugged=134217728" ]]' "$reply"
+cmd close
+t0=$(date +%s)
+while kill -0 "$qpid" 2>/dev/null && [ $(($(date +%s) - t0)) -lt 10 ]; do sleep 0.2; done
+check "closing the shim's end: QEMU is gone" '! kill -0 "$qpid" 2>/dev/null'
+check "closing the shim's end: vmmon is gone" '! kill -0 "$vpid" 2>/dev/null || grep -q zombie /proc/$vpid/status 2>/dev/null'
+eval "exec ${DRV[1]}>&-"
+wait "$drv_pid" 2>/dev/null
+drv_pid=
+
+# --- seccomp really enforces ---
+sigsys=$((128 + 31))
+{ "$HELPER" vmmon socket-inet; } 2>/dev/null; r1=$?
+{ "$HELPER" vmmon ptrace; } 2>/dev/null; r2=$?
+{ "$HELPER" vmmon openat; } 2>/dev/null; r3=$?
+{ "$HELPER" vmmon getpid; } 2>/dev/null; r4=$?
+check "vmmon filter: socket(AF_INET), ptrace, openat killed by SIGSYS; getpid allowed" \
+	'[ $r1 = $sigsys ] && [ $r2 = $sigsys ] && [ $r3 = $sigsys ] && [ $r4 = 0 ]' "$r1 $r2 $r3 $r4"
+{ "$HELPER" qemu socket-inet; } 2>/dev/null; r1=$?
+{ "$HELPER" qemu ptrace; } 2>/dev/null; r2=$?
+{ "$HELPER" qemu socket-unix; } 2>/dev/null; r3=$?
+check "QEMU filter: socket(AF_INET), ptrace killed by SIGSYS; AF_UNIX allowed" \
+	'[ $r1 = $sigsys ] && [ $r2 = $sigsys ] && [ $r3 = 0 ]' "$r1 $r2 $r3"
