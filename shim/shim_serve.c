@@ -244,11 +244,17 @@ shim_serve(struct shim_daemon_ctx *d)
 	if (evloop_run(st.loop) == 0 && st.done)
 		rc = 0;
 
+	/*
+	 * Answers still owed go nowhere once the server is gone (lib/ttrpc
+	 * drops them); the backend may still complete ops and report exits
+	 * while it winds down, so the service outlives it, and the events
+	 * that produces get their chance to reach containerd.
+	 */
 	ttrpc_server_free(srv);
-	events_drain(pub, SHIM_EVENTS_DRAIN_MS);
-	task_service_free(st.svc);
 	if (backend_up && ops->fini != NULL)
 		ops->fini(bst);
+	events_drain(pub, SHIM_EVENTS_DRAIN_MS);
+	task_service_free(st.svc);
 	events_free(pub);
 	/* Helpers exit when their socket closes (they see EOF). */
 	if (privnet.fd != -1)
