@@ -408,21 +408,35 @@ mounts_setup(void)
 	return 0;
 }
 
-static void
+static int
 console_setup(void)
 {
 	int fd;
 
 	fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd == -1) {
-		log_warn("%s: open /dev/console", __func__);
-		return;
-	}
+	if (fd == -1)
+		return -1;
 	(void)dup2(fd, STDIN_FILENO);
 	(void)dup2(fd, STDOUT_FILENO);
 	(void)dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
+	return 0;
+}
+
+/*
+ * Without a console (console=hvc0 before virtio_console is loaded) the
+ * kernel starts us with fds 0-2 closed: hold them, or the signalfd would
+ * become fd 0 and be replaced by the console later.
+ */
+static void
+stdio_hold(void)
+{
+	int i;
+
+	for (i = STDIN_FILENO; i <= STDERR_FILENO; i++)
+		if (fcntl(i, F_GETFD) == -1 && errno == EBADF)
+			(void)open("/", O_RDONLY | O_DIRECTORY);
 }
 
 static int
@@ -896,7 +910,7 @@ pid1_setup(struct pid1_info *out)
 	char cmdline[4096];
 	char ready[80], clocksource[32];
 	uint64_t t_init, t_root, t_mounts, t_modules;
-	int n;
+	int n, console_ok;
 
 	t_init = boottime_ms();
 	memset(out, 0, sizeof(*out));
@@ -908,6 +922,7 @@ pid1_setup(struct pid1_info *out)
 		return -1;
 	}
 	umask(022);
+	stdio_hold();
 	if (signals_block(&out->sig_fd) == -1)
 		return -1;
 	if (root_move() == -1)
@@ -915,7 +930,8 @@ pid1_setup(struct pid1_info *out)
 	t_root = boottime_ms();
 	if (mounts_setup() == -1)
 		return -1;
-	console_setup();
+	/* console=hvc0 exists only once virtio_console is loaded. */
+	console_ok = console_setup() == 0;
 
 	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) == -1) {
 		log_warn("%s: /proc/cmdline", __func__);
@@ -940,6 +956,8 @@ pid1_setup(struct pid1_info *out)
 	snprintf(
 	    out->kernel_release, sizeof(out->kernel_release), "%s", un.release);
 	(void)modules_load(un.release);
+	if (!console_ok && console_setup() == -1)
+		log_warn("%s: open /dev/console", __func__);
 	power_button_watch(out->sig_fd);
 	t_modules = boottime_ms();
 
