@@ -26,3 +26,13 @@ $(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-he
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_SECCOMP)
 ALL_EXTRA += $(BUILD)/test/vmmon-driver $(BUILD)/test/vmmon-seccomp-helper
+
+$(BUILD)/test/test_qmp: $(call asan_objs,tests/unit/test_qmp.c $(VMMON_SRCS_QMP) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC)
+UNIT_TESTS += $(BUILD)/test/test_qmp
+
+$(BUILD)/fuzz-bin/fuzz_qmp: $(call fuzz_objs,tests/fuzz/fuzz_qmp.c $(VMMON_SRCS_QMP) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_JSONC)
+FUZZERS += $(BUILD)/fuzz-bin/fuzz_qmp
