@@ -7,7 +7,9 @@
  * the op returns. err == NULL (or err->code == QB_E_OK) means success; on
  * failure err carries the gRPC code and message containerd will show. A
  * NULL op means "not supported": the service answers Unimplemented, never a
- * fake success. Strings and buffers in requests stay valid until `done` is
+ * fake success. The id and exec_id strings an op gets are the service's own
+ * copies and stay valid until that process is deleted (after `delete`'s
+ * done); the request structs (create, exec, update) only until `done` is
  * called; `res` and `err` only for the duration of the `done` call.
  *
  * The backend reports what happens on its own through task_service_exited()

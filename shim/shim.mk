@@ -54,3 +54,8 @@ $(BUILD)/test/containerd-shim-qbfakeh-v1: $(call asan_objs,$(SHIM_SRCS) tests/in
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
 ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfakeh-v1
+
+$(BUILD)/test/test_shim_ttrpc: $(call asan_objs,tests/unit/test_shim_ttrpc.c shim/task_ttrpc.c shim/task_service.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
+UNIT_TESTS += $(BUILD)/test/test_shim_ttrpc

@@ -589,7 +589,7 @@ ts_start(struct task_service *svc, const char *id, const char *exec_id,
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
 	p->starting = true;
-	svc->ops->start(svc->bst, id, nz(exec_id), start_done, op);
+	svc->ops->start(svc->bst, p->c->id, p->exec_id, start_done, op);
 }
 
 /* ---- Delete ---- */
@@ -687,7 +687,7 @@ ts_delete(struct task_service *svc, const char *id, const char *exec_id,
 		p->c->deleting = true;
 	/* Through a local: `delete` is a C++ keyword to some tools. */
 	if (svc->ops != NULL && (del = svc->ops->delete) != NULL)
-		del(svc->bst, id, nz(exec_id), delete_done, op);
+		del(svc->bst, p->c->id, p->exec_id, delete_done, op);
 	else
 		delete_done(op, NULL, NULL); /* nothing was ever created */
 }
@@ -810,7 +810,8 @@ ts_kill(struct task_service *svc, const char *id, const char *exec_id,
 	}
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
-	svc->ops->kill(svc->bst, id, nz(exec_id), signal, all, simple_done, op);
+	svc->ops->kill(
+	    svc->bst, p->c->id, p->exec_id, signal, all, simple_done, op);
 }
 
 static void
@@ -872,7 +873,7 @@ ts_pause(struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 	if ((op = op_new(svc, id, NULL, reply, arg)) == NULL)
 		return;
 	p->status = TS_PAUSING;
-	svc->ops->pause(svc->bst, id, pause_done, op);
+	svc->ops->pause(svc->bst, p->c->id, pause_done, op);
 }
 
 void
@@ -896,7 +897,7 @@ ts_resume(
 	}
 	if ((op = op_new(svc, id, NULL, reply, arg)) == NULL)
 		return;
-	svc->ops->resume(svc->bst, id, resume_done, op);
+	svc->ops->resume(svc->bst, p->c->id, resume_done, op);
 }
 
 #define FORWARD_CHECK(svc, opname, reply, arg)                               \
@@ -912,30 +913,32 @@ void
 ts_resize_pty(struct task_service *svc, const char *id, const char *exec_id,
     uint32_t width, uint32_t height, ts_reply_fn reply, void *arg)
 {
+	struct ts_proc *p;
 	struct ts_op *op;
 
-	if (proc_lookup(svc, id, exec_id, reply, arg) == NULL)
+	if ((p = proc_lookup(svc, id, exec_id, reply, arg)) == NULL)
 		return;
 	FORWARD_CHECK(svc, resize_pty, reply, arg);
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
 	svc->ops->resize_pty(
-	    svc->bst, id, nz(exec_id), width, height, simple_done, op);
+	    svc->bst, p->c->id, p->exec_id, width, height, simple_done, op);
 }
 
 void
 ts_close_io(struct task_service *svc, const char *id, const char *exec_id,
     bool stdin_close, ts_reply_fn reply, void *arg)
 {
+	struct ts_proc *p;
 	struct ts_op *op;
 
-	if (proc_lookup(svc, id, exec_id, reply, arg) == NULL)
+	if ((p = proc_lookup(svc, id, exec_id, reply, arg)) == NULL)
 		return;
 	FORWARD_CHECK(svc, close_io, reply, arg);
 	if ((op = op_new(svc, id, exec_id, reply, arg)) == NULL)
 		return;
 	svc->ops->close_io(
-	    svc->bst, id, nz(exec_id), stdin_close, simple_done, op);
+	    svc->bst, p->c->id, p->exec_id, stdin_close, simple_done, op);
 }
 
 void
@@ -955,41 +958,44 @@ ts_update(struct task_service *svc, const struct backend_update_req *req,
 void
 ts_pids(struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
+	struct ts_proc *p;
 	struct ts_op *op;
 
-	if (proc_lookup(svc, id, NULL, reply, arg) == NULL)
+	if ((p = proc_lookup(svc, id, NULL, reply, arg)) == NULL)
 		return;
 	FORWARD_CHECK(svc, pids, reply, arg);
 	if ((op = op_new(svc, id, NULL, reply, arg)) == NULL)
 		return;
-	svc->ops->pids(svc->bst, id, simple_done, op);
+	svc->ops->pids(svc->bst, p->c->id, simple_done, op);
 }
 
 void
 ts_stats(struct task_service *svc, const char *id, ts_reply_fn reply, void *arg)
 {
+	struct ts_proc *p;
 	struct ts_op *op;
 
-	if (proc_lookup(svc, id, NULL, reply, arg) == NULL)
+	if ((p = proc_lookup(svc, id, NULL, reply, arg)) == NULL)
 		return;
 	FORWARD_CHECK(svc, stats, reply, arg);
 	if ((op = op_new(svc, id, NULL, reply, arg)) == NULL)
 		return;
-	svc->ops->stats(svc->bst, id, simple_done, op);
+	svc->ops->stats(svc->bst, p->c->id, simple_done, op);
 }
 
 void
 ts_checkpoint(struct task_service *svc, const char *id, const char *path,
     ts_reply_fn reply, void *arg)
 {
+	struct ts_proc *p;
 	struct ts_op *op;
 
-	if (proc_lookup(svc, id, NULL, reply, arg) == NULL)
+	if ((p = proc_lookup(svc, id, NULL, reply, arg)) == NULL)
 		return;
 	FORWARD_CHECK(svc, checkpoint, reply, arg);
 	if ((op = op_new(svc, id, NULL, reply, arg)) == NULL)
 		return;
-	svc->ops->checkpoint(svc->bst, id, nz(path), simple_done, op);
+	svc->ops->checkpoint(svc->bst, p->c->id, nz(path), simple_done, op);
 }
 
 /* ---- State, Wait, Connect, Shutdown ---- */
