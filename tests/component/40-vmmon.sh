@@ -74,9 +74,13 @@ confined() { # pid: uid != 0, no capability, NoNewPrivs, seccomp filter
 		[ "$(status_of "$pid" Seccomp)" = 2 ]
 }
 
-echo "1..22"
+echo "1..24"
 
-# --- microvm: boot, confinement, pause/continue, console cap, shutdown ---
+# --- microvm: boot, disk + NIC, confinement, pause/continue, console cap,
+# shutdown ---
+printf 'QEMUBOXDISKTEST1' >"$work/disk.img"
+truncate -s 1M "$work/disk.img"
+export VMMON_TEST_DISK=$work/disk.img VMMON_TEST_TAP=1
 start_driver "$work/console.log"
 t0=$(date +%s.%N)
 cmd "start microvm 4096" 60
@@ -98,6 +102,12 @@ check "QEMU cannot see the host's /etc (no /etc/shadow in its root)" \
 	'[ ! -e /proc/$qpid/root/etc/shadow ] && [ ! -e /proc/$qpid/root/etc ] && [ -e /proc/$qpid/root/usr/share/qemu ]'
 check "QEMU's argv names no host path but its binary" \
 	'! tr "\0" "\n" </proc/$qpid/cmdline | tail -n +2 | grep -v -e "^/proc/self/fd/" -e "^file=/dev/fdset/" | grep -q /'
+cmd guest_disk
+check "read-only disk from an fd set: the guest reads its serial and data" \
+	'[[ $reply == "guest disk=qb-test-disk QEMUBOXDISKTEST1" ]]' "$reply"
+cmd guest_net
+check "TAP fd: the guest has eth0 with the MAC we chose" \
+	'[[ $reply == "guest mac=02:00:00:00:00:01" ]]' "$reply"
 cmd pause
 cmd status
 check "pause: QEMU reports paused" '[[ $reply == "status running=0 state=paused" ]]' "$reply"
@@ -117,6 +127,7 @@ wait "$drv_pid" 2>/dev/null
 drv_pid=
 
 # --- q35: CPU and memory hotplug, then the shim goes away ---
+unset VMMON_TEST_DISK VMMON_TEST_TAP
 start_driver "$work/console-q35.log"
 cmd "start q35" 60
 check "q35: VM started" '[[ $reply == *"machine=2"* ]]' "$reply"

@@ -8,6 +8,10 @@
  *                           (CAP: console.log cap in bytes)
  *   ready                 -> ready cpus=N     (guest's "READY n" line)
  *   guest_cpus            -> guest cpus=N     (asks the guest to online)
+ *   guest_disk            -> guest disk=SERIAL DATA
+ *   guest_net             -> guest mac=MAC
+ * $VMMON_TEST_DISK (a file) is attached read-only as disk 0, serial
+ * qb-test-disk; $VMMON_TEST_TAP=1 adds a TAP NIC (MAC 02:00:00:00:00:01).
  *   status                -> status running=R state=S
  *   pause | resume        -> ok
  *   cpu_add | cpu_query   -> cpu present=P max=M dev=D
@@ -18,8 +22,12 @@
  * Any failure answers "error <message>".
  *   vmmon-driver VMMON KERNEL INITRD CONSOLE_LOG [vmmon args...]
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <linux/if.h>
+#include <linux/if_tun.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,8 +162,39 @@ main(int argc, char *argv[])
 			p.console_max_bytes = strtoull(arg2, NULL, 10);
 			p.tap_fd = -1;
 			p.vhost_vsock_fd = -1;
+			if (getenv("VMMON_TEST_DISK") != NULL) {
+				p.disks[0].fd = open(getenv("VMMON_TEST_DISK"),
+				    O_RDONLY | O_CLOEXEC);
+				p.disks[0].readonly = true;
+				p.disks[0].serial = "qb-test-disk";
+				p.ndisks = p.disks[0].fd == -1 ? 0 : 1;
+			}
+			if (getenv("VMMON_TEST_TAP") != NULL) {
+				static const uint8_t mac[6] = { 2, 0, 0, 0, 0,
+					1 };
+				struct ifreq ifr;
+
+				memset(&ifr, 0, sizeof(ifr));
+				ifr.ifr_flags = IFF_TAP | IFF_NO_PI |
+				    IFF_VNET_HDR;
+				snprintf(ifr.ifr_name, sizeof(ifr.ifr_name),
+				    "qbvt%%d");
+				p.tap_fd = open("/dev/net/tun",
+				    O_RDWR | O_CLOEXEC);
+				if (p.tap_fd != -1 &&
+				    ioctl(p.tap_fd, TUNSETIFF, &ifr) == -1) {
+					close(p.tap_fd);
+					p.tap_fd = -1;
+				}
+				memcpy(p.mac, mac, sizeof(mac));
+			}
 			if (vmmon_vm_start(client, &p, &res, &err) == -1)
 				goto error;
+			/* vmmon and QEMU hold their own copies now. */
+			if (p.ndisks > 0)
+				close(p.disks[0].fd);
+			if (p.tap_fd != -1)
+				close(p.tap_fd);
 			qemu_pid = res.pid;
 			printf("started pid=%d machine=%u accel=%u\n", res.pid,
 			    res.machine, res.accel);
@@ -176,6 +215,18 @@ main(int argc, char *argv[])
 				goto error;
 			}
 			printf("guest cpus=%s\n", buf + 5);
+		} else if (strcmp(line, "guest_disk") == 0 ||
+		    strcmp(line, "guest_net") == 0) {
+			bool disk = line[6] == 'd';
+
+			if (write(chan_fd, disk ? "disk\n" : "net\n",
+				disk ? 5 : 4) < 0 ||
+			    chan_line(buf, sizeof(buf), 60000) == -1) {
+				snprintf(err.msg, sizeof(err.msg), "no answer");
+				goto error;
+			}
+			printf("guest %s=%s\n", disk ? "disk" : "mac",
+			    buf + (disk ? 5 : 4));
 		} else if (strcmp(line, "status") == 0) {
 			struct qb_vmm_status_res res;
 

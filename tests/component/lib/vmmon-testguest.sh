@@ -2,7 +2,9 @@
 # Test-only guest for tests/component/40-vmmon.sh (never shipped): Debian's
 # cloud kernel plus a busybox initrd whose /init announces itself on the
 # virtio-serial port qemubox.0 ("READY <ncpus>") and answers "cpus" with
-# "CPUS <n online>" after onlining hot-added vCPUs. The power button
+# "CPUS <n online>" after onlining hot-added vCPUs, "disk" with
+# "DISK <vda serial> <its first 16 bytes>", "net" with "NET <eth0 MAC>".
+# The power button
 # (ACPI) powers it off.
 #   vmmon-testguest.sh OUTDIR   -> OUTDIR/kernel OUTDIR/initrd
 # The kernel .deb is cached in build/test-cache (apt-get download once).
@@ -33,13 +35,15 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/mod"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount insmod cat echo grep ls sleep poweroff dd sync basename seq; do
+for a in sh mount insmod cat echo grep ls sleep poweroff dd sync basename seq head; do
 	ln -s busybox "$root/bin/$a"
 done
-for m in virtio/virtio virtio/virtio_ring virtio/virtio_mmio \
-	virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev \
-	virtio/virtio_pci char/virtio_console; do
-	f=$(ls "$mdir"/drivers/$m.ko* | head -1)
+for m in drivers/virtio/virtio drivers/virtio/virtio_ring \
+	drivers/virtio/virtio_mmio drivers/virtio/virtio_pci_modern_dev \
+	drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci \
+	drivers/char/virtio_console drivers/block/virtio_blk net/core/failover \
+	drivers/net/net_failover drivers/net/virtio_net; do
+	f=$(ls "$mdir"/$m.ko* | head -1)
 	case $f in
 	*.xz) xz -dc "$f" >"$root/mod/$(basename "$m").ko" ;;
 	*) cp "$f" "$root/mod/$(basename "$m").ko" ;;
@@ -59,7 +63,8 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in virtio_ring virtio virtio_mmio virtio_pci_modern_dev \
-	virtio_pci_legacy_dev virtio_pci virtio_console button evdev; do
+	virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover \
+	net_failover virtio_net button evdev; do
 	[ -f /mod/$m.ko ] && insmod /mod/$m.ko 2>/dev/null
 done
 # The ACPI power button: any event on its input device powers off.
@@ -87,6 +92,10 @@ while read -r cmd <&3; do
 			[ "$(cat "$c")" = 1 ] || echo 1 >"$c" 2>/dev/null
 		done
 		echo "CPUS $(ncpu)" >&3 ;;
+	disk)
+		echo "DISK $(cat /sys/block/vda/serial 2>/dev/null) $(head -c 16 /dev/vda 2>/dev/null)" >&3 ;;
+	net)
+		echo "NET $(cat /sys/class/net/eth0/address 2>/dev/null)" >&3 ;;
 	poweroff) sync; poweroff -f ;;
 	*) echo "ECHO $cmd" >&3 ;;
 	esac
