@@ -66,6 +66,11 @@ echo_loop(struct pid1_info *info)
 			}
 		}
 	}
+	/* pid1_setup() waited for the host: usually connected already. */
+	pfd[0].fd = fd;
+	pfd[0].events = POLLIN | POLLOUT;
+	if (poll(pfd, 1, 0) == 1 && !(pfd[0].revents & POLLHUP))
+		seen = 1;
 	for (;;) {
 		pfd[0].fd = fd;
 		pfd[0].events = POLLIN;

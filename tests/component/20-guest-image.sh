@@ -19,7 +19,7 @@ notok() { n=$((n + 1)); echo "not ok $n - $1"; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { if [ "$1" -eq 0 ]; then ok "$2"; else notok "$2"; fi; }
 
-echo "1..9"
+echo "1..11"
 missing=""
 for f in "$KERNEL" "$INITRD" "$G/vminitd" "$G/kernel.version"; do
 	[ -e "$f" ] || missing="$missing $f"
@@ -32,7 +32,8 @@ if [ -n "$missing" ]; then
 	    "initrd build is reproducible" "initrd entries owned 0:0, mtime 0" \
 	    "guest boots to ready" "host channel echoes" "crun runs a container in the guest" \
 	    "channel EOF powers off, QEMU exits 0" "second boot to ready" \
-	    "ACPI system_powerdown powers off, QEMU exits 0"; do
+	    "ACPI system_powerdown powers off, QEMU exits 0" "q35 boot to ready" \
+	    "q35: channel EOF powers off, QEMU exits 0"; do
 		skip "$name" "missing:$missing (run make guest)"
 	done
 	exit 0
@@ -82,24 +83,26 @@ check $? "initrd entries owned 0:0, mtime 0"
 khz=$(awk -F': *' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 [ -n "$khz" ] && [ "$khz" -gt 0 ] || khz=2000000
 
-# boot_vm NAME EXTRA_CMDLINE: QEMU in the background with the channel on a
+# boot_vm NAME MACHINE EXTRA_CMDLINE: QEMU in the background with the channel on a
 # unix socket (socat holds the host end, fd 7 writes to the guest) and a QMP
 # socket; sets qemu_pid, socat_pid, console, ready, wall.
 boot_vm() {
-	local name=$1 extra=$2 t0 deadline
+	local name=$1 machine=$2 extra=$3 bus t0 deadline
 	sock=$tmp/$name.chan
 	qmp=$tmp/$name.qmp
 	console=$tmp/$name.console
 	from_guest=$tmp/$name.from_guest
 	: >"$console"
+	bus=device
+	[ "$machine" = q35 ] && bus=pci
 	t0=$(date +%s%N)
-	qemu-system-x86_64 -machine microvm -accel tcg -m 512M -smp 1 \
+	qemu-system-x86_64 -machine "$machine" -accel tcg -m 512M -smp 1 \
 	    -nodefaults -no-user-config -nographic -no-reboot \
 	    -kernel "$KERNEL" -initrd "$INITRD" \
 	    -append "console=ttyS0 quiet panic=-1 tsc_early_khz=$khz tsc=reliable cryptomgr.notests $extra" \
 	    -serial "file:$console" \
 	    -qmp "unix:$qmp,server=on,wait=off" \
-	    -device virtio-serial-device \
+	    -device "virtio-serial-$bus" \
 	    -chardev "socket,id=chan,path=$sock,server=on,wait=on" \
 	    -device virtserialport,chardev=chan,name=qemubox.0 \
 	    >"$tmp/$name.qemu.out" 2>&1 &
@@ -147,7 +150,7 @@ wait_qemu_exit() {
 	socat_pid=""
 }
 
-boot_vm one "qemubox.selftest=crun"
+boot_vm one microvm "qemubox.selftest=crun"
 if [ -n "$ready" ]; then
 	ok "guest boots to ready"
 	echo "# boot-to-ready: $ready (guest CLOCK_BOOTTIME, TCG microvm, with the crun selftest); QEMU start to ready line: $wall ms wall"
@@ -188,7 +191,7 @@ wait_qemu_exit
 check $? "channel EOF powers off, QEMU exits 0 (rc=${qrc:-timeout} in $off_ms ms, bound ${OFF_BOUND}s)"
 
 # The host's graceful stop: QMP system_powerdown -> ACPI power button.
-boot_vm two ""
+boot_vm two microvm ""
 if [ -n "$ready" ]; then
 	ok "second boot to ready"
 	echo "# boot-to-ready: $ready (guest CLOCK_BOOTTIME, TCG microvm); QEMU start to ready line: $wall ms wall"
@@ -201,3 +204,17 @@ printf '{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n' |
 wait_qemu_exit
 [ "$qrc" = 0 ] && grep -aq 'power button: shutting down' "$console"
 check $? "ACPI system_powerdown powers off, QEMU exits 0 (rc=${qrc:-timeout} in $off_ms ms, bound ${OFF_BOUND}s)"
+
+# q35 (PCI, firmware): what vmmon uses when CPU or memory hotplug is on.
+boot_vm three q35 ""
+if [ -n "$ready" ]; then
+	ok "q35 boot to ready"
+	echo "# boot-to-ready: $ready (guest CLOCK_BOOTTIME, TCG q35); QEMU start to ready line: $wall ms wall"
+else
+	notok "q35 boot to ready (bound ${BOOT_BOUND}s)"
+	tail -20 "$console" "$tmp/three.qemu.out" | sed 's/^/# /'
+fi
+exec 7>&-
+wait_qemu_exit
+[ "$qrc" = 0 ] && grep -aq 'pid1_poweroff: powering off' "$console"
+check $? "q35: channel EOF powers off, QEMU exits 0 (rc=${qrc:-timeout} in $off_ms ms, bound ${OFF_BOUND}s)"
