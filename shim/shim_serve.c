@@ -5,6 +5,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -33,6 +35,8 @@
 /* Undelivered events get this long at exit (containerd's Shutdown waits 3 s).
  */
 #define SHIM_EVENTS_DRAIN_MS 2000
+/* How long a helper gets to exit after its socket closed. */
+#define HELPER_EXIT_WAIT_MS 2000
 
 struct serve_state {
 	struct evloop *loop;
@@ -57,16 +61,59 @@ helper_exited(pid_t pid, int wstatus, void *arg)
 	h->pid = -1;
 }
 
+static char *
+mut(const char *str)
+{
+	union {
+		const char *c;
+		char *m;
+	} u = {.c = str};
+	return u.m;
+}
+
+/*
+ * qemubox-vmmon takes its settings as flags (it never reads the config
+ * file: its jail has no view of /etc); privnet reads the config itself.
+ */
+static void
+vmmon_args(const struct qb_config *cfg, bool debug, const char **a, char *tbuf,
+    size_t tlen)
+{
+	uint64_t t;
+	int n = 0;
+
+	if (cfg != NULL) {
+		/* vmmon accepts 1..600000 ms per step. */
+		t = cfg->runtime.shutdown_timeout_ms;
+		if (t == 0 || t > 600000)
+			t = t == 0 ? 1 : 600000;
+		snprintf(tbuf, tlen, "%llu", (unsigned long long)t);
+		a[n++] = "-u";
+		a[n++] = cfg->security.vmmon_user;
+		a[n++] = "-q";
+		a[n++] = cfg->paths.qemu_path;
+		a[n++] = "-s";
+		a[n++] = cfg->paths.qemu_share_path;
+		a[n++] = "-t";
+		a[n++] = tbuf;
+		if (cfg->security.seccomp == QB_SECCOMP_LOG)
+			a[n++] = "-S";
+	}
+	if (debug)
+		a[n++] = "-d";
+	a[n] = NULL;
+}
+
 /*
  * Fork+exec one helper with its end of a socketpair on fd 3. A missing
  * binary is not fatal: the shim still serves and Create explains.
  */
 static int
-helper_spawn(
-    const char *libexec, struct helper *h, bool debug, struct qb_error *err)
+helper_spawn(const char *libexec, struct helper *h, const char *const *args,
+    struct qb_error *err)
 {
-	char *argv[3];
-	int sv[2];
+	char *argv[16];
+	int sv[2], i;
 
 	h->fd = -1;
 	h->pid = -1;
@@ -86,8 +133,9 @@ helper_spawn(
 		    h->name, strerror(errno));
 	}
 	argv[0] = h->path;
-	argv[1] = debug ? (char *)"-d" : NULL;
-	argv[2] = NULL;
+	for (i = 0; args[i] != NULL && i < 14; i++)
+		argv[i + 1] = mut(args[i]);
+	argv[i + 1] = NULL;
 	if ((h->pid = proc_spawn(h->path, argv, sv[1], PROC_SPAWN_IMSG_FD)) ==
 	    -1) {
 		qb_seterr(err, QB_E_PRECONDITION, "cannot start %s: %s",
@@ -108,6 +156,31 @@ const char *
 shim_serve_features(void)
 {
 	return "containerd.task.v2.Task, containerd.task.v3.Task (ttrpc)";
+}
+
+/*
+ * Wait (bounded) for a helper that was told to go by closing its socket, so
+ * the shim leaves no zombie and no straggler behind it.
+ */
+static void
+helper_reap(struct helper *h)
+{
+	struct timespec ms10 = {0, 10 * 1000 * 1000};
+	int i, status;
+
+	if (h->pid <= 0)
+		return;
+	for (i = 0; i < HELPER_EXIT_WAIT_MS / 10; i++) {
+		if (waitpid(h->pid, &status, WNOHANG) != 0)
+			goto out;
+		nanosleep(&ms10, NULL);
+	}
+	log_warnx("%s: %s (pid %d) still running, killing it", __func__,
+	    h->name, (int)h->pid);
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, &status, 0);
+out:
+	h->pid = -1;
 }
 
 static void
@@ -162,10 +235,16 @@ shim_serve(struct shim_daemon_ctx *d)
 		fatal("%s: libexec dir", __func__);
 	if (ops != NULL && !ops->standalone) {
 		/* Without a backend the helpers would only sit idle. */
-		if (helper_spawn(libexec, &privnet, o->debug, &err) == -1 &&
+		const char *pargs[2] = {o->debug ? "-d" : NULL, NULL};
+		const char *vargs[12];
+		char tbuf[24];
+
+		vmmon_args(
+		    cfg_ok ? &cfg : NULL, o->debug, vargs, tbuf, sizeof(tbuf));
+		if (helper_spawn(libexec, &privnet, pargs, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
-		if (helper_spawn(libexec, &vmmon, o->debug, &err) == -1 &&
+		if (helper_spawn(libexec, &vmmon, vargs, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
 	} else {
@@ -261,6 +340,8 @@ shim_serve(struct shim_daemon_ctx *d)
 		close(privnet.fd);
 	if (vmmon.fd != -1)
 		close(vmmon.fd);
+	helper_reap(&privnet);
+	helper_reap(&vmmon);
 	evloop_free(st.loop);
 	return rc;
 }
