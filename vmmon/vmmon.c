@@ -10,7 +10,11 @@
  *
  *   qemubox-vmmon [-d] [-S] [-u user] [-q qemu] [-s qemu_share_dir]
  *                 [-t shutdown_timeout_ms]
- * -S: seccomp in log mode (diagnosing only). Defaults match config.json's.
+ * Settings come from config.json ($QEMUBOX_CONFIG or the default path, read
+ * before the jail; its built-in defaults when the file does not exist):
+ * security.vmmon_user, security.seccomp, paths.qemu_path,
+ * paths.qemu_share_path, runtime.shutdown_timeout, runtime.debug. Flags
+ * override them; -S is seccomp log mode (diagnosing only).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +38,7 @@
 
 #include "imsg/imsg.h"
 #include "imsg/qemubox_imsg.h"
+#include "lib/config.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/proc_spawn.h"
@@ -1354,8 +1359,12 @@ loop(void)
 					log_warnx("QMP protocol violation: "
 						  "killing the VM");
 				/* Without QMP the VM cannot be managed. */
-				if (!g.vm.got_shutdown || errno == EBADMSG)
+				if (errno == EBADMSG)
 					vm_kill();
+				else if (!g.vm.got_shutdown && g.vm.pid > 0)
+					/* QMP gone without a SHUTDOWN: crashed
+					 * or about to; never leave it unmanaged. */
+					kill(g.vm.pid, SIGKILL);
 				qmp_free(g.vm.qmp);
 				g.vm.qmp = NULL;
 				g.vm.qmp_ready = false;
@@ -1410,15 +1419,25 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
+	static struct qb_config cfg;
 	struct vmmon_jail j;
+	struct qb_error err = { 0 };
 	int ch, debug = 0, keep[2], sp[2];
 	struct stat st;
+	const char *cfg_path;
 
-	g.user = "qemubox";
-	g.qemu_path = "/usr/bin/qemu-system-x86_64";
-	g.share_path = "/usr/share/qemu";
-	g.shutdown_timeout_ms = 10000;
-	g.seccomp_mode = QB_SECCOMP_ENFORCE;
+	log_init("qemubox-vmmon", 0);
+	qb_config_defaults(&cfg);
+	cfg_path = qb_config_path();
+	if (access(cfg_path, F_OK) == 0 &&
+	    qb_config_load(cfg_path, &cfg, &err) == -1)
+		fatalx("%s", err.msg);
+	g.user = cfg.security.vmmon_user;
+	g.qemu_path = cfg.paths.qemu_path;
+	g.share_path = cfg.paths.qemu_share_path;
+	g.shutdown_timeout_ms = cfg.runtime.shutdown_timeout_ms;
+	g.seccomp_mode = cfg.security.seccomp;
+	debug = cfg.runtime.debug;
 	while ((ch = getopt(argc, argv, "dSu:q:s:t:")) != -1) {
 		switch (ch) {
 		case 'd':

@@ -9,7 +9,7 @@ UNIT_TESTS += $(BUILD)/test/test_qemu_argv
 
 VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_priv.c vmmon/qemu_launcher.c \
 	$(VMMON_SRCS_ARGV) $(VMMON_SRCS_QMP) seccomp/vmmon.c
-$(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS) $(SECCOMP_SRCS_BASE) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS) $(CONFIG_SRCS) $(SECCOMP_SRCS_BASE) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD)
 LIBEXEC_BINS += qemubox-vmmon
