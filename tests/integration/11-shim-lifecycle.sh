@@ -16,7 +16,7 @@ check() {
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-T=16
+T=18
 echo "1..$T"
 skip_all() {
 	local i
@@ -110,7 +110,23 @@ check "its exit after the restart reaches containerd (STOPPED)" \
 	grep -qE "^rs .*STOPPED" <<<"$(r task ls)"
 r task rm rs >/dev/null 2>&1; r c rm rs >/dev/null 2>&1
 
-# 14-15: nothing left: no shim, no socket, no bundle.
+# 14-15: the shim dies (SIGKILL) under a running task: containerd runs our
+# `delete`, which removes the dead daemon's socket; the task is gone.
+r run -d --runtime "$FAKE" "$CTD_IMAGE" k1 sleep 60 >/dev/null 2>&1
+ksock=$(sed 's|^unix://||' "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/k1/address" 2>/dev/null)
+kpid=$(ctd_shim_pids)
+[ -n "$kpid" ] && kill -KILL $kpid
+for i in $(seq 1 100); do
+	[ -z "$(r task ls -q 2>/dev/null | grep -x k1)" ] && break
+	sleep 0.1
+done
+check "shim killed: containerd drops the task" \
+	test -n "$kpid" -a -z "$(r task ls -q 2>/dev/null | grep -x k1)"
+check "shim killed: delete removed its stale socket" \
+	test -n "$ksock" -a ! -e "${ksock:-/nonexistent}"
+r c rm k1 >/dev/null 2>&1
+
+# 16-17: nothing left: no shim, no socket, no bundle.
 for i in $(seq 1 150); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
@@ -118,12 +134,12 @@ done
 check "no shim process left" test -z "$(ctd_shim_pids)"
 left=$(ls "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS" 2>/dev/null)
 socks=0
-for id in lc1 lc2 rs pod-$$; do
+for id in lc1 lc2 rs k1 pod-$$; do
 	s=/run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/$id" | sha256sum | cut -c1-64)
 	[ -e "$s" ] && socks=$((socks + 1))
 done
 check "no bundle or socket left" test -z "$left" -a "$socks" = 0
-# 16: the shim runs under ASan/UBSan here; its stderr is containerd's log.
+# 18: the shim runs under ASan/UBSan here; its stderr is containerd's log.
 if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" <<<"$(ctd_log)"; then
 	ctd_log | grep -A8 "AddressSanitizer\|LeakSanitizer\|runtime error:" | sed 's/^/# /'
 	not_ok "no sanitizer report from the shim"
