@@ -49,6 +49,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 kver=$(cat "$G/kernel.version")
 
