@@ -309,19 +309,22 @@ pump(struct events_pub *p)
 	if (p->in_flight || p->retry != NULL ||
 	    (it = STAILQ_FIRST(&p->q)) == NULL)
 		return;
+	if (p->ttrpc_address == NULL && p->publish_binary == NULL)
+		return;
+	/*
+	 * In flight before sending: the completion may run before the send
+	 * returns (a connection that broke while writing) and clears it.
+	 */
+	p->in_flight = true;
 	if (p->ttrpc_address != NULL)
 		rc = send_forward(p, it);
-	else if (p->publish_binary != NULL)
-		rc = send_exec(p, it);
 	else
-		return;
+		rc = send_exec(p, it);
 	if (rc == -1) {
 		char why[128];
 		snprintf(why, sizeof(why), "%s", strerror(errno));
 		head_failed(p, 14, why);
-		return;
 	}
-	p->in_flight = true;
 }
 
 int
