@@ -438,18 +438,36 @@ wait_done(void *arg, const void *res, size_t len, const struct qb_error *err)
 	w->rc = 0;
 }
 
+/* A blocking call that gives up must not leave its stack frame pending. */
+static void
+forget(struct vmmon_client *c, struct waiter *w)
+{
+	struct pending *p;
+
+	TAILQ_FOREACH(p, &c->pending, entry)
+	if (p->arg == w) {
+		TAILQ_REMOVE(&c->pending, p, entry);
+		free(p);
+		return;
+	}
+}
+
 static int
 wait_for(struct vmmon_client *c, struct waiter *w)
 {
 	uint64_t deadline = evloop_now_ns() + BLOCKING_TIMEOUT_NS;
 
 	while (!w->done) {
-		if (evloop_now_ns() >= deadline)
+		if (evloop_now_ns() >= deadline) {
+			forget(c, w);
 			return qb_seterr(w->err, QB_E_DEADLINE,
 			    "vmmon did not answer");
-		if (evloop_run_once(c->loop, 1000) == -1 && errno != EINTR)
+		}
+		if (evloop_run_once(c->loop, 1000) == -1 && errno != EINTR) {
+			forget(c, w);
 			return qb_seterr(w->err, QB_E_INTERNAL,
 			    "event loop: %s", strerror(errno));
+		}
 	}
 	return w->rc;
 }

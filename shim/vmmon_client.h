@@ -10,6 +10,9 @@
  * (VM exited, guest events, vmmon gone) go to struct vmmon_events.
  *
  * fds in vm_start_params stay the caller's: the stubs send duplicates.
+ * Callbacks run inside the client's dispatch: free the client from an
+ * evloop_defer(), never from a callback. After a failed START the VM's
+ * IMSG_VMM_EXIT_EVT (reason START_FAILED) may still follow.
  */
 #ifndef QEMUBOX_SHIM_VMMON_CLIENT_H
 #define QEMUBOX_SHIM_VMMON_CLIENT_H

@@ -36,3 +36,8 @@ $(BUILD)/fuzz-bin/fuzz_qmp: $(call fuzz_objs,tests/fuzz/fuzz_qmp.c $(VMMON_SRCS_
 	@mkdir -p $(@D)
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_JSONC)
 FUZZERS += $(BUILD)/fuzz-bin/fuzz_qmp
+
+$(BUILD)/test/test_vmmon_client: $(call asan_objs,tests/unit/test_vmmon_client.c $(SHIM_SRCS_VMMON) $(LIB_SRCS_EVLOOP) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_BSD)
+UNIT_TESTS += $(BUILD)/test/test_vmmon_client
