@@ -677,6 +677,20 @@ modules_load(const char *release)
 	return 0;
 }
 
+/*
+ * Every module the guest will have is loaded now: close the door on a
+ * container that escapes to the guest root (no module loading, and no
+ * request_module() running a /sbin/modprobe it could plant).
+ */
+static void
+modules_lock(void)
+{
+	if (write_file("/proc/sys/kernel/modprobe", "\n") == -1)
+		log_warn("%s: kernel.modprobe", __func__);
+	if (write_file("/proc/sys/kernel/modules_disabled", "1") == -1)
+		log_warn("%s: kernel.modules_disabled", __func__);
+}
+
 /* ---- host channel ---- */
 
 static void
@@ -956,6 +970,7 @@ pid1_setup(struct pid1_info *out)
 	snprintf(
 	    out->kernel_release, sizeof(out->kernel_release), "%s", un.release);
 	(void)modules_load(un.release);
+	modules_lock();
 	if (!console_ok && console_setup() == -1)
 		log_warn("%s: open /dev/console", __func__);
 	power_button_watch(out->sig_fd);

@@ -49,7 +49,8 @@ struct pid1_info {
  * root moved off the initramfs onto a tmpfs (so crun can pivot_root), proc,
  * sys, devtmpfs (+ pts, shm), /run, /tmp and cgroup2 (controllers enabled in
  * the root's cgroup.subtree_control) mounted, console on fds 0-2, lo up,
- * hostname set, modules loaded in order, channel opened. Logs
+ * hostname set, modules loaded in order then module loading disabled,
+ * channel opened. Logs
  * "vminitd: ready in N ms" on the console. Returns 0, or -1 with errno
  * (the caller powers off: nothing else can be done in a guest without a
  * channel).

@@ -19,7 +19,7 @@ notok() { n=$((n + 1)); echo "not ok $n - $1"; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { if [ "$1" -eq 0 ]; then ok "$2"; else notok "$2"; fi; }
 
-echo "1..11"
+echo "1..12"
 missing=""
 for f in "$KERNEL" "$INITRD" "$G/vminitd" "$G/kernel.version"; do
 	[ -e "$f" ] || missing="$missing $f"
@@ -30,7 +30,7 @@ done
 if [ -n "$missing" ]; then
 	for name in "initrd file list equals guest/initrd.manifest" \
 	    "initrd build is reproducible" "initrd entries owned 0:0, mtime 0" \
-	    "guest boots to ready" "host channel echoes" "crun runs a container in the guest" \
+	    "guest boots to ready" "guest set-up logs no warning" "host channel echoes" "crun runs a container in the guest" \
 	    "channel EOF powers off, QEMU exits 0" "second boot to ready" \
 	    "ACPI system_powerdown powers off, QEMU exits 0" "q35 boot to ready" \
 	    "q35: channel EOF powers off, QEMU exits 0"; do
@@ -156,7 +156,14 @@ if [ -n "$ready" ]; then
 	ok "guest boots to ready"
 	echo "# boot-to-ready: $ready (guest CLOCK_BOOTTIME, TCG microvm, with the crun selftest); QEMU start to ready line: $wall ms wall"
 	grep -ao 'ms since boot: [^"]*' "$console" | sed 's/^/# /'
+	# Every set-up step worked (modules, cgroups, mounts, modules locked).
+	if grep -a 'level=warn' "$console" | sed 's/^/# /' | grep .; then
+		notok "guest set-up logs no warning"
+	else
+		ok "guest set-up logs no warning"
+	fi
 else
+	skip "guest set-up logs no warning" "no boot"
 	notok "guest boots to ready (bound ${BOOT_BOUND}s)"
 	tail -20 "$console" "$tmp/one.qemu.out" | sed 's/^/# /'
 fi
