@@ -11,12 +11,13 @@ cd "$(dirname "$0")/../.." || exit 1
 FAKE=$CTD_TOP/${BUILD:-build}/test/containerd-shim-qbfake-v1
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+failed=0
+not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 check() {
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-T=18
+T=19
 echo "1..$T"
 skip_all() {
 	local i
@@ -112,6 +113,9 @@ r task rm rs >/dev/null 2>&1; r c rm rs >/dev/null 2>&1
 
 # 14-15: the shim dies (SIGKILL) under a running task: containerd runs our
 # `delete`, which removes the dead daemon's socket; the task is gone.
+ctr --address "$CTD_SOCK" events >"$CTD_DIR/events2.txt" 2>&1 &
+evpid=$!
+sleep 0.3
 r run -d --runtime "$FAKE" "$CTD_IMAGE" k1 sleep 60 >/dev/null 2>&1
 ksock=$(sed 's|^unix://||' "$CTD_DIR/state/io.containerd.runtime.v2.task/$CTD_NS/k1/address" 2>/dev/null)
 kpid=$(ctd_shim_pids)
@@ -122,11 +126,22 @@ for i in $(seq 1 100); do
 done
 check "shim killed: containerd drops the task" \
 	test -n "$kpid" -a -z "$(r task ls -q 2>/dev/null | grep -x k1)"
+for i in $(seq 1 50); do
+	[ -e "${ksock:-/nonexistent}" ] || break
+	sleep 0.1
+done
 check "shim killed: delete removed its stale socket" \
 	test -n "$ksock" -a ! -e "${ksock:-/nonexistent}"
 r c rm k1 >/dev/null 2>&1
+sleep 0.3
+kill "$evpid" 2>/dev/null; wait "$evpid" 2>/dev/null; evpid=
+# containerd publishes this TaskExit itself, from our DeleteResponse
+# (255 had it failed to run or decode `delete`).
+check "shim killed: containerd's TaskExit carries delete's 137" \
+	grep -qE '/tasks/exit \{"container_id":"k1","id":"k1".*"exit_status":137' \
+	"$CTD_DIR/events2.txt"
 
-# 16-17: nothing left: no shim, no socket, no bundle.
+# 17-18: nothing left: no shim, no socket, no bundle.
 for i in $(seq 1 150); do
 	[ -z "$(ctd_shim_pids)" ] && break
 	sleep 0.1
@@ -139,11 +154,15 @@ for id in lc1 lc2 rs k1 pod-$$; do
 	[ -e "$s" ] && socks=$((socks + 1))
 done
 check "no bundle or socket left" test -z "$left" -a "$socks" = 0
-# 18: the shim runs under ASan/UBSan here; its stderr is containerd's log.
+# 19: the shim runs under ASan/UBSan here; its stderr is containerd's log.
 if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" <<<"$(ctd_log)"; then
 	ctd_log | grep -A8 "AddressSanitizer\|LeakSanitizer\|runtime error:" | sed 's/^/# /'
 	not_ok "no sanitizer report from the shim"
 else
 	ok "no sanitizer report from the shim"
+fi
+if [ "$failed" = 1 ]; then
+	echo "# containerd's log (shim lines and warnings):"
+	ctd_log | grep -E "proc=shim|level=(warning|error)" | tail -40 | sed 's/^/# /'
 fi
 exit 0
