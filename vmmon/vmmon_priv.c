@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 
 #include <cap-ng.h>
+#include <dirent.h>
 #include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,10 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "vmmon/elf_deps.h"
+
+/* Where Debian's QEMU dlopens its modules (accel-tcg-x86_64.so, ...). */
+#define QEMU_MODDIR "/usr/lib/x86_64-linux-gnu/qemu"
 
 /* Our private namespace's /tmp becomes the new root; the host's is untouched. */
 #define NEWROOT "/tmp"
@@ -68,28 +73,34 @@ mkdirs(const char *path)
 		fatal("%s: mkdir %s", __func__, buf);
 }
 
-/*
- * Bind `path` read-only at the same place inside the jail. A bind
- * mount ignores MS_RDONLY on creation, hence the remount.
- */
-static int
-bind_ro(const char *path, bool dev, bool optional)
+static bool
+mount_target_exists(const char *jailpath)
 {
-	char dst[PATH_MAX], parent[PATH_MAX], *slash;
+	char dst[PATH_MAX + 16];
+
+	snprintf(dst, sizeof(dst), NEWROOT "%s", jailpath);
+	return access(dst, F_OK) == 0;
+}
+
+/*
+ * Bind host `src` read-only at `jailpath` inside the jail. A bind mount
+ * ignores MS_RDONLY on creation, hence the remount.
+ */
+static void
+bind_at(const char *src, const char *jailpath, bool dev)
+{
+	char dst[PATH_MAX + 16], parent[PATH_MAX], *slash;
 	struct stat st;
 	unsigned long fl;
 	int fd;
 
-	if (stat(path, &st) == -1) {
-		if (optional && errno == ENOENT)
-			return -1;
-		fatal("%s: %s", __func__, path);
-	}
-	snprintf(dst, sizeof(dst), NEWROOT "%s", path);
+	if (stat(src, &st) == -1)
+		fatal("%s: %s", __func__, src);
+	snprintf(dst, sizeof(dst), NEWROOT "%s", jailpath);
 	if (S_ISDIR(st.st_mode))
-		mkdirs(path);
+		mkdirs(jailpath);
 	else {
-		snprintf(parent, sizeof(parent), "%s", path);
+		snprintf(parent, sizeof(parent), "%s", jailpath);
 		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
 			*slash = '\0';
 			mkdirs(parent);
@@ -99,20 +110,35 @@ bind_ro(const char *path, bool dev, bool optional)
 			fatal("%s: create %s", __func__, dst);
 		close(fd);
 	}
-	if (mount(path, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
-		fatal("%s: bind %s", __func__, path);
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
+		fatal("%s: bind %s", __func__, src);
 	fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
 	if (!dev)
 		fl |= MS_NODEV;
 	if (mount(NULL, dst, NULL, fl, NULL) == -1)
-		fatal("%s: remount ro %s", __func__, path);
+		fatal("%s: remount ro %s", __func__, src);
+}
+
+static void
+bind_file_at(const char *src, const char *jailpath)
+{
+	bind_at(src, jailpath, false);
+}
+
+/* Bind `path` read-only at the same place inside the jail. */
+static int
+bind_ro(const char *path, bool dev, bool optional)
+{
+	if (optional && access(path, F_OK) == -1 && errno == ENOENT)
+		return -1;
+	bind_at(path, path, dev);
 	return 0;
 }
 
 static void
 symlink_in(const char *target, const char *path)
 {
-	char dst[PATH_MAX];
+	char dst[PATH_MAX + 16];
 
 	snprintf(dst, sizeof(dst), NEWROOT "%s", path);
 	if (symlink(target, dst) == -1 && errno != EEXIST)
@@ -135,18 +161,71 @@ bind_libdir(const char *path)
 	bind_ro(path, false, true);
 }
 
+/*
+ * A library at the name ld.so looks for, in the jail's copy of its
+ * directory: realpath of the directory (merged /usr: /lib -> usr/lib is a
+ * symlink in the jail too) + the name (a bind follows the file's symlink).
+ */
+static void
+bind_lib(const char *path)
+{
+	char dir[PATH_MAX], real[PATH_MAX], dst[PATH_MAX];
+	const char *base;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	base = path + (slash - dir) + 1;
+	if (realpath(dir[0] ? dir : "/", real) == NULL)
+		fatal("%s: realpath %s", __func__, dir);
+	if (snprintf(dst, sizeof(dst), "%s/%s", real, base) >=
+	    (int)sizeof(dst))
+		fatalx("%s: path too long", __func__);
+	if (mount_target_exists(dst))
+		return;
+	bind_file_at(path, dst);
+}
+
+/* QEMU's loadable modules (accel-tcg is one) and what they link. */
+static void
+add_module_deps(struct elf_deps *deps)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(QEMU_MODDIR)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (l < 4 || strcmp(de->d_name + l - 3, ".so") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", QEMU_MODDIR, de->d_name);
+		if (elf_deps_add(deps, path) == -1 && errno == E2BIG)
+			fatalx("%s: too many libraries", __func__);
+	}
+	closedir(d);
+}
+
 static void
 build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 {
-	static const char *const libdirs[] = { "/lib", "/lib64",
-		"/usr/lib/x86_64-linux-gnu", "/usr/lib64",
-		"/lib/x86_64-linux-gnu", NULL };
 	/* Debian's QEMU looks for firmware in these besides its data dir. */
 	static const char *const fwdirs[] = { "/usr/share/seabios",
 		"/usr/lib/ipxe/qemu", NULL };
 	static const char *const devs[] = { "/dev/null", "/dev/zero",
 		"/dev/urandom", NULL };
+	static struct elf_deps deps;
 	size_t i;
+
+	/* Resolved on the host view, before anything is mounted. */
+	deps.n = 0;
+	if (elf_deps_add(&deps, j->qemu_path) == -1)
+		fatal("%s: %s: shared libraries", __func__, j->qemu_path);
+	add_module_deps(&deps);
 
 	if (unshare(CLONE_NEWNS) == -1)
 		fatal("%s: unshare(CLONE_NEWNS)", __func__);
@@ -158,24 +237,13 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		fatal("%s: tmpfs root", __func__);
 
 	bind_ro(j->qemu_path, false, false);
-	for (i = 0; libdirs[i] != NULL; i++) {
-		struct stat st;
-
-		/* Already reachable through a symlink bound before? */
-		if (i >= 2 && stat(libdirs[i], &st) == 0) {
-			char dst[PATH_MAX];
-			struct stat st2;
-
-			snprintf(dst, sizeof(dst), NEWROOT "%s", libdirs[i]);
-			if (stat(dst, &st2) == 0 && S_ISDIR(st2.st_mode) &&
-			    st2.st_ino == st.st_ino && st2.st_dev == st.st_dev)
-				continue;
-		}
-		if (i < 2)
-			bind_libdir(libdirs[i]);
-		else
-			bind_ro(libdirs[i], false, true);
-	}
+	/* Merged /usr: keep the top-level symlinks so library paths work. */
+	bind_libdir("/lib");
+	bind_libdir("/lib64");
+	for (i = 0; i < deps.n; i++)
+		bind_lib(deps.path[i]);
+	bind_ro(QEMU_MODDIR, false, true);
+	log_debug("%s: %zu libraries bound", __func__, deps.n);
 	bind_ro(j->qemu_share_path, false, false);
 	for (i = 0; fwdirs[i] != NULL; i++)
 		bind_ro(fwdirs[i], false, true);
