@@ -19,3 +19,8 @@ $(BUILD)/test/test_ttrpc: $(call asan_objs,tests/unit/test_ttrpc.c $(LIB_SRCS_TT
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
 UNIT_TESTS += $(BUILD)/test/test_ttrpc
+
+$(BUILD)/fuzz-bin/fuzz_ttrpc: $(call fuzz_objs,tests/fuzz/fuzz_ttrpc.c $(LIB_SRCS_TTRPC) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_PROTOBUF)
+FUZZERS += $(BUILD)/fuzz-bin/fuzz_ttrpc
