@@ -317,7 +317,11 @@ evloop_timer_add(struct evloop *loop, uint64_t delay_ns, uint64_t period_ns,
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->loop = loop;
-	t->when = evloop_now_ns() + delay_ns;
+	t->when = evloop_now_ns();
+	/* A peer-chosen delay (ttrpc timeout_nano) must not wrap around
+	 * into "due now". */
+	t->when = delay_ns > UINT64_MAX - t->when ? UINT64_MAX :
+	    t->when + delay_ns;
 	t->period = period_ns;
 	t->cb = cb;
 	t->arg = arg;
@@ -354,7 +358,8 @@ run_timers(struct evloop *loop)
 		heap_remove(loop, t);
 		if (t->period > 0) {
 			/* Skip missed periods rather than firing a burst. */
-			t->when += t->period;
+			t->when = t->period > UINT64_MAX - t->when ?
+			    UINT64_MAX : t->when + t->period;
 			if (t->when <= now)
 				t->when = now + t->period;
 			if (heap_insert(loop, t) == -1)

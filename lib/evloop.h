@@ -65,7 +65,10 @@ struct ev_timer *evloop_timer_add(struct evloop *loop, uint64_t delay_ns,
     uint64_t period_ns, ev_timer_cb cb, void *arg);
 void evloop_timer_del(struct ev_timer *t);
 
-/* Block signo and deliver it through a signalfd. One handler per signal. */
+/* Block signo and deliver it through a signalfd. One handler per signal.
+ * Blocked signals stay blocked across fork and exec: a child that execs
+ * must restore its signal mask first. Signals coalesce (one SIGCHLD for
+ * several exits): reap with waitpid(WNOHANG) in a loop. */
 struct ev_signal *evloop_signal_add(struct evloop *loop, int signo,
     ev_signal_cb cb, void *arg);
 /* Stops delivery; the signal stays blocked (a caller that wants the default

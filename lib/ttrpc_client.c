@@ -275,7 +275,7 @@ ttrpc_call_sync(int fd, const char *service, const char *method,
 
 	ttrpc_writer_init(&w, 0);
 	ttrpc_reader_init(&r, 0);
-	if (timeout_ns > 0)
+	if (timeout_ns > 0 && timeout_ns < UINT64_MAX - evloop_now_ns())
 		deadline = evloop_now_ns() + timeout_ns;
 	if (encode_request(service, method, req, timeout_ns, md, nmd, &buf,
 		&n) == -1) {

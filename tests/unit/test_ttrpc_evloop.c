@@ -201,6 +201,12 @@ test_timers(void **state)
 	assert_true(el >= 30000000);
 	assert_string_equal(r.log, "ab");
 
+	/* A huge delay saturates instead of wrapping into "due now". */
+	t = evloop_timer_add(loop, UINT64_MAX - 5, 0, timer_cb, &r);
+	assert_non_null(t);
+	assert_int_equal(evloop_run_once(loop, 10), 0);
+	evloop_timer_del(t);
+
 	/* A deleted timer never fires. */
 	t = evloop_timer_add(loop, 5000000, 0, timer_cb, &r);
 	evloop_timer_del(t);
