@@ -21,9 +21,9 @@ $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS) $(LIB_SRCS_BAS
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(SHIM_LIBS)
 BINS += containerd-shim-qemubox-v1
 
-$(BUILD)/test/test_shim_cli: $(call asan_objs,tests/unit/test_shim_cli.c $(SHIM_CLI_SRCS) shim/shim_delete.c shim/shim_start.c $(SHIM_CORE_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/test/test_shim_cli: $(call asan_objs,tests/unit/test_shim_cli.c $(SHIM_CLI_SRCS) shim/shim_delete.c shim/shim_start.c $(SHIM_CORE_SRCS) $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
 	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC) -lmd
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC) $(LIBS_PROTOBUF) -lmd
 UNIT_TESTS += $(BUILD)/test/test_shim_cli
 
 $(BUILD)/test/test_shim_priv: $(call asan_objs,tests/unit/test_shim_priv.c shim/shim_priv.c $(LIB_SRCS_BASE))

@@ -112,12 +112,18 @@ ctd_log() {
 
 # Pids of shims (ours or any) whose -address names this containerd.
 ctd_shim_pids() {
+	local f p
 	[ -n "$CTD_SOCK" ] || return 0
-	# One awk over every cmdline (NUL-separated argv): "-address" followed
-	# by our socket. ctr uses "--address", containerd neither.
-	awk -v s="$CTD_SOCK" 'BEGIN { RS = "\0" } FNR == 1 { prev = "" }
-		prev == "-address" && $0 == s { split(FILENAME, a, "/"); print a[3] }
-		{ prev = $0 }' /proc/[0-9]*/cmdline 2>/dev/null | sort -u
+	# grep skips processes that vanish mid-scan (awk would stop there);
+	# then the exact argv pair "-address <our socket>" (ctr uses --address).
+	for f in $(grep -a -l -F -e "$CTD_SOCK" /proc/[0-9]*/cmdline 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/cmdline}
+		if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -xF -A1 -e "-address" |
+			grep -qxF -e "$CTD_SOCK"; then
+			echo "$p"
+		fi
+	done
 }
 
 # The shim socket paths recorded in this containerd's bundles.
