@@ -159,8 +159,8 @@ to_epoll(unsigned events)
 }
 
 struct ev_io *
-evloop_io_add(struct evloop *loop, int fd, unsigned events, ev_io_cb cb,
-    void *arg)
+evloop_io_add(
+    struct evloop *loop, int fd, unsigned events, ev_io_cb cb, void *arg)
 {
 	struct epoll_event ev;
 	struct ev_io *io;
@@ -259,9 +259,11 @@ heap_down(struct evloop *loop, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < loop->nheap && loop->heap[l]->when < loop->heap[m]->when)
+		if (l < loop->nheap &&
+		    loop->heap[l]->when < loop->heap[m]->when)
 			m = l;
-		if (r < loop->nheap && loop->heap[r]->when < loop->heap[m]->when)
+		if (r < loop->nheap &&
+		    loop->heap[r]->when < loop->heap[m]->when)
 			m = r;
 		if (m == i)
 			break;
@@ -320,8 +322,8 @@ evloop_timer_add(struct evloop *loop, uint64_t delay_ns, uint64_t period_ns,
 	t->when = evloop_now_ns();
 	/* A peer-chosen delay (ttrpc timeout_nano) must not wrap around
 	 * into "due now". */
-	t->when = delay_ns > UINT64_MAX - t->when ? UINT64_MAX :
-	    t->when + delay_ns;
+	t->when =
+	    delay_ns > UINT64_MAX - t->when ? UINT64_MAX : t->when + delay_ns;
 	t->period = period_ns;
 	t->cb = cb;
 	t->arg = arg;
@@ -358,12 +360,14 @@ run_timers(struct evloop *loop)
 		heap_remove(loop, t);
 		if (t->period > 0) {
 			/* Skip missed periods rather than firing a burst. */
-			t->when = t->period > UINT64_MAX - t->when ?
-			    UINT64_MAX : t->when + t->period;
+			t->when = t->period > UINT64_MAX - t->when
+			              ? UINT64_MAX
+			              : t->when + t->period;
 			if (t->when <= now)
 				t->when = now + t->period;
 			if (heap_insert(loop, t) == -1)
-				log_warn("%s: periodic timer dropped", __func__);
+				log_warn(
+				    "%s: periodic timer dropped", __func__);
 		}
 		t->firing = 1;
 		t->cb(t, t->arg);
@@ -405,7 +409,7 @@ sigfd_update(struct evloop *loop)
 	int fd;
 
 	if ((fd = signalfd(loop->sigfd, &loop->sigmask,
-		 SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+	         SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
 	if (loop->sigfd == -1) {
 		loop->sigfd = fd;
@@ -512,7 +516,7 @@ run_defers(struct evloop *loop)
 	 * itself must not starve the fds. */
 	TAILQ_CONCAT(&loop->running, &loop->defers, entry);
 	TAILQ_FOREACH(d, &loop->running, entry)
-		d->list = &loop->running;
+	d->list = &loop->running;
 	while ((d = TAILQ_FIRST(&loop->running)) != NULL) {
 		TAILQ_REMOVE(&loop->running, d, entry);
 		cb = d->cb;
@@ -556,8 +560,8 @@ evloop_run_once(struct evloop *loop, int timeout_ms)
 	unsigned re;
 	int i, n, ran = 0;
 
-	n = epoll_wait(loop->epfd, evs, EV_MAXEVENTS,
-	    next_timeout(loop, timeout_ms));
+	n = epoll_wait(
+	    loop->epfd, evs, EV_MAXEVENTS, next_timeout(loop, timeout_ms));
 	if (n == -1) {
 		if (errno != EINTR)
 			return -1;

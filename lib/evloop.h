@@ -30,8 +30,8 @@ struct ev_defer;
 
 typedef void (*ev_io_cb)(struct ev_io *io, int fd, unsigned events, void *arg);
 typedef void (*ev_timer_cb)(struct ev_timer *t, void *arg);
-typedef void (*ev_signal_cb)(struct ev_signal *s,
-    const struct signalfd_siginfo *si, void *arg);
+typedef void (*ev_signal_cb)(
+    struct ev_signal *s, const struct signalfd_siginfo *si, void *arg);
 typedef void (*ev_defer_cb)(void *arg);
 
 struct evloop *evloop_new(void);
@@ -52,8 +52,8 @@ uint64_t evloop_now_ns(void);
 
 /* Watch fd for events (EV_READ | EV_WRITE, may be 0). The fd must be
  * non-blocking for the callers' own sake; the loop never reads it. */
-struct ev_io *evloop_io_add(struct evloop *loop, int fd, unsigned events,
-    ev_io_cb cb, void *arg);
+struct ev_io *evloop_io_add(
+    struct evloop *loop, int fd, unsigned events, ev_io_cb cb, void *arg);
 int evloop_io_set(struct ev_io *io, unsigned events);
 unsigned evloop_io_events(const struct ev_io *io);
 /* Stop watching; the fd is left open. NULL is a no-op. */
@@ -69,8 +69,8 @@ void evloop_timer_del(struct ev_timer *t);
  * Blocked signals stay blocked across fork and exec: a child that execs
  * must restore its signal mask first. Signals coalesce (one SIGCHLD for
  * several exits): reap with waitpid(WNOHANG) in a loop. */
-struct ev_signal *evloop_signal_add(struct evloop *loop, int signo,
-    ev_signal_cb cb, void *arg);
+struct ev_signal *evloop_signal_add(
+    struct evloop *loop, int signo, ev_signal_cb cb, void *arg);
 /* Stops delivery; the signal stays blocked (a caller that wants the default
  * action back unblocks it itself). */
 void evloop_signal_del(struct ev_signal *s);

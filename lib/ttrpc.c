@@ -141,8 +141,8 @@ ttrpc_conn_close(struct ttrpc_conn *c)
 }
 
 void
-ttrpc_conn_set_close_cb(struct ttrpc_conn *c,
-    void (*fn)(struct ttrpc_conn *, void *), void *arg)
+ttrpc_conn_set_close_cb(
+    struct ttrpc_conn *c, void (*fn)(struct ttrpc_conn *, void *), void *arg)
 {
 	c->close_fn = fn;
 	c->close_arg = arg;
@@ -266,9 +266,8 @@ send_response(struct ttrpc_conn *c, uint32_t sid, int code, const char *msg,
 	return rc;
 }
 
-static int
-send_status(struct ttrpc_conn *c, uint32_t sid, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int send_status(struct ttrpc_conn *c, uint32_t sid, int code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
 send_status(struct ttrpc_conn *c, uint32_t sid, int code, const char *fmt, ...)
@@ -329,8 +328,8 @@ deadline_cb(struct ev_timer *t, void *arg)
 }
 
 static void
-handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
-    const uint8_t *data)
+handle_request(
+    struct ttrpc_conn *c, const struct ttrpc_hdr *h, const uint8_t *data)
 {
 	const struct ttrpc_method *m;
 	struct ttrpc_call *call;
@@ -353,12 +352,12 @@ handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
 	c->last_sid = h->stream_id;
 	req = ttrpc__request__unpack(NULL, h->len, data);
 	if (req == NULL) {
-		send_status(c, h->stream_id, QB_E_INVALID,
-		    "unmarshal request error");
+		send_status(
+		    c, h->stream_id, QB_E_INVALID, "unmarshal request error");
 		return;
 	}
-	m = find_method(c->srv, req->service, req->method, &arg,
-	    &unknown_service);
+	m = find_method(
+	    c->srv, req->service, req->method, &arg, &unknown_service);
 	if (m == NULL) {
 		if (unknown_service)
 			send_status(c, h->stream_id, QB_E_UNIMPLEMENTED,
@@ -383,8 +382,8 @@ handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
 	call->sid = h->stream_id;
 	call->req = req;
 	if (m->in != NULL) {
-		call->msg = protobuf_c_message_unpack(m->in, NULL,
-		    req->payload.len, req->payload.data);
+		call->msg = protobuf_c_message_unpack(
+		    m->in, NULL, req->payload.len, req->payload.data);
 		if (call->msg == NULL) {
 			send_status(c, h->stream_id, QB_E_INTERNAL,
 			    "unmarshal %s payload", m->in->name);
@@ -396,8 +395,8 @@ handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
 	TAILQ_INSERT_TAIL(&c->calls, call, entry);
 	c->ncalls++;
 	if (req->timeout_nano > 0) {
-		call->deadline = evloop_timer_add(c->loop,
-		    (uint64_t)req->timeout_nano, 0, deadline_cb, call);
+		call->deadline = evloop_timer_add(
+		    c->loop, (uint64_t)req->timeout_nano, 0, deadline_cb, call);
 		if (call->deadline == NULL)
 			log_warn("%s: deadline timer", __func__);
 	}
@@ -414,7 +413,8 @@ handle_frame(struct ttrpc_conn *c, const struct ttrpc_frame *f)
 		    __func__, h->len, h->stream_id, c->rd.max);
 		if (h->type == TTRPC_T_REQUEST && c->srv != NULL)
 			send_status(c, h->stream_id, QB_E_EXHAUSTED,
-			    "message length %u exceed maximum message size of %u",
+			    "message length %u exceed maximum message size of "
+			    "%u",
 			    h->len, c->rd.max);
 		else if (h->type == TTRPC_T_RESPONSE)
 			ttrpc_client_oversized(c, h->stream_id);
@@ -466,7 +466,8 @@ conn_io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 		if (eof) {
 			if (ttrpc_reader_pending(&c->rd) > 0)
 				log_warnx("%s: connection closed inside a "
-				    "frame", __func__);
+				          "frame",
+				    __func__);
 			ttrpc_conn_close(c);
 		}
 	}
@@ -530,8 +531,8 @@ ttrpc_call_cancelled(const struct ttrpc_call *call)
 }
 
 void
-ttrpc_call_set_cancel(struct ttrpc_call *call,
-    void (*fn)(struct ttrpc_call *, void *), void *arg)
+ttrpc_call_set_cancel(
+    struct ttrpc_call *call, void (*fn)(struct ttrpc_call *, void *), void *arg)
 {
 	call->cancel_fn = fn;
 	call->cancel_arg = arg;
@@ -599,8 +600,8 @@ ttrpc_call_reply(struct ttrpc_call *call, const ProtobufCMessage *resp)
 	if (resp != NULL) {
 		n = protobuf_c_message_get_packed_size(resp);
 		if ((buf = malloc(n ? n : 1)) == NULL) {
-			return ttrpc_call_reply_error(call, QB_E_INTERNAL,
-			    "out of memory");
+			return ttrpc_call_reply_error(
+			    call, QB_E_INTERNAL, "out of memory");
 		}
 		protobuf_c_message_pack(resp, buf);
 	}
@@ -639,8 +640,8 @@ ttrpc_call_reply_error(struct ttrpc_call *call, int code, const char *fmt, ...)
 int
 ttrpc_call_reply_qb(struct ttrpc_call *call, const struct qb_error *err)
 {
-	return reply_status(call, err->code ? err->code : QB_E_UNKNOWN,
-	    err->msg);
+	return reply_status(
+	    call, err->code ? err->code : QB_E_UNKNOWN, err->msg);
 }
 
 /* server: setup */

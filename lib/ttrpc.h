@@ -42,8 +42,8 @@ struct ttrpc_call;
 
 /* Server side. */
 
-typedef void (*ttrpc_handler_fn)(struct ttrpc_call *call,
-    const ProtobufCMessage *req, void *arg);
+typedef void (*ttrpc_handler_fn)(
+    struct ttrpc_call *call, const ProtobufCMessage *req, void *arg);
 
 struct ttrpc_method {
 	const char *name; /* "Create" */
@@ -83,8 +83,7 @@ const char *ttrpc_call_method(const struct ttrpc_call *call);
 uint32_t ttrpc_call_stream_id(const struct ttrpc_call *call);
 const uint8_t *ttrpc_call_payload(const struct ttrpc_call *call, size_t *len);
 /* First metadata value for key (compared case-insensitively), or NULL. */
-const char *ttrpc_call_metadata(const struct ttrpc_call *call,
-    const char *key);
+const char *ttrpc_call_metadata(const struct ttrpc_call *call, const char *key);
 /* The "containerd-namespace-ttrpc" metadata, or NULL. */
 const char *ttrpc_call_namespace(const struct ttrpc_call *call);
 /* The connection, or NULL once it is closed. */
@@ -100,13 +99,13 @@ void ttrpc_call_set_cancel(struct ttrpc_call *call,
  * or -1 if the answer could not be queued (the connection is then closed);
  * the call is freed either way. */
 int ttrpc_call_reply(struct ttrpc_call *call, const ProtobufCMessage *resp);
-int ttrpc_call_reply_error(struct ttrpc_call *call, int code,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ttrpc_call_reply_error(struct ttrpc_call *call, int code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 /* err->code and err->msg; a code of 0 is sent as Unknown. */
 int ttrpc_call_reply_qb(struct ttrpc_call *call, const struct qb_error *err);
 /* Raw, already serialized response payload. */
-int ttrpc_call_reply_raw(struct ttrpc_call *call, const void *payload,
-    size_t len);
+int ttrpc_call_reply_raw(
+    struct ttrpc_call *call, const void *payload, size_t len);
 /* Free without answering (only sensible after cancellation). */
 void ttrpc_call_release(struct ttrpc_call *call);
 
@@ -115,15 +114,15 @@ void ttrpc_call_release(struct ttrpc_call *call);
 /* Wrap a connected fd (made non-blocking; the connection owns and closes
  * it). srv may be NULL for a client-only connection. A connection the
  * server is given this way is freed with it. */
-struct ttrpc_conn *ttrpc_conn_new(struct evloop *loop, int fd,
-    struct ttrpc_server *srv);
+struct ttrpc_conn *ttrpc_conn_new(
+    struct evloop *loop, int fd, struct ttrpc_server *srv);
 /* Close now: pending client calls get Unavailable, server calls are
  * cancelled, on_close runs. Safe inside any callback of this connection. */
 void ttrpc_conn_close(struct ttrpc_conn *c);
 /* For a client-owned connection: told once when it closes (EOF, error or
  * ttrpc_conn_close). */
-void ttrpc_conn_set_close_cb(struct ttrpc_conn *c,
-    void (*fn)(struct ttrpc_conn *, void *), void *arg);
+void ttrpc_conn_set_close_cb(
+    struct ttrpc_conn *c, void (*fn)(struct ttrpc_conn *, void *), void *arg);
 int ttrpc_conn_fd(const struct ttrpc_conn *c);
 /* Largest accepted incoming data length (default TTRPC_MAX_DATA). */
 void ttrpc_conn_set_max_frame(struct ttrpc_conn *c, uint32_t max);
@@ -132,10 +131,9 @@ void *ttrpc_conn_user(const struct ttrpc_conn *c);
 
 /* Frames of type >= TTRPC_T_EXTRA_MIN. Return -1 to close the connection
  * (protocol violation). Without a callback such frames are ignored. */
-typedef int (*ttrpc_extra_fn)(struct ttrpc_conn *c,
-    const struct ttrpc_hdr *h, const uint8_t *data, void *arg);
-void ttrpc_conn_set_extra(struct ttrpc_conn *c, ttrpc_extra_fn fn,
-    void *arg);
+typedef int (*ttrpc_extra_fn)(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
+    const uint8_t *data, void *arg);
+void ttrpc_conn_set_extra(struct ttrpc_conn *c, ttrpc_extra_fn fn, void *arg);
 /* Queue any frame (e.g. an extra type). -1 with errno as
  * ttrpc_writer_queue. */
 int ttrpc_conn_send_frame(struct ttrpc_conn *c, uint32_t stream_id,
@@ -173,9 +171,8 @@ void ttrpc_call_abandon(struct ttrpc_conn *c, uint32_t stream_id);
  * protobuf_c_message_free_unpacked. A non-OK status returns -1 with
  * err->code/msg from the server. */
 int ttrpc_call_sync(int fd, const char *service, const char *method,
-    const ProtobufCMessage *req, uint64_t timeout_ns,
-    const struct ttrpc_kv *md, size_t nmd,
-    const ProtobufCMessageDescriptor *out, ProtobufCMessage **resp,
+    const ProtobufCMessage *req, uint64_t timeout_ns, const struct ttrpc_kv *md,
+    size_t nmd, const ProtobufCMessageDescriptor *out, ProtobufCMessage **resp,
     struct qb_error *err);
 
 /* Connect to a unix socket path ("unix://" prefix accepted). Returns a

@@ -17,8 +17,8 @@ pending_find(struct ttrpc_conn *c, uint32_t sid)
 	struct ttrpc_pending *p;
 
 	TAILQ_FOREACH(p, &c->pending, entry)
-		if (p->sid == sid)
-			return p;
+	if (p->sid == sid)
+		return p;
 	return NULL;
 }
 
@@ -59,8 +59,8 @@ pending_timeout_cb(struct ev_timer *t, void *arg)
 }
 
 void
-ttrpc_client_response(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
-    const uint8_t *data)
+ttrpc_client_response(
+    struct ttrpc_conn *c, const struct ttrpc_hdr *h, const uint8_t *data)
 {
 	struct ttrpc_pending *p;
 	struct ttrpc_result res;
@@ -92,7 +92,8 @@ ttrpc_client_oversized(struct ttrpc_conn *c, uint32_t sid)
 	struct ttrpc_pending *p;
 
 	if ((p = pending_find(c, sid)) != NULL)
-		pending_fail(p, QB_E_EXHAUSTED, "response exceeds maximum size");
+		pending_fail(
+		    p, QB_E_EXHAUSTED, "response exceeds maximum size");
 }
 
 void
@@ -107,8 +108,8 @@ ttrpc_client_fail_all(struct ttrpc_conn *c)
 /* Serialize a ttrpc.Request for req. Caller frees *out. */
 static int
 encode_request(const char *service, const char *method,
-    const ProtobufCMessage *req, uint64_t timeout_ns,
-    const struct ttrpc_kv *md, size_t nmd, uint8_t **out, size_t *outlen)
+    const ProtobufCMessage *req, uint64_t timeout_ns, const struct ttrpc_kv *md,
+    size_t nmd, uint8_t **out, size_t *outlen)
 {
 	Ttrpc__Request r;
 	Ttrpc__KeyValue *kv = NULL, **kvp = NULL;
@@ -127,8 +128,8 @@ encode_request(const char *service, const char *method,
 	}
 	r.payload.data = payload;
 	r.payload.len = plen;
-	r.timeout_nano = timeout_ns > INT64_MAX ? INT64_MAX :
-	    (int64_t)timeout_ns;
+	r.timeout_nano =
+	    timeout_ns > INT64_MAX ? INT64_MAX : (int64_t)timeout_ns;
 	if (nmd > 0) {
 		kv = calloc(nmd, sizeof(*kv));
 		kvp = calloc(nmd, sizeof(*kvp));
@@ -163,8 +164,8 @@ out:
 
 uint32_t
 ttrpc_call_start(struct ttrpc_conn *c, const char *service, const char *method,
-    const ProtobufCMessage *req, uint64_t timeout_ns,
-    const struct ttrpc_kv *md, size_t nmd, ttrpc_reply_fn cb, void *arg)
+    const ProtobufCMessage *req, uint64_t timeout_ns, const struct ttrpc_kv *md,
+    size_t nmd, ttrpc_reply_fn cb, void *arg)
 {
 	struct ttrpc_pending *p;
 	uint8_t *buf = NULL;
@@ -185,8 +186,8 @@ ttrpc_call_start(struct ttrpc_conn *c, const char *service, const char *method,
 		errno = ERANGE;
 		return 0;
 	}
-	if (encode_request(service, method, req, timeout_ns, md, nmd, &buf,
-		&n) == -1)
+	if (encode_request(
+	        service, method, req, timeout_ns, md, nmd, &buf, &n) == -1)
 		return 0;
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		free(buf);
@@ -198,8 +199,8 @@ ttrpc_call_start(struct ttrpc_conn *c, const char *service, const char *method,
 	p->arg = arg;
 	p->conn = c;
 	if (timeout_ns > 0) {
-		p->timer = evloop_timer_add(c->loop, timeout_ns, 0,
-		    pending_timeout_cb, p);
+		p->timer = evloop_timer_add(
+		    c->loop, timeout_ns, 0, pending_timeout_cb, p);
 		if (p->timer == NULL) {
 			free(p);
 			free(buf);
@@ -258,9 +259,8 @@ poll_ms(uint64_t deadline)
 
 int
 ttrpc_call_sync(int fd, const char *service, const char *method,
-    const ProtobufCMessage *req, uint64_t timeout_ns,
-    const struct ttrpc_kv *md, size_t nmd,
-    const ProtobufCMessageDescriptor *out, ProtobufCMessage **resp,
+    const ProtobufCMessage *req, uint64_t timeout_ns, const struct ttrpc_kv *md,
+    size_t nmd, const ProtobufCMessageDescriptor *out, ProtobufCMessage **resp,
     struct qb_error *err)
 {
 	struct ttrpc_writer w;
@@ -277,10 +277,10 @@ ttrpc_call_sync(int fd, const char *service, const char *method,
 	ttrpc_reader_init(&r, 0);
 	if (timeout_ns > 0 && timeout_ns < UINT64_MAX - evloop_now_ns())
 		deadline = evloop_now_ns() + timeout_ns;
-	if (encode_request(service, method, req, timeout_ns, md, nmd, &buf,
-		&n) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "encode request: %s",
-		    strerror(errno));
+	if (encode_request(
+	        service, method, req, timeout_ns, md, nmd, &buf, &n) == -1) {
+		qb_seterr(
+		    err, QB_E_INTERNAL, "encode request: %s", strerror(errno));
 		goto out;
 	}
 	if (ttrpc_writer_queue(&w, 1, TTRPC_T_REQUEST, 0, buf, n) == -1) {
@@ -295,8 +295,8 @@ ttrpc_call_sync(int fd, const char *service, const char *method,
 		if (pr == -1 && errno == EINTR)
 			continue;
 		if (pr == -1) {
-			qb_seterr(err, QB_E_UNAVAILABLE, "poll: %s",
-			    strerror(errno));
+			qb_seterr(
+			    err, QB_E_UNAVAILABLE, "poll: %s", strerror(errno));
 			goto out;
 		}
 		if (pr == 0) {
@@ -316,22 +316,25 @@ ttrpc_call_sync(int fd, const char *service, const char *method,
 		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		ssize_t rd = ttrpc_reader_fill(&r, fd);
-		if (rd == 0 || (rd == -1 && errno != EAGAIN && errno != EINTR)) {
+		if (rd == 0 ||
+		    (rd == -1 && errno != EAGAIN && errno != EINTR)) {
 			qb_seterr(err, QB_E_UNAVAILABLE, "ttrpc: closed");
 			goto out;
 		}
 		while (!got && ttrpc_reader_next(&r, &f) == 1) {
-			if (f.hdr.type != TTRPC_T_RESPONSE || f.hdr.stream_id != 1)
+			if (f.hdr.type != TTRPC_T_RESPONSE ||
+			    f.hdr.stream_id != 1)
 				continue;
 			if (f.oversized) {
 				qb_seterr(err, QB_E_EXHAUSTED,
-				    "response of %u bytes too large", f.hdr.len);
+				    "response of %u bytes too large",
+				    f.hdr.len);
 				goto out;
 			}
 			rs = ttrpc__response__unpack(NULL, f.hdr.len, f.data);
 			if (rs == NULL) {
-				qb_seterr(err, QB_E_INTERNAL,
-				    "unmarshal response");
+				qb_seterr(
+				    err, QB_E_INTERNAL, "unmarshal response");
 				goto out;
 			}
 			got = 1;
@@ -342,11 +345,11 @@ ttrpc_call_sync(int fd, const char *service, const char *method,
 		goto out;
 	}
 	if (out != NULL && resp != NULL) {
-		*resp = protobuf_c_message_unpack(out, NULL, rs->payload.len,
-		    rs->payload.data);
+		*resp = protobuf_c_message_unpack(
+		    out, NULL, rs->payload.len, rs->payload.data);
 		if (*resp == NULL) {
-			qb_seterr(err, QB_E_INTERNAL, "unmarshal %s",
-			    out->name);
+			qb_seterr(
+			    err, QB_E_INTERNAL, "unmarshal %s", out->name);
 			goto out;
 		}
 	}

@@ -14,7 +14,7 @@ static uint32_t
 get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 static void
@@ -82,9 +82,11 @@ reserve(struct ttrpc_reader *r, size_t want)
 	while (ncap < need)
 		ncap *= 2;
 	/* Doubling past the largest frame would waste up to 4 MiB. */
-	if (ncap > (size_t)r->max + TTRPC_HDR_LEN + READ_CHUNK && ncap / 2 < need)
-		ncap = need > (size_t)r->max + TTRPC_HDR_LEN + READ_CHUNK ?
-		    need : (size_t)r->max + TTRPC_HDR_LEN + READ_CHUNK;
+	if (ncap > (size_t)r->max + TTRPC_HDR_LEN + READ_CHUNK &&
+	    ncap / 2 < need)
+		ncap = need > (size_t)r->max + TTRPC_HDR_LEN + READ_CHUNK
+		           ? need
+		           : (size_t)r->max + TTRPC_HDR_LEN + READ_CHUNK;
 	if ((nb = realloc(r->buf, ncap)) == NULL)
 		return -1;
 	r->buf = nb;
@@ -155,7 +157,8 @@ ttrpc_reader_next(struct ttrpc_reader *r, struct ttrpc_frame *f)
 		if (avail < TTRPC_HDR_LEN) {
 			if (avail == 0) {
 				r->start = r->end = 0;
-				/* Give back the memory of a past large frame. */
+				/* Give back the memory of a past large frame.
+				 */
 				if (r->cap > 4 * READ_CHUNK) {
 					free(r->buf);
 					r->buf = NULL;

@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TTRPC_HDR_LEN   10
-#define TTRPC_MAX_DATA  (4u << 20) /* containerd's limit, header excluded */
+#define TTRPC_HDR_LEN  10
+#define TTRPC_MAX_DATA (4u << 20) /* containerd's limit, header excluded */
 /* Default writer bound: a few maximum frames. */
 #define TTRPC_MAX_QUEUE (16u << 20)
 
@@ -91,8 +91,8 @@ void ttrpc_writer_init(struct ttrpc_writer *w, size_t max);
 void ttrpc_writer_free(struct ttrpc_writer *w);
 /* Queue one frame (header + len bytes of data, copied). -1 with EMSGSIZE if
  * len > TTRPC_MAX_DATA, ENOBUFS if the queue bound would be exceeded. */
-int ttrpc_writer_queue(struct ttrpc_writer *w, uint32_t stream_id,
-    uint8_t type, uint8_t flags, const void *data, size_t len);
+int ttrpc_writer_queue(struct ttrpc_writer *w, uint32_t stream_id, uint8_t type,
+    uint8_t flags, const void *data, size_t len);
 /* Write as much as the fd takes. 1 when the queue is empty, 0 when bytes
  * remain (wait for EV_WRITE), -1 with errno on a real error (EPIPE, ...). */
 int ttrpc_writer_flush(struct ttrpc_writer *w, int fd);

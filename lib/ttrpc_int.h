@@ -68,8 +68,8 @@ int ttrpc_conn_queue(struct ttrpc_conn *c, uint32_t sid, uint8_t type,
 void ttrpc_conn_unbusy(struct ttrpc_conn *c);
 
 /* lib/ttrpc_client.c */
-void ttrpc_client_response(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
-    const uint8_t *data);
+void ttrpc_client_response(
+    struct ttrpc_conn *c, const struct ttrpc_hdr *h, const uint8_t *data);
 void ttrpc_client_oversized(struct ttrpc_conn *c, uint32_t sid);
 void ttrpc_client_fail_all(struct ttrpc_conn *c);
 

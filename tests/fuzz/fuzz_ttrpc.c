@@ -56,11 +56,10 @@ h_park(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static const struct ttrpc_method methods[] = {
-	{ "Start", &containerd__task__v2__start_request__descriptor, h_reply },
-	{ "Create", &containerd__task__v2__create_task_request__descriptor,
-	    h_fail },
-	{ "Wait", &containerd__task__v2__wait_request__descriptor, h_park },
-	{ "Raw", NULL, h_reply },
+    {"Start", &containerd__task__v2__start_request__descriptor, h_reply},
+    {"Create", &containerd__task__v2__create_task_request__descriptor, h_fail},
+    {"Wait", &containerd__task__v2__wait_request__descriptor, h_park},
+    {"Raw", NULL, h_reply},
 };
 
 static int
@@ -92,16 +91,16 @@ decode_frames(const uint8_t *data, size_t size)
 			if (f.oversized)
 				continue;
 			if (f.hdr.type == TTRPC_T_REQUEST) {
-				Ttrpc__Request *q = ttrpc__request__unpack(NULL,
-				    f.hdr.len, f.data);
+				Ttrpc__Request *q = ttrpc__request__unpack(
+				    NULL, f.hdr.len, f.data);
 				if (q == NULL)
 					continue;
 				ProtobufCMessage *m = protobuf_c_message_unpack(
 				    &containerd__task__v2__create_task_request__descriptor,
 				    NULL, q->payload.len, q->payload.data);
 				if (m != NULL)
-					protobuf_c_message_free_unpacked(m,
-					    NULL);
+					protobuf_c_message_free_unpacked(
+					    m, NULL);
 				ttrpc__request__free_unpacked(q, NULL);
 			} else if (f.hdr.type == TTRPC_T_RESPONSE) {
 				Ttrpc__Response *p = ttrpc__response__unpack(

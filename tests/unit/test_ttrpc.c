@@ -44,8 +44,8 @@ h_start(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 	snprintf(s->ns, sizeof(s->ns), "%s", ns ? ns : "");
 	if (strcmp(req->id, "missing") == 0) {
 		struct qb_error err;
-		qb_seterr(&err, QB_E_NOTFOUND, "container %s not found",
-		    req->id);
+		qb_seterr(
+		    &err, QB_E_NOTFOUND, "container %s not found", req->id);
 		ttrpc_call_reply_qb(call, &err);
 		return;
 	}
@@ -74,8 +74,8 @@ h_wait(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 }
 
 static const struct ttrpc_method task_methods[] = {
-	{ "Start", &containerd__task__v2__start_request__descriptor, h_start },
-	{ "Wait", &containerd__task__v2__wait_request__descriptor, h_wait },
+    {"Start", &containerd__task__v2__start_request__descriptor, h_start},
+    {"Wait", &containerd__task__v2__wait_request__descriptor, h_wait},
 };
 
 static struct ttrpc_server *
@@ -85,9 +85,11 @@ new_server(struct evloop *loop, struct svc *s)
 
 	assert_non_null(srv);
 	assert_int_equal(ttrpc_server_register(srv, "containerd.task.v2.Task",
-			     task_methods, 2, s), 0);
+	                     task_methods, 2, s),
+	    0);
 	assert_int_equal(ttrpc_server_register(srv, "containerd.task.v3.Task",
-			     task_methods, 2, s), 0);
+	                     task_methods, 2, s),
+	    0);
 	return srv;
 }
 
@@ -111,10 +113,9 @@ roundtrip(struct evloop *loop, int fd, const void *out, size_t outlen,
 }
 
 static size_t
-frame(uint8_t *out, uint32_t sid, uint8_t type, const uint8_t *data,
-    size_t len)
+frame(uint8_t *out, uint32_t sid, uint8_t type, const uint8_t *data, size_t len)
 {
-	struct ttrpc_hdr h = { (uint32_t)len, sid, type, 0 };
+	struct ttrpc_hdr h = {(uint32_t)len, sid, type, 0};
 
 	ttrpc_hdr_encode(&h, out);
 	if (len > 0)
@@ -138,8 +139,8 @@ request_bytes(uint8_t *out, const char *service, const char *method,
 
 /* Decode a Response frame read raw; returns the status code. */
 static int
-response_code(const uint8_t *buf, size_t len, uint32_t sid, char *msg,
-    size_t msglen)
+response_code(
+    const uint8_t *buf, size_t len, uint32_t sid, char *msg, size_t msglen)
 {
 	struct ttrpc_hdr h;
 	Ttrpc__Response *r;
@@ -154,7 +155,8 @@ response_code(const uint8_t *buf, size_t len, uint32_t sid, char *msg,
 	assert_non_null(r);
 	code = r->status ? r->status->code : 0;
 	if (msg != NULL)
-		snprintf(msg, msglen, "%s", r->status ? r->status->message : "");
+		snprintf(
+		    msg, msglen, "%s", r->status ? r->status->message : "");
 	ttrpc__response__free_unpacked(r, NULL);
 	return code;
 }
@@ -165,32 +167,34 @@ test_server_golden_response(void **state)
 	/* Start{id:"c1"} on stream 1 -> StartResponse{pid:42}, framed as
 	 * 00 00 00 06 | 00 00 00 01 | 02 | 00 | 0a 00 (empty status, as
 	 * Go sends) 12 02 08 2a (payload). */
+	/* clang-format off */
 	static const uint8_t want[] = { 0x00, 0x00, 0x00, 0x06, 0x00, 0x00,
 		0x00, 0x01, 0x02, 0x00, 0x0a, 0x00, 0x12, 0x02, 0x08, 0x2a };
-	static const uint8_t start_c1[] = { 0x0a, 0x02, 'c', '1' };
+	/* clang-format on */
+	static const uint8_t start_c1[] = {0x0a, 0x02, 'c', '1'};
 	struct evloop *loop = evloop_new();
-	struct svc s = { 0 };
+	struct svc s = {0};
 	struct ttrpc_server *srv = new_server(loop, &s);
 	uint8_t req[256], fr[300], in[64];
 	size_t n;
 	int sv[2];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-			     sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_non_null(ttrpc_conn_new(loop, sv[0], srv));
 	n = request_bytes(req, "containerd.task.v2.Task", "Start", start_c1,
 	    sizeof(start_c1));
 	n = frame(fr, 1, TTRPC_T_REQUEST, req, n);
-	assert_int_equal(roundtrip(loop, sv[1], fr, n, in, sizeof(want)),
-	    sizeof(want));
+	assert_int_equal(
+	    roundtrip(loop, sv[1], fr, n, in, sizeof(want)), sizeof(want));
 	assert_memory_equal(in, want, sizeof(want));
 	/* The v3 service name reaches the same table. */
 	n = request_bytes(req, "containerd.task.v3.Task", "Start", start_c1,
 	    sizeof(start_c1));
 	n = frame(fr, 3, TTRPC_T_REQUEST, req, n);
-	assert_int_equal(roundtrip(loop, sv[1], fr, n, in, sizeof(want)),
-	    sizeof(want));
+	assert_int_equal(
+	    roundtrip(loop, sv[1], fr, n, in, sizeof(want)), sizeof(want));
 	assert_int_equal(in[7], 3);
 	assert_memory_equal(in + 8, want + 8, sizeof(want) - 8);
 	ttrpc_server_free(srv);
@@ -203,6 +207,7 @@ test_client_golden_request(void **state)
 {
 	/* Frame header for a 0x33-byte Request on stream 1, then the
 	 * Request itself built by hand (WIRE.md §1.4 tags). */
+	/* clang-format off */
 	static const uint8_t want[] = {
 		0x00, 0x00, 0x00, 0x39, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
 		0x0a, 0x17, 'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r', 'd',
@@ -213,29 +218,32 @@ test_client_golden_request(void **state)
 		0x2a, 0x12, 0x0a, 0x0c, 'x', '-', 'n', 'a', 'm', 'e', 's', 'p',
 		'a', 'c', 'e', '1', 0x12, 0x02, 'n', 's',
 	};
+	/* clang-format on */
 	struct evloop *loop = evloop_new();
 	Containerd__Task__V2__WaitRequest wr;
-	struct ttrpc_kv md = { "x-namespace1", "ns" };
+	struct ttrpc_kv md = {"x-namespace1", "ns"};
 	struct ttrpc_conn *c;
 	uint8_t in[128];
 	int sv[2];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-			     sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	c = ttrpc_conn_new(loop, sv[0], NULL);
 	assert_non_null(c);
 	containerd__task__v2__wait_request__init(&wr);
 	wr.id = "c1";
-	assert_int_equal(ttrpc_call_start(c, "containerd.task.v2.Task", "Wait",
-			     &wr.base, 0, &md, 1,
-			     (ttrpc_reply_fn)(uintptr_t)abort, NULL), 1);
-	assert_int_equal(roundtrip(loop, sv[1], NULL, 0, in, sizeof(want)),
-	    sizeof(want));
+	assert_int_equal(
+	    ttrpc_call_start(c, "containerd.task.v2.Task", "Wait", &wr.base, 0,
+	        &md, 1, (ttrpc_reply_fn)(uintptr_t)abort, NULL),
+	    1);
+	assert_int_equal(
+	    roundtrip(loop, sv[1], NULL, 0, in, sizeof(want)), sizeof(want));
 	assert_memory_equal(in, want, sizeof(want));
 	/* Stream ids are odd and increase. */
 	assert_int_equal(ttrpc_call_start(c, "s", "m", NULL, 0, NULL, 0,
-			     (ttrpc_reply_fn)(uintptr_t)abort, NULL), 3);
+	                     (ttrpc_reply_fn)(uintptr_t)abort, NULL),
+	    3);
 	ttrpc_call_abandon(c, 1);
 	ttrpc_call_abandon(c, 3);
 	ttrpc_conn_close(c);
@@ -246,11 +254,15 @@ test_client_golden_request(void **state)
 static void
 test_status_codes(void **state)
 {
+	/* clang-format off */
 	static const uint8_t start_missing[] = { 0x0a, 0x07, 'm', 'i', 's',
 		's', 'i', 'n', 'g' };
+	/* clang-format on */
+	/* clang-format off */
 	static const uint8_t garbage[] = { 0x0a, 0x09, 'x' }; /* truncated */
 	struct evloop *loop = evloop_new();
 	struct svc s = { 0 };
+	/* clang-format on */
 	struct ttrpc_server *srv = new_server(loop, &s);
 	uint8_t req[256], fr[300], in[512];
 	char msg[256];
@@ -258,8 +270,8 @@ test_status_codes(void **state)
 	int sv[2];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-			     sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_non_null(ttrpc_conn_new(loop, sv[0], srv));
 
 	/* Unknown service -> Unimplemented "service X". */
@@ -271,24 +283,23 @@ test_status_codes(void **state)
 		ttrpc_hdr_decode(in, &h);
 		got += roundtrip(loop, sv[1], NULL, 0, in + got, h.len);
 	}
-	assert_int_equal(response_code(in, got, 1, msg, sizeof(msg)),
-	    QB_E_UNIMPLEMENTED);
+	assert_int_equal(
+	    response_code(in, got, 1, msg, sizeof(msg)), QB_E_UNIMPLEMENTED);
 	assert_string_equal(msg, "service nope.Svc");
 
-#define ASK(sid, svc, meth, pl, pllen, code, text)                           \
-	do {                                                                 \
-		struct ttrpc_hdr h_;                                         \
-		n = request_bytes(req, svc, meth, pl, pllen);                \
-		n = frame(fr, sid, TTRPC_T_REQUEST, req, n);                 \
-		got = roundtrip(loop, sv[1], fr, n, in, TTRPC_HDR_LEN);      \
-		assert_int_equal(got, TTRPC_HDR_LEN);                        \
-		ttrpc_hdr_decode(in, &h_);                                   \
-		got += roundtrip(loop, sv[1], NULL, 0, in + got, h_.len);    \
-		assert_int_equal(response_code(in, got, sid, msg,            \
-				     sizeof(msg)),                           \
-		    code);                                                   \
-		if (text != NULL)                                            \
-			assert_string_equal(msg, text);                      \
+#define ASK(sid, svc, meth, pl, pllen, code, text)                        \
+	do {                                                              \
+		struct ttrpc_hdr h_;                                      \
+		n = request_bytes(req, svc, meth, pl, pllen);             \
+		n = frame(fr, sid, TTRPC_T_REQUEST, req, n);              \
+		got = roundtrip(loop, sv[1], fr, n, in, TTRPC_HDR_LEN);   \
+		assert_int_equal(got, TTRPC_HDR_LEN);                     \
+		ttrpc_hdr_decode(in, &h_);                                \
+		got += roundtrip(loop, sv[1], NULL, 0, in + got, h_.len); \
+		assert_int_equal(                                         \
+		    response_code(in, got, sid, msg, sizeof(msg)), code); \
+		if (text != NULL)                                         \
+			assert_string_equal(msg, text);                   \
 	} while (0)
 
 	ASK(3, "containerd.task.v2.Task", "Frobnicate", NULL, 0,
@@ -296,7 +307,8 @@ test_status_codes(void **state)
 	ASK(5, "containerd.task.v2.Task", "Start", garbage, sizeof(garbage),
 	    QB_E_INTERNAL, (const char *)NULL);
 	ASK(7, "containerd.task.v2.Task", "Start", start_missing,
-	    sizeof(start_missing), QB_E_NOTFOUND, "container missing not found");
+	    sizeof(start_missing), QB_E_NOTFOUND,
+	    "container missing not found");
 	/* Even stream id -> InvalidArgument on that id. */
 	ASK(8, "containerd.task.v2.Task", "Start", NULL, 0, QB_E_INVALID,
 	    "StreamID must be odd for client initiated streams");
@@ -315,9 +327,9 @@ static void
 test_oversized_request(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct svc s = { 0 };
+	struct svc s = {0};
 	struct ttrpc_server *srv = new_server(loop, &s);
-	struct ttrpc_hdr h = { TTRPC_MAX_DATA + 1, 11, TTRPC_T_REQUEST, 0 };
+	struct ttrpc_hdr h = {TTRPC_MAX_DATA + 1, 11, TTRPC_T_REQUEST, 0};
 	uint8_t hdr[TTRPC_HDR_LEN], in[512], req[256], fr[300];
 	static uint8_t junk[65536];
 	char msg[256];
@@ -325,15 +337,15 @@ test_oversized_request(void **state)
 	int sv[2];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-			     sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_non_null(ttrpc_conn_new(loop, sv[0], srv));
 	ttrpc_hdr_encode(&h, hdr);
 	assert_int_equal(write(sv[1], hdr, sizeof(hdr)), sizeof(hdr));
 	/* Push the 4 MiB + 1 body while the server discards it. */
 	while (sent < h.len) {
-		size_t chunk = h.len - sent < sizeof(junk) ? h.len - sent :
-							      sizeof(junk);
+		size_t chunk =
+		    h.len - sent < sizeof(junk) ? h.len - sent : sizeof(junk);
 		ssize_t w = write(sv[1], junk, chunk);
 		if (w > 0)
 			sent += (size_t)w;
@@ -351,8 +363,8 @@ test_oversized_request(void **state)
 		ttrpc_hdr_decode(in, &rh);
 		got += roundtrip(loop, sv[1], NULL, 0, in + got, rh.len);
 	}
-	assert_int_equal(response_code(in, got, 11, msg, sizeof(msg)),
-	    QB_E_EXHAUSTED);
+	assert_int_equal(
+	    response_code(in, got, 11, msg, sizeof(msg)), QB_E_EXHAUSTED);
 	/* Next request on the same connection works. */
 	n = request_bytes(req, "containerd.task.v2.Task", "Start", NULL, 0);
 	n = frame(fr, 13, TTRPC_T_REQUEST, req, n);
@@ -432,11 +444,12 @@ got_wait(const struct ttrpc_result *res, void *arg)
 	a->done = 1;
 	a->order = ++answer_seq;
 	a->code = res->code;
-	snprintf(a->msg, sizeof(a->msg), "%s", res->message ? res->message : "");
+	snprintf(
+	    a->msg, sizeof(a->msg), "%s", res->message ? res->message : "");
 	if (res->code == 0) {
 		Containerd__Task__V2__WaitResponse *w =
-		    containerd__task__v2__wait_response__unpack(NULL, res->len,
-			res->payload);
+		    containerd__task__v2__wait_response__unpack(
+		        NULL, res->len, res->payload);
 		assert_non_null(w);
 		a->exit_status = w->exit_status;
 		containerd__task__v2__wait_response__free_unpacked(w, NULL);
@@ -467,8 +480,8 @@ static void
 test_concurrent_out_of_order(void **state)
 {
 	Containerd__Task__V2__WaitRequest wr;
-	struct ttrpc_kv md = { "Containerd-Namespace-Ttrpc", "k8s.io" };
-	struct answer a[3] = { 0 };
+	struct ttrpc_kv md = {"Containerd-Namespace-Ttrpc", "k8s.io"};
+	struct answer a[3] = {0};
 	struct pair p;
 	int i;
 
@@ -477,9 +490,9 @@ test_concurrent_out_of_order(void **state)
 	containerd__task__v2__wait_request__init(&wr);
 	wr.id = "c1";
 	for (i = 0; i < 3; i++)
-		assert_int_equal(ttrpc_call_start(p.cli,
-				     "containerd.task.v2.Task", "Wait",
-				     &wr.base, 0, &md, 1, got_wait, &a[i]),
+		assert_int_equal(
+		    ttrpc_call_start(p.cli, "containerd.task.v2.Task", "Wait",
+		        &wr.base, 0, &md, 1, got_wait, &a[i]),
 		    (uint32_t)(2 * i + 1));
 	while (p.s.nparked < 3)
 		assert_true(evloop_run_once(p.loop, 1000) >= 0);
@@ -490,13 +503,13 @@ test_concurrent_out_of_order(void **state)
 	reply_wait(p.s.parked[2], 3);
 	run_until(p.loop, &a[2].done);
 	{
-		struct answer st = { 0 };
+		struct answer st = {0};
 		Containerd__Task__V2__StartRequest sr;
 		containerd__task__v2__start_request__init(&sr);
 		sr.id = "c9";
-		assert_true(ttrpc_call_start(p.cli, "containerd.task.v2.Task",
-				"Start", &sr.base, 0, NULL, 0, got_wait,
-				&st) > 0);
+		assert_true(
+		    ttrpc_call_start(p.cli, "containerd.task.v2.Task", "Start",
+		        &sr.base, 0, NULL, 0, got_wait, &st) > 0);
 		run_until(p.loop, &st.done);
 		assert_int_equal(st.code, 0);
 	}
@@ -517,7 +530,7 @@ static void
 test_deferred_reply_after_close(void **state)
 {
 	Containerd__Task__V2__WaitRequest wr;
-	struct answer a = { 0 };
+	struct answer a = {0};
 	struct ttrpc_call *call;
 	struct pair p;
 
@@ -525,7 +538,7 @@ test_deferred_reply_after_close(void **state)
 	pair_setup(&p);
 	containerd__task__v2__wait_request__init(&wr);
 	assert_true(ttrpc_call_start(p.cli, "containerd.task.v2.Task", "Wait",
-			&wr.base, 0, NULL, 0, got_wait, &a) > 0);
+	                &wr.base, 0, NULL, 0, got_wait, &a) > 0);
 	while (p.s.nparked < 1)
 		assert_true(evloop_run_once(p.loop, 1000) >= 0);
 	call = p.s.parked[0];
@@ -550,7 +563,7 @@ static void
 test_deadlines(void **state)
 {
 	Containerd__Task__V2__WaitRequest wr;
-	struct answer a = { 0 }, b = { 0 };
+	struct answer a = {0}, b = {0};
 	struct pair p;
 	uint64_t t0;
 
@@ -566,8 +579,8 @@ test_deadlines(void **state)
 		int sv[2];
 		struct ttrpc_hdr h;
 
-		assert_int_equal(socketpair(AF_UNIX,
-				     SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+		assert_int_equal(
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 		assert_non_null(ttrpc_conn_new(p.loop, sv[0], p.srv));
 		ttrpc__request__init(&r);
 		r.service = "containerd.task.v2.Task";
@@ -580,8 +593,8 @@ test_deadlines(void **state)
 		assert_int_equal(got, TTRPC_HDR_LEN);
 		ttrpc_hdr_decode(in, &h);
 		got += roundtrip(p.loop, sv[1], NULL, 0, in + got, h.len);
-		assert_int_equal(response_code(in, got, 1, NULL, 0),
-		    QB_E_DEADLINE);
+		assert_int_equal(
+		    response_code(in, got, 1, NULL, 0), QB_E_DEADLINE);
 		assert_true(evloop_now_ns() - t0 >= 30000000);
 		assert_int_equal(p.s.nparked, 1);
 		assert_int_equal(p.s.cancelled, 1);
@@ -600,8 +613,8 @@ test_deadlines(void **state)
 		c2 = ttrpc_conn_new(p.loop, sv[0], NULL);
 		assert_non_null(c2);
 		/* Nobody answers on sv[1]. */
-		assert_true(ttrpc_call_start(c2, "x", "y", NULL, 20000000,
-				NULL, 0, got_wait, &b) > 0);
+		assert_true(ttrpc_call_start(c2, "x", "y", NULL, 20000000, NULL,
+		                0, got_wait, &b) > 0);
 		run_until(p.loop, &b.done);
 		assert_int_equal(b.code, QB_E_DEADLINE);
 		ttrpc_conn_close(c2);
@@ -625,8 +638,8 @@ on_extra(struct ttrpc_conn *c, const struct ttrpc_hdr *h, const uint8_t *data,
 	assert_memory_equal(data, "out", 3);
 	extra_seen++;
 	/* Answer with our own frame type. */
-	assert_int_equal(ttrpc_conn_send_frame(c, h->stream_id, 0x21, 0, "ack",
-			     3), 0);
+	assert_int_equal(
+	    ttrpc_conn_send_frame(c, h->stream_id, 0x21, 0, "ack", 3), 0);
 	return 0;
 }
 
@@ -647,7 +660,7 @@ on_cli_extra(struct ttrpc_conn *c, const struct ttrpc_hdr *h,
 static void
 test_extra_frames(void **state)
 {
-	struct answer a = { 0 };
+	struct answer a = {0};
 	struct pair p;
 
 	(void)state;
@@ -655,11 +668,10 @@ test_extra_frames(void **state)
 	ttrpc_conn_set_extra(p.sconn, on_extra, NULL);
 	ttrpc_conn_set_extra(p.cli, on_cli_extra, NULL);
 	extra_seen = cli_extra_seen = 0;
-	assert_int_equal(ttrpc_conn_send_frame(p.cli, 7, 0x20, 0, "out", 3),
-	    0);
+	assert_int_equal(ttrpc_conn_send_frame(p.cli, 7, 0x20, 0, "out", 3), 0);
 	/* Interleaved with an RPC. */
 	assert_true(ttrpc_call_start(p.cli, "containerd.task.v2.Task", "Start",
-			NULL, 0, NULL, 0, got_wait, &a) > 0);
+	                NULL, 0, NULL, 0, got_wait, &a) > 0);
 	run_until(p.loop, &a.done);
 	run_until(p.loop, &cli_extra_seen);
 	assert_int_equal(extra_seen, 1);
@@ -669,8 +681,7 @@ test_extra_frames(void **state)
 	evloop_run_once(p.loop, 20);
 	assert_non_null(p.sconn);
 	/* A violation reported by the callback closes that connection. */
-	assert_int_equal(ttrpc_conn_send_frame(p.cli, 9, 0x2f, 0, "bad", 3),
-	    0);
+	assert_int_equal(ttrpc_conn_send_frame(p.cli, 9, 0x2f, 0, "bad", 3), 0);
 	while (p.sconn != NULL)
 		assert_true(evloop_run_once(p.loop, 1000) >= 0);
 	pair_teardown(&p);
@@ -691,8 +702,8 @@ burst_cb(const struct ttrpc_result *res, void *arg)
 	struct burst *b = arg;
 	Containerd__Task__V2__StartResponse *r;
 
-	r = containerd__task__v2__start_response__unpack(NULL, res->len,
-	    res->payload);
+	r = containerd__task__v2__start_response__unpack(
+	    NULL, res->len, res->payload);
 	if (res->code != 0 || r == NULL || r->pid != 42)
 		b->bad++;
 	if (r != NULL)
@@ -702,7 +713,7 @@ burst_cb(const struct ttrpc_result *res, void *arg)
 	burst_next(b);
 }
 
-#define BURST_TOTAL 5000
+#define BURST_TOTAL  5000
 #define BURST_WINDOW 32
 
 static void
@@ -713,9 +724,9 @@ burst_next(struct burst *b)
 	containerd__task__v2__start_request__init(&sr);
 	sr.id = "c1";
 	while (b->inflight < BURST_WINDOW && b->started < BURST_TOTAL) {
-		assert_true(ttrpc_call_start(b->c, "containerd.task.v2.Task",
-				"Start", &sr.base, 5000000000ull, NULL, 0,
-				burst_cb, b) > 0);
+		assert_true(
+		    ttrpc_call_start(b->c, "containerd.task.v2.Task", "Start",
+		        &sr.base, 5000000000ull, NULL, 0, burst_cb, b) > 0);
 		b->inflight++;
 		b->started++;
 	}
@@ -724,7 +735,7 @@ burst_next(struct burst *b)
 static void
 test_many_calls_in_flight(void **state)
 {
-	struct burst b = { 0 };
+	struct burst b = {0};
 	struct pair p;
 	uint64_t t0, el;
 
@@ -738,7 +749,7 @@ test_many_calls_in_flight(void **state)
 	el = evloop_now_ns() - t0;
 	assert_int_equal(b.bad, 0);
 	print_message("# %d unary calls, %d in flight, in %.1f ms "
-		      "(%.0f calls/s, ASan build)\n",
+	              "(%.0f calls/s, ASan build)\n",
 	    BURST_TOTAL, BURST_WINDOW, el / 1e6, BURST_TOTAL / (el / 1e9));
 	pair_teardown(&p);
 }
@@ -750,10 +761,10 @@ test_sync_over_unix_socket(void **state)
 {
 	const char *tmp = getenv("TMPDIR");
 	char dir[64], path[96];
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	Containerd__Task__V2__StartRequest sr;
 	ProtobufCMessage *resp = NULL;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	int lfd, fd, fd2, st;
 	pid_t pid;
 
@@ -771,7 +782,7 @@ test_sync_over_unix_socket(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct evloop *loop = evloop_new();
-		struct svc s = { 0 };
+		struct svc s = {0};
 		struct ttrpc_server *srv = new_server(loop, &s);
 		ttrpc_server_require_same_uid(srv, 1);
 		if (ttrpc_server_listen_fd(srv, lfd) == -1)
@@ -789,17 +800,19 @@ test_sync_over_unix_socket(void **state)
 	assert_true(fd2 >= 0);
 	assert_int_equal(ttrpc_peercred_check(fd), 0);
 	/* Second connection first: connections are independent. */
-	assert_int_equal(ttrpc_call_sync(fd2, "containerd.task.v2.Task",
-			     "Start", &sr.base, 2000000000ull, NULL, 0,
-			     &containerd__task__v2__start_response__descriptor,
-			     &resp, &err), 0);
-	assert_int_equal(((Containerd__Task__V2__StartResponse *)resp)->pid,
-	    42);
+	assert_int_equal(
+	    ttrpc_call_sync(fd2, "containerd.task.v2.Task", "Start", &sr.base,
+	        2000000000ull, NULL, 0,
+	        &containerd__task__v2__start_response__descriptor, &resp, &err),
+	    0);
+	assert_int_equal(
+	    ((Containerd__Task__V2__StartResponse *)resp)->pid, 42);
 	protobuf_c_message_free_unpacked(resp, NULL);
 	sr.id = "missing";
-	assert_int_equal(ttrpc_call_sync(fd, "containerd.task.v2.Task",
-			     "Start", &sr.base, 2000000000ull, NULL, 0, NULL,
-			     NULL, &err), -1);
+	assert_int_equal(
+	    ttrpc_call_sync(fd, "containerd.task.v2.Task", "Start", &sr.base,
+	        2000000000ull, NULL, 0, NULL, NULL, &err),
+	    -1);
 	assert_int_equal(err.code, QB_E_NOTFOUND);
 	assert_string_equal(err.msg, "container missing not found");
 	/* A parked call times out on the client side. */
@@ -808,10 +821,10 @@ test_sync_over_unix_socket(void **state)
 		snprintf(up, sizeof(up), "unix://%s", path);
 		int fd3 = ttrpc_dial_unix(up);
 		assert_true(fd3 >= 0);
-		assert_int_equal(ttrpc_call_sync(fd3,
-				     "containerd.task.v2.Task", "Wait",
-				     NULL, 50000000ull, NULL, 0, NULL, NULL,
-				     &err), -1);
+		assert_int_equal(
+		    ttrpc_call_sync(fd3, "containerd.task.v2.Task", "Wait",
+		        NULL, 50000000ull, NULL, 0, NULL, NULL, &err),
+		    -1);
 		assert_int_equal(err.code, QB_E_DEADLINE);
 		close(fd3);
 	}
@@ -827,16 +840,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_golden_response),
-		cmocka_unit_test(test_client_golden_request),
-		cmocka_unit_test(test_status_codes),
-		cmocka_unit_test(test_oversized_request),
-		cmocka_unit_test(test_concurrent_out_of_order),
-		cmocka_unit_test(test_deferred_reply_after_close),
-		cmocka_unit_test(test_deadlines),
-		cmocka_unit_test(test_extra_frames),
-		cmocka_unit_test(test_many_calls_in_flight),
-		cmocka_unit_test(test_sync_over_unix_socket),
+	    cmocka_unit_test(test_server_golden_response),
+	    cmocka_unit_test(test_client_golden_request),
+	    cmocka_unit_test(test_status_codes),
+	    cmocka_unit_test(test_oversized_request),
+	    cmocka_unit_test(test_concurrent_out_of_order),
+	    cmocka_unit_test(test_deferred_reply_after_close),
+	    cmocka_unit_test(test_deadlines),
+	    cmocka_unit_test(test_extra_frames),
+	    cmocka_unit_test(test_many_calls_in_flight),
+	    cmocka_unit_test(test_sync_over_unix_socket),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

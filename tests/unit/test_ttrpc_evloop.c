@@ -46,7 +46,7 @@ static void
 test_io_read(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct rec r = { 0 };
+	struct rec r = {0};
 	struct ev_io *io;
 	int p[2];
 
@@ -87,7 +87,7 @@ static void
 test_io_write_interest(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct rec r = { 0 };
+	struct rec r = {0};
 	struct ev_io *io;
 	int p[2];
 
@@ -127,7 +127,7 @@ static void
 test_io_del_in_batch(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct rec ra = { 0 }, rb = { 0 };
+	struct rec ra = {0}, rb = {0};
 	struct ev_io *a, *b;
 	int p[2], q[2];
 
@@ -184,8 +184,8 @@ static void
 test_timers(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct tick k = { 0 };
-	struct rec r = { 0 };
+	struct tick k = {0};
+	struct rec r = {0};
 	struct ev_timer *t;
 	uint64_t t0, el;
 
@@ -241,7 +241,7 @@ test_signals(void **state)
 {
 	struct evloop *loop = evloop_new();
 	struct ev_signal *s1, *s2;
-	struct rec r = { 0 };
+	struct rec r = {0};
 	sigset_t cur;
 
 	(void)state;
@@ -307,7 +307,7 @@ static void
 test_defer(void **state)
 {
 	struct evloop *loop = evloop_new();
-	struct dq d = { 0 };
+	struct dq d = {0};
 	struct ev_defer *x;
 
 	(void)state;
@@ -337,12 +337,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_io_read),
-		cmocka_unit_test(test_io_write_interest),
-		cmocka_unit_test(test_io_del_in_batch),
-		cmocka_unit_test(test_timers),
-		cmocka_unit_test(test_signals),
-		cmocka_unit_test(test_defer),
+	    cmocka_unit_test(test_io_read),
+	    cmocka_unit_test(test_io_write_interest),
+	    cmocka_unit_test(test_io_del_in_batch),
+	    cmocka_unit_test(test_timers),
+	    cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_defer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

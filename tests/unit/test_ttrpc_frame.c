@@ -18,18 +18,25 @@ static void
 test_hdr_golden(void **state)
 {
 	/* WIRE.md §1.4: a unary request of N bytes on stream 1. */
+	/* clang-format off */
 	static const uint8_t want[TTRPC_HDR_LEN] = { 0x00, 0x00, 0x01, 0x2c,
 		0x00, 0x00, 0x00, 0x01, 0x01, 0x00 };
-	struct ttrpc_hdr h = { .len = 300, .stream_id = 1,
-		.type = TTRPC_T_REQUEST, .flags = 0 }, back;
+	/* clang-format on */
+	struct ttrpc_hdr h = {.len = 300,
+	                     .stream_id = 1,
+	                     .type = TTRPC_T_REQUEST,
+	                     .flags = 0},
+	                 back;
 	uint8_t out[TTRPC_HDR_LEN];
 
 	(void)state;
 	ttrpc_hdr_encode(&h, out);
 	assert_memory_equal(out, want, sizeof(want));
 
+	/* clang-format off */
 	static const uint8_t big[TTRPC_HDR_LEN] = { 0xfe, 0xdc, 0xba, 0x98,
 		0x80, 0x00, 0x00, 0x03, 0x02, 0x05 };
+	/* clang-format on */
 	ttrpc_hdr_decode(big, &back);
 	assert_int_equal(back.len, 0xfedcba98u);
 	assert_int_equal(back.stream_id, 0x80000003u);
@@ -41,8 +48,10 @@ static void
 test_reader_bytewise(void **state)
 {
 	/* Two frames (one empty) fed one byte at a time. */
+	/* clang-format off */
 	static const uint8_t in[] = { 0, 0, 0, 3, 0, 0, 0, 1, 1, 0, 'a', 'b',
 		'c', 0, 0, 0, 0, 0, 0, 0, 3, 2, 0 };
+	/* clang-format on */
 	struct ttrpc_reader r;
 	struct ttrpc_frame f;
 	size_t i;
@@ -79,8 +88,8 @@ test_reader_oversized(void **state)
 {
 	struct ttrpc_reader r;
 	struct ttrpc_frame f;
-	struct ttrpc_hdr h = { .len = 100, .stream_id = 7,
-		.type = TTRPC_T_REQUEST };
+	struct ttrpc_hdr h = {
+	    .len = 100, .stream_id = 7, .type = TTRPC_T_REQUEST};
 	uint8_t hdr[TTRPC_HDR_LEN], junk[64];
 	uint8_t next[TTRPC_HDR_LEN + 2];
 
@@ -137,18 +146,20 @@ test_socket_max_frame(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX,
-			     SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	big = malloc(TTRPC_MAX_DATA + 1);
 	assert_non_null(big);
 	for (i = 0; i < TTRPC_MAX_DATA + 1; i++)
 		big[i] = (uint8_t)(i * 7);
 	ttrpc_writer_init(&w, 0);
 	ttrpc_reader_init(&r, 0);
-	assert_int_equal(ttrpc_writer_queue(&w, 1, TTRPC_T_REQUEST, 0, big,
-			     TTRPC_MAX_DATA), 0);
+	assert_int_equal(
+	    ttrpc_writer_queue(&w, 1, TTRPC_T_REQUEST, 0, big, TTRPC_MAX_DATA),
+	    0);
 	assert_int_equal(ttrpc_writer_queue(&w, 3, TTRPC_T_REQUEST, 0, big,
-			     TTRPC_MAX_DATA + 1), -1);
+	                     TTRPC_MAX_DATA + 1),
+	    -1);
 	assert_int_equal(errno, EMSGSIZE);
 	/* An empty frame right behind it must come out intact too. */
 	assert_int_equal(ttrpc_writer_queue(&w, 0, 0, 0, NULL, 0), 0);
@@ -164,7 +175,8 @@ test_socket_max_frame(void **state)
 		while (ttrpc_reader_next(&r, &f) == 1) {
 			if (got == 0) {
 				assert_int_equal(f.hdr.len, TTRPC_MAX_DATA);
-				assert_memory_equal(f.data, big, TTRPC_MAX_DATA);
+				assert_memory_equal(
+				    f.data, big, TTRPC_MAX_DATA);
 			} else {
 				assert_int_equal(f.hdr.len, 0);
 				assert_int_equal(f.hdr.stream_id, 0);
@@ -175,8 +187,9 @@ test_socket_max_frame(void **state)
 	/* Now one byte over the limit, forged on the raw socket. */
 	{
 		uint8_t hdr[TTRPC_HDR_LEN];
-		struct ttrpc_hdr h = { .len = TTRPC_MAX_DATA + 1,
-			.stream_id = 5, .type = TTRPC_T_REQUEST };
+		struct ttrpc_hdr h = {.len = TTRPC_MAX_DATA + 1,
+		    .stream_id = 5,
+		    .type = TTRPC_T_REQUEST};
 		size_t off = 0, tot = TTRPC_MAX_DATA + 1;
 		ttrpc_hdr_encode(&h, hdr);
 		assert_int_equal(write(sv[0], hdr, sizeof(hdr)), sizeof(hdr));
@@ -221,12 +234,13 @@ test_writer_bound_and_order(void **state)
 	uint32_t id;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX,
-			     SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	ttrpc_writer_init(&w, 3 * (TTRPC_HDR_LEN + 4));
 	for (id = 1; id <= 5; id += 2)
-		assert_int_equal(ttrpc_writer_queue(&w, id, TTRPC_T_RESPONSE,
-				     0, "data", 4), 0);
+		assert_int_equal(
+		    ttrpc_writer_queue(&w, id, TTRPC_T_RESPONSE, 0, "data", 4),
+		    0);
 	assert_int_equal(ttrpc_writer_queue(&w, 7, 2, 0, "data", 4), -1);
 	assert_int_equal(errno, ENOBUFS);
 	assert_int_equal(ttrpc_writer_queued(&w), 42);
@@ -267,11 +281,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hdr_golden),
-		cmocka_unit_test(test_reader_bytewise),
-		cmocka_unit_test(test_reader_oversized),
-		cmocka_unit_test(test_socket_max_frame),
-		cmocka_unit_test(test_writer_bound_and_order),
+	    cmocka_unit_test(test_hdr_golden),
+	    cmocka_unit_test(test_reader_bytewise),
+	    cmocka_unit_test(test_reader_oversized),
+	    cmocka_unit_test(test_socket_max_frame),
+	    cmocka_unit_test(test_writer_bound_and_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

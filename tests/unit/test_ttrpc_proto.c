@@ -34,6 +34,7 @@ check_packed(const ProtobufCMessage *m, const uint8_t *want, size_t wantlen)
 static void
 test_create_task_request(void **state)
 {
+	/* clang-format off */
 	static const uint8_t want[] = {
 		0x0a, 0x02, 'c', '1',		/* 1 id */
 		0x12, 0x02, '/', 'b',		/* 2 bundle */
@@ -49,11 +50,12 @@ test_create_task_request(void **state)
 		'o', 'n', 's',
 		0x12, 0x03, 0x12, 0x01, 'x',
 	};
+	/* clang-format on */
 	Containerd__Task__V2__CreateTaskRequest req;
-	Containerd__Types__Mount mnt, *mnts[1] = { &mnt };
+	Containerd__Types__Mount mnt, *mnts[1] = {&mnt};
 	Google__Protobuf__Any opt;
-	char *mopts[1] = { (char *)(uintptr_t) "ro" };
-	uint8_t optval[] = { 0x12, 0x01, 'x' };
+	char *mopts[1] = {(char *)(uintptr_t) "ro"};
+	uint8_t optval[] = {0x12, 0x01, 'x'};
 
 	(void)state;
 	containerd__task__v2__create_task_request__init(&req);
@@ -75,7 +77,8 @@ test_create_task_request(void **state)
 	req.options = &opt;
 	check_packed(&req.base, want, sizeof(want));
 
-	/* And back: an unknown field (99) from a newer containerd is skipped. */
+	/* And back: an unknown field (99) from a newer containerd is skipped.
+	 */
 	{
 		uint8_t in[sizeof(want) + 3];
 		Containerd__Task__V2__CreateTaskRequest *r;
@@ -83,22 +86,23 @@ test_create_task_request(void **state)
 		in[sizeof(want)] = 0x98; /* tag 99, varint */
 		in[sizeof(want) + 1] = 0x06;
 		in[sizeof(want) + 2] = 0x01;
-		r = containerd__task__v2__create_task_request__unpack(NULL,
-		    sizeof(in), in);
+		r = containerd__task__v2__create_task_request__unpack(
+		    NULL, sizeof(in), in);
 		assert_non_null(r);
 		assert_string_equal(r->id, "c1");
 		assert_string_equal(r->rootfs[0]->options[0], "ro");
 		assert_string_equal(r->stdin, "");
-		assert_string_equal(r->options->type_url,
-		    "runtimeoptions.v1.Options");
-		containerd__task__v2__create_task_request__free_unpacked(r,
-		    NULL);
+		assert_string_equal(
+		    r->options->type_url, "runtimeoptions.v1.Options");
+		containerd__task__v2__create_task_request__free_unpacked(
+		    r, NULL);
 	}
 }
 
 static void
 test_delete_response(void **state)
 {
+	/* clang-format off */
 	static const uint8_t want[] = {
 		0x08, 0x2a,		/* 1 pid 42 */
 		0x10, 0x89, 0x01,	/* 2 exit_status 137 */
@@ -106,6 +110,7 @@ test_delete_response(void **state)
 		0x08, 0x80, 0xe2, 0xcf, 0xaa, 0x06, /* seconds 1700000000 */
 		0x10, 0x05,		/* nanos 5 */
 	};
+	/* clang-format on */
 	Containerd__Task__V2__DeleteResponse resp;
 	Google__Protobuf__Timestamp ts;
 
@@ -124,8 +129,10 @@ static void
 test_negative_timestamp(void **state)
 {
 	/* The Go zero time containerd 1.6 sends in WaitResponse.exited_at. */
+	/* clang-format off */
 	static const uint8_t in[] = { 0x12, 0x0b, 0x08, 0x80, 0x92, 0xb8, 0xc3,
 		0x98, 0xfe, 0xff, 0xff, 0xff, 0x01 };
+	/* clang-format on */
 	Containerd__Task__V2__WaitResponse *w;
 
 	(void)state;
@@ -141,6 +148,7 @@ test_negative_timestamp(void **state)
 static void
 test_task_exit(void **state)
 {
+	/* clang-format off */
 	static const uint8_t want[] = {
 		0x0a, 0x02, 'c', '1',	/* 1 container_id */
 		0x12, 0x02, 'c', '1',	/* 2 id = container id for init */
@@ -148,6 +156,7 @@ test_task_exit(void **state)
 		0x20, 0x8f, 0x01,	/* 4 exit_status 143 */
 		0x2a, 0x02, 0x08, 0x01, /* 5 exited_at {seconds 1} */
 	};
+	/* clang-format on */
 	Containerd__Events__TaskExit ev;
 	Google__Protobuf__Timestamp ts;
 
@@ -166,6 +175,7 @@ test_task_exit(void **state)
 static void
 test_forward_envelope(void **state)
 {
+	/* clang-format off */
 	static const uint8_t want[] = {
 		0x0a, 0x28,			/* 1 envelope */
 		0x0a, 0x02, 0x08, 0x02,		/* 1 timestamp {seconds 2} */
@@ -176,6 +186,7 @@ test_forward_envelope(void **state)
 		0x0a, 0x0f, 'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r', 'd',
 		'.', 'x', '.', 'E', 'v',
 	};
+	/* clang-format on */
 	Containerd__Services__Events__Ttrpc__V1__ForwardRequest fr;
 	Containerd__Services__Events__Ttrpc__V1__Envelope env;
 	Google__Protobuf__Timestamp ts;
@@ -201,11 +212,15 @@ test_state_and_stats(void **state)
 {
 	/* StateResponse.status is enum field 4 (VARINT), STOPPED = 3;
 	 * exec_id is field 11 (tag 0x5a). */
+	/* clang-format off */
 	static const uint8_t want_state[] = { 0x18, 0x09, 0x20, 0x03, 0x48,
 		0x89, 0x01, 0x5a, 0x01, 'e' };
+	/* clang-format on */
 	/* cgroups v2 Metrics: memory is field 4, usage field 32 inside. */
+	/* clang-format off */
 	static const uint8_t want_metrics[] = { 0x0a, 0x02, 0x08, 0x03, 0x22,
 		0x03, 0x80, 0x02, 0x07 };
+	/* clang-format on */
 	Containerd__Task__V2__StateResponse st;
 	Io__Containerd__Cgroups__V2__Metrics m;
 	Io__Containerd__Cgroups__V2__PidsStat pids;
@@ -232,6 +247,7 @@ test_state_and_stats(void **state)
 static void
 test_ttrpc_request_message(void **state)
 {
+	/* clang-format off */
 	static const uint8_t want[] = {
 		0x0a, 0x17, 'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r', 'd',
 		'.', 't', 'a', 's', 'k', '.', 'v', '2', '.', 'T', 'a', 's',
@@ -245,9 +261,10 @@ test_ttrpc_request_message(void **state)
 		't', 'r', 'p', 'c',
 		0x12, 0x07, 'd', 'e', 'f', 'a', 'u', 'l', 't',
 	};
+	/* clang-format on */
 	Ttrpc__Request req;
-	Ttrpc__KeyValue kv, *kvs[1] = { &kv };
-	uint8_t payload[] = { 0x0a, 0x02, 'c', '1' };
+	Ttrpc__KeyValue kv, *kvs[1] = {&kv};
+	uint8_t payload[] = {0x0a, 0x02, 'c', '1'};
 
 	(void)state;
 	ttrpc__request__init(&req);
@@ -268,13 +285,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_task_request),
-		cmocka_unit_test(test_delete_response),
-		cmocka_unit_test(test_negative_timestamp),
-		cmocka_unit_test(test_task_exit),
-		cmocka_unit_test(test_forward_envelope),
-		cmocka_unit_test(test_state_and_stats),
-		cmocka_unit_test(test_ttrpc_request_message),
+	    cmocka_unit_test(test_create_task_request),
+	    cmocka_unit_test(test_delete_response),
+	    cmocka_unit_test(test_negative_timestamp),
+	    cmocka_unit_test(test_task_exit),
+	    cmocka_unit_test(test_forward_envelope),
+	    cmocka_unit_test(test_state_and_stats),
+	    cmocka_unit_test(test_ttrpc_request_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
