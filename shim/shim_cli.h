@@ -77,8 +77,9 @@ int shim_daemon(const struct shim_opts *o);
 int shim_socket_listen(const char *path);
 /* mkdir SHIM_SOCKET_DIR; make sure its owner (root) can use it without caps. */
 int shim_socket_dir_prepare(void);
-/* 1 if something accepts connections on path, 0 if not (errno says why). */
-int shim_socket_alive(const char *path);
+/* 1 if a shim answers a ttrpc Connect on path (or is too slow to tell),
+ * 0 if the connection is refused or dropped: a stale socket. */
+int shim_socket_serving(const char *path);
 /* Write `address` in the current directory atomically (.address + rename). */
 int shim_write_address(const char *uri);
 /* Open the bundle's `log` FIFO for writing without blocking; -1 if absent. */

@@ -16,8 +16,6 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "lib/ttrpc.h"
-#include "proto/task.pb-c.h"
 #include "shim/backend.h"
 #include "shim/shim_cli.h"
 #include "shim/shim_delete.h"
@@ -94,29 +92,6 @@ unmount_rootfs(const char *bundle)
 }
 
 /*
- * Whether a daemon answers on path. A bare connect() is not enough: a shim
- * that was just killed can still have its listening socket queued for
- * release, and connect() lands in the backlog of nobody. So ask it
- * (Connect is cheap and always answered); only a refused or dropped
- * connection counts as dead, a slow answer counts as alive.
- */
-static int
-socket_serving(const char *path)
-{
-	Containerd__Task__V2__ConnectRequest req;
-	struct qb_error err = {0};
-	int fd, rc;
-
-	if ((fd = ttrpc_dial_unix(path)) == -1)
-		return 0;
-	containerd__task__v2__connect_request__init(&req);
-	rc = ttrpc_call_sync(fd, "containerd.task.v2.Task", "Connect",
-	    &req.base, 1000ull * 1000 * 1000, NULL, 0, NULL, NULL, &err);
-	close(fd);
-	return rc == 0 || err.code != QB_E_UNAVAILABLE;
-}
-
-/*
  * A daemon that died leaves its socket behind; a later `start` copes, but
  * leaving nothing is the contract. Only a socket nobody answers on goes.
  */
@@ -143,7 +118,7 @@ remove_stale_socket(const char *bundle)
 	        0 ||
 	    strchr(path + strlen(SHIM_SOCKET_DIR) + 1, '/') != NULL)
 		return;
-	if (!socket_serving(path) && unlink(path) == 0)
+	if (!shim_socket_serving(path) && unlink(path) == 0)
 		log_info("%s: removed stale socket %s", __func__, path);
 }
 

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/ttrpc.h"
+#include "proto/task.pb-c.h"
 #include "shim/shim_cli.h"
 
 const char *
@@ -71,19 +73,27 @@ fail : {
 	return -1;
 }
 
+/*
+ * Whether a daemon answers on path. A bare connect() is not enough: a shim
+ * that was just killed can still have its listening socket queued for
+ * release, and connect() lands in the backlog of nobody. So ask it
+ * (Connect is cheap and always answered); only a refused or dropped
+ * connection counts as dead, a slow answer counts as alive.
+ */
 int
-shim_socket_alive(const char *path)
+shim_socket_serving(const char *path)
 {
-	struct sockaddr_un sun;
+	Containerd__Task__V2__ConnectRequest req;
+	struct qb_error err = {0};
 	int fd, rc;
 
-	if (sockaddr_fill(&sun, path) == -1)
+	if ((fd = ttrpc_dial_unix(path)) == -1)
 		return 0;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 0;
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	containerd__task__v2__connect_request__init(&req);
+	rc = ttrpc_call_sync(fd, "containerd.task.v2.Task", "Connect",
+	    &req.base, 1000ull * 1000 * 1000, NULL, 0, NULL, NULL, &err);
 	close(fd);
-	return rc;
+	return rc == 0 || err.code != QB_E_UNAVAILABLE;
 }
 
 int
@@ -293,7 +303,7 @@ shim_start(const struct shim_opts *o)
 			    path, strerror(errno));
 			return 1;
 		}
-		if (shim_socket_alive(path)) {
+		if (shim_socket_serving(path)) {
 			/* Another container of the same group: share it. */
 			if (shim_write_address(uri) == -1) {
 				fprintf(stderr, "%s start: write address: %s\n",
