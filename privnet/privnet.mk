@@ -47,3 +47,8 @@ $(BUILD)/bin/qemubox-cleanup: $(call objs,$(CLEANUP_SRCS) $(CONFIG_SRCS) $(LIB_S
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD)
 BINS += qemubox-cleanup
 endif
+
+$(BUILD)/test/test_cni_privnet_client: $(call asan_objs,tests/unit/test_cni_privnet_client.c $(PRIVNET_CLIENT_SRCS) privnet/netdb.c $(PRIVNET_PURE_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_LMDB) $(LIBS_BSD) $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_cni_privnet_client
