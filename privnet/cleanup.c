@@ -42,9 +42,9 @@ static const char *only_id;
 static const char *
 state_name(uint32_t s)
 {
-	return s == QB_NET_STATE_READY ? "ready"
-	    : s == QB_NET_STATE_ADDING ? "adding (unfinished)"
-				       : "?";
+	return s == QB_NET_STATE_READY    ? "ready"
+	       : s == QB_NET_STATE_ADDING ? "adding (unfinished)"
+	                                  : "?";
 }
 
 static int
@@ -53,9 +53,9 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	(void)st;
 	(void)ftw;
 	return (flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 &&
-		errno != ENOENT
-	    ? -1
-	    : 0;
+	               errno != ENOENT
+	           ? -1
+	           : 0;
 }
 
 static void
@@ -89,8 +89,9 @@ clean_sandbox(const struct netdb_rec *rec)
 
 	actions++;
 	if (dry_run) {
-		printf("would clean up %s: CNI DEL (network %s), remove TAP%s%s, "
-		       "drop record\n",
+		printf(
+		    "would clean up %s: CNI DEL (network %s), remove TAP%s%s, "
+		    "drop record\n",
 		    rec->id, rec->own_netns ? rec->network : "none, CRI",
 		    rec->own_netns ? " and netns " : "",
 		    rec->own_netns ? rec->netns : "");
@@ -114,16 +115,16 @@ status_one(const struct netdb_rec *rec, void *arg)
 	(void)arg;
 	if (rec->result != NULL &&
 	    cni_result_parse(rec->result, strlen(rec->result), &res, &err) ==
-		0 &&
+	        0 &&
 	    res.n_ips > 0) {
 		struct qb_net_result net;
 
 		memset(&net, 0, sizeof(net));
-		cni_result_to_net(&res, rec->veth[0] ? rec->veth : "eth0",
-		    &net);
+		cni_result_to_net(
+		    &res, rec->veth[0] ? rec->veth : "eth0", &net);
 		if (net.n_ips > 0 &&
 		    inet_ntop(net.ips[0].family, net.ips[0].addr, ip,
-			sizeof(ip)) != NULL)
+		        sizeof(ip)) != NULL)
 			snprintf(ip + strlen(ip), sizeof(ip) - strlen(ip),
 			    "/%u", net.ips[0].prefixlen);
 	}
@@ -163,7 +164,7 @@ orphan_netns(int act)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, PRIVNET_NETNS_PREFIX,
-			strlen(PRIVNET_NETNS_PREFIX)) != 0)
+		        strlen(PRIVNET_NETNS_PREFIX)) != 0)
 			continue;
 		id = de->d_name + strlen(PRIVNET_NETNS_PREFIX);
 		if (netdb_get(db, id, &rec) == 0) {
@@ -172,10 +173,11 @@ orphan_netns(int act)
 		}
 		if (only_id != NULL && strcmp(id, only_id) != 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", PRIVNET_NETNS_DIR,
-		    de->d_name);
+		snprintf(
+		    path, sizeof(path), "%s/%s", PRIVNET_NETNS_DIR, de->d_name);
 		if (!act || (!all && only_id == NULL)) {
-			printf("%-24s %-20s %-4s %-18s %-12s %s (no record%s)\n",
+			printf(
+			    "%-24s %-20s %-4s %-18s %-12s %s (no record%s)\n",
 			    id, "orphan netns", "own", "-", "-", path,
 			    act ? "; name it or use --all to remove" : "");
 			continue;
@@ -208,9 +210,8 @@ main(int argc, char *argv[])
 {
 	static const struct option opts[] = {{"status", no_argument, NULL, 's'},
 	    {"all", no_argument, NULL, 'a'},
-	    {"dry-run", no_argument, NULL, 'n'}, {"help", no_argument, NULL,
-						      'h'},
-	    {NULL, 0, NULL, 0}};
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct qb_error err = {0};
 	int ch, status = 0;
 

@@ -20,8 +20,8 @@ ends_with(const char *s, const char *suffix)
 }
 
 int
-cni_conflist_find(const char *dir, char *path, size_t pathlen,
-    struct qb_error *err)
+cni_conflist_find(
+    const char *dir, char *path, size_t pathlen, struct qb_error *err)
 {
 	struct dirent **names = NULL;
 	int i, n, found = -1;
@@ -36,7 +36,7 @@ cni_conflist_find(const char *dir, char *path, size_t pathlen,
 			found = i;
 	}
 	if (found != -1 && (size_t)snprintf(path, pathlen, "%s/%s", dir,
-			       names[found]->d_name) >= pathlen)
+	                       names[found]->d_name) >= pathlen)
 		found = -2;
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -89,8 +89,8 @@ read_file(const char *path, char **buf, size_t *len, struct qb_error *err)
 }
 
 int
-cni_conflist_load(const char *path, struct cni_conflist *cl,
-    struct qb_error *err)
+cni_conflist_load(
+    const char *path, struct cni_conflist *cl, struct qb_error *err)
 {
 	char *buf;
 	size_t len = 0;
@@ -107,8 +107,8 @@ cni_conflist_load(const char *path, struct cni_conflist *cl,
 }
 
 int
-cni_conflist_parse(const char *buf, size_t len, struct cni_conflist *cl,
-    struct qb_error *err)
+cni_conflist_parse(
+    const char *buf, size_t len, struct cni_conflist *cl, struct qb_error *err)
 {
 	json_object *v, *plugins, *p, *t;
 	size_t i, n;
@@ -121,8 +121,8 @@ cni_conflist_parse(const char *buf, size_t len, struct cni_conflist *cl,
 		goto fail;
 	if (!json_object_object_get_ex(cl->root, "name", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
-	    !privnet_valid_cni_name(json_object_get_string(v),
-		sizeof(cl->name))) {
+	    !privnet_valid_cni_name(
+	        json_object_get_string(v), sizeof(cl->name))) {
 		qb_seterr(err, QB_E_PRECONDITION,
 		    "\"name\" missing or not [A-Za-z0-9][A-Za-z0-9_.-]*");
 		goto fail;
@@ -131,9 +131,9 @@ cni_conflist_parse(const char *buf, size_t len, struct cni_conflist *cl,
 	if (!json_object_object_get_ex(cl->root, "cniVersion", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
 	    (strcmp(json_object_get_string(v), "0.3.0") != 0 &&
-		strcmp(json_object_get_string(v), "0.3.1") != 0 &&
-		strcmp(json_object_get_string(v), "0.4.0") != 0 &&
-		strcmp(json_object_get_string(v), "1.0.0") != 0)) {
+	        strcmp(json_object_get_string(v), "0.3.1") != 0 &&
+	        strcmp(json_object_get_string(v), "0.4.0") != 0 &&
+	        strcmp(json_object_get_string(v), "1.0.0") != 0)) {
 		qb_seterr(err, QB_E_PRECONDITION,
 		    "\"cniVersion\" missing or not one of 0.3.0, 0.3.1, 0.4.0, "
 		    "1.0.0");
@@ -155,9 +155,10 @@ cni_conflist_parse(const char *buf, size_t len, struct cni_conflist *cl,
 		if (!json_object_is_type(p, json_type_object) ||
 		    !json_object_object_get_ex(p, "type", &t) ||
 		    !json_object_is_type(t, json_type_string) ||
-		    !privnet_valid_cni_name(json_object_get_string(t),
-			CNI_TYPE_MAX)) {
-			/* A "type" is a file name in a bin dir: no '/', no "..". */
+		    !privnet_valid_cni_name(
+		        json_object_get_string(t), CNI_TYPE_MAX)) {
+			/* A "type" is a file name in a bin dir: no '/', no
+			 * "..". */
 			qb_seterr(err, QB_E_PRECONDITION,
 			    "plugins[%zu].type missing or not a plain plugin "
 			    "name",
@@ -207,14 +208,14 @@ cni_plugin_config(const struct cni_conflist *cl, unsigned i,
 	/* A deep copy: the conflist stays pristine for the next call. */
 	if (json_object_deep_copy(src, &conf, NULL) != 0)
 		goto nomem;
-	if (json_object_object_add(conf, "name",
-		json_object_new_string(cl->name)) != 0 ||
+	if (json_object_object_add(
+	        conf, "name", json_object_new_string(cl->name)) != 0 ||
 	    json_object_object_add(conf, "cniVersion",
-		json_object_new_string(cl->cni_version)) != 0)
+	        json_object_new_string(cl->cni_version)) != 0)
 		goto nomem;
 	if (prev_result != NULL) {
 		if ((prev = cni_json_parse(prev_result, strlen(prev_result),
-			 err, "prevResult")) == NULL)
+		         err, "prevResult")) == NULL)
 			goto fail;
 		if (json_object_object_add(conf, "prevResult", prev) != 0) {
 			json_object_put(prev);

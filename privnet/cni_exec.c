@@ -28,8 +28,8 @@ now_ms(void)
 
 /* The plugin binary: first bin dir (config only) holding an executable. */
 static int
-find_plugin(const struct qb_config *cfg, const char *type, char *path,
-    size_t pathlen)
+find_plugin(
+    const struct qb_config *cfg, const char *type, char *path, size_t pathlen)
 {
 	struct stat st;
 	unsigned i;
@@ -40,7 +40,7 @@ find_plugin(const struct qb_config *cfg, const char *type, char *path,
 	}
 	for (i = 0; i < cfg->network.n_cni_bin_dirs; i++) {
 		if ((size_t)snprintf(path, pathlen, "%s/%s",
-			cfg->network.cni_bin_dirs[i], type) >= pathlen)
+		        cfg->network.cni_bin_dirs[i], type) >= pathlen)
 			continue;
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    (st.st_mode & 0111) != 0)
@@ -101,8 +101,9 @@ cni_exec_plugin(const struct qb_config *cfg, const char *type,
     const struct cni_call *call, const char *stdin_buf, size_t stdin_len,
     char **out, size_t *outlen, struct qb_error *err)
 {
-	char path[PATH_MAX], e_cmd[64], e_cid[128], e_ns[QB_NETNS_PATH_MAX + 16],
-	    e_if[64], e_path[QB_CONFIG_MAX_BIN_DIRS * PATH_MAX + 16];
+	char path[PATH_MAX], e_cmd[64], e_cid[128],
+	    e_ns[QB_NETNS_PATH_MAX + 16], e_if[64],
+	    e_path[QB_CONFIG_MAX_BIN_DIRS * PATH_MAX + 16];
 	char *envp[] = {e_cmd, e_cid, e_ns, e_if, e_path,
 	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	    NULL};
@@ -121,7 +122,8 @@ cni_exec_plugin(const struct qb_config *cfg, const char *type,
 		    "CNI plugin \"%s\" not found in network.cni_bin_dirs",
 		    type);
 	snprintf(e_cmd, sizeof(e_cmd), "CNI_COMMAND=%s", call->command);
-	snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=%s", call->container_id);
+	snprintf(
+	    e_cid, sizeof(e_cid), "CNI_CONTAINERID=%s", call->container_id);
 	snprintf(e_ns, sizeof(e_ns), "CNI_NETNS=%s", call->netns);
 	snprintf(e_if, sizeof(e_if), "CNI_IFNAME=%s", call->ifname);
 	cni_path_env(cfg, e_path, sizeof(e_path));
@@ -173,8 +175,8 @@ cni_exec_plugin(const struct qb_config *cfg, const char *type,
 		if (r == -1)
 			break;
 		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
-			ssize_t w = write(in[1], stdin_buf + woff,
-			    stdin_len - woff);
+			ssize_t w =
+			    write(in[1], stdin_buf + woff, stdin_len - woff);
 			if (w > 0)
 				woff += (size_t)w;
 			if ((w == -1 && errno != EAGAIN && errno != EINTR) ||
@@ -225,10 +227,10 @@ cni_exec_plugin(const struct qb_config *cfg, const char *type,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		/* The spec: an error object on stdout; else quote stderr. */
 		if (sout != NULL && olen > 0 &&
-		    (cni_error_parse(sout, olen, err), strncmp(err->msg,
-			 "CNI error ", 10) == 0))
-			qb_preferr(err, "CNI plugin %s %s", type,
-			    call->command);
+		    (cni_error_parse(sout, olen, err),
+		        strncmp(err->msg, "CNI error ", 10) == 0))
+			qb_preferr(
+			    err, "CNI plugin %s %s", type, call->command);
 		else if (WIFSIGNALED(status))
 			qb_seterr(err, QB_E_INTERNAL,
 			    "CNI plugin %s %s: killed by signal %d%s%s", type,
@@ -248,8 +250,8 @@ cni_exec_plugin(const struct qb_config *cfg, const char *type,
 	*outlen = olen;
 	return 0;
 syserr:
-	qb_seterr(err, QB_E_INTERNAL, "CNI plugin %s: %s", type,
-	    strerror(errno));
+	qb_seterr(
+	    err, QB_E_INTERNAL, "CNI plugin %s: %s", type, strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		if (in[i] != -1)
 			close(in[i]);
@@ -281,12 +283,13 @@ cni_chain_add(const struct qb_config *cfg, const struct cni_conflist *cl,
 		if ((conf = cni_plugin_config(cl, i, prev, &len, err)) == NULL)
 			goto fail;
 		if (cni_exec_plugin(cfg, cl->types[i], call, conf, len, &out,
-			&olen, err) == -1) {
+		        &olen, err) == -1) {
 			free(conf);
 			goto fail;
 		}
 		free(conf);
-		/* A plugin that prints nothing passes the previous result on. */
+		/* A plugin that prints nothing passes the previous result on.
+		 */
 		if (olen == 0) {
 			free(out);
 			continue;
@@ -317,8 +320,7 @@ fail:
 
 int
 cni_chain_del(const struct qb_config *cfg, const struct cni_conflist *cl,
-    const struct cni_call *call, const char *prev_result,
-    struct qb_error *err)
+    const struct cni_call *call, const char *prev_result, struct qb_error *err)
 {
 	struct qb_error e1;
 	char *conf, *out;
@@ -328,12 +330,12 @@ cni_chain_del(const struct qb_config *cfg, const struct cni_conflist *cl,
 
 	for (i = cl->n_plugins; i-- > 0;) {
 		qb_clearerr(&e1);
-		if ((conf = cni_plugin_config(cl, i, prev_result, &len,
-			 &e1)) == NULL ||
+		if ((conf = cni_plugin_config(cl, i, prev_result, &len, &e1)) ==
+		        NULL ||
 		    cni_exec_plugin(cfg, cl->types[i], call, conf, len, &out,
-			&olen, &e1) == -1) {
-			log_warnx("%s: %s: %s", __func__, call->container_id,
-			    e1.msg);
+		        &olen, &e1) == -1) {
+			log_warnx(
+			    "%s: %s: %s", __func__, call->container_id, e1.msg);
 			if (rc == 0 && err != NULL)
 				*err = e1;
 			rc = -1;

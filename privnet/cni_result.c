@@ -67,7 +67,7 @@ parse_mac(const char *s, uint8_t mac[6])
 
 	if (strlen(s) != 17 ||
 	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
-		&v[4], &v[5], &tail) != 6)
+	        &v[4], &v[5], &tail) != 6)
 		return -1;
 	for (i = 0; i < 6; i++) {
 		if (s[i * 3 + 2] != ':' && i < 5)
@@ -106,8 +106,8 @@ copy_str(json_object *v, char *dst, size_t dstlen)
 }
 
 json_object *
-cni_json_parse(const char *buf, size_t len, struct qb_error *err,
-    const char *what)
+cni_json_parse(
+    const char *buf, size_t len, struct qb_error *err, const char *what)
 {
 	struct json_tokener *tok;
 	json_object *obj;
@@ -126,7 +126,8 @@ cni_json_parse(const char *buf, size_t len, struct qb_error *err,
 	jerr = json_tokener_get_error(tok);
 	if (obj != NULL && jerr == json_tokener_success &&
 	    json_tokener_get_parse_end(tok) < len) {
-		/* Trailing bytes: only whitespace is allowed after the value. */
+		/* Trailing bytes: only whitespace is allowed after the value.
+		 */
 		size_t i;
 		for (i = json_tokener_get_parse_end(tok); i < len; i++)
 			if (!strchr(" \t\r\n", buf[i]))
@@ -143,8 +144,8 @@ cni_json_parse(const char *buf, size_t len, struct qb_error *err,
 	if (obj == NULL || jerr != json_tokener_success) {
 		qb_seterr(err, QB_E_INTERNAL, "%s: invalid JSON (%s)", what,
 		    jerr == json_tokener_continue
-			? "truncated"
-			: json_tokener_error_desc(jerr));
+		        ? "truncated"
+		        : json_tokener_error_desc(jerr));
 		json_object_put(obj);
 		json_tokener_free(tok);
 		return NULL;
@@ -178,7 +179,8 @@ parse_ifaces(json_object *arr, struct cni_result *res, struct qb_error *err)
 		    v == NULL || copy_str(v, f->name, sizeof(f->name)) == -1 ||
 		    f->name[0] == '\0')
 			return qb_seterr(err, QB_E_INTERNAL,
-			    "CNI result: interfaces[%zu].name missing or longer "
+			    "CNI result: interfaces[%zu].name missing or "
+			    "longer "
 			    "than %d",
 			    i, QB_IFNAME_MAX - 1);
 		if (member(it, "mac", json_type_string, &v) == -1)
@@ -195,7 +197,7 @@ parse_ifaces(json_object *arr, struct cni_result *res, struct qb_error *err)
 			    i);
 		f->in_sandbox = v != NULL && json_object_get_string_len(v) > 0;
 		continue;
-badmac:
+	badmac:
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "CNI result: interfaces[%zu].mac is not a MAC address", i);
 	}
@@ -222,16 +224,15 @@ parse_ips(json_object *arr, struct cni_result *res, struct qb_error *err)
 		if (member(it, "address", json_type_string, &v) == -1 ||
 		    v == NULL ||
 		    cni_addr_parse(json_object_get_string(v), 1, &ip->addr) ==
-			-1)
+		        -1)
 			return qb_seterr(err, QB_E_INTERNAL,
 			    "CNI result: ips[%zu].address is not an "
 			    "address/prefix",
 			    i);
 		if (member(it, "gateway", json_type_string, &v) == -1 ||
-		    (v != NULL &&
-			(cni_addr_parse(json_object_get_string(v), 0,
-			     &ip->gw) == -1 ||
-			    ip->gw.family != ip->addr.family)))
+		    (v != NULL && (cni_addr_parse(json_object_get_string(v), 0,
+		                       &ip->gw) == -1 ||
+		                      ip->gw.family != ip->addr.family)))
 			return qb_seterr(err, QB_E_INTERNAL,
 			    "CNI result: ips[%zu].gateway is not an address of "
 			    "the same family",
@@ -251,18 +252,18 @@ parse_ips(json_object *arr, struct cni_result *res, struct qb_error *err)
 		if (v != NULL) {
 			const char *ver = json_object_get_string(v);
 			if (!((strcmp(ver, "4") == 0 &&
-				  ip->addr.family == AF_INET) ||
-				(strcmp(ver, "6") == 0 &&
-				    ip->addr.family == AF_INET6)))
+			          ip->addr.family == AF_INET) ||
+			        (strcmp(ver, "6") == 0 &&
+			            ip->addr.family == AF_INET6)))
 				goto badver;
 		}
 		continue;
-badif:
+	badif:
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "CNI result: ips[%zu].interface is not an index into "
 		    "interfaces",
 		    i);
-badver:
+	badver:
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "CNI result: ips[%zu].version does not match the address",
 		    i);
@@ -287,19 +288,18 @@ parse_routes(json_object *arr, struct cni_result *res, struct qb_error *err)
 		if (!json_object_is_type(it, json_type_object) ||
 		    member(it, "dst", json_type_string, &v) == -1 ||
 		    v == NULL ||
-		    cni_addr_parse(json_object_get_string(v), 1, &r->dst) ==
-			-1)
+		    cni_addr_parse(json_object_get_string(v), 1, &r->dst) == -1)
 			return qb_seterr(err, QB_E_INTERNAL,
 			    "CNI result: routes[%zu].dst is not an "
 			    "address/prefix",
 			    i);
 		if (member(it, "gw", json_type_string, &v) == -1 ||
-		    (v != NULL &&
-			(cni_addr_parse(json_object_get_string(v), 0, &r->gw) ==
-				-1 ||
-			    r->gw.family != r->dst.family)))
+		    (v != NULL && (cni_addr_parse(json_object_get_string(v), 0,
+		                       &r->gw) == -1 ||
+		                      r->gw.family != r->dst.family)))
 			return qb_seterr(err, QB_E_INTERNAL,
-			    "CNI result: routes[%zu].gw is not an address of the "
+			    "CNI result: routes[%zu].gw is not an address of "
+			    "the "
 			    "same family",
 			    i);
 	}
@@ -312,8 +312,8 @@ valid_dns_name(const char *s)
 {
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-			(*s >= '0' && *s <= '9') || *s == '-' || *s == '.' ||
-			*s == '_'))
+		        (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' ||
+		        *s == '_'))
 			return 0;
 	return 1;
 }
@@ -333,8 +333,8 @@ parse_dns(json_object *dns, struct cni_result *res, struct qb_error *err)
 	for (i = 0; i < n; i++) {
 		v = json_object_array_get_idx(arr, i);
 		if (!json_object_is_type(v, json_type_string) ||
-		    cni_addr_parse(json_object_get_string(v), 0,
-			&res->dns[i]) == -1)
+		    cni_addr_parse(
+		        json_object_get_string(v), 0, &res->dns[i]) == -1)
 			return qb_seterr(err, QB_E_INTERNAL,
 			    "CNI result: dns.nameservers[%zu] is not an "
 			    "address",
@@ -343,8 +343,8 @@ parse_dns(json_object *dns, struct cni_result *res, struct qb_error *err)
 	res->n_dns = (unsigned)n;
 	if (member(dns, "domain", json_type_string, &v) == -1 ||
 	    (v != NULL &&
-		(copy_str(v, res->dns_domain, sizeof(res->dns_domain)) == -1 ||
-		    !valid_dns_name(res->dns_domain))))
+	        (copy_str(v, res->dns_domain, sizeof(res->dns_domain)) == -1 ||
+	            !valid_dns_name(res->dns_domain))))
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "CNI result: dns.domain is not a domain name");
 	if (member(dns, "search", json_type_array, &arr) == -1)
@@ -373,8 +373,8 @@ bad:
 static int
 supported_version(const char *v)
 {
-	static const char *const ok[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0",
-	    NULL};
+	static const char *const ok[] = {
+	    "0.3.0", "0.3.1", "0.4.0", "1.0.0", NULL};
 	int i;
 
 	for (i = 0; ok[i] != NULL; i++)
@@ -384,8 +384,8 @@ supported_version(const char *v)
 }
 
 int
-cni_result_parse(const char *buf, size_t len, struct cni_result *res,
-    struct qb_error *err)
+cni_result_parse(
+    const char *buf, size_t len, struct cni_result *res, struct qb_error *err)
 {
 	json_object *root, *v;
 	int rc = -1;
@@ -415,20 +415,22 @@ cni_result_parse(const char *buf, size_t len, struct cni_result *res,
 	if (v != NULL && parse_ifaces(v, res, err) == -1)
 		goto out;
 	if (member(root, "ips", json_type_array, &v) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "CNI result: ips is not an array");
+		qb_seterr(
+		    err, QB_E_INTERNAL, "CNI result: ips is not an array");
 		goto out;
 	}
 	if (v != NULL && parse_ips(v, res, err) == -1)
 		goto out;
 	if (member(root, "routes", json_type_array, &v) == -1) {
-		qb_seterr(err, QB_E_INTERNAL,
-		    "CNI result: routes is not an array");
+		qb_seterr(
+		    err, QB_E_INTERNAL, "CNI result: routes is not an array");
 		goto out;
 	}
 	if (v != NULL && parse_routes(v, res, err) == -1)
 		goto out;
 	if (member(root, "dns", json_type_object, &v) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "CNI result: dns is not an object");
+		qb_seterr(
+		    err, QB_E_INTERNAL, "CNI result: dns is not an object");
 		goto out;
 	}
 	if (v != NULL && parse_dns(v, res, err) == -1)
@@ -470,8 +472,8 @@ cni_error_parse(const char *buf, size_t len, struct qb_error *err)
 	if (member(root, "msg", json_type_string, &v) == 0 && v != NULL)
 		snprintf(msg, sizeof(msg), "%s", json_object_get_string(v));
 	if (member(root, "details", json_type_string, &v) == 0 && v != NULL)
-		snprintf(details, sizeof(details), "%s",
-		    json_object_get_string(v));
+		snprintf(
+		    details, sizeof(details), "%s", json_object_get_string(v));
 	json_object_put(root);
 	sanitize(msg);
 	sanitize(details);
@@ -482,8 +484,8 @@ cni_error_parse(const char *buf, size_t len, struct qb_error *err)
 }
 
 void
-cni_result_to_net(const struct cni_result *res, const char *ifname,
-    struct qb_net_result *out)
+cni_result_to_net(
+    const struct cni_result *res, const char *ifname, struct qb_net_result *out)
 {
 	unsigned i;
 	int want = -1;

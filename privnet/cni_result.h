@@ -13,7 +13,7 @@
 #include "lib/error.h"
 
 #define CNI_RESULT_MAX_BYTES (1024 * 1024)
-#define CNI_MAX_IFACES 8
+#define CNI_MAX_IFACES       8
 
 struct cni_iface {
 	char name[QB_IFNAME_MAX];
@@ -25,7 +25,7 @@ struct cni_iface {
 struct cni_ip {
 	struct qb_net_addr addr;
 	struct qb_net_addr gw; /* family 0 = none */
-	int iface;	       /* index into ifaces, -1 = not given */
+	int iface;             /* index into ifaces, -1 = not given */
 };
 
 struct cni_result {
@@ -44,8 +44,8 @@ struct cni_result {
 };
 
 /* Parse a success result. Returns 0, or -1 with err (QB_E_INTERNAL). */
-int cni_result_parse(const char *buf, size_t len, struct cni_result *res,
-    struct qb_error *err);
+int cni_result_parse(
+    const char *buf, size_t len, struct cni_result *res, struct qb_error *err);
 
 /*
  * A plugin's error object {"code":N,"msg":"...","details":"..."} into err

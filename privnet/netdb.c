@@ -15,7 +15,7 @@
 #include "lib/log.h"
 #include "privnet/privnet.h"
 
-#define NETDB_FILE "cni-config.db"
+#define NETDB_FILE    "cni-config.db"
 #define NETDB_MAPSIZE (64UL * 1024 * 1024)
 
 struct netdb {
@@ -44,7 +44,7 @@ netdb_open(const char *state_dir, struct netdb **out)
 	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST)
 		return -1;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", state_dir,
-		NETDB_FILE) >= sizeof(path)) {
+	        NETDB_FILE) >= sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -93,23 +93,24 @@ netdb_rec_encode(const struct netdb_rec *rec, size_t *len)
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
 	json_object_object_add(o, "id", json_object_new_string(rec->id));
-	json_object_object_add(o, "state", json_object_new_int((int)rec->state));
-	json_object_object_add(o, "own_netns",
-	    json_object_new_boolean(rec->own_netns));
+	json_object_object_add(
+	    o, "state", json_object_new_int((int)rec->state));
+	json_object_object_add(
+	    o, "own_netns", json_object_new_boolean(rec->own_netns));
 	json_object_object_add(o, "netns", json_object_new_string(rec->netns));
-	json_object_object_add(o, "network",
-	    json_object_new_string(rec->network));
+	json_object_object_add(
+	    o, "network", json_object_new_string(rec->network));
 	json_object_object_add(o, "veth", json_object_new_string(rec->veth));
-	json_object_object_add(o, "owner_pid",
-	    json_object_new_int64(rec->owner_pid));
-	json_object_object_add(o, "owner_start",
-	    json_object_new_uint64(rec->owner_start));
+	json_object_object_add(
+	    o, "owner_pid", json_object_new_int64(rec->owner_pid));
+	json_object_object_add(
+	    o, "owner_start", json_object_new_uint64(rec->owner_start));
 	if (rec->conflist)
-		json_object_object_add(o, "conflist",
-		    json_object_new_string(rec->conflist));
+		json_object_object_add(
+		    o, "conflist", json_object_new_string(rec->conflist));
 	if (rec->result)
-		json_object_object_add(o, "result",
-		    json_object_new_string(rec->result));
+		json_object_object_add(
+		    o, "result", json_object_new_string(rec->result));
 	j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (j != NULL && (s = strdup(j)) != NULL)
 		*len = strlen(s);
@@ -241,7 +242,7 @@ netdb_get(struct netdb *db, const char *id, struct netdb_rec *rec)
 	rc = mdb_get(txn, db->dbi, &k, &v);
 	if (rc == 0)
 		rc = netdb_rec_decode(v.mv_data, v.mv_size, rec) == 0 ? 0
-								      : EBADMSG;
+		                                                      : EBADMSG;
 	mdb_txn_abort(txn);
 	if (rc != 0) {
 		errno = mdb_errno(rc);
@@ -276,8 +277,8 @@ netdb_del(struct netdb *db, const char *id)
 }
 
 int
-netdb_foreach(struct netdb *db, int (*fn)(const struct netdb_rec *, void *),
-    void *arg)
+netdb_foreach(
+    struct netdb *db, int (*fn)(const struct netdb_rec *, void *), void *arg)
 {
 	struct netdb_rec *recs = NULL, *n;
 	size_t nrecs = 0, i;
@@ -296,8 +297,8 @@ netdb_foreach(struct netdb *db, int (*fn)(const struct netdb_rec *, void *),
 		errno = mdb_errno(rc);
 		return -1;
 	}
-	while ((rc = mdb_cursor_get(cur, &k, &v,
-		    nrecs || ret ? MDB_NEXT : MDB_FIRST)) == 0) {
+	while ((rc = mdb_cursor_get(
+	            cur, &k, &v, nrecs || ret ? MDB_NEXT : MDB_FIRST)) == 0) {
 		if ((n = realloc(recs, (nrecs + 1) * sizeof(*recs))) == NULL) {
 			ret = -1;
 			break;
@@ -305,7 +306,8 @@ netdb_foreach(struct netdb *db, int (*fn)(const struct netdb_rec *, void *),
 		recs = n;
 		if (netdb_rec_decode(v.mv_data, v.mv_size, &recs[nrecs]) ==
 		    -1) {
-			log_warnx("%s: skipping an unreadable record", __func__);
+			log_warnx(
+			    "%s: skipping an unreadable record", __func__);
 			ret = 1;
 			continue;
 		}
@@ -354,5 +356,5 @@ int
 netdb_owner_alive(const struct netdb_rec *rec)
 {
 	return rec->owner_pid > 0 && rec->owner_start != 0 &&
-	    proc_start_time(rec->owner_pid) == rec->owner_start;
+	       proc_start_time(rec->owner_pid) == rec->owner_start;
 }

@@ -19,7 +19,7 @@ int
 netns_own_path(const char *id, char *path, size_t pathlen)
 {
 	if ((size_t)snprintf(path, pathlen, "%s/%s%s", PRIVNET_NETNS_DIR,
-		PRIVNET_NETNS_PREFIX, id) >= pathlen) {
+	        PRIVNET_NETNS_PREFIX, id) >= pathlen) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -42,10 +42,10 @@ netns_dir_prepare(void)
 	if (rc == -1 && errno == EINVAL) {
 		/* Not a mount point yet: make it one, then shared. */
 		if (mount(PRIVNET_NETNS_DIR, PRIVNET_NETNS_DIR, "none",
-			MS_BIND | MS_REC, NULL) == -1)
+		        MS_BIND | MS_REC, NULL) == -1)
 			return -1;
-		rc = mount("", PRIVNET_NETNS_DIR, "none", MS_SHARED | MS_REC,
-		    NULL);
+		rc = mount(
+		    "", PRIVNET_NETNS_DIR, "none", MS_SHARED | MS_REC, NULL);
 	}
 	return rc;
 }
@@ -58,10 +58,9 @@ netns_create(const char *path, struct qb_error *err)
 	if (netns_dir_prepare() == -1)
 		return qb_seterr(err, QB_E_INTERNAL, "prepare %s: %s",
 		    PRIVNET_NETNS_DIR, strerror(errno));
-	if ((fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)) ==
-	    -1)
-		return qb_seterr(err, errno == EEXIST ? QB_E_EXISTS
-						      : QB_E_INTERNAL,
+	if ((fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)) == -1)
+		return qb_seterr(err,
+		    errno == EEXIST ? QB_E_EXISTS : QB_E_INTERNAL,
 		    "create %s: %s", path, strerror(errno));
 	close(fd);
 	if ((saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) == -1)
@@ -78,8 +77,8 @@ netns_create(const char *path, struct qb_error *err)
 	netns_leave(saved);
 	return 0;
 fail:
-	qb_seterr(err, QB_E_INTERNAL, "create netns %s: %s", path,
-	    strerror(errno));
+	qb_seterr(
+	    err, QB_E_INTERNAL, "create netns %s: %s", path, strerror(errno));
 	if (saved != -1)
 		close(saved);
 	unlink(path);

@@ -66,7 +66,7 @@ static int
 valid_id_field(const char *field, size_t len)
 {
 	return qb_imsg_check_strfield(field, len) > 0 &&
-	    privnet_valid_id(field);
+	       privnet_valid_id(field);
 }
 
 static __attribute__((noreturn)) void
@@ -112,19 +112,19 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 			if (qb_imsg_get_struct(&imsg, &sreq, sizeof(sreq)) ==
 			    -1)
 				kill_connection("wrong payload size", type);
-			if (!valid_id_field(sreq.sandbox_id,
-				sizeof(sreq.sandbox_id)))
+			if (!valid_id_field(
+			        sreq.sandbox_id, sizeof(sreq.sandbox_id)))
 				kill_connection("invalid sandbox id", type);
-			if (qb_imsg_check_strfield(sreq.netns_path,
-				sizeof(sreq.netns_path)) < 0 ||
+			if (qb_imsg_check_strfield(
+			        sreq.netns_path, sizeof(sreq.netns_path)) < 0 ||
 			    (sreq.netns_path[0] != '\0' &&
-				!privnet_valid_netns_path(sreq.netns_path)))
-				kill_connection("netns path outside /run/netns",
-				    type);
-			if (qb_imsg_check_strfield(sreq.ifname,
-				sizeof(sreq.ifname)) < 0 ||
+			        !privnet_valid_netns_path(sreq.netns_path)))
+				kill_connection(
+				    "netns path outside /run/netns", type);
+			if (qb_imsg_check_strfield(
+			        sreq.ifname, sizeof(sreq.ifname)) < 0 ||
 			    (sreq.ifname[0] != '\0' &&
-				!privnet_valid_ifname(sreq.ifname)))
+			        !privnet_valid_ifname(sreq.ifname)))
 				kill_connection("invalid interface name", type);
 			break;
 		case IMSG_NET_TEARDOWN_REQ:
@@ -132,8 +132,8 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 			if (qb_imsg_get_struct(&imsg, &ireq, sizeof(ireq)) ==
 			    -1)
 				kill_connection("wrong payload size", type);
-			if (!valid_id_field(ireq.sandbox_id,
-				sizeof(ireq.sandbox_id)))
+			if (!valid_id_field(
+			        ireq.sandbox_id, sizeof(ireq.sandbox_id)))
 				kill_connection("invalid sandbox id", type);
 			break;
 		default:
@@ -144,26 +144,26 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 		switch (type) {
 		case IMSG_NET_SETUP_REQ:
 			if (privnet_net_do_setup(&cfg, db, sreq.sandbox_id,
-				sreq.netns_path, sreq.ifname, &res, &tap_fd,
-				&err) == -1) {
+			        sreq.netns_path, sreq.ifname, &res, &tap_fd,
+			        &err) == -1) {
 				reply_error(ibuf, peerid, type, &err);
 				break;
 			}
 			/* imsg owns tap_fd now and closes it once sent: the
 			 * TAP lives as long as QEMU holds it. */
 			if (imsg_compose(ibuf, IMSG_NET_SETUP_RES, peerid, 0,
-				tap_fd, &res, sizeof(res)) == -1)
+			        tap_fd, &res, sizeof(res)) == -1)
 				fatal("%s: imsg_compose", __func__);
 			flush_or_die(ibuf);
 			break;
 		case IMSG_NET_TEARDOWN_REQ:
-			if (privnet_net_do_teardown(&cfg, db, ireq.sandbox_id,
-				&err) == -1) {
+			if (privnet_net_do_teardown(
+			        &cfg, db, ireq.sandbox_id, &err) == -1) {
 				reply_error(ibuf, peerid, type, &err);
 				break;
 			}
-			if (imsg_compose(ibuf, IMSG_NET_TEARDOWN_RES, peerid,
-				0, -1, &ireq, sizeof(ireq)) == -1)
+			if (imsg_compose(ibuf, IMSG_NET_TEARDOWN_RES, peerid, 0,
+			        -1, &ireq, sizeof(ireq)) == -1)
 				fatal("%s: imsg_compose", __func__);
 			flush_or_die(ibuf);
 			break;
@@ -185,7 +185,7 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 				break;
 			}
 			if (imsg_compose(ibuf, IMSG_NET_STATUS_RES, peerid, 0,
-				-1, &st, sizeof(st)) == -1)
+			        -1, &st, sizeof(st)) == -1)
 				fatal("%s: imsg_compose", __func__);
 			flush_or_die(ibuf);
 			break;

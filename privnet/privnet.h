@@ -16,12 +16,12 @@
 #include "lib/error.h"
 #include "privnet/cni_result.h"
 
-#define PRIVNET_NETNS_DIR "/run/netns"
+#define PRIVNET_NETNS_DIR    "/run/netns"
 #define PRIVNET_NETNS_PREFIX "qemubox-"
-#define PRIVNET_IFNAME "eth0"	/* CNI_IFNAME, the veth end in the netns */
-#define PRIVNET_TAPNAME "qbtap0" /* the TAP next to it */
-#define CNI_MAX_PLUGINS 16
-#define CNI_TYPE_MAX 64
+#define PRIVNET_IFNAME       "eth0" /* CNI_IFNAME, the veth end in the netns */
+#define PRIVNET_TAPNAME      "qbtap0" /* the TAP next to it */
+#define CNI_MAX_PLUGINS      16
+#define CNI_TYPE_MAX         64
 
 /* --- validation (privnet_validate.c): the boundary checks --- */
 
@@ -54,12 +54,12 @@ struct cni_conflist {
 #define CNI_CONFLIST_MAX_BYTES (256 * 1024)
 
 /* The first *.conflist in dir, alphabetically. */
-int cni_conflist_find(const char *dir, char *path, size_t pathlen,
-    struct qb_error *err);
-int cni_conflist_load(const char *path, struct cni_conflist *cl,
-    struct qb_error *err);
-int cni_conflist_parse(const char *buf, size_t len, struct cni_conflist *cl,
-    struct qb_error *err);
+int cni_conflist_find(
+    const char *dir, char *path, size_t pathlen, struct qb_error *err);
+int cni_conflist_load(
+    const char *path, struct cni_conflist *cl, struct qb_error *err);
+int cni_conflist_parse(
+    const char *buf, size_t len, struct cni_conflist *cl, struct qb_error *err);
 void cni_conflist_free(struct cni_conflist *cl);
 /*
  * The stdin of plugin i: its object with "name" and "cniVersion" of the list
@@ -70,8 +70,8 @@ char *cni_plugin_config(const struct cni_conflist *cl, unsigned i,
     const char *prev_result, size_t *len, struct qb_error *err);
 
 /* Shared JSON reader with size and depth limits (cni_result.c). */
-json_object *cni_json_parse(const char *buf, size_t len, struct qb_error *err,
-    const char *what);
+json_object *cni_json_parse(
+    const char *buf, size_t len, struct qb_error *err, const char *what);
 
 /* --- plugin execution (cni_exec.c) --- */
 
@@ -95,16 +95,15 @@ int cni_exec_plugin(const struct qb_config *cfg, const char *type,
  * The whole chain. ADD: plugins in order, each given the previous result;
  * on failure DEL of the chain (reverse) so nothing stays allocated, and
  * *result is NULL. progress (may be NULL) gets each intermediate result so
- * a DEL after a crash has the best prevResult there is. DEL: reverse order with prev_result; every plugin runs
- * even if one fails (first error reported).
+ * a DEL after a crash has the best prevResult there is. DEL: reverse order with
+ * prev_result; every plugin runs even if one fails (first error reported).
  */
 typedef int (*cni_progress_fn)(void *arg, unsigned done, const char *result);
 int cni_chain_add(const struct qb_config *cfg, const struct cni_conflist *cl,
     const struct cni_call *call, cni_progress_fn progress, void *arg,
     char **result, size_t *result_len, struct qb_error *err);
 int cni_chain_del(const struct qb_config *cfg, const struct cni_conflist *cl,
-    const struct cni_call *call, const char *prev_result,
-    struct qb_error *err);
+    const struct cni_call *call, const char *prev_result, struct qb_error *err);
 
 /* --- network namespaces (netns.c) --- */
 
@@ -146,17 +145,18 @@ struct netdb;
 struct netdb_rec {
 	char id[QB_ID_MAX];
 	uint32_t state; /* QB_NET_STATE_ADDING / READY */
-	int own_netns;	/* 1: we created netns and ran CNI; 0: CRI */
+	int own_netns;  /* 1: we created netns and ran CNI; 0: CRI */
 	char netns[QB_NETNS_PATH_MAX];
 	char network[QB_DNS_NAME_MAX];
-	char veth[QB_IFNAME_MAX]; /* the veth in netns (CRI: found, else eth0) */
+	char
+	    veth[QB_IFNAME_MAX]; /* the veth in netns (CRI: found, else eth0) */
 	/* The shim daemon that asked (privnet's parent): pid + start time
 	 * (/proc/<pid>/stat field 22), so qemubox-cleanup can tell a record
 	 * whose shim is gone. 0 = unknown. */
 	int64_t owner_pid;
 	uint64_t owner_start;
 	char *conflist; /* bytes of the conflist used (own netns mode) */
-	char *result;	/* final CNI result JSON, NULL before ADD finished */
+	char *result;   /* final CNI result JSON, NULL before ADD finished */
 };
 
 int netdb_open(const char *state_dir, struct netdb **db);
@@ -166,13 +166,14 @@ int netdb_put(struct netdb *db, const struct netdb_rec *rec);
 int netdb_get(struct netdb *db, const char *id, struct netdb_rec *rec);
 int netdb_del(struct netdb *db, const char *id);
 /* Calls fn for each record (a copy: fn may put/del). */
-int netdb_foreach(struct netdb *db,
-    int (*fn)(const struct netdb_rec *, void *), void *arg);
+int netdb_foreach(
+    struct netdb *db, int (*fn)(const struct netdb_rec *, void *), void *arg);
 void netdb_rec_free(struct netdb_rec *rec);
 char *netdb_rec_encode(const struct netdb_rec *rec, size_t *len);
 int netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec);
 
-/* --- the operations (privnet_net.c), used by privnet and qemubox-cleanup --- */
+/* --- the operations (privnet_net.c), used by privnet and qemubox-cleanup ---
+ */
 
 /* Stamp new records with this owner (privnet: its parent, the shim). */
 void privnet_net_set_owner(int64_t pid);

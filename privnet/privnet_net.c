@@ -56,8 +56,8 @@ setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
 
 	if (netns_own_path(rec->id, rec->netns, sizeof(rec->netns)) == -1)
 		return qb_seterr(err, QB_E_INVALID, "sandbox id too long");
-	if (cni_conflist_find(cfg->network.cni_conf_dir, path, sizeof(path),
-		err) == -1 ||
+	if (cni_conflist_find(
+	        cfg->network.cni_conf_dir, path, sizeof(path), err) == -1 ||
 	    cni_conflist_load(path, &cl, err) == -1)
 		return -1;
 	snprintf(rec->network, sizeof(rec->network), "%s", cl.name);
@@ -72,8 +72,8 @@ setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
 	}
 	if (netns_create(rec->netns, err) == -1)
 		goto fail_rec;
-	if (cni_chain_add(cfg, &cl, &call, record_progress, &pc, &result,
-		&rlen, err) == -1)
+	if (cni_chain_add(cfg, &cl, &call, record_progress, &pc, &result, &rlen,
+	        err) == -1)
 		goto fail_ns;
 	rec->result = result;
 	if (netdb_put(db, rec) == -1) {
@@ -86,8 +86,8 @@ setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
 		goto fail_del;
 	}
 	cni_result_to_net(&res, rec->veth, out);
-	if (tap_setup(rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd,
-		err) == -1)
+	if (tap_setup(
+	        rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd, err) == -1)
 		goto fail_del;
 	cni_conflist_free(&cl);
 	return 0;
@@ -127,8 +127,8 @@ setup_cri(struct netdb *db, struct netdb_rec *rec, struct qb_net_result *out,
 		    rec->id, strerror(errno));
 		goto fail;
 	}
-	if (tap_setup(rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd,
-		err) == -1)
+	if (tap_setup(
+	        rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd, err) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -168,8 +168,8 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
 	if (netns_path[0] == '\0') {
 		if (rec.veth[0] == '\0')
-			snprintf(rec.veth, sizeof(rec.veth), "%s",
-			    PRIVNET_IFNAME);
+			snprintf(
+			    rec.veth, sizeof(rec.veth), "%s", PRIVNET_IFNAME);
 		rec.own_netns = 1;
 		rc = setup_own(cfg, db, &rec, out, tap_fd, err);
 	} else {
@@ -187,8 +187,8 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 			privnet_net_do_teardown(cfg, db, id, NULL);
 			return -1;
 		}
-		snprintf(out->netns_path, sizeof(out->netns_path), "%s",
-		    rec.netns);
+		snprintf(
+		    out->netns_path, sizeof(out->netns_path), "%s", rec.netns);
 		log_info("%s: %s: %s mode, netns %s, tap %s", __func__, id,
 		    rec.own_netns ? "own netns" : "CRI", rec.netns,
 		    out->tap_name);
@@ -219,10 +219,10 @@ privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
 		tap_teardown(rec.netns, rec.veth, PRIVNET_TAPNAME);
 	if (rec.own_netns) {
 		if (rec.conflist == NULL ||
-		    cni_conflist_parse(rec.conflist, strlen(rec.conflist), &cl,
-			&e) == -1) {
-			log_warnx("%s: %s: no usable conflist recorded", __func__,
-			    id);
+		    cni_conflist_parse(
+		        rec.conflist, strlen(rec.conflist), &cl, &e) == -1) {
+			log_warnx("%s: %s: no usable conflist recorded",
+			    __func__, id);
 		} else {
 			/* DEL errors are logged; what a plugin could not undo
 			 * goes with the netns. */
@@ -230,8 +230,8 @@ privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
 			cni_conflist_free(&cl);
 		}
 		if (netns_remove(rec.netns) == -1) {
-			rc = qb_seterr(err, QB_E_INTERNAL, "remove netns %s: %s",
-			    rec.netns, strerror(errno));
+			rc = qb_seterr(err, QB_E_INTERNAL,
+			    "remove netns %s: %s", rec.netns, strerror(errno));
 			goto out;
 		}
 	}

@@ -8,7 +8,7 @@ static int
 id_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
 int
@@ -52,8 +52,8 @@ privnet_valid_ifname(const char *name)
 int
 privnet_valid_netns_path(const char *path)
 {
-	static const char *const roots[] = {"/run/netns/", "/var/run/netns/",
-	    NULL};
+	static const char *const roots[] = {
+	    "/run/netns/", "/var/run/netns/", NULL};
 	size_t n = strnlen(path, QB_NETNS_PATH_MAX);
 	const char *p, *rest = NULL;
 	int i;

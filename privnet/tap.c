@@ -394,8 +394,8 @@ net_inspect(const char *netns, char *veth, size_t vethlen,
 	step = "links";
 	if ((rc = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links)) < 0)
 		goto fail;
-	if ((l = rtnl_link_get_by_name(links,
-		 veth[0] ? veth : PRIVNET_IFNAME)) != NULL) {
+	if ((l = rtnl_link_get_by_name(
+	         links, veth[0] ? veth : PRIVNET_IFNAME)) != NULL) {
 		c.ifindex = rtnl_link_get_ifindex(l);
 		rtnl_link_put(l);
 	} else if (veth[0] == '\0') {

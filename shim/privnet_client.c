@@ -91,8 +91,8 @@ kill_conn(struct privnet_client *c, const char *why)
 	struct pending *p;
 
 	if (!c->dead)
-		log_warnx("privnet_client: %s; connection to privnet closed",
-		    why);
+		log_warnx(
+		    "privnet_client: %s; connection to privnet closed", why);
 	c->dead = 1;
 	qb_seterr(&err, QB_E_UNAVAILABLE, "qemubox-privnet: %s", why);
 	while ((p = TAILQ_FIRST(&c->pending)) != NULL) {
@@ -119,22 +119,22 @@ id_field(char *dst, size_t dstlen, const char *s, const char *what,
     struct qb_error *err)
 {
 	if (strlen(s) >= dstlen)
-		return qb_seterr(err, QB_E_INVALID, "%s \"%s\" too long (max %zu)",
-		    what, s, dstlen - 1);
+		return qb_seterr(err, QB_E_INVALID,
+		    "%s \"%s\" too long (max %zu)", what, s, dstlen - 1);
 	memset(dst, 0, dstlen);
 	memcpy(dst, s, strlen(s));
 	return 0;
 }
 
 static struct pending *
-enqueue(struct privnet_client *c, uint32_t type, const void *data,
-    size_t len, struct qb_error *err)
+enqueue(struct privnet_client *c, uint32_t type, const void *data, size_t len,
+    struct qb_error *err)
 {
 	struct pending *p;
 
 	if (c->dead) {
-		qb_seterr(err, QB_E_UNAVAILABLE,
-		    "qemubox-privnet is not running");
+		qb_seterr(
+		    err, QB_E_UNAVAILABLE, "qemubox-privnet is not running");
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -145,8 +145,8 @@ enqueue(struct privnet_client *c, uint32_t type, const void *data,
 	p->type = type;
 	if (imsg_compose(&c->ibuf, type, p->id, 0, -1, data, len) == -1) {
 		free(p);
-		qb_seterr(err, QB_E_INTERNAL, "imsg_compose: %s",
-		    strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "imsg_compose: %s", strerror(errno));
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&c->pending, p, entry);
@@ -164,10 +164,10 @@ privnet_net_setup_async(struct privnet_client *c, const char *sandbox_id,
 
 	memset(&req, 0, sizeof(req));
 	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
-		"sandbox id", err) == -1 ||
+	        "sandbox id", err) == -1 ||
 	    id_field(req.netns_path, sizeof(req.netns_path),
-		netns_path_or_empty ? netns_path_or_empty : "", "netns path",
-		err) == -1)
+	        netns_path_or_empty ? netns_path_or_empty : "", "netns path",
+	        err) == -1)
 		return -1;
 	if ((p = enqueue(c, IMSG_NET_SETUP_REQ, &req, sizeof(req), err)) ==
 	    NULL)
@@ -186,7 +186,7 @@ privnet_net_teardown_async(struct privnet_client *c, const char *sandbox_id,
 
 	memset(&req, 0, sizeof(req));
 	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
-		"sandbox id", err) == -1)
+	        "sandbox id", err) == -1)
 		return -1;
 	if ((p = enqueue(c, IMSG_NET_TEARDOWN_REQ, &req, sizeof(req), err)) ==
 	    NULL)
@@ -205,7 +205,7 @@ privnet_net_status_async(struct privnet_client *c, const char *sandbox_id,
 
 	memset(&req, 0, sizeof(req));
 	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
-		"sandbox id", err) == -1)
+	        "sandbox id", err) == -1)
 		return -1;
 	if ((p = enqueue(c, IMSG_NET_STATUS_REQ, &req, sizeof(req), err)) ==
 	    NULL)
@@ -245,8 +245,8 @@ handle(struct privnet_client *c, struct imsg *imsg)
 	case IMSG_NET_SETUP_REQ:
 		if (type != IMSG_NET_SETUP_RES || fd == -1 ||
 		    qb_imsg_get_struct(imsg, &res, sizeof(res)) == -1 ||
-		    qb_imsg_check_strfield(res.tap_name,
-			sizeof(res.tap_name)) < 0 ||
+		    qb_imsg_check_strfield(res.tap_name, sizeof(res.tap_name)) <
+		        0 ||
 		    res.n_ips > QB_NET_MAX_IPS ||
 		    res.n_routes > QB_NET_MAX_ROUTES ||
 		    res.n_dns > QB_NET_MAX_DNS ||
@@ -353,8 +353,8 @@ wait_done(void *arg, const struct qb_error *err)
 }
 
 static void
-wait_status(void *arg, const struct qb_net_status *st,
-    const struct qb_error *err)
+wait_status(
+    void *arg, const struct qb_net_status *st, const struct qb_error *err)
 {
 	struct waiter *w = arg;
 
@@ -374,12 +374,13 @@ wait_for(struct privnet_client *c, struct waiter *w, struct qb_error *err)
 
 	while (!w->done) {
 		pfd.fd = c->ibuf.fd;
-		pfd.events = POLLIN | (privnet_client_want_write(c) ? POLLOUT : 0);
+		pfd.events =
+		    POLLIN | (privnet_client_want_write(c) ? POLLOUT : 0);
 		if (poll(&pfd, 1, -1) == -1) {
 			if (errno == EINTR)
 				continue;
-			return qb_seterr(err, QB_E_INTERNAL, "poll: %s",
-			    strerror(errno));
+			return qb_seterr(
+			    err, QB_E_INTERNAL, "poll: %s", strerror(errno));
 		}
 		if (pfd.revents & POLLOUT)
 			privnet_client_write(c);
@@ -406,7 +407,7 @@ privnet_net_setup(struct privnet_client *c, const char *sandbox_id,
 	w.tap_fd = -1;
 	*tap_fd = -1;
 	if (privnet_net_setup_async(c, sandbox_id, netns_path_or_empty,
-		wait_setup, &w, err) == -1 ||
+	        wait_setup, &w, err) == -1 ||
 	    wait_for(c, &w, err) == -1)
 		return -1;
 	*tap_fd = w.tap_fd;
@@ -414,8 +415,8 @@ privnet_net_setup(struct privnet_client *c, const char *sandbox_id,
 }
 
 int
-privnet_net_teardown(struct privnet_client *c, const char *sandbox_id,
-    struct qb_error *err)
+privnet_net_teardown(
+    struct privnet_client *c, const char *sandbox_id, struct qb_error *err)
 {
 	struct waiter w = {0};
 
@@ -437,8 +438,8 @@ privnet_net_status(struct privnet_client *c, const char *sandbox_id,
 }
 
 const char *
-privnet_addr_str(const struct qb_net_addr *a, int with_prefix, char *buf,
-    size_t len)
+privnet_addr_str(
+    const struct qb_net_addr *a, int with_prefix, char *buf, size_t len)
 {
 	char tmp[INET6_ADDRSTRLEN];
 

@@ -48,8 +48,8 @@ typedef void (*privnet_setup_cb)(void *arg, const struct qb_net_result *res,
     int tap_fd, const struct qb_error *err);
 /* err is NULL on success. */
 typedef void (*privnet_done_cb)(void *arg, const struct qb_error *err);
-typedef void (*privnet_status_cb)(void *arg, const struct qb_net_status *st,
-    const struct qb_error *err);
+typedef void (*privnet_status_cb)(
+    void *arg, const struct qb_net_status *st, const struct qb_error *err);
 
 /*
  * netns_path_or_empty: "" = privnet creates /run/netns/qemubox-<id> and runs
@@ -60,9 +60,8 @@ int privnet_net_setup_async(struct privnet_client *c, const char *sandbox_id,
     const char *netns_path_or_empty, privnet_setup_cb cb, void *arg,
     struct qb_error *err);
 /* Idempotent: tearing down an unknown or already removed sandbox is OK. */
-int privnet_net_teardown_async(struct privnet_client *c,
-    const char *sandbox_id, privnet_done_cb cb, void *arg,
-    struct qb_error *err);
+int privnet_net_teardown_async(struct privnet_client *c, const char *sandbox_id,
+    privnet_done_cb cb, void *arg, struct qb_error *err);
 int privnet_net_status_async(struct privnet_client *c, const char *sandbox_id,
     privnet_status_cb cb, void *arg, struct qb_error *err);
 
@@ -70,13 +69,13 @@ int privnet_net_status_async(struct privnet_client *c, const char *sandbox_id,
 int privnet_net_setup(struct privnet_client *c, const char *sandbox_id,
     const char *netns_path_or_empty, struct qb_net_result *out, int *tap_fd,
     struct qb_error *err);
-int privnet_net_teardown(struct privnet_client *c, const char *sandbox_id,
-    struct qb_error *err);
+int privnet_net_teardown(
+    struct privnet_client *c, const char *sandbox_id, struct qb_error *err);
 int privnet_net_status(struct privnet_client *c, const char *sandbox_id,
     struct qb_net_status *out, struct qb_error *err);
 
 /* "10.88.0.5/16" (with_prefix) or "10.88.0.1"; "" for an unset address. */
-const char *privnet_addr_str(const struct qb_net_addr *a, int with_prefix,
-    char *buf, size_t len);
+const char *privnet_addr_str(
+    const struct qb_net_addr *a, int with_prefix, char *buf, size_t len);
 
 #endif

@@ -122,8 +122,8 @@ do_setup(const char *id, const char *netns)
 	char a[64], g[64];
 	int fd, i;
 
-	if (privnet_net_setup(client, id, strcmp(netns, "-") ? netns : "",
-		&res, &fd, &err) == -1) {
+	if (privnet_net_setup(client, id, strcmp(netns, "-") ? netns : "", &res,
+	        &fd, &err) == -1) {
 		printf("setup id=%s ok=0 code=%d err=\"%s\"\n", id, err.code,
 		    err.msg);
 		return;
@@ -136,8 +136,8 @@ do_setup(const char *id, const char *netns)
 	       "tapfd=%d\n",
 	    id, privnet_addr_str(&res.ips[0], 1, a, sizeof(a)),
 	    privnet_addr_str(&res.gateways[0], 0, g, sizeof(g)), res.mac[0],
-	    res.mac[1], res.mac[2], res.mac[3], res.mac[4], res.mac[5],
-	    res.mtu, res.tap_name, res.veth_name, res.netns_path, res.n_ips,
+	    res.mac[1], res.mac[2], res.mac[3], res.mac[4], res.mac[5], res.mtu,
+	    res.tap_name, res.veth_name, res.netns_path, res.n_ips,
 	    res.n_routes, res.n_dns, fd >= 0);
 }
 
@@ -186,7 +186,7 @@ do_arp(const char *id)
 	memcpy(e + 6, r->mac, 6);
 	e[12] = 0x08, e[13] = 0x06;
 	unsigned char *a = e + 14;
-	a[1] = 1;		/* htype ethernet */
+	a[1] = 1;                 /* htype ethernet */
 	a[2] = 0x08, a[3] = 0x00; /* ptype IPv4 */
 	a[4] = 6, a[5] = 4;
 	a[7] = 1; /* request */
@@ -204,7 +204,7 @@ do_arp(const char *id)
 			if (n >= 10 + 42 && in[10 + 12] == 0x08 &&
 			    in[10 + 13] == 0x06 && in[10 + 14 + 7] == 2 &&
 			    memcmp(in + 10 + 14 + 14, r->gateways[0].addr, 4) ==
-				0)
+			        0)
 				got = 1;
 		}
 	}
@@ -295,10 +295,10 @@ main(int argc, char *argv[])
 	for (i = 2; i < argc; i++) {
 		const char *c = argv[i];
 
-#define NEED(n)                                                               \
-	do {                                                                  \
-		if (i + (n) >= argc)                                          \
-			fatalx("%s needs %d arguments", c, n);                \
+#define NEED(n)                                                \
+	do {                                                   \
+		if (i + (n) >= argc)                           \
+			fatalx("%s needs %d arguments", c, n); \
 	} while (0)
 		if (strcmp(c, "setup") == 0) {
 			NEED(2);
@@ -315,7 +315,8 @@ main(int argc, char *argv[])
 			do_arp(argv[++i]);
 		} else if (strcmp(c, "close-tap") == 0) {
 			NEED(1);
-			if ((k = slot(argv[++i], 0)) != -1 && sb[k].tap_fd != -1) {
+			if ((k = slot(argv[++i], 0)) != -1 &&
+			    sb[k].tap_fd != -1) {
 				close(sb[k].tap_fd);
 				sb[k].tap_fd = -1;
 			}
@@ -323,8 +324,8 @@ main(int argc, char *argv[])
 		} else if (strcmp(c, "sh") == 0) {
 			NEED(1);
 			int st = system(argv[++i]);
-			printf("sh status=%d\n", WIFEXITED(st) ? WEXITSTATUS(st)
-							       : -1);
+			printf("sh status=%d\n",
+			    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		} else if (strcmp(c, "kill-in") == 0) {
 			NEED(2);
 			do_kill_in(argv[i + 1], argv[i + 2]);
@@ -343,8 +344,8 @@ main(int argc, char *argv[])
 			memset(&req, 0, sizeof(req));
 			/* Deliberately unchecked: overlong ids fill the array
 			 * with no NUL. */
-			const char *ns = strcmp(argv[i + 2], "-") ? argv[i + 2]
-								  : "";
+			const char *ns =
+			    strcmp(argv[i + 2], "-") ? argv[i + 2] : "";
 			memcpy(req.sandbox_id, argv[i + 1],
 			    strnlen(argv[i + 1], sizeof(req.sandbox_id)));
 			memcpy(req.netns_path, ns,

@@ -30,9 +30,8 @@ test_parse_and_inject(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(cni_conflist_parse(conflist, strlen(conflist), &cl,
-			     &err),
-	    0);
+	assert_int_equal(
+	    cni_conflist_parse(conflist, strlen(conflist), &cl, &err), 0);
 	assert_string_equal(cl.name, "qbnet");
 	assert_string_equal(cl.cni_version, "1.0.0");
 	assert_int_equal(cl.n_plugins, 2);
@@ -56,8 +55,8 @@ test_parse_and_inject(void **state)
 	free(conf);
 
 	/* Second: the plugin's own name/prevResult are overridden. */
-	conf = cni_plugin_config(&cl, 1,
-	    "{\"cniVersion\":\"1.0.0\",\"ips\":[]}", &len, &err);
+	conf = cni_plugin_config(
+	    &cl, 1, "{\"cniVersion\":\"1.0.0\",\"ips\":[]}", &len, &err);
 	assert_non_null(conf);
 	o = json_tokener_parse(conf);
 	assert_true(json_object_object_get_ex(o, "name", &v));
@@ -87,8 +86,7 @@ expect_conf_reject(const char *json, const char *needle)
 	struct cni_conflist cl;
 	struct qb_error err = {0};
 
-	assert_int_equal(cni_conflist_parse(json, strlen(json), &cl, &err),
-	    -1);
+	assert_int_equal(cni_conflist_parse(json, strlen(json), &cl, &err), -1);
 	if (strstr(err.msg, needle) == NULL)
 		fail_msg("error \"%s\" lacks \"%s\"", err.msg, needle);
 	assert_null(cl.root);
@@ -99,25 +97,25 @@ test_conflist_reject(void **state)
 {
 	(void)state;
 	expect_conf_reject("{\"cniVersion\":\"1.0.0\",\"plugins\":[{\"type\":"
-			   "\"bridge\"}]}",
+	                   "\"bridge\"}]}",
 	    "name");
 	expect_conf_reject("{\"name\":\"../x\",\"cniVersion\":\"1.0.0\","
-			   "\"plugins\":[{\"type\":\"bridge\"}]}",
+	                   "\"plugins\":[{\"type\":\"bridge\"}]}",
 	    "name");
 	expect_conf_reject("{\"name\":\"n\",\"cniVersion\":\"9.9.9\","
-			   "\"plugins\":[{\"type\":\"bridge\"}]}",
+	                   "\"plugins\":[{\"type\":\"bridge\"}]}",
 	    "cniVersion");
 	expect_conf_reject("{\"name\":\"n\",\"cniVersion\":\"1.0.0\","
-			   "\"plugins\":[]}",
+	                   "\"plugins\":[]}",
 	    "plugins");
 	expect_conf_reject("{\"name\":\"n\",\"cniVersion\":\"1.0.0\","
-			   "\"plugins\":[{\"type\":\"../../bin/sh\"}]}",
+	                   "\"plugins\":[{\"type\":\"../../bin/sh\"}]}",
 	    "type");
 	expect_conf_reject("{\"name\":\"n\",\"cniVersion\":\"1.0.0\","
-			   "\"plugins\":[{\"type\":\"/bin/sh\"}]}",
+	                   "\"plugins\":[{\"type\":\"/bin/sh\"}]}",
 	    "type");
 	expect_conf_reject("{\"name\":\"n\",\"cniVersion\":\"1.0.0\","
-			   "\"plugins\":[{\"ipam\":{}}]}",
+	                   "\"plugins\":[{\"ipam\":{}}]}",
 	    "type");
 	expect_conf_reject("[1]", "not a JSON object");
 }
@@ -183,7 +181,7 @@ test_validation(void **state)
 	assert_false(privnet_valid_id(id));
 
 	assert_true(privnet_valid_ifname("eth0"));
-	assert_true(privnet_valid_ifname("0123456789abcde"));	 /* 15 */
+	assert_true(privnet_valid_ifname("0123456789abcde"));   /* 15 */
 	assert_false(privnet_valid_ifname("0123456789abcdef")); /* 16 */
 	assert_false(privnet_valid_ifname(""));
 	assert_false(privnet_valid_ifname(".."));
@@ -230,11 +228,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_and_inject),
-		cmocka_unit_test(test_conflist_reject),
-		cmocka_unit_test(test_find_first),
-		cmocka_unit_test(test_validation),
-		cmocka_unit_test(test_example_conflist),
+	    cmocka_unit_test(test_parse_and_inject),
+	    cmocka_unit_test(test_conflist_reject),
+	    cmocka_unit_test(test_find_first),
+	    cmocka_unit_test(test_validation),
+	    cmocka_unit_test(test_example_conflist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,10 +72,11 @@ fake_recv(struct fake *f, struct imsg *imsg)
 }
 
 static void
-fake_send(struct fake *f, uint32_t type, uint32_t id, int fd,
-    const void *data, size_t len)
+fake_send(struct fake *f, uint32_t type, uint32_t id, int fd, const void *data,
+    size_t len)
 {
-	assert_int_not_equal(imsg_compose(&f->ib, type, id, 0, fd, data, len), -1);
+	assert_int_not_equal(
+	    imsg_compose(&f->ib, type, id, 0, fd, data, len), -1);
 	assert_int_equal(imsg_flush(&f->ib), 0);
 }
 
@@ -125,9 +126,8 @@ test_setup_roundtrip(void **state)
 	int p[2];
 	char c = 0;
 
-	assert_int_equal(privnet_net_setup_async(f->c, "sb-1", "", on_setup,
-			     &g, &err),
-	    0);
+	assert_int_equal(
+	    privnet_net_setup_async(f->c, "sb-1", "", on_setup, &g, &err), 0);
 	assert_int_equal(fake_recv(f, &imsg), IMSG_NET_SETUP_REQ);
 	assert_int_equal(imsg_get_len(&imsg), sizeof(req));
 	assert_int_equal(qb_imsg_get_struct(&imsg, &req, sizeof(req)), 0);
@@ -167,12 +167,11 @@ test_error_and_order(void **state)
 	struct imsg imsg;
 	uint32_t id1, id2;
 
-	assert_int_equal(privnet_net_setup_async(f->c, "a", "/run/netns/x",
-			     on_setup, &g1, &err),
+	assert_int_equal(privnet_net_setup_async(
+	                     f->c, "a", "/run/netns/x", on_setup, &g1, &err),
 	    0);
-	assert_int_equal(privnet_net_teardown_async(f->c, "b", on_done, &g2,
-			     &err),
-	    0);
+	assert_int_equal(
+	    privnet_net_teardown_async(f->c, "b", on_done, &g2, &err), 0);
 	assert_int_equal(fake_recv(f, &imsg), IMSG_NET_SETUP_REQ);
 	id1 = imsg_get_id(&imsg);
 	imsg_free(&imsg);
@@ -192,8 +191,8 @@ test_error_and_order(void **state)
 	assert_int_equal(privnet_client_read(f->c), 0);
 	assert_int_equal(g1.calls, 1);
 	assert_int_equal(g1.code, QB_E_PRECONDITION);
-	assert_string_equal(g1.msg,
-	    "no *.conflist in CNI config dir /etc/cni/net.d");
+	assert_string_equal(
+	    g1.msg, "no *.conflist in CNI config dir /etc/cni/net.d");
 	assert_int_equal(g1.fd, -1);
 	assert_int_equal(g2.calls, 1);
 	assert_int_equal(g2.code, 0);
@@ -208,9 +207,8 @@ test_out_of_turn_kills(void **state)
 	struct got g = {0}, g2 = {0};
 	struct imsg imsg;
 
-	assert_int_equal(privnet_net_teardown_async(f->c, "a", on_done, &g,
-			     &err),
-	    0);
+	assert_int_equal(
+	    privnet_net_teardown_async(f->c, "a", on_done, &g, &err), 0);
 	assert_int_equal(fake_recv(f, &imsg), IMSG_NET_TEARDOWN_REQ);
 	imsg_free(&imsg);
 	/* An answer to a request never made. */
@@ -220,9 +218,8 @@ test_out_of_turn_kills(void **state)
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(g.code, QB_E_UNAVAILABLE);
 	/* Dead for good. */
-	assert_int_equal(privnet_net_teardown_async(f->c, "a", on_done, &g2,
-			     &err),
-	    -1);
+	assert_int_equal(
+	    privnet_net_teardown_async(f->c, "a", on_done, &g2, &err), -1);
 	assert_int_equal(err.code, QB_E_UNAVAILABLE);
 	assert_int_equal(g2.calls, 0);
 }
@@ -236,9 +233,8 @@ test_wrong_size_kills(void **state)
 	struct imsg imsg;
 	char small[8] = {0};
 
-	assert_int_equal(privnet_net_setup_async(f->c, "a", "", on_setup, &g,
-			     &err),
-	    0);
+	assert_int_equal(
+	    privnet_net_setup_async(f->c, "a", "", on_setup, &g, &err), 0);
 	assert_int_equal(fake_recv(f, &imsg), IMSG_NET_SETUP_REQ);
 	uint32_t id = imsg_get_id(&imsg);
 	imsg_free(&imsg);
@@ -254,9 +250,8 @@ test_peer_gone(void **state)
 	struct qb_error err = {0};
 	struct got g = {0};
 
-	assert_int_equal(privnet_net_teardown_async(f->c, "a", on_done, &g,
-			     &err),
-	    0);
+	assert_int_equal(
+	    privnet_net_teardown_async(f->c, "a", on_done, &g, &err), 0);
 	shutdown(f->sp[1], SHUT_RDWR);
 	assert_int_equal(privnet_client_read(f->c), -1);
 	assert_int_equal(g.calls, 1);
@@ -273,9 +268,8 @@ test_client_validates(void **state)
 
 	memset(longid, 'a', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
-	assert_int_equal(privnet_net_teardown_async(f->c, longid, on_done,
-			     NULL, &err),
-	    -1);
+	assert_int_equal(
+	    privnet_net_teardown_async(f->c, longid, on_done, NULL, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
 	assert_false(privnet_client_want_write(f->c));
 }
@@ -307,8 +301,8 @@ test_blocking_status(void **state)
 		memcpy(s.sandbox_id, req.sandbox_id, sizeof(s.sandbox_id));
 		s.state = QB_NET_STATE_READY;
 		strcpy(s.netns_path, "/run/netns/qemubox-x");
-		if (imsg_compose(&f->ib, IMSG_NET_STATUS_RES, imsg_get_id(&imsg),
-			0, -1, &s, sizeof(s)) == -1 ||
+		if (imsg_compose(&f->ib, IMSG_NET_STATUS_RES,
+		        imsg_get_id(&imsg), 0, -1, &s, sizeof(s)) == -1 ||
 		    imsg_flush(&f->ib) == -1)
 			_exit(1);
 		_exit(0);
@@ -407,21 +401,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_setup_roundtrip,
-		    fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_error_and_order,
-		    fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_turn_kills,
-		    fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_size_kills,
-		    fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_peer_gone, fake_setup,
-		    fake_teardown),
-		cmocka_unit_test_setup_teardown(test_client_validates,
-		    fake_setup, fake_teardown),
-		cmocka_unit_test_setup_teardown(test_blocking_status,
-		    fake_setup, fake_teardown),
-		cmocka_unit_test(test_netdb),
+	    cmocka_unit_test_setup_teardown(
+	        test_setup_roundtrip, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_error_and_order, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_out_of_turn_kills, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_wrong_size_kills, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_peer_gone, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_client_validates, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_blocking_status, fake_setup, fake_teardown),
+	    cmocka_unit_test(test_netdb),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,8 +46,8 @@ test_parse_040(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(cni_result_parse(res_040, strlen(res_040), &r, &err),
-	    0);
+	assert_int_equal(
+	    cni_result_parse(res_040, strlen(res_040), &r, &err), 0);
 	assert_string_equal(r.cni_version, "0.4.0");
 	assert_int_equal(r.n_ifaces, 3);
 	assert_true(r.ifaces[2].in_sandbox);
@@ -84,8 +84,8 @@ test_parse_100(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(cni_result_parse(res_100, strlen(res_100), &r, &err),
-	    0);
+	assert_int_equal(
+	    cni_result_parse(res_100, strlen(res_100), &r, &err), 0);
 	assert_string_equal(r.cni_version, "1.0.0");
 	assert_int_equal(r.n_ips, 2);
 	assert_int_equal(r.ips[1].addr.family, AF_INET6);
@@ -111,8 +111,8 @@ expect_reject(const char *json, const char *needle)
 
 	assert_int_equal(cni_result_parse(json, strlen(json), &r, &err), -1);
 	if (strstr(err.msg, needle) == NULL)
-		fail_msg("error \"%s\" lacks \"%s\" for %s", err.msg, needle,
-		    json);
+		fail_msg(
+		    "error \"%s\" lacks \"%s\" for %s", err.msg, needle, json);
 	assert_int_equal(r.n_ips, 0);
 }
 
@@ -129,45 +129,46 @@ test_reject(void **state)
 	expect_reject("{\"cniVersion\":7}", "cniVersion");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":{}}", "ips");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":"
-		      "\"10.0.0.1\"}]}",
+	              "\"10.0.0.1\"}]}",
 	    "address/prefix");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":"
-		      "\"10.0.0.1/33\"}]}",
+	              "\"10.0.0.1/33\"}]}",
 	    "address/prefix");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":"
-		      "\"10.0.0.1/-1\"}]}",
+	              "\"10.0.0.1/-1\"}]}",
 	    "address/prefix");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":"
-		      "\"300.0.0.1/8\"}]}",
+	              "\"300.0.0.1/8\"}]}",
 	    "address/prefix");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":"
-		      "\"10.0.0.1/8\",\"gateway\":\"fd00::1\"}]}",
+	              "\"10.0.0.1/8\",\"gateway\":\"fd00::1\"}]}",
 	    "gateway");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":"
-		      "\"10.0.0.1/8\",\"interface\":0}]}",
+	              "\"10.0.0.1/8\",\"interface\":0}]}",
 	    "interface");
 	expect_reject("{\"cniVersion\":\"0.4.0\",\"ips\":[{\"version\":\"6\","
-		      "\"address\":\"10.0.0.1/8\"}]}",
+	              "\"address\":\"10.0.0.1/8\"}]}",
 	    "version");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":"
-		      "\"0123456789abcdef\"}]}",
+	              "\"0123456789abcdef\"}]}",
 	    "name");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":"
-		      "\"e\",\"mac\":\"zz:11:22:33:44:55\"}]}",
+	              "\"e\",\"mac\":\"zz:11:22:33:44:55\"}]}",
 	    "mac");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"routes\":[{\"gw\":"
-		      "\"10.0.0.1\"}]}",
+	              "\"10.0.0.1\"}]}",
 	    "dst");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"dns\":{\"nameservers\":["
-		      "\"x\"]}}",
+	              "\"x\"]}}",
 	    "nameservers");
-	expect_reject("{\"cniVersion\":\"1.0.0\",\"dns\":{\"domain\":\"a\\nb\"}}",
+	expect_reject(
+	    "{\"cniVersion\":\"1.0.0\",\"dns\":{\"domain\":\"a\\nb\"}}",
 	    "domain");
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"x\"}",
 	    "error object");
 	/* Embedded NUL in a string must not truncate silently. */
 	expect_reject("{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":"
-		      "\"eth0\\u0000x\"}]}",
+	              "\"eth0\\u0000x\"}]}",
 	    "name");
 }
 
@@ -196,7 +197,7 @@ test_hostile_sizes(void **state)
 	strcpy(many, "{\"cniVersion\":\"1.0.0\",\"ips\":[");
 	for (i = 0; i < QB_NET_MAX_IPS + 1; i++)
 		strcat(many, i ? ",{\"address\":\"10.0.0.1/8\"}"
-			       : "{\"address\":\"10.0.0.1/8\"}");
+		               : "{\"address\":\"10.0.0.1/8\"}");
 	strcat(many, "]}");
 	assert_int_equal(cni_result_parse(many, strlen(many), &r, &err), -1);
 	assert_non_null(strstr(err.msg, "max"));
@@ -212,13 +213,13 @@ test_error_object(void **state)
 {
 	struct qb_error err = {0};
 	const char *e = "{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":"
-			"\"failed to allocate\",\"details\":\"no \\u001b[31m "
-			"IPs left\"}";
+	                "\"failed to allocate\",\"details\":\"no \\u001b[31m "
+	                "IPs left\"}";
 
 	(void)state;
 	assert_int_equal(cni_error_parse(e, strlen(e), &err), -1);
-	assert_string_equal(err.msg,
-	    "CNI error 11: failed to allocate: no ?[31m IPs left");
+	assert_string_equal(
+	    err.msg, "CNI error 11: failed to allocate: no ?[31m IPs left");
 	assert_int_equal(cni_error_parse("oops", 4, &err), -1);
 	assert_non_null(strstr(err.msg, "invalid JSON"));
 	assert_int_equal(cni_error_parse("{\"msg\":\"x\"}", 11, &err), -1);
@@ -246,12 +247,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_040),
-		cmocka_unit_test(test_parse_100),
-		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_hostile_sizes),
-		cmocka_unit_test(test_error_object),
-		cmocka_unit_test(test_addr_parse),
+	    cmocka_unit_test(test_parse_040),
+	    cmocka_unit_test(test_parse_100),
+	    cmocka_unit_test(test_reject),
+	    cmocka_unit_test(test_hostile_sizes),
+	    cmocka_unit_test(test_error_object),
+	    cmocka_unit_test(test_addr_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
