@@ -59,3 +59,8 @@ $(BUILD)/test/test_shim_ttrpc: $(call asan_objs,tests/unit/test_shim_ttrpc.c shi
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
 UNIT_TESTS += $(BUILD)/test/test_shim_ttrpc
+
+$(BUILD)/fuzz-bin/fuzz_shim_task: $(call fuzz_objs,tests/fuzz/fuzz_shim_task.c shim/task_ttrpc.c shim/task_service.c $(LIB_SRCS_TTRPC) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_PROTOBUF)
+FUZZERS += $(BUILD)/fuzz-bin/fuzz_shim_task
