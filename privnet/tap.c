@@ -142,6 +142,26 @@ link_set(struct nl_sock *sk, struct rtnl_link *link, unsigned mtu, int up)
 	return rc;
 }
 
+/*
+ * The TAP is a wire to the guest, not a host interface: no IPv6 of its own
+ * (no link-local address, no router solicitations sent into the guest).
+ * Best effort; /proc/sys/net is the one of the netns we are in.
+ */
+static void
+tap_no_ipv6(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+	    name);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return;
+	if (write(fd, "1", 1) != 1)
+		log_debug("%s: %s: %s", __func__, path, strerror(errno));
+	close(fd);
+}
+
 static int
 tap_open(const char *name)
 {
@@ -202,6 +222,7 @@ tap_setup(const char *netns, const char *veth, const char *tap,
 	if ((rc = rtnl_link_get_kernel(sk, 0, tap, &tlink)) < 0)
 		goto fail;
 	tidx = rtnl_link_get_ifindex(tlink);
+	tap_no_ipv6(tap);
 	step = "set TAP MTU";
 	if ((rc = link_set(sk, tlink, mtu, 0)) < 0)
 		goto fail;
