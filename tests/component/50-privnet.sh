@@ -24,11 +24,11 @@ R=$(( (RANDOM % 200) + 20 ))
 while ip link show "qbt$R" >/dev/null 2>&1; do R=$(( (RANDOM % 200) + 20 )); done
 T=$(mktemp -d)
 BR=qbt$R
-A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM
+A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM H=pnh$R-$RANDOM
 CRI=qbcri$R-$RANDOM
 cleanup() {
 	ip netns del "$CRI" 2>/dev/null
-	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "orph$R" evil$R; do
+	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "orph$R" evil$R; do
 		umount "/run/netns/qemubox-$id" 2>/dev/null
 		rm -f "/run/netns/qemubox-$id"
 	done
@@ -55,7 +55,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
 ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
 ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
 
-echo "1..35"
+echo "1..36"
 
 # --- two sandboxes, the TAP, confinement, teardown --------------------------
 out=$(drive setup "$A" - setup "$B2" - arp "$A" \
@@ -176,7 +176,12 @@ cat >"$T/bin/qbslow" <<'SH'
 [ "$CNI_COMMAND" = DEL ] && exit 0
 exec sleep 30
 SH
-chmod +x "$T/bin/qbfail" "$T/bin/qbslow"
+cat >"$T/bin/qbsys" <<'SH'
+#!/bin/sh
+[ "$CNI_COMMAND" = DEL ] && exit 0
+exec chroot / /bin/true
+SH
+chmod +x "$T/bin/qbfail" "$T/bin/qbslow" "$T/bin/qbsys"
 mkconf() { # dir, second plugin type
 	cat >"$1/10-fail.conflist" <<JSON
 {"cniVersion":"1.0.0","name":"$BR","plugins":[
@@ -205,3 +210,10 @@ check "a plugin that hangs is killed at network.cni_timeout ($((t1 - t0))s)" \
 	'echo "$out" | grep -q "^setup id=$G ok=0 code=4 .*qbslow ADD: timed out after 2000 ms" && [ $((t1 - t0)) -lt 10 ]'
 check "after the timeout nothing of G is left" \
 	'[ ! -e "/run/netns/qemubox-$G" ] && ! ipam_has "$G" && ! ipt_has "\"$G\""'
+
+# privnet's seccomp filter is enforced and inherited: chroot(2) is not in it.
+mkconf "$T/net2.d" qbsys
+out=$(QEMUBOX_CONFIG=$T/config2.json drive setup "$H" -)
+echo "$out" | sed 's/^/# /'
+check "a forbidden syscall (chroot) under privnet's filter is killed with SIGSYS, nothing left" \
+	'echo "$out" | grep -q "^setup id=$H ok=0 .*qbsys ADD: killed by signal 31" && [ ! -e "/run/netns/qemubox-$H" ] && ! ipam_has "$H"'
