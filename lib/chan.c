@@ -638,7 +638,8 @@ chan_read(struct chan *ch)
 			return -1;
 		}
 		if (n == 0) {
-			chan_fail(ch, EPIPE);
+			/* Not a permanent failure: a virtio-serial port reads EOF
+			 * until the host connects; the caller decides. */
 			errno = EPIPE;
 			return -1;
 		}

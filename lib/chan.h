@@ -83,7 +83,7 @@ void chan_free(struct chan *);
 int chan_fd(const struct chan *);
 
 /* Read what the fd has (bounded per call) and dispatch. -1: EOF (errno
- * EPIPE), protocol violation (EPROTO) or read error. */
+ * EPIPE; not sticky), protocol violation (EPROTO) or read error. */
 int chan_read(struct chan *);
 /* Dispatch bytes already read (the fuzz and unit-test entry point). */
 int chan_input(struct chan *, const uint8_t *buf, size_t len);

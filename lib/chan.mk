@@ -1,6 +1,6 @@
 # lib/chan: host<->guest channel framing, stdio streams with credit, events.
 # Linked by vminitd (guest/agent) and the shim (shim/guest_client).
-LIB_SRCS_CHAN := lib/chan.c
+LIB_SRCS_CHAN := lib/chan.c lib/chan_rpc.c
 
 $(BUILD)/test/test_chan: $(call asan_objs,tests/unit/test_chan.c $(LIB_SRCS_CHAN) lib/log.c)
 	@mkdir -p $(@D)
@@ -11,3 +11,8 @@ $(BUILD)/fuzz-bin/fuzz_chan: $(call fuzz_objs,tests/fuzz/fuzz_chan.c $(LIB_SRCS_
 	@mkdir -p $(@D)
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@
 FUZZERS += $(BUILD)/fuzz-bin/fuzz_chan
+
+$(BUILD)/fuzz-bin/fuzz_chan_rpc: $(call fuzz_objs,tests/fuzz/fuzz_chan_rpc.c lib/chan_rpc.c lib/chan.c lib/log.c)
+	@mkdir -p $(@D)
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@
+FUZZERS += $(BUILD)/fuzz-bin/fuzz_chan_rpc

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lib/chan.h"
+#include "lib/chan_rpc.h"
 
 struct sink {
 	int requests, responses, events, closes;
@@ -382,6 +383,59 @@ test_stream_ids(void **state)
 	chan_free(c);
 }
 
+struct rpc_sink {
+	uint8_t buf[256];
+	size_t n;
+	uint8_t type;
+};
+
+/* Request/Response envelopes survive a round trip through real frames. */
+static void
+test_rpc_roundtrip(void **state)
+{
+	struct chan *c = chan_new(-1, CHAN_GUEST, &ops, NULL);
+	struct chan_rpc_req q;
+	struct chan_rpc_resp r;
+	int sv[2];
+	uint8_t buf[512];
+	ssize_t n;
+	/* Golden bytes: Response{status{code 5, message "nf"}} (WIRE.md §1.4). */
+	const uint8_t golden[] = { 0x0a, 0x06, 0x08, 0x05, 0x12, 0x02, 'n', 'f' };
+
+	(void)state;
+	chan_free(c);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	c = chan_new(sv[0], CHAN_HOST, &ops, NULL);
+	assert_int_equal(chan_rpc_send_request(c, 3, GUEST_SERVICE, "Ping", (const uint8_t *)"\x08\x01", 2), 0);
+	n = read(sv[1], buf, sizeof(buf));
+	assert_true(n > CHAN_HDR_LEN);
+	assert_int_equal(buf[8], CHAN_T_REQUEST);
+	assert_int_equal(chan_rpc_req_decode(buf + CHAN_HDR_LEN, (size_t)n - CHAN_HDR_LEN, &q), 0);
+	assert_int_equal(q.service_len, strlen(GUEST_SERVICE));
+	assert_memory_equal(q.service, GUEST_SERVICE, q.service_len);
+	assert_memory_equal(q.method, "Ping", 4);
+	assert_int_equal(q.payload_len, 2);
+
+	assert_int_equal(chan_rpc_send_response(c, 3, 5, "nf", NULL, 0), 0);
+	n = read(sv[1], buf, sizeof(buf));
+	assert_int_equal(n, CHAN_HDR_LEN + sizeof(golden));
+	assert_memory_equal(buf + CHAN_HDR_LEN, golden, sizeof(golden));
+	assert_int_equal(chan_rpc_resp_decode(golden, sizeof(golden), &r), 0);
+	assert_int_equal(r.code, 5);
+	assert_int_equal(r.msg_len, 2);
+	/* Success with an empty status: no status field at all. */
+	assert_int_equal(chan_rpc_send_response(c, 5, 0, NULL, (const uint8_t *)"\x08\x07", 2), 0);
+	n = read(sv[1], buf, sizeof(buf));
+	assert_int_equal(chan_rpc_resp_decode(buf + CHAN_HDR_LEN, (size_t)n - CHAN_HDR_LEN, &r), 0);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.payload_len, 2);
+	/* Truncated length prefix. */
+	assert_int_equal(chan_rpc_resp_decode((const uint8_t *)"\x12\x05" "ab", 4, &r), -1);
+	chan_free(c);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -396,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_release_discards),
 		cmocka_unit_test(test_pair_flow_control),
 		cmocka_unit_test(test_stream_ids),
+		cmocka_unit_test(test_rpc_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,209 @@
+/*
+ * Layer disks -> overlayfs rootfs (guest/agent_rootfs.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/agent_rootfs.h"
+#include "lib/log.h"
+
+#define ROOTFS_MAX_LAYERS 128
+#define DEFAULT_TMPFS_MB 1024
+
+static int
+read_serial(const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return 0;
+}
+
+int
+rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
+{
+	struct timespec tick = { 0, 20 * 1000000 };
+	char buf[64];
+	struct dirent *de;
+	DIR *d;
+	unsigned waited = 0;
+
+	for (;;) {
+		if ((d = opendir("/sys/block")) != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				if (de->d_name[0] == '.')
+					continue;
+				if (read_serial(de->d_name, buf, sizeof(buf)) == 0 &&
+				    strcmp(buf, serial) == 0) {
+					snprintf(out, outlen, "/dev/%s", de->d_name);
+					closedir(d);
+					/* devtmpfs creates the node asynchronously. */
+					while (access(out, F_OK) == -1 && waited < wait_ms) {
+						nanosleep(&tick, NULL);
+						waited += 20;
+					}
+					return access(out, F_OK);
+				}
+			}
+			closedir(d);
+		}
+		if (waited >= wait_ms) {
+			errno = ENOENT;
+			return -1;
+		}
+		nanosleep(&tick, NULL);
+		waited += 20;
+	}
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
+    const char *scratch_serial, uint64_t tmpfs_mb, struct qb_error *err)
+{
+	char path[PATH_MAX], dev[PATH_MAX], upper[PATH_MAX], work[PATH_MAX];
+	char opts[8192], data[64];
+	size_t i, off;
+	const char *fstype;
+
+	if (n == 0 || n > ROOTFS_MAX_LAYERS)
+		return qb_seterr(err, QB_E_INVALID, "rootfs: %zu layers (1..%d)", n,
+		    ROOTFS_MAX_LAYERS);
+	for (i = 0; i < n; i++) {
+		fstype = layers[i].fstype && layers[i].fstype[0] ? layers[i].fstype : "erofs";
+		if (strcmp(fstype, "erofs") != 0 && strcmp(fstype, "ext4") != 0)
+			return qb_seterr(err, QB_E_INVALID, "layer %zu: fstype %s", i, fstype);
+		if (rootfs_find_disk(layers[i].serial, dev, sizeof(dev), 5000) == -1) {
+			qb_seterr(err, QB_E_NOTFOUND, "layer %zu: no disk with serial %s", i,
+			    layers[i].serial);
+			goto fail;
+		}
+		snprintf(path, sizeof(path), "%s/layers/%zu", dir, i);
+		if (mkdir_p(path, 0755) == -1 ||
+		    mount(dev, path, fstype, MS_RDONLY | MS_NODEV, NULL) == -1) {
+			qb_seterr(err, QB_E_INTERNAL, "mount layer %zu (%s %s): %s", i, dev, fstype,
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/rw", dir);
+	if (mkdir_p(path, 0755) == -1)
+		goto fail_errno;
+	if (scratch_serial != NULL && scratch_serial[0] != '\0') {
+		if (rootfs_find_disk(scratch_serial, dev, sizeof(dev), 5000) == -1) {
+			qb_seterr(err, QB_E_NOTFOUND, "no scratch disk with serial %s",
+			    scratch_serial);
+			goto fail;
+		}
+		if (mount(dev, path, "ext4", MS_NODEV, NULL) == -1) {
+			qb_seterr(err, QB_E_INTERNAL, "mount scratch %s: %s", dev, strerror(errno));
+			goto fail;
+		}
+	} else {
+		snprintf(data, sizeof(data), "size=%llum,mode=0755",
+		    (unsigned long long)(tmpfs_mb ? tmpfs_mb : DEFAULT_TMPFS_MB));
+		if (mount("tmpfs", path, "tmpfs", MS_NODEV, data) == -1) {
+			qb_seterr(err, QB_E_INTERNAL, "mount tmpfs upper: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	snprintf(upper, sizeof(upper), "%s/rw/upper", dir);
+	snprintf(work, sizeof(work), "%s/rw/work", dir);
+	if (mkdir_p(upper, 0755) == -1 || mkdir_p(work, 0755) == -1)
+		goto fail_errno;
+	/* overlayfs lists lowerdir top first; layers[] is lowest first. */
+	off = (size_t)snprintf(opts, sizeof(opts), "lowerdir=");
+	for (i = n; i-- > 0;) {
+		off += (size_t)snprintf(opts + off, sizeof(opts) - off, "%s%s/layers/%zu",
+		    i == n - 1 ? "" : ":", dir, i);
+		if (off >= sizeof(opts))
+			goto toolong;
+	}
+	off += (size_t)snprintf(opts + off, sizeof(opts) - off, ",upperdir=%s,workdir=%s", upper,
+	    work);
+	if (off >= sizeof(opts))
+		goto toolong;
+	snprintf(path, sizeof(path), "%s/rootfs", dir);
+	if (mkdir_p(path, 0755) == -1)
+		goto fail_errno;
+	if (mount("overlay", path, "overlay", 0, opts) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "mount overlay: %s", strerror(errno));
+		goto fail;
+	}
+	return 0;
+toolong:
+	qb_seterr(err, QB_E_INVALID, "rootfs: overlay options too long");
+	goto fail;
+fail_errno:
+	qb_seterr(err, QB_E_INTERNAL, "rootfs: %s", strerror(errno));
+fail:
+	rootfs_unmount(dir, n);
+	return -1;
+}
+
+static void
+umount_rm(const char *path)
+{
+	if (umount2(path, 0) == -1 && errno == EBUSY)
+		(void)umount2(path, MNT_DETACH);
+	(void)rmdir(path);
+}
+
+void
+rootfs_unmount(const char *dir, size_t nlayers)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/rootfs", dir);
+	umount_rm(path);
+	snprintf(path, sizeof(path), "%s/rw", dir);
+	umount_rm(path);
+	for (i = 0; i < nlayers; i++) {
+		snprintf(path, sizeof(path), "%s/layers/%zu", dir, i);
+		umount_rm(path);
+	}
+	snprintf(path, sizeof(path), "%s/layers", dir);
+	(void)rmdir(path);
+}

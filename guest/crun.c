@@ -1,0 +1,302 @@
+/*
+ * crun invocations and bundle rewriting (guest/crun.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "guest/crun.h"
+#include "guest/pid1.h"
+#include "lib/log.h"
+
+#define CRUN_LOG "/run/qemubox/crun.log"
+#define CRUN_MAX_ARGS 32
+
+static int
+write_file(const char *path, const char *data, size_t n, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int fd;
+	ssize_t w;
+	size_t off = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+		return -1;
+	while (off < n) {
+		w = write(fd, data + off, n - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1) {
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static struct json_object *
+parse_json(const uint8_t *p, size_t n, struct qb_error *err)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (n > INT_MAX) {
+		qb_seterr(err, QB_E_INVALID, "JSON too large");
+		return NULL;
+	}
+	if ((tok = json_tokener_new()) == NULL) {
+		qb_seterr(err, QB_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, (const char *)p, (int)n);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object)) {
+		qb_seterr(err, QB_E_INVALID, "invalid JSON: %s",
+		    json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static int
+save_json(const char *path, struct json_object *o, struct qb_error *err)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	if (s == NULL || write_file(path, s, strlen(s), 0600) == -1)
+		return qb_seterr(err, QB_E_INTERNAL, "write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static struct json_object *
+obj_child(struct json_object *parent, const char *key)
+{
+	struct json_object *o;
+
+	if (!json_object_object_get_ex(parent, key, &o) || !json_object_is_type(o, json_type_object)) {
+		o = json_object_new_object();
+		json_object_object_add(parent, key, o);
+	}
+	return o;
+}
+
+/* Remove the network namespace: the container shares the VM's eth0. */
+static void
+drop_netns(struct json_object *spec)
+{
+	struct json_object *linux_, *ns, *e, *type, *kept;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(spec, "linux", &linux_) ||
+	    !json_object_object_get_ex(linux_, "namespaces", &ns) ||
+	    !json_object_is_type(ns, json_type_array))
+		return;
+	kept = json_object_new_array();
+	n = json_object_array_length(ns);
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(ns, i);
+		if (json_object_object_get_ex(e, "type", &type) &&
+		    strcmp(json_object_get_string(type), "network") == 0)
+			continue;
+		json_object_array_add(kept, json_object_get(e));
+	}
+	json_object_object_add(linux_, "namespaces", kept);
+}
+
+static void
+add_file_mounts(struct json_object *spec, const struct bundle_file *files, size_t nfiles)
+{
+	struct json_object *mounts, *kept, *e, *dst, *m, *opts;
+	size_t i, j, n;
+
+	if (!json_object_object_get_ex(spec, "mounts", &mounts) ||
+	    !json_object_is_type(mounts, json_type_array)) {
+		mounts = json_object_new_array();
+		json_object_object_add(spec, "mounts", mounts);
+	}
+	kept = json_object_new_array();
+	n = json_object_array_length(mounts);
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(mounts, i);
+		bool replaced = false;
+
+		if (json_object_object_get_ex(e, "destination", &dst))
+			for (j = 0; j < nfiles; j++)
+				if (strcmp(json_object_get_string(dst), files[j].dest) == 0)
+					replaced = true;
+		if (!replaced)
+			json_object_array_add(kept, json_object_get(e));
+	}
+	for (j = 0; j < nfiles; j++) {
+		m = json_object_new_object();
+		json_object_object_add(m, "destination", json_object_new_string(files[j].dest));
+		json_object_object_add(m, "type", json_object_new_string("bind"));
+		json_object_object_add(m, "source", json_object_new_string(files[j].src));
+		opts = json_object_new_array();
+		json_object_array_add(opts, json_object_new_string("rbind"));
+		json_object_array_add(opts, json_object_new_string("rprivate"));
+		json_object_array_add(opts, json_object_new_string("ro"));
+		json_object_object_add(m, "options", opts);
+		json_object_array_add(kept, m);
+	}
+	json_object_object_add(spec, "mounts", kept);
+}
+
+int
+crun_write_bundle(const char *dir, const uint8_t *specb, size_t n, const char *rootfs,
+    bool terminal, const struct bundle_file *files, size_t nfiles, struct qb_error *err)
+{
+	struct json_object *spec, *root, *proc, *linux_;
+	char path[PATH_MAX];
+	int rc;
+
+	if ((spec = parse_json(specb, n, err)) == NULL)
+		return qb_preferr(err, "OCI spec");
+	root = obj_child(spec, "root");
+	json_object_object_add(root, "path", json_object_new_string(rootfs));
+	proc = obj_child(spec, "process");
+	json_object_object_add(proc, "terminal", json_object_new_boolean(terminal));
+	/* Host AppArmor/SELinux profiles do not exist in the guest. */
+	json_object_object_del(proc, "apparmorProfile");
+	json_object_object_del(proc, "selinuxLabel");
+	if (json_object_object_get_ex(spec, "linux", &linux_))
+		json_object_object_del(linux_, "mountLabel");
+	drop_netns(spec);
+	add_file_mounts(spec, files, nfiles);
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	rc = save_json(path, spec, err);
+	json_object_put(spec);
+	return rc;
+}
+
+int
+crun_write_process(const char *path, const uint8_t *json, size_t n, bool terminal,
+    struct qb_error *err)
+{
+	struct json_object *proc;
+	int rc;
+
+	if ((proc = parse_json(json, n, err)) == NULL)
+		return qb_preferr(err, "OCI process");
+	json_object_object_add(proc, "terminal", json_object_new_boolean(terminal));
+	json_object_object_del(proc, "apparmorProfile");
+	json_object_object_del(proc, "selinuxLabel");
+	rc = save_json(path, proc, err);
+	json_object_put(proc);
+	return rc;
+}
+
+static void
+read_log(char *out, size_t outlen)
+{
+	int fd;
+	ssize_t n;
+	char *nl;
+
+	out[0] = '\0';
+	if ((fd = open(CRUN_LOG, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	out[n] = '\0';
+	/* One line is enough for the user: crun's last message. */
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	if ((nl = strrchr(out, '\n')) != NULL)
+		memmove(out, nl + 1, strlen(nl + 1) + 1);
+}
+
+int
+crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
+{
+	const char *argv[CRUN_MAX_ARGS + 6];
+	char msg[512];
+	int i, n = 0, st, nullfd = -1;
+	pid_t pid;
+
+	argv[n++] = CRUN_PATH;
+	argv[n++] = "--root=" CRUN_ROOT;
+	argv[n++] = "--log=file:" CRUN_LOG;
+	for (i = 0; args[i] != NULL && i < CRUN_MAX_ARGS; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	(void)unlink(CRUN_LOG);
+	if (log_get_debug()) {
+		char line[512] = "";
+
+		for (i = 3; i < n; i++) {
+			strncat(line, argv[i], sizeof(line) - strlen(line) - 2);
+			strncat(line, " ", sizeof(line) - strlen(line) - 1);
+		}
+		log_debug("%s: crun %s", __func__, line);
+	}
+	if ((pid = fork()) == -1)
+		return qb_seterr(err, QB_E_INTERNAL, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		pid1_child_reset();
+		nullfd = open("/dev/null", O_RDWR);
+		for (i = 0; i < 3; i++) {
+			int fd = fds != NULL && fds[i] >= 0 ? fds[i] : nullfd;
+
+			/* dup2 onto itself keeps FD_CLOEXEC: clear it by hand. */
+			if (fd == i)
+				fcntl(fd, F_SETFD, 0);
+			else if (dup2(fd, i) == -1)
+				_exit(127);
+		}
+		execv(CRUN_PATH, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) == -1) {
+		if (errno != EINTR)
+			return qb_seterr(err, QB_E_INTERNAL, "waitpid: %s", strerror(errno));
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	read_log(msg, sizeof(msg));
+	return qb_seterr(err, QB_E_UNKNOWN, "crun %s: %s", args[0],
+	    msg[0] ? msg : "failed without a message");
+}
+
+pid_t
+crun_read_pid(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+	long v;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	if (v <= 1 || v > INT_MAX)
+		return -1;
+	return (pid_t)v;
+}

@@ -1,0 +1,298 @@
+/*
+ * fd <-> channel stream pumps (lib/chan_pump.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/chan.h"
+#include "lib/chan_pump.h"
+#include "lib/evloop.h"
+#include "lib/log.h"
+
+struct chan_pump {
+	struct evloop *loop;
+	struct chan_stream *s;
+	struct ev_io *io;
+	int fd;
+	bool from_fd;
+	bool done;
+	bool ignore_eof;
+	bool finish_when_empty;
+	chan_pump_cb cb;
+	void *arg;
+	/* to_fd: bytes received, not yet written to the fd */
+	uint8_t *buf;
+	size_t len;
+	bool broken; /* the fd's reader went away: discard */
+};
+
+static void
+pump_close_fd(struct chan_pump *p)
+{
+	evloop_io_del(p->io);
+	p->io = NULL;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+static void
+pump_done(struct chan_pump *p)
+{
+	if (p->done)
+		return;
+	p->done = true;
+	pump_close_fd(p);
+	if (p->from_fd)
+		(void)chan_stream_close(p->s);
+	if (p->cb != NULL)
+		p->cb(p, p->arg);
+}
+
+/* ---- fd -> stream ---- */
+
+/* Move what the credit allows from the fd to the stream. 1: done. */
+static int
+from_fd_pump(struct chan_pump *p)
+{
+	uint8_t buf[CHAN_MAX_DATA];
+	size_t want;
+	ssize_t n;
+
+	while ((want = chan_stream_credit(p->s)) > 0) {
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		n = read(p->fd, buf, want);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if ((n == -1 && errno == EAGAIN) || (n == 0 && p->ignore_eof)) {
+			if (p->finish_when_empty) {
+				pump_done(p);
+				return 1;
+			}
+			if (n == 0) /* FIFO without writers: poll would spin */
+				evloop_io_set(p->io, 0);
+			return 0;
+		}
+		/* EIO: a pty whose last slave closed. */
+		if (n <= 0) {
+			if (n == -1 && errno != EIO)
+				log_warn("%s: stream %u: read", __func__, chan_stream_id(p->s));
+			pump_done(p);
+			return 1;
+		}
+		if (chan_stream_send(p->s, buf, (size_t)n) != n) {
+			log_warn("%s: stream %u: send", __func__, chan_stream_id(p->s));
+			pump_done(p);
+			return 1;
+		}
+	}
+	/* No credit: stop watching until the peer grants more. */
+	evloop_io_set(p->io, 0);
+	return 0;
+}
+
+static void
+from_fd_io(struct ev_io *io, int fd, unsigned events, void *arg)
+{
+	(void)io;
+	(void)fd;
+	(void)events;
+	from_fd_pump(arg);
+}
+
+static void
+from_fd_credit(struct chan_stream *s, void *arg)
+{
+	struct chan_pump *p = arg;
+
+	(void)s;
+	if (p->done)
+		return;
+	if (p->finish_when_empty)
+		(void)from_fd_pump(p);
+	else
+		evloop_io_set(p->io, EV_READ);
+}
+
+static const struct chan_stream_ops from_fd_ops = { .on_credit = from_fd_credit };
+
+static struct chan_pump *
+pump_new(struct evloop *loop, int fd, bool from_fd)
+{
+	struct chan_pump *p;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->loop = loop;
+	p->fd = fd;
+	p->from_fd = from_fd;
+	return p;
+}
+
+static struct chan_pump *
+pump_fail(struct chan_pump *p, int fd)
+{
+	int saved = errno;
+
+	if (p != NULL && p->s != NULL)
+		chan_stream_release(p->s);
+	if (p != NULL)
+		free(p->buf);
+	free(p);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+struct chan_pump *
+chan_pump_from_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd, bool ignore_eof,
+    chan_pump_cb done, void *arg)
+{
+	struct chan_pump *p;
+
+	if ((p = pump_new(loop, fd, true)) == NULL)
+		return pump_fail(p, fd);
+	p->cb = done;
+	p->arg = arg;
+	p->ignore_eof = ignore_eof;
+	if ((p->s = chan_stream_open(ch, sid, CHAN_SEND, &from_fd_ops, p)) == NULL)
+		return pump_fail(p, fd);
+	if ((p->io = evloop_io_add(loop, fd, EV_READ, from_fd_io, p)) == NULL)
+		return pump_fail(p, fd);
+	return p;
+}
+
+/* ---- stream -> fd ---- */
+
+static void
+to_fd_flush(struct chan_pump *p)
+{
+	ssize_t n;
+	size_t done = 0;
+
+	while (done < p->len && !p->broken) {
+		n = write(p->fd, p->buf + done, p->len - done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n == -1) {
+			/* EPIPE: the reader left; drop the rest from now on. */
+			log_debug("%s: stream %u: %s, discarding", __func__, chan_stream_id(p->s),
+			    strerror(errno));
+			p->broken = true;
+			done = p->len;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (p->broken)
+		done = p->len;
+	if (done > 0) {
+		memmove(p->buf, p->buf + done, p->len - done);
+		p->len -= done;
+		(void)chan_stream_grant(p->s, done);
+	}
+	if (p->len > 0) {
+		evloop_io_set(p->io, EV_WRITE);
+		return;
+	}
+	evloop_io_set(p->io, 0);
+	if (chan_stream_peer_closed(p->s))
+		pump_done(p);
+}
+
+static void
+to_fd_io(struct ev_io *io, int fd, unsigned events, void *arg)
+{
+	(void)io;
+	(void)fd;
+	(void)events;
+	to_fd_flush(arg);
+}
+
+static void
+to_fd_data(struct chan_stream *s, const uint8_t *d, size_t n, void *arg)
+{
+	struct chan_pump *p = arg;
+
+	if (p->done || p->broken) {
+		(void)chan_stream_grant(s, n);
+		return;
+	}
+	/* chan checked n against the credit we granted, and we grant only
+	 * what left this buffer: len + n <= CHAN_WINDOW. */
+	memcpy(p->buf + p->len, d, n);
+	p->len += n;
+	to_fd_flush(p);
+}
+
+static void
+to_fd_close(struct chan_stream *s, void *arg)
+{
+	struct chan_pump *p = arg;
+
+	(void)s;
+	if (p->len == 0 || p->broken)
+		pump_done(p);
+}
+
+static const struct chan_stream_ops to_fd_ops = { .on_data = to_fd_data,
+	.on_close = to_fd_close };
+
+struct chan_pump *
+chan_pump_to_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd, chan_pump_cb done,
+    void *arg)
+{
+	struct chan_pump *p;
+
+	if ((p = pump_new(loop, fd, false)) == NULL)
+		return pump_fail(p, fd);
+	p->cb = done;
+	p->arg = arg;
+	if ((p->buf = malloc(CHAN_WINDOW)) == NULL)
+		return pump_fail(p, fd);
+	if ((p->s = chan_stream_open(ch, sid, CHAN_RECV, &to_fd_ops, p)) == NULL)
+		return pump_fail(p, fd);
+	if ((p->io = evloop_io_add(loop, fd, 0, to_fd_io, p)) == NULL)
+		return pump_fail(p, fd);
+	return p;
+}
+
+bool
+chan_pump_done(const struct chan_pump *p)
+{
+	return p == NULL || p->done;
+}
+
+bool
+chan_pump_finish_when_empty(struct chan_pump *p)
+{
+	if (p == NULL || p->done)
+		return true;
+	if (!p->from_fd)
+		return false;
+	p->finish_when_empty = true;
+	/* Not p->done afterwards: the done callback may have freed p. */
+	if (chan_stream_credit(p->s) > 0)
+		return from_fd_pump(p) == 1;
+	return false;
+}
+
+void
+chan_pump_free(struct chan_pump *p)
+{
+	if (p == NULL)
+		return;
+	pump_close_fd(p);
+	if (p->s != NULL)
+		chan_stream_release(p->s);
+	free(p->buf);
+	free(p);
+}

@@ -1,0 +1,69 @@
+/*
+ * Host-side client of the guest API (docs/GUEST-PROTOCOL.md), asynchronous
+ * on the shim's evloop. The VM backend hands it the host end of the channel
+ * (the socketpair whose other end QEMU's virtio-serial port uses), waits
+ * for on_ready, then calls methods of qemubox.guest.v1.Guest with the
+ * messages of proto/guest.proto.
+ *
+ * The guest is untrusted: every frame is validated by lib/chan, every
+ * response payload must decode as the method's response message, and any
+ * violation, EOF or the ready timeout ends in on_dead (once) -- treat the
+ * VM as dead. Pending calls then complete with QB_E_UNAVAILABLE first.
+ *
+ * Callbacks must not call guest_client_free(); defer it (evloop_defer).
+ */
+#ifndef QEMUBOX_SHIM_GUEST_CLIENT_H
+#define QEMUBOX_SHIM_GUEST_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "lib/error.h"
+#include "proto/guest.pb-c.h"
+
+struct evloop;
+struct chan;
+struct guest_client;
+
+struct guest_client_ops {
+	/* READY event: boot_ms is the guest's CLOCK_BOOTTIME at ready. */
+	void (*on_ready)(struct guest_client *, uint64_t boot_ms, void *arg);
+	/* A process exited. Its stdout/stderr streams were closed before. */
+	void (*on_exit)(struct guest_client *, const char *id, const char *exec_id, uint32_t pid,
+	    uint32_t exit_status, void *arg);
+	void (*on_oom)(struct guest_client *, const char *id, void *arg);
+	/* Channel closed, protocol violation, or not ready in time. */
+	void (*on_dead)(struct guest_client *, const char *why, void *arg);
+};
+
+/*
+ * resp is the decoded response (NULL on error, or for methods answering
+ * Empty); err->code is QB_E_OK on success. Both are valid only during
+ * the callback.
+ */
+typedef void (*guest_call_cb)(struct guest_client *, const struct qb_error *err,
+    const ProtobufCMessage *resp, void *arg);
+
+/* fd: non-blocking is set here; the client does not close it. */
+struct guest_client *guest_client_new(struct evloop *, int fd, uint64_t ready_timeout_ms,
+    const struct guest_client_ops *, void *arg);
+void guest_client_free(struct guest_client *);
+bool guest_client_ready(const struct guest_client *);
+struct chan *guest_client_chan(struct guest_client *);
+
+/*
+ * Call method (e.g. "Create") with req; resp_desc is the response message
+ * descriptor (e.g. &qemubox__guest__v1__create_response__descriptor), or
+ * NULL for Empty. timeout_ms 0 = none. -1 with errno if it could not be
+ * queued (cb is then not called).
+ */
+int guest_call(struct guest_client *, const char *method, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ms, guest_call_cb cb,
+    void *arg);
+
+/* A fresh stream id for Stdio fields (unique on this channel). */
+uint32_t guest_stream_id(struct guest_client *);
+
+#endif

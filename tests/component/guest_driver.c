@@ -1,0 +1,686 @@
+/*
+ * Component test driver for the guest API: boots the real kernel + initrd
+ * under QEMU (TCG) with the virtio-serial port on one end of a socketpair
+ * and an EROFS busybox layer disk, then drives vminitd's agent through
+ * shim/guest_client exactly as the shim does. Prints TAP.
+ *
+ *   guest_driver KERNEL INITRD LAYER.erofs SPEC.json CONSOLE.log
+ *
+ * SPEC.json is a base OCI config (crun spec); each container gets a copy
+ * with its own process.args.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <md5.h>
+
+#include "lib/chan.h"
+#include "lib/evloop.h"
+#include "lib/log.h"
+#include "shim/guest_client.h"
+
+#define MIB (1024u * 1024u)
+#define BIG_BYTES (64u * MIB)
+
+static struct evloop *loop;
+static struct guest_client *gc;
+static int tapn;
+static int failures;
+static bool dead;
+static uint64_t ready_boot_ms;
+static bool ready;
+static uint64_t t_qemu_ns;
+static const char *base_spec_path;
+
+static void
+tap(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", ok ? "" : "not ", ++tapn);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+static uint64_t
+now_ms(void)
+{
+	return evloop_now_ns() / 1000000;
+}
+
+/* ---- events ---- */
+
+struct exit_rec {
+	char id[64], exec_id[64];
+	uint32_t status;
+};
+static struct exit_rec exits[64];
+static int nexits;
+
+/* Streams the driver reads: collect, or hash, or hold back credit. */
+struct sink {
+	struct chan_stream *s;
+	char *buf;
+	size_t len, cap;
+	size_t total;
+	bool hash;
+	MD5_CTX md5;
+	bool hold; /* do not grant: the "host does not read" case */
+	size_t held;
+	bool closed;
+};
+
+static struct sink *watch[8];
+static int nwatch;
+
+static void
+sink_data(struct chan_stream *s, const uint8_t *p, size_t n, void *arg)
+{
+	struct sink *k = arg;
+
+	k->total += n;
+	if (k->hash)
+		MD5Update(&k->md5, p, n);
+	else {
+		if (k->len + n + 1 > k->cap) {
+			k->cap = (k->len + n + 1) * 2;
+			k->buf = realloc(k->buf, k->cap);
+		}
+		memcpy(k->buf + k->len, p, n);
+		k->len += n;
+		k->buf[k->len] = '\0';
+	}
+	if (k->hold)
+		k->held += n;
+	else
+		chan_stream_grant(s, n);
+}
+
+static void
+sink_close(struct chan_stream *s, void *arg)
+{
+	struct sink *k = arg;
+
+	(void)s;
+	k->closed = true;
+}
+
+static const struct chan_stream_ops sink_ops = { .on_data = sink_data, .on_close = sink_close };
+
+static struct sink *
+sink_open(uint32_t *id)
+{
+	struct sink *k = calloc(1, sizeof(*k));
+
+	*id = guest_stream_id(gc);
+	k->s = chan_stream_open(guest_client_chan(gc), *id, CHAN_RECV, &sink_ops, k);
+	MD5Init(&k->md5);
+	watch[nwatch++ % 8] = k;
+	return k;
+}
+
+static void
+sink_free(struct sink *k)
+{
+	int i;
+
+	if (k == NULL)
+		return;
+	for (i = 0; i < 8; i++)
+		if (watch[i] == k)
+			watch[i] = NULL;
+	chan_stream_release(k->s);
+	free(k->buf);
+	free(k);
+}
+
+static void
+on_ready(struct guest_client *c, uint64_t boot_ms, void *arg)
+{
+	(void)c;
+	(void)arg;
+	ready = true;
+	ready_boot_ms = boot_ms;
+}
+
+static void
+on_exit_ev(struct guest_client *c, const char *id, const char *exec_id, uint32_t pid,
+    uint32_t status, void *arg)
+{
+	struct exit_rec *e = &exits[nexits++ % 64];
+
+	(void)c;
+	(void)pid;
+	(void)arg;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->exec_id, sizeof(e->exec_id), "%s", exec_id);
+	e->status = status;
+}
+
+static void
+on_dead(struct guest_client *c, const char *why, void *arg)
+{
+	(void)c;
+	(void)arg;
+	printf("# guest channel dead: %s\n", why);
+	dead = true;
+}
+
+static const struct guest_client_ops ops = {
+	.on_ready = on_ready,
+	.on_exit = on_exit_ev,
+	.on_dead = on_dead,
+};
+
+/* ---- synchronous helpers over the async client ---- */
+
+struct result {
+	bool done;
+	struct qb_error err;
+	ProtobufCMessage *resp;
+	const ProtobufCMessageDescriptor *desc;
+};
+
+static void
+call_done(struct guest_client *c, const struct qb_error *err, const ProtobufCMessage *resp,
+    void *arg)
+{
+	struct result *r = arg;
+	uint8_t *buf;
+	size_t n;
+
+	(void)c;
+	r->done = true;
+	r->err = *err;
+	/* Keep a copy past the callback. */
+	if (resp != NULL) {
+		n = protobuf_c_message_get_packed_size(resp);
+		buf = malloc(n + 1);
+		protobuf_c_message_pack(resp, buf);
+		r->resp = protobuf_c_message_unpack(r->desc, NULL, n, buf);
+		free(buf);
+	}
+}
+
+static bool
+run_until(bool *flag, uint64_t timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (!*flag && !dead && now_ms() < end)
+		evloop_run_once(loop, 100);
+	return *flag;
+}
+
+static void
+run_for(uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (!dead && now_ms() < end)
+		evloop_run_once(loop, (int)(end - now_ms()));
+}
+
+static int
+call(const char *method, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
+    ProtobufCMessage **resp, struct qb_error *err)
+{
+	struct result r = { .desc = desc };
+
+	if (guest_call(gc, method, req, desc, 60000, call_done, &r) == -1) {
+		qb_seterr(err, QB_E_UNAVAILABLE, "guest_call: %s", strerror(errno));
+		return -1;
+	}
+	run_until(&r.done, 70000);
+	if (!r.done) {
+		qb_seterr(err, QB_E_UNAVAILABLE, "no answer");
+		return -1;
+	}
+	*err = r.err;
+	if (resp != NULL)
+		*resp = r.resp;
+	else if (r.resp != NULL)
+		protobuf_c_message_free_unpacked(r.resp, NULL);
+	return err->code == 0 ? 0 : -1;
+}
+
+static struct exit_rec *
+wait_exit(const char *id, const char *exec_id, uint64_t timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+	int i;
+
+	for (;;) {
+		for (i = 0; i < nexits && i < 64; i++)
+			if (strcmp(exits[i].id, id) == 0 && strcmp(exits[i].exec_id, exec_id) == 0)
+				return &exits[i];
+		if (dead || now_ms() >= end)
+			return NULL;
+		evloop_run_once(loop, 100);
+	}
+}
+
+static char *
+spec_with_args(const char *const args[], size_t *len)
+{
+	struct json_object *spec, *proc, *arr;
+	const char *s;
+	char *out;
+	int i;
+
+	if ((spec = json_object_from_file(base_spec_path)) == NULL)
+		return NULL;
+	json_object_object_get_ex(spec, "process", &proc);
+	arr = json_object_new_array();
+	for (i = 0; args[i] != NULL; i++)
+		json_object_array_add(arr, json_object_new_string(args[i]));
+	json_object_object_add(proc, "args", arr);
+	json_object_object_add(proc, "terminal", json_object_new_boolean(0));
+	/* crun spec makes the root read-only; the flow test writes to /tmp. */
+	json_object_object_get_ex(spec, "root", &arr);
+	json_object_object_add(arr, "readonly", json_object_new_boolean(0));
+	s = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+	out = strdup(s);
+	*len = strlen(out);
+	json_object_put(spec);
+	return out;
+}
+
+static int
+create(const char *id, const char *const args[], uint32_t out_sid, uint32_t err_sid,
+    struct qb_error *err)
+{
+	Qemubox__Guest__V1__CreateRequest req;
+	Qemubox__Guest__V1__Layer layer, *layers[1] = { &layer };
+	Qemubox__Guest__V1__Stdio io;
+	Qemubox__Guest__V1__File f, *files[1] = { &f };
+	size_t n = 0;
+	char *spec = spec_with_args(args, &n);
+	int rc;
+
+	qemubox__guest__v1__create_request__init(&req);
+	qemubox__guest__v1__layer__init(&layer);
+	qemubox__guest__v1__stdio__init(&io);
+	qemubox__guest__v1__file__init(&f);
+	layer.serial = (char *)(uintptr_t)"layer0";
+	f.path = (char *)(uintptr_t)"/etc/hostname";
+	f.mode = 0644;
+	f.data.data = (uint8_t *)(uintptr_t)"qbtest\n";
+	f.data.len = 7;
+	io.stdout = out_sid;
+	io.stderr = err_sid;
+	req.id = (char *)(uintptr_t)id;
+	req.spec.data = (uint8_t *)spec;
+	req.spec.len = n;
+	req.n_layers = 1;
+	req.layers = layers;
+	req.n_files = 1;
+	req.files = files;
+	req.stdio = &io;
+	req.tmpfs_size_mb = 256;
+	rc = call("Create", &req.base, &qemubox__guest__v1__create_response__descriptor, NULL,
+	    err);
+	free(spec);
+	return rc;
+}
+
+static int
+start(const char *id, const char *exec_id, struct qb_error *err)
+{
+	Qemubox__Guest__V1__StartRequest req;
+
+	qemubox__guest__v1__start_request__init(&req);
+	req.id = (char *)(uintptr_t)id;
+	req.exec_id = (char *)(uintptr_t)exec_id;
+	return call("Start", &req.base, &qemubox__guest__v1__start_response__descriptor, NULL,
+	    err);
+}
+
+static int
+delete_(const char *id, const char *exec_id, struct qb_error *err)
+{
+	Qemubox__Guest__V1__DeleteRequest req;
+
+	qemubox__guest__v1__delete_request__init(&req);
+	req.id = (char *)(uintptr_t)id;
+	req.exec_id = (char *)(uintptr_t)exec_id;
+	return call("Delete", &req.base, &qemubox__guest__v1__delete_response__descriptor, NULL,
+	    err);
+}
+
+static int
+kill_(const char *id, uint32_t sig, struct qb_error *err)
+{
+	Qemubox__Guest__V1__KillRequest req;
+
+	qemubox__guest__v1__kill_request__init(&req);
+	req.id = (char *)(uintptr_t)id;
+	req.signal = sig;
+	return call("Kill", &req.base, NULL, NULL, err);
+}
+
+static int
+exec_(const char *id, const char *exec_id, const char *argsjson, uint32_t out_sid,
+    struct qb_error *err)
+{
+	Qemubox__Guest__V1__ExecRequest req;
+	Qemubox__Guest__V1__Stdio io;
+	char proc[1024];
+
+	snprintf(proc, sizeof(proc),
+	    "{\"args\":%s,\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
+	    argsjson);
+	qemubox__guest__v1__exec_request__init(&req);
+	qemubox__guest__v1__stdio__init(&io);
+	io.stdout = out_sid;
+	req.id = (char *)(uintptr_t)id;
+	req.exec_id = (char *)(uintptr_t)exec_id;
+	req.process.data = (uint8_t *)proc;
+	req.process.len = strlen(proc);
+	req.stdio = &io;
+	if (call("Exec", &req.base, NULL, NULL, err) == -1)
+		return -1;
+	return start(id, exec_id, err);
+}
+
+static int
+ping(uint64_t *rtt_ms)
+{
+	Qemubox__Guest__V1__PingRequest req;
+	struct qb_error err;
+	ProtobufCMessage *resp = NULL;
+	uint64_t t0 = now_ms();
+	int rc;
+
+	qemubox__guest__v1__ping_request__init(&req);
+	req.nonce = 4242;
+	rc = call("Ping", &req.base, &qemubox__guest__v1__ping_response__descriptor, &resp, &err);
+	*rtt_ms = now_ms() - t0;
+	if (rc == 0 && ((Qemubox__Guest__V1__PingResponse *)resp)->nonce != 4242)
+		rc = -1;
+	if (resp != NULL)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+/* ---- scenarios ---- */
+
+static void
+t_echo(void)
+{
+	const char *args[] = { "sh", "-c", "echo hello from qemubox; cat /etc/hostname", NULL };
+	struct qb_error err = { 0 };
+	struct exit_rec *e;
+	uint32_t out;
+	struct sink *k = sink_open(&out);
+	int rc;
+	uint64_t t0 = now_ms();
+
+	rc = create("c1", args, out, 0, &err);
+	tap(rc == 0, "create c1 (EROFS layer + overlay, crun create)%s%s", rc ? ": " : "",
+	    rc ? err.msg : "");
+	rc = rc ?: start("c1", "", &err);
+	tap(rc == 0, "start c1%s%s", rc ? ": " : "", rc ? err.msg : "");
+	e = rc ? NULL : wait_exit("c1", "", 30000);
+	tap(e != NULL && e->status == 0 && k->closed, "c1 exits 0 after its stdout closed");
+	rc = k->buf != NULL && strcmp(k->buf, "hello from qemubox\nqbtest\n") == 0;
+	if (!rc)
+		printf("# c1 stdout: %s\n", k->buf ? k->buf : "(none)");
+	tap(rc, "stdout read back over the stream: \"hello from qemubox\" + the placed "
+		"/etc/hostname (create->exit %llu ms)",
+	    (unsigned long long)(now_ms() - t0));
+	rc = delete_("c1", "", &err);
+	tap(rc == 0, "delete c1%s%s", rc ? ": " : "", rc ? err.msg : "");
+	sink_free(k);
+}
+
+static void
+t_exit42(void)
+{
+	const char *args[] = { "sh", "-c", "exit 42", NULL };
+	struct qb_error err = { 0 };
+	struct exit_rec *e;
+	int rc;
+
+	rc = create("c2", args, 0, 0, &err);
+	rc = rc ?: start("c2", "", &err);
+	e = rc ? NULL : wait_exit("c2", "", 30000);
+	tap(rc == 0 && e != NULL && e->status == 42, "sh -c 'exit 42' -> exit status %d%s%s",
+	    e ? (int)e->status : -1, rc ? ": " : "", rc ? err.msg : "");
+	delete_("c2", "", &err);
+}
+
+static void
+t_kill_exec(void)
+{
+	const char *args[] = { "sleep", "1000", NULL };
+	struct qb_error err = { 0 };
+	struct exit_rec *e;
+	uint32_t out;
+	struct sink *k;
+	int rc;
+
+	rc = create("c3", args, 0, 0, &err);
+	rc = rc ?: start("c3", "", &err);
+	tap(rc == 0, "create + start c3 (sleep)%s%s", rc ? ": " : "", rc ? err.msg : "");
+	k = sink_open(&out);
+	rc = rc ?: exec_("c3", "e1", "[\"sh\",\"-c\",\"echo exec-ok; exit 3\"]", out, &err);
+	e = rc ? NULL : wait_exit("c3", "e1", 30000);
+	tap(rc == 0 && e != NULL && e->status == 3 && k->closed && k->buf &&
+		strcmp(k->buf, "exec-ok\n") == 0,
+	    "exec in c3: output \"exec-ok\", exit 3%s%s", rc ? ": " : "", rc ? err.msg : "");
+	rc = delete_("c3", "e1", &err);
+	tap(rc == 0, "delete exec e1%s%s", rc ? ": " : "", rc ? err.msg : "");
+	sink_free(k);
+	rc = kill_("c3", SIGKILL, &err);
+	e = rc ? NULL : wait_exit("c3", "", 30000);
+	tap(rc == 0 && e != NULL && e->status == 137, "SIGKILL -> exit status %d%s%s",
+	    e ? (int)e->status : -1, rc ? ": " : "", rc ? err.msg : "");
+	rc = delete_("c3", "", &err);
+	tap(rc == 0, "delete c3%s%s", rc ? ": " : "", rc ? err.msg : "");
+}
+
+static void
+t_flow(void)
+{
+	const char *args[] = { "sh", "-c",
+		"dd if=/dev/urandom of=/tmp/blob bs=1048576 count=64 2>/dev/null && "
+		"md5sum /tmp/blob >&2 && cat /tmp/blob",
+		NULL };
+	struct qb_error err = { 0 };
+	struct exit_rec *e;
+	uint32_t out, errs, eout;
+	struct sink *k, *ke, *kx;
+	uint64_t rtt = 0, t0;
+	char host_md5[MD5_DIGEST_STRING_LENGTH];
+	int rc, prc;
+
+	k = sink_open(&out);
+	k->hash = true;
+	k->hold = true;
+	ke = sink_open(&errs);
+	rc = create("c4", args, out, errs, &err);
+	rc = rc ?: start("c4", "", &err);
+	tap(rc == 0, "create + start c4 (64 MiB writer)%s%s", rc ? ": " : "", rc ? err.msg : "");
+	if (rc != 0) {
+		tap(0, "while stdout is stalled: ping and exec answer # not run");
+		tap(0, "stalled 5 s # not run");
+		tap(0, "all bytes arrived # not run");
+		tap(0, "checksum matches # not run");
+		sink_free(k);
+		sink_free(ke);
+		return;
+	}
+	/* Wait for the writer to fill the window, then hold 5 s. */
+	t0 = now_ms();
+	while (!dead && k->total < CHAN_WINDOW && now_ms() - t0 < 60000 &&
+	    wait_exit("c4", "", 0) == NULL)
+		evloop_run_once(loop, 100);
+	if (wait_exit("c4", "", 0) != NULL)
+		printf("# c4 exited early; stderr: %s\n", ke->buf ? ke->buf : "(none)");
+	t0 = now_ms();
+	prc = ping(&rtt);
+	kx = sink_open(&eout);
+	rc = exec_("c4", "probe", "[\"echo\",\"alive\"]", eout, &err);
+	e = rc ? NULL : wait_exit("c4", "probe", 30000);
+	if (rc != 0)
+		printf("# c4 stderr: %s\n", ke->buf ? ke->buf : "(none)");
+	tap(prc == 0 && rc == 0 && e != NULL && kx->buf && strcmp(kx->buf, "alive\n") == 0,
+	    "while stdout is stalled: ping answers (%llu ms), exec answers%s%s",
+	    (unsigned long long)rtt, rc ? ": " : "", rc ? err.msg : "");
+	delete_("c4", "probe", &err);
+	sink_free(kx);
+	if (now_ms() - t0 < 5000)
+		run_for(5000 - (now_ms() - t0));
+	tap(k->total == CHAN_WINDOW && wait_exit("c4", "", 0) == NULL,
+	    "stalled 5 s: host holds exactly one window (%zu bytes), writer blocked (no exit)",
+	    k->total);
+	/* Let it flow. */
+	t0 = now_ms();
+	k->hold = false;
+	chan_stream_grant(k->s, k->held);
+	e = wait_exit("c4", "", 300000);
+	MD5End(&k->md5, host_md5);
+	tap(e != NULL && e->status == 0 && k->closed && k->total == BIG_BYTES,
+	    "all %zu bytes arrived, then exit (%llu ms, %.1f MiB/s)", k->total,
+	    (unsigned long long)(now_ms() - t0),
+	    (double)k->total / MIB / ((double)(now_ms() - t0 + 1) / 1000));
+	tap(ke->buf != NULL && strncmp(ke->buf, host_md5, 32) == 0,
+	    "checksum matches: host %s guest %.32s", host_md5, ke->buf ? ke->buf : "-");
+	delete_("c4", "", &err);
+	sink_free(k);
+	sink_free(ke);
+}
+
+static pid_t
+spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
+    const char *console)
+{
+	char khz_arg[256], drive[512], serial[512], chardev[64];
+	long khz = 2000000;
+	FILE *f;
+	char line[256];
+	pid_t pid;
+
+	if ((f = fopen("/proc/cpuinfo", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			double mhz;
+
+			if (sscanf(line, "cpu MHz : %lf", &mhz) == 1) {
+				khz = (long)(mhz * 1000);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	snprintf(khz_arg, sizeof(khz_arg), "console=ttyS0 quiet panic=-1 tsc_early_khz=%ld%s", khz,
+	    getenv("QB_GUEST_DEBUG") ? " qemubox.debug=1" : "");
+	snprintf(drive, sizeof(drive), "file=%s,if=none,id=l0,format=raw,readonly=on", layer);
+	snprintf(serial, sizeof(serial), "file:%s", console);
+	snprintf(chardev, sizeof(chardev), "socket,id=chan,fd=%d", fd);
+	const char *argv[] = { "qemu-system-x86_64", "-machine", "microvm", "-accel", "tcg", "-m",
+		"512M", "-smp", "2", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-kernel", kernel, "-initrd", initrd, "-append", khz_arg, "-serial", serial,
+		"-device", "virtio-serial-device", "-chardev", chardev, "-device",
+		"virtserialport,chardev=chan,name=qemubox.0", "-drive", drive, "-device",
+		"virtio-blk-device,drive=l0,serial=layer0", NULL };
+	if ((pid = fork()) == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		dup2(nul, 0);
+		dup2(nul, 1);
+		execvp(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int
+wait_qemu(pid_t pid, int timeout_ms, int *status)
+{
+	int i;
+
+	for (i = 0; i < timeout_ms / 50; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	int sv[2], st = 0;
+	pid_t qemu;
+	struct qb_error err;
+	uint64_t rtt = 0;
+	int prc;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: %s KERNEL INITRD LAYER SPEC CONSOLE\n", argv[0]);
+		return 2;
+	}
+	log_init("guest_driver", getenv("QB_GUEST_DEBUG") != NULL);
+	base_spec_path = argv[4];
+	signal(SIGPIPE, SIG_IGN);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return 1;
+	/* QEMU inherits sv[1] only. */
+	fcntl(sv[1], F_SETFD, 0);
+	loop = evloop_new();
+	t_qemu_ns = evloop_now_ns();
+	qemu = spawn_qemu(sv[1], argv[1], argv[2], argv[3], argv[5]);
+	close(sv[1]);
+	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
+
+	printf("1..20\n");
+	run_until(&ready, 130000);
+	tap(ready, "guest ready event");
+	if (!ready)
+		goto out;
+	printf("# boot-to-ready: guest %llu ms (CLOCK_BOOTTIME), QEMU start to ready event %llu "
+	       "ms wall (TCG microvm)\n",
+	    (unsigned long long)ready_boot_ms,
+	    (unsigned long long)((evloop_now_ns() - t_qemu_ns) / 1000000));
+	prc = ping(&rtt);
+	tap(prc == 0, "ping (%llu ms)", (unsigned long long)rtt);
+	t_echo();
+	t_exit42();
+	t_kill_exec();
+	t_flow();
+	{
+		Qemubox__Guest__V1__Empty e;
+
+		qemubox__guest__v1__empty__init(&e);
+		tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0, "shutdown answered");
+	}
+out:
+	if (wait_qemu(qemu, 30000, &st) == 0)
+		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0, "QEMU exits 0 within 30 s (status %d)",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	else {
+		tap(0, "QEMU exits 0 within 30 s");
+		kill(qemu, SIGKILL);
+		waitpid(qemu, &st, 0);
+	}
+	guest_client_free(gc);
+	close(sv[0]);
+	evloop_free(loop);
+	return failures ? 1 : 0;
+}
