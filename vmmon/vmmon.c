@@ -660,6 +660,31 @@ data_str(json_object *data, const char *key)
 	return "";
 }
 
+/*
+ * The id of a device event: "device", or for events that carry only a QOM
+ * path (a CPU's, or its lapic child's), the <id> of
+ * /machine/peripheral/<id>[/child]: the device or a part of it is gone.
+ */
+static const char *
+event_device(json_object *data, char *buf, size_t len)
+{
+	const char *dev = data_str(data, "device"), *path;
+	size_t n;
+
+	if (dev[0] != '\0')
+		return dev;
+	path = data_str(data, "path");
+	if (strncmp(path, "/machine/peripheral/", 20) != 0)
+		return "";
+	path += 20;
+	n = strcspn(path, "/");
+	if (n >= len)
+		return "";
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 on_qmp_event(void *arg, const char *name, json_object *data)
 {
@@ -684,13 +709,15 @@ on_qmp_event(void *arg, const char *name, json_object *data)
 	else if (strcmp(name, "RESUME") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_RESUME, "");
 	else if (strcmp(name, "DEVICE_DELETED") == 0) {
-		const char *dev = data_str(data, "device");
+		char idbuf[QB_VMM_DEVID_MAX];
+		const char *dev = event_device(data, idbuf, sizeof(idbuf));
 
 		send_guest_evt(QB_VMM_GUEST_EVT_DEVICE_DELETED, dev);
 		if (g.vm.unplug.r != NULL && strcmp(dev, g.vm.unplug.r->dev) == 0)
 			unplug_done(true, NULL);
 	} else if (strcmp(name, "DEVICE_UNPLUG_GUEST_ERROR") == 0) {
-		const char *dev = data_str(data, "device");
+		char idbuf[QB_VMM_DEVID_MAX];
+		const char *dev = event_device(data, idbuf, sizeof(idbuf));
 
 		send_guest_evt(QB_VMM_GUEST_EVT_UNPLUG_ERROR, dev);
 		if (g.vm.unplug.r != NULL && strcmp(dev, g.vm.unplug.r->dev) == 0)
@@ -1021,6 +1048,18 @@ vmmon_dispatch_shim(struct imsg *imsg)
 		    g.vm.start_res.machine != QB_VMM_MACHINE_Q35) {
 			send_error(peerid, type, 0, QB_E_PRECONDITION,
 			    "hotplug needs machine q35 (VM is microvm)");
+			break;
+		}
+		/*
+		 * Measured: after a vCPU unplug under TCG, QEMU 7.2 aborts
+		 * soon after (heap corruption; reproduced with plain QEMU,
+		 * outside qemubox). Refusing keeps the sandbox alive.
+		 */
+		if (type == IMSG_VMM_CPU_DEL_REQ &&
+		    g.vm.start_res.accel == QB_VMM_ACCEL_TCG) {
+			send_error(peerid, type, 0, QB_E_PRECONDITION,
+			    "vCPU hot-unplug is disabled under TCG (QEMU 7.2 "
+			    "corrupts its heap after it)");
 			break;
 		}
 		if (type == IMSG_VMM_MEM_ADD_REQ &&

@@ -14,8 +14,8 @@
  * qb-test-disk; $VMMON_TEST_TAP=1 adds a TAP NIC (MAC 02:00:00:00:00:01).
  *   status                -> status running=R state=S
  *   pause | resume        -> ok
- *   cpu_add | cpu_query   -> cpu present=P max=M dev=D
- *   mem_add MB | mem_query -> mem base=B plugged=P
+ *   cpu_add | cpu_del | cpu_query -> cpu present=P max=M dev=D
+ *   mem_add MB | mem_del | mem_query -> mem base=B plugged=P
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
@@ -243,23 +243,34 @@ main(int argc, char *argv[])
 				goto error;
 			printf("ok\n");
 		} else if (strcmp(line, "cpu_add") == 0 ||
+		    strcmp(line, "cpu_del") == 0 ||
 		    strcmp(line, "cpu_query") == 0) {
 			struct qb_vmm_cpu_res res;
+			int rc;
 
-			if ((line[4] == 'a' ? vmmon_cpu_add(client, &res, &err)
-					    : vmmon_cpu_query(client, &res,
-						  &err)) == -1)
+			if (line[4] == 'a')
+				rc = vmmon_cpu_add(client, &res, &err);
+			else if (line[4] == 'd')
+				rc = vmmon_cpu_del(client, &res, &err);
+			else
+				rc = vmmon_cpu_query(client, &res, &err);
+			if (rc == -1)
 				goto error;
 			printf("cpu present=%u max=%u dev=%s\n", res.present,
 			    res.max, res.dev_id);
 		} else if (strncmp(line, "mem_", 4) == 0) {
 			struct qb_vmm_mem_res res;
 
-			if ((line[4] == 'a'
-				    ? vmmon_mem_add(client,
-					  strtoull(arg, NULL, 10), &res, &err)
-				    : vmmon_mem_query(client, &res, &err)) ==
-			    -1)
+			int rc;
+
+			if (line[4] == 'a')
+				rc = vmmon_mem_add(client,
+				    strtoull(arg, NULL, 10), &res, &err);
+			else if (line[4] == 'd')
+				rc = vmmon_mem_del(client, &res, &err);
+			else
+				rc = vmmon_mem_query(client, &res, &err);
+			if (rc == -1)
 				goto error;
 			printf("mem base=%llu plugged=%llu\n",
 			    (unsigned long long)res.base_bytes,
