@@ -24,63 +24,191 @@
 
 /* The monitor: imsg + QMP + console relay on one poll loop. */
 static const char *const vmmon_syscalls[] = {
-	/* imsg (fds arrive by SCM_RIGHTS), QMP, console relay, logging */
-	"read", "write", "readv", "writev", "recvmsg", "sendmsg", "sendto",
-	"recvfrom", "close", "fcntl", "lseek", "fstat", "newfstatat",
-	/* the loop */
-	"poll", "ppoll", "clock_gettime", "clock_nanosleep", "nanosleep",
-	"gettimeofday", "restart_syscall",
-	/* QEMU and the KVM probe: stop them, reap them */
-	"kill", "wait4", "waitid", "pidfd_open",
-	/* memory (malloc, json-c) */
-	"brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
-	/* json-c seeds its hash with getrandom */
-	"getrandom",
-	/* signals and exit */
-	"rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "exit",
-	"exit_group", "getpid", "gettid", "futex", "sched_yield",
-	NULL,
+    /* imsg (fds arrive by SCM_RIGHTS), QMP, console relay, logging */
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "recvmsg",
+    "sendmsg",
+    "sendto",
+    "recvfrom",
+    "close",
+    "fcntl",
+    "lseek",
+    "fstat",
+    "newfstatat",
+    /* the loop */
+    "poll",
+    "ppoll",
+    "clock_gettime",
+    "clock_nanosleep",
+    "nanosleep",
+    "gettimeofday",
+    "restart_syscall",
+    /* QEMU and the KVM probe: stop them, reap them */
+    "kill",
+    "wait4",
+    "waitid",
+    "pidfd_open",
+    /* memory (malloc, json-c) */
+    "brk",
+    "mmap",
+    "munmap",
+    "mremap",
+    "madvise",
+    "mprotect",
+    /* json-c seeds its hash with getrandom */
+    "getrandom",
+    /* signals and exit */
+    "rt_sigreturn",
+    "rt_sigprocmask",
+    "rt_sigaction",
+    "exit",
+    "exit_group",
+    "getpid",
+    "gettid",
+    "futex",
+    "sched_yield",
+    NULL,
 };
 
 /* The launcher, then QEMU itself. */
 static const char *const qemu_syscalls[] = {
-	/* the launcher: receive argv + fds, place them, exec */
-	"recvmsg", "dup", "dup2", "dup3", "close_range", "execve",
-	"getppid",
-	/* dynamic loader and module loading (accel-tcg is a module) */
-	"openat", "open", "access", "faccessat", "faccessat2", "readlink",
-	"readlinkat", "newfstatat", "fstat", "stat", "lstat", "statx",
-	"statfs", "fstatfs", "getdents64", "fchdir", "pread64", "pwrite64",
-	"preadv", "pwritev", "preadv2", "pwritev2", "lseek", "arch_prctl",
-	"set_tid_address", "set_robust_list", "rseq", "prlimit64",
-	/* memory, guest RAM, threads */
-	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock",
-	"munlock", "memfd_create", "ftruncate", "fallocate", "mbind",
-	"set_mempolicy", "get_mempolicy", "clone", "clone3", "futex",
-	"sched_getaffinity", "sched_setaffinity", "sched_yield",
-	"sched_getparam", "sched_getscheduler", "sched_setscheduler",
-	"membarrier",
-	/* main loop and I/O threads */
-	"read", "write", "readv", "writev", "ppoll", "poll", "select",
-	"pselect6", "epoll_create1", "epoll_ctl", "epoll_wait",
-	"epoll_pwait", "eventfd2", "signalfd4", "timerfd_create",
-	"timerfd_settime", "pipe2", "close", "fcntl", "ioctl", "fsync",
-	"fdatasync", "sync_file_range", "flock",
-	/* the pre-opened sockets: QMP, console, channel, tap */
-	"recvmsg", "sendmsg", "recvfrom", "sendto", "getsockopt",
-	"setsockopt", "getsockname", "getpeername", "shutdown",
-	/* time and identity */
-	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep",
-	"gettimeofday", "getpid", "gettid", "getuid", "geteuid", "getgid",
-	"getegid", "getrandom", "sysinfo", "uname", "getrusage", "times",
-	"getcwd", "umask",
-	/* signals and exit; prctl: PDEATHSIG, thread names, seccomp below */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
-	"tgkill", "tkill", "kill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
-	"prctl", "seccomp", "exit", "exit_group", "restart_syscall",
-	"wait4",
-	/* -sandbox itself installs a filter */
-	NULL,
+    /* the launcher: receive argv + fds, place them, exec */
+    "recvmsg",
+    "dup",
+    "dup2",
+    "dup3",
+    "close_range",
+    "execve",
+    "getppid",
+    /* dynamic loader and module loading (accel-tcg is a module) */
+    "openat",
+    "open",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "readlink",
+    "readlinkat",
+    "newfstatat",
+    "fstat",
+    "stat",
+    "lstat",
+    "statx",
+    "statfs",
+    "fstatfs",
+    "getdents64",
+    "fchdir",
+    "pread64",
+    "pwrite64",
+    "preadv",
+    "pwritev",
+    "preadv2",
+    "pwritev2",
+    "lseek",
+    "arch_prctl",
+    "set_tid_address",
+    "set_robust_list",
+    "rseq",
+    "prlimit64",
+    /* memory, guest RAM, threads */
+    "brk",
+    "mmap",
+    "munmap",
+    "mremap",
+    "mprotect",
+    "madvise",
+    "mlock",
+    "munlock",
+    "memfd_create",
+    "ftruncate",
+    "fallocate",
+    "mbind",
+    "set_mempolicy",
+    "get_mempolicy",
+    "clone",
+    "clone3",
+    "futex",
+    "sched_getaffinity",
+    "sched_setaffinity",
+    "sched_yield",
+    "sched_getparam",
+    "sched_getscheduler",
+    "sched_setscheduler",
+    "membarrier",
+    /* main loop and I/O threads */
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "ppoll",
+    "poll",
+    "select",
+    "pselect6",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+    "eventfd2",
+    "signalfd4",
+    "timerfd_create",
+    "timerfd_settime",
+    "pipe2",
+    "close",
+    "fcntl",
+    "ioctl",
+    "fsync",
+    "fdatasync",
+    "sync_file_range",
+    "flock",
+    /* the pre-opened sockets: QMP, console, channel, tap */
+    "recvmsg",
+    "sendmsg",
+    "recvfrom",
+    "sendto",
+    "getsockopt",
+    "setsockopt",
+    "getsockname",
+    "getpeername",
+    "shutdown",
+    /* time and identity */
+    "clock_gettime",
+    "clock_getres",
+    "clock_nanosleep",
+    "nanosleep",
+    "gettimeofday",
+    "getpid",
+    "gettid",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getrandom",
+    "sysinfo",
+    "uname",
+    "getrusage",
+    "times",
+    "getcwd",
+    "umask",
+    /* signals and exit; prctl: PDEATHSIG, thread names, seccomp below */
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sigaltstack",
+    "tgkill",
+    "tkill",
+    "kill",
+    "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
+    "prctl",
+    "seccomp",
+    "exit",
+    "exit_group",
+    "restart_syscall",
+    "wait4",
+    /* -sandbox itself installs a filter */
+    NULL,
 };
 
 int
@@ -112,16 +240,16 @@ seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode)
 	 * network socket: its NIC is a TAP fd it was handed.
 	 */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		 SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair),
-		 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0)
+	         SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+	         SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0)
 		goto fail_rc;
 	/*
 	 * io_uring is a large kernel surface QEMU only probes for: answer
 	 * ENOSYS so it falls back to its thread pool instead of dying.
 	 */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-		 SCMP_SYS(io_uring_setup), 0)) < 0)
+	if ((rc = seccomp_rule_add(
+	         ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0)
 		goto fail_rc;
 	return qb_seccomp_load(ctx);
 fail_rc:

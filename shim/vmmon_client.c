@@ -40,8 +40,8 @@ static void
 set_events(struct vmmon_client *c)
 {
 	if (c->io != NULL)
-		evloop_io_set(c->io, EV_READ |
-			(msgbuf_queuelen(&c->ibuf.w) > 0 ? EV_WRITE : 0));
+		evloop_io_set(c->io,
+		    EV_READ | (msgbuf_queuelen(&c->ibuf.w) > 0 ? EV_WRITE : 0));
 }
 
 static void
@@ -93,14 +93,15 @@ handle(struct vmmon_client *c, struct imsg *imsg)
 	struct qb_error err;
 	struct pending *p;
 	unsigned char buf[sizeof(struct qb_vmm_start_res) +
-	    sizeof(struct qb_vmm_mem_res) + sizeof(struct qb_vmm_cpu_res) +
-	    sizeof(struct qb_vmm_status_res)];
+	                  sizeof(struct qb_vmm_mem_res) +
+	                  sizeof(struct qb_vmm_cpu_res) +
+	                  sizeof(struct qb_vmm_status_res)];
 
 	switch (type) {
 	case IMSG_VMM_EXIT_EVT:
 		if (qb_imsg_get_struct(imsg, &exit_ev, sizeof(exit_ev)) == -1 ||
-		    qb_imsg_check_strfield(exit_ev.detail,
-			sizeof(exit_ev.detail)) == -1) {
+		    qb_imsg_check_strfield(
+		        exit_ev.detail, sizeof(exit_ev.detail)) == -1) {
 			client_lost(c, "malformed EXIT_EVT");
 			return;
 		}
@@ -110,7 +111,7 @@ handle(struct vmmon_client *c, struct imsg *imsg)
 	case IMSG_VMM_GUEST_EVT:
 		if (qb_imsg_get_struct(imsg, &gev, sizeof(gev)) == -1 ||
 		    qb_imsg_check_strfield(gev.detail, sizeof(gev.detail)) ==
-			-1) {
+		        -1) {
 			client_lost(c, "malformed GUEST_EVT");
 			return;
 		}
@@ -121,8 +122,8 @@ handle(struct vmmon_client *c, struct imsg *imsg)
 
 	if ((p = find(c, imsg_get_id(imsg))) == NULL) {
 		/* e.g. a second error for a START whose fd was refused. */
-		log_debug("%s: answer %u for no pending request", __func__,
-		    type);
+		log_debug(
+		    "%s: answer %u for no pending request", __func__, type);
 		return;
 	}
 	if (type == IMSG_ERROR) {
@@ -140,8 +141,9 @@ handle(struct vmmon_client *c, struct imsg *imsg)
 		return;
 	}
 	if (type != p->res_type || p->res_len > sizeof(buf) ||
-	    (p->res_len == 0 ? imsg_get_len(imsg) != 0
-			     : qb_imsg_get_struct(imsg, buf, p->res_len) == -1)) {
+	    (p->res_len == 0
+	            ? imsg_get_len(imsg) != 0
+	            : qb_imsg_get_struct(imsg, buf, p->res_len) == -1)) {
 		client_lost(c, "unexpected answer");
 		return;
 	}
@@ -226,26 +228,23 @@ static const struct {
 	uint32_t req, res;
 	size_t req_len, res_len;
 } table[] = {
-	{ IMSG_VMM_START_REQ, IMSG_VMM_START_RES,
-	    sizeof(struct qb_vmm_start_req), sizeof(struct qb_vmm_start_res) },
-	{ IMSG_VMM_STATUS_REQ, IMSG_VMM_STATUS_RES, 0,
-	    sizeof(struct qb_vmm_status_res) },
-	{ IMSG_VMM_PAUSE_REQ, IMSG_VMM_PAUSE_RES, 0, 0 },
-	{ IMSG_VMM_RESUME_REQ, IMSG_VMM_RESUME_RES, 0, 0 },
-	{ IMSG_VMM_SHUTDOWN_REQ, IMSG_VMM_SHUTDOWN_RES,
-	    sizeof(struct qb_vmm_shutdown_req), 0 },
-	{ IMSG_VMM_CPU_ADD_REQ, IMSG_VMM_CPU_RES, 0,
-	    sizeof(struct qb_vmm_cpu_res) },
-	{ IMSG_VMM_CPU_DEL_REQ, IMSG_VMM_CPU_RES, 0,
-	    sizeof(struct qb_vmm_cpu_res) },
-	{ IMSG_VMM_CPU_QUERY_REQ, IMSG_VMM_CPU_RES, 0,
-	    sizeof(struct qb_vmm_cpu_res) },
-	{ IMSG_VMM_MEM_ADD_REQ, IMSG_VMM_MEM_RES,
-	    sizeof(struct qb_vmm_mem_add_req), sizeof(struct qb_vmm_mem_res) },
-	{ IMSG_VMM_MEM_DEL_REQ, IMSG_VMM_MEM_RES, 0,
-	    sizeof(struct qb_vmm_mem_res) },
-	{ IMSG_VMM_MEM_QUERY_REQ, IMSG_VMM_MEM_RES, 0,
-	    sizeof(struct qb_vmm_mem_res) },
+    {IMSG_VMM_START_REQ, IMSG_VMM_START_RES, sizeof(struct qb_vmm_start_req),
+        sizeof(struct qb_vmm_start_res)},
+    {IMSG_VMM_STATUS_REQ, IMSG_VMM_STATUS_RES, 0,
+        sizeof(struct qb_vmm_status_res)},
+    {IMSG_VMM_PAUSE_REQ, IMSG_VMM_PAUSE_RES, 0, 0},
+    {IMSG_VMM_RESUME_REQ, IMSG_VMM_RESUME_RES, 0, 0},
+    {IMSG_VMM_SHUTDOWN_REQ, IMSG_VMM_SHUTDOWN_RES,
+        sizeof(struct qb_vmm_shutdown_req), 0},
+    {IMSG_VMM_CPU_ADD_REQ, IMSG_VMM_CPU_RES, 0, sizeof(struct qb_vmm_cpu_res)},
+    {IMSG_VMM_CPU_DEL_REQ, IMSG_VMM_CPU_RES, 0, sizeof(struct qb_vmm_cpu_res)},
+    {IMSG_VMM_CPU_QUERY_REQ, IMSG_VMM_CPU_RES, 0,
+        sizeof(struct qb_vmm_cpu_res)},
+    {IMSG_VMM_MEM_ADD_REQ, IMSG_VMM_MEM_RES, sizeof(struct qb_vmm_mem_add_req),
+        sizeof(struct qb_vmm_mem_res)},
+    {IMSG_VMM_MEM_DEL_REQ, IMSG_VMM_MEM_RES, 0, sizeof(struct qb_vmm_mem_res)},
+    {IMSG_VMM_MEM_QUERY_REQ, IMSG_VMM_MEM_RES, 0,
+        sizeof(struct qb_vmm_mem_res)},
 };
 
 static struct pending *
@@ -263,8 +262,8 @@ expect(struct vmmon_client *c, uint32_t type, vmmon_reply_fn done, void *arg,
 		if (table[i].req == type)
 			break;
 	if (i == sizeof(table) / sizeof(table[0])) {
-		qb_seterr(err, QB_E_INTERNAL, "vmmon: unknown request %u",
-		    type);
+		qb_seterr(
+		    err, QB_E_INTERNAL, "vmmon: unknown request %u", type);
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -298,14 +297,14 @@ vmmon_request_async(struct vmmon_client *c, uint32_t type, const void *req,
 	struct pending *p;
 
 	if (type == IMSG_VMM_START_REQ || !req_len_ok(type, len))
-		return qb_seterr(err, QB_E_INTERNAL,
-		    "vmmon: bad request %u/%zu", type, len);
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "vmmon: bad request %u/%zu", type, len);
 	if ((p = expect(c, type, done, arg, err)) == NULL)
 		return -1;
 	if (imsg_compose(&c->ibuf, type, p->peerid, 0, -1, req, len) == -1) {
 		free(p);
-		return qb_seterr(err, QB_E_INTERNAL, "vmmon: compose: %s",
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "vmmon: compose: %s", strerror(errno));
 	}
 	TAILQ_INSERT_TAIL(&c->pending, p, entry);
 	set_events(c);
@@ -313,17 +312,17 @@ vmmon_request_async(struct vmmon_client *c, uint32_t type, const void *req,
 }
 
 static int
-send_fd(struct vmmon_client *c, uint32_t peerid, uint32_t role,
-    uint32_t index, int fd)
+send_fd(struct vmmon_client *c, uint32_t peerid, uint32_t role, uint32_t index,
+    int fd)
 {
-	struct qb_vmm_fd f = { .role = role, .index = index };
+	struct qb_vmm_fd f = {.role = role, .index = index};
 	int dfd;
 
 	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		return -1;
 	/* imsg_compose owns dfd from here, sent or not. */
-	return imsg_compose(&c->ibuf, IMSG_VMM_FD_REQ, peerid, 0, dfd, &f,
-	    sizeof(f));
+	return imsg_compose(
+	    &c->ibuf, IMSG_VMM_FD_REQ, peerid, 0, dfd, &f, sizeof(f));
 }
 
 int
@@ -337,7 +336,8 @@ vmmon_vm_start_async(struct vmmon_client *c, const struct vm_start_params *p,
 	if (p->id == NULL || strlen(p->id) >= QB_ID_MAX)
 		return qb_seterr(err, QB_E_INVALID, "vm start: bad id");
 	if (p->cmdline != NULL && strlen(p->cmdline) >= QB_VMM_CMDLINE_MAX)
-		return qb_seterr(err, QB_E_INVALID, "vm start: cmdline too long");
+		return qb_seterr(
+		    err, QB_E_INVALID, "vm start: cmdline too long");
 	if (p->ndisks > QB_VMM_MAX_DISKS)
 		return qb_seterr(err, QB_E_INVALID, "vm start: too many disks");
 	for (i = 0; i < p->ndisks; i++)
@@ -366,8 +366,8 @@ vmmon_vm_start_async(struct vmmon_client *c, const struct vm_start_params *p,
 		    p->disks[i].serial ? p->disks[i].serial : "");
 	}
 	q->console_max_bytes = p->console_max_bytes;
-	snprintf(q->cmdline, sizeof(q->cmdline), "%s",
-	    p->cmdline ? p->cmdline : "");
+	snprintf(
+	    q->cmdline, sizeof(q->cmdline), "%s", p->cmdline ? p->cmdline : "");
 
 	if ((pe = expect(c, IMSG_VMM_START_REQ, done, arg, err)) == NULL)
 		goto fail;
@@ -375,23 +375,23 @@ vmmon_vm_start_async(struct vmmon_client *c, const struct vm_start_params *p,
 	if (send_fd(c, pe->peerid, QB_VMM_FD_KERNEL, 0, p->kernel_fd) == -1 ||
 	    send_fd(c, pe->peerid, QB_VMM_FD_INITRD, 0, p->initrd_fd) == -1 ||
 	    (p->transport == QB_VMM_TRANSPORT_VIRTIO_SERIAL &&
-		send_fd(c, pe->peerid, QB_VMM_FD_CHANNEL, 0, p->channel_fd) ==
-		    -1) ||
+	        send_fd(c, pe->peerid, QB_VMM_FD_CHANNEL, 0, p->channel_fd) ==
+	            -1) ||
 	    (p->transport == QB_VMM_TRANSPORT_VSOCK &&
-		send_fd(c, pe->peerid, QB_VMM_FD_VHOST_VSOCK, 0,
-		    p->vhost_vsock_fd) == -1) ||
+	        send_fd(c, pe->peerid, QB_VMM_FD_VHOST_VSOCK, 0,
+	            p->vhost_vsock_fd) == -1) ||
 	    (p->console_log_fd >= 0 &&
-		send_fd(c, pe->peerid, QB_VMM_FD_CONSOLE_LOG, 0,
-		    p->console_log_fd) == -1) ||
+	        send_fd(c, pe->peerid, QB_VMM_FD_CONSOLE_LOG, 0,
+	            p->console_log_fd) == -1) ||
 	    (p->tap_fd >= 0 &&
-		send_fd(c, pe->peerid, QB_VMM_FD_TAP, 0, p->tap_fd) == -1))
+	        send_fd(c, pe->peerid, QB_VMM_FD_TAP, 0, p->tap_fd) == -1))
 		goto fail_errno;
 	for (i = 0; i < p->ndisks; i++)
-		if (send_fd(c, pe->peerid, QB_VMM_FD_DISK, i,
-			p->disks[i].fd) == -1)
+		if (send_fd(c, pe->peerid, QB_VMM_FD_DISK, i, p->disks[i].fd) ==
+		    -1)
 			goto fail_errno;
 	if (imsg_compose(&c->ibuf, IMSG_VMM_START_REQ, pe->peerid, 0, -1, q,
-		sizeof(*q)) == -1)
+	        sizeof(*q)) == -1)
 		goto fail_errno;
 	free(q);
 	TAILQ_INSERT_TAIL(&c->pending, pe, entry);
@@ -460,8 +460,8 @@ wait_for(struct vmmon_client *c, struct waiter *w)
 	while (!w->done) {
 		if (evloop_now_ns() >= deadline) {
 			forget(c, w);
-			return qb_seterr(w->err, QB_E_DEADLINE,
-			    "vmmon did not answer");
+			return qb_seterr(
+			    w->err, QB_E_DEADLINE, "vmmon did not answer");
 		}
 		if (evloop_run_once(c->loop, 1000) == -1 && errno != EINTR) {
 			forget(c, w);
@@ -476,7 +476,7 @@ static int
 call(struct vmmon_client *c, uint32_t type, const void *req, size_t len,
     void *res, size_t res_len, struct qb_error *err)
 {
-	struct waiter w = { .res = res, .res_len = res_len, .err = err };
+	struct waiter w = {.res = res, .res_len = res_len, .err = err};
 
 	if (vmmon_request_async(c, type, req, len, wait_done, &w, err) == -1)
 		return -1;
@@ -487,7 +487,7 @@ int
 vmmon_vm_start(struct vmmon_client *c, const struct vm_start_params *p,
     struct qb_vmm_start_res *res, struct qb_error *err)
 {
-	struct waiter w = { .res = res, .res_len = sizeof(*res), .err = err };
+	struct waiter w = {.res = res, .res_len = sizeof(*res), .err = err};
 
 	if (vmmon_vm_start_async(c, p, wait_done, &w, err) == -1)
 		return -1;
@@ -495,8 +495,8 @@ vmmon_vm_start(struct vmmon_client *c, const struct vm_start_params *p,
 }
 
 int
-vmmon_vm_status(struct vmmon_client *c, struct qb_vmm_status_res *res,
-    struct qb_error *err)
+vmmon_vm_status(
+    struct vmmon_client *c, struct qb_vmm_status_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_STATUS_REQ, NULL, 0, res, sizeof(*res), err);
 }
@@ -514,31 +514,31 @@ vmmon_vm_resume(struct vmmon_client *c, struct qb_error *err)
 }
 
 int
-vmmon_vm_shutdown(struct vmmon_client *c, uint64_t timeout_ms,
-    struct qb_error *err)
+vmmon_vm_shutdown(
+    struct vmmon_client *c, uint64_t timeout_ms, struct qb_error *err)
 {
-	struct qb_vmm_shutdown_req q = { .timeout_ms = timeout_ms };
+	struct qb_vmm_shutdown_req q = {.timeout_ms = timeout_ms};
 
 	return call(c, IMSG_VMM_SHUTDOWN_REQ, &q, sizeof(q), NULL, 0, err);
 }
 
 int
-vmmon_cpu_add(struct vmmon_client *c, struct qb_vmm_cpu_res *res,
-    struct qb_error *err)
+vmmon_cpu_add(
+    struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_CPU_ADD_REQ, NULL, 0, res, sizeof(*res), err);
 }
 
 int
-vmmon_cpu_del(struct vmmon_client *c, struct qb_vmm_cpu_res *res,
-    struct qb_error *err)
+vmmon_cpu_del(
+    struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_CPU_DEL_REQ, NULL, 0, res, sizeof(*res), err);
 }
 
 int
-vmmon_cpu_query(struct vmmon_client *c, struct qb_vmm_cpu_res *res,
-    struct qb_error *err)
+vmmon_cpu_query(
+    struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_CPU_QUERY_REQ, NULL, 0, res, sizeof(*res), err);
 }
@@ -547,22 +547,22 @@ int
 vmmon_mem_add(struct vmmon_client *c, uint64_t size_mb,
     struct qb_vmm_mem_res *res, struct qb_error *err)
 {
-	struct qb_vmm_mem_add_req q = { .size_mb = size_mb };
+	struct qb_vmm_mem_add_req q = {.size_mb = size_mb};
 
-	return call(c, IMSG_VMM_MEM_ADD_REQ, &q, sizeof(q), res, sizeof(*res),
-	    err);
+	return call(
+	    c, IMSG_VMM_MEM_ADD_REQ, &q, sizeof(q), res, sizeof(*res), err);
 }
 
 int
-vmmon_mem_del(struct vmmon_client *c, struct qb_vmm_mem_res *res,
-    struct qb_error *err)
+vmmon_mem_del(
+    struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_MEM_DEL_REQ, NULL, 0, res, sizeof(*res), err);
 }
 
 int
-vmmon_mem_query(struct vmmon_client *c, struct qb_vmm_mem_res *res,
-    struct qb_error *err)
+vmmon_mem_query(
+    struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_MEM_QUERY_REQ, NULL, 0, res, sizeof(*res), err);
 }

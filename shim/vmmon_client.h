@@ -28,29 +28,29 @@ struct evloop;
 struct vmmon_client;
 
 struct vm_disk_param {
-	int fd;		    /* O_RDONLY when readonly, else O_RDWR */
+	int fd; /* O_RDONLY when readonly, else O_RDWR */
 	bool readonly;
 	const char *serial; /* <= 20 of [A-Za-z0-9_.-], may be NULL */
 };
 
 struct vm_start_params {
-	const char *id;			/* sandbox id, [A-Za-z0-9_.-] */
-	unsigned boot_cpus, max_cpus;	/* max > boot: CPU hotplug (q35) */
+	const char *id;               /* sandbox id, [A-Za-z0-9_.-] */
+	unsigned boot_cpus, max_cpus; /* max > boot: CPU hotplug (q35) */
 	unsigned memory_mb, max_memory_mb, memory_slots; /* slots: DIMMs */
-	enum qb_vmm_machine machine;	/* AUTO: q35 iff hotplug */
-	enum qb_vmm_accel accel;	/* AUTO: kvm iff vmmon's probe passed */
+	enum qb_vmm_machine machine; /* AUTO: q35 iff hotplug */
+	enum qb_vmm_accel accel;     /* AUTO: kvm iff vmmon's probe passed */
 	enum qb_vmm_transport transport;
-	unsigned guest_cid;		/* vsock only */
+	unsigned guest_cid; /* vsock only */
 	int kernel_fd, initrd_fd;
-	int channel_fd;			/* QEMU's end of the guest channel */
-	int console_log_fd;		/* console.log (O_WRONLY|O_APPEND), -1 */
-	int tap_fd;			/* -1: no NIC */
+	int channel_fd;     /* QEMU's end of the guest channel */
+	int console_log_fd; /* console.log (O_WRONLY|O_APPEND), -1 */
+	int tap_fd;         /* -1: no NIC */
 	uint8_t mac[6];
-	int vhost_vsock_fd;		/* vsock only, else -1 */
+	int vhost_vsock_fd; /* vsock only, else -1 */
 	unsigned ndisks;
 	struct vm_disk_param disks[QB_VMM_MAX_DISKS];
-	uint64_t console_max_bytes;	/* 0: vmmon's default, 16 MiB */
-	const char *cmdline;		/* extra kernel cmdline, may be NULL */
+	uint64_t console_max_bytes; /* 0: vmmon's default, 16 MiB */
+	const char *cmdline;        /* extra kernel cmdline, may be NULL */
 };
 
 struct vmmon_events {
@@ -70,12 +70,12 @@ struct vmmon_events {
  * The answer to one request: res/len is the *_RES payload (exact size
  * checked; len 0 for empty answers), or res == NULL and err says why.
  */
-typedef void (*vmmon_reply_fn)(void *arg, const void *res, size_t len,
-    const struct qb_error *err);
+typedef void (*vmmon_reply_fn)(
+    void *arg, const void *res, size_t len, const struct qb_error *err);
 
 /* Takes fd (the imsg socket to vmmon). */
-struct vmmon_client *vmmon_client_new(struct evloop *loop, int fd,
-    const struct vmmon_events *ev);
+struct vmmon_client *vmmon_client_new(
+    struct evloop *loop, int fd, const struct vmmon_events *ev);
 /* Fails pending requests (err "closed"), closes the fd. */
 void vmmon_client_free(struct vmmon_client *c);
 
@@ -87,9 +87,8 @@ int vmmon_vm_start_async(struct vmmon_client *c,
  * Any other request: type IMSG_VMM_*_REQ with its payload (NULL/0 for the
  * empty ones). The reply payload is the matching *_RES struct.
  */
-int vmmon_request_async(struct vmmon_client *c, uint32_t type,
-    const void *req, size_t len, vmmon_reply_fn done, void *arg,
-    struct qb_error *err);
+int vmmon_request_async(struct vmmon_client *c, uint32_t type, const void *req,
+    size_t len, vmmon_reply_fn done, void *arg, struct qb_error *err);
 
 /* ---- blocking ---- */
 int vmmon_vm_start(struct vmmon_client *c, const struct vm_start_params *p,
@@ -99,19 +98,19 @@ int vmmon_vm_status(struct vmmon_client *c, struct qb_vmm_status_res *res,
 int vmmon_vm_pause(struct vmmon_client *c, struct qb_error *err);
 int vmmon_vm_resume(struct vmmon_client *c, struct qb_error *err);
 /* powerdown -> quit -> SIGKILL, timeout_ms per step (0: vmmon's -t). */
-int vmmon_vm_shutdown(struct vmmon_client *c, uint64_t timeout_ms,
-    struct qb_error *err);
-int vmmon_cpu_add(struct vmmon_client *c, struct qb_vmm_cpu_res *res,
-    struct qb_error *err);
-int vmmon_cpu_del(struct vmmon_client *c, struct qb_vmm_cpu_res *res,
-    struct qb_error *err);
-int vmmon_cpu_query(struct vmmon_client *c, struct qb_vmm_cpu_res *res,
-    struct qb_error *err);
+int vmmon_vm_shutdown(
+    struct vmmon_client *c, uint64_t timeout_ms, struct qb_error *err);
+int vmmon_cpu_add(
+    struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err);
+int vmmon_cpu_del(
+    struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err);
+int vmmon_cpu_query(
+    struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err);
 int vmmon_mem_add(struct vmmon_client *c, uint64_t size_mb,
     struct qb_vmm_mem_res *res, struct qb_error *err);
-int vmmon_mem_del(struct vmmon_client *c, struct qb_vmm_mem_res *res,
-    struct qb_error *err);
-int vmmon_mem_query(struct vmmon_client *c, struct qb_vmm_mem_res *res,
-    struct qb_error *err);
+int vmmon_mem_del(
+    struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err);
+int vmmon_mem_query(
+    struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err);
 
 #endif

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 /* ld.so's built-in search list on Debian x86_64 (no ld.so.cache). */
-static const char *const libdirs[] = { "/lib/x86_64-linux-gnu",
-	"/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib",
-	"/usr/lib", NULL };
+static const char *const libdirs[] = {"/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+    NULL};
 
 static bool
 have(const struct elf_deps *d, const char *path)
@@ -86,7 +86,7 @@ walk(struct elf_deps *d, const char *file, int depth)
 	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_phentsize != sizeof(Elf64_Phdr) ||
 	    eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) >
-		(uint64_t)st.st_size) {
+	        (uint64_t)st.st_size) {
 		errno = ENOEXEC;
 		goto out;
 	}

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SANDBOX_OPTS \
-	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+#define SANDBOX_OPTS                                                          \
+	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=" \
+	"deny"
 
 enum qb_vmm_machine
 qemu_machine_resolve(enum qb_vmm_machine requested, unsigned boot_cpus,
@@ -25,15 +26,14 @@ qemu_argv_safe_token(const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-			(*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
-			*s == '-'))
+		        (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+		        *s == '-'))
 			return false;
 	}
 	return true;
 }
 
-static int
-push(struct qemu_argv *a, const char *fmt, ...)
+static int push(struct qemu_argv *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -88,7 +88,8 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 	unsigned i;
 
 	if (c->qemu_path == NULL || c->qemu_path[0] != '/')
-		return qb_seterr(err, QB_E_INVALID, "qemu path must be absolute");
+		return qb_seterr(
+		    err, QB_E_INVALID, "qemu path must be absolute");
 	if (c->name == NULL || c->name[0] == '\0' ||
 	    strlen(c->name) >= QB_ID_MAX || !qemu_argv_safe_token(c->name))
 		return qb_seterr(err, QB_E_INVALID, "vm name: bad charset");
@@ -107,14 +108,14 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 		    "memory %u MiB out of range [64, 1048576]", c->memory_mb);
 	if (c->memory_slots > 0 &&
 	    (c->max_memory_mb <= c->memory_mb || c->memory_slots > 255 ||
-		c->max_memory_mb > 1024 * 1024))
+	        c->max_memory_mb > 1024 * 1024))
 		return qb_seterr(err, QB_E_INVALID,
 		    "memory hotplug: need memory (%u) < max (%u), slots <= 255",
 		    c->memory_mb, c->max_memory_mb);
 	if (c->machine == QB_VMM_MACHINE_MICROVM &&
 	    (c->max_cpus > c->boot_cpus || c->memory_slots > 0))
-		return qb_seterr(err, QB_E_INVALID,
-		    "microvm has no CPU or memory hotplug");
+		return qb_seterr(
+		    err, QB_E_INVALID, "microvm has no CPU or memory hotplug");
 	if (c->machine == QB_VMM_MACHINE_MICROVM &&
 	    c->accel == QB_VMM_ACCEL_TCG && c->tsc_khz == 0)
 		return qb_seterr(err, QB_E_INVALID,
@@ -146,22 +147,23 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 		if (c->disks[i].fd < 3)
 			return qb_seterr(err, QB_E_INVALID, "disk %u: fd", i);
 		if (strnlen(c->disks[i].serial, QB_VMM_SERIAL_MAX) >=
-			QB_VMM_SERIAL_MAX ||
+		        QB_VMM_SERIAL_MAX ||
 		    !qemu_argv_safe_token(c->disks[i].serial))
 			return qb_seterr(err, QB_E_INVALID,
-			    "disk %u: serial must be <= 20 of [A-Za-z0-9_.-]", i);
+			    "disk %u: serial must be <= 20 of [A-Za-z0-9_.-]",
+			    i);
 	}
 	if (c->cmdline_extra != NULL &&
 	    (strlen(c->cmdline_extra) >= QB_VMM_CMDLINE_MAX ||
-		!cmdline_ok(c->cmdline_extra)))
+	        !cmdline_ok(c->cmdline_extra)))
 		return qb_seterr(err, QB_E_INVALID,
 		    "kernel cmdline: too long or not printable ASCII");
 	return 0;
 }
 
 int
-qemu_argv_build(const struct qemu_vm_config *c, struct qemu_argv *a,
-    struct qb_error *err)
+qemu_argv_build(
+    const struct qemu_vm_config *c, struct qemu_argv *a, struct qb_error *err)
 {
 	bool pci = c->machine == QB_VMM_MACHINE_Q35;
 	/* microvm exposes virtio-mmio ("-device"), q35 virtio-pci. */
@@ -183,10 +185,10 @@ qemu_argv_build(const struct qemu_vm_config *c, struct qemu_argv *a,
 		tcg_tsc = tsc;
 	}
 
-#define P(...)                                   \
-	do {                                     \
+#define P(...)                                  \
+	do {                                    \
 		if (push(a, __VA_ARGS__) == -1) \
-			goto nomem;              \
+			goto nomem;             \
 	} while (0)
 
 	P("%s", c->qemu_path);
@@ -268,8 +270,8 @@ qemu_argv_build(const struct qemu_vm_config *c, struct qemu_argv *a,
 		P("-add-fd");
 		P("fd=%d,set=%u", d->fd, i + 1);
 		P("-drive");
-		P("file=/dev/fdset/%u,if=none,id=disk%u,format=raw%s", i + 1,
-		    i, d->readonly ? ",readonly=on" : "");
+		P("file=/dev/fdset/%u,if=none,id=disk%u,format=raw%s", i + 1, i,
+		    d->readonly ? ",readonly=on" : "");
 		P("-device");
 		if (d->serial[0] != '\0')
 			P("virtio-blk-%s,drive=disk%u,serial=%s", bus, i,
@@ -283,7 +285,8 @@ qemu_argv_build(const struct qemu_vm_config *c, struct qemu_argv *a,
 		P("tap,id=net0,fd=%d", c->tap_fd);
 		P("-device");
 		/* romfile= : no iPXE option ROM to find on q35, no PXE boot. */
-		P("virtio-net-%s,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+		P("virtio-net-%s,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x%"
+		  "s",
 		    bus, c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
 		    c->mac[5], pci ? ",romfile=" : "");
 	}

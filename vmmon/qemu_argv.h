@@ -24,24 +24,24 @@ struct qemu_argv_disk {
 
 struct qemu_vm_config {
 	const char *qemu_path;
-	const char *name;		  /* validated id, used in -name */
-	enum qb_vmm_machine machine;	  /* MICROVM or Q35, never AUTO */
-	enum qb_vmm_accel accel;	  /* KVM or TCG, never AUTO */
+	const char *name;            /* validated id, used in -name */
+	enum qb_vmm_machine machine; /* MICROVM or Q35, never AUTO */
+	enum qb_vmm_accel accel;     /* KVM or TCG, never AUTO */
 	enum qb_vmm_transport transport;
 	unsigned boot_cpus, max_cpus;
 	unsigned memory_mb, max_memory_mb, memory_slots;
-	int qmp_fd;			  /* QMP monitor socket */
-	int console_fd;			  /* serial console socket */
+	int qmp_fd;     /* QMP monitor socket */
+	int console_fd; /* serial console socket */
 	int kernel_fd, initrd_fd;
-	int channel_fd;			  /* virtio-serial transport */
-	int vhost_vsock_fd;		  /* vsock transport */
+	int channel_fd;     /* virtio-serial transport */
+	int vhost_vsock_fd; /* vsock transport */
 	unsigned guest_cid;
-	int tap_fd;			  /* -1: no network */
+	int tap_fd; /* -1: no network */
 	uint8_t mac[6];
 	unsigned ndisks;
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];
-	unsigned long tsc_khz;		  /* host TSC, needed by microvm + TCG */
-	const char *cmdline_extra;	  /* may be NULL */
+	unsigned long tsc_khz;     /* host TSC, needed by microvm + TCG */
+	const char *cmdline_extra; /* may be NULL */
 };
 
 struct qemu_argv {

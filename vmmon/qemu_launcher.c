@@ -28,7 +28,7 @@ launcher_main(int sock, const int *keep, int nkeep, pid_t parent,
 		struct cmsghdr align;
 	} cm;
 	char *argv[512];
-	char *const envp[] = { NULL };
+	char *const envp[] = {NULL};
 	int fds[LAUNCHER_MAX_FDS * 2], nfds = 0, hi, i, argc = 0;
 	struct msghdr msg;
 	struct cmsghdr *c;
@@ -96,8 +96,7 @@ launcher_main(int sock, const int *keep, int nkeep, pid_t parent,
 }
 
 pid_t
-launcher_fork(const int *keep, int nkeep, enum qb_seccomp_mode mode,
-    int *sock)
+launcher_fork(const int *keep, int nkeep, enum qb_seccomp_mode mode, int *sock)
 {
 	int sp[2], i;
 	pid_t pid, parent = getpid();
@@ -111,7 +110,8 @@ launcher_fork(const int *keep, int nkeep, enum qb_seccomp_mode mode,
 		return -1;
 	case 0:
 		close(sp[0]);
-		/* Only our own fds survive: every other one is close-on-exec. */
+		/* Only our own fds survive: every other one is close-on-exec.
+		 */
 		for (i = 3; i < 1024; i++) {
 			int k, keepit = i == sp[1];
 

@@ -12,7 +12,7 @@
 
 #include "lib/config.h"
 
-#define LAUNCHER_MAX_FDS 32
+#define LAUNCHER_MAX_FDS  32
 #define LAUNCHER_MAX_ARGV 65536
 
 /*
@@ -21,8 +21,8 @@
  * later follow them. Returns the pid (QEMU's pid once it execs) and the
  * control socket in *sock, or -1.
  */
-pid_t launcher_fork(const int *keep, int nkeep, enum qb_seccomp_mode mode,
-    int *sock);
+pid_t launcher_fork(
+    const int *keep, int nkeep, enum qb_seccomp_mode mode, int *sock);
 
 /*
  * Sends argv (NULL-terminated) and fds; the launcher execs right after.

@@ -215,7 +215,7 @@ qmp_new(int fd, const struct qmp_callbacks *cb)
 static void
 fail_all(struct qmp *q)
 {
-	struct qmp_result r = { .closed = true };
+	struct qmp_result r = {.closed = true};
 	struct qmp_pending p;
 
 	while (q->npending > 0) {
@@ -281,8 +281,8 @@ enqueue(struct qmp *q, const char *cmd, json_object *args, uint64_t timeout_ms,
 			goto out;
 		args = NULL;
 	}
-	if (json_object_object_add(o, "id",
-		json_object_new_int64((int64_t)q->next_id)))
+	if (json_object_object_add(
+	        o, "id", json_object_new_int64((int64_t)q->next_id)))
 		goto out;
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (s == NULL)
@@ -290,15 +290,15 @@ enqueue(struct qmp *q, const char *cmd, json_object *args, uint64_t timeout_ms,
 	/* Until qmp_capabilities is answered QEMU refuses other commands. */
 	if (internal || q->state == QMP_S_READY) {
 		if (buf_append(&q->out, &q->out_len, &q->out_cap, s,
-			strlen(s)) == -1 ||
+		        strlen(s)) == -1 ||
 		    buf_append(&q->out, &q->out_len, &q->out_cap, "\n", 1) ==
-			-1)
+		        -1)
 			goto out;
 	} else {
 		if (buf_append(&q->held, &q->held_len, &q->held_cap, s,
-			strlen(s)) == -1 ||
-		    buf_append(&q->held, &q->held_len, &q->held_cap, "\n",
-			1) == -1)
+		        strlen(s)) == -1 ||
+		    buf_append(&q->held, &q->held_len, &q->held_cap, "\n", 1) ==
+		        -1)
 			goto out;
 	}
 	p = &q->pending[q->npending++];
@@ -349,8 +349,8 @@ handle_msg(struct qmp *q, struct qmp_msg *m)
 			goto proto;
 		log_debug("%s: QEMU %d.%d", __func__, m->major, m->minor);
 		q->state = QMP_S_CAPS;
-		return enqueue(q, "qmp_capabilities", NULL, 10000, NULL, NULL,
-		    true);
+		return enqueue(
+		    q, "qmp_capabilities", NULL, 10000, NULL, NULL, true);
 	case QMP_MSG_EVENT:
 		if (q->state != QMP_S_READY)
 			goto proto;
@@ -371,14 +371,13 @@ handle_msg(struct qmp *q, struct qmp_msg *m)
 		memmove(&q->pending[idx], &q->pending[idx + 1],
 		    (--q->npending - idx) * sizeof(q->pending[0]));
 		if (p.internal) {
-			if (m->kind != QMP_MSG_RETURN ||
-			    q->state != QMP_S_CAPS)
+			if (m->kind != QMP_MSG_RETURN || q->state != QMP_S_CAPS)
 				goto proto;
 			q->state = QMP_S_READY;
 			if (q->held_len > 0) {
 				if (buf_append(&q->out, &q->out_len,
-					&q->out_cap, q->held,
-					q->held_len) == -1)
+				        &q->out_cap, q->held,
+				        q->held_len) == -1)
 					return -1;
 				q->held_len = 0;
 			}
@@ -432,8 +431,8 @@ do_read(struct qmp *q)
 		}
 		if (handle_msg(q, &m) == -1) {
 			if (errno == EBADMSG)
-				log_warnx("%s: unexpected QMP message",
-				    __func__);
+				log_warnx(
+				    "%s: unexpected QMP message", __func__);
 			qmp_msg_release(&m);
 			return -1;
 		}
@@ -442,8 +441,7 @@ do_read(struct qmp *q)
 	memmove(q->in, q->in + used, q->in_len - used);
 	q->in_len -= used;
 	if (q->in_len > QMP_MAX_LINE) {
-		log_warnx("%s: QMP line over %d bytes", __func__,
-		    QMP_MAX_LINE);
+		log_warnx("%s: QMP line over %d bytes", __func__, QMP_MAX_LINE);
 		errno = EBADMSG;
 		return -1;
 	}
@@ -498,7 +496,7 @@ qmp_next_timeout(const struct qmp *q, uint64_t now_ms)
 void
 qmp_expire(struct qmp *q, uint64_t now_ms)
 {
-	struct qmp_result r = { .timed_out = true };
+	struct qmp_result r = {.timed_out = true};
 	struct qmp_pending p;
 	size_t i = 0;
 

@@ -20,8 +20,8 @@
 
 #include <json-c/json.h>
 
-#define QMP_MAX_LINE (1024 * 1024)
-#define QMP_MAX_DEPTH 16
+#define QMP_MAX_LINE    (1024 * 1024)
+#define QMP_MAX_DEPTH   16
 #define QMP_MAX_PENDING 64
 
 enum qmp_msg_kind {
@@ -34,7 +34,7 @@ enum qmp_msg_kind {
 /* One decoded server message; borrowed pointers into `root`. */
 struct qmp_msg {
 	enum qmp_msg_kind kind;
-	json_object *root;     /* owned: qmp_msg_release() */
+	json_object *root; /* owned: qmp_msg_release() */
 	bool has_id;
 	uint64_t id;
 	json_object *ret;      /* RETURN: the value of "return" */
@@ -52,9 +52,9 @@ void qmp_msg_release(struct qmp_msg *msg);
 /* Outcome of one command, handed to its callback exactly once. */
 struct qmp_result {
 	bool ok;
-	bool timed_out;	      /* no reply within the command's timeout */
-	bool closed;	      /* the connection ended first */
-	json_object *ret;     /* ok: the "return" value (borrowed) */
+	bool timed_out;        /* no reply within the command's timeout */
+	bool closed;           /* the connection ended first */
+	json_object *ret;      /* ok: the "return" value (borrowed) */
 	const char *err_class; /* !ok && !timed_out && !closed */
 	const char *err_desc;
 };
@@ -62,7 +62,7 @@ struct qmp_result {
 typedef void (*qmp_result_cb)(void *arg, const struct qmp_result *res);
 
 struct qmp_callbacks {
-	void (*ready)(void *arg);				  /* handshake done */
+	void (*ready)(void *arg); /* handshake done */
 	void (*event)(void *arg, const char *name, json_object *data);
 	void *arg;
 };

@@ -48,12 +48,12 @@
 #include "vmmon/qmp.h"
 #include "vmmon/vmmon_priv.h"
 
-#define CONSOLE_DEFAULT_MAX (16ull * 1024 * 1024)
-#define QMP_CMD_TIMEOUT_MS 10000
+#define CONSOLE_DEFAULT_MAX  (16ull * 1024 * 1024)
+#define QMP_CMD_TIMEOUT_MS   10000
 #define QMP_READY_TIMEOUT_MS 30000
 #define KVM_PROBE_TIMEOUT_MS 1500
-#define UNPLUG_TIMEOUT_MS 60000
-#define MAX_HOTPLUG 64
+#define UNPLUG_TIMEOUT_MS    60000
+#define MAX_HOTPLUG          64
 
 enum vm_state { VM_NONE, VM_STARTING, VM_RUNNING, VM_EXITED };
 
@@ -78,8 +78,8 @@ struct vm {
 	pid_t pid;
 	int pidfd;
 	struct qmp *qmp;
-	int con_fd;	/* our end of QEMU's serial console */
-	int log_fd;	/* console.log from the shim, -1 = discard */
+	int con_fd; /* our end of QEMU's serial console */
+	int log_fd; /* console.log from the shim, -1 = discard */
 	uint64_t log_written, log_max;
 	bool log_truncated;
 	uint32_t start_peerid;
@@ -141,8 +141,8 @@ send_msg(uint32_t type, uint32_t peerid, const void *data, size_t len)
 		fatal("%s: imsg_compose", __func__);
 }
 
-static void send_error(uint32_t peerid, uint32_t req_type, int errnum,
-    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void send_error(uint32_t peerid, uint32_t req_type, int errnum, int code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
 send_error(uint32_t peerid, uint32_t req_type, int errnum, int code,
@@ -243,8 +243,7 @@ stage_fd(const struct qb_vmm_fd *f, int fd)
 
 /* ---- QMP plumbing ---- */
 
-static void
-req_fail(struct req *r, int code, const char *fmt, ...)
+static void req_fail(struct req *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -285,8 +284,8 @@ vm_qmp(const char *cmd, json_object *args, qmp_result_cb cb, void *arg)
 static void
 vm_kill(void)
 {
-	if (g.vm.pid > 0 && (g.vm.state == VM_STARTING ||
-				g.vm.state == VM_RUNNING)) {
+	if (g.vm.pid > 0 &&
+	    (g.vm.state == VM_STARTING || g.vm.state == VM_RUNNING)) {
 		g.vm.killed = true;
 		kill(g.vm.pid, SIGKILL);
 	}
@@ -310,8 +309,8 @@ status_done(void *arg, const struct qmp_result *res)
 		req_fail(r, QB_E_INTERNAL, "query-status: malformed reply");
 		return;
 	}
-	snprintf(out.status, sizeof(out.status), "%s",
-	    json_object_get_string(v));
+	snprintf(
+	    out.status, sizeof(out.status), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(res->ret, "running", &v) &&
 	    json_object_is_type(v, json_type_boolean))
 		out.running = json_object_get_boolean(v);
@@ -327,7 +326,7 @@ simple_done(void *arg, const struct qmp_result *res)
 	if (qmp_failed(r, res, r->type == IMSG_VMM_PAUSE_REQ ? "stop" : "cont"))
 		return;
 	send_msg(r->type == IMSG_VMM_PAUSE_REQ ? IMSG_VMM_PAUSE_RES
-					       : IMSG_VMM_RESUME_RES,
+	                                       : IMSG_VMM_RESUME_RES,
 	    r->peerid, NULL, 0);
 	free(r);
 }
@@ -381,8 +380,8 @@ cpus_scan(json_object *list, unsigned *present, unsigned *max,
 static json_object *
 cpu_add_args(json_object *slot, const char *id)
 {
-	static const char *const keys[] = { "node-id", "socket-id", "die-id",
-		"cluster-id", "core-id", "thread-id", NULL };
+	static const char *const keys[] = {"node-id", "socket-id", "die-id",
+	    "cluster-id", "core-id", "thread-id", NULL};
 	json_object *args, *type, *props, *v;
 	size_t i;
 
@@ -448,8 +447,8 @@ cpu_step(struct req *r, const struct qmp_result *res)
 			snprintf(r->dev, sizeof(r->dev), "%s",
 			    g.vm.cpus[g.vm.ncpus - 1]);
 			args = json_object_new_object();
-			json_object_object_add(args, "id",
-			    json_object_new_string(r->dev));
+			json_object_object_add(
+			    args, "id", json_object_new_string(r->dev));
 			if (vm_qmp("device_del", args, cpu_cb, r) == -1)
 				req_fail(r, QB_E_INTERNAL, "device_del: %s",
 				    strerror(errno));
@@ -466,7 +465,7 @@ cpu_step(struct req *r, const struct qmp_result *res)
 			return;
 		}
 		if (cpus_scan(res->ret, &present, &max,
-			r->type == IMSG_VMM_CPU_ADD_REQ ? &slot : NULL) == -1) {
+		        r->type == IMSG_VMM_CPU_ADD_REQ ? &slot : NULL) == -1) {
 			req_fail(r, QB_E_INTERNAL,
 			    "query-hotpluggable-cpus: malformed reply");
 			return;
@@ -476,8 +475,8 @@ cpu_step(struct req *r, const struct qmp_result *res)
 			return;
 		}
 		if (slot == NULL || g.vm.ncpus >= MAX_HOTPLUG) {
-			req_fail(r, QB_E_EXHAUSTED, "all %u vCPUs are present",
-			    max);
+			req_fail(
+			    r, QB_E_EXHAUSTED, "all %u vCPUs are present", max);
 			return;
 		}
 		snprintf(r->dev, sizeof(r->dev), "qbcpu%u", ++g.vm.seq);
@@ -490,8 +489,8 @@ cpu_step(struct req *r, const struct qmp_result *res)
 			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
 		return;
 	case 2:
-		snprintf(g.vm.cpus[g.vm.ncpus++], QB_VMM_DEVID_MAX, "%s",
-		    r->dev);
+		snprintf(
+		    g.vm.cpus[g.vm.ncpus++], QB_VMM_DEVID_MAX, "%s", r->dev);
 		r->type = IMSG_VMM_CPU_QUERY_REQ;
 		r->step = 1;
 		/* Answer with fresh counts. */
@@ -549,8 +548,8 @@ mem_step(struct req *r, const struct qmp_result *res)
 			snprintf(r->mem, sizeof(r->mem), "%s",
 			    g.vm.mems[g.vm.ndimms - 1]);
 			args = json_object_new_object();
-			json_object_object_add(args, "id",
-			    json_object_new_string(r->dev));
+			json_object_object_add(
+			    args, "id", json_object_new_string(r->dev));
 			if (vm_qmp("device_del", args, mem_cb, r) == -1)
 				req_fail(r, QB_E_INTERNAL, "qmp: %s",
 				    strerror(errno));
@@ -566,7 +565,8 @@ mem_step(struct req *r, const struct qmp_result *res)
 		args = json_object_new_object();
 		json_object_object_add(args, "qom-type",
 		    json_object_new_string("memory-backend-ram"));
-		json_object_object_add(args, "id", json_object_new_string(r->mem));
+		json_object_object_add(
+		    args, "id", json_object_new_string(r->mem));
 		json_object_object_add(args, "size",
 		    json_object_new_int64((int64_t)(r->size << 20)));
 		if (vm_qmp("object-add", args, mem_cb, r) == -1)
@@ -579,11 +579,12 @@ mem_step(struct req *r, const struct qmp_result *res)
 			return;
 		}
 		args = json_object_new_object();
-		json_object_object_add(args, "driver",
-		    json_object_new_string("pc-dimm"));
-		json_object_object_add(args, "id", json_object_new_string(r->dev));
-		json_object_object_add(args, "memdev",
-		    json_object_new_string(r->mem));
+		json_object_object_add(
+		    args, "driver", json_object_new_string("pc-dimm"));
+		json_object_object_add(
+		    args, "id", json_object_new_string(r->dev));
+		json_object_object_add(
+		    args, "memdev", json_object_new_string(r->mem));
 		if (vm_qmp("device_add", args, mem_cb, r) == -1)
 			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
 		return;
@@ -594,8 +595,8 @@ mem_step(struct req *r, const struct qmp_result *res)
 		} else {
 			snprintf(g.vm.dimms[g.vm.ndimms], QB_VMM_DEVID_MAX,
 			    "%s", r->dev);
-			snprintf(g.vm.mems[g.vm.ndimms], QB_VMM_DEVID_MAX,
-			    "%s", r->mem);
+			snprintf(g.vm.mems[g.vm.ndimms], QB_VMM_DEVID_MAX, "%s",
+			    r->mem);
 			g.vm.ndimms++;
 		}
 		mem_query(r);
@@ -696,12 +697,14 @@ on_qmp_event(void *arg, const char *name, json_object *data)
 		g.vm.got_shutdown = true;
 		snprintf(g.vm.shutdown_reason, sizeof(g.vm.shutdown_reason),
 		    "%s", data_str(data, "reason"));
-		if (data != NULL && json_object_object_get_ex(data, "guest", &v))
+		if (data != NULL &&
+		    json_object_object_get_ex(data, "guest", &v))
 			g.vm.shutdown_guest = json_object_get_boolean(v);
 	} else if (strcmp(name, "POWERDOWN") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_POWERDOWN, "");
 	else if (strcmp(name, "RESET") == 0)
-		send_guest_evt(QB_VMM_GUEST_EVT_RESET, data_str(data, "reason"));
+		send_guest_evt(
+		    QB_VMM_GUEST_EVT_RESET, data_str(data, "reason"));
 	else if (strcmp(name, "GUEST_PANICKED") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_PANICKED, "");
 	else if (strcmp(name, "STOP") == 0)
@@ -713,14 +716,16 @@ on_qmp_event(void *arg, const char *name, json_object *data)
 		const char *dev = event_device(data, idbuf, sizeof(idbuf));
 
 		send_guest_evt(QB_VMM_GUEST_EVT_DEVICE_DELETED, dev);
-		if (g.vm.unplug.r != NULL && strcmp(dev, g.vm.unplug.r->dev) == 0)
+		if (g.vm.unplug.r != NULL &&
+		    strcmp(dev, g.vm.unplug.r->dev) == 0)
 			unplug_done(true, NULL);
 	} else if (strcmp(name, "DEVICE_UNPLUG_GUEST_ERROR") == 0) {
 		char idbuf[QB_VMM_DEVID_MAX];
 		const char *dev = event_device(data, idbuf, sizeof(idbuf));
 
 		send_guest_evt(QB_VMM_GUEST_EVT_UNPLUG_ERROR, dev);
-		if (g.vm.unplug.r != NULL && strcmp(dev, g.vm.unplug.r->dev) == 0)
+		if (g.vm.unplug.r != NULL &&
+		    strcmp(dev, g.vm.unplug.r->dev) == 0)
 			unplug_done(false, "the guest refused");
 	}
 }
@@ -761,21 +766,21 @@ accel_resolve(uint32_t want, enum qb_vmm_accel *out, struct qb_error *err)
 }
 
 static int
-vm_start(const struct qb_vmm_start_req *q, uint32_t peerid,
-    struct qb_error *err)
+vm_start(
+    const struct qb_vmm_start_req *q, uint32_t peerid, struct qb_error *err)
 {
-	static const struct qmp_callbacks qcb = { on_qmp_ready, on_qmp_event,
-		NULL };
+	static const struct qmp_callbacks qcb = {
+	    on_qmp_ready, on_qmp_event, NULL};
 	struct qemu_vm_config c;
-	struct qemu_argv a = { 0 };
+	struct qemu_argv a = {0};
 	int fds[LAUNCHER_MAX_FDS], nfds = 0, next = 5, i;
 	enum qb_vmm_accel accel = QB_VMM_ACCEL_TCG;
 	char id[QB_ID_MAX];
 	char cmdline[QB_VMM_CMDLINE_MAX];
 
 	if (g.launcher_pid <= 0)
-		return qb_seterr(err, QB_E_PRECONDITION,
-		    "this vmmon already ran its VM");
+		return qb_seterr(
+		    err, QB_E_PRECONDITION, "this vmmon already ran its VM");
 	/* Fixed-size strings from the peer: NUL inside, then validated. */
 	if (qb_imsg_check_strfield(q->id, sizeof(q->id)) == -1 ||
 	    qb_imsg_check_strfield(q->cmdline, sizeof(q->cmdline)) == -1)
@@ -792,8 +797,8 @@ vm_start(const struct qb_vmm_start_req *q, uint32_t peerid,
 	memset(&c, 0, sizeof(c));
 	c.qemu_path = g.jailed.qemu_path;
 	c.name = id;
-	c.machine = qemu_machine_resolve(q->machine, q->boot_cpus, q->max_cpus,
-	    q->memory_slots);
+	c.machine = qemu_machine_resolve(
+	    q->machine, q->boot_cpus, q->max_cpus, q->memory_slots);
 	c.accel = accel;
 	c.transport = q->transport;
 	c.boot_cpus = q->boot_cpus;
@@ -810,20 +815,22 @@ vm_start(const struct qb_vmm_start_req *q, uint32_t peerid,
 
 	/* Required fds, then optional ones, numbered as QEMU will see them. */
 	if (g.st.kernel == -1 || g.st.initrd == -1)
-		return qb_seterr(err, QB_E_INVALID, "kernel or initrd fd missing");
+		return qb_seterr(
+		    err, QB_E_INVALID, "kernel or initrd fd missing");
 	c.kernel_fd = next++;
 	fds[nfds++] = g.st.kernel;
 	c.initrd_fd = next++;
 	fds[nfds++] = g.st.initrd;
 	if (q->transport == QB_VMM_TRANSPORT_VIRTIO_SERIAL) {
 		if (g.st.channel == -1)
-			return qb_seterr(err, QB_E_INVALID, "channel fd missing");
+			return qb_seterr(
+			    err, QB_E_INVALID, "channel fd missing");
 		c.channel_fd = next++;
 		fds[nfds++] = g.st.channel;
 	} else if (q->transport == QB_VMM_TRANSPORT_VSOCK) {
 		if (g.st.vhost == -1)
-			return qb_seterr(err, QB_E_INVALID,
-			    "vhost-vsock fd missing");
+			return qb_seterr(
+			    err, QB_E_INVALID, "vhost-vsock fd missing");
 		c.vhost_vsock_fd = next++;
 		fds[nfds++] = g.st.vhost;
 	}
@@ -844,10 +851,10 @@ vm_start(const struct qb_vmm_start_req *q, uint32_t peerid,
 			continue;
 		}
 		if (g.st.disks[i] == -1)
-			return qb_seterr(err, QB_E_INVALID,
-			    "disk %d: fd missing", i);
-		if (qb_imsg_check_strfield(q->disks[i].serial,
-			sizeof(q->disks[i].serial)) == -1)
+			return qb_seterr(
+			    err, QB_E_INVALID, "disk %d: fd missing", i);
+		if (qb_imsg_check_strfield(
+		        q->disks[i].serial, sizeof(q->disks[i].serial)) == -1)
 			return qb_seterr(err, QB_E_INVALID,
 			    "disk %d: serial unterminated", i);
 		c.disks[i].fd = next++;
@@ -864,8 +871,8 @@ vm_start(const struct qb_vmm_start_req *q, uint32_t peerid,
 	}
 	if (launcher_exec(g.launcher_sock, a.argv, fds, nfds) == -1) {
 		qemu_argv_free(&a);
-		return qb_seterr(err, QB_E_INTERNAL, "launch QEMU: %s",
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "launch QEMU: %s", strerror(errno));
 	}
 	qemu_argv_free(&a);
 	close(g.launcher_sock);
@@ -880,8 +887,8 @@ vm_start(const struct qb_vmm_start_req *q, uint32_t peerid,
 	g.con_fd = -1;
 	g.vm.log_fd = g.st.log;
 	g.st.log = -1;
-	g.vm.log_max = q->console_max_bytes ? q->console_max_bytes
-					    : CONSOLE_DEFAULT_MAX;
+	g.vm.log_max =
+	    q->console_max_bytes ? q->console_max_bytes : CONSOLE_DEFAULT_MAX;
 	g.vm.start_peerid = peerid;
 	g.vm.start_res.pid = g.vm.pid;
 	g.vm.start_res.machine = c.machine;
@@ -966,7 +973,7 @@ vmmon_dispatch_shim(struct imsg *imsg)
 	struct qb_vmm_fd f;
 	struct qb_vmm_shutdown_req sd;
 	struct qb_vmm_mem_add_req ma;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct req *r;
 	int fd;
 
@@ -985,8 +992,8 @@ vmmon_dispatch_shim(struct imsg *imsg)
 		}
 		break;
 	case IMSG_VMM_START_REQ:
-		if (qb_imsg_get_struct(imsg, &g.start_req,
-			sizeof(g.start_req)) == -1)
+		if (qb_imsg_get_struct(
+		        imsg, &g.start_req, sizeof(g.start_req)) == -1)
 			fatal_peer("bad START_REQ", type);
 		if (g.vm.state != VM_NONE || g.start_deferred) {
 			send_error(peerid, type, EBUSY, QB_E_PRECONDITION,
@@ -1001,8 +1008,8 @@ vmmon_dispatch_shim(struct imsg *imsg)
 		}
 		if (vm_start(&g.start_req, peerid, &err) == -1) {
 			staged_reset();
-			send_error(peerid, type, 0, err.code, "start: %s",
-			    err.msg);
+			send_error(
+			    peerid, type, 0, err.code, "start: %s", err.msg);
 		}
 		break;
 	case IMSG_VMM_SHUTDOWN_REQ:
@@ -1019,8 +1026,8 @@ vmmon_dispatch_shim(struct imsg *imsg)
 		}
 		g.vm.sd_reply = true;
 		g.vm.sd_peerid = peerid;
-		g.vm.sd_timeout = sd.timeout_ms ? sd.timeout_ms
-						: g.shutdown_timeout_ms;
+		g.vm.sd_timeout =
+		    sd.timeout_ms ? sd.timeout_ms : g.shutdown_timeout_ms;
 		if (g.vm.sd_step == 0)
 			sd_advance();
 		break;
@@ -1064,9 +1071,10 @@ vmmon_dispatch_shim(struct imsg *imsg)
 		}
 		if (type == IMSG_VMM_MEM_ADD_REQ &&
 		    (ma.size_mb == 0 || ma.size_mb % 128 != 0 ||
-			ma.size_mb > 1024 * 1024)) {
+		        ma.size_mb > 1024 * 1024)) {
 			send_error(peerid, type, 0, QB_E_INVALID,
-			    "memory size %" PRIu64 " MiB: need a multiple of 128",
+			    "memory size %" PRIu64
+			    " MiB: need a multiple of 128",
 			    ma.size_mb);
 			break;
 		}
@@ -1137,8 +1145,10 @@ vm_exited(int status)
 
 	if (g.vm.state == VM_STARTING)
 		send_error(g.vm.start_peerid, IMSG_VMM_START_REQ, 0,
-		    QB_E_INTERNAL, "QEMU exited during start (status %d "
-		    "signal %d); see console.log", ev.exit_status, ev.signal);
+		    QB_E_INTERNAL,
+		    "QEMU exited during start (status %d "
+		    "signal %d); see console.log",
+		    ev.exit_status, ev.signal);
 	g.vm.state = VM_EXITED;
 	if (g.vm.unplug.r != NULL) {
 		struct req *r = g.vm.unplug.r;
@@ -1230,7 +1240,7 @@ probe_finish(int result)
 	g.kvm_ok = result;
 	log_info("%s: KVM %s", __func__, result ? "usable" : "not usable, TCG");
 	if (g.start_deferred) {
-		struct qb_error err = { 0 };
+		struct qb_error err = {0};
 
 		g.start_deferred = false;
 		if (vm_start(&g.start_req, g.start_peerid, &err) == -1) {
@@ -1276,8 +1286,8 @@ teardown_and_exit(int code)
 	int status;
 
 	/* No QEMU outlives its monitor. */
-	if (g.vm.pid > 0 && (g.vm.state == VM_STARTING ||
-				g.vm.state == VM_RUNNING)) {
+	if (g.vm.pid > 0 &&
+	    (g.vm.state == VM_STARTING || g.vm.state == VM_RUNNING)) {
 		kill(g.vm.pid, SIGKILL);
 		waitpid(g.vm.pid, &status, 0);
 	}
@@ -1342,8 +1352,8 @@ loop(void)
 			if (g.vm.state == VM_STARTING)
 				timeout = min_timeout(timeout,
 				    ms_until(g.vm.ready_deadline, now));
-			timeout = min_timeout(timeout,
-			    ms_until(g.vm.sd_deadline, now));
+			timeout = min_timeout(
+			    timeout, ms_until(g.vm.sd_deadline, now));
 			if (g.vm.unplug.r != NULL)
 				timeout = min_timeout(timeout,
 				    ms_until(g.vm.unplug.deadline, now));
@@ -1352,8 +1362,8 @@ loop(void)
 		}
 		if (g.probe_fd != -1) {
 			pfd[P_PROBE].fd = g.probe_fd;
-			timeout = min_timeout(timeout,
-			    ms_until(g.probe_deadline, now));
+			timeout = min_timeout(
+			    timeout, ms_until(g.probe_deadline, now));
 		}
 
 		if (poll(pfd, P_N, timeout) == -1) {
@@ -1396,13 +1406,14 @@ loop(void)
 			if (qmp_dispatch(g.vm.qmp, pfd[P_QMP].revents) == -1) {
 				if (errno == EBADMSG)
 					log_warnx("QMP protocol violation: "
-						  "killing the VM");
+					          "killing the VM");
 				/* Without QMP the VM cannot be managed. */
 				if (errno == EBADMSG)
 					vm_kill();
 				else if (!g.vm.got_shutdown && g.vm.pid > 0)
 					/* QMP gone without a SHUTDOWN: crashed
-					 * or about to; never leave it unmanaged. */
+					 * or about to; never leave it
+					 * unmanaged. */
 					kill(g.vm.pid, SIGKILL);
 				qmp_free(g.vm.qmp);
 				g.vm.qmp = NULL;
@@ -1431,10 +1442,11 @@ loop(void)
 
 				if (w == g.vm.pid) {
 					/* Drain the console's last words. */
-					while (g.vm.con_fd != -1 &&
-					    poll(&(struct pollfd){ g.vm.con_fd,
-						     POLLIN, 0 },
-						1, 0) == 1)
+					while (
+					    g.vm.con_fd != -1 &&
+					    poll(&(struct pollfd){g.vm.con_fd,
+					             POLLIN, 0},
+					        1, 0) == 1)
 						console_read();
 					vm_exited(status);
 				}
@@ -1451,7 +1463,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: qemubox-vmmon [-dS] [-u user] [-q qemu] "
-			"[-s qemu_share_dir] [-t shutdown_timeout_ms]\n");
+	                "[-s qemu_share_dir] [-t shutdown_timeout_ms]\n");
 	exit(2);
 }
 
@@ -1460,7 +1472,7 @@ main(int argc, char *argv[])
 {
 	static struct qb_config cfg;
 	struct vmmon_jail j;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	int ch, debug = 0, keep[2], sp[2];
 	struct stat st;
 	const char *cfg_path;
@@ -1509,7 +1521,8 @@ main(int argc, char *argv[])
 	tzset();
 	log_init("qemubox-vmmon", debug);
 	if (fstat(PROC_SPAWN_IMSG_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
-		fatalx("fd %d is not the shim's imsg socket", PROC_SPAWN_IMSG_FD);
+		fatalx(
+		    "fd %d is not the shim's imsg socket", PROC_SPAWN_IMSG_FD);
 	signal(SIGPIPE, SIG_IGN);
 
 	j.user = g.user;
@@ -1531,8 +1544,8 @@ main(int argc, char *argv[])
 	keep[1] = sp[1];
 	if (fcntl(g.con_fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("console nonblock");
-	g.launcher_pid = launcher_fork(keep, 2, g.seccomp_mode,
-	    &g.launcher_sock);
+	g.launcher_pid =
+	    launcher_fork(keep, 2, g.seccomp_mode, &g.launcher_sock);
 	if (g.launcher_pid == -1)
 		fatal("fork launcher");
 	close(keep[0]);

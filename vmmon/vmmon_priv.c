@@ -28,13 +28,14 @@
 /* Where Debian's QEMU dlopens its modules (accel-tcg-x86_64.so, ...). */
 #define QEMU_MODDIR "/usr/lib/x86_64-linux-gnu/qemu"
 
-/* Our private namespace's /tmp becomes the new root; the host's is untouched. */
+/* Our private namespace's /tmp becomes the new root; the host's is untouched.
+ */
 #define NEWROOT "/tmp"
 
 static unsigned long
 tsc_khz_measure(void)
 {
-	struct timespec a, b, d = { 0, 50 * 1000 * 1000 };
+	struct timespec a, b, d = {0, 50 * 1000 * 1000};
 	uint64_t ta, tb, ns;
 	unsigned lo, hi;
 
@@ -46,7 +47,7 @@ tsc_khz_measure(void)
 	tb = ((uint64_t)hi << 32) | lo;
 	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
 	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull +
-	    (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+	     (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
 	if (ns == 0 || tb <= ta)
 		return 0;
 	return (unsigned long)((tb - ta) * 1000000ull / ns);
@@ -180,8 +181,7 @@ bind_lib(const char *path)
 	base = path + (slash - dir) + 1;
 	if (realpath(dir[0] ? dir : "/", real) == NULL)
 		fatal("%s: realpath %s", __func__, dir);
-	if (snprintf(dst, sizeof(dst), "%s/%s", real, base) >=
-	    (int)sizeof(dst))
+	if (snprintf(dst, sizeof(dst), "%s/%s", real, base) >= (int)sizeof(dst))
 		fatalx("%s: path too long", __func__);
 	if (mount_target_exists(dst))
 		return;
@@ -214,10 +214,10 @@ static void
 build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 {
 	/* Debian's QEMU looks for firmware in these besides its data dir. */
-	static const char *const fwdirs[] = { "/usr/share/seabios",
-		"/usr/lib/ipxe/qemu", NULL };
-	static const char *const devs[] = { "/dev/null", "/dev/zero",
-		"/dev/urandom", NULL };
+	static const char *const fwdirs[] = {
+	    "/usr/share/seabios", "/usr/lib/ipxe/qemu", NULL};
+	static const char *const devs[] = {
+	    "/dev/null", "/dev/zero", "/dev/urandom", NULL};
 	static struct elf_deps deps;
 	size_t i;
 
@@ -233,7 +233,7 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		fatal("%s: make / private", __func__);
 	if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID,
-		"mode=0755,size=1m,nr_inodes=4096") == -1)
+	        "mode=0755,size=1m,nr_inodes=4096") == -1)
 		fatal("%s: tmpfs root", __func__);
 
 	bind_ro(j->qemu_path, false, false);
@@ -259,8 +259,8 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	 */
 	mkdirs("/proc");
 	if (mount("proc", NEWROOT "/proc", "proc",
-		MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		"hidepid=invisible,subset=pid") == -1)
+	        MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	        "hidepid=invisible,subset=pid") == -1)
 		fatal("%s: mount proc", __func__);
 
 	mkdirs("/.oldroot");
@@ -276,7 +276,7 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		fatal("%s: rmdir old root", __func__);
 	/* The jail's own tree is read-only too. */
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID,
-		NULL) == -1)
+	        NULL) == -1)
 		fatal("%s: remount / ro", __func__);
 	snprintf(out->qemu_path, sizeof(out->qemu_path), "%s", j->qemu_path);
 }
@@ -374,7 +374,7 @@ void
 vmmon_kvm_probe_child(int wfd)
 {
 	/* hlt */
-	static const unsigned char code[] = { 0xf4 };
+	static const unsigned char code[] = {0xf4};
 	struct kvm_userspace_memory_region mr;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -404,8 +404,8 @@ vmmon_kvm_probe_child(int wfd)
 		goto out;
 	if ((size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0)) <= 0)
 		goto out;
-	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    vcpu, 0);
+	run = mmap(
+	    NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		goto out;
 	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) == -1)

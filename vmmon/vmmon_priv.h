@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 struct vmmon_jail {
-	const char *user;	     /* security.vmmon_user */
-	const char *qemu_path;	     /* paths.qemu_path */
+	const char *user;            /* security.vmmon_user */
+	const char *qemu_path;       /* paths.qemu_path */
 	const char *qemu_share_path; /* paths.qemu_share_path */
 };
 

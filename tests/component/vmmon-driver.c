@@ -76,7 +76,7 @@ static int
 chan_line(char *buf, size_t len, int timeout_ms)
 {
 	size_t n = 0;
-	struct pollfd p = { chan_fd, POLLIN, 0 };
+	struct pollfd p = {chan_fd, POLLIN, 0};
 
 	while (n + 1 < len) {
 		if (poll(&p, 1, timeout_ms) != 1)
@@ -95,7 +95,7 @@ chan_line(char *buf, size_t len, int timeout_ms)
 int
 main(int argc, char *argv[])
 {
-	struct vmmon_events ev = { on_exit_evt, on_guest_evt, on_lost, NULL };
+	struct vmmon_events ev = {on_exit_evt, on_guest_evt, on_lost, NULL};
 	struct vm_start_params p;
 	struct evloop *loop;
 	struct qb_error err;
@@ -105,7 +105,7 @@ main(int argc, char *argv[])
 
 	if (argc < 5) {
 		fprintf(stderr, "usage: vmmon-driver VMMON KERNEL INITRD LOG "
-				"[vmmon args]\n");
+		                "[vmmon args]\n");
 		return 2;
 	}
 	log_init("vmmon-driver", 0);
@@ -113,7 +113,7 @@ main(int argc, char *argv[])
 	if ((kernel = open(argv[2], O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (initrd = open(argv[3], O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (logfd = open(argv[4], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		 0640)) == -1)
+	         0640)) == -1)
 		fatal("open");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) == -1)
@@ -122,8 +122,8 @@ main(int argc, char *argv[])
 	for (i = 5, n = 1; i < argc && n < 15; i++)
 		vargv[n++] = argv[i];
 	vargv[n] = NULL;
-	if ((vmmon_pid = proc_spawn(argv[1], vargv, sp[1],
-		 PROC_SPAWN_IMSG_FD)) == -1)
+	if ((vmmon_pid = proc_spawn(
+	         argv[1], vargv, sp[1], PROC_SPAWN_IMSG_FD)) == -1)
 		fatal("spawn vmmon");
 	close(sp[1]);
 	chan_fd = ch[0];
@@ -170,17 +170,17 @@ main(int argc, char *argv[])
 				p.ndisks = p.disks[0].fd == -1 ? 0 : 1;
 			}
 			if (getenv("VMMON_TEST_TAP") != NULL) {
-				static const uint8_t mac[6] = { 2, 0, 0, 0, 0,
-					1 };
+				static const uint8_t mac[6] = {
+				    2, 0, 0, 0, 0, 1};
 				struct ifreq ifr;
 
 				memset(&ifr, 0, sizeof(ifr));
-				ifr.ifr_flags = IFF_TAP | IFF_NO_PI |
-				    IFF_VNET_HDR;
+				ifr.ifr_flags =
+				    IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 				snprintf(ifr.ifr_name, sizeof(ifr.ifr_name),
 				    "qbvt%%d");
-				p.tap_fd = open("/dev/net/tun",
-				    O_RDWR | O_CLOEXEC);
+				p.tap_fd =
+				    open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 				if (p.tap_fd != -1 &&
 				    ioctl(p.tap_fd, TUNSETIFF, &ifr) == -1) {
 					close(p.tap_fd);
@@ -201,8 +201,8 @@ main(int argc, char *argv[])
 		} else if (strcmp(line, "ready") == 0) {
 			if (chan_line(buf, sizeof(buf), 120000) == -1 ||
 			    strncmp(buf, "READY ", 6) != 0) {
-				snprintf(err.msg, sizeof(err.msg),
-				    "no READY line");
+				snprintf(
+				    err.msg, sizeof(err.msg), "no READY line");
 				goto error;
 			}
 			printf("ready cpus=%s\n", buf + 6);
@@ -210,17 +210,17 @@ main(int argc, char *argv[])
 			if (write(chan_fd, "cpus\n", 5) != 5 ||
 			    chan_line(buf, sizeof(buf), 120000) == -1 ||
 			    strncmp(buf, "CPUS ", 5) != 0) {
-				snprintf(err.msg, sizeof(err.msg),
-				    "no CPUS line");
+				snprintf(
+				    err.msg, sizeof(err.msg), "no CPUS line");
 				goto error;
 			}
 			printf("guest cpus=%s\n", buf + 5);
 		} else if (strcmp(line, "guest_disk") == 0 ||
-		    strcmp(line, "guest_net") == 0) {
+		           strcmp(line, "guest_net") == 0) {
 			bool disk = line[6] == 'd';
 
 			if (write(chan_fd, disk ? "disk\n" : "net\n",
-				disk ? 5 : 4) < 0 ||
+			        disk ? 5 : 4) < 0 ||
 			    chan_line(buf, sizeof(buf), 60000) == -1) {
 				snprintf(err.msg, sizeof(err.msg), "no answer");
 				goto error;
@@ -243,8 +243,8 @@ main(int argc, char *argv[])
 				goto error;
 			printf("ok\n");
 		} else if (strcmp(line, "cpu_add") == 0 ||
-		    strcmp(line, "cpu_del") == 0 ||
-		    strcmp(line, "cpu_query") == 0) {
+		           strcmp(line, "cpu_del") == 0 ||
+		           strcmp(line, "cpu_query") == 0) {
 			struct qb_vmm_cpu_res res;
 			int rc;
 
@@ -276,8 +276,8 @@ main(int argc, char *argv[])
 			    (unsigned long long)res.base_bytes,
 			    (unsigned long long)res.plugged_bytes);
 		} else if (strncmp(line, "shutdown", 8) == 0) {
-			if (vmmon_vm_shutdown(client, strtoull(arg, NULL, 10),
-				&err) == -1)
+			if (vmmon_vm_shutdown(
+			        client, strtoull(arg, NULL, 10), &err) == -1)
 				goto error;
 			printf("shutdown ok\n");
 		} else if (strcmp(line, "pids") == 0) {
@@ -297,7 +297,7 @@ main(int argc, char *argv[])
 			printf("error unknown command\n");
 		}
 		continue;
-error:
+	error:
 		printf("error %s\n", err.msg);
 	}
 	vmmon_client_free(client);

@@ -25,8 +25,8 @@ main(int argc, char *argv[])
 		return 2;
 	log_init("vmmon-seccomp-helper", 0);
 	rc = strcmp(argv[1], "qemu") == 0
-	    ? seccomp_apply_vmmon_qemu(QB_SECCOMP_ENFORCE)
-	    : seccomp_apply_vmmon(QB_SECCOMP_ENFORCE);
+	         ? seccomp_apply_vmmon_qemu(QB_SECCOMP_ENFORCE)
+	         : seccomp_apply_vmmon(QB_SECCOMP_ENFORCE);
 	if (rc == -1)
 		return 3;
 	if (strcmp(argv[2], "socket-inet") == 0)

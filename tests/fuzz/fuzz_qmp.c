@@ -44,7 +44,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
-	struct qmp_callbacks cb = { on_ready, on_event, NULL };
+	struct qmp_callbacks cb = {on_ready, on_event, NULL};
 	struct qmp_msg m;
 	struct qmp *q;
 	const char *p = (const char *)data, *nl;

@@ -20,22 +20,22 @@ static struct qemu_vm_config
 base(void)
 {
 	struct qemu_vm_config c = {
-		.qemu_path = "/usr/bin/qemu-system-x86_64",
-		.name = "ctr-1",
-		.machine = QB_VMM_MACHINE_MICROVM,
-		.accel = QB_VMM_ACCEL_TCG,
-		.transport = QB_VMM_TRANSPORT_VIRTIO_SERIAL,
-		.boot_cpus = 1,
-		.max_cpus = 1,
-		.memory_mb = 512,
-		.qmp_fd = 3,
-		.console_fd = 4,
-		.channel_fd = 5,
-		.kernel_fd = 6,
-		.initrd_fd = 7,
-		.vhost_vsock_fd = -1,
-		.tap_fd = -1,
-		.tsc_khz = 2499998,
+	    .qemu_path = "/usr/bin/qemu-system-x86_64",
+	    .name = "ctr-1",
+	    .machine = QB_VMM_MACHINE_MICROVM,
+	    .accel = QB_VMM_ACCEL_TCG,
+	    .transport = QB_VMM_TRANSPORT_VIRTIO_SERIAL,
+	    .boot_cpus = 1,
+	    .max_cpus = 1,
+	    .memory_mb = 512,
+	    .qmp_fd = 3,
+	    .console_fd = 4,
+	    .channel_fd = 5,
+	    .kernel_fd = 6,
+	    .initrd_fd = 7,
+	    .vhost_vsock_fd = -1,
+	    .tap_fd = -1,
+	    .tsc_khz = 2499998,
 	};
 	return c;
 }
@@ -57,7 +57,7 @@ add_disks(struct qemu_vm_config *c, unsigned n)
 static void
 add_tap(struct qemu_vm_config *c)
 {
-	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x58, 0x00, 0x02 };
+	static const uint8_t mac[6] = {0x02, 0x42, 0x0a, 0x58, 0x00, 0x02};
 
 	c->tap_fd = 8;
 	memcpy(c->mac, mac, sizeof(mac));
@@ -66,7 +66,7 @@ add_tap(struct qemu_vm_config *c)
 static void
 no_host_paths(const struct qemu_argv *a)
 {
-	static const char *const fdrefs[] = { "/proc/self/fd/", "/dev/fdset/" };
+	static const char *const fdrefs[] = {"/proc/self/fd/", "/dev/fdset/"};
 	size_t i, k;
 	const char *p;
 
@@ -92,7 +92,7 @@ static void
 check_golden(const char *name, const struct qemu_vm_config *c)
 {
 	struct qemu_argv a;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	char path[256], *got = NULL, *want = NULL;
 	size_t glen = 0, i;
 	FILE *f;
@@ -115,8 +115,8 @@ check_golden(const char *name, const struct qemu_vm_config *c)
 		fclose(f);
 	}
 	if ((f = fopen(path, "r")) == NULL)
-		fail_msg("missing golden file %s (run from the repo root)",
-		    path);
+		fail_msg(
+		    "missing golden file %s (run from the repo root)", path);
 	fseek(f, 0, SEEK_END);
 	wlen = ftell(f);
 	rewind(f);
@@ -211,7 +211,7 @@ static void
 expect_invalid(const struct qemu_vm_config *c, const char *why)
 {
 	struct qemu_argv a;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	if (qemu_argv_build(c, &a, &err) != -1)
 		fail_msg("accepted: %s", why);
@@ -283,14 +283,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_microvm_tcg_minimal),
-		cmocka_unit_test(test_microvm_tcg_disks_tap),
-		cmocka_unit_test(test_microvm_kvm),
-		cmocka_unit_test(test_q35_tcg_hotplug),
-		cmocka_unit_test(test_q35_kvm_vsock),
-		cmocka_unit_test(test_microvm_vsock),
-		cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_machine_resolve),
+	    cmocka_unit_test(test_microvm_tcg_minimal),
+	    cmocka_unit_test(test_microvm_tcg_disks_tap),
+	    cmocka_unit_test(test_microvm_kvm),
+	    cmocka_unit_test(test_q35_tcg_hotplug),
+	    cmocka_unit_test(test_q35_kvm_vsock),
+	    cmocka_unit_test(test_microvm_vsock),
+	    cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_machine_resolve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

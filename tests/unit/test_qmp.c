@@ -22,9 +22,10 @@
 
 #include "vmmon/qmp.h"
 
-#define GREETING \
+#define GREETING                                                            \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, " \
-	"\"major\": 7}, \"package\": \"Debian\"}, \"capabilities\": [\"oob\"]}}\r\n"
+	"\"major\": 7}, \"package\": \"Debian\"}, \"capabilities\": "       \
+	"[\"oob\"]}}\r\n"
 
 struct fx {
 	int qemu; /* the fake QEMU's end */
@@ -64,16 +65,16 @@ on_done(void *arg, const struct qmp_result *r)
 	f->last.err_class = NULL;
 	f->last.err_desc = NULL;
 	snprintf(f->last_ret, sizeof(f->last_ret), "%s",
-	    r->ok ? json_object_to_json_string_ext(r->ret,
-			JSON_C_TO_STRING_PLAIN)
-		  : (r->err_class ? r->err_class : ""));
+	    r->ok
+	        ? json_object_to_json_string_ext(r->ret, JSON_C_TO_STRING_PLAIN)
+	        : (r->err_class ? r->err_class : ""));
 }
 
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct qmp_callbacks cb = { on_ready, on_event, NULL };
+	struct qmp_callbacks cb = {on_ready, on_event, NULL};
 	int sp[2];
 
 	if (f == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
@@ -123,7 +124,7 @@ pump(struct fx *f)
 static void
 qemu_read(struct fx *f, char *buf, size_t len)
 {
-	struct pollfd p = { f->qemu, POLLIN, 0 };
+	struct pollfd p = {f->qemu, POLLIN, 0};
 	ssize_t n;
 
 	buf[0] = '\0';
@@ -157,9 +158,8 @@ test_handshake_and_held_command(void **state)
 	char buf[4096];
 
 	/* Queued before the greeting: must wait for the handshake. */
-	assert_int_equal(qmp_execute(f->q, "query-status", NULL, 5000, on_done,
-			     f),
-	    0);
+	assert_int_equal(
+	    qmp_execute(f->q, "query-status", NULL, 5000, on_done, f), 0);
 	qemu_send(f, GREETING);
 	assert_int_equal(pump(f), 0);
 	qemu_read(f, buf, sizeof(buf));
@@ -197,16 +197,16 @@ test_execute_reply_and_event(void **state)
 	char buf[4096];
 
 	handshake(f);
-	assert_int_equal(qmp_execute(f->q, "query-status", NULL, 5000, on_done,
-			     f),
-	    0);
+	assert_int_equal(
+	    qmp_execute(f->q, "query-status", NULL, 5000, on_done, f), 0);
 	assert_int_equal(pump(f), 0);
 	qemu_read(f, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "\"execute\":\"query-status\""));
-	qemu_send(f, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
-		     "\"event\": \"STOP\"}\r\n"
-		     "{\"return\": {\"status\": \"paused\", \"running\": false},"
-		     " \"id\": 2}\r\n");
+	qemu_send(f,
+	    "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
+	    "\"event\": \"STOP\"}\r\n"
+	    "{\"return\": {\"status\": \"paused\", \"running\": false},"
+	    " \"id\": 2}\r\n");
 	assert_int_equal(pump(f), 0);
 	assert_int_equal(f->nevents, 1);
 	assert_string_equal(f->last_event, "STOP");
@@ -225,7 +225,7 @@ test_out_of_order_and_error(void **state)
 	assert_int_equal(qmp_execute(f->q, "bogus", NULL, 5000, on_done, f), 0);
 	assert_int_equal(pump(f), 0);
 	qemu_send(f, "{\"id\": 3, \"error\": {\"class\": \"CommandNotFound\", "
-		     "\"desc\": \"The command bogus has not been found\"}}\n");
+	             "\"desc\": \"The command bogus has not been found\"}}\n");
 	assert_int_equal(pump(f), 0);
 	assert_int_equal(f->ndone, 1);
 	assert_false(f->last.ok);
@@ -377,8 +377,9 @@ test_decode(void **state)
 	assert_int_equal(m.minor, 2);
 	qmp_msg_release(&m);
 	{
-		const char *ev = "{\"event\":\"SHUTDOWN\",\"data\":"
-				 "{\"guest\":true,\"reason\":\"guest-shutdown\"}}";
+		const char *ev =
+		    "{\"event\":\"SHUTDOWN\",\"data\":"
+		    "{\"guest\":true,\"reason\":\"guest-shutdown\"}}";
 
 		assert_int_equal(qmp_decode(ev, strlen(ev), &m), 0);
 	}
@@ -386,17 +387,16 @@ test_decode(void **state)
 	assert_string_equal(m.event, "SHUTDOWN");
 	assert_non_null(m.data);
 	qmp_msg_release(&m);
-	assert_int_equal(qmp_decode("{\"error\":{\"class\":\"GenericError\"}}",
-			     34, &m),
-	    0);
+	assert_int_equal(
+	    qmp_decode("{\"error\":{\"class\":\"GenericError\"}}", 34, &m), 0);
 	assert_int_equal(m.kind, QMP_MSG_ERROR);
 	assert_false(m.has_id);
 	qmp_msg_release(&m);
 	/* Wrong shapes. */
 	assert_int_equal(qmp_decode("[1,2]", 5, &m), -1);
 	assert_int_equal(qmp_decode("{\"event\":5}", 11, &m), -1);
-	assert_int_equal(qmp_decode("{\"event\":\"A\",\"data\":[]}", 23, &m),
-	    -1);
+	assert_int_equal(
+	    qmp_decode("{\"event\":\"A\",\"data\":[]}", 23, &m), -1);
 	assert_int_equal(qmp_decode("{\"error\":\"x\"}", 13, &m), -1);
 	assert_int_equal(qmp_decode("{\"return\":{},\"id\":-1}", 21, &m), -1);
 	assert_int_equal(qmp_decode("{\"QMP\":{}}", 10, &m), -1);
@@ -409,22 +409,22 @@ main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_handshake_and_held_command),
-		T(test_execute_reply_and_event),
-		T(test_out_of_order_and_error),
-		T(test_timeout_then_late_reply),
-		T(test_eof_fails_pending),
-		T(test_hostile_reply_to_unsent),
-		T(test_hostile_garbage),
-		T(test_hostile_unknown_id),
-		T(test_hostile_string_id),
-		T(test_hostile_reply_without_id),
-		T(test_hostile_event_before_handshake),
-		T(test_hostile_second_greeting),
-		T(test_hostile_trailing_bytes),
-		T(test_hostile_endless_line),
-		T(test_hostile_deep_nesting),
-		cmocka_unit_test(test_decode),
+	    T(test_handshake_and_held_command),
+	    T(test_execute_reply_and_event),
+	    T(test_out_of_order_and_error),
+	    T(test_timeout_then_late_reply),
+	    T(test_eof_fails_pending),
+	    T(test_hostile_reply_to_unsent),
+	    T(test_hostile_garbage),
+	    T(test_hostile_unknown_id),
+	    T(test_hostile_string_id),
+	    T(test_hostile_reply_without_id),
+	    T(test_hostile_event_before_handshake),
+	    T(test_hostile_second_greeting),
+	    T(test_hostile_trailing_bytes),
+	    T(test_hostile_endless_line),
+	    T(test_hostile_deep_nesting),
+	    cmocka_unit_test(test_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

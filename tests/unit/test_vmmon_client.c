@@ -51,11 +51,12 @@ fake_send(struct fx *f, uint32_t type, uint32_t id, const void *d, size_t n)
 static void
 fake_answer(struct fx *f, uint32_t type, uint32_t id)
 {
-	struct qb_vmm_status_res st = { .running = 1, .status = "running" };
-	struct qb_vmm_start_res sr = { .pid = 4242, .machine = 1, .accel = 2 };
-	struct qb_vmm_cpu_res cr = { .present = 2, .max = 4, .dev_id = "c1" };
-	struct qb_imsg_error e = { .req_type = type, .code = QB_E_PRECONDITION,
-		.msg = "the VM is not running" };
+	struct qb_vmm_status_res st = {.running = 1, .status = "running"};
+	struct qb_vmm_start_res sr = {.pid = 4242, .machine = 1, .accel = 2};
+	struct qb_vmm_cpu_res cr = {.present = 2, .max = 4, .dev_id = "c1"};
+	struct qb_imsg_error e = {.req_type = type,
+	    .code = QB_E_PRECONDITION,
+	    .msg = "the VM is not running"};
 
 	switch (f->mode) {
 	case FAKE_ERROR:
@@ -105,9 +106,8 @@ fake_io(struct ev_io *io, int fd, unsigned ev, void *arg)
 		return;
 	while (f->fake_io != NULL && (n = imsg_get(&f->fake, &imsg)) > 0) {
 		if (imsg_get_type(&imsg) == IMSG_VMM_FD_REQ) {
-			assert_int_equal(qb_imsg_get_struct(&imsg, &vf,
-					     sizeof(vf)),
-			    0);
+			assert_int_equal(
+			    qb_imsg_get_struct(&imsg, &vf, sizeof(vf)), 0);
 			rfd = qb_imsg_take_fd(&imsg);
 			assert_true(rfd >= 0);
 			f->roles[f->nfds] = vf.role;
@@ -115,7 +115,8 @@ fake_io(struct ev_io *io, int fd, unsigned ev, void *arg)
 			f->nfds++;
 			close(rfd);
 		} else
-			fake_answer(f, imsg_get_type(&imsg), imsg_get_id(&imsg));
+			fake_answer(
+			    f, imsg_get_type(&imsg), imsg_get_id(&imsg));
 		imsg_free(&imsg);
 	}
 }
@@ -139,7 +140,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct vmmon_events ev = { on_exit_evt, NULL, on_lost, NULL };
+	struct vmmon_events ev = {on_exit_evt, NULL, on_lost, NULL};
 	int sp[2];
 
 	if (f == NULL ||
@@ -175,7 +176,7 @@ test_status(void **state)
 {
 	struct fx *f = *state;
 	struct qb_vmm_status_res res;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	if (vmmon_vm_status(f->c, &res, &err) != 0)
 		fail_msg("status: %s", err.msg);
@@ -189,7 +190,7 @@ test_error_maps_to_qb_error(void **state)
 {
 	struct fx *f = *state;
 	struct qb_vmm_cpu_res res;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	f->mode = FAKE_ERROR;
 	assert_int_equal(vmmon_cpu_add(f->c, &res, &err), -1);
@@ -204,7 +205,7 @@ test_start_sends_fds_then_start(void **state)
 	struct fx *f = *state;
 	struct vm_start_params p;
 	struct qb_vmm_start_res res;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct stat st;
 	int k = open("/dev/null", O_RDONLY), ch[2];
 
@@ -252,7 +253,7 @@ test_bad_size_is_lost(void **state)
 {
 	struct fx *f = *state;
 	struct qb_vmm_status_res res;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	f->mode = FAKE_BADSIZE;
 	assert_int_equal(vmmon_vm_status(f->c, &res, &err), -1);
@@ -265,7 +266,7 @@ static void
 test_close_is_lost(void **state)
 {
 	struct fx *f = *state;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 
 	f->mode = FAKE_CLOSE;
 	assert_int_equal(vmmon_vm_pause(f->c, &err), -1);
@@ -277,8 +278,10 @@ static void
 test_exit_event(void **state)
 {
 	struct fx *f = *state;
-	struct qb_vmm_exit_evt ev = { .pid = 7, .exit_status = 0,
-		.reason = QB_VMM_EXIT_GUEST_SHUTDOWN, .detail = "guest-shutdown" };
+	struct qb_vmm_exit_evt ev = {.pid = 7,
+	    .exit_status = 0,
+	    .reason = QB_VMM_EXIT_GUEST_SHUTDOWN,
+	    .detail = "guest-shutdown"};
 
 	fake_send(f, IMSG_VMM_EXIT_EVT, 0, &ev, sizeof(ev));
 	while (f->exits == 0)
@@ -298,12 +301,12 @@ main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_status),
-		T(test_error_maps_to_qb_error),
-		T(test_start_sends_fds_then_start),
-		T(test_bad_size_is_lost),
-		T(test_close_is_lost),
-		T(test_exit_event),
+	    T(test_status),
+	    T(test_error_maps_to_qb_error),
+	    T(test_start_sends_fds_then_start),
+	    T(test_bad_size_is_lost),
+	    T(test_close_is_lost),
+	    T(test_exit_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
