@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# End to end: a private containerd (Debian's 1.6) runs containers with
+# --runtime io.containerd.qemubox.v1, each in its own QEMU VM (TCG here), with
+# real crun in the guest, real CNI plugins and real mkfs.erofs. Every test is
+# independent and must leave nothing behind (checked after each one).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/containerd.sh
+. tests/lib/qemubox.sh
+
+T0=$(date +%s)
+cleanup() { ctd_stop; qb_teardown; }
+trap cleanup EXIT
+
+if ! qb_setup; then
+	echo "not ok 1 - scratch install (make install failed)"
+	exit 1
+fi
+if ! ctd_start; then
+	echo "ok 1 - end-to-end suite # SKIP $CTD_SKIP"
+	exit 0
+fi
+ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
+IMG=$CTD_IMAGE
+WORK=$QB_DIR/work
+mkdir -p "$WORK"
+
+# --- helpers -----------------------------------------------------------------
+
+# Wait until task $1 is in state $2 (RUNNING, STOPPED, PAUSED), up to $3 s.
+wait_status() {
+	local i
+	for i in $(seq 1 $(( ${3:-60} * 10 ))); do
+		ctd_ctr task ls 2>/dev/null | awk -v id="$1" -v st="$2" '$1 == id && $3 == st { f = 1 } END { exit !f }' && return 0
+		sleep 0.1
+	done
+	fail "task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')"
+}
+
+# Start a detached container that sleeps; $1 = id, rest = extra ctr run flags.
+run_detached() {
+	local id=$1; shift
+	ctd_ctr run -d --runtime "$QB_RUNTIME" "$@" "$IMG" "$id" sleep 100000 >/dev/null ||
+		fail "run -d $id failed"
+	wait_status "$id" RUNNING 60
+}
+
+# Kill, wait, delete task and container $1, ignoring what is already gone.
+remove() {
+	ctd_ctr task kill -s SIGKILL "$1" >/dev/null 2>&1
+	wait_status "$1" STOPPED 30 >/dev/null 2>&1
+	ctd_ctr task delete "$1" >/dev/null 2>&1
+	ctd_ctr containers delete "$1" >/dev/null 2>&1
+	ctd_ctr snapshots rm "$1" >/dev/null 2>&1
+	return 0
+}
+
+# Nothing of a finished container may remain: processes started from our
+# prefix (shims, helpers; QEMU dies with vmmon), netns, IPAM reservations,
+# per-container state and log dirs beyond the documented console.log.
+assert_clean() {
+	local i p left
+	for i in $(seq 1 50); do
+		left=
+		for p in /proc/[0-9]*; do
+			case "$(readlink "$p/exe" 2>/dev/null)" in
+			"$QB_PREFIX"/*) left="$left ${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" | cut -c1-60)" ;;
+			esac
+		done
+		[ -z "$left" ] && break
+		sleep 0.2
+	done
+	[ -z "$left" ] || fail "processes left:$left"
+	left=$(ls /run/netns 2>/dev/null | grep '^qemubox-' | while read -r n; do
+		for id in "$@"; do [ "$n" = "qemubox-$id" ] && echo "$n"; done; done)
+	[ -z "$left" ] || fail "netns left: $left"
+	left=$(ls "$QB_DIR/var/lib/cni/networks/qemubox-net" 2>/dev/null | grep -Ev '^(last_reserved_ip.*|lock)$')
+	[ -z "$left" ] || fail "IPAM reservations left: $left"
+	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config.db)$')
+	[ -z "$left" ] || fail "state left in $QB_STATE: $left"
+	return 0
+}
+
+# --- tests -------------------------------------------------------------------
+
+t_echo() {
+	local out
+	out=$(qb_run "$IMG" t-echo echo hello from a VM) || fail "ctr run failed: $out" || return
+	[ "$out" = "hello from a VM" ] || fail "output: '$out'" || return
+	assert_clean t-echo
+}
+
+t_uname_guest_kernel() {
+	local out
+	out=$(qb_run "$IMG" t-uname uname -r) || fail "ctr run failed" || return
+	[ "$out" != "$(uname -r)" ] || fail "container saw the host kernel $out: not in a VM" || return
+	[ -n "$out" ] || fail "empty uname"
+}
+
+t_exit_42() {
+	qb_run "$IMG" t-exit42 sh -c 'exit 42'
+	local rc=$?
+	[ "$rc" -eq 42 ] || fail "exit status $rc, want 42" || return
+	assert_clean t-exit42
+}
+
+t_kill_137() {
+	qb_run "$IMG" t-kill sleep 100000 >/dev/null 2>&1 &
+	local pid=$!
+	wait_status t-kill RUNNING 60 || { kill $pid; return 1; }
+	ctd_ctr task kill -s SIGKILL t-kill || fail "kill failed"
+	wait $pid
+	local rc=$?
+	[ "$rc" -eq 137 ] || fail "exit status $rc, want 137" || return
+	assert_clean t-kill
+}
+
+t_exec_sigterm_143() {
+	run_detached t-term || return
+	ctd_ctr task exec --exec-id sl t-term sleep 100000 >/dev/null 2>&1 &
+	local pid=$!
+	sleep 1.5
+	ctd_ctr task kill --exec-id sl -s SIGTERM t-term || fail "kill exec failed"
+	wait $pid
+	local rc=$?
+	remove t-term
+	[ "$rc" -eq 143 ] || fail "exec exit status $rc, want 143" || return
+	assert_clean t-term
+}
+
+t_signal_inside() {
+	run_detached t-sig || return
+	ctd_ctr task exec --exec-id segv t-sig sh -c 'kill -SEGV $$'
+	local rc=$?
+	remove t-sig
+	[ "$rc" -eq 139 ] || fail "exec killed by SIGSEGV inside: status $rc, want 139"
+}
+
+t_stdin() {
+	local out
+	out=$(echo data | ctd_ctr run -i --rm --runtime "$QB_RUNTIME" "$IMG" t-stdin cat) || fail "run -i failed" || return
+	[ "$out" = data ] || fail "cat echoed '$out'" || return
+	assert_clean t-stdin
+}
+
+t_stdout_stderr() {
+	qb_run "$IMG" t-sep sh -c 'echo to-out; echo to-err >&2' >"$WORK/o" 2>"$WORK/e" || fail "run failed" || return
+	[ "$(cat "$WORK/o")" = to-out ] || fail "stdout: $(cat "$WORK/o")" || return
+	[ "$(cat "$WORK/e")" = to-err ] || fail "stderr: $(cat "$WORK/e")"
+}
+
+t_seq_1000() {
+	local got want
+	got=$(qb_run "$IMG" t-seq seq 1000 | md5sum)
+	want=$(seq 1000 | md5sum)
+	[ "$got" = "$want" ] || fail "seq 1000 differs"
+}
+
+t_100mib() {
+	# 15 x the 6.9 MB of `seq 1 1000000` = 103 MB through stdout.
+	local got want
+	got=$(qb_run "$IMG" t-big sh -c 'seq 1 1000000 >/tmp/s; i=0; while [ $i -lt 15 ]; do cat /tmp/s; i=$((i+1)); done' | md5sum)
+	want=$(seq 1 1000000 >"$WORK/s"; for i in $(seq 15); do cat "$WORK/s"; done | md5sum)
+	[ "$got" = "$want" ] || fail "100 MiB checksum differs: $got vs $want"
+}
+
+t_quick_exits() {
+	local i out
+	for i in 1 2 3 4 5; do
+		out=$(qb_run "$IMG" "t-quick$i" echo "line $i") || fail "run $i failed" || return
+		[ "$out" = "line $i" ] || fail "run $i printed '$out'" || return
+	done
+	assert_clean t-quick1 t-quick2 t-quick3 t-quick4 t-quick5
+}
+
+t_env_cwd() {
+	local out
+	out=$(qb_run --env FOO=bar --cwd /tmp "$IMG" t-env sh -c 'echo "$FOO $(pwd)"') || fail "run failed" || return
+	[ "$out" = "bar /tmp" ] || fail "got '$out'"
+}
+
+t_user_hostname() {
+	local out
+	ctd_ctr oci spec >"$WORK/spec.json" || fail "ctr oci spec" || return
+	jq '.process.user = {uid: 1000, gid: 1001} | .hostname = "qbhost" |
+	    .process.args = ["sh", "-c", "echo $(id -u):$(id -g) $(hostname)"] |
+	    .process.terminal = false' "$WORK/spec.json" >"$WORK/spec2.json"
+	out=$(ctd_ctr run --rm --runtime "$QB_RUNTIME" --config "$WORK/spec2.json" "$IMG" t-user) || fail "run failed: $out" || return
+	[ "$out" = "1000:1001 qbhost" ] || fail "got '$out'"
+}
+
+t_read_only() {
+	local out
+	out=$(qb_run --read-only "$IMG" t-ro sh -c 'touch /newfile 2>&1; echo rc=$?')
+	case "$out" in *"Read-only file system"*rc=1*) ;; *) fail "read-only rootfs not honoured: $out" ;; esac
+}
+
+t_writable_isolated() {
+	local out
+	out=$(qb_run "$IMG" t-w1 sh -c 'echo changed > /bin/marker; cat /bin/marker') || fail "write failed" || return
+	[ "$out" = changed ] || fail "could not write in the rootfs: $out" || return
+	out=$(qb_run "$IMG" t-w2 sh -c 'cat /bin/marker 2>&1 || echo absent')
+	case "$out" in *absent*|*"No such file"*) ;; *) fail "second container saw the first one's write: $out" ;; esac
+}
+
+t_exec() {
+	run_detached t-exec || return
+	local out rc
+	out=$(ctd_ctr task exec --exec-id e1 t-exec echo from-exec) || fail "exec failed" || return
+	[ "$out" = from-exec ] || fail "exec printed '$out'" || return
+	ctd_ctr task exec --exec-id e2 t-exec sh -c 'exit 7'
+	rc=$?
+	[ "$rc" -eq 7 ] || fail "exec exit status $rc, want 7" || return
+	out=$(script -qec "ctr --address $CTD_SOCK --namespace $CTD_NS task exec -t --exec-id e3 t-exec tty" /dev/null | tr -d '\r')
+	case "$out" in /dev/pts/*) ;; *) fail "exec -t: tty printed '$out'" || return ;; esac
+	ctd_ctr task ps t-exec | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { n++ } END { exit !(n >= 1) }' || fail "task ps lists no pid" || return
+	remove t-exec
+	assert_clean t-exec
+}
+
+t_tty() {
+	command -v tmux >/dev/null || { tap_skip "tmux not installed"; return 0; }
+	local s=qbtty$$ out
+	tmux new-session -d -s "$s" -x 80 -y 24 \
+		"ctr --address $CTD_SOCK --namespace $CTD_NS run -t --rm --runtime $QB_RUNTIME $IMG t-tty sh"
+	local i
+	for i in $(seq 1 120); do
+		tmux capture-pane -p -t "$s" | grep -q '# $\|#$\|/ #' && break
+		sleep 0.5
+	done
+	tmux send-keys -t "$s" 'echo typed-$((6*7))' Enter
+	sleep 1
+	tmux resize-window -t "$s" -x 100 -y 30 2>/dev/null || tmux refresh-client -t "$s" -C 100,30 2>/dev/null
+	sleep 1
+	tmux send-keys -t "$s" 'stty size' Enter
+	sleep 2
+	out=$(tmux capture-pane -p -t "$s")
+	tmux send-keys -t "$s" 'exit' Enter
+	sleep 2
+	tmux kill-session -t "$s" 2>/dev/null
+	remove t-tty
+	echo "$out" | grep -q 'typed-42' || fail "typed command not run: $out" || return
+	echo "$out" | grep -q '^30 100' || fail "resize not seen by stty size: $out"
+}
+
+t_pause_resume() {
+	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" t-pause sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/c; sleep 0.2; done' >/dev/null || fail "run -d" || return
+	wait_status t-pause RUNNING 60 || return
+	sleep 1
+	ctd_ctr task pause t-pause || fail "pause failed" || return
+	wait_status t-pause PAUSED 10 || return
+	sleep 2
+	ctd_ctr task resume t-pause || fail "resume failed" || return
+	local a b
+	a=$(ctd_ctr task exec --exec-id r1 t-pause cat /tmp/c)
+	sleep 2
+	b=$(ctd_ctr task exec --exec-id r2 t-pause cat /tmp/c)
+	remove t-pause
+	# Paused for 2 s: the counter must have advanced by far less than the
+	# ~10 steps of 2 s running; after resume it advances again.
+	[ -n "$a" ] && [ -n "$b" ] || fail "counter unreadable ($a, $b)" || return
+	[ $((b - a)) -ge 3 ] || fail "counter did not continue after resume: $a -> $b"
+}
+
+t_network() {
+	local out gw
+	gw=$(qb_gateway)
+	out=$(qb_run "$IMG" t-net sh -c "ip -4 addr show eth0; ping -c 1 -W 5 $gw >/dev/null && echo gw-ok") || fail "run failed: $out" || return
+	echo "$out" | grep -q "inet ${QB_SUBNET%.*}\." || fail "no CNI address from $QB_SUBNET: $out" || return
+	echo "$out" | grep -q gw-ok || fail "bridge gateway $gw unreachable: $out"
+}
+
+t_two_containers_talk() {
+	run_detached t-na || return
+	local ip out
+	ip=$(ctd_ctr task exec --exec-id ip t-na ip -4 -o addr show eth0 | awk '{ split($4, a, "/"); print a[1] }')
+	[ -n "$ip" ] || fail "no address for t-na" || { remove t-na; return 1; }
+	out=$(qb_run "$IMG" t-nb sh -c "ping -c 1 -W 5 $ip >/dev/null && echo peer-ok")
+	remove t-na
+	[ "$out" = peer-ok ] || fail "t-nb could not reach t-na at $ip: $out"
+}
+
+t_events() {
+	ctd_ctr events >"$WORK/events" 2>&1 &
+	local epid=$!
+	sleep 0.5
+	run_detached t-ev || { kill $epid; return 1; }
+	ctd_ctr task exec --exec-id ev1 t-ev true
+	remove t-ev
+	sleep 1
+	kill $epid 2>/dev/null; wait $epid 2>/dev/null
+	local order
+	order=$(grep -o '/tasks/[a-z-]*' "$WORK/events" | grep -v '/tasks/exit' | uniq | tr '\n' ' ')
+	grep -q '/tasks/create.*' "$WORK/events" || fail "no /tasks/create: $order" || return
+	local want="/tasks/create /tasks/start /tasks/exec-added /tasks/exec-started /tasks/delete"
+	echo "$order" | grep -q "$(echo "$want" | sed 's/ /.*/g')" || fail "event order: $order" || return
+	# Two exits (exec, then init after the kill), both before the delete.
+	[ "$(grep -c '/tasks/exit' "$WORK/events")" -ge 2 ] || fail "missing /tasks/exit events"
+}
+
+t_metrics() {
+	run_detached t-met || return
+	local out
+	out=$(ctd_ctr task metrics t-met 2>&1)
+	remove t-met
+	echo "$out" | grep -qi 'memory' || fail "no memory metrics: $out"
+}
+
+t_three_at_once() {
+	local id
+	for id in t-m1 t-m2 t-m3; do run_detached "$id" || return; done
+	[ "$(ctd_ctr task ls | grep -c RUNNING)" -ge 3 ] || fail "not 3 running" || return
+	for id in t-m1 t-m2 t-m3; do remove "$id"; done
+	assert_clean t-m1 t-m2 t-m3
+}
+
+t_missing_command() {
+	local out
+	out=$(qb_run "$IMG" t-nocmd /no/such/binary 2>&1) && fail "ran a missing binary" || true
+	echo "$out" | grep -qiE 'no such file|not found' || fail "error does not say what is missing: $out" || return
+	ctd_ctr containers delete t-nocmd >/dev/null 2>&1
+	assert_clean t-nocmd
+}
+
+tap_run "echo output" t_echo
+tap_run "guest kernel, not the host's" t_uname_guest_kernel
+tap_run "exit code 42" t_exit_42
+tap_run "kill -> 137" t_kill_137
+tap_run "exec killed by SIGTERM -> 143" t_exec_sigterm_143
+tap_run "signal raised inside -> 139" t_signal_inside
+tap_run "stdin to cat, CloseIO ends it" t_stdin
+tap_run "stdout and stderr kept separate" t_stdout_stderr
+tap_run "seq 1000 exact" t_seq_1000
+tap_run "100 MiB through stdout, checksum" t_100mib
+tap_run "5 quick-exit containers lose no output" t_quick_exits
+tap_run "env and cwd" t_env_cwd
+tap_run "uid/gid and hostname from the spec" t_user_hostname
+tap_run "read-only rootfs honoured" t_read_only
+tap_run "writes invisible to the next container" t_writable_isolated
+tap_run "exec, exec exit code, exec -t, task ps" t_exec
+tap_run "tty: prompt, typed command, resize" t_tty
+tap_run "pause and resume" t_pause_resume
+tap_run "CNI address and gateway reachable" t_network
+tap_run "two containers reach each other" t_two_containers_talk
+tap_run "events in order" t_events
+tap_run "task metrics (cgroup v2)" t_metrics
+tap_run "3 containers at once, nothing left" t_three_at_once
+tap_run "missing command: OCI error, nothing left" t_missing_command
+echo "# integration wall time: $(( $(date +%s) - T0 ))s"
+tap_done
