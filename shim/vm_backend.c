@@ -305,6 +305,10 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
 
 	(void)gc;
 	if (err != NULL && err->code != QB_E_OK) {
+		/* An exec the guest refused never existed. */
+		if (f->kind == FWD_EXEC && (c = ctr_find(f->b, f->id)) != NULL &&
+		    (p = proc_find(c, f->exec_id)) != NULL)
+			proc_free(p);
 		f->done(f->arg, NULL, err);
 		free(f);
 		return;
