@@ -22,6 +22,7 @@
 #include "guest/agent.h"
 #include "guest/agent_rootfs.h"
 #include "guest/crun.h"
+#include "guest/net_config.h"
 #include "guest/pid1.h"
 #include "lib/chan.h"
 #include "lib/chan_pump.h"
@@ -1114,10 +1115,29 @@ h_shutdown(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	return 0;
 }
 
+/* The host sends the CNI result; guest/net_config.c applies it. */
+static int
+h_configure_network(struct agent *a, const uint8_t *b, size_t n,
+    ProtobufCMessage **out, struct qb_error *err)
+{
+	Qemubox__Guest__V1__ConfigureNetworkRequest *req;
+	int rc;
+
+	(void)a;
+	(void)out;
+	req = qemubox__guest__v1__configure_network_request__unpack(NULL, n, b);
+	if (req == NULL)
+		return qb_seterr(err, QB_E_INVALID, "bad ConfigureNetworkRequest");
+	rc = net_config_apply(req, err);
+	qemubox__guest__v1__configure_network_request__free_unpacked(req, NULL);
+	return rc;
+}
+
 static const struct {
 	const char *method;
 	handler_fn fn;
 } handlers[] = {
+	{ "ConfigureNetwork", h_configure_network },
 	{ "Ping", h_ping },
 	{ "Create", h_create },
 	{ "Start", h_start },

@@ -1,6 +1,6 @@
 # guest/agent*: the guest API server linked into vminitd (guest/guest.mk links
 # VMINITD_SRCS statically; this fragment sorts before it).
-GUEST_AGENT_SRCS := guest/agent.c guest/agent_rootfs.c guest/crun.c lib/chan_pump.c \
+GUEST_AGENT_SRCS := guest/agent.c guest/net_config.c guest/agent_rootfs.c guest/crun.c lib/chan_pump.c \
 	lib/chan.c lib/chan_rpc.c $(LIB_SRCS_EVLOOP) $(GUEST_PROTO_SRCS)
 VMINITD_SRCS += $(GUEST_AGENT_SRCS)
 VMINITD_LIBS += -ljson-c -lprotobuf-c
