@@ -92,6 +92,7 @@ struct vm {
 	bool sd_reply;
 	uint32_t sd_peerid;
 	bool killed;
+	const char *kill_why; /* for the exit event's detail */
 	bool got_shutdown;
 	char shutdown_reason[64];
 	bool shutdown_guest;
@@ -282,10 +283,12 @@ vm_qmp(const char *cmd, json_object *args, qmp_result_cb cb, void *arg)
 }
 
 static void
-vm_kill(void)
+vm_kill(const char *why)
 {
 	if (g.vm.pid > 0 &&
 	    (g.vm.state == VM_STARTING || g.vm.state == VM_RUNNING)) {
+		if (!g.vm.killed)
+			g.vm.kill_why = why;
 		g.vm.killed = true;
 		kill(g.vm.pid, SIGKILL);
 	}
@@ -939,7 +942,7 @@ sd_advance(void)
 		g.vm.sd_step = 3;
 		log_warnx("%s: QEMU %d did not stop, SIGKILL", __func__,
 		    (int)g.vm.pid);
-		vm_kill();
+		vm_kill("the shutdown steps timed out");
 		g.vm.sd_deadline = 0;
 		break;
 	}
@@ -950,7 +953,7 @@ sd_advance(void)
 static void
 fatal_peer(const char *why, uint32_t type)
 {
-	vm_kill();
+	vm_kill("shim protocol violation");
 	fatalx("shim protocol violation: %s (type %u)", why, type);
 }
 
@@ -1138,7 +1141,9 @@ vm_exited(int status)
 	else if (strncmp(g.vm.shutdown_reason, "host-", 5) == 0)
 		ev.reason = QB_VMM_EXIT_HOST_REQUEST;
 	snprintf(ev.detail, sizeof(ev.detail), "%s",
-	    g.vm.got_shutdown ? g.vm.shutdown_reason : "no SHUTDOWN event");
+	    g.vm.killed && g.vm.kill_why ? g.vm.kill_why
+	    : g.vm.got_shutdown          ? g.vm.shutdown_reason
+	                                 : "no SHUTDOWN event");
 	log_info("%s: QEMU %d exited status %d signal %d reason %u (%s)",
 	    __func__, (int)g.vm.pid, ev.exit_status, ev.signal, ev.reason,
 	    ev.detail);
@@ -1409,7 +1414,7 @@ loop(void)
 					          "killing the VM");
 				/* Without QMP the VM cannot be managed. */
 				if (errno == EBADMSG)
-					vm_kill();
+					vm_kill("QMP protocol violation");
 				else if (!g.vm.got_shutdown && g.vm.pid > 0)
 					/* QMP gone without a SHUTDOWN: crashed
 					 * or about to; never leave it
@@ -1429,7 +1434,7 @@ loop(void)
 			if (g.vm.state == VM_STARTING &&
 			    now >= g.vm.ready_deadline) {
 				log_warnx("QMP not ready in time: killing");
-				vm_kill();
+				vm_kill("QMP not ready in time");
 				g.vm.ready_deadline = 0;
 			}
 			if (g.vm.sd_deadline != 0 && now >= g.vm.sd_deadline)

@@ -25,7 +25,12 @@ $(BUILD)/test/vmmon-driver: $(call objs,tests/component/vmmon-driver.c $(SHIM_SR
 $(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-helper.c seccomp/vmmon.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_SECCOMP)
-ALL_EXTRA += $(BUILD)/test/vmmon-driver $(BUILD)/test/vmmon-seccomp-helper
+# Static: it runs in vmmon's jail, which holds only what QEMU links.
+$(BUILD)/test/vmmon-fake-qemu: $(call objs,tests/component/vmmon-fake-qemu.c)
+	@mkdir -p $(@D)
+	$(CC) -static $^ -o $@
+ALL_EXTRA += $(BUILD)/test/vmmon-driver $(BUILD)/test/vmmon-seccomp-helper \
+	$(BUILD)/test/vmmon-fake-qemu
 
 $(BUILD)/test/test_qmp: $(call asan_objs,tests/unit/test_qmp.c $(VMMON_SRCS_QMP) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)

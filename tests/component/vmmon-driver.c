@@ -19,6 +19,8 @@
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
+ *   wait_rss              -> rss vmmon=KB (vmmon's VmHWM, after 1 s of events)
+ *   wait_vmmon            -> vmmon exited status=N
  * Any failure answers "error <message>".
  *   vmmon-driver VMMON KERNEL INITRD CONSOLE_LOG [vmmon args...]
  */
@@ -142,7 +144,8 @@ main(int argc, char *argv[])
 			struct qb_vmm_start_res res;
 
 			memset(&p, 0, sizeof(p));
-			p.id = "vmmon-test";
+			p.id = getenv("VMMON_TEST_ID") ? getenv("VMMON_TEST_ID")
+			                               : "vmmon-test";
 			p.boot_cpus = 1;
 			p.max_cpus = 1;
 			p.memory_mb = 256;
@@ -287,6 +290,23 @@ main(int argc, char *argv[])
 			vmmon_client_free(client);
 			client = NULL;
 			printf("closed\n");
+		} else if (strcmp(line, "wait_rss") == 0) {
+			char path[64], l2[128];
+			FILE *f;
+			long hwm = -1;
+
+			/* Let vmmon handle what its QEMU sent, then its peak.
+			 */
+			evloop_run_once(loop, 1000);
+			snprintf(path, sizeof(path), "/proc/%d/status",
+			    (int)vmmon_pid);
+			if ((f = fopen(path, "r")) != NULL) {
+				while (fgets(l2, sizeof(l2), f) != NULL)
+					if (sscanf(l2, "VmHWM: %ld", &hwm) == 1)
+						break;
+				fclose(f);
+			}
+			printf("rss vmmon=%ld\n", hwm);
 		} else if (strcmp(line, "wait_vmmon") == 0) {
 			int st;
 
