@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +23,7 @@
 
 #include "guest/agent.h"
 #include "guest/agent_rootfs.h"
+#include "guest/agent_stats.h"
 #include "guest/crun.h"
 #include "guest/net_config.h"
 #include "guest/pid1.h"
@@ -54,6 +57,7 @@ struct proc {
 	bool terminal;
 	uint32_t sid[3];
 	struct chan_pump *in, *out, *err;
+	int pty; /* terminal: the pty master, for ResizePty; else -1 */
 	uint8_t *process_json; /* exec, until started */
 	size_t process_len;
 	struct ev_timer *drain;
@@ -68,6 +72,9 @@ struct ctr {
 	char dir[128]; /* AGENT_STATE_DIR/<id> */
 	size_t nlayers;
 	bool paused;
+	int oom_wd; /* inotify watch on memory.events, -1 if none */
+	char oom_path[256]; /* that memory.events: kept after the init died */
+	uint64_t oom_kills;
 	struct proc *procs; /* init first */
 };
 
@@ -78,6 +85,8 @@ struct agent {
 	int chan_fd;
 	struct ev_io *chan_io;
 	struct ev_io *sig_io;
+	int ino_fd; /* inotify: memory.events of every container (OOM) */
+	struct ev_io *ino_io;
 	struct ctr *ctrs;
 	bool host_seen;
 	bool stopping;
@@ -328,6 +337,8 @@ proc_free(struct proc *p)
 	chan_pump_free(p->out);
 	chan_pump_free(p->err);
 	evloop_timer_del(p->drain);
+	if (p->pty >= 0)
+		close(p->pty);
 	free(p->process_json);
 	free(p);
 }
@@ -353,6 +364,7 @@ proc_new(struct ctr *c, const char *exec_id, const Qemubox__Guest__V1__Stdio *io
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->c = c;
+	p->pty = -1;
 	snprintf(p->exec_id, sizeof(p->exec_id), "%s", exec_id);
 	if (io != NULL) {
 		p->sid[0] = io->stdin;
@@ -395,6 +407,26 @@ fail:
 			close(ours[i]);
 	}
 	return -1;
+}
+
+/*
+ * After crun (--console-socket) returned: the pty master carries the
+ * terminal's output (stdout stream) and input (stdin stream).
+ */
+static int
+tty_fds(struct proc *p, int lfd, int ours[3])
+{
+	int m;
+
+	if ((m = crun_console_recv(lfd)) == -1)
+		return -1;
+	p->pty = dup(m);
+	ours[0] = p->sid[0] != 0 ? dup(m) : -1;
+	ours[1] = m;
+	ours[2] = -1;
+	if (p->pty == -1 || (p->sid[0] != 0 && ours[0] == -1))
+		return -1;
+	return 0;
 }
 
 static void
@@ -481,6 +513,86 @@ write_small_file(const char *path, const uint8_t *data, size_t n, mode_t mode)
 	return close(fd);
 }
 
+static int ctr_cgroup(struct ctr *c, char *out, size_t outlen);
+
+static uint64_t
+read_oom_kills(const char *path)
+{
+	char line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "oom_kill %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static void
+send_oom(struct agent *a, struct ctr *c)
+{
+	Qemubox__Guest__V1__Event ev;
+	Qemubox__Guest__V1__OomEvent oom;
+	uint8_t buf[128];
+	size_t n;
+
+	qemubox__guest__v1__event__init(&ev);
+	qemubox__guest__v1__oom_event__init(&oom);
+	oom.id = c->id;
+	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_OOM;
+	ev.oom = &oom;
+	n = qemubox__guest__v1__event__pack(&ev, buf);
+	if (chan_send_frame(a->ch, CHAN_T_EVENT, 0, 0, buf, n) == -1)
+		log_warn("%s: %s", __func__, c->id);
+}
+
+/* The kernel's oom_kill counter of the container's cgroup grew: tell the host. */
+static void
+oom_watch(struct agent *a, struct ctr *c)
+{
+	char cg[PATH_MAX];
+
+	c->oom_wd = -1;
+	if (a->ino_fd < 0 || ctr_cgroup(c, cg, sizeof(cg)) == -1)
+		return;
+	if (snprintf(c->oom_path, sizeof(c->oom_path), "%s/memory.events", cg) >=
+	    (int)sizeof(c->oom_path))
+		return;
+	c->oom_kills = read_oom_kills(c->oom_path);
+	if ((c->oom_wd = inotify_add_watch(a->ino_fd, c->oom_path, IN_MODIFY)) == -1)
+		log_warn("%s: %s", __func__, c->oom_path);
+}
+
+static void
+ino_io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
+{
+	struct agent *a = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ie;
+	struct ctr *c;
+	ssize_t n, off;
+	uint64_t k;
+
+	(void)io;
+	(void)events;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < n; off += (ssize_t)(sizeof(*ie) + ie->len)) {
+			ie = (const struct inotify_event *)(buf + off);
+			for (c = a->ctrs; c != NULL; c = c->next) {
+				if (c->oom_wd != ie->wd)
+					continue;
+				if ((k = read_oom_kills(c->oom_path)) > c->oom_kills) {
+					c->oom_kills = k;
+					send_oom(a, c);
+				}
+			}
+		}
+	}
+}
+
 static void
 ctr_free(struct agent *a, struct ctr *c)
 {
@@ -489,6 +601,8 @@ ctr_free(struct agent *a, struct ctr *c)
 	char path[PATH_MAX];
 	int i;
 
+	if (c->oom_wd >= 0 && a->ino_fd >= 0)
+		(void)inotify_rm_watch(a->ino_fd, c->oom_wd);
 	for (p = c->procs; p != NULL; p = np) {
 		np = p->next;
 		proc_free(p);
@@ -525,7 +639,8 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	struct rootfs_layer layers[128];
 	struct bundle_file files[AGENT_MAX_FILES];
 	char fpaths[AGENT_MAX_FILES][PATH_MAX], rootfs[PATH_MAX], pidf[PATH_MAX];
-	int child[3] = { -1, -1, -1 }, ours[3] = { -1, -1, -1 };
+	char sock[PATH_MAX];
+	int child[3] = { -1, -1, -1 }, ours[3] = { -1, -1, -1 }, lfd = -1;
 	struct ctr *c = NULL;
 	struct proc *p = NULL;
 	size_t i;
@@ -552,6 +667,7 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto fail;
 	}
 	c->a = a;
+	c->oom_wd = -1;
 	snprintf(c->id, sizeof(c->id), "%s", req->id);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", AGENT_STATE_DIR, req->id);
 	c->nlayers = req->n_layers;
@@ -593,17 +709,27 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 
 	if ((p = proc_new(c, "", req->stdio)) == NULL)
 		goto fail_errno;
+	snprintf(sock, sizeof(sock), "%s/con.sock", c->dir);
 	if (p->terminal) {
-		qb_seterr(err, QB_E_UNIMPLEMENTED, "terminal containers are not supported yet");
-		goto fail;
-	}
-	if (stdio_pipes(p, child, ours) == -1)
+		if ((lfd = crun_console_listen(sock)) == -1)
+			goto fail_errno;
+	} else if (stdio_pipes(p, child, ours) == -1)
 		goto fail_errno;
 	snprintf(pidf, sizeof(pidf), "%s/init.pid", c->dir);
-	const char *args[] = { "create", "--bundle", c->dir, "--pid-file", pidf, c->id, NULL };
+	const char *args[] = { "create", "--bundle", c->dir, "--pid-file", pidf, c->id, NULL,
+		NULL, NULL };
+	if (p->terminal) {
+		args[5] = "--console-socket";
+		args[6] = sock;
+		args[7] = c->id;
+	}
 	if (crun_cmd(args, child, err) == -1)
 		goto fail;
 	close_fds(child);
+	if (p->terminal && tty_fds(p, lfd, ours) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "console socket: %s", strerror(errno));
+		goto fail_delete;
+	}
 	if ((pid = crun_read_pid(pidf)) == -1) {
 		qb_seterr(err, QB_E_INTERNAL, "crun wrote no pid");
 		goto fail_delete;
@@ -615,11 +741,16 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto fail_delete;
 	}
 	proc_set_pid(a, p, pid);
+	oom_watch(a, c);
 
 	resp = malloc(sizeof(*resp));
 	qemubox__guest__v1__create_response__init(resp);
 	resp->pid = (uint32_t)pid;
 	*out = &resp->base;
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
 	qemubox__guest__v1__create_request__free_unpacked(req, NULL);
 	return 0;
 
@@ -635,6 +766,10 @@ fail_errno:
 fail:
 	close_fds(child);
 	close_fds(ours);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
 	if (p != NULL && c != NULL && c->procs != p)
 		proc_free(p);
 	if (c != NULL && ctr_find(a, c->id) == c)
@@ -648,40 +783,59 @@ fail:
 static int
 start_exec(struct agent *a, struct ctr *c, struct proc *p, struct qb_error *err)
 {
-	char procf[PATH_MAX], pidf[PATH_MAX];
-	int child[3], ours[3];
+	char procf[PATH_MAX], pidf[PATH_MAX], sock[PATH_MAX];
+	int child[3] = { -1, -1, -1 }, ours[3] = { -1, -1, -1 }, lfd = -1, rc = -1;
 	pid_t pid;
 
 	snprintf(procf, sizeof(procf), "%s/exec-%s.json", c->dir, p->exec_id);
 	snprintf(pidf, sizeof(pidf), "%s/exec-%s.pid", c->dir, p->exec_id);
+	snprintf(sock, sizeof(sock), "%s/con.sock", c->dir);
 	if (crun_write_process(procf, p->process_json, p->process_len, p->terminal, err) == -1)
 		return -1;
-	if (stdio_pipes(p, child, ours) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "pipe: %s", strerror(errno));
-	const char *args[] = { "exec", "--detach", "--pid-file", pidf, "--process", procf, c->id,
-		NULL };
-	if (crun_cmd(args, child, err) == -1) {
-		close_fds(child);
-		close_fds(ours);
-		unlink(procf);
-		return -1;
+	if (p->terminal) {
+		if ((lfd = crun_console_listen(sock)) == -1) {
+			qb_seterr(err, QB_E_INTERNAL, "console socket: %s", strerror(errno));
+			goto out;
+		}
+	} else if (stdio_pipes(p, child, ours) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "pipe: %s", strerror(errno));
+		goto out;
 	}
+	const char *args[] = { "exec", "--detach", "--pid-file", pidf, "--process", procf, c->id,
+		NULL, NULL, NULL };
+	if (p->terminal) {
+		args[6] = "--console-socket";
+		args[7] = sock;
+		args[8] = c->id;
+	}
+	if (crun_cmd(args, child, err) == -1)
+		goto out;
 	close_fds(child);
-	unlink(procf);
 	pid = crun_read_pid(pidf);
-	unlink(pidf);
 	if (pid == -1) {
-		close_fds(ours);
-		return qb_seterr(err, QB_E_INTERNAL, "crun wrote no pid");
+		qb_seterr(err, QB_E_INTERNAL, "crun wrote no pid");
+		goto out;
 	}
 	p->state = P_RUNNING;
-	if (attach_pumps(a, p, ours, err) == -1) {
+	p->pid = pid;
+	if ((p->terminal && tty_fds(p, lfd, ours) == -1) || attach_pumps(a, p, ours, err) == -1) {
+		if (err->code == 0)
+			qb_seterr(err, QB_E_INTERNAL, "console: %s", strerror(errno));
 		kill(pid, SIGKILL);
-		p->pid = pid;
-		return -1;
+		goto out;
 	}
 	proc_set_pid(a, p, pid);
-	return 0;
+	rc = 0;
+out:
+	close_fds(child);
+	close_fds(ours);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
+	unlink(procf);
+	unlink(pidf);
+	return rc;
 }
 
 static int
@@ -750,10 +904,6 @@ h_exec(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	}
 	if (check_stdio(a, req->stdio, err) == -1)
 		goto out;
-	if (req->stdio != NULL && req->stdio->terminal) {
-		qb_seterr(err, QB_E_UNIMPLEMENTED, "terminal exec is not supported yet");
-		goto out;
-	}
 	if ((p = proc_new(c, req->exec_id, req->stdio)) == NULL ||
 	    (p->process_json = malloc(req->process.len + 1)) == NULL) {
 		free(p);
@@ -1133,11 +1283,80 @@ h_configure_network(struct agent *a, const uint8_t *b, size_t n,
 	return rc;
 }
 
+static int
+h_stats(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
+    struct qb_error *err)
+{
+	Qemubox__Guest__V1__StatsRequest *req;
+	Qemubox__Guest__V1__StatsResponse *resp;
+	struct ctr *c = NULL;
+	char cg[PATH_MAX];
+	uint8_t *buf;
+	size_t len;
+	int rc = -1;
+
+	if ((req = qemubox__guest__v1__stats_request__unpack(NULL, n, b)) == NULL)
+		return qb_seterr(err, QB_E_INVALID, "bad StatsRequest");
+	if (lookup(a, req->id, NULL, &c, NULL, err) == -1)
+		goto out;
+	if (ctr_cgroup(c, cg, sizeof(cg)) == -1) {
+		qb_seterr(err, QB_E_NOTFOUND, "container %s is not running", c->id);
+		goto out;
+	}
+	if (agent_cgroup_metrics(cg, &buf, &len) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "stats: %s", strerror(errno));
+		goto out;
+	}
+	resp = malloc(sizeof(*resp));
+	qemubox__guest__v1__stats_response__init(resp);
+	resp->metrics.data = buf;
+	resp->metrics.len = len;
+	*out = &resp->base;
+	rc = 0;
+out:
+	qemubox__guest__v1__stats_request__free_unpacked(req, NULL);
+	return rc;
+}
+
+static int
+h_resize_pty(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
+    struct qb_error *err)
+{
+	Qemubox__Guest__V1__ResizePtyRequest *req;
+	struct ctr *c;
+	struct proc *p;
+	struct winsize ws;
+	int rc = -1;
+
+	(void)out;
+	if ((req = qemubox__guest__v1__resize_pty_request__unpack(NULL, n, b)) == NULL)
+		return qb_seterr(err, QB_E_INVALID, "bad ResizePtyRequest");
+	if (lookup(a, req->id, req->exec_id, &c, &p, err) == -1)
+		goto out;
+	if (p->pty < 0) {
+		qb_seterr(err, QB_E_PRECONDITION, "process has no terminal");
+		goto out;
+	}
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_col = (unsigned short)(req->width > 65535 ? 65535 : req->width);
+	ws.ws_row = (unsigned short)(req->height > 65535 ? 65535 : req->height);
+	if (ioctl(p->pty, TIOCSWINSZ, &ws) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "resize: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	qemubox__guest__v1__resize_pty_request__free_unpacked(req, NULL);
+	return rc;
+}
+
 static const struct {
 	const char *method;
 	handler_fn fn;
 } handlers[] = {
 	{ "ConfigureNetwork", h_configure_network },
+	{ "ResizePty", h_resize_pty },
+	{ "Stats", h_stats },
 	{ "Ping", h_ping },
 	{ "Create", h_create },
 	{ "Start", h_start },
@@ -1317,6 +1536,7 @@ agent_run(struct pid1_info *info)
 
 	memset(&a, 0, sizeof(a));
 	a.info = info;
+	a.ino_fd = -1;
 	fd = info->chan_fd;
 	if (info->transport == PID1_TRANSPORT_VSOCK) {
 		while ((fd = accept4(info->chan_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
@@ -1339,6 +1559,10 @@ agent_run(struct pid1_info *info)
 		goto fail;
 	if ((a.sig_io = evloop_io_add(a.loop, info->sig_fd, EV_READ, sig_io_cb, &a)) == NULL)
 		goto fail;
+	/* OOM reporting is best effort: serve without it if inotify fails. */
+	if ((a.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
+	    (a.ino_io = evloop_io_add(a.loop, a.ino_fd, EV_READ, ino_io_cb, &a)) == NULL)
+		log_warn("%s: inotify: no OOM events", __func__);
 	if (send_ready(&a) == -1)
 		goto fail;
 	log_info("%s: serving the guest API on %s", __func__, info->chan_path);
@@ -1348,10 +1572,14 @@ agent_run(struct pid1_info *info)
 		ctr_free(&a, a.ctrs);
 	chan_free(a.ch);
 	evloop_free(a.loop);
+	if (a.ino_fd >= 0)
+		close(a.ino_fd);
 	return 0;
 fail:
 	log_warn("%s", __func__);
 	chan_free(a.ch);
 	evloop_free(a.loop);
+	if (a.ino_fd >= 0)
+		close(a.ino_fd);
 	return -1;
 }

@@ -41,6 +41,13 @@ int crun_write_process(const char *path, const uint8_t *json, size_t n, bool ter
  */
 int crun_cmd(const char *const args[], const int fds[3], struct qb_error *err);
 
+/*
+ * Terminals: a listening unix socket for crun's --console-socket, and the
+ * pty master crun sends over it (SCM_RIGHTS) once crun has returned.
+ */
+int crun_console_listen(const char *path);
+int crun_console_recv(int lfd);
+
 /* Read a pid file crun wrote. */
 pid_t crun_read_pid(const char *path);
 

@@ -25,6 +25,7 @@
 #include <md5.h>
 
 #include "lib/chan.h"
+#include "proto/cgroups_v2.pb-c.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "shim/guest_client.h"
@@ -41,6 +42,8 @@ static uint64_t ready_boot_ms;
 static bool ready;
 static uint64_t t_qemu_ns;
 static const char *base_spec_path;
+static int64_t spec_mem_limit; /* next container's memory limit, 0 = none */
+static char oom_id[64];
 
 static void
 tap(int ok, const char *fmt, ...)
@@ -173,6 +176,14 @@ on_exit_ev(struct guest_client *c, const char *id, const char *exec_id, uint32_t
 }
 
 static void
+on_oom(struct guest_client *c, const char *id, void *arg)
+{
+	(void)c;
+	(void)arg;
+	snprintf(oom_id, sizeof(oom_id), "%s", id);
+}
+
+static void
 on_dead(struct guest_client *c, const char *why, void *arg)
 {
 	(void)c;
@@ -184,6 +195,7 @@ on_dead(struct guest_client *c, const char *why, void *arg)
 static const struct guest_client_ops ops = {
 	.on_ready = on_ready,
 	.on_exit = on_exit_ev,
+	.on_oom = on_oom,
 	.on_dead = on_dead,
 };
 
@@ -291,6 +303,17 @@ spec_with_args(const char *const args[], size_t *len)
 		json_object_array_add(arr, json_object_new_string(args[i]));
 	json_object_object_add(proc, "args", arr);
 	json_object_object_add(proc, "terminal", json_object_new_boolean(0));
+	if (spec_mem_limit > 0) {
+		struct json_object *lx, *res, *mem;
+
+		json_object_object_get_ex(spec, "linux", &lx);
+		res = json_object_new_object();
+		mem = json_object_new_object();
+		json_object_object_add(mem, "limit", json_object_new_int64(spec_mem_limit));
+		json_object_object_add(mem, "swap", json_object_new_int64(spec_mem_limit));
+		json_object_object_add(res, "memory", mem);
+		json_object_object_add(lx, "resources", res);
+	}
 	/* crun spec makes the root read-only; the flow test writes to /tmp. */
 	json_object_object_get_ex(spec, "root", &arr);
 	json_object_object_add(arr, "readonly", json_object_new_boolean(0));
@@ -375,8 +398,8 @@ kill_(const char *id, uint32_t sig, struct qb_error *err)
 }
 
 static int
-exec_(const char *id, const char *exec_id, const char *argsjson, uint32_t out_sid,
-    struct qb_error *err)
+exec_tty(const char *id, const char *exec_id, const char *argsjson, uint32_t out_sid,
+    bool terminal, struct qb_error *err)
 {
 	Qemubox__Guest__V1__ExecRequest req;
 	Qemubox__Guest__V1__Stdio io;
@@ -388,6 +411,7 @@ exec_(const char *id, const char *exec_id, const char *argsjson, uint32_t out_si
 	qemubox__guest__v1__exec_request__init(&req);
 	qemubox__guest__v1__stdio__init(&io);
 	io.stdout = out_sid;
+	io.terminal = terminal;
 	req.id = (char *)(uintptr_t)id;
 	req.exec_id = (char *)(uintptr_t)exec_id;
 	req.process.data = (uint8_t *)proc;
@@ -396,6 +420,13 @@ exec_(const char *id, const char *exec_id, const char *argsjson, uint32_t out_si
 	if (call("Exec", &req.base, NULL, NULL, err) == -1)
 		return -1;
 	return start(id, exec_id, err);
+}
+
+static int
+exec_(const char *id, const char *exec_id, const char *argsjson, uint32_t out_sid,
+    struct qb_error *err)
+{
+	return exec_tty(id, exec_id, argsjson, out_sid, false, err);
 }
 
 static int
@@ -487,6 +518,56 @@ t_kill_exec(void)
 	rc = delete_("c3", "e1", &err);
 	tap(rc == 0, "delete exec e1%s%s", rc ? ": " : "", rc ? err.msg : "");
 	sink_free(k);
+	{
+		Qemubox__Guest__V1__StatsRequest sr;
+		ProtobufCMessage *resp = NULL;
+		Io__Containerd__Cgroups__V2__Metrics *m = NULL;
+
+		qemubox__guest__v1__stats_request__init(&sr);
+		sr.id = (char *)(uintptr_t)"c3";
+		rc = call("Stats", &sr.base, &qemubox__guest__v1__stats_response__descriptor, &resp,
+		    &err);
+		if (rc == 0) {
+			Qemubox__Guest__V1__StatsResponse *r = (void *)resp;
+
+			m = io__containerd__cgroups__v2__metrics__unpack(NULL, r->metrics.len,
+			    r->metrics.data);
+		}
+		tap(m != NULL && m->pids && m->pids->current >= 1 && m->memory &&
+			m->memory->usage > 0 && m->cpu && m->cpu->usage_usec > 0,
+		    "stats (cgroups v2 Metrics): pids %llu, memory %llu bytes, cpu %llu us%s%s",
+		    m && m->pids ? (unsigned long long)m->pids->current : 0ull,
+		    m && m->memory ? (unsigned long long)m->memory->usage : 0ull,
+		    m && m->cpu ? (unsigned long long)m->cpu->usage_usec : 0ull, rc ? ": " : "",
+		    rc ? err.msg : "");
+		if (m != NULL)
+			io__containerd__cgroups__v2__metrics__free_unpacked(m, NULL);
+		if (resp != NULL)
+			protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	/* A terminal exec: output through the pty, resized first. */
+	k = sink_open(&out);
+	rc = exec_tty("c3", "t1", "[\"sh\",\"-c\",\"sleep 1; stty size; tty\"]", out, true,
+	    &err);
+	if (rc == 0) {
+		Qemubox__Guest__V1__ResizePtyRequest rq;
+
+		qemubox__guest__v1__resize_pty_request__init(&rq);
+		rq.id = (char *)(uintptr_t)"c3";
+		rq.exec_id = (char *)(uintptr_t)"t1";
+		rq.width = 91;
+		rq.height = 27;
+		rc = call("ResizePty", &rq.base, NULL, NULL, &err);
+	}
+	e = rc ? NULL : wait_exit("c3", "t1", 30000);
+	tap(rc == 0 && e != NULL && e->status == 0 && k->buf &&
+		strstr(k->buf, "27 91\r\n/dev/pts/") != NULL,
+	    "terminal exec: ResizePty seen by stty, output via the pty%s%s", rc ? ": " : "",
+	    rc ? err.msg : "");
+	if (e == NULL || k->buf == NULL || strstr(k->buf, "27 91") == NULL)
+		printf("# tty output: %s\n", k->buf ? k->buf : "(none)");
+	delete_("c3", "t1", &err);
+	sink_free(k);
 	rc = kill_("c3", SIGKILL, &err);
 	e = rc ? NULL : wait_exit("c3", "", 30000);
 	tap(rc == 0 && e != NULL && e->status == 137, "SIGKILL -> exit status %d%s%s",
@@ -565,6 +646,30 @@ t_flow(void)
 	delete_("c4", "", &err);
 	sink_free(k);
 	sink_free(ke);
+}
+
+static void
+t_oom(void)
+{
+	const char *args[] = { "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1", NULL };
+	struct qb_error err = { 0 };
+	struct exit_rec *e;
+	uint64_t end;
+	int rc;
+
+	spec_mem_limit = 32 * MIB;
+	rc = create("c5", args, 0, 0, &err);
+	spec_mem_limit = 0;
+	rc = rc ?: start("c5", "", &err);
+	e = rc ? NULL : wait_exit("c5", "", 30000);
+	end = now_ms() + 2000;
+	while (e != NULL && oom_id[0] == '\0' && now_ms() < end)
+		evloop_run_once(loop, 100);
+	tap(rc == 0 && e != NULL && e->status == 137 && strcmp(oom_id, "c5") == 0,
+	    "memory limit 32 MiB, 96 MiB buffer: OOM event for %s, exit %d%s%s",
+	    oom_id[0] ? oom_id : "(none)", e ? (int)e->status : -1, rc ? ": " : "",
+	    rc ? err.msg : "");
+	delete_("c5", "", &err);
 }
 
 static pid_t
@@ -649,7 +754,7 @@ main(int argc, char **argv)
 	close(sv[1]);
 	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
 
-	printf("1..20\n");
+	printf("1..23\n");
 	run_until(&ready, 130000);
 	tap(ready, "guest ready event");
 	if (!ready)
@@ -664,6 +769,7 @@ main(int argc, char **argv)
 	t_exit42();
 	t_kill_exec();
 	t_flow();
+	t_oom();
 	{
 		Qemubox__Guest__V1__Empty e;
 
