@@ -1,0 +1,362 @@
+/*
+ * shim/guest_client against a fake guest on a socketpair: ready, calls,
+ * errors, timeouts, and a hostile guest ending in on_dead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/chan.h"
+#include "lib/chan_rpc.h"
+#include "lib/evloop.h"
+#include "shim/guest_client.h"
+
+struct fx {
+	struct evloop *loop;
+	int sv[2];
+	struct guest_client *gc;
+	struct chan *g; /* the fake guest's end */
+	uint32_t last_sid;
+	char last_method[32];
+	int requests;
+	bool ready, dead;
+	char why[64];
+	int exits;
+	uint32_t exit_status;
+};
+
+static struct fx F;
+
+static void
+g_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
+{
+	struct chan_rpc_req q;
+
+	(void)ch;
+	(void)arg;
+	assert_int_equal(chan_rpc_req_decode(p, n, &q), 0);
+	F.last_sid = sid;
+	snprintf(F.last_method, sizeof(F.last_method), "%.*s", (int)q.method_len, q.method);
+	F.requests++;
+}
+
+static const struct chan_ops g_ops = { .on_request = g_request };
+
+static void
+on_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
+{
+	(void)gc;
+	(void)arg;
+	assert_int_equal(boot_ms, 1234);
+	F.ready = true;
+}
+
+static void
+on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id, uint32_t pid,
+    uint32_t st, void *arg)
+{
+	(void)gc;
+	(void)pid;
+	(void)arg;
+	assert_string_equal(id, "c1");
+	assert_string_equal(exec_id, "");
+	F.exits++;
+	F.exit_status = st;
+}
+
+static void
+on_dead(struct guest_client *gc, const char *why, void *arg)
+{
+	(void)gc;
+	(void)arg;
+	F.dead = true;
+	snprintf(F.why, sizeof(F.why), "%s", why);
+}
+
+static const struct guest_client_ops ops = {
+	.on_ready = on_ready, .on_exit = on_exit_cb, .on_dead = on_dead
+};
+
+static void
+pump(int rounds)
+{
+	while (rounds-- > 0) {
+		evloop_run_once(F.loop, 10);
+		chan_flush(F.g);
+		(void)chan_read(F.g);
+	}
+}
+
+static void
+send_event(const Qemubox__Guest__V1__Event *ev)
+{
+	uint8_t buf[256];
+	size_t n = qemubox__guest__v1__event__pack(ev, buf);
+
+	assert_int_equal(chan_send_frame(F.g, CHAN_T_EVENT, 0, 0, buf, n), 0);
+}
+
+static void
+send_ready(void)
+{
+	Qemubox__Guest__V1__Event ev;
+	Qemubox__Guest__V1__ReadyEvent r;
+
+	qemubox__guest__v1__event__init(&ev);
+	qemubox__guest__v1__ready_event__init(&r);
+	r.boot_ms = 1234;
+	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_READY;
+	ev.ready = &r;
+	send_event(&ev);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	F.loop = evloop_new();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, F.sv), 0);
+	F.gc = guest_client_new(F.loop, F.sv[0], 2000, &ops, NULL);
+	F.g = chan_new(F.sv[1], CHAN_GUEST, &g_ops, NULL);
+	assert_non_null(F.gc);
+	assert_non_null(F.g);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	guest_client_free(F.gc);
+	chan_free(F.g);
+	close(F.sv[0]);
+	close(F.sv[1]);
+	evloop_free(F.loop);
+	return 0;
+}
+
+struct res {
+	bool done;
+	int code;
+	char msg[1024];
+	uint64_t nonce;
+};
+
+static void
+done_cb(struct guest_client *gc, const struct qb_error *err, const ProtobufCMessage *resp,
+    void *arg)
+{
+	struct res *r = arg;
+
+	(void)gc;
+	r->done = true;
+	r->code = err->code;
+	snprintf(r->msg, sizeof(r->msg), "%s", err->msg);
+	if (resp != NULL)
+		r->nonce = ((const Qemubox__Guest__V1__PingResponse *)resp)->nonce;
+}
+
+static void
+call_ping(struct res *r, uint64_t timeout_ms)
+{
+	Qemubox__Guest__V1__PingRequest req;
+
+	qemubox__guest__v1__ping_request__init(&req);
+	req.nonce = 7;
+	assert_int_equal(guest_call(F.gc, "Ping", &req.base,
+			     &qemubox__guest__v1__ping_response__descriptor, timeout_ms, done_cb, r),
+	    0);
+	pump(3);
+	assert_string_equal(F.last_method, "Ping");
+}
+
+static void
+answer_ping(uint32_t sid, uint64_t nonce)
+{
+	Qemubox__Guest__V1__PingResponse resp;
+	uint8_t buf[32];
+	size_t n;
+
+	qemubox__guest__v1__ping_response__init(&resp);
+	resp.nonce = nonce;
+	n = qemubox__guest__v1__ping_response__pack(&resp, buf);
+	assert_int_equal(chan_rpc_send_response(F.g, sid, 0, NULL, buf, n), 0);
+	pump(3);
+}
+
+static void
+test_ready_and_call(void **state)
+{
+	struct res r = { 0 }, r2 = { 0 };
+
+	(void)state;
+	send_ready();
+	pump(3);
+	assert_true(F.ready);
+	assert_true(guest_client_ready(F.gc));
+	call_ping(&r, 0);
+	assert_int_equal(F.last_sid, 1);
+	answer_ping(F.last_sid, 7);
+	assert_true(r.done);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.nonce, 7);
+
+	/* Error answers carry the guest's code and message. */
+	call_ping(&r2, 0);
+	assert_int_equal(F.last_sid, 3);
+	assert_int_equal(chan_rpc_send_response(F.g, 3, QB_E_NOTFOUND, "no such", NULL, 0), 0);
+	pump(3);
+	assert_true(r2.done);
+	assert_int_equal(r2.code, QB_E_NOTFOUND);
+	assert_non_null(strstr(r2.msg, "no such"));
+	assert_false(F.dead);
+}
+
+static void
+test_call_timeout_late_answer(void **state)
+{
+	struct res r = { 0 };
+	uint64_t end;
+
+	(void)state;
+	send_ready();
+	pump(3);
+	call_ping(&r, 50);
+	end = evloop_now_ns() + 500000000ull;
+	while (!r.done && evloop_now_ns() < end)
+		pump(1);
+	assert_true(r.done);
+	assert_int_equal(r.code, QB_E_DEADLINE);
+	/* The late answer is dropped quietly: not a violation. */
+	answer_ping(F.last_sid, 7);
+	assert_false(F.dead);
+}
+
+static void
+test_exit_event(void **state)
+{
+	Qemubox__Guest__V1__Event ev;
+	Qemubox__Guest__V1__ExitEvent ex;
+
+	(void)state;
+	send_ready();
+	qemubox__guest__v1__event__init(&ev);
+	qemubox__guest__v1__exit_event__init(&ex);
+	ex.id = (char *)(uintptr_t)"c1";
+	ex.exit_status = 137;
+	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
+	ev.exit = &ex;
+	send_event(&ev);
+	pump(3);
+	assert_int_equal(F.exits, 1);
+	assert_int_equal(F.exit_status, 137);
+}
+
+static void
+test_hostile_unknown_response(void **state)
+{
+	struct res r = { 0 };
+
+	(void)state;
+	send_ready();
+	pump(3);
+	call_ping(&r, 0);
+	/* An answer to a call nobody made: the VM is dead, pending calls fail. */
+	assert_int_equal(chan_rpc_send_response(F.g, 99, 0, NULL, NULL, 0), 0);
+	pump(3);
+	assert_true(F.dead);
+	assert_true(r.done);
+	assert_int_equal(r.code, QB_E_UNAVAILABLE);
+	assert_int_equal(guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r), -1);
+}
+
+static void
+test_hostile_data_beyond_credit(void **state)
+{
+	uint8_t *buf = calloc(1, CHAN_MAX_DATA);
+	uint32_t id;
+	int i;
+
+	(void)state;
+	send_ready();
+	pump(3);
+	id = guest_stream_id(F.gc);
+	assert_non_null(chan_stream_open(guest_client_chan(F.gc), id, CHAN_RECV, NULL, NULL));
+	/* Five 64 KiB frames into a 256 KiB window nobody drains. */
+	for (i = 0; i < 5; i++)
+		assert_int_equal(chan_send_frame(F.g, CHAN_T_DATA, 0, id, buf, CHAN_MAX_DATA), 0);
+	pump(10);
+	assert_true(F.dead);
+	assert_string_equal(F.why, "protocol violation");
+	free(buf);
+}
+
+static void
+test_exit_before_ready(void **state)
+{
+	Qemubox__Guest__V1__Event ev;
+	Qemubox__Guest__V1__ExitEvent ex;
+
+	(void)state;
+	qemubox__guest__v1__event__init(&ev);
+	qemubox__guest__v1__exit_event__init(&ex);
+	ex.id = (char *)(uintptr_t)"c1";
+	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
+	ev.exit = &ex;
+	send_event(&ev);
+	pump(3);
+	assert_true(F.dead);
+	assert_int_equal(F.exits, 0);
+}
+
+static void
+test_ready_timeout(void **state)
+{
+	(void)state;
+	guest_client_free(F.gc);
+	F.gc = guest_client_new(F.loop, F.sv[0], 30, &ops, NULL);
+	while (!F.dead)
+		pump(1);
+	assert_string_equal(F.why, "not ready in time");
+}
+
+static void
+test_guest_closes(void **state)
+{
+	(void)state;
+	send_ready();
+	pump(3);
+	close(F.sv[1]);
+	F.sv[1] = open("/dev/null", O_RDONLY);
+	evloop_run_once(F.loop, 50);
+	assert_true(F.dead);
+	assert_string_equal(F.why, "closed by the guest");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ready_and_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_timeout_late_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_unknown_response, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_data_beyond_credit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_before_ready, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ready_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_closes, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
