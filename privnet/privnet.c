@@ -30,8 +30,8 @@ static struct netdb *db;
 
 static void privnet_dispatch_shim(struct imsgbuf *);
 
-static void
-flush_or_die(struct imsgbuf *ibuf)
+static int
+flush(struct imsgbuf *ibuf)
 {
 	struct pollfd pfd = {ibuf->fd, POLLOUT, 0};
 
@@ -39,9 +39,17 @@ flush_or_die(struct imsgbuf *ibuf)
 		if (imsg_flush(ibuf) == 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR)
-			fatal("%s: write to the shim", __func__);
+			return -1;
 		poll(&pfd, 1, -1);
 	}
+	return 0;
+}
+
+static void
+flush_or_die(struct imsgbuf *ibuf)
+{
+	if (flush(ibuf) == -1)
+		fatal("flush: write to the shim");
 }
 
 static void
@@ -152,9 +160,17 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 			/* imsg owns tap_fd now and closes it once sent: the
 			 * TAP lives as long as QEMU holds it. */
 			if (imsg_compose(ibuf, IMSG_NET_SETUP_RES, peerid, 0,
-			        tap_fd, &res, sizeof(res)) == -1)
-				fatal("%s: imsg_compose", __func__);
-			flush_or_die(ibuf);
+			        tap_fd, &res, sizeof(res)) == -1 ||
+			    flush(ibuf) == -1) {
+				/* The shim went away while the plugins ran:
+				 * nobody will ever use or remove this. */
+				log_warn(
+				    "%s: %s: answer lost, undoing the setup",
+				    __func__, sreq.sandbox_id);
+				privnet_net_do_teardown(
+				    &cfg, db, sreq.sandbox_id, NULL);
+				exit(1);
+			}
 			break;
 		case IMSG_NET_TEARDOWN_REQ:
 			if (privnet_net_do_teardown(

@@ -24,11 +24,11 @@ R=$(( (RANDOM % 200) + 20 ))
 while ip link show "qbt$R" >/dev/null 2>&1; do R=$(( (RANDOM % 200) + 20 )); done
 T=$(mktemp -d)
 BR=qbt$R
-A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM H=pnh$R-$RANDOM
+A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM H=pnh$R-$RANDOM J=pnj$R-$RANDOM
 CRI=qbcri$R-$RANDOM
 cleanup() {
 	ip netns del "$CRI" 2>/dev/null
-	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "orph$R" evil$R; do
+	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "$J" "orph$R" evil$R; do
 		umount "/run/netns/qemubox-$id" 2>/dev/null
 		rm -f "/run/netns/qemubox-$id"
 	done
@@ -55,7 +55,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
 ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
 ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
 
-echo "1..36"
+echo "1..37"
 
 # --- two sandboxes, the TAP, confinement, teardown --------------------------
 out=$(drive setup "$A" - setup "$B2" - arp "$A" \
@@ -102,6 +102,12 @@ check "the crash left C's netns and IP behind, and the db a record (state adding
 	'echo "$out" | grep -q "^status id=$C ok=1 state=1" && echo "$out" | grep -q "^sh status=0"'
 check "teardown from the db leaves no netns, IPAM entry or iptables rule of C" \
 	'echo "$out" | grep -q "^teardown id=$C ok=1" && ! ip netns list | grep -q "qemubox-$C" && ! ipam_has "$C" && ! ipt_has "\"$C\"" && echo "$out" | grep -q "^status id=$C ok=1 state=0"'
+
+# A shim that dies while its NET_SETUP runs: privnet undoes it and exits.
+out=$(drive abandon "$J" status "$J")
+echo "$out" | sed 's/^/# /'
+check "shim gone mid-setup: privnet undoes the setup (no netns, IPAM, record) and exits" \
+	'echo "$out" | grep -q "^abandon id=$J exited=1 status=1" && echo "$out" | grep -q "^status id=$J ok=1 state=0" && [ ! -e "/run/netns/qemubox-$J" ] && ! ipam_has "$J" && ! ipt_has "\"$J\""'
 
 # --- CRI mode: an existing, already wired netns ------------------------------
 ip netns add "$CRI"

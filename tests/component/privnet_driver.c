@@ -13,6 +13,8 @@
  *   sh CMD                 run CMD with $PRIVNET_PID set; print its status
  *   kill-in PLUGIN ID      NET_SETUP, SIGKILL privnet while its child
  *                          PLUGIN (e.g. firewall) runs, respawn
+ *   abandon ID             NET_SETUP, then close the socket at once (a
+ *                          shim dying mid-setup); report privnet's exit
  *   raw TYPE LEN           send an imsg of TYPE with LEN zero bytes; report
  *                          whether privnet closed the connection and exited
  *   raw-setup ID NETNS IF  a NET_SETUP payload with unchecked strings
@@ -265,6 +267,23 @@ do_kill_in(const char *plugin, const char *id)
 }
 
 static void
+do_abandon(const char *id)
+{
+	struct qb_error err = {0};
+	int status;
+
+	if (privnet_net_setup_async(client, id, "", NULL, NULL, &err) == -1)
+		fatalx("setup_async: %s", err.msg);
+	privnet_client_write(client);
+	privnet_client_free(client);
+	client = NULL;
+	waitpid(privnet_pid, &status, 0);
+	printf("abandon id=%s exited=%d status=%d\n", id, WIFEXITED(status),
+	    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	spawn();
+}
+
+static void
 send_raw(uint32_t type, const void *data, size_t len, int fd)
 {
 	struct imsgbuf ib;
@@ -326,6 +345,9 @@ main(int argc, char *argv[])
 			int st = system(argv[++i]);
 			printf("sh status=%d\n",
 			    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		} else if (strcmp(c, "abandon") == 0) {
+			NEED(1);
+			do_abandon(argv[++i]);
 		} else if (strcmp(c, "kill-in") == 0) {
 			NEED(2);
 			do_kill_in(argv[i + 1], argv[i + 2]);
