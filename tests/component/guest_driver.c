@@ -387,14 +387,21 @@ delete_(const char *id, const char *exec_id, struct qb_error *err)
 }
 
 static int
-kill_(const char *id, uint32_t sig, struct qb_error *err)
+kill_exec(const char *id, const char *exec_id, uint32_t sig, struct qb_error *err)
 {
 	Qemubox__Guest__V1__KillRequest req;
 
 	qemubox__guest__v1__kill_request__init(&req);
 	req.id = (char *)(uintptr_t)id;
+	req.exec_id = (char *)(uintptr_t)exec_id;
 	req.signal = sig;
 	return call("Kill", &req.base, NULL, NULL, err);
+}
+
+static int
+kill_(const char *id, uint32_t sig, struct qb_error *err)
+{
+	return kill_exec(id, "", sig, err);
 }
 
 static int
@@ -545,6 +552,15 @@ t_kill_exec(void)
 		if (resp != NULL)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}
+	/* SIGTERM to a long-running exec: 143, the container keeps running. */
+	k = sink_open(&out);
+	rc = exec_("c3", "e2", "[\"sleep\",\"100000\"]", out, &err);
+	rc = rc ?: kill_exec("c3", "e2", SIGTERM, &err);
+	e = rc ? NULL : wait_exit("c3", "e2", 30000);
+	tap(rc == 0 && e != NULL && e->status == 143, "SIGTERM to an exec -> exit status %d%s%s",
+	    e ? (int)e->status : -1, rc ? ": " : "", rc ? err.msg : "");
+	delete_("c3", "e2", &err);
+	sink_free(k);
 	/* A terminal exec: output through the pty, resized first. */
 	k = sink_open(&out);
 	rc = exec_tty("c3", "t1", "[\"sh\",\"-c\",\"sleep 1; stty size; tty\"]", out, true,
@@ -754,7 +770,7 @@ main(int argc, char **argv)
 	close(sv[1]);
 	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
 
-	printf("1..23\n");
+	printf("1..24\n");
 	run_until(&ready, 130000);
 	tap(ready, "guest ready event");
 	if (!ready)
