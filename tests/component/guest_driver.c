@@ -552,6 +552,50 @@ t_kill_exec(void)
 		if (resp != NULL)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}
+	/* Pause, State, Pids, Update, Resume on the running container. */
+	{
+		Qemubox__Guest__V1__PauseRequest pr;
+		Qemubox__Guest__V1__ResumeRequest rr;
+		Qemubox__Guest__V1__StateRequest st;
+		Qemubox__Guest__V1__PidsRequest pq;
+		Qemubox__Guest__V1__UpdateRequest ur;
+		ProtobufCMessage *resp = NULL, *presp = NULL;
+		const char *res = "{\"pids\":{\"limit\":50}}";
+		int status = -1, npids = -1, rc2, rc3, rc4;
+
+		qemubox__guest__v1__pause_request__init(&pr);
+		pr.id = (char *)(uintptr_t)"c3";
+		rc = call("Pause", &pr.base, NULL, NULL, &err);
+		qemubox__guest__v1__state_request__init(&st);
+		st.id = (char *)(uintptr_t)"c3";
+		rc2 = call("State", &st.base, &qemubox__guest__v1__state_response__descriptor, &resp,
+		    &err);
+		if (rc2 == 0)
+			status = ((Qemubox__Guest__V1__StateResponse *)resp)->status;
+		qemubox__guest__v1__resume_request__init(&rr);
+		rr.id = (char *)(uintptr_t)"c3";
+		rc3 = call("Resume", &rr.base, NULL, NULL, &err);
+		tap(rc == 0 && rc2 == 0 && rc3 == 0 && status == QEMUBOX__GUEST__V1__STATUS__PAUSED,
+		    "pause -> State PAUSED -> resume%s%s", err.code ? ": " : "",
+		    err.code ? err.msg : "");
+		qemubox__guest__v1__pids_request__init(&pq);
+		pq.id = (char *)(uintptr_t)"c3";
+		rc = call("Pids", &pq.base, &qemubox__guest__v1__pids_response__descriptor, &presp,
+		    &err);
+		if (rc == 0)
+			npids = (int)((Qemubox__Guest__V1__PidsResponse *)presp)->n_processes;
+		qemubox__guest__v1__update_request__init(&ur);
+		ur.id = (char *)(uintptr_t)"c3";
+		ur.resources.data = (uint8_t *)(uintptr_t)res;
+		ur.resources.len = strlen(res);
+		rc4 = call("Update", &ur.base, NULL, NULL, &err);
+		tap(rc == 0 && npids == 1 && rc4 == 0, "pids lists %d process, update (pids.limit) "
+		    "accepted%s%s", npids, rc4 ? ": " : "", rc4 ? err.msg : "");
+		if (resp != NULL)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		if (presp != NULL)
+			protobuf_c_message_free_unpacked(presp, NULL);
+	}
 	/* SIGTERM to a long-running exec: 143, the container keeps running. */
 	k = sink_open(&out);
 	rc = exec_("c3", "e2", "[\"sleep\",\"100000\"]", out, &err);
@@ -770,7 +814,7 @@ main(int argc, char **argv)
 	close(sv[1]);
 	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
 
-	printf("1..24\n");
+	printf("1..26\n");
 	run_until(&ready, 130000);
 	tap(ready, "guest ready event");
 	if (!ready)
