@@ -96,7 +96,8 @@ launcher_main(int sock, const int *keep, int nkeep, pid_t parent,
 }
 
 pid_t
-launcher_fork(const int *keep, int nkeep, enum qb_seccomp_mode mode, int *sock)
+launcher_fork(const int *keep, int nkeep, int err_fd, enum qb_seccomp_mode mode,
+    int *sock)
 {
 	int sp[2], i;
 	pid_t pid, parent = getpid();
@@ -113,13 +114,16 @@ launcher_fork(const int *keep, int nkeep, enum qb_seccomp_mode mode, int *sock)
 		/* Only our own fds survive: every other one is close-on-exec.
 		 */
 		for (i = 3; i < 1024; i++) {
-			int k, keepit = i == sp[1];
+			int k, keepit = i == sp[1] || i == err_fd;
 
 			for (k = 0; k < nkeep; k++)
 				keepit |= i == keep[k];
 			if (!keepit)
 				close(i);
 		}
+		/* QEMU's stderr: vmmon relays it and quotes it on failure. */
+		if (err_fd != -1 && (dup2(err_fd, 2) == -1 || close(err_fd)))
+			_exit(1);
 		launcher_main(sp[1], keep, nkeep, parent, mode);
 	}
 	close(sp[1]);

@@ -18,11 +18,11 @@
 /*
  * Forks the launcher. `keep` fds (QEMU's ends of the QMP and console
  * sockets) are inherited and become QEMU's fds 3, 4, ...; the fds sent
- * later follow them. Returns the pid (QEMU's pid once it execs) and the
- * control socket in *sock, or -1.
+ * later follow them; err_fd (or -1) becomes QEMU's stderr. Returns the pid
+ * (QEMU's pid once it execs) and the control socket in *sock, or -1.
  */
-pid_t launcher_fork(
-    const int *keep, int nkeep, enum qb_seccomp_mode mode, int *sock);
+pid_t launcher_fork(const int *keep, int nkeep, int err_fd,
+    enum qb_seccomp_mode mode, int *sock);
 
 /*
  * Sends argv (NULL-terminated) and fds; the launcher execs right after.

@@ -121,6 +121,8 @@ static struct vmmon {
 	pid_t launcher_pid;
 	int launcher_sock;
 	int qmp_fd, con_fd; /* our ends, made before the launcher */
+	int err_fd;         /* QEMU's stderr, read end */
+	char err_tail[256]; /* its last line, quoted when QEMU fails */
 	pid_t probe_pid;
 	int probe_fd;
 	uint64_t probe_deadline;
@@ -1148,12 +1150,16 @@ vm_exited(int status)
 	    __func__, (int)g.vm.pid, ev.exit_status, ev.signal, ev.reason,
 	    ev.detail);
 
-	if (g.vm.state == VM_STARTING)
+	if (g.vm.state == VM_STARTING) {
+		if (g.err_tail[0] != '\0' && !g.vm.killed)
+			snprintf(
+			    ev.detail, sizeof(ev.detail), "%.127s", g.err_tail);
 		send_error(g.vm.start_peerid, IMSG_VMM_START_REQ, 0,
 		    QB_E_INTERNAL,
-		    "QEMU exited during start (status %d "
-		    "signal %d); see console.log",
-		    ev.exit_status, ev.signal);
+		    "QEMU exited during start (status %d signal %d)%s%s",
+		    ev.exit_status, ev.signal, g.err_tail[0] ? ": " : "",
+		    g.err_tail);
+	}
 	g.vm.state = VM_EXITED;
 	if (g.vm.unplug.r != NULL) {
 		struct req *r = g.vm.unplug.r;
@@ -1225,6 +1231,47 @@ console_read(void)
 			log_warn("%s: console.log", __func__);
 		send_guest_evt(QB_VMM_GUEST_EVT_CONSOLE_TRUNCATED, "");
 	}
+}
+
+/* ---- QEMU's stderr ---- */
+
+/*
+ * Relayed to our stderr (the shim's log) and its last line kept, so a QEMU
+ * that fails to start is quoted in the START error. Bytes read, 0 at EOF.
+ */
+static ssize_t
+qemu_stderr_read(void)
+{
+	char buf[4096], *start, *nl;
+	ssize_t n;
+	size_t len;
+
+	n = read(g.err_fd, buf, sizeof(buf) - 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	if (n <= 0) {
+		close(g.err_fd);
+		g.err_fd = -1;
+		return 0;
+	}
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
+		/* the log is best effort */
+	}
+	buf[n] = '\0';
+	/* The last non-empty line, printable bytes only. */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0)
+		return 1;
+	start = buf;
+	if ((nl = strrchr(buf, '\n')) != NULL)
+		start = nl + 1;
+	for (len = 0; start[len] != '\0'; len++)
+		if ((unsigned char)start[len] < 0x20 ||
+		    (unsigned char)start[len] > 0x7e)
+			start[len] = '?';
+	snprintf(g.err_tail, sizeof(g.err_tail), "%.255s", start);
+	return 1;
 }
 
 /* ---- KVM probe ---- */
@@ -1328,7 +1375,7 @@ ms_until(uint64_t deadline, uint64_t now)
 static void
 loop(void)
 {
-	enum { P_IMSG, P_QMP, P_CON, P_PID, P_PROBE, P_N };
+	enum { P_IMSG, P_QMP, P_CON, P_PID, P_PROBE, P_ERR, P_N };
 	struct pollfd pfd[P_N];
 	struct imsg imsg;
 	uint64_t now;
@@ -1353,6 +1400,7 @@ loop(void)
 		}
 		if (g.vm.state == VM_STARTING || g.vm.state == VM_RUNNING) {
 			pfd[P_CON].fd = g.vm.con_fd;
+			pfd[P_ERR].fd = g.err_fd;
 			pfd[P_PID].fd = g.vm.pidfd;
 			if (g.vm.state == VM_STARTING)
 				timeout = min_timeout(timeout,
@@ -1431,6 +1479,9 @@ loop(void)
 			if (g.vm.con_fd != -1 &&
 			    (pfd[P_CON].revents & (POLLIN | POLLHUP)))
 				console_read();
+			if (g.err_fd != -1 &&
+			    (pfd[P_ERR].revents & (POLLIN | POLLHUP)))
+				qemu_stderr_read();
 			if (g.vm.state == VM_STARTING &&
 			    now >= g.vm.ready_deadline) {
 				log_warnx("QMP not ready in time: killing");
@@ -1446,6 +1497,12 @@ loop(void)
 				pid_t w = waitpid(g.vm.pid, &status, WNOHANG);
 
 				if (w == g.vm.pid) {
+					while (g.err_fd != -1 &&
+					       poll(&(struct pollfd){g.err_fd,
+					                POLLIN, 0},
+					           1, 0) == 1 &&
+					       qemu_stderr_read() > 0)
+						;
 					/* Drain the console's last words. */
 					while (
 					    g.vm.con_fd != -1 &&
@@ -1478,7 +1535,7 @@ main(int argc, char *argv[])
 	static struct qb_config cfg;
 	struct vmmon_jail j;
 	struct qb_error err = {0};
-	int ch, debug = 0, keep[2], sp[2];
+	int ch, debug = 0, keep[2], sp[2], errp[2];
 	struct stat st;
 	const char *cfg_path;
 
@@ -1549,12 +1606,18 @@ main(int argc, char *argv[])
 	keep[1] = sp[1];
 	if (fcntl(g.con_fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("console nonblock");
+	if (pipe2(errp, O_CLOEXEC) == -1)
+		fatal("pipe");
+	g.err_fd = errp[0];
+	if (fcntl(g.err_fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("stderr nonblock");
 	g.launcher_pid =
-	    launcher_fork(keep, 2, g.seccomp_mode, &g.launcher_sock);
+	    launcher_fork(keep, 2, errp[1], g.seccomp_mode, &g.launcher_sock);
 	if (g.launcher_pid == -1)
 		fatal("fork launcher");
 	close(keep[0]);
 	close(keep[1]);
+	close(errp[1]);
 
 	if (seccomp_apply_vmmon(g.seccomp_mode) == -1)
 		fatal("seccomp");

@@ -2,7 +2,7 @@
 # A hostile QEMU toward vmmon (issue 9): build/test/vmmon-fake-qemu, exec'd
 # by vmmon in place of QEMU, completes the QMP handshake and then sends
 # garbage, an endless line, or a reply to a command never sent; or ignores
-# every command. vmmon must kill it, report the exit, stay up with bounded
+# every command, or fails to start. vmmon must kill it, report the exit, stay up with bounded
 # memory and keep answering the shim; a deaf QEMU is SIGKILLed by the
 # bounded shutdown sequence.
 set -u
@@ -34,7 +34,7 @@ run() {
 		>"$out" 2>"$work/$mode.err"
 }
 
-echo "1..8"
+echo "1..10"
 for mode in garbage endless unknownid; do
 	# The peak RSS of vmmon is read while the fake is still being served.
 	run "$mode" "start microvm" "pids" "wait_rss" "status" "close" "wait_vmmon"
@@ -51,6 +51,18 @@ for mode in garbage endless unknownid; do
 		nok "$mode: vmmon memory stays bounded" "VmHWM ${rss:-?} kB"
 	fi
 done
+run fail "start microvm" "close" "wait_vmmon"
+if grep -q "^error QEMU exited during start (status 1 signal 0): fake-qemu: -drive id=disk0: Could not open '/dev/fdset/1': Permission denied" "$out"; then
+	ok "a QEMU that fails to start: its last stderr line is in the START error"
+else
+	nok "a QEMU that fails to start: its last stderr line is in the START error" "$(tr '\n' '|' <"$out")"
+fi
+if grep -q "^event exit .*status=1 signal=0 reason=7 detail=fake-qemu: -drive" "$out" &&
+	grep -q "fake-qemu: warming up" "$work/fail.err"; then
+	ok "... the exit event says start failed, and QEMU's stderr reaches the log"
+else
+	nok "... the exit event says start failed, and QEMU's stderr reaches the log" "$(tr '\n' '|' <"$out")"
+fi
 run deaf "start microvm" "shutdown 500" "close" "wait_vmmon"
 if grep -q "^event exit .*signal=9 reason=5 detail=the shutdown steps timed out" "$out" &&
 	grep -q "^shutdown ok" "$out"; then

@@ -7,6 +7,7 @@
  *   endless   2 MiB without a newline
  *   unknownid a reply to a command never sent
  *   deaf      ignores every command (powerdown, quit) and stays up
+ *   fail      says why on stderr and exits 1 before the greeting
  * Built static: the jail holds no shell and no libraries it did not need.
  */
 #include <poll.h>
@@ -67,6 +68,12 @@ main(int argc, char *argv[])
 		if (strcmp(argv[i], "-name") == 0 &&
 		    strncmp(argv[i + 1], "qemubox-", 8) == 0)
 			mode = argv[i + 1] + 8;
+	if (strcmp(mode, "fail") == 0) {
+		fprintf(stderr, "fake-qemu: warming up\n"
+		                "fake-qemu: -drive id=disk0: Could not open "
+		                "'/dev/fdset/1': Permission denied\n");
+		return 1;
+	}
 	say("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
 	    "\"major\": 7}, \"package\": \"fake\"}, \"capabilities\": "
 	    "[]}}\r\n");
