@@ -74,92 +74,69 @@ mkdirs(const char *path)
 		fatal("%s: mkdir %s", __func__, buf);
 }
 
-static bool
-mount_target_exists(const char *jailpath)
-{
-	char dst[PATH_MAX + 16];
-
-	snprintf(dst, sizeof(dst), NEWROOT "%s", jailpath);
-	return access(dst, F_OK) == 0;
-}
-
 /*
- * Bind host `src` read-only at `jailpath` inside the jail. A bind mount
- * ignores MS_RDONLY on creation, hence the remount.
+ * The jail is planned on the host view first, then built: every source is
+ * opened (O_PATH) after unshare but before the tmpfs root hides anything,
+ * and bound from /proc/self/fd/N, so a QEMU or data dir that lives under
+ * NEWROOT on the host (e.g. a scratch install in /tmp) still works.
  */
-static void
-bind_at(const char *src, const char *jailpath, bool dev)
-{
-	char dst[PATH_MAX + 16], parent[PATH_MAX], *slash;
-	struct stat st;
-	unsigned long fl;
+struct bind {
+	char src[PATH_MAX];
+	char dst[PATH_MAX]; /* inside the jail */
+	bool dev;
 	int fd;
+};
 
-	if (stat(src, &st) == -1)
+static struct bind plan[ELF_DEPS_MAX + 32];
+static size_t nplan;
+
+struct symlink_plan {
+	char target[PATH_MAX];
+	char path[PATH_MAX];
+};
+static struct symlink_plan links[4];
+static size_t nlinks;
+
+/* Adds a bind; false if an optional source does not exist. */
+static bool
+plan_bind(const char *src, const char *dst, bool dev, bool optional)
+{
+	size_t i;
+
+	if (access(src, F_OK) == -1) {
+		if (optional && errno == ENOENT)
+			return false;
 		fatal("%s: %s", __func__, src);
-	snprintf(dst, sizeof(dst), NEWROOT "%s", jailpath);
-	if (S_ISDIR(st.st_mode))
-		mkdirs(jailpath);
-	else {
-		snprintf(parent, sizeof(parent), "%s", jailpath);
-		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
-			*slash = '\0';
-			mkdirs(parent);
-		}
-		if ((fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) ==
-		    -1)
-			fatal("%s: create %s", __func__, dst);
-		close(fd);
 	}
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
-		fatal("%s: bind %s", __func__, src);
-	fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
-	if (!dev)
-		fl |= MS_NODEV;
-	if (mount(NULL, dst, NULL, fl, NULL) == -1)
-		fatal("%s: remount ro %s", __func__, src);
-}
-
-static void
-bind_file_at(const char *src, const char *jailpath)
-{
-	bind_at(src, jailpath, false);
-}
-
-/* Bind `path` read-only at the same place inside the jail. */
-static int
-bind_ro(const char *path, bool dev, bool optional)
-{
-	if (optional && access(path, F_OK) == -1 && errno == ENOENT)
-		return -1;
-	bind_at(path, path, dev);
-	return 0;
-}
-
-static void
-symlink_in(const char *target, const char *path)
-{
-	char dst[PATH_MAX + 16];
-
-	snprintf(dst, sizeof(dst), NEWROOT "%s", path);
-	if (symlink(target, dst) == -1 && errno != EEXIST)
-		fatal("%s: %s", __func__, path);
+	for (i = 0; i < nplan; i++)
+		if (strcmp(plan[i].dst, dst) == 0)
+			return true;
+	if (nplan == sizeof(plan) / sizeof(plan[0]))
+		fatalx("%s: too many binds", __func__);
+	snprintf(plan[nplan].src, PATH_MAX, "%s", src);
+	snprintf(plan[nplan].dst, PATH_MAX, "%s", dst);
+	plan[nplan].dev = dev;
+	plan[nplan].fd = -1;
+	nplan++;
+	return true;
 }
 
 /* /lib and /lib64 are symlinks into /usr on merged-/usr systems. */
 static void
-bind_libdir(const char *path)
+plan_libdir(const char *path)
 {
-	char target[PATH_MAX];
 	ssize_t n;
 
-	n = readlink(path, target, sizeof(target) - 1);
+	if (nlinks == sizeof(links) / sizeof(links[0]))
+		fatalx("%s: too many links", __func__);
+	n = readlink(path, links[nlinks].target, PATH_MAX - 1);
 	if (n > 0) {
-		target[n] = '\0';
-		symlink_in(target, path);
+		links[nlinks].target[n] = '\0';
+		snprintf(links[nlinks].path, PATH_MAX, "%s", path);
+		nlinks++;
 		return;
 	}
-	bind_ro(path, false, true);
+	plan_bind(path, path, false, true);
 }
 
 /*
@@ -168,7 +145,7 @@ bind_libdir(const char *path)
  * symlink in the jail too) + the name (a bind follows the file's symlink).
  */
 static void
-bind_lib(const char *path)
+plan_lib(const char *path)
 {
 	char dir[PATH_MAX], real[PATH_MAX], dst[PATH_MAX];
 	const char *base;
@@ -183,9 +160,7 @@ bind_lib(const char *path)
 		fatal("%s: realpath %s", __func__, dir);
 	if (snprintf(dst, sizeof(dst), "%s/%s", real, base) >= (int)sizeof(dst))
 		fatalx("%s: path too long", __func__);
-	if (mount_target_exists(dst))
-		return;
-	bind_file_at(path, dst);
+	plan_bind(path, dst, false, false);
 }
 
 /* QEMU's loadable modules (accel-tcg is one) and what they link. */
@@ -210,6 +185,42 @@ add_module_deps(struct elf_deps *deps)
 	closedir(d);
 }
 
+/* Executes one bind: a read-only (remount), nosuid mount in the jail. */
+static void
+do_bind(const struct bind *b)
+{
+	char dst[PATH_MAX + 16], parent[PATH_MAX], src[64], *slash;
+	struct stat st;
+	unsigned long fl;
+	int fd;
+
+	if (fstat(b->fd, &st) == -1)
+		fatal("%s: %s", __func__, b->src);
+	snprintf(dst, sizeof(dst), NEWROOT "%s", b->dst);
+	if (S_ISDIR(st.st_mode))
+		mkdirs(b->dst);
+	else {
+		snprintf(parent, sizeof(parent), "%s", b->dst);
+		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+			*slash = '\0';
+			mkdirs(parent);
+		}
+		if ((fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) ==
+		    -1)
+			fatal("%s: create %s", __func__, dst);
+		close(fd);
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", b->fd);
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
+		fatal("%s: bind %s", __func__, b->src);
+	/* A bind mount ignores MS_RDONLY on creation, hence the remount. */
+	fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
+	if (!b->dev)
+		fl |= MS_NODEV;
+	if (mount(NULL, dst, NULL, fl, NULL) == -1)
+		fatal("%s: remount ro %s", __func__, b->src);
+}
+
 static void
 build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 {
@@ -219,38 +230,52 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	static const char *const devs[] = {
 	    "/dev/null", "/dev/zero", "/dev/urandom", NULL};
 	static struct elf_deps deps;
+	char dst[PATH_MAX + 16];
 	size_t i;
 
-	/* Resolved on the host view, before anything is mounted. */
+	/* Planned on the host view. */
 	deps.n = 0;
 	if (elf_deps_add(&deps, j->qemu_path) == -1)
 		fatal("%s: %s: shared libraries", __func__, j->qemu_path);
 	add_module_deps(&deps);
+	nplan = nlinks = 0;
+	plan_bind(j->qemu_path, j->qemu_path, false, false);
+	/* Merged /usr: keep the top-level symlinks so library paths work. */
+	plan_libdir("/lib");
+	plan_libdir("/lib64");
+	for (i = 0; i < deps.n; i++)
+		plan_lib(deps.path[i]);
+	plan_bind(QEMU_MODDIR, QEMU_MODDIR, false, true);
+	plan_bind(j->qemu_share_path, j->qemu_share_path, false, false);
+	for (i = 0; fwdirs[i] != NULL; i++)
+		plan_bind(fwdirs[i], fwdirs[i], false, true);
+	for (i = 0; devs[i] != NULL; i++)
+		plan_bind(devs[i], devs[i], true, false);
+	/* Whether the vmmon user may use it is decided by the probe. */
+	out->have_kvm_node = plan_bind("/dev/kvm", "/dev/kvm", true, true);
 
 	if (unshare(CLONE_NEWNS) == -1)
 		fatal("%s: unshare(CLONE_NEWNS)", __func__);
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		fatal("%s: make / private", __func__);
+	/* In this namespace (binds need their source mounted here). */
+	for (i = 0; i < nplan; i++)
+		if ((plan[i].fd = open(plan[i].src, O_PATH | O_CLOEXEC)) == -1)
+			fatal("%s: open %s", __func__, plan[i].src);
 	if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID,
 	        "mode=0755,size=1m,nr_inodes=4096") == -1)
 		fatal("%s: tmpfs root", __func__);
-
-	bind_ro(j->qemu_path, false, false);
-	/* Merged /usr: keep the top-level symlinks so library paths work. */
-	bind_libdir("/lib");
-	bind_libdir("/lib64");
-	for (i = 0; i < deps.n; i++)
-		bind_lib(deps.path[i]);
-	bind_ro(QEMU_MODDIR, false, true);
-	log_debug("%s: %zu libraries bound", __func__, deps.n);
-	bind_ro(j->qemu_share_path, false, false);
-	for (i = 0; fwdirs[i] != NULL; i++)
-		bind_ro(fwdirs[i], false, true);
-	for (i = 0; devs[i] != NULL; i++)
-		bind_ro(devs[i], true, false);
-	/* Whether the vmmon user may use it is decided by the probe. */
-	out->have_kvm_node = bind_ro("/dev/kvm", true, true) == 0;
+	for (i = 0; i < nlinks; i++) {
+		snprintf(dst, sizeof(dst), NEWROOT "%s", links[i].path);
+		if (symlink(links[i].target, dst) == -1)
+			fatal("%s: symlink %s", __func__, links[i].path);
+	}
+	for (i = 0; i < nplan; i++) {
+		do_bind(&plan[i]);
+		close(plan[i].fd);
+	}
+	log_debug("%s: %zu binds (%zu libraries)", __func__, nplan, deps.n);
 
 	/*
 	 * QEMU loads -kernel/-initrd with fopen() of /proc/self/fd/N. Only

@@ -23,6 +23,11 @@ for b in "$VMMON" "$DRIVER" "$FAKE"; do
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# From the scratch dir (under /tmp, which the jail's tmpfs root covers):
+# vmmon must still bind a QEMU that lives there.
+chmod 0755 "$work"
+cp "$FAKE" "$work/fake-qemu"
+FAKE=$work/fake-qemu
 
 # run MODE COMMANDS... : one driver (one vmmon) per mode; output in $out
 run() {
