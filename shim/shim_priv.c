@@ -20,6 +20,8 @@
 #include "lib/log.h"
 #include "shim/shim_priv.h"
 
+extern void shim_confine(const struct qb_config *cfg) __attribute__((weak));
+
 /* Every securebit, set and locked: uid 0 is no longer special for us. */
 #define SHIM_SECUREBITS                                                  \
 	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | \
@@ -120,14 +122,16 @@ shim_priv_drop(const struct qb_config *cfg)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("%s: PR_SET_NO_NEW_PRIVS", __func__);
 
-	/*
-	 * Seccomp (seccomp_apply_shim(cfg->security.seccomp)) and the Landlock
-	 * ruleset are applied here, after NoNewPrivs, by the security work.
-	 */
-
 	if (shim_priv_verify() == -1)
 		fatalx("%s: privileges could be regained; refusing to serve",
 		    __func__);
+	/*
+	 * Landlock + seccomp (shim/shim_landlock.c), after the self-check so
+	 * the filter need not allow what the check tries. Weak: binaries that
+	 * do not link it (unit tests, the ASan fake shims) run unconfined.
+	 */
+	if (shim_confine != NULL)
+		shim_confine(cfg);
 	log_debug(
 	    "%s: no capabilities, securebits locked, NoNewPrivs", __func__);
 }
