@@ -121,7 +121,13 @@ on_response(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg
 	free(c);
 	return 0;
 bad:
-	free(c);
+	/*
+	 * Back on the list: die() (our -1 is a violation) completes it with
+	 * Unavailable and deletes its timer; freeing it here left the caller
+	 * waiting forever and the timer pointing at freed memory.
+	 */
+	c->next = gc->calls;
+	gc->calls = c;
 	return -1;
 }
 
