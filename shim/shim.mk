@@ -41,20 +41,6 @@ $(BUILD)/test/test_shim_events: $(call asan_objs,tests/unit/test_shim_events.c s
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
 UNIT_TESTS += $(BUILD)/test/test_shim_events
 
-# The real shim with a backend that runs nothing (tests/integration only):
-# drives containerd <-> shim end to end without a VM, under ASan/UBSan.
-$(BUILD)/test/containerd-shim-qbfake-v1: $(call asan_objs,$(SHIM_SRCS) tests/integration/shim_fake_backend.c $(LIB_SRCS_BASE) $(CONFIG_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
-ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfake-v1
-
-# Same, but its backend needs the helpers: found in ../libexec next to the
-# binary, i.e. build/libexec.
-$(BUILD)/test/containerd-shim-qbfakeh-v1: $(call asan_objs,$(SHIM_SRCS) tests/integration/shim_fake_backend_helpers.c $(LIB_SRCS_BASE) $(CONFIG_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(SHIM_LIBS)
-ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfakeh-v1
-
 $(BUILD)/test/test_shim_ttrpc: $(call asan_objs,tests/unit/test_shim_ttrpc.c shim/task_ttrpc.c shim/task_service.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)

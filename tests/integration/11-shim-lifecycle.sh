@@ -8,7 +8,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/containerd.sh
 
-FAKE=$CTD_TOP/${BUILD:-build}/test/containerd-shim-qbfake-v1
+FAKE=${QB_FAKE_SHIM:-$CTD_TOP/${BUILD:-build}/test/containerd-shim-qbfake-v1}
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 failed=0
