@@ -1565,6 +1565,10 @@ agent_run(struct pid1_info *info)
 		log_warn("%s: inotify: no OOM events", __func__);
 	if (send_ready(&a) == -1)
 		goto fail;
+	/* Written through already: the host end is connected (pid1_setup
+	 * waits for it), so a later EOF means the host left. */
+	if (chan_queued(a.ch) == 0)
+		a.host_seen = true;
 	log_info("%s: serving the guest API on %s", __func__, info->chan_path);
 	if (evloop_run(a.loop) == -1)
 		log_warn("%s: evloop", __func__);
