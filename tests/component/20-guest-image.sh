@@ -41,11 +41,21 @@ fi
 
 tmp=$(mktemp -d)
 qemu_pid="" socat_pid=""
+# stop PID: TERM, then KILL after 5 s, and reap it.
+stop() {
+	local i
+	kill "$1" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 cleanup() {
 	exec 7>&- 2>/dev/null
-	[ -n "$socat_pid" ] && kill "$socat_pid" 2>/dev/null
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null
-	wait 2>/dev/null
+	[ -n "$socat_pid" ] && stop "$socat_pid"
+	[ -n "$qemu_pid" ] && stop "$qemu_pid"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -145,9 +155,13 @@ wait_qemu_exit() {
 		sleep 0.1
 	done
 	off_ms=$((($(date +%s%N) - t1) / 1000000))
+	# Past the bound: a failure, and the next boot must not inherit it.
+	if [ -n "$qemu_pid" ]; then
+		stop "$qemu_pid"
+		qemu_pid=""
+	fi
 	exec 7>&-
-	[ -n "$socat_pid" ] && kill "$socat_pid" 2>/dev/null
-	wait "$socat_pid" 2>/dev/null
+	[ -n "$socat_pid" ] && stop "$socat_pid"
 	socat_pid=""
 }
 
