@@ -152,6 +152,51 @@ c_log_mode(void *arg)
 	return 0;
 }
 
+static char mkfs_dir[64];
+
+/* The filter is inherited: mkfs.erofs must run under it, as in the shim. */
+static int
+c_mkfs(void *arg)
+{
+	char out[128], in[128];
+	int fd;
+
+	(void)arg;
+	snprintf(out, sizeof(out), "%s/out.erofs", mkfs_dir);
+	snprintf(in, sizeof(in), "%s/in", mkfs_dir);
+	if (apply(QB_SECCOMP_ENFORCE))
+		return 99;
+	if ((fd = open("/dev/null", O_WRONLY)) != -1) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execl("/usr/bin/mkfs.erofs", "mkfs.erofs", "-x", "-1", out, in,
+	    (char *)NULL);
+	return 98;
+}
+
+static void
+test_seccomp_mkfs_erofs_runs(void **state)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char cmd[256];
+	int r;
+
+	(void)state;
+	if (access("/usr/bin/mkfs.erofs", X_OK) != 0)
+		skip();
+	snprintf(mkfs_dir, sizeof(mkfs_dir), "%s/qb-mkfs.XXXXXX", tmp);
+	assert_non_null(mkdtemp(mkfs_dir));
+	snprintf(cmd, sizeof(cmd),
+	    "mkdir -p '%s/in/d' && echo hi > '%s/in/d/f' && ln -s f '%s/in/d/l'",
+	    mkfs_dir, mkfs_dir, mkfs_dir);
+	assert_int_equal(system(cmd), 0);
+	r = in_child(c_mkfs, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mkfs_dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(r, 0);
+}
+
 static void
 test_seccomp_allows_what_the_shim_does(void **state)
 {
@@ -333,6 +378,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_seccomp_allows_what_the_shim_does),
 	    cmocka_unit_test(test_seccomp_kills_forbidden),
+	    cmocka_unit_test(test_seccomp_mkfs_erofs_runs),
 	    cmocka_unit_test(test_seccomp_log_mode_does_not_kill),
 	    cmocka_unit_test(test_rules_from_bundle),
 	    cmocka_unit_test(test_landlock_enforced),
