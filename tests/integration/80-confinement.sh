@@ -120,9 +120,36 @@ t_shim_landlock() {
 		fail "seccomp not in enforce mode: $log" || return
 }
 
+# Last: the VM dies under the shim (QEMU SIGKILLed, as after a guest that
+# broke the channel): the confined shim reports the container exited with
+# 137, then still serves Delete and leaves with its helpers.
+t_vm_dies() {
+	local i st
+	[ -n "$QEMU" ] || { fail "QEMU not found"; return; }
+	kill -KILL "$QEMU"
+	for i in $(seq 1 300); do
+		st=$(ctd_ctr task ls 2>/dev/null | awk -v id="$ID" '$1 == id { print $3 }')
+		[ "$st" = STOPPED ] && break
+		sleep 0.1
+	done
+	[ "$st" = STOPPED ] || fail "task is '$st' after QEMU died" || return
+	ctd_log | grep "proc=shim" | grep -q "container=$ID id=$ID pid=[0-9]* exit=137" ||
+		fail "no /tasks/exit with 137 for $ID" || return
+	ctd_ctr task delete "$ID" >/dev/null 2>&1 || fail "task delete failed after the VM died" || return
+	ctd_ctr containers delete "$ID" >/dev/null 2>&1
+	for i in $(seq 1 100); do
+		kill -0 "$SHIM" 2>/dev/null || kill -0 "$VMMON" 2>/dev/null || kill -0 "$PRIVNET" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$SHIM" 2>/dev/null && fail "shim still running after delete" && return
+	[ -e "/run/netns/qemubox-$ID" ] && fail "netns left" && return
+	return 0
+}
+
 tap_run "shim: uid 0, no capabilities in any set, NoNewPrivs, seccomp filter" t_shim
 tap_run "privnet: uid 0, exactly NET_ADMIN+NET_RAW+SYS_ADMIN, NoNewPrivs, seccomp filter" t_privnet
 tap_run "vmmon: qemubox user, no capabilities, NoNewPrivs, seccomp filter" t_vmmon
 tap_run "QEMU: qemubox user, no capabilities, NoNewPrivs, seccomp filter" t_qemu
 tap_run "shim: Landlock applied (or the documented warning)" t_shim_landlock
+tap_run "VM killed: container exits 137, confined shim serves Delete and leaves" t_vm_dies
 tap_done
