@@ -42,6 +42,7 @@ static uint64_t ready_boot_ms;
 static bool ready;
 static uint64_t t_qemu_ns;
 static const char *base_spec_path;
+static uint32_t next_stdin; /* next container's stdin stream, 0 = none */
 static int64_t spec_mem_limit; /* next container's memory limit, 0 = none */
 static char oom_id[64];
 
@@ -345,6 +346,7 @@ create(const char *id, const char *const args[], uint32_t out_sid, uint32_t err_
 	f.mode = 0644;
 	f.data.data = (uint8_t *)(uintptr_t)"qbtest\n";
 	f.data.len = 7;
+	io.stdin = next_stdin;
 	io.stdout = out_sid;
 	io.stderr = err_sid;
 	req.id = (char *)(uintptr_t)id;
@@ -484,6 +486,37 @@ t_echo(void)
 	    (unsigned long long)(now_ms() - t0));
 	rc = delete_("c1", "", &err);
 	tap(rc == 0, "delete c1%s%s", rc ? ": " : "", rc ? err.msg : "");
+	sink_free(k);
+}
+
+static void
+t_stdin(void)
+{
+	const char *args[] = { "sh", "-c", "tr a-z A-Z", NULL };
+	struct qb_error err = { 0 };
+	struct exit_rec *e;
+	struct chan_stream *in;
+	uint32_t out, inid;
+	struct sink *k = sink_open(&out);
+	int rc;
+
+	inid = guest_stream_id(gc);
+	in = chan_stream_open(guest_client_chan(gc), inid, CHAN_SEND, NULL, NULL);
+	next_stdin = inid;
+	rc = create("c6", args, out, 0, &err);
+	next_stdin = 0;
+	rc = rc ?: start("c6", "", &err);
+	if (rc == 0) {
+		chan_stream_send(in, "stdin data\n", 11);
+		/* CloseIO: EOF on the container's stdin after the bytes. */
+		chan_stream_close(in);
+	}
+	e = rc ? NULL : wait_exit("c6", "", 30000);
+	tap(rc == 0 && e != NULL && e->status == 0 && k->buf && strcmp(k->buf, "STDIN DATA\n") == 0,
+	    "stdin stream + CLOSE reach the container (tr sees EOF and exits 0)%s%s",
+	    rc ? ": " : "", rc ? err.msg : "");
+	chan_stream_release(in);
+	delete_("c6", "", &err);
 	sink_free(k);
 }
 
@@ -814,7 +847,7 @@ main(int argc, char **argv)
 	close(sv[1]);
 	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
 
-	printf("1..26\n");
+	printf("1..27\n");
 	run_until(&ready, 130000);
 	tap(ready, "guest ready event");
 	if (!ready)
@@ -826,6 +859,7 @@ main(int argc, char **argv)
 	prc = ping(&rtt);
 	tap(prc == 0, "ping (%llu ms)", (unsigned long long)rtt);
 	t_echo();
+	t_stdin();
 	t_exit42();
 	t_kill_exec();
 	t_flow();
