@@ -36,7 +36,7 @@
 #include "proto/guest.pb-c.h"
 
 #define AGENT_STATE_DIR "/run/qemubox/ctr"
-#define AGENT_ID_MAX 64
+#define AGENT_ID_MAX    64
 #define AGENT_MAX_FILES 16
 #define AGENT_UNCLAIMED 64
 /* After a process exits, how often we look whether its output is done. */
@@ -72,7 +72,7 @@ struct ctr {
 	char dir[128]; /* AGENT_STATE_DIR/<id> */
 	size_t nlayers;
 	bool paused;
-	int oom_wd; /* inotify watch on memory.events, -1 if none */
+	int oom_wd;         /* inotify watch on memory.events, -1 if none */
 	char oom_path[256]; /* that memory.events: kept after the init died */
 	uint64_t oom_kills;
 	struct proc *procs; /* init first */
@@ -98,8 +98,8 @@ struct agent {
 	size_t nunclaimed;
 };
 
-typedef int (*handler_fn)(struct agent *, const uint8_t *, size_t, ProtobufCMessage **,
-    struct qb_error *);
+typedef int (*handler_fn)(struct agent *, const uint8_t *, size_t,
+    ProtobufCMessage **, struct qb_error *);
 
 /* ---- helpers ---- */
 
@@ -111,7 +111,8 @@ valid_id(const char *id)
 	if (n == 0 || n > AGENT_ID_MAX || !isalnum((unsigned char)id[0]))
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && strchr("_.-", id[i]) == NULL)
+		if (!isalnum((unsigned char)id[i]) &&
+		    strchr("_.-", id[i]) == NULL)
 			return 0;
 	return 1;
 }
@@ -149,16 +150,19 @@ proc_find(struct ctr *c, const char *exec_id)
 }
 
 static int
-lookup(struct agent *a, const char *id, const char *exec_id, struct ctr **cp, struct proc **pp,
-    struct qb_error *err)
+lookup(struct agent *a, const char *id, const char *exec_id, struct ctr **cp,
+    struct proc **pp, struct qb_error *err)
 {
 	struct ctr *c = NULL;
 	struct proc *p = NULL;
 
 	if ((c = ctr_find(a, id)) == NULL)
-		return qb_seterr(err, QB_E_NOTFOUND, "container %s not created", id);
-	if (pp != NULL && (p = proc_find(c, exec_id != NULL ? exec_id : "")) == NULL)
-		return qb_seterr(err, QB_E_NOTFOUND, "process %s does not exist", exec_id);
+		return qb_seterr(
+		    err, QB_E_NOTFOUND, "container %s not created", id);
+	if (pp != NULL &&
+	    (p = proc_find(c, exec_id != NULL ? exec_id : "")) == NULL)
+		return qb_seterr(
+		    err, QB_E_NOTFOUND, "process %s does not exist", exec_id);
 	*cp = c;
 	if (pp != NULL)
 		*pp = p;
@@ -167,7 +171,8 @@ lookup(struct agent *a, const char *id, const char *exec_id, struct ctr **cp, st
 
 /* Streams the host names must be free on the channel and distinct. */
 static int
-check_stdio(struct agent *a, const Qemubox__Guest__V1__Stdio *io, struct qb_error *err)
+check_stdio(
+    struct agent *a, const Qemubox__Guest__V1__Stdio *io, struct qb_error *err)
 {
 	uint32_t ids[3];
 	int i, j;
@@ -178,15 +183,18 @@ check_stdio(struct agent *a, const Qemubox__Guest__V1__Stdio *io, struct qb_erro
 	ids[1] = io->stdout;
 	ids[2] = io->stderr;
 	if (io->terminal && io->stderr != 0)
-		return qb_seterr(err, QB_E_INVALID, "terminal: stderr travels on stdout");
+		return qb_seterr(
+		    err, QB_E_INVALID, "terminal: stderr travels on stdout");
 	for (i = 0; i < 3; i++) {
 		if (ids[i] == 0)
 			continue;
 		if (chan_stream_find(a->ch, ids[i]) != NULL)
-			return qb_seterr(err, QB_E_EXISTS, "stream %u in use", ids[i]);
+			return qb_seterr(
+			    err, QB_E_EXISTS, "stream %u in use", ids[i]);
 		for (j = 0; j < i; j++)
 			if (ids[j] == ids[i])
-				return qb_seterr(err, QB_E_INVALID, "stream %u named twice", ids[i]);
+				return qb_seterr(err, QB_E_INVALID,
+				    "stream %u named twice", ids[i]);
 	}
 	return 0;
 }
@@ -218,8 +226,8 @@ send_exit(struct agent *a, struct proc *p)
 	if (chan_send_frame(a->ch, CHAN_T_EVENT, 0, 0, buf, n) == -1)
 		log_warn("%s: %s/%s", __func__, p->c->id, p->exec_id);
 	free(buf);
-	log_debug("%s: %s exec=%s pid=%d status=%d", __func__, p->c->id, p->exec_id, p->pid,
-	    p->exit_status);
+	log_debug("%s: %s exec=%s pid=%d status=%d", __func__, p->c->id,
+	    p->exec_id, p->pid, p->exit_status);
 }
 
 static void maybe_report(struct agent *, struct proc *);
@@ -247,8 +255,8 @@ maybe_report(struct agent *a, struct proc *p)
 		return;
 	if (!chan_pump_done(p->out) || !chan_pump_done(p->err)) {
 		if (p->drain == NULL)
-			p->drain = evloop_timer_add(a->loop, DRAIN_TICK_NS, DRAIN_TICK_NS,
-			    drain_tick, p);
+			p->drain = evloop_timer_add(a->loop, DRAIN_TICK_NS,
+			    DRAIN_TICK_NS, drain_tick, p);
 		return;
 	}
 	if (p->drain != NULL) {
@@ -357,7 +365,8 @@ proc_unlink(struct ctr *c, struct proc *p)
 }
 
 static struct proc *
-proc_new(struct ctr *c, const char *exec_id, const Qemubox__Guest__V1__Stdio *io)
+proc_new(
+    struct ctr *c, const char *exec_id, const Qemubox__Guest__V1__Stdio *io)
 {
 	struct proc *p;
 
@@ -394,7 +403,8 @@ stdio_pipes(const struct proc *p, int child[3], int ours[3])
 			continue;
 		if (pipe2(fds, O_CLOEXEC) == -1)
 			goto fail;
-		/* stdin: the child reads fds[0]; outputs: the child writes fds[1]. */
+		/* stdin: the child reads fds[0]; outputs: the child writes
+		 * fds[1]. */
 		child[i] = i == 0 ? fds[0] : fds[1];
 		ours[i] = i == 0 ? fds[1] : fds[0];
 	}
@@ -445,19 +455,22 @@ static int
 attach_pumps(struct agent *a, struct proc *p, int ours[3], struct qb_error *err)
 {
 	if (ours[0] >= 0) {
-		p->in = chan_pump_to_fd(a->loop, a->ch, p->sid[0], ours[0], NULL, NULL);
+		p->in = chan_pump_to_fd(
+		    a->loop, a->ch, p->sid[0], ours[0], NULL, NULL);
 		ours[0] = -1;
 		if (p->in == NULL)
 			goto fail;
 	}
 	if (ours[1] >= 0) {
-		p->out = chan_pump_from_fd(a->loop, a->ch, p->sid[1], ours[1], false, pump_eof, p);
+		p->out = chan_pump_from_fd(
+		    a->loop, a->ch, p->sid[1], ours[1], false, pump_eof, p);
 		ours[1] = -1;
 		if (p->out == NULL)
 			goto fail;
 	}
 	if (ours[2] >= 0) {
-		p->err = chan_pump_from_fd(a->loop, a->ch, p->sid[2], ours[2], false, pump_eof, p);
+		p->err = chan_pump_from_fd(
+		    a->loop, a->ch, p->sid[2], ours[2], false, pump_eof, p);
 		ours[2] = -1;
 		if (p->err == NULL)
 			goto fail;
@@ -465,7 +478,8 @@ attach_pumps(struct agent *a, struct proc *p, int ours[3], struct qb_error *err)
 	return 0;
 fail:
 	close_fds(ours);
-	return qb_seterr(err, QB_E_INTERNAL, "stdio streams: %s", strerror(errno));
+	return qb_seterr(
+	    err, QB_E_INTERNAL, "stdio streams: %s", strerror(errno));
 }
 
 /* ---- handlers ---- */
@@ -479,13 +493,15 @@ h_ping(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	struct timespec ts;
 
 	(void)a;
-	if ((req = qemubox__guest__v1__ping_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__ping_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad PingRequest");
 	resp = malloc(sizeof(*resp));
 	qemubox__guest__v1__ping_response__init(resp);
 	resp->nonce = req->nonce;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
-	resp->uptime_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	resp->uptime_ms =
+	    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	qemubox__guest__v1__ping_request__free_unpacked(req, NULL);
 	*out = &resp->base;
 	return 0;
@@ -498,7 +514,8 @@ write_small_file(const char *path, const uint8_t *data, size_t n, mode_t mode)
 	ssize_t w;
 	size_t off = 0;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777)) == -1)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	         mode & 07777)) == -1)
 		return -1;
 	while (off < n) {
 		w = write(fd, data + off, n - off);
@@ -549,7 +566,8 @@ send_oom(struct agent *a, struct ctr *c)
 		log_warn("%s: %s", __func__, c->id);
 }
 
-/* The kernel's oom_kill counter of the container's cgroup grew: tell the host. */
+/* The kernel's oom_kill counter of the container's cgroup grew: tell the host.
+ */
 static void
 oom_watch(struct agent *a, struct ctr *c)
 {
@@ -558,11 +576,12 @@ oom_watch(struct agent *a, struct ctr *c)
 	c->oom_wd = -1;
 	if (a->ino_fd < 0 || ctr_cgroup(c, cg, sizeof(cg)) == -1)
 		return;
-	if (snprintf(c->oom_path, sizeof(c->oom_path), "%s/memory.events", cg) >=
-	    (int)sizeof(c->oom_path))
+	if (snprintf(c->oom_path, sizeof(c->oom_path), "%s/memory.events",
+	        cg) >= (int)sizeof(c->oom_path))
 		return;
 	c->oom_kills = read_oom_kills(c->oom_path);
-	if ((c->oom_wd = inotify_add_watch(a->ino_fd, c->oom_path, IN_MODIFY)) == -1)
+	if ((c->oom_wd =
+	            inotify_add_watch(a->ino_fd, c->oom_path, IN_MODIFY)) == -1)
 		log_warn("%s: %s", __func__, c->oom_path);
 }
 
@@ -570,7 +589,8 @@ static void
 ino_io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 {
 	struct agent *a = arg;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ie;
 	struct ctr *c;
 	ssize_t n, off;
@@ -579,12 +599,14 @@ ino_io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 	(void)io;
 	(void)events;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (off = 0; off < n; off += (ssize_t)(sizeof(*ie) + ie->len)) {
+		for (off = 0; off < n;
+		     off += (ssize_t)(sizeof(*ie) + ie->len)) {
 			ie = (const struct inotify_event *)(buf + off);
 			for (c = a->ctrs; c != NULL; c = c->next) {
 				if (c->oom_wd != ie->wd)
 					continue;
-				if ((k = read_oom_kills(c->oom_path)) > c->oom_kills) {
+				if ((k = read_oom_kills(c->oom_path)) >
+				    c->oom_kills) {
 					c->oom_kills = k;
 					send_oom(a, c);
 				}
@@ -615,7 +637,7 @@ ctr_free(struct agent *a, struct ctr *c)
 	}
 	snprintf(path, sizeof(path), "%s/files", c->dir);
 	(void)rmdir(path);
-	const char *names[] = { "config.json", "init.pid", "resources.json" };
+	const char *names[] = {"config.json", "init.pid", "resources.json"};
 	for (i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", c->dir, names[i]);
 		(void)unlink(path);
@@ -638,15 +660,17 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	Qemubox__Guest__V1__CreateResponse *resp;
 	struct rootfs_layer layers[128];
 	struct bundle_file files[AGENT_MAX_FILES];
-	char fpaths[AGENT_MAX_FILES][PATH_MAX], rootfs[PATH_MAX], pidf[PATH_MAX];
+	char fpaths[AGENT_MAX_FILES][PATH_MAX], rootfs[PATH_MAX],
+	    pidf[PATH_MAX];
 	char sock[PATH_MAX];
-	int child[3] = { -1, -1, -1 }, ours[3] = { -1, -1, -1 }, lfd = -1;
+	int child[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1}, lfd = -1;
 	struct ctr *c = NULL;
 	struct proc *p = NULL;
 	size_t i;
 	pid_t pid;
 
-	if ((req = qemubox__guest__v1__create_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__create_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad CreateRequest");
 	if (!valid_id(req->id)) {
 		qb_seterr(err, QB_E_INVALID, "invalid container id");
@@ -680,8 +704,8 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		layers[i].serial = req->layers[i]->serial;
 		layers[i].fstype = req->layers[i]->fstype;
 	}
-	if (rootfs_mount(c->dir, layers, req->n_layers, req->scratch_serial, req->tmpfs_size_mb,
-		err) == -1)
+	if (rootfs_mount(c->dir, layers, req->n_layers, req->scratch_serial,
+	        req->tmpfs_size_mb, err) == -1)
 		goto fail;
 	if (req->n_files > 0) {
 		snprintf(fpaths[0], sizeof(fpaths[0]), "%s/files", c->dir);
@@ -691,20 +715,24 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	for (i = 0; i < req->n_files; i++) {
 		const char *dest = req->files[i]->path;
 
-		if (dest[0] != '/' || strstr(dest, "..") != NULL || strlen(dest) >= PATH_MAX) {
+		if (dest[0] != '/' || strstr(dest, "..") != NULL ||
+		    strlen(dest) >= PATH_MAX) {
 			qb_seterr(err, QB_E_INVALID, "file path %s", dest);
 			goto fail;
 		}
-		snprintf(fpaths[i], sizeof(fpaths[i]), "%s/files/%zu", c->dir, i);
-		if (write_small_file(fpaths[i], req->files[i]->data.data, req->files[i]->data.len,
-			req->files[i]->mode ? req->files[i]->mode : 0644) == -1)
+		snprintf(
+		    fpaths[i], sizeof(fpaths[i]), "%s/files/%zu", c->dir, i);
+		if (write_small_file(fpaths[i], req->files[i]->data.data,
+		        req->files[i]->data.len,
+		        req->files[i]->mode ? req->files[i]->mode : 0644) == -1)
 			goto fail_errno;
 		files[i].dest = dest;
 		files[i].src = fpaths[i];
 	}
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", c->dir);
 	if (crun_write_bundle(c->dir, req->spec.data, req->spec.len, rootfs,
-		req->stdio != NULL && req->stdio->terminal, files, req->n_files, err) == -1)
+	        req->stdio != NULL && req->stdio->terminal, files, req->n_files,
+	        err) == -1)
 		goto fail;
 
 	if ((p = proc_new(c, "", req->stdio)) == NULL)
@@ -716,8 +744,8 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	} else if (stdio_pipes(p, child, ours) == -1)
 		goto fail_errno;
 	snprintf(pidf, sizeof(pidf), "%s/init.pid", c->dir);
-	const char *args[] = { "create", "--bundle", c->dir, "--pid-file", pidf, c->id, NULL,
-		NULL, NULL };
+	const char *args[] = {"create", "--bundle", c->dir, "--pid-file", pidf,
+	    c->id, NULL, NULL, NULL};
 	if (p->terminal) {
 		args[5] = "--console-socket";
 		args[6] = sock;
@@ -727,7 +755,8 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto fail;
 	close_fds(child);
 	if (p->terminal && tty_fds(p, lfd, ours) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "console socket: %s", strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "console socket: %s", strerror(errno));
 		goto fail_delete;
 	}
 	if ((pid = crun_read_pid(pidf)) == -1) {
@@ -754,8 +783,8 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	qemubox__guest__v1__create_request__free_unpacked(req, NULL);
 	return 0;
 
-fail_delete: {
-	const char *dargs[] = { "delete", "--force", c->id, NULL };
+fail_delete : {
+	const char *dargs[] = {"delete", "--force", c->id, NULL};
 	struct qb_error e2;
 
 	(void)crun_cmd(dargs, NULL, &e2);
@@ -784,25 +813,27 @@ static int
 start_exec(struct agent *a, struct ctr *c, struct proc *p, struct qb_error *err)
 {
 	char procf[PATH_MAX], pidf[PATH_MAX], sock[PATH_MAX];
-	int child[3] = { -1, -1, -1 }, ours[3] = { -1, -1, -1 }, lfd = -1, rc = -1;
+	int child[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1}, lfd = -1, rc = -1;
 	pid_t pid;
 
 	snprintf(procf, sizeof(procf), "%s/exec-%s.json", c->dir, p->exec_id);
 	snprintf(pidf, sizeof(pidf), "%s/exec-%s.pid", c->dir, p->exec_id);
 	snprintf(sock, sizeof(sock), "%s/con.sock", c->dir);
-	if (crun_write_process(procf, p->process_json, p->process_len, p->terminal, err) == -1)
+	if (crun_write_process(
+	        procf, p->process_json, p->process_len, p->terminal, err) == -1)
 		return -1;
 	if (p->terminal) {
 		if ((lfd = crun_console_listen(sock)) == -1) {
-			qb_seterr(err, QB_E_INTERNAL, "console socket: %s", strerror(errno));
+			qb_seterr(err, QB_E_INTERNAL, "console socket: %s",
+			    strerror(errno));
 			goto out;
 		}
 	} else if (stdio_pipes(p, child, ours) == -1) {
 		qb_seterr(err, QB_E_INTERNAL, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	const char *args[] = { "exec", "--detach", "--pid-file", pidf, "--process", procf, c->id,
-		NULL, NULL, NULL };
+	const char *args[] = {"exec", "--detach", "--pid-file", pidf,
+	    "--process", procf, c->id, NULL, NULL, NULL};
 	if (p->terminal) {
 		args[6] = "--console-socket";
 		args[7] = sock;
@@ -818,9 +849,11 @@ start_exec(struct agent *a, struct ctr *c, struct proc *p, struct qb_error *err)
 	}
 	p->state = P_RUNNING;
 	p->pid = pid;
-	if ((p->terminal && tty_fds(p, lfd, ours) == -1) || attach_pumps(a, p, ours, err) == -1) {
+	if ((p->terminal && tty_fds(p, lfd, ours) == -1) ||
+	    attach_pumps(a, p, ours, err) == -1) {
 		if (err->code == 0)
-			qb_seterr(err, QB_E_INTERNAL, "console: %s", strerror(errno));
+			qb_seterr(
+			    err, QB_E_INTERNAL, "console: %s", strerror(errno));
 		kill(pid, SIGKILL);
 		goto out;
 	}
@@ -848,7 +881,8 @@ h_start(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	struct proc *p;
 	int rc = -1;
 
-	if ((req = qemubox__guest__v1__start_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__start_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad StartRequest");
 	if (lookup(a, req->id, req->exec_id, &c, &p, err) == -1)
 		goto out;
@@ -857,11 +891,12 @@ h_start(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto out;
 	}
 	if (p->exec_id[0] == '\0') {
-		const char *args[] = { "start", c->id, NULL };
+		const char *args[] = {"start", c->id, NULL};
 
 		if (crun_cmd(args, NULL, err) == -1)
 			goto out;
-		/* The init may already have exited and been reaped: keep that. */
+		/* The init may already have exited and been reaped: keep that.
+		 */
 		if (p->state == P_CREATED)
 			p->state = P_RUNNING;
 	} else if (start_exec(a, c, p, err) == -1)
@@ -886,7 +921,8 @@ h_exec(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	int rc = -1;
 
 	(void)out;
-	if ((req = qemubox__guest__v1__exec_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__exec_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad ExecRequest");
 	if (lookup(a, req->id, NULL, &c, NULL, err) == -1)
 		goto out;
@@ -899,7 +935,8 @@ h_exec(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto out;
 	}
 	if (c->procs == NULL || c->procs->state != P_RUNNING) {
-		qb_seterr(err, QB_E_PRECONDITION, "container %s is not running", c->id);
+		qb_seterr(err, QB_E_PRECONDITION, "container %s is not running",
+		    c->id);
 		goto out;
 	}
 	if (check_stdio(a, req->stdio, err) == -1)
@@ -932,7 +969,8 @@ h_kill(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	int rc = -1;
 
 	(void)out;
-	if ((req = qemubox__guest__v1__kill_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__kill_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad KillRequest");
 	if (lookup(a, req->id, req->exec_id, &c, &p, err) == -1)
 		goto out;
@@ -941,7 +979,7 @@ h_kill(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto out;
 	}
 	if (req->all && p->exec_id[0] == '\0') {
-		const char *args[] = { "kill", "--all", c->id, sig, NULL };
+		const char *args[] = {"kill", "--all", c->id, sig, NULL};
 
 		snprintf(sig, sizeof(sig), "%u", req->signal);
 		rc = crun_cmd(args, NULL, err);
@@ -956,8 +994,8 @@ h_kill(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		goto out;
 	}
 	if (kill(p->pid, (int)req->signal) == -1) {
-		qb_seterr(err, errno == ESRCH ? QB_E_NOTFOUND : QB_E_INTERNAL, "kill: %s",
-		    strerror(errno));
+		qb_seterr(err, errno == ESRCH ? QB_E_NOTFOUND : QB_E_INTERNAL,
+		    "kill: %s", strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -976,12 +1014,14 @@ h_delete(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	struct proc *p;
 	int rc = -1;
 
-	if ((req = qemubox__guest__v1__delete_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__delete_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad DeleteRequest");
 	if (lookup(a, req->id, req->exec_id, &c, &p, err) == -1)
 		goto out;
 	if (p->state == P_RUNNING) {
-		qb_seterr(err, QB_E_PRECONDITION, "process %s is running", p->exec_id);
+		qb_seterr(err, QB_E_PRECONDITION, "process %s is running",
+		    p->exec_id);
 		goto out;
 	}
 	resp = malloc(sizeof(*resp));
@@ -989,7 +1029,7 @@ h_delete(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	resp->pid = (uint32_t)p->pid;
 	resp->exit_status = (uint32_t)p->exit_status;
 	if (p->exec_id[0] == '\0') {
-		const char *args[] = { "delete", "--force", c->id, NULL };
+		const char *args[] = {"delete", "--force", c->id, NULL};
 
 		if (crun_cmd(args, NULL, err) == -1) {
 			free(resp);
@@ -1017,7 +1057,8 @@ h_state(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	struct proc *p;
 	int rc = -1;
 
-	if ((req = qemubox__guest__v1__state_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__state_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad StateRequest");
 	if (lookup(a, req->id, req->exec_id, &c, &p, err) == -1)
 		goto out;
@@ -1034,7 +1075,7 @@ h_state(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		break;
 	case P_RUNNING:
 		resp->status = c->paused ? QEMUBOX__GUEST__V1__STATUS__PAUSED
-					 : QEMUBOX__GUEST__V1__STATUS__RUNNING;
+		                         : QEMUBOX__GUEST__V1__STATUS__RUNNING;
 		break;
 	case P_STOPPED:
 		resp->status = QEMUBOX__GUEST__V1__STATUS__STOPPED;
@@ -1055,7 +1096,8 @@ ctr_cgroup(struct ctr *c, char *out, size_t outlen)
 	FILE *f;
 	int rc = -1;
 
-	if (c->procs == NULL || c->procs->pid <= 1 || c->procs->state == P_STOPPED) {
+	if (c->procs == NULL || c->procs->pid <= 1 ||
+	    c->procs->state == P_STOPPED) {
 		errno = ESRCH;
 		return -1;
 	}
@@ -1089,7 +1131,8 @@ h_pids(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	size_t cap = 0;
 	int rc = -1;
 
-	if ((req = qemubox__guest__v1__pids_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__pids_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad PidsRequest");
 	if (lookup(a, req->id, NULL, &c, NULL, err) == -1)
 		goto out;
@@ -1105,7 +1148,8 @@ h_pids(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	while (fscanf(f, "%ld", &v) == 1) {
 		if (resp->n_processes == cap) {
 			cap = cap ? cap * 2 : 16;
-			resp->processes = realloc(resp->processes, cap * sizeof(*resp->processes));
+			resp->processes = realloc(
+			    resp->processes, cap * sizeof(*resp->processes));
 		}
 		pi = malloc(sizeof(*pi));
 		qemubox__guest__v1__process_info__init(pi);
@@ -1122,10 +1166,11 @@ out:
 }
 
 static int
-simple_crun(struct agent *a, const char *verb, const char *id, struct qb_error *err)
+simple_crun(
+    struct agent *a, const char *verb, const char *id, struct qb_error *err)
 {
 	struct ctr *c = NULL;
-	const char *args[] = { verb, id, NULL };
+	const char *args[] = {verb, id, NULL};
 
 	if (lookup(a, id, NULL, &c, NULL, err) == -1)
 		return -1;
@@ -1143,7 +1188,8 @@ h_pause(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	int rc;
 
 	(void)out;
-	if ((req = qemubox__guest__v1__pause_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__pause_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad PauseRequest");
 	rc = simple_crun(a, "pause", req->id, err);
 	qemubox__guest__v1__pause_request__free_unpacked(req, NULL);
@@ -1158,7 +1204,8 @@ h_resume(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	int rc;
 
 	(void)out;
-	if ((req = qemubox__guest__v1__resume_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__resume_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad ResumeRequest");
 	rc = simple_crun(a, "resume", req->id, err);
 	qemubox__guest__v1__resume_request__free_unpacked(req, NULL);
@@ -1175,16 +1222,19 @@ h_update(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	int rc = -1;
 
 	(void)out;
-	if ((req = qemubox__guest__v1__update_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__update_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad UpdateRequest");
 	if (lookup(a, req->id, NULL, &c, NULL, err) == -1)
 		goto out;
 	snprintf(path, sizeof(path), "%s/resources.json", c->dir);
-	if (write_small_file(path, req->resources.data, req->resources.len, 0600) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "write resources: %s", strerror(errno));
+	if (write_small_file(
+	        path, req->resources.data, req->resources.len, 0600) == -1) {
+		qb_seterr(
+		    err, QB_E_INTERNAL, "write resources: %s", strerror(errno));
 		goto out;
 	}
-	const char *args[] = { "update", "--resources", path, c->id, NULL };
+	const char *args[] = {"update", "--resources", path, c->id, NULL};
 	rc = crun_cmd(args, NULL, err);
 out:
 	qemubox__guest__v1__update_request__free_unpacked(req, NULL);
@@ -1193,7 +1243,8 @@ out:
 
 /* Write "1"/"online" to every offline CPU or memory block. */
 static unsigned
-online_all(const char *dir, const char *prefix, const char *file, const char *value)
+online_all(
+    const char *dir, const char *prefix, const char *file, const char *value)
 {
 	char path[PATH_MAX], cur[32];
 	unsigned count = 0;
@@ -1201,15 +1252,18 @@ online_all(const char *dir, const char *prefix, const char *file, const char *va
 	ssize_t r;
 
 	for (i = 0; i < 4096; i++) {
-		snprintf(path, sizeof(path), "%s/%s%d/%s", dir, prefix, i, file);
+		snprintf(
+		    path, sizeof(path), "%s/%s%d/%s", dir, prefix, i, file);
 		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
-			if (errno == ENOENT && i > 0 && strcmp(prefix, "cpu") == 0)
+			if (errno == ENOENT && i > 0 &&
+			    strcmp(prefix, "cpu") == 0)
 				break;
 			continue;
 		}
 		r = read(fd, cur, sizeof(cur) - 1);
 		cur[r > 0 ? r : 0] = '\0';
-		if (strncmp(cur, "1", 1) != 0 && strncmp(cur, "online", 6) != 0 &&
+		if (strncmp(cur, "1", 1) != 0 &&
+		    strncmp(cur, "online", 6) != 0 &&
 		    pwrite(fd, value, strlen(value), 0) > 0)
 			count++;
 		close(fd);
@@ -1218,8 +1272,8 @@ online_all(const char *dir, const char *prefix, const char *file, const char *va
 }
 
 static int
-h_online_cpus(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
-    struct qb_error *err)
+h_online_cpus(struct agent *a, const uint8_t *b, size_t n,
+    ProtobufCMessage **out, struct qb_error *err)
 {
 	Qemubox__Guest__V1__OnlineCpusResponse *resp;
 
@@ -1229,14 +1283,15 @@ h_online_cpus(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **ou
 	(void)err;
 	resp = malloc(sizeof(*resp));
 	qemubox__guest__v1__online_cpus_response__init(resp);
-	resp->online = online_all("/sys/devices/system/cpu", "cpu", "online", "1");
+	resp->online =
+	    online_all("/sys/devices/system/cpu", "cpu", "online", "1");
 	*out = &resp->base;
 	return 0;
 }
 
 static int
-h_online_memory(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
-    struct qb_error *err)
+h_online_memory(struct agent *a, const uint8_t *b, size_t n,
+    ProtobufCMessage **out, struct qb_error *err)
 {
 	Qemubox__Guest__V1__OnlineMemoryResponse *resp;
 
@@ -1246,8 +1301,8 @@ h_online_memory(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **
 	(void)err;
 	resp = malloc(sizeof(*resp));
 	qemubox__guest__v1__online_memory_response__init(resp);
-	resp->onlined_blocks = online_all("/sys/devices/system/memory", "memory", "state",
-	    "online");
+	resp->onlined_blocks = online_all(
+	    "/sys/devices/system/memory", "memory", "state", "online");
 	*out = &resp->base;
 	return 0;
 }
@@ -1277,7 +1332,8 @@ h_configure_network(struct agent *a, const uint8_t *b, size_t n,
 	(void)out;
 	req = qemubox__guest__v1__configure_network_request__unpack(NULL, n, b);
 	if (req == NULL)
-		return qb_seterr(err, QB_E_INVALID, "bad ConfigureNetworkRequest");
+		return qb_seterr(
+		    err, QB_E_INVALID, "bad ConfigureNetworkRequest");
 	rc = net_config_apply(req, err);
 	qemubox__guest__v1__configure_network_request__free_unpacked(req, NULL);
 	return rc;
@@ -1295,12 +1351,14 @@ h_stats(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	size_t len;
 	int rc = -1;
 
-	if ((req = qemubox__guest__v1__stats_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__stats_request__unpack(NULL, n, b)) ==
+	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad StatsRequest");
 	if (lookup(a, req->id, NULL, &c, NULL, err) == -1)
 		goto out;
 	if (ctr_cgroup(c, cg, sizeof(cg)) == -1) {
-		qb_seterr(err, QB_E_NOTFOUND, "container %s is not running", c->id);
+		qb_seterr(
+		    err, QB_E_NOTFOUND, "container %s is not running", c->id);
 		goto out;
 	}
 	if (agent_cgroup_metrics(cg, &buf, &len) == -1) {
@@ -1319,8 +1377,8 @@ out:
 }
 
 static int
-h_resize_pty(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
-    struct qb_error *err)
+h_resize_pty(struct agent *a, const uint8_t *b, size_t n,
+    ProtobufCMessage **out, struct qb_error *err)
 {
 	Qemubox__Guest__V1__ResizePtyRequest *req;
 	struct ctr *c;
@@ -1329,7 +1387,8 @@ h_resize_pty(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out
 	int rc = -1;
 
 	(void)out;
-	if ((req = qemubox__guest__v1__resize_pty_request__unpack(NULL, n, b)) == NULL)
+	if ((req = qemubox__guest__v1__resize_pty_request__unpack(
+	         NULL, n, b)) == NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad ResizePtyRequest");
 	if (lookup(a, req->id, req->exec_id, &c, &p, err) == -1)
 		goto out;
@@ -1354,23 +1413,23 @@ static const struct {
 	const char *method;
 	handler_fn fn;
 } handlers[] = {
-	{ "ConfigureNetwork", h_configure_network },
-	{ "ResizePty", h_resize_pty },
-	{ "Stats", h_stats },
-	{ "Ping", h_ping },
-	{ "Create", h_create },
-	{ "Start", h_start },
-	{ "Exec", h_exec },
-	{ "Kill", h_kill },
-	{ "Delete", h_delete },
-	{ "State", h_state },
-	{ "Pids", h_pids },
-	{ "Pause", h_pause },
-	{ "Resume", h_resume },
-	{ "Update", h_update },
-	{ "OnlineCpus", h_online_cpus },
-	{ "OnlineMemory", h_online_memory },
-	{ "Shutdown", h_shutdown },
+    {"ConfigureNetwork", h_configure_network},
+    {"ResizePty", h_resize_pty},
+    {"Stats", h_stats},
+    {"Ping", h_ping},
+    {"Create", h_create},
+    {"Start", h_start},
+    {"Exec", h_exec},
+    {"Kill", h_kill},
+    {"Delete", h_delete},
+    {"State", h_state},
+    {"Pids", h_pids},
+    {"Pause", h_pause},
+    {"Resume", h_resume},
+    {"Update", h_update},
+    {"OnlineCpus", h_online_cpus},
+    {"OnlineMemory", h_online_memory},
+    {"Shutdown", h_shutdown},
 };
 
 /* ---- channel ---- */
@@ -1387,7 +1446,7 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 {
 	struct agent *a = arg;
 	struct chan_rpc_req req;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	ProtobufCMessage *resp = NULL;
 	uint8_t *buf = NULL;
 	size_t i, len = 0;
@@ -1399,8 +1458,8 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 	}
 	if (req.service_len != strlen(GUEST_SERVICE) ||
 	    memcmp(req.service, GUEST_SERVICE, req.service_len) != 0) {
-		qb_seterr(&err, QB_E_UNIMPLEMENTED, "service %.*s", (int)req.service_len,
-		    req.service ? req.service : "");
+		qb_seterr(&err, QB_E_UNIMPLEMENTED, "service %.*s",
+		    (int)req.service_len, req.service ? req.service : "");
 		goto reply;
 	}
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
@@ -1409,13 +1468,13 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 			break;
 	}
 	if (i == sizeof(handlers) / sizeof(handlers[0])) {
-		qb_seterr(&err, QB_E_UNIMPLEMENTED, "method %.*s", (int)req.method_len,
-		    req.method ? req.method : "");
+		qb_seterr(&err, QB_E_UNIMPLEMENTED, "method %.*s",
+		    (int)req.method_len, req.method ? req.method : "");
 		goto reply;
 	}
 	log_debug("%s: %s", __func__, handlers[i].method);
-	rc = handlers[i].fn(a, req.payload ? req.payload : (const uint8_t *)"", req.payload_len,
-	    &resp, &err);
+	rc = handlers[i].fn(a, req.payload ? req.payload : (const uint8_t *)"",
+	    req.payload_len, &resp, &err);
 	if (rc == 0 && resp != NULL) {
 		len = protobuf_c_message_get_packed_size(resp);
 		if ((buf = malloc(len ? len : 1)) != NULL)
@@ -1427,12 +1486,13 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 		}
 	}
 	if (rc == -1)
-		log_warnx("%s: %.*s: %s", __func__, (int)req.method_len, req.method, err.msg);
+		log_warnx("%s: %.*s: %s", __func__, (int)req.method_len,
+		    req.method, err.msg);
 reply:
 	if (rc == -1 && err.code == 0)
 		err.code = QB_E_UNKNOWN;
-	if (chan_rpc_send_response(ch, sid, rc == 0 ? 0 : err.code, rc == 0 ? NULL : err.msg,
-		buf, len) == -1)
+	if (chan_rpc_send_response(ch, sid, rc == 0 ? 0 : err.code,
+	        rc == 0 ? NULL : err.msg, buf, len) == -1)
 		log_warn("%s: respond", __func__);
 	free(buf);
 	maybe_stop(a);
@@ -1449,15 +1509,15 @@ chan_want_write(struct chan *ch, int on, void *arg)
 }
 
 static const struct chan_ops agent_chan_ops = {
-	.on_request = on_request,
-	.want_write = chan_want_write,
+    .on_request = on_request,
+    .want_write = chan_want_write,
 };
 
 static void
 chan_io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 {
 	struct agent *a = arg;
-	struct timespec idle = { 0, 20 * 1000000 };
+	struct timespec idle = {0, 20 * 1000000};
 
 	(void)io;
 	(void)fd;
@@ -1539,7 +1599,8 @@ agent_run(struct pid1_info *info)
 	a.ino_fd = -1;
 	fd = info->chan_fd;
 	if (info->transport == PID1_TRANSPORT_VSOCK) {
-		while ((fd = accept4(info->chan_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		while ((fd = accept4(
+		            info->chan_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 			if (errno != EINTR)
 				return -1;
 	}
@@ -1555,13 +1616,16 @@ agent_run(struct pid1_info *info)
 		return -1;
 	if ((a.ch = chan_new(fd, CHAN_GUEST, &agent_chan_ops, &a)) == NULL)
 		goto fail;
-	if ((a.chan_io = evloop_io_add(a.loop, fd, EV_READ, chan_io_cb, &a)) == NULL)
+	if ((a.chan_io = evloop_io_add(a.loop, fd, EV_READ, chan_io_cb, &a)) ==
+	    NULL)
 		goto fail;
-	if ((a.sig_io = evloop_io_add(a.loop, info->sig_fd, EV_READ, sig_io_cb, &a)) == NULL)
+	if ((a.sig_io = evloop_io_add(
+	         a.loop, info->sig_fd, EV_READ, sig_io_cb, &a)) == NULL)
 		goto fail;
 	/* OOM reporting is best effort: serve without it if inotify fails. */
 	if ((a.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
-	    (a.ino_io = evloop_io_add(a.loop, a.ino_fd, EV_READ, ino_io_cb, &a)) == NULL)
+	    (a.ino_io = evloop_io_add(
+	         a.loop, a.ino_fd, EV_READ, ino_io_cb, &a)) == NULL)
 		log_warn("%s: inotify: no OOM events", __func__);
 	if (send_ready(&a) == -1)
 		goto fail;

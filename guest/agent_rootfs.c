@@ -16,7 +16,7 @@
 #include "lib/log.h"
 
 #define ROOTFS_MAX_LAYERS 128
-#define DEFAULT_TMPFS_MB 1024
+#define DEFAULT_TMPFS_MB  1024
 
 static int
 read_serial(const char *name, char *buf, size_t len)
@@ -41,7 +41,7 @@ read_serial(const char *name, char *buf, size_t len)
 int
 rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 {
-	struct timespec tick = { 0, 20 * 1000000 };
+	struct timespec tick = {0, 20 * 1000000};
 	char buf[64];
 	struct dirent *de;
 	DIR *d;
@@ -52,12 +52,16 @@ rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 			while ((de = readdir(d)) != NULL) {
 				if (de->d_name[0] == '.')
 					continue;
-				if (read_serial(de->d_name, buf, sizeof(buf)) == 0 &&
+				if (read_serial(de->d_name, buf, sizeof(buf)) ==
+				        0 &&
 				    strcmp(buf, serial) == 0) {
-					snprintf(out, outlen, "/dev/%s", de->d_name);
+					snprintf(
+					    out, outlen, "/dev/%s", de->d_name);
 					closedir(d);
-					/* devtmpfs creates the node asynchronously. */
-					while (access(out, F_OK) == -1 && waited < wait_ms) {
+					/* devtmpfs creates the node
+					 * asynchronously. */
+					while (access(out, F_OK) == -1 &&
+					       waited < wait_ms) {
 						nanosleep(&tick, NULL);
 						waited += 20;
 					}
@@ -108,21 +112,28 @@ rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 	const char *fstype;
 
 	if (n == 0 || n > ROOTFS_MAX_LAYERS)
-		return qb_seterr(err, QB_E_INVALID, "rootfs: %zu layers (1..%d)", n,
-		    ROOTFS_MAX_LAYERS);
+		return qb_seterr(err, QB_E_INVALID,
+		    "rootfs: %zu layers (1..%d)", n, ROOTFS_MAX_LAYERS);
 	for (i = 0; i < n; i++) {
-		fstype = layers[i].fstype && layers[i].fstype[0] ? layers[i].fstype : "erofs";
+		fstype = layers[i].fstype && layers[i].fstype[0]
+		             ? layers[i].fstype
+		             : "erofs";
 		if (strcmp(fstype, "erofs") != 0 && strcmp(fstype, "ext4") != 0)
-			return qb_seterr(err, QB_E_INVALID, "layer %zu: fstype %s", i, fstype);
-		if (rootfs_find_disk(layers[i].serial, dev, sizeof(dev), 5000) == -1) {
-			qb_seterr(err, QB_E_NOTFOUND, "layer %zu: no disk with serial %s", i,
+			return qb_seterr(err, QB_E_INVALID,
+			    "layer %zu: fstype %s", i, fstype);
+		if (rootfs_find_disk(
+		        layers[i].serial, dev, sizeof(dev), 5000) == -1) {
+			qb_seterr(err, QB_E_NOTFOUND,
+			    "layer %zu: no disk with serial %s", i,
 			    layers[i].serial);
 			goto fail;
 		}
 		snprintf(path, sizeof(path), "%s/layers/%zu", dir, i);
 		if (mkdir_p(path, 0755) == -1 ||
-		    mount(dev, path, fstype, MS_RDONLY | MS_NODEV, NULL) == -1) {
-			qb_seterr(err, QB_E_INTERNAL, "mount layer %zu (%s %s): %s", i, dev, fstype,
+		    mount(dev, path, fstype, MS_RDONLY | MS_NODEV, NULL) ==
+		        -1) {
+			qb_seterr(err, QB_E_INTERNAL,
+			    "mount layer %zu (%s %s): %s", i, dev, fstype,
 			    strerror(errno));
 			goto fail;
 		}
@@ -131,20 +142,24 @@ rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 	if (mkdir_p(path, 0755) == -1)
 		goto fail_errno;
 	if (scratch_serial != NULL && scratch_serial[0] != '\0') {
-		if (rootfs_find_disk(scratch_serial, dev, sizeof(dev), 5000) == -1) {
-			qb_seterr(err, QB_E_NOTFOUND, "no scratch disk with serial %s",
-			    scratch_serial);
+		if (rootfs_find_disk(scratch_serial, dev, sizeof(dev), 5000) ==
+		    -1) {
+			qb_seterr(err, QB_E_NOTFOUND,
+			    "no scratch disk with serial %s", scratch_serial);
 			goto fail;
 		}
 		if (mount(dev, path, "ext4", MS_NODEV, NULL) == -1) {
-			qb_seterr(err, QB_E_INTERNAL, "mount scratch %s: %s", dev, strerror(errno));
+			qb_seterr(err, QB_E_INTERNAL, "mount scratch %s: %s",
+			    dev, strerror(errno));
 			goto fail;
 		}
 	} else {
 		snprintf(data, sizeof(data), "size=%llum,mode=0755",
-		    (unsigned long long)(tmpfs_mb ? tmpfs_mb : DEFAULT_TMPFS_MB));
+		    (unsigned long long)(tmpfs_mb ? tmpfs_mb
+		                                  : DEFAULT_TMPFS_MB));
 		if (mount("tmpfs", path, "tmpfs", MS_NODEV, data) == -1) {
-			qb_seterr(err, QB_E_INTERNAL, "mount tmpfs upper: %s", strerror(errno));
+			qb_seterr(err, QB_E_INTERNAL, "mount tmpfs upper: %s",
+			    strerror(errno));
 			goto fail;
 		}
 	}
@@ -155,20 +170,21 @@ rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 	/* overlayfs lists lowerdir top first; layers[] is lowest first. */
 	off = (size_t)snprintf(opts, sizeof(opts), "lowerdir=");
 	for (i = n; i-- > 0;) {
-		off += (size_t)snprintf(opts + off, sizeof(opts) - off, "%s%s/layers/%zu",
-		    i == n - 1 ? "" : ":", dir, i);
+		off += (size_t)snprintf(opts + off, sizeof(opts) - off,
+		    "%s%s/layers/%zu", i == n - 1 ? "" : ":", dir, i);
 		if (off >= sizeof(opts))
 			goto toolong;
 	}
-	off += (size_t)snprintf(opts + off, sizeof(opts) - off, ",upperdir=%s,workdir=%s", upper,
-	    work);
+	off += (size_t)snprintf(opts + off, sizeof(opts) - off,
+	    ",upperdir=%s,workdir=%s", upper, work);
 	if (off >= sizeof(opts))
 		goto toolong;
 	snprintf(path, sizeof(path), "%s/rootfs", dir);
 	if (mkdir_p(path, 0755) == -1)
 		goto fail_errno;
 	if (mount("overlay", path, "overlay", 0, opts) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "mount overlay: %s", strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "mount overlay: %s", strerror(errno));
 		goto fail;
 	}
 	return 0;

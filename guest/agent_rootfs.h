@@ -25,6 +25,7 @@ int rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 /* Undo rootfs_mount (what of it exists); lazy where busy. */
 void rootfs_unmount(const char *dir, size_t nlayers);
 /* /dev/<name> of the virtio-blk disk with this serial, waiting up to ms. */
-int rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms);
+int rootfs_find_disk(
+    const char *serial, char *out, size_t outlen, unsigned wait_ms);
 
 #endif

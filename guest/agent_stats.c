@@ -20,9 +20,11 @@ static void
 set_u64(ProtobufCMessage *m, const char *name, uint64_t v)
 {
 	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+	    protobuf_c_message_descriptor_get_field_by_name(
+	        m->descriptor, name);
 
-	if (f == NULL || f->type != PROTOBUF_C_TYPE_UINT64 || f->label == PROTOBUF_C_LABEL_REPEATED)
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_UINT64 ||
+	    f->label == PROTOBUF_C_LABEL_REPEATED)
 		return;
 	memcpy((char *)m + f->offset, &v, sizeof(v));
 }
@@ -55,7 +57,8 @@ read_u64(const char *dir, const char *file)
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	if (fgets(buf, sizeof(buf), f) != NULL)
-		v = strncmp(buf, "max", 3) == 0 ? UINT64_MAX : strtoull(buf, NULL, 10);
+		v = strncmp(buf, "max", 3) == 0 ? UINT64_MAX
+		                                : strtoull(buf, NULL, 10);
 	fclose(f);
 	return v;
 }
@@ -74,7 +77,8 @@ read_io(const char *dir, Io__Containerd__Cgroups__V2__IOStat *io)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%u:%u", &maj, &min) != 2)
 			continue;
-		if ((nv = realloc(io->usage, (io->n_usage + 1) * sizeof(*nv))) == NULL ||
+		if ((nv = realloc(
+		         io->usage, (io->n_usage + 1) * sizeof(*nv))) == NULL ||
 		    (e = malloc(sizeof(*e))) == NULL) {
 			if (nv != NULL)
 				io->usage = nv;

@@ -19,7 +19,7 @@
 #include "guest/pid1.h"
 #include "lib/log.h"
 
-#define CRUN_LOG "/run/qemubox/crun.log"
+#define CRUN_LOG      "/run/qemubox/crun.log"
 #define CRUN_MAX_ARGS 32
 
 static int
@@ -34,7 +34,8 @@ write_file(const char *path, const char *data, size_t n, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) ==
+	    -1)
 		return -1;
 	while (off < n) {
 		w = write(fd, data + off, n - off);
@@ -83,10 +84,12 @@ parse_json(const uint8_t *p, size_t n, struct qb_error *err)
 static int
 save_json(const char *path, struct json_object *o, struct qb_error *err)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	const char *s =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
 	if (s == NULL || write_file(path, s, strlen(s), 0600) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "write %s: %s", path, strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "write %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -95,7 +98,8 @@ obj_child(struct json_object *parent, const char *key)
 {
 	struct json_object *o;
 
-	if (!json_object_object_get_ex(parent, key, &o) || !json_object_is_type(o, json_type_object)) {
+	if (!json_object_object_get_ex(parent, key, &o) ||
+	    !json_object_is_type(o, json_type_object)) {
 		o = json_object_new_object();
 		json_object_object_add(parent, key, o);
 	}
@@ -126,7 +130,8 @@ drop_netns(struct json_object *spec)
 }
 
 static void
-add_file_mounts(struct json_object *spec, const struct bundle_file *files, size_t nfiles)
+add_file_mounts(
+    struct json_object *spec, const struct bundle_file *files, size_t nfiles)
 {
 	struct json_object *mounts, *kept, *e, *dst, *m, *opts;
 	size_t i, j, n;
@@ -144,16 +149,20 @@ add_file_mounts(struct json_object *spec, const struct bundle_file *files, size_
 
 		if (json_object_object_get_ex(e, "destination", &dst))
 			for (j = 0; j < nfiles; j++)
-				if (strcmp(json_object_get_string(dst), files[j].dest) == 0)
+				if (strcmp(json_object_get_string(dst),
+				        files[j].dest) == 0)
 					replaced = true;
 		if (!replaced)
 			json_object_array_add(kept, json_object_get(e));
 	}
 	for (j = 0; j < nfiles; j++) {
 		m = json_object_new_object();
-		json_object_object_add(m, "destination", json_object_new_string(files[j].dest));
-		json_object_object_add(m, "type", json_object_new_string("bind"));
-		json_object_object_add(m, "source", json_object_new_string(files[j].src));
+		json_object_object_add(
+		    m, "destination", json_object_new_string(files[j].dest));
+		json_object_object_add(
+		    m, "type", json_object_new_string("bind"));
+		json_object_object_add(
+		    m, "source", json_object_new_string(files[j].src));
 		opts = json_object_new_array();
 		json_object_array_add(opts, json_object_new_string("rbind"));
 		json_object_array_add(opts, json_object_new_string("rprivate"));
@@ -165,8 +174,9 @@ add_file_mounts(struct json_object *spec, const struct bundle_file *files, size_
 }
 
 int
-crun_write_bundle(const char *dir, const uint8_t *specb, size_t n, const char *rootfs,
-    bool terminal, const struct bundle_file *files, size_t nfiles, struct qb_error *err)
+crun_write_bundle(const char *dir, const uint8_t *specb, size_t n,
+    const char *rootfs, bool terminal, const struct bundle_file *files,
+    size_t nfiles, struct qb_error *err)
 {
 	struct json_object *spec, *root, *proc, *linux_;
 	char path[PATH_MAX];
@@ -177,7 +187,8 @@ crun_write_bundle(const char *dir, const uint8_t *specb, size_t n, const char *r
 	root = obj_child(spec, "root");
 	json_object_object_add(root, "path", json_object_new_string(rootfs));
 	proc = obj_child(spec, "process");
-	json_object_object_add(proc, "terminal", json_object_new_boolean(terminal));
+	json_object_object_add(
+	    proc, "terminal", json_object_new_boolean(terminal));
 	/* Host AppArmor/SELinux profiles do not exist in the guest. */
 	json_object_object_del(proc, "apparmorProfile");
 	json_object_object_del(proc, "selinuxLabel");
@@ -192,15 +203,16 @@ crun_write_bundle(const char *dir, const uint8_t *specb, size_t n, const char *r
 }
 
 int
-crun_write_process(const char *path, const uint8_t *json, size_t n, bool terminal,
-    struct qb_error *err)
+crun_write_process(const char *path, const uint8_t *json, size_t n,
+    bool terminal, struct qb_error *err)
 {
 	struct json_object *proc;
 	int rc;
 
 	if ((proc = parse_json(json, n, err)) == NULL)
 		return qb_preferr(err, "OCI process");
-	json_object_object_add(proc, "terminal", json_object_new_boolean(terminal));
+	json_object_object_add(
+	    proc, "terminal", json_object_new_boolean(terminal));
 	json_object_object_del(proc, "apparmorProfile");
 	json_object_object_del(proc, "selinuxLabel");
 	rc = save_json(path, proc, err);
@@ -255,14 +267,16 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 		log_debug("%s: crun %s", __func__, line);
 	}
 	if ((pid = fork()) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "fork: %s", strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		pid1_child_reset();
 		nullfd = open("/dev/null", O_RDWR);
 		for (i = 0; i < 3; i++) {
 			int fd = fds != NULL && fds[i] >= 0 ? fds[i] : nullfd;
 
-			/* dup2 onto itself keeps FD_CLOEXEC: clear it by hand. */
+			/* dup2 onto itself keeps FD_CLOEXEC: clear it by hand.
+			 */
 			if (fd == i)
 				fcntl(fd, F_SETFD, 0);
 			else if (dup2(fd, i) == -1)
@@ -273,7 +287,8 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 	}
 	while (waitpid(pid, &st, 0) == -1) {
 		if (errno != EINTR)
-			return qb_seterr(err, QB_E_INTERNAL, "waitpid: %s", strerror(errno));
+			return qb_seterr(
+			    err, QB_E_INTERNAL, "waitpid: %s", strerror(errno));
 	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
@@ -317,9 +332,11 @@ crun_console_listen(const char *path)
 	}
 	strcpy(sun.sun_path, path);
 	(void)unlink(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+	if ((fd = socket(
+	         AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 || listen(fd, 1) == -1) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 1) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -335,7 +352,7 @@ crun_console_recv(int lfd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cbuf;
-	struct iovec iov = { data, sizeof(data) };
+	struct iovec iov = {data, sizeof(data)};
 	struct msghdr msg;
 	struct cmsghdr *cm;
 	int c, fd = -1;
@@ -353,7 +370,8 @@ crun_console_recv(int lfd)
 	}
 	close(c);
 	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	if (fd == -1)

@@ -27,12 +27,13 @@ struct bundle_file {
  * dropped, process.terminal = terminal, and a read-only bind per file
  * (replacing any spec mount at the same destination).
  */
-int crun_write_bundle(const char *dir, const uint8_t *spec, size_t n, const char *rootfs,
-    bool terminal, const struct bundle_file *files, size_t nfiles, struct qb_error *err);
+int crun_write_bundle(const char *dir, const uint8_t *spec, size_t n,
+    const char *rootfs, bool terminal, const struct bundle_file *files,
+    size_t nfiles, struct qb_error *err);
 
 /* Write an exec's OCI Process JSON to path, forcing its terminal flag. */
-int crun_write_process(const char *path, const uint8_t *json, size_t n, bool terminal,
-    struct qb_error *err);
+int crun_write_process(const char *path, const uint8_t *json, size_t n,
+    bool terminal, struct qb_error *err);
 
 /*
  * Run `crun --root CRUN_ROOT --log <tmp> args...` with stdio from fds

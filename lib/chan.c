@@ -12,7 +12,7 @@
 
 /* Bytes one chan_read() call consumes before yielding to other fds. */
 #define CHAN_READ_BUDGET (256u << 10)
-#define CHAN_IOV_MAX 32
+#define CHAN_IOV_MAX     32
 
 struct chan_buf {
 	struct chan_buf *next;
@@ -26,7 +26,8 @@ struct chan_stream {
 	struct chan_stream *next;
 	uint32_t id;
 	enum chan_dir dir;
-	/* SEND: bytes we may still send. RECV: bytes the peer may still send. */
+	/* SEND: bytes we may still send. RECV: bytes the peer may still send.
+	 */
 	uint32_t credit;
 	bool closed;   /* SEND: we queued CLOSE. RECV: the peer sent CLOSE. */
 	bool released; /* RECV: nobody consumes; discard until CLOSE */
@@ -60,8 +61,8 @@ struct chan {
 };
 
 void
-chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid, uint8_t type,
-    uint8_t flags)
+chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid,
+    uint8_t type, uint8_t flags)
 {
 	out[0] = len >> 24;
 	out[1] = len >> 16;
@@ -78,7 +79,8 @@ chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid, uint8_t t
 static uint32_t
 be32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
 struct chan *
@@ -164,7 +166,8 @@ chan_flush(struct chan *ch)
 	}
 	while (ch->wq_head != NULL) {
 		cnt = 0;
-		for (b = ch->wq_head; b != NULL && cnt < CHAN_IOV_MAX; b = b->next) {
+		for (b = ch->wq_head; b != NULL && cnt < CHAN_IOV_MAX;
+		     b = b->next) {
 			iov[cnt].iov_base = b->data + b->off;
 			iov[cnt].iov_len = b->len - b->off;
 			cnt++;
@@ -199,8 +202,8 @@ chan_flush(struct chan *ch)
 }
 
 int
-chan_send_frame(struct chan *ch, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
-    size_t n)
+chan_send_frame(struct chan *ch, uint8_t type, uint8_t flags, uint32_t sid,
+    const void *p, size_t n)
 {
 	struct chan_buf *b;
 
@@ -213,7 +216,8 @@ chan_send_frame(struct chan *ch, uint8_t type, uint8_t flags, uint32_t sid, cons
 		return -1;
 	}
 	if (ch->queued + CHAN_HDR_LEN + n > CHAN_MAX_QUEUE) {
-		log_warnx("%s: write queue full (%zu bytes)", __func__, ch->queued);
+		log_warnx(
+		    "%s: write queue full (%zu bytes)", __func__, ch->queued);
 		errno = ENOBUFS;
 		return -1;
 	}
@@ -231,7 +235,8 @@ chan_send_frame(struct chan *ch, uint8_t type, uint8_t flags, uint32_t sid, cons
 		ch->wq_head = b;
 	ch->wq_tail = b;
 	ch->queued += b->len;
-	/* Write-through when nothing waits: saves a loop iteration per frame. */
+	/* Write-through when nothing waits: saves a loop iteration per frame.
+	 */
 	if (ch->fd >= 0 && !ch->want_write)
 		return chan_flush(ch);
 	return 0;
@@ -321,7 +326,8 @@ chan_stream_send(struct chan_stream *s, const void *p, size_t n)
 		chunk = n - done;
 		if (chunk > CHAN_MAX_DATA)
 			chunk = CHAN_MAX_DATA;
-		if (chan_send_frame(s->ch, CHAN_T_DATA, 0, s->id, cp + done, chunk) == -1)
+		if (chan_send_frame(
+		        s->ch, CHAN_T_DATA, 0, s->id, cp + done, chunk) == -1)
 			return done > 0 ? (ssize_t)done : -1;
 		s->credit -= (uint32_t)chunk;
 		done += chunk;
@@ -386,8 +392,9 @@ chan_stream_release(struct chan_stream *s)
 static int
 violation(struct chan *ch, const char *what)
 {
-	log_warnx("chan_input: protocol violation: %s (type 0x%02x stream %u len %u)", what,
-	    ch->f_type, ch->f_sid, ch->f_len);
+	log_warnx(
+	    "chan_input: protocol violation: %s (type 0x%02x stream %u len %u)",
+	    what, ch->f_type, ch->f_sid, ch->f_len);
 	chan_fail(ch, EPROTO);
 	errno = EPROTO;
 	return -1;
@@ -438,7 +445,8 @@ check_header(struct chan *ch)
 	if (ch->f_type == CHAN_T_CREDIT && ch->f_len != 4)
 		return violation(ch, "credit frame length");
 	if ((ch->f_type == CHAN_T_DATA || ch->f_type == CHAN_T_CREDIT ||
-		ch->f_type == CHAN_T_CLOSE) && ch->f_sid == 0)
+	        ch->f_type == CHAN_T_CLOSE) &&
+	    ch->f_sid == 0)
 		return violation(ch, "stream id 0");
 	if (ch->f_type == CHAN_T_EVENT && ch->f_sid != 0)
 		return violation(ch, "event on a stream");
@@ -448,7 +456,8 @@ check_header(struct chan *ch)
 		struct chan_stream *s = chan_stream_find(ch, ch->f_sid);
 
 		if (s == NULL || s->dir != CHAN_RECV || s->closed)
-			return violation(ch, "data on a stream that is not open for receiving");
+			return violation(ch,
+			    "data on a stream that is not open for receiving");
 		if (ch->f_len > s->credit)
 			return violation(ch, "data beyond credit");
 	}
@@ -463,11 +472,13 @@ dispatch_data(struct chan *ch, const uint8_t *p, size_t n)
 	if (s == NULL || s->dir != CHAN_RECV || s->closed) {
 		if (ch->role == CHAN_GUEST)
 			return 0; /* the host raced a stream we dropped */
-		return violation(ch, "data on a stream that is not open for receiving");
+		return violation(
+		    ch, "data on a stream that is not open for receiving");
 	}
 	if (n > s->credit) {
 		if (ch->role == CHAN_GUEST) {
-			log_warnx("%s: stream %u: data beyond credit, dropped", __func__, s->id);
+			log_warnx("%s: stream %u: data beyond credit, dropped",
+			    __func__, s->id);
 			return 0;
 		}
 		return violation(ch, "data beyond credit");
@@ -509,7 +520,8 @@ dispatch_close(struct chan *ch)
 	if (s == NULL || s->dir != CHAN_RECV || s->closed) {
 		if (ch->role == CHAN_GUEST)
 			return 0;
-		return violation(ch, "close of a stream that is not open for receiving");
+		return violation(
+		    ch, "close of a stream that is not open for receiving");
 	}
 	s->closed = true;
 	if (s->released) {
@@ -532,10 +544,12 @@ dispatch(struct chan *ch, const uint8_t *p, size_t n)
 	case CHAN_T_RESPONSE:
 		if (ch->ops->on_response == NULL ||
 		    ch->ops->on_response(ch, ch->f_sid, p, n, ch->arg) == -1)
-			return violation(ch, "unexpected or undecodable response");
+			return violation(
+			    ch, "unexpected or undecodable response");
 		return 0;
 	case CHAN_T_EVENT:
-		if (ch->ops->on_event == NULL || ch->ops->on_event(ch, p, n, ch->arg) == -1)
+		if (ch->ops->on_event == NULL ||
+		    ch->ops->on_event(ch, p, n, ch->arg) == -1)
 			return violation(ch, "undecodable event");
 		return 0;
 	case CHAN_T_DATA:
@@ -576,7 +590,8 @@ chan_input(struct chan *ch, const uint8_t *buf, size_t len)
 			if (check_header(ch) == -1)
 				return -1;
 			ch->body_have = 0;
-			/* Whole frame already in buf: dispatch without copying. */
+			/* Whole frame already in buf: dispatch without copying.
+			 */
 			if (len >= ch->f_len) {
 				rc = dispatch(ch, buf, ch->f_len);
 				buf += ch->f_len;
@@ -638,8 +653,8 @@ chan_read(struct chan *ch)
 			return -1;
 		}
 		if (n == 0) {
-			/* Not a permanent failure: a virtio-serial port reads EOF
-			 * until the host connects; the caller decides. */
+			/* Not a permanent failure: a virtio-serial port reads
+			 * EOF until the host connects; the caller decides. */
 			errno = EPIPE;
 			return -1;
 		}

@@ -31,20 +31,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CHAN_HDR_LEN 10
-#define CHAN_MAX_RPC (4u << 20)	  /* ttrpc Request/Response payload */
-#define CHAN_MAX_DATA (64u << 10) /* one DATA frame */
+#define CHAN_HDR_LEN   10
+#define CHAN_MAX_RPC   (4u << 20)  /* ttrpc Request/Response payload */
+#define CHAN_MAX_DATA  (64u << 10) /* one DATA frame */
 #define CHAN_MAX_EVENT (64u << 10)
-#define CHAN_WINDOW (256u << 10)  /* initial and maximum credit per stream */
-#define CHAN_MAX_QUEUE (64u << 20) /* bytes waiting to be written */
+#define CHAN_WINDOW    (256u << 10) /* initial and maximum credit per stream */
+#define CHAN_MAX_QUEUE (64u << 20)  /* bytes waiting to be written */
 
 enum chan_frame_type {
-	CHAN_T_REQUEST = 0x01,	/* ttrpc.Request, host -> guest */
+	CHAN_T_REQUEST = 0x01,  /* ttrpc.Request, host -> guest */
 	CHAN_T_RESPONSE = 0x02, /* ttrpc.Response, guest -> host */
-	CHAN_T_DATA = 0x20,	/* stdio bytes on a stream */
-	CHAN_T_CREDIT = 0x21,	/* 4-byte big-endian increment of the sender's credit */
-	CHAN_T_CLOSE = 0x22,	/* end of a stream (EOF), no payload */
-	CHAN_T_EVENT = 0x23,	/* qemubox.guest.v1.Event, guest -> host, stream id 0 */
+	CHAN_T_DATA = 0x20,     /* stdio bytes on a stream */
+	CHAN_T_CREDIT =
+	    0x21, /* 4-byte big-endian increment of the sender's credit */
+	CHAN_T_CLOSE = 0x22, /* end of a stream (EOF), no payload */
+	CHAN_T_EVENT =
+	    0x23, /* qemubox.guest.v1.Event, guest -> host, stream id 0 */
 };
 
 enum chan_role { CHAN_HOST, CHAN_GUEST };
@@ -55,9 +57,11 @@ struct chan_stream;
 
 struct chan_ops {
 	/* Guest: a ttrpc Request frame. */
-	void (*on_request)(struct chan *, uint32_t sid, const uint8_t *p, size_t n, void *arg);
+	void (*on_request)(
+	    struct chan *, uint32_t sid, const uint8_t *p, size_t n, void *arg);
 	/* Host: a ttrpc Response frame; return -1 if sid is not pending. */
-	int (*on_response)(struct chan *, uint32_t sid, const uint8_t *p, size_t n, void *arg);
+	int (*on_response)(
+	    struct chan *, uint32_t sid, const uint8_t *p, size_t n, void *arg);
 	/* Host: an EVENT frame; return -1 if it does not decode. */
 	int (*on_event)(struct chan *, const uint8_t *p, size_t n, void *arg);
 	/* Start (on=1) or stop watching the fd for writability. */
@@ -70,14 +74,16 @@ struct chan_stream_ops {
 	 * (it has room for CHAN_WINDOW) and calls chan_stream_grant() as it
 	 * hands them on.
 	 */
-	void (*on_data)(struct chan_stream *, const uint8_t *p, size_t n, void *arg);
+	void (*on_data)(
+	    struct chan_stream *, const uint8_t *p, size_t n, void *arg);
 	/* RECV: the sender closed the stream; no data follows. */
 	void (*on_close)(struct chan_stream *, void *arg);
 	/* SEND: credit grew; chan_stream_send() may accept more. */
 	void (*on_credit)(struct chan_stream *, void *arg);
 };
 
-struct chan *chan_new(int fd, enum chan_role role, const struct chan_ops *ops, void *arg);
+struct chan *chan_new(
+    int fd, enum chan_role role, const struct chan_ops *ops, void *arg);
 /* Frees every stream and queued buffer; does not close the fd. */
 void chan_free(struct chan *);
 int chan_fd(const struct chan *);
@@ -95,16 +101,16 @@ bool chan_failed(const struct chan *);
 size_t chan_queued(const struct chan *);
 
 /* Queue one frame (header + payload). */
-int chan_send_frame(struct chan *, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
-    size_t n);
+int chan_send_frame(struct chan *, uint8_t type, uint8_t flags, uint32_t sid,
+    const void *p, size_t n);
 
 /*
  * Streams. Ids are chosen by the host, nonzero, unique on the channel while
  * open. A SEND stream starts with CHAN_WINDOW credit; a RECV stream promises
  * the peer CHAN_WINDOW.
  */
-struct chan_stream *chan_stream_open(struct chan *, uint32_t id, enum chan_dir dir,
-    const struct chan_stream_ops *ops, void *arg);
+struct chan_stream *chan_stream_open(struct chan *, uint32_t id,
+    enum chan_dir dir, const struct chan_stream_ops *ops, void *arg);
 struct chan_stream *chan_stream_find(struct chan *, uint32_t id);
 uint32_t chan_stream_id(const struct chan_stream *);
 /* SEND: bytes that may be sent now. */
@@ -125,7 +131,7 @@ bool chan_stream_peer_closed(const struct chan_stream *);
 void chan_stream_release(struct chan_stream *);
 
 /* Big-endian header codec (the ttrpc frame header). */
-void chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid, uint8_t type,
-    uint8_t flags);
+void chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid,
+    uint8_t type, uint8_t flags);
 
 #endif

@@ -80,12 +80,14 @@ from_fd_pump(struct chan_pump *p)
 		/* EIO: a pty whose last slave closed. */
 		if (n <= 0) {
 			if (n == -1 && errno != EIO)
-				log_warn("%s: stream %u: read", __func__, chan_stream_id(p->s));
+				log_warn("%s: stream %u: read", __func__,
+				    chan_stream_id(p->s));
 			pump_done(p);
 			return 1;
 		}
 		if (chan_stream_send(p->s, buf, (size_t)n) != n) {
-			log_warn("%s: stream %u: send", __func__, chan_stream_id(p->s));
+			log_warn("%s: stream %u: send", __func__,
+			    chan_stream_id(p->s));
 			pump_done(p);
 			return 1;
 		}
@@ -118,7 +120,7 @@ from_fd_credit(struct chan_stream *s, void *arg)
 		evloop_io_set(p->io, EV_READ);
 }
 
-static const struct chan_stream_ops from_fd_ops = { .on_credit = from_fd_credit };
+static const struct chan_stream_ops from_fd_ops = {.on_credit = from_fd_credit};
 
 static struct chan_pump *
 pump_new(struct evloop *loop, int fd, bool from_fd)
@@ -151,8 +153,8 @@ pump_fail(struct chan_pump *p, int fd)
 }
 
 struct chan_pump *
-chan_pump_from_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd, bool ignore_eof,
-    chan_pump_cb done, void *arg)
+chan_pump_from_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd,
+    bool ignore_eof, chan_pump_cb done, void *arg)
 {
 	struct chan_pump *p;
 
@@ -161,7 +163,8 @@ chan_pump_from_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd, bo
 	p->cb = done;
 	p->arg = arg;
 	p->ignore_eof = ignore_eof;
-	if ((p->s = chan_stream_open(ch, sid, CHAN_SEND, &from_fd_ops, p)) == NULL)
+	if ((p->s = chan_stream_open(ch, sid, CHAN_SEND, &from_fd_ops, p)) ==
+	    NULL)
 		return pump_fail(p, fd);
 	if ((p->io = evloop_io_add(loop, fd, EV_READ, from_fd_io, p)) == NULL)
 		return pump_fail(p, fd);
@@ -184,8 +187,8 @@ to_fd_flush(struct chan_pump *p)
 			break;
 		if (n == -1) {
 			/* EPIPE: the reader left; drop the rest from now on. */
-			log_debug("%s: stream %u: %s, discarding", __func__, chan_stream_id(p->s),
-			    strerror(errno));
+			log_debug("%s: stream %u: %s, discarding", __func__,
+			    chan_stream_id(p->s), strerror(errno));
 			p->broken = true;
 			done = p->len;
 			break;
@@ -243,12 +246,12 @@ to_fd_close(struct chan_stream *s, void *arg)
 		pump_done(p);
 }
 
-static const struct chan_stream_ops to_fd_ops = { .on_data = to_fd_data,
-	.on_close = to_fd_close };
+static const struct chan_stream_ops to_fd_ops = {
+    .on_data = to_fd_data, .on_close = to_fd_close};
 
 struct chan_pump *
-chan_pump_to_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd, chan_pump_cb done,
-    void *arg)
+chan_pump_to_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd,
+    chan_pump_cb done, void *arg)
 {
 	struct chan_pump *p;
 
@@ -258,7 +261,8 @@ chan_pump_to_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd, chan
 	p->arg = arg;
 	if ((p->buf = malloc(CHAN_WINDOW)) == NULL)
 		return pump_fail(p, fd);
-	if ((p->s = chan_stream_open(ch, sid, CHAN_RECV, &to_fd_ops, p)) == NULL)
+	if ((p->s = chan_stream_open(ch, sid, CHAN_RECV, &to_fd_ops, p)) ==
+	    NULL)
 		return pump_fail(p, fd);
 	if ((p->io = evloop_io_add(loop, fd, 0, to_fd_io, p)) == NULL)
 		return pump_fail(p, fd);

@@ -33,10 +33,10 @@ typedef void (*chan_pump_cb)(struct chan_pump *, void *arg);
  * then too). from_fd with ignore_eof: a read of 0 does not end the stream
  * (a FIFO we also hold open for writing); chan_pump_finish_when_empty ends it.
  */
-struct chan_pump *chan_pump_from_fd(struct evloop *, struct chan *, uint32_t sid, int fd,
-    bool ignore_eof, chan_pump_cb done, void *arg);
-struct chan_pump *chan_pump_to_fd(struct evloop *, struct chan *, uint32_t sid, int fd,
-    chan_pump_cb done, void *arg);
+struct chan_pump *chan_pump_from_fd(struct evloop *, struct chan *,
+    uint32_t sid, int fd, bool ignore_eof, chan_pump_cb done, void *arg);
+struct chan_pump *chan_pump_to_fd(struct evloop *, struct chan *, uint32_t sid,
+    int fd, chan_pump_cb done, void *arg);
 bool chan_pump_done(const struct chan_pump *);
 /*
  * from_fd: end the stream at the first moment the fd has nothing to read

@@ -39,7 +39,8 @@ pb_varint(struct pb *b, uint64_t *v)
  * for VARINT the value. Fixed32/64 fields come back as a view too.
  */
 static int
-pb_field(struct pb *b, uint32_t *num, uint32_t *wt, uint64_t *val, struct pb *view)
+pb_field(
+    struct pb *b, uint32_t *num, uint32_t *wt, uint64_t *val, struct pb *view)
 {
 	uint64_t key, len;
 
@@ -75,7 +76,7 @@ pb_field(struct pb *b, uint32_t *num, uint32_t *wt, uint64_t *val, struct pb *vi
 int
 chan_rpc_req_decode(const uint8_t *p, size_t n, struct chan_rpc_req *out)
 {
-	struct pb b = { p, n }, v = { NULL, 0 };
+	struct pb b = {p, n}, v = {NULL, 0};
 	uint32_t num, wt;
 	uint64_t val;
 
@@ -111,7 +112,7 @@ bad:
 static int
 status_decode(const uint8_t *p, size_t n, struct chan_rpc_resp *out)
 {
-	struct pb b = { p, n }, v = { NULL, 0 };
+	struct pb b = {p, n}, v = {NULL, 0};
 	uint32_t num, wt;
 	uint64_t val = 0;
 
@@ -135,7 +136,7 @@ status_decode(const uint8_t *p, size_t n, struct chan_rpc_resp *out)
 int
 chan_rpc_resp_decode(const uint8_t *p, size_t n, struct chan_rpc_resp *out)
 {
-	struct pb b = { p, n }, v = { NULL, 0 };
+	struct pb b = {p, n}, v = {NULL, 0};
 	uint32_t num, wt;
 	uint64_t val;
 
@@ -186,8 +187,8 @@ put_len(uint8_t *o, uint32_t num, const void *p, size_t n)
 }
 
 int
-chan_rpc_send_request(struct chan *ch, uint32_t sid, const char *service, const char *method,
-    const uint8_t *payload, size_t n)
+chan_rpc_send_request(struct chan *ch, uint32_t sid, const char *service,
+    const char *method, const uint8_t *payload, size_t n)
 {
 	size_t sl = strlen(service), ml = strlen(method), len = 0;
 	uint8_t *buf;
@@ -205,8 +206,8 @@ chan_rpc_send_request(struct chan *ch, uint32_t sid, const char *service, const 
 }
 
 int
-chan_rpc_send_response(struct chan *ch, uint32_t sid, int32_t code, const char *msg,
-    const uint8_t *payload, size_t n)
+chan_rpc_send_response(struct chan *ch, uint32_t sid, int32_t code,
+    const char *msg, const uint8_t *payload, size_t n)
 {
 	size_t ml = msg != NULL ? strlen(msg) : 0, len = 0, sl = 0;
 	uint8_t *buf, status[11 + 11 + 1024 + 2];

@@ -26,7 +26,7 @@ struct chan_rpc_req {
 };
 
 struct chan_rpc_resp {
-	int32_t code; /* 0 = OK */
+	int32_t code;    /* 0 = OK */
 	const char *msg; /* not NUL-terminated */
 	size_t msg_len;
 	const uint8_t *payload;
@@ -40,7 +40,7 @@ int chan_rpc_resp_decode(const uint8_t *p, size_t n, struct chan_rpc_resp *out);
 /* Encode and queue a Request / Response frame on ch. */
 int chan_rpc_send_request(struct chan *ch, uint32_t sid, const char *service,
     const char *method, const uint8_t *payload, size_t n);
-int chan_rpc_send_response(struct chan *ch, uint32_t sid, int32_t code, const char *msg,
-    const uint8_t *payload, size_t n);
+int chan_rpc_send_response(struct chan *ch, uint32_t sid, int32_t code,
+    const char *msg, const uint8_t *payload, size_t n);
 
 #endif

@@ -52,7 +52,8 @@ call_unlink(struct guest_client *gc, struct call *c)
 }
 
 static void
-call_finish(struct call *c, const struct qb_error *err, const ProtobufCMessage *resp)
+call_finish(
+    struct call *c, const struct qb_error *err, const ProtobufCMessage *resp)
 {
 	guest_call_cb cb = c->cb;
 
@@ -89,11 +90,12 @@ die(struct guest_client *gc, const char *why)
 }
 
 static int
-on_response(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
+on_response(
+    struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 {
 	struct guest_client *gc = arg;
 	struct chan_rpc_resp r;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	ProtobufCMessage *resp = NULL;
 	struct call *c;
 
@@ -108,10 +110,11 @@ on_response(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg
 		if (r.code < 0 || r.code > 16)
 			goto bad;
 		qb_seterr(&err, r.code, "guest %s: %.*s", c->method,
-		    (int)(r.msg_len > 900 ? 900 : r.msg_len), r.msg ? r.msg : "");
+		    (int)(r.msg_len > 900 ? 900 : r.msg_len),
+		    r.msg ? r.msg : "");
 	} else if (c->resp_desc != NULL) {
-		resp = protobuf_c_message_unpack(c->resp_desc, NULL, r.payload_len,
-		    r.payload ? r.payload : (const uint8_t *)"");
+		resp = protobuf_c_message_unpack(c->resp_desc, NULL,
+		    r.payload_len, r.payload ? r.payload : (const uint8_t *)"");
 		if (resp == NULL)
 			goto bad;
 	}
@@ -160,13 +163,14 @@ on_event(struct chan *ch, const uint8_t *p, size_t n, void *arg)
 			gc->ops->on_ready(gc, ev->ready->boot_ms, gc->arg);
 		break;
 	case QEMUBOX__GUEST__V1__EVENT__KIND_EXIT:
-		if (!gc->ready || !valid_str(ev->exit->id, 128) || !valid_str(ev->exit->exec_id, 128)) {
+		if (!gc->ready || !valid_str(ev->exit->id, 128) ||
+		    !valid_str(ev->exit->exec_id, 128)) {
 			rc = -1;
 			break;
 		}
 		if (gc->ops->on_exit != NULL)
-			gc->ops->on_exit(gc, ev->exit->id, ev->exit->exec_id, ev->exit->pid,
-			    ev->exit->exit_status, gc->arg);
+			gc->ops->on_exit(gc, ev->exit->id, ev->exit->exec_id,
+			    ev->exit->pid, ev->exit->exit_status, gc->arg);
 		break;
 	case QEMUBOX__GUEST__V1__EVENT__KIND_OOM:
 		if (!gc->ready || !valid_str(ev->oom->id, 128)) {
@@ -195,9 +199,9 @@ want_write(struct chan *ch, int on, void *arg)
 }
 
 static const struct chan_ops client_chan_ops = {
-	.on_response = on_response,
-	.on_event = on_event,
-	.want_write = want_write,
+    .on_response = on_response,
+    .on_event = on_event,
+    .want_write = want_write,
 };
 
 static void
@@ -220,7 +224,8 @@ io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 			else if (errno == EPIPE)
 				die(gc, "closed by the guest");
 			else {
-				snprintf(why, sizeof(why), "read: %s", strerror(errno));
+				snprintf(why, sizeof(why), "read: %s",
+				    strerror(errno));
 				die(gc, why);
 			}
 		}
@@ -257,8 +262,8 @@ guest_client_new(struct evloop *loop, int fd, uint64_t ready_timeout_ms,
 	if ((gc->io = evloop_io_add(loop, fd, EV_READ, io_cb, gc)) == NULL)
 		goto fail;
 	if (ready_timeout_ms > 0 &&
-	    (gc->ready_timer = evloop_timer_add(loop, ready_timeout_ms * 1000000ull, 0,
-		 ready_timeout, gc)) == NULL)
+	    (gc->ready_timer = evloop_timer_add(loop,
+	         ready_timeout_ms * 1000000ull, 0, ready_timeout, gc)) == NULL)
 		goto fail;
 	return gc;
 fail:
@@ -317,15 +322,16 @@ call_timeout(struct ev_timer *t, void *arg)
 
 	(void)t;
 	c->timer = NULL; /* one-shot: freed by the loop */
-	qb_seterr(&err, QB_E_DEADLINE, "guest %s: no answer in time", c->method);
+	qb_seterr(
+	    &err, QB_E_DEADLINE, "guest %s: no answer in time", c->method);
 	/* The entry stays (cb NULL) so a late answer is not a violation. */
 	call_finish(c, &err, NULL);
 }
 
 int
-guest_call(struct guest_client *gc, const char *method, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ms, guest_call_cb cb,
-    void *arg)
+guest_call(struct guest_client *gc, const char *method,
+    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+    uint64_t timeout_ms, guest_call_cb cb, void *arg)
 {
 	struct call *c;
 	uint8_t *buf = NULL;
@@ -354,10 +360,11 @@ guest_call(struct guest_client *gc, const char *method, const ProtobufCMessage *
 	c->arg = arg;
 	snprintf(c->method, sizeof(c->method), "%s", method);
 	if (timeout_ms > 0 &&
-	    (c->timer = evloop_timer_add(gc->loop, timeout_ms * 1000000ull, 0, call_timeout, c)) ==
-		NULL)
+	    (c->timer = evloop_timer_add(gc->loop, timeout_ms * 1000000ull, 0,
+	         call_timeout, c)) == NULL)
 		goto fail;
-	if (chan_rpc_send_request(gc->ch, c->sid, GUEST_SERVICE, method, buf, n) == -1)
+	if (chan_rpc_send_request(
+	        gc->ch, c->sid, GUEST_SERVICE, method, buf, n) == -1)
 		goto fail;
 	gc->next_sid += 2;
 	c->next = gc->calls;

@@ -31,8 +31,8 @@ struct guest_client_ops {
 	/* READY event: boot_ms is the guest's CLOCK_BOOTTIME at ready. */
 	void (*on_ready)(struct guest_client *, uint64_t boot_ms, void *arg);
 	/* A process exited. Its stdout/stderr streams were closed before. */
-	void (*on_exit)(struct guest_client *, const char *id, const char *exec_id, uint32_t pid,
-	    uint32_t exit_status, void *arg);
+	void (*on_exit)(struct guest_client *, const char *id,
+	    const char *exec_id, uint32_t pid, uint32_t exit_status, void *arg);
 	void (*on_oom)(struct guest_client *, const char *id, void *arg);
 	/* Channel closed, protocol violation, or not ready in time. */
 	void (*on_dead)(struct guest_client *, const char *why, void *arg);
@@ -47,8 +47,8 @@ typedef void (*guest_call_cb)(struct guest_client *, const struct qb_error *err,
     const ProtobufCMessage *resp, void *arg);
 
 /* fd: non-blocking is set here; the client does not close it. */
-struct guest_client *guest_client_new(struct evloop *, int fd, uint64_t ready_timeout_ms,
-    const struct guest_client_ops *, void *arg);
+struct guest_client *guest_client_new(struct evloop *, int fd,
+    uint64_t ready_timeout_ms, const struct guest_client_ops *, void *arg);
 void guest_client_free(struct guest_client *);
 bool guest_client_ready(const struct guest_client *);
 struct chan *guest_client_chan(struct guest_client *);
@@ -59,9 +59,9 @@ struct chan *guest_client_chan(struct guest_client *);
  * NULL for Empty. timeout_ms 0 = none. -1 with errno if it could not be
  * queued (cb is then not called).
  */
-int guest_call(struct guest_client *, const char *method, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *resp_desc, uint64_t timeout_ms, guest_call_cb cb,
-    void *arg);
+int guest_call(struct guest_client *, const char *method,
+    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+    uint64_t timeout_ms, guest_call_cb cb, void *arg);
 
 /* A fresh stream id for Stdio fields (unique on this channel). */
 uint32_t guest_stream_id(struct guest_client *);

@@ -30,7 +30,7 @@
 #include "lib/log.h"
 #include "shim/guest_client.h"
 
-#define MIB (1024u * 1024u)
+#define MIB       (1024u * 1024u)
 #define BIG_BYTES (64u * MIB)
 
 static struct evloop *loop;
@@ -42,7 +42,7 @@ static uint64_t ready_boot_ms;
 static bool ready;
 static uint64_t t_qemu_ns;
 static const char *base_spec_path;
-static uint32_t next_stdin; /* next container's stdin stream, 0 = none */
+static uint32_t next_stdin;    /* next container's stdin stream, 0 = none */
 static int64_t spec_mem_limit; /* next container's memory limit, 0 = none */
 static char oom_id[64];
 
@@ -124,7 +124,8 @@ sink_close(struct chan_stream *s, void *arg)
 	k->closed = true;
 }
 
-static const struct chan_stream_ops sink_ops = { .on_data = sink_data, .on_close = sink_close };
+static const struct chan_stream_ops sink_ops = {
+    .on_data = sink_data, .on_close = sink_close};
 
 static struct sink *
 sink_open(uint32_t *id)
@@ -132,7 +133,8 @@ sink_open(uint32_t *id)
 	struct sink *k = calloc(1, sizeof(*k));
 
 	*id = guest_stream_id(gc);
-	k->s = chan_stream_open(guest_client_chan(gc), *id, CHAN_RECV, &sink_ops, k);
+	k->s = chan_stream_open(
+	    guest_client_chan(gc), *id, CHAN_RECV, &sink_ops, k);
 	MD5Init(&k->md5);
 	watch[nwatch++ % 8] = k;
 	return k;
@@ -163,8 +165,8 @@ on_ready(struct guest_client *c, uint64_t boot_ms, void *arg)
 }
 
 static void
-on_exit_ev(struct guest_client *c, const char *id, const char *exec_id, uint32_t pid,
-    uint32_t status, void *arg)
+on_exit_ev(struct guest_client *c, const char *id, const char *exec_id,
+    uint32_t pid, uint32_t status, void *arg)
 {
 	struct exit_rec *e = &exits[nexits++ % 64];
 
@@ -194,10 +196,10 @@ on_dead(struct guest_client *c, const char *why, void *arg)
 }
 
 static const struct guest_client_ops ops = {
-	.on_ready = on_ready,
-	.on_exit = on_exit_ev,
-	.on_oom = on_oom,
-	.on_dead = on_dead,
+    .on_ready = on_ready,
+    .on_exit = on_exit_ev,
+    .on_oom = on_oom,
+    .on_dead = on_dead,
 };
 
 /* ---- synchronous helpers over the async client ---- */
@@ -210,8 +212,8 @@ struct result {
 };
 
 static void
-call_done(struct guest_client *c, const struct qb_error *err, const ProtobufCMessage *resp,
-    void *arg)
+call_done(struct guest_client *c, const struct qb_error *err,
+    const ProtobufCMessage *resp, void *arg)
 {
 	struct result *r = arg;
 	uint8_t *buf;
@@ -250,13 +252,15 @@ run_for(uint64_t ms)
 }
 
 static int
-call(const char *method, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
-    ProtobufCMessage **resp, struct qb_error *err)
+call(const char *method, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp,
+    struct qb_error *err)
 {
-	struct result r = { .desc = desc };
+	struct result r = {.desc = desc};
 
 	if (guest_call(gc, method, req, desc, 60000, call_done, &r) == -1) {
-		qb_seterr(err, QB_E_UNAVAILABLE, "guest_call: %s", strerror(errno));
+		qb_seterr(
+		    err, QB_E_UNAVAILABLE, "guest_call: %s", strerror(errno));
 		return -1;
 	}
 	run_until(&r.done, 70000);
@@ -280,7 +284,8 @@ wait_exit(const char *id, const char *exec_id, uint64_t timeout_ms)
 
 	for (;;) {
 		for (i = 0; i < nexits && i < 64; i++)
-			if (strcmp(exits[i].id, id) == 0 && strcmp(exits[i].exec_id, exec_id) == 0)
+			if (strcmp(exits[i].id, id) == 0 &&
+			    strcmp(exits[i].exec_id, exec_id) == 0)
 				return &exits[i];
 		if (dead || now_ms() >= end)
 			return NULL;
@@ -310,8 +315,10 @@ spec_with_args(const char *const args[], size_t *len)
 		json_object_object_get_ex(spec, "linux", &lx);
 		res = json_object_new_object();
 		mem = json_object_new_object();
-		json_object_object_add(mem, "limit", json_object_new_int64(spec_mem_limit));
-		json_object_object_add(mem, "swap", json_object_new_int64(spec_mem_limit));
+		json_object_object_add(
+		    mem, "limit", json_object_new_int64(spec_mem_limit));
+		json_object_object_add(
+		    mem, "swap", json_object_new_int64(spec_mem_limit));
 		json_object_object_add(res, "memory", mem);
 		json_object_object_add(lx, "resources", res);
 	}
@@ -326,13 +333,13 @@ spec_with_args(const char *const args[], size_t *len)
 }
 
 static int
-create(const char *id, const char *const args[], uint32_t out_sid, uint32_t err_sid,
-    struct qb_error *err)
+create(const char *id, const char *const args[], uint32_t out_sid,
+    uint32_t err_sid, struct qb_error *err)
 {
 	Qemubox__Guest__V1__CreateRequest req;
-	Qemubox__Guest__V1__Layer layer, *layers[1] = { &layer };
+	Qemubox__Guest__V1__Layer layer, *layers[1] = {&layer};
 	Qemubox__Guest__V1__Stdio io;
-	Qemubox__Guest__V1__File f, *files[1] = { &f };
+	Qemubox__Guest__V1__File f, *files[1] = {&f};
 	size_t n = 0;
 	char *spec = spec_with_args(args, &n);
 	int rc;
@@ -341,10 +348,10 @@ create(const char *id, const char *const args[], uint32_t out_sid, uint32_t err_
 	qemubox__guest__v1__layer__init(&layer);
 	qemubox__guest__v1__stdio__init(&io);
 	qemubox__guest__v1__file__init(&f);
-	layer.serial = (char *)(uintptr_t)"layer0";
-	f.path = (char *)(uintptr_t)"/etc/hostname";
+	layer.serial = (char *)(uintptr_t) "layer0";
+	f.path = (char *)(uintptr_t) "/etc/hostname";
 	f.mode = 0644;
-	f.data.data = (uint8_t *)(uintptr_t)"qbtest\n";
+	f.data.data = (uint8_t *)(uintptr_t) "qbtest\n";
 	f.data.len = 7;
 	io.stdin = next_stdin;
 	io.stdout = out_sid;
@@ -358,8 +365,8 @@ create(const char *id, const char *const args[], uint32_t out_sid, uint32_t err_
 	req.files = files;
 	req.stdio = &io;
 	req.tmpfs_size_mb = 256;
-	rc = call("Create", &req.base, &qemubox__guest__v1__create_response__descriptor, NULL,
-	    err);
+	rc = call("Create", &req.base,
+	    &qemubox__guest__v1__create_response__descriptor, NULL, err);
 	free(spec);
 	return rc;
 }
@@ -372,8 +379,8 @@ start(const char *id, const char *exec_id, struct qb_error *err)
 	qemubox__guest__v1__start_request__init(&req);
 	req.id = (char *)(uintptr_t)id;
 	req.exec_id = (char *)(uintptr_t)exec_id;
-	return call("Start", &req.base, &qemubox__guest__v1__start_response__descriptor, NULL,
-	    err);
+	return call("Start", &req.base,
+	    &qemubox__guest__v1__start_response__descriptor, NULL, err);
 }
 
 static int
@@ -384,12 +391,13 @@ delete_(const char *id, const char *exec_id, struct qb_error *err)
 	qemubox__guest__v1__delete_request__init(&req);
 	req.id = (char *)(uintptr_t)id;
 	req.exec_id = (char *)(uintptr_t)exec_id;
-	return call("Delete", &req.base, &qemubox__guest__v1__delete_response__descriptor, NULL,
-	    err);
+	return call("Delete", &req.base,
+	    &qemubox__guest__v1__delete_response__descriptor, NULL, err);
 }
 
 static int
-kill_exec(const char *id, const char *exec_id, uint32_t sig, struct qb_error *err)
+kill_exec(
+    const char *id, const char *exec_id, uint32_t sig, struct qb_error *err)
 {
 	Qemubox__Guest__V1__KillRequest req;
 
@@ -407,15 +415,16 @@ kill_(const char *id, uint32_t sig, struct qb_error *err)
 }
 
 static int
-exec_tty(const char *id, const char *exec_id, const char *argsjson, uint32_t out_sid,
-    bool terminal, struct qb_error *err)
+exec_tty(const char *id, const char *exec_id, const char *argsjson,
+    uint32_t out_sid, bool terminal, struct qb_error *err)
 {
 	Qemubox__Guest__V1__ExecRequest req;
 	Qemubox__Guest__V1__Stdio io;
 	char proc[1024];
 
 	snprintf(proc, sizeof(proc),
-	    "{\"args\":%s,\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
+	    "{\"args\":%s,\"cwd\":\"/\",\"env\":[\"PATH=/"
+	    "bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
 	    argsjson);
 	qemubox__guest__v1__exec_request__init(&req);
 	qemubox__guest__v1__stdio__init(&io);
@@ -432,8 +441,8 @@ exec_tty(const char *id, const char *exec_id, const char *argsjson, uint32_t out
 }
 
 static int
-exec_(const char *id, const char *exec_id, const char *argsjson, uint32_t out_sid,
-    struct qb_error *err)
+exec_(const char *id, const char *exec_id, const char *argsjson,
+    uint32_t out_sid, struct qb_error *err)
 {
 	return exec_tty(id, exec_id, argsjson, out_sid, false, err);
 }
@@ -449,9 +458,11 @@ ping(uint64_t *rtt_ms)
 
 	qemubox__guest__v1__ping_request__init(&req);
 	req.nonce = 4242;
-	rc = call("Ping", &req.base, &qemubox__guest__v1__ping_response__descriptor, &resp, &err);
+	rc = call("Ping", &req.base,
+	    &qemubox__guest__v1__ping_response__descriptor, &resp, &err);
 	*rtt_ms = now_ms() - t0;
-	if (rc == 0 && ((Qemubox__Guest__V1__PingResponse *)resp)->nonce != 4242)
+	if (rc == 0 &&
+	    ((Qemubox__Guest__V1__PingResponse *)resp)->nonce != 4242)
 		rc = -1;
 	if (resp != NULL)
 		protobuf_c_message_free_unpacked(resp, NULL);
@@ -463,8 +474,9 @@ ping(uint64_t *rtt_ms)
 static void
 t_echo(void)
 {
-	const char *args[] = { "sh", "-c", "echo hello from qemubox; cat /etc/hostname", NULL };
-	struct qb_error err = { 0 };
+	const char *args[] = {
+	    "sh", "-c", "echo hello from qemubox; cat /etc/hostname", NULL};
+	struct qb_error err = {0};
 	struct exit_rec *e;
 	uint32_t out;
 	struct sink *k = sink_open(&out);
@@ -472,17 +484,21 @@ t_echo(void)
 	uint64_t t0 = now_ms();
 
 	rc = create("c1", args, out, 0, &err);
-	tap(rc == 0, "create c1 (EROFS layer + overlay, crun create)%s%s", rc ? ": " : "",
-	    rc ? err.msg : "");
+	tap(rc == 0, "create c1 (EROFS layer + overlay, crun create)%s%s",
+	    rc ? ": " : "", rc ? err.msg : "");
 	rc = rc ?: start("c1", "", &err);
 	tap(rc == 0, "start c1%s%s", rc ? ": " : "", rc ? err.msg : "");
 	e = rc ? NULL : wait_exit("c1", "", 30000);
-	tap(e != NULL && e->status == 0 && k->closed, "c1 exits 0 after its stdout closed");
-	rc = k->buf != NULL && strcmp(k->buf, "hello from qemubox\nqbtest\n") == 0;
+	tap(e != NULL && e->status == 0 && k->closed,
+	    "c1 exits 0 after its stdout closed");
+	rc = k->buf != NULL &&
+	     strcmp(k->buf, "hello from qemubox\nqbtest\n") == 0;
 	if (!rc)
 		printf("# c1 stdout: %s\n", k->buf ? k->buf : "(none)");
-	tap(rc, "stdout read back over the stream: \"hello from qemubox\" + the placed "
-		"/etc/hostname (create->exit %llu ms)",
+	tap(rc,
+	    "stdout read back over the stream: \"hello from qemubox\" + the "
+	    "placed "
+	    "/etc/hostname (create->exit %llu ms)",
 	    (unsigned long long)(now_ms() - t0));
 	rc = delete_("c1", "", &err);
 	tap(rc == 0, "delete c1%s%s", rc ? ": " : "", rc ? err.msg : "");
@@ -492,8 +508,8 @@ t_echo(void)
 static void
 t_stdin(void)
 {
-	const char *args[] = { "sh", "-c", "tr a-z A-Z", NULL };
-	struct qb_error err = { 0 };
+	const char *args[] = {"sh", "-c", "tr a-z A-Z", NULL};
+	struct qb_error err = {0};
 	struct exit_rec *e;
 	struct chan_stream *in;
 	uint32_t out, inid;
@@ -501,7 +517,8 @@ t_stdin(void)
 	int rc;
 
 	inid = guest_stream_id(gc);
-	in = chan_stream_open(guest_client_chan(gc), inid, CHAN_SEND, NULL, NULL);
+	in = chan_stream_open(
+	    guest_client_chan(gc), inid, CHAN_SEND, NULL, NULL);
 	next_stdin = inid;
 	rc = create("c6", args, out, 0, &err);
 	next_stdin = 0;
@@ -512,8 +529,10 @@ t_stdin(void)
 		chan_stream_close(in);
 	}
 	e = rc ? NULL : wait_exit("c6", "", 30000);
-	tap(rc == 0 && e != NULL && e->status == 0 && k->buf && strcmp(k->buf, "STDIN DATA\n") == 0,
-	    "stdin stream + CLOSE reach the container (tr sees EOF and exits 0)%s%s",
+	tap(rc == 0 && e != NULL && e->status == 0 && k->buf &&
+	        strcmp(k->buf, "STDIN DATA\n") == 0,
+	    "stdin stream + CLOSE reach the container (tr sees EOF and exits "
+	    "0)%s%s",
 	    rc ? ": " : "", rc ? err.msg : "");
 	chan_stream_release(in);
 	delete_("c6", "", &err);
@@ -523,24 +542,25 @@ t_stdin(void)
 static void
 t_exit42(void)
 {
-	const char *args[] = { "sh", "-c", "exit 42", NULL };
-	struct qb_error err = { 0 };
+	const char *args[] = {"sh", "-c", "exit 42", NULL};
+	struct qb_error err = {0};
 	struct exit_rec *e;
 	int rc;
 
 	rc = create("c2", args, 0, 0, &err);
 	rc = rc ?: start("c2", "", &err);
 	e = rc ? NULL : wait_exit("c2", "", 30000);
-	tap(rc == 0 && e != NULL && e->status == 42, "sh -c 'exit 42' -> exit status %d%s%s",
-	    e ? (int)e->status : -1, rc ? ": " : "", rc ? err.msg : "");
+	tap(rc == 0 && e != NULL && e->status == 42,
+	    "sh -c 'exit 42' -> exit status %d%s%s", e ? (int)e->status : -1,
+	    rc ? ": " : "", rc ? err.msg : "");
 	delete_("c2", "", &err);
 }
 
 static void
 t_kill_exec(void)
 {
-	const char *args[] = { "sleep", "1000", NULL };
-	struct qb_error err = { 0 };
+	const char *args[] = {"sleep", "1000", NULL};
+	struct qb_error err = {0};
 	struct exit_rec *e;
 	uint32_t out;
 	struct sink *k;
@@ -548,13 +568,17 @@ t_kill_exec(void)
 
 	rc = create("c3", args, 0, 0, &err);
 	rc = rc ?: start("c3", "", &err);
-	tap(rc == 0, "create + start c3 (sleep)%s%s", rc ? ": " : "", rc ? err.msg : "");
+	tap(rc == 0, "create + start c3 (sleep)%s%s", rc ? ": " : "",
+	    rc ? err.msg : "");
 	k = sink_open(&out);
-	rc = rc ?: exec_("c3", "e1", "[\"sh\",\"-c\",\"echo exec-ok; exit 3\"]", out, &err);
+	rc = rc
+	         ?: exec_("c3", "e1",
+	                "[\"sh\",\"-c\",\"echo exec-ok; exit 3\"]", out, &err);
 	e = rc ? NULL : wait_exit("c3", "e1", 30000);
 	tap(rc == 0 && e != NULL && e->status == 3 && k->closed && k->buf &&
-		strcmp(k->buf, "exec-ok\n") == 0,
-	    "exec in c3: output \"exec-ok\", exit 3%s%s", rc ? ": " : "", rc ? err.msg : "");
+	        strcmp(k->buf, "exec-ok\n") == 0,
+	    "exec in c3: output \"exec-ok\", exit 3%s%s", rc ? ": " : "",
+	    rc ? err.msg : "");
 	rc = delete_("c3", "e1", &err);
 	tap(rc == 0, "delete exec e1%s%s", rc ? ": " : "", rc ? err.msg : "");
 	sink_free(k);
@@ -564,24 +588,29 @@ t_kill_exec(void)
 		Io__Containerd__Cgroups__V2__Metrics *m = NULL;
 
 		qemubox__guest__v1__stats_request__init(&sr);
-		sr.id = (char *)(uintptr_t)"c3";
-		rc = call("Stats", &sr.base, &qemubox__guest__v1__stats_response__descriptor, &resp,
+		sr.id = (char *)(uintptr_t) "c3";
+		rc = call("Stats", &sr.base,
+		    &qemubox__guest__v1__stats_response__descriptor, &resp,
 		    &err);
 		if (rc == 0) {
 			Qemubox__Guest__V1__StatsResponse *r = (void *)resp;
 
-			m = io__containerd__cgroups__v2__metrics__unpack(NULL, r->metrics.len,
-			    r->metrics.data);
+			m = io__containerd__cgroups__v2__metrics__unpack(
+			    NULL, r->metrics.len, r->metrics.data);
 		}
-		tap(m != NULL && m->pids && m->pids->current >= 1 && m->memory &&
-			m->memory->usage > 0 && m->cpu && m->cpu->usage_usec > 0,
-		    "stats (cgroups v2 Metrics): pids %llu, memory %llu bytes, cpu %llu us%s%s",
+		tap(m != NULL && m->pids && m->pids->current >= 1 &&
+		        m->memory && m->memory->usage > 0 && m->cpu &&
+		        m->cpu->usage_usec > 0,
+		    "stats (cgroups v2 Metrics): pids %llu, memory %llu bytes, "
+		    "cpu %llu us%s%s",
 		    m && m->pids ? (unsigned long long)m->pids->current : 0ull,
-		    m && m->memory ? (unsigned long long)m->memory->usage : 0ull,
-		    m && m->cpu ? (unsigned long long)m->cpu->usage_usec : 0ull, rc ? ": " : "",
-		    rc ? err.msg : "");
+		    m && m->memory ? (unsigned long long)m->memory->usage
+		                   : 0ull,
+		    m && m->cpu ? (unsigned long long)m->cpu->usage_usec : 0ull,
+		    rc ? ": " : "", rc ? err.msg : "");
 		if (m != NULL)
-			io__containerd__cgroups__v2__metrics__free_unpacked(m, NULL);
+			io__containerd__cgroups__v2__metrics__free_unpacked(
+			    m, NULL);
 		if (resp != NULL)
 			protobuf_c_message_free_unpacked(resp, NULL);
 	}
@@ -597,33 +626,40 @@ t_kill_exec(void)
 		int status = -1, npids = -1, rc2, rc3, rc4;
 
 		qemubox__guest__v1__pause_request__init(&pr);
-		pr.id = (char *)(uintptr_t)"c3";
+		pr.id = (char *)(uintptr_t) "c3";
 		rc = call("Pause", &pr.base, NULL, NULL, &err);
 		qemubox__guest__v1__state_request__init(&st);
-		st.id = (char *)(uintptr_t)"c3";
-		rc2 = call("State", &st.base, &qemubox__guest__v1__state_response__descriptor, &resp,
+		st.id = (char *)(uintptr_t) "c3";
+		rc2 = call("State", &st.base,
+		    &qemubox__guest__v1__state_response__descriptor, &resp,
 		    &err);
 		if (rc2 == 0)
-			status = ((Qemubox__Guest__V1__StateResponse *)resp)->status;
+			status =
+			    ((Qemubox__Guest__V1__StateResponse *)resp)->status;
 		qemubox__guest__v1__resume_request__init(&rr);
-		rr.id = (char *)(uintptr_t)"c3";
+		rr.id = (char *)(uintptr_t) "c3";
 		rc3 = call("Resume", &rr.base, NULL, NULL, &err);
-		tap(rc == 0 && rc2 == 0 && rc3 == 0 && status == QEMUBOX__GUEST__V1__STATUS__PAUSED,
+		tap(rc == 0 && rc2 == 0 && rc3 == 0 &&
+		        status == QEMUBOX__GUEST__V1__STATUS__PAUSED,
 		    "pause -> State PAUSED -> resume%s%s", err.code ? ": " : "",
 		    err.code ? err.msg : "");
 		qemubox__guest__v1__pids_request__init(&pq);
-		pq.id = (char *)(uintptr_t)"c3";
-		rc = call("Pids", &pq.base, &qemubox__guest__v1__pids_response__descriptor, &presp,
+		pq.id = (char *)(uintptr_t) "c3";
+		rc = call("Pids", &pq.base,
+		    &qemubox__guest__v1__pids_response__descriptor, &presp,
 		    &err);
 		if (rc == 0)
-			npids = (int)((Qemubox__Guest__V1__PidsResponse *)presp)->n_processes;
+			npids = (int)((Qemubox__Guest__V1__PidsResponse *)presp)
+			            ->n_processes;
 		qemubox__guest__v1__update_request__init(&ur);
-		ur.id = (char *)(uintptr_t)"c3";
+		ur.id = (char *)(uintptr_t) "c3";
 		ur.resources.data = (uint8_t *)(uintptr_t)res;
 		ur.resources.len = strlen(res);
 		rc4 = call("Update", &ur.base, NULL, NULL, &err);
-		tap(rc == 0 && npids == 1 && rc4 == 0, "pids lists %d process, update (pids.limit) "
-		    "accepted%s%s", npids, rc4 ? ": " : "", rc4 ? err.msg : "");
+		tap(rc == 0 && npids == 1 && rc4 == 0,
+		    "pids lists %d process, update (pids.limit) "
+		    "accepted%s%s",
+		    npids, rc4 ? ": " : "", rc4 ? err.msg : "");
 		if (resp != NULL)
 			protobuf_c_message_free_unpacked(resp, NULL);
 		if (presp != NULL)
@@ -634,37 +670,39 @@ t_kill_exec(void)
 	rc = exec_("c3", "e2", "[\"sleep\",\"100000\"]", out, &err);
 	rc = rc ?: kill_exec("c3", "e2", SIGTERM, &err);
 	e = rc ? NULL : wait_exit("c3", "e2", 30000);
-	tap(rc == 0 && e != NULL && e->status == 143, "SIGTERM to an exec -> exit status %d%s%s",
-	    e ? (int)e->status : -1, rc ? ": " : "", rc ? err.msg : "");
+	tap(rc == 0 && e != NULL && e->status == 143,
+	    "SIGTERM to an exec -> exit status %d%s%s", e ? (int)e->status : -1,
+	    rc ? ": " : "", rc ? err.msg : "");
 	delete_("c3", "e2", &err);
 	sink_free(k);
 	/* A terminal exec: output through the pty, resized first. */
 	k = sink_open(&out);
-	rc = exec_tty("c3", "t1", "[\"sh\",\"-c\",\"sleep 1; stty size; tty\"]", out, true,
-	    &err);
+	rc = exec_tty("c3", "t1", "[\"sh\",\"-c\",\"sleep 1; stty size; tty\"]",
+	    out, true, &err);
 	if (rc == 0) {
 		Qemubox__Guest__V1__ResizePtyRequest rq;
 
 		qemubox__guest__v1__resize_pty_request__init(&rq);
-		rq.id = (char *)(uintptr_t)"c3";
-		rq.exec_id = (char *)(uintptr_t)"t1";
+		rq.id = (char *)(uintptr_t) "c3";
+		rq.exec_id = (char *)(uintptr_t) "t1";
 		rq.width = 91;
 		rq.height = 27;
 		rc = call("ResizePty", &rq.base, NULL, NULL, &err);
 	}
 	e = rc ? NULL : wait_exit("c3", "t1", 30000);
 	tap(rc == 0 && e != NULL && e->status == 0 && k->buf &&
-		strstr(k->buf, "27 91\r\n/dev/pts/") != NULL,
-	    "terminal exec: ResizePty seen by stty, output via the pty%s%s", rc ? ": " : "",
-	    rc ? err.msg : "");
+	        strstr(k->buf, "27 91\r\n/dev/pts/") != NULL,
+	    "terminal exec: ResizePty seen by stty, output via the pty%s%s",
+	    rc ? ": " : "", rc ? err.msg : "");
 	if (e == NULL || k->buf == NULL || strstr(k->buf, "27 91") == NULL)
 		printf("# tty output: %s\n", k->buf ? k->buf : "(none)");
 	delete_("c3", "t1", &err);
 	sink_free(k);
 	rc = kill_("c3", SIGKILL, &err);
 	e = rc ? NULL : wait_exit("c3", "", 30000);
-	tap(rc == 0 && e != NULL && e->status == 137, "SIGKILL -> exit status %d%s%s",
-	    e ? (int)e->status : -1, rc ? ": " : "", rc ? err.msg : "");
+	tap(rc == 0 && e != NULL && e->status == 137,
+	    "SIGKILL -> exit status %d%s%s", e ? (int)e->status : -1,
+	    rc ? ": " : "", rc ? err.msg : "");
 	rc = delete_("c3", "", &err);
 	tap(rc == 0, "delete c3%s%s", rc ? ": " : "", rc ? err.msg : "");
 }
@@ -672,11 +710,12 @@ t_kill_exec(void)
 static void
 t_flow(void)
 {
-	const char *args[] = { "sh", "-c",
-		"dd if=/dev/urandom of=/tmp/blob bs=1048576 count=64 2>/dev/null && "
-		"md5sum /tmp/blob >&2 && cat /tmp/blob",
-		NULL };
-	struct qb_error err = { 0 };
+	const char *args[] = {"sh", "-c",
+	    "dd if=/dev/urandom of=/tmp/blob bs=1048576 count=64 2>/dev/null "
+	    "&& "
+	    "md5sum /tmp/blob >&2 && cat /tmp/blob",
+	    NULL};
+	struct qb_error err = {0};
 	struct exit_rec *e;
 	uint32_t out, errs, eout;
 	struct sink *k, *ke, *kx;
@@ -690,9 +729,11 @@ t_flow(void)
 	ke = sink_open(&errs);
 	rc = create("c4", args, out, errs, &err);
 	rc = rc ?: start("c4", "", &err);
-	tap(rc == 0, "create + start c4 (64 MiB writer)%s%s", rc ? ": " : "", rc ? err.msg : "");
+	tap(rc == 0, "create + start c4 (64 MiB writer)%s%s", rc ? ": " : "",
+	    rc ? err.msg : "");
 	if (rc != 0) {
-		tap(0, "while stdout is stalled: ping and exec answer # not run");
+		tap(0,
+		    "while stdout is stalled: ping and exec answer # not run");
 		tap(0, "stalled 5 s # not run");
 		tap(0, "all bytes arrived # not run");
 		tap(0, "checksum matches # not run");
@@ -703,10 +744,11 @@ t_flow(void)
 	/* Wait for the writer to fill the window, then hold 5 s. */
 	t0 = now_ms();
 	while (!dead && k->total < CHAN_WINDOW && now_ms() - t0 < 60000 &&
-	    wait_exit("c4", "", 0) == NULL)
+	       wait_exit("c4", "", 0) == NULL)
 		evloop_run_once(loop, 100);
 	if (wait_exit("c4", "", 0) != NULL)
-		printf("# c4 exited early; stderr: %s\n", ke->buf ? ke->buf : "(none)");
+		printf("# c4 exited early; stderr: %s\n",
+		    ke->buf ? ke->buf : "(none)");
 	t0 = now_ms();
 	prc = ping(&rtt);
 	kx = sink_open(&eout);
@@ -714,7 +756,8 @@ t_flow(void)
 	e = rc ? NULL : wait_exit("c4", "probe", 30000);
 	if (rc != 0)
 		printf("# c4 stderr: %s\n", ke->buf ? ke->buf : "(none)");
-	tap(prc == 0 && rc == 0 && e != NULL && kx->buf && strcmp(kx->buf, "alive\n") == 0,
+	tap(prc == 0 && rc == 0 && e != NULL && kx->buf &&
+	        strcmp(kx->buf, "alive\n") == 0,
 	    "while stdout is stalled: ping answers (%llu ms), exec answers%s%s",
 	    (unsigned long long)rtt, rc ? ": " : "", rc ? err.msg : "");
 	delete_("c4", "probe", &err);
@@ -722,7 +765,8 @@ t_flow(void)
 	if (now_ms() - t0 < 5000)
 		run_for(5000 - (now_ms() - t0));
 	tap(k->total == CHAN_WINDOW && wait_exit("c4", "", 0) == NULL,
-	    "stalled 5 s: host holds exactly one window (%zu bytes), writer blocked (no exit)",
+	    "stalled 5 s: host holds exactly one window (%zu bytes), writer "
+	    "blocked (no exit)",
 	    k->total);
 	/* Let it flow. */
 	t0 = now_ms();
@@ -735,7 +779,8 @@ t_flow(void)
 	    (unsigned long long)(now_ms() - t0),
 	    (double)k->total / MIB / ((double)(now_ms() - t0 + 1) / 1000));
 	tap(ke->buf != NULL && strncmp(ke->buf, host_md5, 32) == 0,
-	    "checksum matches: host %s guest %.32s", host_md5, ke->buf ? ke->buf : "-");
+	    "checksum matches: host %s guest %.32s", host_md5,
+	    ke->buf ? ke->buf : "-");
 	delete_("c4", "", &err);
 	sink_free(k);
 	sink_free(ke);
@@ -744,8 +789,9 @@ t_flow(void)
 static void
 t_oom(void)
 {
-	const char *args[] = { "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1", NULL };
-	struct qb_error err = { 0 };
+	const char *args[] = {
+	    "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1", NULL};
+	struct qb_error err = {0};
 	struct exit_rec *e;
 	uint64_t end;
 	int rc;
@@ -758,10 +804,11 @@ t_oom(void)
 	end = now_ms() + 2000;
 	while (e != NULL && oom_id[0] == '\0' && now_ms() < end)
 		evloop_run_once(loop, 100);
-	tap(rc == 0 && e != NULL && e->status == 137 && strcmp(oom_id, "c5") == 0,
+	tap(rc == 0 && e != NULL && e->status == 137 &&
+	        strcmp(oom_id, "c5") == 0,
 	    "memory limit 32 MiB, 96 MiB buffer: OOM event for %s, exit %d%s%s",
-	    oom_id[0] ? oom_id : "(none)", e ? (int)e->status : -1, rc ? ": " : "",
-	    rc ? err.msg : "");
+	    oom_id[0] ? oom_id : "(none)", e ? (int)e->status : -1,
+	    rc ? ": " : "", rc ? err.msg : "");
 	delete_("c5", "", &err);
 }
 
@@ -786,17 +833,20 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
 		}
 		fclose(f);
 	}
-	snprintf(khz_arg, sizeof(khz_arg), "console=ttyS0 quiet panic=-1 tsc_early_khz=%ld%s", khz,
+	snprintf(khz_arg, sizeof(khz_arg),
+	    "console=ttyS0 quiet panic=-1 tsc_early_khz=%ld%s", khz,
 	    getenv("QB_GUEST_DEBUG") ? " qemubox.debug=1" : "");
-	snprintf(drive, sizeof(drive), "file=%s,if=none,id=l0,format=raw,readonly=on", layer);
+	snprintf(drive, sizeof(drive),
+	    "file=%s,if=none,id=l0,format=raw,readonly=on", layer);
 	snprintf(serial, sizeof(serial), "file:%s", console);
 	snprintf(chardev, sizeof(chardev), "socket,id=chan,fd=%d", fd);
-	const char *argv[] = { "qemu-system-x86_64", "-machine", "microvm", "-accel", "tcg", "-m",
-		"512M", "-smp", "2", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-		"-kernel", kernel, "-initrd", initrd, "-append", khz_arg, "-serial", serial,
-		"-device", "virtio-serial-device", "-chardev", chardev, "-device",
-		"virtserialport,chardev=chan,name=qemubox.0", "-drive", drive, "-device",
-		"virtio-blk-device,drive=l0,serial=layer0", NULL };
+	const char *argv[] = {"qemu-system-x86_64", "-machine", "microvm",
+	    "-accel", "tcg", "-m", "512M", "-smp", "2", "-nodefaults",
+	    "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
+	    "-initrd", initrd, "-append", khz_arg, "-serial", serial, "-device",
+	    "virtio-serial-device", "-chardev", chardev, "-device",
+	    "virtserialport,chardev=chan,name=qemubox.0", "-drive", drive,
+	    "-device", "virtio-blk-device,drive=l0,serial=layer0", NULL};
 	if ((pid = fork()) == 0) {
 		int nul = open("/dev/null", O_RDWR);
 
@@ -831,7 +881,8 @@ main(int argc, char **argv)
 	int prc;
 
 	if (argc != 6) {
-		fprintf(stderr, "usage: %s KERNEL INITRD LAYER SPEC CONSOLE\n", argv[0]);
+		fprintf(stderr, "usage: %s KERNEL INITRD LAYER SPEC CONSOLE\n",
+		    argv[0]);
 		return 2;
 	}
 	log_init("guest_driver", getenv("QB_GUEST_DEBUG") != NULL);
@@ -852,7 +903,8 @@ main(int argc, char **argv)
 	tap(ready, "guest ready event");
 	if (!ready)
 		goto out;
-	printf("# boot-to-ready: guest %llu ms (CLOCK_BOOTTIME), QEMU start to ready event %llu "
+	printf("# boot-to-ready: guest %llu ms (CLOCK_BOOTTIME), QEMU start to "
+	       "ready event %llu "
 	       "ms wall (TCG microvm)\n",
 	    (unsigned long long)ready_boot_ms,
 	    (unsigned long long)((evloop_now_ns() - t_qemu_ns) / 1000000));
@@ -868,11 +920,13 @@ main(int argc, char **argv)
 		Qemubox__Guest__V1__Empty e;
 
 		qemubox__guest__v1__empty__init(&e);
-		tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0, "shutdown answered");
+		tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0,
+		    "shutdown answered");
 	}
 out:
 	if (wait_qemu(qemu, 30000, &st) == 0)
-		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0, "QEMU exits 0 within 30 s (status %d)",
+		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "QEMU exits 0 within 30 s (status %d)",
 		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	else {
 		tap(0, "QEMU exits 0 within 30 s");

@@ -12,7 +12,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int
-on_response(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
+on_response(
+    struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 {
 	(void)ch;
 	(void)p;
@@ -49,8 +50,10 @@ on_close(struct chan_stream *s, void *arg)
 	chan_stream_release(s);
 }
 
-static const struct chan_ops ops = { .on_response = on_response, .on_event = on_event };
-static const struct chan_stream_ops sops = { .on_data = on_data, .on_close = on_close };
+static const struct chan_ops ops = {
+    .on_response = on_response, .on_event = on_event};
+static const struct chan_stream_ops sops = {
+    .on_data = on_data, .on_close = on_close};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

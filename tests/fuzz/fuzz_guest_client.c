@@ -16,8 +16,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id, uint32_t pid,
-    uint32_t st, void *arg)
+on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id,
+    uint32_t pid, uint32_t st, void *arg)
 {
 	(void)gc;
 	(void)pid;
@@ -28,8 +28,8 @@ on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id, uint32_
 }
 
 static void
-call_cb(struct guest_client *gc, const struct qb_error *err, const ProtobufCMessage *resp,
-    void *arg)
+call_cb(struct guest_client *gc, const struct qb_error *err,
+    const ProtobufCMessage *resp, void *arg)
 {
 	(void)gc;
 	(void)arg;
@@ -45,16 +45,16 @@ on_data(struct chan_stream *s, const uint8_t *p, size_t n, void *arg)
 	chan_stream_grant(s, n);
 }
 
-static const struct guest_client_ops ops = { .on_exit = on_exit_cb };
-static const struct chan_stream_ops sops = { .on_data = on_data };
+static const struct guest_client_ops ops = {.on_exit = on_exit_cb};
+static const struct chan_stream_ops sops = {.on_data = on_data};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct evloop *loop;
 	/* Event{ready{boot_ms 1}} so that Exit/Oom events are acceptable. */
-	static const uint8_t ready[] = { 0, 0, 0, 4, 0, 0, 0, 0, CHAN_T_EVENT, 0, 0x0a, 0x02,
-		0x08, 0x01 };
+	static const uint8_t ready[] = {
+	    0, 0, 0, 4, 0, 0, 0, 0, CHAN_T_EVENT, 0, 0x0a, 0x02, 0x08, 0x01};
 	Qemubox__Guest__V1__PingRequest ping;
 	struct guest_client *gc;
 	int sv[2];
@@ -66,10 +66,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((gc = guest_client_new(loop, sv[0], 0, &ops, NULL)) == NULL)
 		goto out;
 	qemubox__guest__v1__ping_request__init(&ping);
-	guest_call(gc, "Ping", &ping.base, &qemubox__guest__v1__ping_response__descriptor, 0,
-	    call_cb, NULL);
-	guest_call(gc, "Create", &ping.base, &qemubox__guest__v1__create_response__descriptor, 0,
-	    call_cb, NULL);
+	guest_call(gc, "Ping", &ping.base,
+	    &qemubox__guest__v1__ping_response__descriptor, 0, call_cb, NULL);
+	guest_call(gc, "Create", &ping.base,
+	    &qemubox__guest__v1__create_response__descriptor, 0, call_cb, NULL);
 	guest_call(gc, "Kill", &ping.base, NULL, 0, call_cb, NULL);
 	chan_stream_open(guest_client_chan(gc), 2, CHAN_RECV, &sops, NULL);
 	chan_stream_open(guest_client_chan(gc), 4, CHAN_SEND, NULL, NULL);

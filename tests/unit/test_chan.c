@@ -41,7 +41,8 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 }
 
 static int
-on_response(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
+on_response(
+    struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 {
 	struct sink *k = arg;
 
@@ -77,10 +78,10 @@ want_write(struct chan *ch, int on, void *arg)
 }
 
 static const struct chan_ops ops = {
-	.on_request = on_request,
-	.on_response = on_response,
-	.on_event = on_event,
-	.want_write = want_write,
+    .on_request = on_request,
+    .on_response = on_response,
+    .on_event = on_event,
+    .want_write = want_write,
 };
 
 static void
@@ -107,7 +108,8 @@ s_close(struct chan_stream *s, void *arg)
 	k->closes++;
 }
 
-static const struct chan_stream_ops sops = { .on_data = s_data, .on_close = s_close };
+static const struct chan_stream_ops sops = {
+    .on_data = s_data, .on_close = s_close};
 
 static size_t
 frame(uint8_t *out, uint32_t len, uint32_t sid, uint8_t type, const void *p)
@@ -122,7 +124,8 @@ static void
 test_header_golden(void **state)
 {
 	uint8_t h[CHAN_HDR_LEN];
-	const uint8_t want[CHAN_HDR_LEN] = { 0, 0, 0x01, 0x02, 0, 0, 0, 7, 0x20, 0 };
+	const uint8_t want[CHAN_HDR_LEN] = {
+	    0, 0, 0x01, 0x02, 0, 0, 0, 7, 0x20, 0};
 
 	(void)state;
 	chan_hdr_encode(h, 0x102, 7, CHAN_T_DATA, 0);
@@ -133,7 +136,7 @@ test_header_golden(void **state)
 static void
 test_bytewise_input(void **state)
 {
-	struct sink k = { 0 };
+	struct sink k = {0};
 	struct chan *g = chan_new(-1, CHAN_GUEST, &ops, &k);
 	uint8_t buf[64];
 	size_t n, i;
@@ -150,9 +153,10 @@ test_bytewise_input(void **state)
 }
 
 static void
-expect_violation(enum chan_role role, const uint8_t *buf, size_t n, bool open_recv)
+expect_violation(
+    enum chan_role role, const uint8_t *buf, size_t n, bool open_recv)
 {
-	struct sink k = { 0 };
+	struct sink k = {0};
 	struct chan *c = chan_new(-1, role, &ops, &k);
 
 	if (open_recv)
@@ -174,7 +178,8 @@ test_host_rejects(void **state)
 
 	(void)state;
 	/* A request is not something a guest may send. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 0, 1, CHAN_T_REQUEST, NULL), false);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 0, 1, CHAN_T_REQUEST, NULL), false);
 	/* Unknown type. */
 	expect_violation(CHAN_HOST, buf, frame(buf, 0, 1, 0x7f, NULL), false);
 	/* Oversized response: refused from the header alone. */
@@ -184,28 +189,35 @@ test_host_rejects(void **state)
 	chan_hdr_encode(big, CHAN_MAX_DATA + 1, 9, CHAN_T_DATA, 0);
 	expect_violation(CHAN_HOST, big, sizeof(big), true);
 	/* Data on a stream the host did not open. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 3, 11, CHAN_T_DATA, "abc"), true);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 3, 11, CHAN_T_DATA, "abc"), true);
 	/* Credit frame of the wrong size. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 3, 9, CHAN_T_CREDIT, "abc"), true);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 3, 9, CHAN_T_CREDIT, "abc"), true);
 	/* Close frame with a payload. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 1, 9, CHAN_T_CLOSE, "x"), true);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 1, 9, CHAN_T_CLOSE, "x"), true);
 	/* Event on a nonzero stream id. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 1, 3, CHAN_T_EVENT, "x"), false);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 1, 3, CHAN_T_EVENT, "x"), false);
 	/* Data on stream 0. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 1, 0, CHAN_T_DATA, "x"), false);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 1, 0, CHAN_T_DATA, "x"), false);
 	/* Close of a stream never opened. */
-	expect_violation(CHAN_HOST, buf, frame(buf, 0, 12, CHAN_T_CLOSE, NULL), true);
+	expect_violation(
+	    CHAN_HOST, buf, frame(buf, 0, 12, CHAN_T_CLOSE, NULL), true);
 }
 
 static void
 test_host_rejects_bad_response(void **state)
 {
-	struct sink k = { .reject_response = true };
+	struct sink k = {.reject_response = true};
 	struct chan *c = chan_new(-1, CHAN_HOST, &ops, &k);
 	uint8_t buf[32];
 
 	(void)state;
-	assert_int_equal(chan_input(c, buf, frame(buf, 2, 1, CHAN_T_RESPONSE, "xx")), -1);
+	assert_int_equal(
+	    chan_input(c, buf, frame(buf, 2, 1, CHAN_T_RESPONSE, "xx")), -1);
 	assert_int_equal(errno, EPROTO);
 	chan_free(c);
 }
@@ -214,7 +226,7 @@ test_host_rejects_bad_response(void **state)
 static void
 test_host_enforces_credit(void **state)
 {
-	struct sink k = { 0 };
+	struct sink k = {0};
 	struct chan *c = chan_new(-1, CHAN_HOST, &ops, &k);
 	struct chan_stream *s = chan_stream_open(c, 9, CHAN_RECV, &sops, &k);
 	uint8_t *buf = calloc(1, CHAN_HDR_LEN + CHAN_MAX_DATA);
@@ -223,11 +235,14 @@ test_host_enforces_credit(void **state)
 	(void)state;
 	assert_non_null(s);
 	for (i = 0; i < CHAN_WINDOW / CHAN_MAX_DATA; i++)
-		assert_int_equal(chan_input(c, buf, frame(buf, CHAN_MAX_DATA, 9, CHAN_T_DATA, NULL)),
+		assert_int_equal(
+		    chan_input(c, buf,
+		        frame(buf, CHAN_MAX_DATA, 9, CHAN_T_DATA, NULL)),
 		    0);
 	assert_int_equal(k.data_len, CHAN_WINDOW);
 	/* Window exhausted: one more byte is a violation. */
-	assert_int_equal(chan_input(c, buf, frame(buf, 1, 9, CHAN_T_DATA, "z")), -1);
+	assert_int_equal(
+	    chan_input(c, buf, frame(buf, 1, 9, CHAN_T_DATA, "z")), -1);
 	assert_int_equal(errno, EPROTO);
 	free(buf);
 	free(k.data);
@@ -237,15 +252,16 @@ test_host_enforces_credit(void **state)
 static void
 test_credit_beyond_window(void **state)
 {
-	struct sink k = { 0 };
+	struct sink k = {0};
 	struct chan *c = chan_new(-1, CHAN_HOST, &ops, &k);
 	uint8_t buf[32];
-	const uint8_t one[4] = { 0, 0, 0, 1 };
+	const uint8_t one[4] = {0, 0, 0, 1};
 
 	(void)state;
 	assert_non_null(chan_stream_open(c, 4, CHAN_SEND, NULL, NULL));
 	/* A SEND stream starts with a full window: any grant overflows it. */
-	assert_int_equal(chan_input(c, buf, frame(buf, 4, 4, CHAN_T_CREDIT, one)), -1);
+	assert_int_equal(
+	    chan_input(c, buf, frame(buf, 4, 4, CHAN_T_CREDIT, one)), -1);
 	chan_free(c);
 }
 
@@ -253,15 +269,18 @@ test_credit_beyond_window(void **state)
 static void
 test_guest_tolerates_late_frames(void **state)
 {
-	struct sink k = { 0 };
+	struct sink k = {0};
 	struct chan *g = chan_new(-1, CHAN_GUEST, &ops, &k);
 	uint8_t buf[64];
-	const uint8_t one[4] = { 0, 0, 0, 1 };
+	const uint8_t one[4] = {0, 0, 0, 1};
 
 	(void)state;
-	assert_int_equal(chan_input(g, buf, frame(buf, 3, 77, CHAN_T_DATA, "abc")), 0);
-	assert_int_equal(chan_input(g, buf, frame(buf, 0, 77, CHAN_T_CLOSE, NULL)), 0);
-	assert_int_equal(chan_input(g, buf, frame(buf, 4, 77, CHAN_T_CREDIT, one)), 0);
+	assert_int_equal(
+	    chan_input(g, buf, frame(buf, 3, 77, CHAN_T_DATA, "abc")), 0);
+	assert_int_equal(
+	    chan_input(g, buf, frame(buf, 0, 77, CHAN_T_CLOSE, NULL)), 0);
+	assert_int_equal(
+	    chan_input(g, buf, frame(buf, 4, 77, CHAN_T_CREDIT, one)), 0);
 	assert_false(chan_failed(g));
 	chan_free(g);
 }
@@ -270,7 +289,7 @@ test_guest_tolerates_late_frames(void **state)
 static void
 test_release_discards(void **state)
 {
-	struct sink k = { 0 };
+	struct sink k = {0};
 	struct chan *c = chan_new(-1, CHAN_HOST, &ops, &k);
 	struct chan_stream *s = chan_stream_open(c, 9, CHAN_RECV, &sops, &k);
 	uint8_t *buf = calloc(1, CHAN_HDR_LEN + CHAN_MAX_DATA);
@@ -279,10 +298,13 @@ test_release_discards(void **state)
 	(void)state;
 	chan_stream_release(s);
 	for (i = 0; i < 16; i++)
-		assert_int_equal(chan_input(c, buf, frame(buf, CHAN_MAX_DATA, 9, CHAN_T_DATA, NULL)),
+		assert_int_equal(
+		    chan_input(c, buf,
+		        frame(buf, CHAN_MAX_DATA, 9, CHAN_T_DATA, NULL)),
 		    0);
 	assert_int_equal(k.data_len, 0);
-	assert_int_equal(chan_input(c, buf, frame(buf, 0, 9, CHAN_T_CLOSE, NULL)), 0);
+	assert_int_equal(
+	    chan_input(c, buf, frame(buf, 0, 9, CHAN_T_CLOSE, NULL)), 0);
 	assert_null(chan_stream_find(c, 9));
 	assert_int_equal(k.closes, 0);
 	free(buf);
@@ -305,7 +327,7 @@ pump(struct chan *a, struct chan *b)
 static void
 test_pair_flow_control(void **state)
 {
-	struct sink hk = { 0 }, gk = { 0 };
+	struct sink hk = {0}, gk = {0};
 	int sv[2];
 	struct chan *h, *g;
 	struct chan_stream *hs, *gs;
@@ -317,7 +339,8 @@ test_pair_flow_control(void **state)
 	(void)state;
 	for (i = 0; i < total; i++)
 		src[i] = (uint8_t)(i * 7 + i / 251);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	h = chan_new(sv[0], CHAN_HOST, &ops, &hk);
 	g = chan_new(sv[1], CHAN_GUEST, &ops, &gk);
 	hs = chan_stream_open(h, 2, CHAN_RECV, &sops, &hk);
@@ -332,7 +355,8 @@ test_pair_flow_control(void **state)
 	assert_int_equal(hk.data_len, CHAN_WINDOW);
 
 	/* An RPC still passes while the stream is stalled. */
-	assert_int_equal(chan_send_frame(h, CHAN_T_REQUEST, 0, 1, "ping", 4), 0);
+	assert_int_equal(
+	    chan_send_frame(h, CHAN_T_REQUEST, 0, 1, "ping", 4), 0);
 	pump(h, g);
 	assert_int_equal(gk.requests, 1);
 	assert_int_equal(chan_send_frame(g, CHAN_T_RESPONSE, 0, 1, NULL, 0), 0);
@@ -341,7 +365,8 @@ test_pair_flow_control(void **state)
 
 	while (sent < total && rounds++ < 1000) {
 		if (granted < hk.data_len) {
-			assert_int_equal(chan_stream_grant(hs, hk.data_len - granted), 0);
+			assert_int_equal(
+			    chan_stream_grant(hs, hk.data_len - granted), 0);
 			granted = hk.data_len;
 		}
 		pump(h, g);
@@ -399,18 +424,23 @@ test_rpc_roundtrip(void **state)
 	int sv[2];
 	uint8_t buf[512];
 	ssize_t n;
-	/* Golden bytes: Response{status{code 5, message "nf"}} (WIRE.md §1.4). */
-	const uint8_t golden[] = { 0x0a, 0x06, 0x08, 0x05, 0x12, 0x02, 'n', 'f' };
+	/* Golden bytes: Response{status{code 5, message "nf"}} (WIRE.md §1.4).
+	 */
+	const uint8_t golden[] = {0x0a, 0x06, 0x08, 0x05, 0x12, 0x02, 'n', 'f'};
 
 	(void)state;
 	chan_free(c);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	c = chan_new(sv[0], CHAN_HOST, &ops, NULL);
-	assert_int_equal(chan_rpc_send_request(c, 3, GUEST_SERVICE, "Ping", (const uint8_t *)"\x08\x01", 2), 0);
+	assert_int_equal(chan_rpc_send_request(c, 3, GUEST_SERVICE, "Ping",
+	                     (const uint8_t *)"\x08\x01", 2),
+	    0);
 	n = read(sv[1], buf, sizeof(buf));
 	assert_true(n > CHAN_HDR_LEN);
 	assert_int_equal(buf[8], CHAN_T_REQUEST);
-	assert_int_equal(chan_rpc_req_decode(buf + CHAN_HDR_LEN, (size_t)n - CHAN_HDR_LEN, &q), 0);
+	assert_int_equal(chan_rpc_req_decode(
+	                     buf + CHAN_HDR_LEN, (size_t)n - CHAN_HDR_LEN, &q),
+	    0);
 	assert_int_equal(q.service_len, strlen(GUEST_SERVICE));
 	assert_memory_equal(q.service, GUEST_SERVICE, q.service_len);
 	assert_memory_equal(q.method, "Ping", 4);
@@ -424,13 +454,20 @@ test_rpc_roundtrip(void **state)
 	assert_int_equal(r.code, 5);
 	assert_int_equal(r.msg_len, 2);
 	/* Success with an empty status: no status field at all. */
-	assert_int_equal(chan_rpc_send_response(c, 5, 0, NULL, (const uint8_t *)"\x08\x07", 2), 0);
+	assert_int_equal(chan_rpc_send_response(
+	                     c, 5, 0, NULL, (const uint8_t *)"\x08\x07", 2),
+	    0);
 	n = read(sv[1], buf, sizeof(buf));
-	assert_int_equal(chan_rpc_resp_decode(buf + CHAN_HDR_LEN, (size_t)n - CHAN_HDR_LEN, &r), 0);
+	assert_int_equal(chan_rpc_resp_decode(
+	                     buf + CHAN_HDR_LEN, (size_t)n - CHAN_HDR_LEN, &r),
+	    0);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.payload_len, 2);
 	/* Truncated length prefix. */
-	assert_int_equal(chan_rpc_resp_decode((const uint8_t *)"\x12\x05" "ab", 4, &r), -1);
+	assert_int_equal(chan_rpc_resp_decode((const uint8_t *)"\x12\x05"
+	                                                       "ab",
+	                     4, &r),
+	    -1);
 	chan_free(c);
 	close(sv[0]);
 	close(sv[1]);
@@ -440,17 +477,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_golden),
-		cmocka_unit_test(test_bytewise_input),
-		cmocka_unit_test(test_host_rejects),
-		cmocka_unit_test(test_host_rejects_bad_response),
-		cmocka_unit_test(test_host_enforces_credit),
-		cmocka_unit_test(test_credit_beyond_window),
-		cmocka_unit_test(test_guest_tolerates_late_frames),
-		cmocka_unit_test(test_release_discards),
-		cmocka_unit_test(test_pair_flow_control),
-		cmocka_unit_test(test_stream_ids),
-		cmocka_unit_test(test_rpc_roundtrip),
+	    cmocka_unit_test(test_header_golden),
+	    cmocka_unit_test(test_bytewise_input),
+	    cmocka_unit_test(test_host_rejects),
+	    cmocka_unit_test(test_host_rejects_bad_response),
+	    cmocka_unit_test(test_host_enforces_credit),
+	    cmocka_unit_test(test_credit_beyond_window),
+	    cmocka_unit_test(test_guest_tolerates_late_frames),
+	    cmocka_unit_test(test_release_discards),
+	    cmocka_unit_test(test_pair_flow_control),
+	    cmocka_unit_test(test_stream_ids),
+	    cmocka_unit_test(test_rpc_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

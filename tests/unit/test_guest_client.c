@@ -46,11 +46,12 @@ g_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 	(void)arg;
 	assert_int_equal(chan_rpc_req_decode(p, n, &q), 0);
 	F.last_sid = sid;
-	snprintf(F.last_method, sizeof(F.last_method), "%.*s", (int)q.method_len, q.method);
+	snprintf(F.last_method, sizeof(F.last_method), "%.*s",
+	    (int)q.method_len, q.method);
 	F.requests++;
 }
 
-static const struct chan_ops g_ops = { .on_request = g_request };
+static const struct chan_ops g_ops = {.on_request = g_request};
 
 static void
 on_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
@@ -62,8 +63,8 @@ on_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
 }
 
 static void
-on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id, uint32_t pid,
-    uint32_t st, void *arg)
+on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id,
+    uint32_t pid, uint32_t st, void *arg)
 {
 	(void)gc;
 	(void)pid;
@@ -84,8 +85,7 @@ on_dead(struct guest_client *gc, const char *why, void *arg)
 }
 
 static const struct guest_client_ops ops = {
-	.on_ready = on_ready, .on_exit = on_exit_cb, .on_dead = on_dead
-};
+    .on_ready = on_ready, .on_exit = on_exit_cb, .on_dead = on_dead};
 
 static void
 pump(int rounds)
@@ -126,7 +126,8 @@ setup(void **state)
 	(void)state;
 	memset(&F, 0, sizeof(F));
 	F.loop = evloop_new();
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, F.sv), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, F.sv), 0);
 	F.gc = guest_client_new(F.loop, F.sv[0], 2000, &ops, NULL);
 	F.g = chan_new(F.sv[1], CHAN_GUEST, &g_ops, NULL);
 	assert_non_null(F.gc);
@@ -154,8 +155,8 @@ struct res {
 };
 
 static void
-done_cb(struct guest_client *gc, const struct qb_error *err, const ProtobufCMessage *resp,
-    void *arg)
+done_cb(struct guest_client *gc, const struct qb_error *err,
+    const ProtobufCMessage *resp, void *arg)
 {
 	struct res *r = arg;
 
@@ -164,7 +165,8 @@ done_cb(struct guest_client *gc, const struct qb_error *err, const ProtobufCMess
 	r->code = err->code;
 	snprintf(r->msg, sizeof(r->msg), "%s", err->msg);
 	if (resp != NULL)
-		r->nonce = ((const Qemubox__Guest__V1__PingResponse *)resp)->nonce;
+		r->nonce =
+		    ((const Qemubox__Guest__V1__PingResponse *)resp)->nonce;
 }
 
 static void
@@ -175,7 +177,8 @@ call_ping(struct res *r, uint64_t timeout_ms)
 	qemubox__guest__v1__ping_request__init(&req);
 	req.nonce = 7;
 	assert_int_equal(guest_call(F.gc, "Ping", &req.base,
-			     &qemubox__guest__v1__ping_response__descriptor, timeout_ms, done_cb, r),
+	                     &qemubox__guest__v1__ping_response__descriptor,
+	                     timeout_ms, done_cb, r),
 	    0);
 	pump(3);
 	assert_string_equal(F.last_method, "Ping");
@@ -198,7 +201,7 @@ answer_ping(uint32_t sid, uint64_t nonce)
 static void
 test_ready_and_call(void **state)
 {
-	struct res r = { 0 }, r2 = { 0 };
+	struct res r = {0}, r2 = {0};
 
 	(void)state;
 	send_ready();
@@ -215,7 +218,9 @@ test_ready_and_call(void **state)
 	/* Error answers carry the guest's code and message. */
 	call_ping(&r2, 0);
 	assert_int_equal(F.last_sid, 3);
-	assert_int_equal(chan_rpc_send_response(F.g, 3, QB_E_NOTFOUND, "no such", NULL, 0), 0);
+	assert_int_equal(
+	    chan_rpc_send_response(F.g, 3, QB_E_NOTFOUND, "no such", NULL, 0),
+	    0);
 	pump(3);
 	assert_true(r2.done);
 	assert_int_equal(r2.code, QB_E_NOTFOUND);
@@ -226,7 +231,7 @@ test_ready_and_call(void **state)
 static void
 test_call_timeout_late_answer(void **state)
 {
-	struct res r = { 0 };
+	struct res r = {0};
 	uint64_t end;
 
 	(void)state;
@@ -253,7 +258,7 @@ test_exit_event(void **state)
 	send_ready();
 	qemubox__guest__v1__event__init(&ev);
 	qemubox__guest__v1__exit_event__init(&ex);
-	ex.id = (char *)(uintptr_t)"c1";
+	ex.id = (char *)(uintptr_t) "c1";
 	ex.exit_status = 137;
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
 	ev.exit = &ex;
@@ -266,19 +271,21 @@ test_exit_event(void **state)
 static void
 test_hostile_unknown_response(void **state)
 {
-	struct res r = { 0 };
+	struct res r = {0};
 
 	(void)state;
 	send_ready();
 	pump(3);
 	call_ping(&r, 0);
-	/* An answer to a call nobody made: the VM is dead, pending calls fail. */
+	/* An answer to a call nobody made: the VM is dead, pending calls fail.
+	 */
 	assert_int_equal(chan_rpc_send_response(F.g, 99, 0, NULL, NULL, 0), 0);
 	pump(3);
 	assert_true(F.dead);
 	assert_true(r.done);
 	assert_int_equal(r.code, QB_E_UNAVAILABLE);
-	assert_int_equal(guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r), -1);
+	assert_int_equal(
+	    guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r), -1);
 }
 
 static void
@@ -292,10 +299,13 @@ test_hostile_data_beyond_credit(void **state)
 	send_ready();
 	pump(3);
 	id = guest_stream_id(F.gc);
-	assert_non_null(chan_stream_open(guest_client_chan(F.gc), id, CHAN_RECV, NULL, NULL));
+	assert_non_null(chan_stream_open(
+	    guest_client_chan(F.gc), id, CHAN_RECV, NULL, NULL));
 	/* Five 64 KiB frames into a 256 KiB window nobody drains. */
 	for (i = 0; i < 5; i++)
-		assert_int_equal(chan_send_frame(F.g, CHAN_T_DATA, 0, id, buf, CHAN_MAX_DATA), 0);
+		assert_int_equal(chan_send_frame(F.g, CHAN_T_DATA, 0, id, buf,
+		                     CHAN_MAX_DATA),
+		    0);
 	pump(10);
 	assert_true(F.dead);
 	assert_string_equal(F.why, "protocol violation");
@@ -311,7 +321,7 @@ test_exit_before_ready(void **state)
 	(void)state;
 	qemubox__guest__v1__event__init(&ev);
 	qemubox__guest__v1__exit_event__init(&ex);
-	ex.id = (char *)(uintptr_t)"c1";
+	ex.id = (char *)(uintptr_t) "c1";
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
 	ev.exit = &ex;
 	send_event(&ev);
@@ -348,14 +358,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ready_and_call, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_call_timeout_late_answer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_unknown_response, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_data_beyond_credit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_before_ready, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ready_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_guest_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ready_and_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_call_timeout_late_answer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exit_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_hostile_unknown_response, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_hostile_data_beyond_credit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_exit_before_ready, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ready_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guest_closes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
