@@ -695,7 +695,7 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	snprintf(c->id, sizeof(c->id), "%s", req->id);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", AGENT_STATE_DIR, req->id);
 	c->nlayers = req->n_layers;
-	if (mkdir(c->dir, 0700) == -1)
+	if (mkdir(c->dir, 0711) == -1)
 		goto fail_errno;
 	c->next = a->ctrs;
 	a->ctrs = c;
@@ -1609,8 +1609,12 @@ agent_run(struct pid1_info *info)
 	a.chan_fd = fd;
 	signal(SIGPIPE, SIG_IGN);
 	/* crun.log and the per-container state dirs live here. */
-	if ((mkdir("/run/qemubox", 0700) == -1 && errno != EEXIST) ||
-	    (mkdir(AGENT_STATE_DIR, 0700) == -1 && errno != EEXIST))
+	/*
+	 * 0711: crun resolves the container's executable as the container's
+	 * user through the rootfs path under here; search permission only.
+	 */
+	if ((mkdir("/run/qemubox", 0711) == -1 && errno != EEXIST) ||
+	    (mkdir(AGENT_STATE_DIR, 0711) == -1 && errno != EEXIST))
 		return -1;
 	if ((a.loop = evloop_new()) == NULL)
 		return -1;

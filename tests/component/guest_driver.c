@@ -42,6 +42,7 @@ static uint64_t ready_boot_ms;
 static bool ready;
 static uint64_t t_qemu_ns;
 static const char *base_spec_path;
+static int next_uid;           /* next container's process.user.uid, 0 = root */
 static uint32_t next_stdin;    /* next container's stdin stream, 0 = none */
 static int64_t spec_mem_limit; /* next container's memory limit, 0 = none */
 static char oom_id[64];
@@ -322,6 +323,14 @@ spec_with_args(const char *const args[], size_t *len)
 		json_object_object_add(res, "memory", mem);
 		json_object_object_add(lx, "resources", res);
 	}
+	if (next_uid > 0) {
+		struct json_object *u = json_object_new_object();
+
+		json_object_object_add(u, "uid", json_object_new_int(next_uid));
+		json_object_object_add(
+		    u, "gid", json_object_new_int(next_uid + 1));
+		json_object_object_add(proc, "user", u);
+	}
 	/* crun spec makes the root read-only; the flow test writes to /tmp. */
 	json_object_object_get_ex(spec, "root", &arr);
 	json_object_object_add(arr, "readonly", json_object_new_boolean(0));
@@ -536,6 +545,29 @@ t_stdin(void)
 	    rc ? ": " : "", rc ? err.msg : "");
 	chan_stream_release(in);
 	delete_("c6", "", &err);
+	sink_free(k);
+}
+
+static void
+t_user(void)
+{
+	const char *args[] = {"sh", "-c", "echo $(id -u):$(id -g)", NULL};
+	struct qb_error err = {0};
+	struct exit_rec *e;
+	uint32_t out;
+	struct sink *k = sink_open(&out);
+	int rc;
+
+	next_uid = 1000;
+	rc = create("c7", args, out, 0, &err);
+	next_uid = 0;
+	rc = rc ?: start("c7", "", &err);
+	e = rc ? NULL : wait_exit("c7", "", 30000);
+	tap(rc == 0 && e != NULL && e->status == 0 && k->buf &&
+	        strcmp(k->buf, "1000:1001\n") == 0,
+	    "process.user 1000:1001 runs as that user%s%s", rc ? ": " : "",
+	    rc ? err.msg : "");
+	delete_("c7", "", &err);
 	sink_free(k);
 }
 
@@ -898,7 +930,7 @@ main(int argc, char **argv)
 	close(sv[1]);
 	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
 
-	printf("1..27\n");
+	printf("1..28\n");
 	run_until(&ready, 130000);
 	tap(ready, "guest ready event");
 	if (!ready)
@@ -912,6 +944,7 @@ main(int argc, char **argv)
 	tap(prc == 0, "ping (%llu ms)", (unsigned long long)rtt);
 	t_echo();
 	t_stdin();
+	t_user();
 	t_exit42();
 	t_kill_exec();
 	t_flow();
