@@ -23,7 +23,8 @@ main(void)
 	(void)mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	fd = open("/dev/console", O_WRONLY);
 	if (fd >= 0) {
-		n = snprintf(line, sizeof(line), "poweroff-init: up at %ld ms\n",
+		n = snprintf(line, sizeof(line),
+		    "poweroff-init: up at %ld ms\n",
 		    (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 		(void)!write(fd, line, (size_t)n);
 		close(fd);

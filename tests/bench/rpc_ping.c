@@ -48,18 +48,21 @@ on_dead(struct guest_client *c, const char *why, void *arg)
 }
 
 static const struct guest_client_ops ops = {
-	.on_ready = on_ready,
-	.on_dead = on_dead,
+    .on_ready = on_ready,
+    .on_dead = on_dead,
 };
 
 static void
-ping_done(struct guest_client *c, const struct qb_error *err, const ProtobufCMessage *resp,
-    void *arg)
+ping_done(struct guest_client *c, const struct qb_error *err,
+    const ProtobufCMessage *resp, void *arg)
 {
 	(void)c;
 	(void)arg;
 	last_err = *err;
-	last_nonce = resp != NULL ? ((const Qemubox__Guest__V1__PingResponse *)resp)->nonce : 0;
+	last_nonce =
+	    resp != NULL
+	        ? ((const Qemubox__Guest__V1__PingResponse *)resp)->nonce
+	        : 0;
 	done = true;
 }
 
@@ -105,15 +108,16 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *console)
 	pid_t pid;
 	int nul;
 
-	snprintf(append, sizeof(append), "console=ttyS0 quiet panic=1 tsc_early_khz=%ld",
-	    host_khz());
+	snprintf(append, sizeof(append),
+	    "console=ttyS0 quiet panic=1 tsc_early_khz=%ld", host_khz());
 	snprintf(serial, sizeof(serial), "file:%s", console);
 	snprintf(chardev, sizeof(chardev), "socket,id=chan,fd=%d", fd);
-	const char *argv[] = { "qemu-system-x86_64", "-machine", "microvm", "-accel", "tcg", "-m",
-		"512M", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
-		"-no-reboot", "-kernel", kernel, "-initrd", initrd, "-append", append, "-serial",
-		serial, "-device", "virtio-serial-device", "-chardev", chardev, "-device",
-		"virtserialport,chardev=chan,name=qemubox.0", NULL };
+	const char *argv[] = {"qemu-system-x86_64", "-machine", "microvm",
+	    "-accel", "tcg", "-m", "512M", "-smp", "1", "-nodefaults",
+	    "-no-user-config", "-display", "none", "-no-reboot", "-kernel",
+	    kernel, "-initrd", initrd, "-append", append, "-serial", serial,
+	    "-device", "virtio-serial-device", "-chardev", chardev, "-device",
+	    "virtserialport,chardev=chan,name=qemubox.0", NULL};
 
 	if ((pid = fork()) == 0) {
 		if ((nul = open("/dev/null", O_RDWR)) >= 0) {
@@ -167,26 +171,29 @@ main(int argc, char **argv)
 		done = false;
 		t0 = evloop_now_ns();
 		if (guest_call(gc, "Ping", &req.base,
-		        &qemubox__guest__v1__ping_response__descriptor, 10000, ping_done,
-		        NULL) == -1)
+		        &qemubox__guest__v1__ping_response__descriptor, 10000,
+		        ping_done, NULL) == -1)
 			goto out;
 		run_until(&done, 11000);
-		if (!done || last_err.code != QB_E_OK || last_nonce != req.nonce) {
+		if (!done || last_err.code != QB_E_OK ||
+		    last_nonce != req.nonce) {
 			fprintf(stderr, "rpc_ping: ping %d failed\n", i);
 			goto out;
 		}
 		rtt[i] = (evloop_now_ns() - t0) / 1000;
 	}
 	qsort(rtt, (size_t)n, sizeof(*rtt), cmp_u64);
-	printf("ready_ms %llu n %d median_us %llu p99_us %llu min_us %llu max_us %llu\n",
+	printf("ready_ms %llu n %d median_us %llu p99_us %llu min_us %llu "
+	       "max_us %llu\n",
 	    (unsigned long long)t_ready, n, (unsigned long long)rtt[n / 2],
-	    (unsigned long long)rtt[(n * 99 + 99) / 100 - 1], (unsigned long long)rtt[0],
-	    (unsigned long long)rtt[n - 1]);
+	    (unsigned long long)rtt[(n * 99 + 99) / 100 - 1],
+	    (unsigned long long)rtt[0], (unsigned long long)rtt[n - 1]);
 	rc = 0;
 out:
 	qemubox__guest__v1__empty__init(&empty);
 	done = false;
-	if (!dead && guest_call(gc, "Shutdown", &empty.base, NULL, 5000, ping_done, NULL) == 0)
+	if (!dead && guest_call(gc, "Shutdown", &empty.base, NULL, 5000,
+	                 ping_done, NULL) == 0)
 		run_until(&done, 6000);
 	for (i = 0; i < 100 && waitpid(qemu, &st, WNOHANG) != qemu; i++)
 		usleep(50000);

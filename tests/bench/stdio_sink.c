@@ -17,7 +17,7 @@ int
 main(void)
 {
 	static char buf[1 << 17];
-	struct timespec a = { 0, 0 }, b;
+	struct timespec a = {0, 0}, b;
 	uint64_t total = 0;
 	ssize_t n;
 	double s;
@@ -29,11 +29,13 @@ main(void)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (n < 0 || total == 0) {
-		fprintf(stderr, "stdio_sink: %s\n", n < 0 ? "read error" : "no data");
+		fprintf(stderr, "stdio_sink: %s\n",
+		    n < 0 ? "read error" : "no data");
 		return 1;
 	}
-	s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-	printf("bytes %llu seconds %.3f mbps %.1f\n", (unsigned long long)total, s,
-	    s > 0 ? (double)total / 1e6 / s : 0.0);
+	s = (double)(b.tv_sec - a.tv_sec) +
+	    (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	printf("bytes %llu seconds %.3f mbps %.1f\n", (unsigned long long)total,
+	    s, s > 0 ? (double)total / 1e6 / s : 0.0);
 	return 0;
 }
