@@ -21,6 +21,7 @@ struct chan_pump {
 	bool done;
 	bool ignore_eof;
 	bool finish_when_empty;
+	int hold_wfd; /* our writer on a FIFO until its real writer showed up */
 	chan_pump_cb cb;
 	void *arg;
 	/* to_fd: bytes received, not yet written to the fd */
@@ -37,6 +38,9 @@ pump_close_fd(struct chan_pump *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	if (p->hold_wfd >= 0)
+		close(p->hold_wfd);
+	p->hold_wfd = -1;
 }
 
 static void
@@ -84,6 +88,13 @@ from_fd_pump(struct chan_pump *p)
 				    chan_stream_id(p->s));
 			pump_done(p);
 			return 1;
+		}
+		if (p->hold_wfd >= 0) {
+			/* The real writer is attached: from now on a read of
+			 * 0 means it closed, which is the end of the input. */
+			close(p->hold_wfd);
+			p->hold_wfd = -1;
+			p->ignore_eof = false;
 		}
 		if (chan_stream_send(p->s, buf, (size_t)n) != n) {
 			log_warn("%s: stream %u: send", __func__,
@@ -133,6 +144,7 @@ pump_new(struct evloop *loop, int fd, bool from_fd)
 		return NULL;
 	p->loop = loop;
 	p->fd = fd;
+	p->hold_wfd = -1;
 	p->from_fd = from_fd;
 	return p;
 }
@@ -273,6 +285,14 @@ bool
 chan_pump_done(const struct chan_pump *p)
 {
 	return p == NULL || p->done;
+}
+
+void
+chan_pump_hold_writer(struct chan_pump *p, int wfd)
+{
+	if (p->hold_wfd >= 0)
+		close(p->hold_wfd);
+	p->hold_wfd = wfd;
 }
 
 bool

@@ -39,6 +39,14 @@ struct chan_pump *chan_pump_to_fd(struct evloop *, struct chan *, uint32_t sid,
     int fd, chan_pump_cb done, void *arg);
 bool chan_pump_done(const struct chan_pump *);
 /*
+ * from_fd on a FIFO created with ignore_eof: the pump keeps wfd (a write
+ * end we opened ourselves, so "no writer yet" reads EAGAIN instead of EOF)
+ * until the first byte arrives from the real writer; it then closes wfd and
+ * treats the next read of 0 as the end of the input (the writer closed),
+ * as containerd's stdin FIFO needs when CloseIO never comes.
+ */
+void chan_pump_hold_writer(struct chan_pump *, int wfd);
+/*
  * from_fd: end the stream at the first moment the fd has nothing to read
  * while the stream has credit (stdin after CloseIO; output of an exited
  * process whose pipe a grandchild may hold open). Data the peer has not

@@ -13,7 +13,6 @@
 struct stdio_relay {
 	struct chan_pump *in, *out, *err;
 	uint32_t in_id, out_id, err_id;
-	int in_keep; /* our own write end of the stdin FIFO, see below */
 };
 
 static void
@@ -58,13 +57,12 @@ stdio_relay_new(struct evloop *loop, struct guest_client *gc, const char *in,
 {
 	struct stdio_relay *r;
 	struct chan *ch = guest_client_chan(gc);
-	int fd;
+	int fd, wfd;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		qb_seterr(err, QB_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	r->in_keep = -1;
 	if (in != NULL && in[0] != '\0') {
 		if (strstr(in, "://") != NULL) {
 			qb_seterr(err, QB_E_UNIMPLEMENTED, "stdin URI %s is not "
@@ -81,17 +79,24 @@ stdio_relay_new(struct evloop *loop, struct guest_client *gc, const char *in,
 			    strerror(errno));
 			goto fail;
 		}
-		/* Holding a writer ourselves turns "no writer" into EAGAIN
-		 * rather than a stream of EOFs that would spin the loop. */
-		r->in_keep = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		/* Our own writer turns "no writer yet" into EAGAIN rather
+		 * than EOFs that would spin the loop; the pump drops it once
+		 * containerd's writer has sent something, so its close is
+		 * the end of stdin even when no CloseIO follows (ctr sends
+		 * none when its stdin ends before Create returns). */
+		wfd = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		r->in_id = guest_stream_id(gc);
 		r->in = chan_pump_from_fd(loop, ch, r->in_id, fd, true,
 		    pump_done, r);
 		if (r->in == NULL) {
+			if (wfd != -1)
+				close(wfd);
 			qb_seterr(err, QB_E_INTERNAL, "stdin stream: %s",
 			    strerror(errno));
 			goto fail;
 		}
+		if (wfd != -1)
+			chan_pump_hold_writer(r->in, wfd);
 	}
 	if (out != NULL && out[0] != '\0') {
 		if ((fd = open_output(out, err)) == -1)
@@ -131,19 +136,9 @@ stdio_relay_ids(const struct stdio_relay *r, uint32_t *in, uint32_t *out,
 	*err = r->err_id;
 }
 
-static void
-drop_keep(struct stdio_relay *r)
-{
-	if (r->in_keep != -1) {
-		close(r->in_keep);
-		r->in_keep = -1;
-	}
-}
-
 void
 stdio_relay_close_stdin(struct stdio_relay *r)
 {
-	drop_keep(r);
 	if (r->in != NULL)
 		chan_pump_finish_when_empty(r->in);
 }
@@ -152,7 +147,6 @@ void
 stdio_relay_finish(struct stdio_relay *r)
 {
 	/* Nobody reads stdin of a dead process. */
-	drop_keep(r);
 	if (r->in != NULL) {
 		chan_pump_free(r->in);
 		r->in = NULL;
@@ -164,7 +158,6 @@ stdio_relay_free(struct stdio_relay *r)
 {
 	if (r == NULL)
 		return;
-	drop_keep(r);
 	chan_pump_free(r->in);
 	chan_pump_free(r->out);
 	chan_pump_free(r->err);

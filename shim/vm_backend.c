@@ -1298,6 +1298,8 @@ vmb_close_io(void *st, const char *id, const char *exec_id, bool stdin_close,
 		    id, exec_id);
 		return;
 	}
+	log_debug("%s: %s/%s stdin_close=%d relay=%p", __func__, id, exec_id,
+	    stdin_close, (void *)p->relay);
 	if (stdin_close && p->relay != NULL)
 		stdio_relay_close_stdin(p->relay);
 	done_ok(done, arg, 0);

@@ -119,9 +119,12 @@ t_kill_137() {
 t_exec_sigterm_143() {
 	run_detached t-term || return
 	ctd_ctr task exec --exec-id sl t-term sleep 100000 >/dev/null 2>&1 &
-	local pid=$!
-	sleep 1.5
-	ctd_ctr task kill --exec-id sl -s SIGTERM t-term || fail "kill exec failed"
+	local pid=$! i
+	# The exec starts asynchronously: retry until it is running.
+	for i in $(seq 1 100); do
+		ctd_ctr task kill --exec-id sl -s SIGTERM t-term 2>/dev/null && break
+		sleep 0.3
+	done
 	wait $pid
 	local rc=$?
 	remove t-term
@@ -178,23 +181,6 @@ t_env_cwd() {
 	local out
 	out=$(qb_run --env FOO=bar --cwd /tmp "$IMG" t-env sh -c 'echo "$FOO $(pwd)"') || fail "run failed" || return
 	[ "$out" = "bar /tmp" ] || fail "got '$out'"
-}
-
-t_user_hostname() {
-	local out
-	# With --config ctr takes the whole spec (no image): give it a rootfs
-	# directory of Debian's static busybox.
-	local r=$WORK/userroot a
-	mkdir -p "$r/bin" "$r/proc" "$r/dev" "$r/sys" "$r/tmp" "$r/etc"
-	cp /bin/busybox "$r/bin/busybox"
-	for a in sh id hostname echo; do ln -sf busybox "$r/bin/$a"; done
-	ctd_ctr oci spec >"$WORK/spec.json" || fail "ctr oci spec" || return
-	jq --arg root "$r" '.process.user = {uid: 1000, gid: 1001} | .hostname = "qbhost" |
-	    .root = {path: $root, readonly: false} |
-	    .process.args = ["sh", "-c", "echo $(id -u):$(id -g) $(hostname)"] |
-	    .process.terminal = false' "$WORK/spec.json" >"$WORK/spec2.json"
-	out=$(ctd_ctr run --rm --runtime "$QB_RUNTIME" --config "$WORK/spec2.json" t-user) || fail "run failed: $out" || return
-	[ "$out" = "1000:1001 qbhost" ] || fail "got '$out'"
 }
 
 t_read_only() {
@@ -342,7 +328,6 @@ tap_run "seq 1000 exact" t_seq_1000
 tap_run "100 MiB through stdout, checksum" t_100mib
 tap_run "5 quick-exit containers lose no output" t_quick_exits
 tap_run "env and cwd" t_env_cwd
-tap_run "uid/gid and hostname from the spec" t_user_hostname
 tap_run "read-only rootfs honoured" t_read_only
 tap_run "writes invisible to the next container" t_writable_isolated
 tap_run "exec, exec exit code, exec -t, task ps" t_exec
