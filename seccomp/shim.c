@@ -7,12 +7,13 @@
  * daemon runs after the drop: mkfs.erofs (layer cache) and, only when
  * containerd gave no TTRPC_ADDRESS, `containerd publish` (a Go binary).
  *
- * Built from `strace -f -c` of the daemon under
- * tests/integration/10-shim-contract.sh and of mkfs.erofs on a layer
- * directory, then widened by the calls glibc and the Go runtime make on
- * paths those tests do not reach (errors, timeouts); every widening is a
- * harmless call (no new object, namespace or privilege). A call missing
- * here kills the shim with SIGSYS: `security.seccomp = "log"` finds it.
+ * Built from the calls the daemon's code, glibc, mkfs.erofs and the Go
+ * runtime make, then checked with the filter in "log" mode under the
+ * end-to-end suite (create/start/exec/tty/stdio/network/kill/delete): the
+ * audit log showed no call outside the list. Calls on paths those tests do
+ * not reach (errors, timeouts) were added only when harmless (no new
+ * object, namespace or privilege). A call missing here kills the shim with
+ * SIGSYS: `security.seccomp = "log"` finds it in the audit log.
  *
  * What seccomp cannot do: look at execve's path (a pointer). The shim may
  * exec any file as far as seccomp is concerned; Landlock (shim_landlock.c)
