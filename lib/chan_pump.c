@@ -215,10 +215,12 @@ to_fd_flush(struct chan_pump *p)
 		(void)chan_stream_grant(p->s, done);
 	}
 	if (p->len > 0) {
-		evloop_io_set(p->io, EV_WRITE);
+		if (p->io != NULL)
+			evloop_io_set(p->io, EV_WRITE);
 		return;
 	}
-	evloop_io_set(p->io, 0);
+	if (p->io != NULL)
+		evloop_io_set(p->io, 0);
 	if (chan_stream_peer_closed(p->s))
 		pump_done(p);
 }
@@ -226,10 +228,21 @@ to_fd_flush(struct chan_pump *p)
 static void
 to_fd_io(struct ev_io *io, int fd, unsigned events, void *arg)
 {
-	(void)io;
+	struct chan_pump *p = arg;
+
 	(void)fd;
-	(void)events;
-	to_fd_flush(arg);
+	/*
+	 * The reader of our pipe/FIFO is gone (a detached `ctr run` exited).
+	 * epoll reports that whatever interest we set, so stop watching the
+	 * fd at all, or the loop spins; from now on the output is discarded
+	 * and credited.
+	 */
+	if (events & (EV_ERR | EV_HUP)) {
+		p->broken = true;
+		evloop_io_del(io);
+		p->io = NULL;
+	}
+	to_fd_flush(p);
 }
 
 static void

@@ -124,6 +124,8 @@ struct vmb {
 };
 
 static void vmb_vm_dead(struct vmb *b, const char *why);
+struct vmb_create;
+static void create_fail(struct vmb_create *cr, const struct qb_error *err);
 
 static void
 vm_shutdown_logged(void *arg, const void *res, size_t len,
@@ -520,6 +522,14 @@ vmb_vm_dead(struct vmb *b, const char *why)
 		return;
 	}
 	log_warnx("%s: sandbox %s: %s", __func__, b->sandbox_id, why);
+	if (b->creating != NULL) {
+		/* Still in Create: answer it (and undo everything). */
+		struct qb_error err = { .code = QB_E_UNAVAILABLE };
+		snprintf(err.msg, sizeof(err.msg), "sandbox VM failed while "
+		    "starting: %.300s (see %.600s/console.log)", why, b->log_dir);
+		create_fail(b->creating, &err);
+		return;
+	}
 	b->state = VM_DEAD;
 	guest_drop(b);
 	if (b->vm != NULL && b->qemu_pid > 0)
