@@ -28,8 +28,8 @@ struct nlreq {
 };
 
 int
-net_parse_cidr(const char *s, int *family, unsigned char addr[16],
-    unsigned *prefix)
+net_parse_cidr(
+    const char *s, int *family, unsigned char addr[16], unsigned *prefix)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
 	unsigned long p;
@@ -145,7 +145,8 @@ ifindex_by_mac(const char *mac, char *name, size_t len)
 			addr[strcspn(addr, "\n")] = '\0';
 			if (strcasecmp(addr, mac) == 0 &&
 			    strlen(de->d_name) < len) {
-				memcpy(name, de->d_name, strlen(de->d_name) + 1);
+				memcpy(
+				    name, de->d_name, strlen(de->d_name) + 1);
 				idx = sysfs_ifindex(de->d_name);
 			}
 		}
@@ -156,8 +157,7 @@ ifindex_by_mac(const char *mac, char *name, size_t len)
 }
 
 static void
-nl_init(struct nlreq *r, unsigned short type, unsigned short flags,
-    size_t body)
+nl_init(struct nlreq *r, unsigned short type, unsigned short flags, size_t body)
 {
 	memset(r, 0, sizeof(*r));
 	r->nh.nlmsg_len = (unsigned)NLMSG_LENGTH(body);
@@ -166,8 +166,8 @@ nl_init(struct nlreq *r, unsigned short type, unsigned short flags,
 }
 
 static int
-route_add(int fd, int ifindex, const char *dst, const char *gw,
-    struct qb_error *err)
+route_add(
+    int fd, int ifindex, const char *dst, const char *gw, struct qb_error *err)
 {
 	unsigned char d[16], g[16];
 	unsigned dp = 0, gp;
@@ -176,7 +176,8 @@ route_add(int fd, int ifindex, const char *dst, const char *gw,
 
 	if (dst != NULL && dst[0] != '\0' &&
 	    net_parse_cidr(dst, &df, d, &dp) == -1)
-		return qb_seterr(err, QB_E_INVALID, "route destination %s", dst);
+		return qb_seterr(
+		    err, QB_E_INVALID, "route destination %s", dst);
 	if (gw != NULL && gw[0] != '\0') {
 		if (net_parse_cidr(gw, &gf, g, &gp) == -1)
 			return qb_seterr(err, QB_E_INVALID, "gateway %s", gw);
@@ -240,10 +241,10 @@ net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
 	if ((ifindex = ifindex_by_mac(req->mac, ifname, sizeof(ifname))) <= 0)
 		return qb_seterr(err, QB_E_NOTFOUND,
 		    "no network interface with MAC %s", req->mac);
-	if ((fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
-		 NETLINK_ROUTE)) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "netlink: %s",
-		    strerror(errno));
+	if ((fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) ==
+	    -1)
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "netlink: %s", strerror(errno));
 
 	/* MTU, then up. */
 	nl_init(&r, RTM_NEWLINK, 0, sizeof(r.u.ifi));
@@ -262,8 +263,8 @@ net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
 	}
 	for (i = 0; i < req->n_addresses; i++) {
 		if (net_parse_cidr(req->addresses[i], &fam, a, &prefix) == -1) {
-			qb_seterr(err, QB_E_INVALID, "address %s",
-			    req->addresses[i]);
+			qb_seterr(
+			    err, QB_E_INVALID, "address %s", req->addresses[i]);
 			goto out;
 		}
 		nl_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE,
@@ -284,11 +285,12 @@ net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
 		/* The default route is the gateway's, added below. */
 		if (req->gateway != NULL && req->gateway[0] != '\0' &&
 		    (d == NULL || strcmp(d, "0.0.0.0/0") == 0 ||
-			strcmp(d, "::/0") == 0) &&
+		        strcmp(d, "::/0") == 0) &&
 		    (req->routes[i]->gateway == NULL ||
-			req->routes[i]->gateway[0] == '\0'))
+		        req->routes[i]->gateway[0] == '\0'))
 			continue;
-		if (route_add(fd, ifindex, d, req->routes[i]->gateway, err) == -1)
+		if (route_add(fd, ifindex, d, req->routes[i]->gateway, err) ==
+		    -1)
 			goto out;
 	}
 	if (req->gateway != NULL && req->gateway[0] != '\0' &&

@@ -12,7 +12,7 @@
 int net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
     struct qb_error *err);
 /* "10.88.0.5/16" -> family, 16 address bytes, prefix; -1 if malformed. */
-int net_parse_cidr(const char *s, int *family, unsigned char addr[16],
-    unsigned *prefix);
+int net_parse_cidr(
+    const char *s, int *family, unsigned char addr[16], unsigned *prefix);
 
 #endif

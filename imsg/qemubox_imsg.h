@@ -17,7 +17,8 @@
 
 #include <stdint.h>
 
-#define QB_ID_MAX 64 /* containerd ids: [A-Za-z0-9][A-Za-z0-9_.-]{0,75}; we cap lower */
+#define QB_ID_MAX \
+	64 /* containerd ids: [A-Za-z0-9][A-Za-z0-9_.-]{0,75}; we cap lower */
 #define QB_ERRMSG_MAX 1024
 
 enum qb_imsg_type {
@@ -42,7 +43,7 @@ enum qb_imsg_type {
 	 * the IMSG_ERROR answering it) is the peerid of its request, so the
 	 * shim can keep several requests in flight.
 	 */
-	IMSG_VMM_FD_REQ = 201,	   /* qb_vmm_fd + an fd; staged for START */
+	IMSG_VMM_FD_REQ = 201,     /* qb_vmm_fd + an fd; staged for START */
 	IMSG_VMM_START_REQ = 202,  /* qb_vmm_start_req -> START_RES */
 	IMSG_VMM_START_RES = 203,  /* qb_vmm_start_res */
 	IMSG_VMM_STATUS_REQ = 204, /* empty -> STATUS_RES */
@@ -52,16 +53,16 @@ enum qb_imsg_type {
 	IMSG_VMM_RESUME_REQ = 208, /* empty -> RESUME_RES (empty) */
 	IMSG_VMM_RESUME_RES = 209,
 	/* ACPI powerdown -> quit -> SIGKILL; answered once QEMU is reaped. */
-	IMSG_VMM_SHUTDOWN_REQ = 210, /* qb_vmm_shutdown_req */
-	IMSG_VMM_SHUTDOWN_RES = 211, /* empty; EXIT_EVT was sent before */
-	IMSG_VMM_CPU_ADD_REQ = 212,  /* empty -> CPU_RES */
-	IMSG_VMM_CPU_DEL_REQ = 213,  /* empty (last hot-added) -> CPU_RES */
+	IMSG_VMM_SHUTDOWN_REQ = 210,  /* qb_vmm_shutdown_req */
+	IMSG_VMM_SHUTDOWN_RES = 211,  /* empty; EXIT_EVT was sent before */
+	IMSG_VMM_CPU_ADD_REQ = 212,   /* empty -> CPU_RES */
+	IMSG_VMM_CPU_DEL_REQ = 213,   /* empty (last hot-added) -> CPU_RES */
 	IMSG_VMM_CPU_QUERY_REQ = 214, /* empty -> CPU_RES */
-	IMSG_VMM_CPU_RES = 215,	      /* qb_vmm_cpu_res */
+	IMSG_VMM_CPU_RES = 215,       /* qb_vmm_cpu_res */
 	IMSG_VMM_MEM_ADD_REQ = 216,   /* qb_vmm_mem_add_req -> MEM_RES */
 	IMSG_VMM_MEM_DEL_REQ = 217,   /* empty (last DIMM) -> MEM_RES */
 	IMSG_VMM_MEM_QUERY_REQ = 218, /* empty -> MEM_RES */
-	IMSG_VMM_MEM_RES = 219,	      /* qb_vmm_mem_res */
+	IMSG_VMM_MEM_RES = 219,       /* qb_vmm_mem_res */
 	IMSG_VMM_EXIT_EVT = 240,      /* qb_vmm_exit_evt, once per VM */
 	IMSG_VMM_GUEST_EVT = 241,     /* qb_vmm_guest_evt (informational) */
 	IMSG_VMM_LAST = 299,
@@ -70,8 +71,8 @@ enum qb_imsg_type {
 /* IMSG_ERROR payload. */
 struct qb_imsg_error {
 	uint32_t req_type; /* the request type that failed */
-	int32_t errnum;	   /* errno-style cause, 0 if none */
-	int32_t code;	   /* gRPC code (lib/error.h) */
+	int32_t errnum;    /* errno-style cause, 0 if none */
+	int32_t code;      /* gRPC code (lib/error.h) */
 	char msg[QB_ERRMSG_MAX];
 };
 
@@ -82,12 +83,12 @@ struct qb_imsg_error {
  * (AF_INET / AF_INET6) so nobody re-parses text.
  */
 #define QB_NETNS_PATH_MAX 256
-#define QB_IFNAME_MAX 16 /* IFNAMSIZ, NUL included */
-#define QB_NET_MAX_IPS 4
+#define QB_IFNAME_MAX     16 /* IFNAMSIZ, NUL included */
+#define QB_NET_MAX_IPS    4
 #define QB_NET_MAX_ROUTES 16
-#define QB_NET_MAX_DNS 4
+#define QB_NET_MAX_DNS    4
 #define QB_NET_MAX_SEARCH 4
-#define QB_DNS_NAME_MAX 254
+#define QB_DNS_NAME_MAX   254
 
 /* IMSG_NET_SETUP_REQ. netns_path "" = own netns (privnet creates
  * /run/netns/qemubox-<id> and runs CNI); otherwise CRI mode: an existing,
@@ -113,7 +114,7 @@ struct qb_net_addr {
 
 struct qb_net_route {
 	struct qb_net_addr dst; /* dst.prefixlen 0 = default route */
-	struct qb_net_addr gw;	/* family 0 = on-link */
+	struct qb_net_addr gw;  /* family 0 = on-link */
 };
 
 /* IMSG_NET_SETUP_RES payload (the TAP fd rides with it). What the guest
@@ -128,7 +129,8 @@ struct qb_net_result {
 	uint32_t mtu;
 	uint32_t n_ips;
 	struct qb_net_addr ips[QB_NET_MAX_IPS];
-	struct qb_net_addr gateways[QB_NET_MAX_IPS]; /* per ips[i]; family 0 = none */
+	struct qb_net_addr
+	    gateways[QB_NET_MAX_IPS]; /* per ips[i]; family 0 = none */
 	uint32_t n_routes;
 	struct qb_net_route routes[QB_NET_MAX_ROUTES];
 	uint32_t n_dns;
@@ -145,37 +147,49 @@ struct qb_net_status {
 	char netns_path[QB_NETNS_PATH_MAX];
 	char network[QB_DNS_NAME_MAX]; /* CNI network name, "" in CRI mode */
 };
-#define QB_NET_STATE_NONE 0   /* no record */
+#define QB_NET_STATE_NONE   0 /* no record */
 #define QB_NET_STATE_ADDING 1 /* setup started, not finished (crash?) */
-#define QB_NET_STATE_READY 2
+#define QB_NET_STATE_READY  2
 
 /* ---- vmmon section (owner: vmmon/) ---- */
 
-#define QB_VMM_MAX_DISKS 16
-#define QB_VMM_SERIAL_MAX 21 /* virtio-blk serial: 20 bytes + NUL */
+#define QB_VMM_MAX_DISKS   16
+#define QB_VMM_SERIAL_MAX  21 /* virtio-blk serial: 20 bytes + NUL */
 #define QB_VMM_CMDLINE_MAX 1024
-#define QB_VMM_DEVID_MAX 32
-#define QB_VMM_DETAIL_MAX 128
+#define QB_VMM_DEVID_MAX   32
+#define QB_VMM_DETAIL_MAX  128
 
 /* What an fd sent with IMSG_VMM_FD_REQ is for. */
 enum qb_vmm_fd_role {
-	QB_VMM_FD_KERNEL = 1,	/* read-only, bzImage */
-	QB_VMM_FD_INITRD = 2,	/* read-only */
-	QB_VMM_FD_DISK = 3,	/* index = disk number; O_RDONLY iff readonly */
-	QB_VMM_FD_TAP = 4,	/* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR */
-	QB_VMM_FD_CHANNEL = 5,	/* our end of the guest channel (virtio-serial) */
+	QB_VMM_FD_KERNEL = 1, /* read-only, bzImage */
+	QB_VMM_FD_INITRD = 2, /* read-only */
+	QB_VMM_FD_DISK = 3,   /* index = disk number; O_RDONLY iff readonly */
+	QB_VMM_FD_TAP = 4,    /* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR */
+	QB_VMM_FD_CHANNEL =
+	    5, /* our end of the guest channel (virtio-serial) */
 	QB_VMM_FD_CONSOLE_LOG = 6, /* console.log, O_WRONLY|O_APPEND */
 	QB_VMM_FD_VHOST_VSOCK = 7, /* /dev/vhost-vsock, transport vsock only */
 };
 
 struct qb_vmm_fd {
-	uint32_t role;	/* qb_vmm_fd_role */
+	uint32_t role;  /* qb_vmm_fd_role */
 	uint32_t index; /* disk number for QB_VMM_FD_DISK, else 0 */
 };
 
-enum qb_vmm_machine { QB_VMM_MACHINE_AUTO = 0, QB_VMM_MACHINE_MICROVM = 1, QB_VMM_MACHINE_Q35 = 2 };
-enum qb_vmm_accel { QB_VMM_ACCEL_AUTO = 0, QB_VMM_ACCEL_KVM = 1, QB_VMM_ACCEL_TCG = 2 };
-enum qb_vmm_transport { QB_VMM_TRANSPORT_VIRTIO_SERIAL = 1, QB_VMM_TRANSPORT_VSOCK = 2 };
+enum qb_vmm_machine {
+	QB_VMM_MACHINE_AUTO = 0,
+	QB_VMM_MACHINE_MICROVM = 1,
+	QB_VMM_MACHINE_Q35 = 2
+};
+enum qb_vmm_accel {
+	QB_VMM_ACCEL_AUTO = 0,
+	QB_VMM_ACCEL_KVM = 1,
+	QB_VMM_ACCEL_TCG = 2
+};
+enum qb_vmm_transport {
+	QB_VMM_TRANSPORT_VIRTIO_SERIAL = 1,
+	QB_VMM_TRANSPORT_VSOCK = 2
+};
 
 struct qb_vmm_disk {
 	uint32_t readonly;
@@ -184,29 +198,29 @@ struct qb_vmm_disk {
 };
 
 struct qb_vmm_start_req {
-	char id[QB_ID_MAX];	 /* container/sandbox id, for the QEMU -name */
-	uint32_t boot_cpus;	 /* 1..max_cpus */
-	uint32_t max_cpus;	 /* > boot_cpus needs machine q35 (or auto) */
-	uint32_t memory_mb;	 /* boot RAM */
-	uint32_t max_memory_mb;	 /* > memory_mb needs memory_slots > 0 */
-	uint32_t memory_slots;	 /* DIMM slots for memory hotplug, 0 = none */
-	uint32_t machine;	 /* qb_vmm_machine; auto = q35 iff hotplug */
-	uint32_t accel;		 /* qb_vmm_accel; auto = kvm iff the probe passed */
-	uint32_t transport;	 /* qb_vmm_transport */
-	uint32_t guest_cid;	 /* vsock only, >= 3 */
-	uint32_t has_tap;	 /* a QB_VMM_FD_TAP fd was staged */
-	uint8_t mac[6];		 /* guest NIC MAC when has_tap */
+	char id[QB_ID_MAX];     /* container/sandbox id, for the QEMU -name */
+	uint32_t boot_cpus;     /* 1..max_cpus */
+	uint32_t max_cpus;      /* > boot_cpus needs machine q35 (or auto) */
+	uint32_t memory_mb;     /* boot RAM */
+	uint32_t max_memory_mb; /* > memory_mb needs memory_slots > 0 */
+	uint32_t memory_slots;  /* DIMM slots for memory hotplug, 0 = none */
+	uint32_t machine;       /* qb_vmm_machine; auto = q35 iff hotplug */
+	uint32_t accel;     /* qb_vmm_accel; auto = kvm iff the probe passed */
+	uint32_t transport; /* qb_vmm_transport */
+	uint32_t guest_cid; /* vsock only, >= 3 */
+	uint32_t has_tap;   /* a QB_VMM_FD_TAP fd was staged */
+	uint8_t mac[6];     /* guest NIC MAC when has_tap */
 	uint8_t pad[2];
-	uint32_t ndisks;	 /* disks[0..ndisks-1], each with a staged fd */
+	uint32_t ndisks; /* disks[0..ndisks-1], each with a staged fd */
 	struct qb_vmm_disk disks[QB_VMM_MAX_DISKS];
 	uint64_t console_max_bytes; /* cap on console.log; 0 = default 16 MiB */
 	char cmdline[QB_VMM_CMDLINE_MAX]; /* appended to the kernel cmdline */
 };
 
 struct qb_vmm_start_res {
-	int32_t pid;	  /* QEMU's pid */
+	int32_t pid;      /* QEMU's pid */
 	uint32_t machine; /* what was used, never AUTO */
-	uint32_t accel;	  /* what was used, never AUTO */
+	uint32_t accel;   /* what was used, never AUTO */
 	uint32_t pad;
 };
 
@@ -220,8 +234,8 @@ struct qb_vmm_shutdown_req {
 };
 
 struct qb_vmm_cpu_res {
-	uint32_t present; /* vCPUs plugged now */
-	uint32_t max;	  /* maxcpus */
+	uint32_t present;              /* vCPUs plugged now */
+	uint32_t max;                  /* maxcpus */
 	char dev_id[QB_VMM_DEVID_MAX]; /* the device added/removed, or "" */
 };
 
@@ -230,7 +244,7 @@ struct qb_vmm_mem_add_req {
 };
 
 struct qb_vmm_mem_res {
-	uint64_t base_bytes;	/* query-memory-size-summary base-memory */
+	uint64_t base_bytes;    /* query-memory-size-summary base-memory */
 	uint64_t plugged_bytes; /* plugged-memory */
 	char dev_id[QB_VMM_DEVID_MAX];
 };
@@ -238,19 +252,20 @@ struct qb_vmm_mem_res {
 enum qb_vmm_exit_reason {
 	QB_VMM_EXIT_UNKNOWN = 0,
 	QB_VMM_EXIT_GUEST_SHUTDOWN = 1, /* the guest powered off */
-	QB_VMM_EXIT_GUEST_RESET = 2,	/* reboot (QEMU runs -no-reboot) */
+	QB_VMM_EXIT_GUEST_RESET = 2,    /* reboot (QEMU runs -no-reboot) */
 	QB_VMM_EXIT_GUEST_PANIC = 3,
-	QB_VMM_EXIT_HOST_REQUEST = 4,	/* SHUTDOWN_REQ, QMP quit, or vmmon ending */
-	QB_VMM_EXIT_KILLED = 5,		/* SIGKILL after the shutdown steps timed out */
-	QB_VMM_EXIT_CRASHED = 6,	/* died without a SHUTDOWN event */
-	QB_VMM_EXIT_START_FAILED = 7,	/* exited before the QMP handshake */
+	QB_VMM_EXIT_HOST_REQUEST =
+	    4,                  /* SHUTDOWN_REQ, QMP quit, or vmmon ending */
+	QB_VMM_EXIT_KILLED = 5, /* SIGKILL after the shutdown steps timed out */
+	QB_VMM_EXIT_CRASHED = 6,      /* died without a SHUTDOWN event */
+	QB_VMM_EXIT_START_FAILED = 7, /* exited before the QMP handshake */
 };
 
 struct qb_vmm_exit_evt {
 	int32_t pid;
-	int32_t exit_status; /* exit code, -1 if signalled */
-	int32_t signal;	     /* terminating signal, 0 if exited */
-	uint32_t reason;     /* qb_vmm_exit_reason */
+	int32_t exit_status;            /* exit code, -1 if signalled */
+	int32_t signal;                 /* terminating signal, 0 if exited */
+	uint32_t reason;                /* qb_vmm_exit_reason */
 	char detail[QB_VMM_DETAIL_MAX]; /* e.g. the QMP SHUTDOWN reason */
 };
 

@@ -18,11 +18,15 @@
 #define QB_CONFIG_DEFAULT_PATH "/etc/qemubox/config.json"
 #define QB_CONFIG_MAX_BIN_DIRS 8
 
-enum qb_transport { QB_TRANSPORT_AUTO, QB_TRANSPORT_VIRTIO_SERIAL, QB_TRANSPORT_VSOCK };
+enum qb_transport {
+	QB_TRANSPORT_AUTO,
+	QB_TRANSPORT_VIRTIO_SERIAL,
+	QB_TRANSPORT_VSOCK
+};
 enum qb_seccomp_mode { QB_SECCOMP_ENFORCE, QB_SECCOMP_LOG };
 
 struct qb_hotplug_config {
-	bool enabled;		       /* cpu_hotplug.enabled / memory_hotplug.enabled */
+	bool enabled; /* cpu_hotplug.enabled / memory_hotplug.enabled */
 	uint64_t monitor_interval_ms;
 	unsigned scale_up_threshold;   /* percent, (0,100] */
 	unsigned scale_down_threshold; /* percent, (0,100], < up */
@@ -32,29 +36,33 @@ struct qb_hotplug_config {
 	uint64_t scale_down_cooldown_ms;
 	bool enable_scale_down;
 	/* memory_hotplug only */
-	unsigned increment_size_mb;    /* positive multiple of 128 */
+	unsigned increment_size_mb; /* positive multiple of 128 */
 	unsigned oom_safety_margin_mb;
 };
 
 struct qb_config {
 	char path[PATH_MAX]; /* the file this came from, for messages */
 	struct {
-		char share_dir[PATH_MAX];	/* kernel/, initrd: /usr/share/qemubox */
-		char state_dir[PATH_MAX];	/* /var/lib/qemubox */
-		char log_dir[PATH_MAX];		/* /var/log/qemubox */
-		char qemu_path[PATH_MAX];	/* /usr/bin/qemu-system-x86_64 */
-		char qemu_share_path[PATH_MAX]; /* /usr/share/qemu (ROMs, firmware) */
+		char share_dir[PATH_MAX]; /* kernel/, initrd: /usr/share/qemubox
+		                           */
+		char state_dir[PATH_MAX]; /* /var/lib/qemubox */
+		char log_dir[PATH_MAX];   /* /var/log/qemubox */
+		char qemu_path[PATH_MAX]; /* /usr/bin/qemu-system-x86_64 */
+		char qemu_share_path[PATH_MAX]; /* /usr/share/qemu (ROMs,
+		                                   firmware) */
 	} paths;
 	struct {
 		char vmm[16]; /* "qemu" */
 		enum qb_transport transport;
 		bool debug;
-		unsigned boot_cpus;	 /* vCPUs at boot */
-		unsigned max_cpus;	 /* >= boot_cpus; > boot_cpus needs cpu_hotplug */
-		unsigned memory_mb;	 /* guest RAM at boot */
-		unsigned max_memory_mb;	 /* >= memory_mb */
-		uint64_t boot_timeout_ms;	/* QEMU exec -> guest ready */
-		uint64_t shutdown_timeout_ms;	/* each step of ACPI -> quit -> SIGKILL */
+		unsigned boot_cpus; /* vCPUs at boot */
+		unsigned
+		    max_cpus; /* >= boot_cpus; > boot_cpus needs cpu_hotplug */
+		unsigned memory_mb;           /* guest RAM at boot */
+		unsigned max_memory_mb;       /* >= memory_mb */
+		uint64_t boot_timeout_ms;     /* QEMU exec -> guest ready */
+		uint64_t shutdown_timeout_ms; /* each step of ACPI -> quit ->
+		                                 SIGKILL */
 	} runtime;
 	struct {
 		char cni_conf_dir[PATH_MAX];
@@ -67,9 +75,9 @@ struct qb_config {
 		enum qb_seccomp_mode seccomp;
 	} security;
 	struct {
-		uint64_t scratch_size_mb;	/* 0 = writable layer on tmpfs */
-		uint64_t layer_cache_max_mb;	/* 0 = unlimited */
-		char compression[16];		/* "none" or "lz4" */
+		uint64_t scratch_size_mb;    /* 0 = writable layer on tmpfs */
+		uint64_t layer_cache_max_mb; /* 0 = unlimited */
+		char compression[16];        /* "none" or "lz4" */
 	} storage;
 	struct qb_hotplug_config cpu_hotplug;
 	struct qb_hotplug_config memory_hotplug;
@@ -83,7 +91,8 @@ const char *qb_config_path(void);
  * Load and validate. On error `err->msg` reads
  *   config <file>: <key.path> (<value>) <rule>
  */
-int qb_config_load(const char *path, struct qb_config *cfg, struct qb_error *err);
+int qb_config_load(
+    const char *path, struct qb_config *cfg, struct qb_error *err);
 /* Parse from memory (used by the loader, the tests and the fuzzer). */
 int qb_config_parse(const char *path, const char *buf, size_t len,
     struct qb_config *cfg, struct qb_error *err);

@@ -39,7 +39,9 @@ qb_preferr(struct qb_error *err, const char *fmt, ...)
 		n = sizeof(err->msg) - 1;
 	oldlen = strlen(old);
 	if (n + 2 + oldlen > sizeof(err->msg) - 1)
-		oldlen = sizeof(err->msg) - 1 > n + 2 ? sizeof(err->msg) - 1 - n - 2 : 0;
+		oldlen = sizeof(err->msg) - 1 > n + 2
+		             ? sizeof(err->msg) - 1 - n - 2
+		             : 0;
 	if (n + 2 <= sizeof(err->msg) - 1) {
 		memcpy(err->msg + n, ": ", 2);
 		memcpy(err->msg + n + 2, old, oldlen);

@@ -16,16 +16,16 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 
-#define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_READ       (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define FS_WRITE_FILE (LANDLOCK_ACCESS_FS_WRITE_FILE)
-#define FS_WRITE_TREE                                                        \
-	(LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |    \
-	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |      \
-	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |    \
+#define FS_WRITE_TREE                                                     \
+	(LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |   \
+	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | \
 	    LANDLOCK_ACCESS_FS_MAKE_SYM)
 /* Rights that mean something on a non-directory. */
-#define FS_FILE_RIGHTS                                                       \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |        \
+#define FS_FILE_RIGHTS                                                \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
 	    LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
 
 int
@@ -42,8 +42,8 @@ static uint64_t
 handled_rights(int abi)
 {
 	uint64_t r = LANDLOCK_ACCESS_FS_EXECUTE | FS_READ | FS_WRITE_FILE |
-	    FS_WRITE_TREE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-	    LANDLOCK_ACCESS_FS_MAKE_BLOCK;
+	             FS_WRITE_TREE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+	             LANDLOCK_ACCESS_FS_MAKE_BLOCK;
 
 	/* v2: rename/link across directories; v3: truncate. */
 	if (abi >= 2)
@@ -62,7 +62,7 @@ rights_for(unsigned access, uint64_t handled)
 		r |= FS_READ;
 	if (access & LL_WRITE)
 		r |= FS_WRITE_FILE | FS_WRITE_TREE | LANDLOCK_ACCESS_FS_REFER |
-		    LANDLOCK_ACCESS_FS_TRUNCATE;
+		     LANDLOCK_ACCESS_FS_TRUNCATE;
 	if (access & LL_EXEC)
 		r |= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE;
 	return r & handled;
@@ -71,7 +71,7 @@ rights_for(unsigned access, uint64_t handled)
 int
 landlock_restrict(const struct landlock_rule *rules, size_t n)
 {
-	struct landlock_ruleset_attr attr = { 0 };
+	struct landlock_ruleset_attr attr = {0};
 	struct landlock_path_beneath_attr pb;
 	struct stat st;
 	size_t i;
@@ -79,7 +79,8 @@ landlock_restrict(const struct landlock_rule *rules, size_t n)
 
 	if ((abi = landlock_abi()) <= 0) {
 		log_warnx("%s: the kernel has no Landlock; the filesystem "
-			  "fence is not enforced", __func__);
+		          "fence is not enforced",
+		    __func__);
 		return 1;
 	}
 	attr.handled_access_fs = handled_rights(abi);
@@ -98,13 +99,13 @@ landlock_restrict(const struct landlock_rule *rules, size_t n)
 		if (fstat(pfd, &st) == -1)
 			goto fail_path;
 		pb.parent_fd = pfd;
-		pb.allowed_access = rights_for(rules[i].access,
-		    attr.handled_access_fs);
+		pb.allowed_access =
+		    rights_for(rules[i].access, attr.handled_access_fs);
 		if (!S_ISDIR(st.st_mode))
 			pb.allowed_access &= FS_FILE_RIGHTS;
 		if (pb.allowed_access != 0 &&
 		    syscall(SYS_landlock_add_rule, rfd,
-			LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == -1)
+		        LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == -1)
 			goto fail_path;
 		close(pfd);
 	}

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-#define LL_READ 0x1  /* open files for reading, list directories */
+#define LL_READ  0x1 /* open files for reading, list directories */
 #define LL_WRITE 0x2 /* write, create, remove, rename beneath the path */
-#define LL_EXEC 0x4  /* execve */
+#define LL_EXEC  0x4 /* execve */
 
 struct landlock_rule {
 	const char *path;

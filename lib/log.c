@@ -73,7 +73,8 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - (size_t)n, ".%03ldZ", now.tv_nsec / 1000000);
+	snprintf(
+	    ts + n, sizeof(ts) - (size_t)n, ".%03ldZ", now.tv_nsec / 1000000);
 
 	n = snprintf(line, sizeof(line), "time=%s level=%s proc=%s msg=\"", ts,
 	    level_name(level), log_procname);
@@ -96,12 +97,12 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
-#define LOG_BODY(level, with_errno)                \
-	do {                                       \
-		va_list ap;                        \
-		va_start(ap, fmt);                 \
-		vlog(level, with_errno, fmt, ap);  \
-		va_end(ap);                        \
+#define LOG_BODY(level, with_errno)               \
+	do {                                      \
+		va_list ap;                       \
+		va_start(ap, fmt);                \
+		vlog(level, with_errno, fmt, ap); \
+		va_end(ap);                       \
 	} while (0)
 
 void

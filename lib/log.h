@@ -3,9 +3,10 @@
  *
  * Lines are logfmt so containerd's log (which copies the shim's stderr FIFO)
  * and journald both keep them readable:
- *   time=2026-11-28T13:46:56.123Z level=warn proc=qemubox-vmmon msg="vm_start: open: ..."
- * Messages start with __func__ by convention: log_warn("%s: open %s", __func__, p).
- * The x forms omit errno; the others append ": strerror(errno)".
+ *   time=2026-11-28T13:46:56.123Z level=warn proc=qemubox-vmmon msg="vm_start:
+ * open: ..." Messages start with __func__ by convention: log_warn("%s: open
+ * %s", __func__, p). The x forms omit errno; the others append ":
+ * strerror(errno)".
  */
 #ifndef QEMUBOX_LOG_H
 #define QEMUBOX_LOG_H
@@ -23,8 +24,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 void vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 

@@ -10,8 +10,8 @@ qb_seccomp_new(enum qb_seccomp_mode mode)
 {
 	scmp_filter_ctx ctx;
 
-	ctx = seccomp_init(mode == QB_SECCOMP_LOG ? SCMP_ACT_LOG
-						  : SCMP_ACT_KILL_PROCESS);
+	ctx = seccomp_init(
+	    mode == QB_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL)
 		errno = ENOMEM;
 	return ctx;
@@ -30,7 +30,8 @@ qb_seccomp_allow(scmp_filter_ctx ctx, const char *const *names)
 			return -1;
 		}
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0) {
-			log_warnx("%s: allow %s: error %d", __func__, *names, rc);
+			log_warnx(
+			    "%s: allow %s: error %d", __func__, *names, rc);
 			errno = -rc;
 			return -1;
 		}

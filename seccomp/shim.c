@@ -196,13 +196,13 @@ static const char *const shim_syscalls[] = {
 
 /* Namespaces a clone() must not create: a new user namespace would give
  * the shim a full capability set over it. */
-#define SHIM_CLONE_NS                                                     \
-	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |      \
+#define SHIM_CLONE_NS                                                \
+	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | \
 	    CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 static int
-add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
-    unsigned n, const struct scmp_arg_cmp *cmp)
+add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+    const struct scmp_arg_cmp *cmp)
 {
 	int nr, rc;
 

@@ -78,8 +78,8 @@ up(char *dst, const char *path, int levels)
 	strcpy(dst, path);
 	while (levels-- > 0) {
 		/* Trailing slashes are not a level. */
-		while ((s = strrchr(dst, '/')) != NULL && s != dst &&
-		    s[1] == '\0')
+		while (
+		    (s = strrchr(dst, '/')) != NULL && s != dst && s[1] == '\0')
 			*s = '\0';
 		if ((s = strrchr(dst, '/')) == NULL)
 			return -1;
@@ -139,8 +139,8 @@ shim_landlock_rules(const struct qb_config *cfg, const char *bundle,
 }
 
 int
-shim_landlock_apply(const struct qb_config *cfg, const char *bundle,
-    const char *publish)
+shim_landlock_apply(
+    const struct qb_config *cfg, const char *bundle, const char *publish)
 {
 	static struct shim_ll_rules r; /* PATH_MAX x 24: not on the stack */
 	size_t i;
@@ -209,7 +209,8 @@ shim_confine(const struct qb_config *cfg)
 	 */
 	if (cfg != NULL) {
 		if (mkdir(cfg->paths.state_dir, 0700) == -1 && errno != EEXIST)
-			log_warn("%s: mkdir %s", __func__, cfg->paths.state_dir);
+			log_warn(
+			    "%s: mkdir %s", __func__, cfg->paths.state_dir);
 		if (mkdir(cfg->paths.log_dir, 0750) == -1 && errno != EEXIST)
 			log_warn("%s: mkdir %s", __func__, cfg->paths.log_dir);
 	}

@@ -33,8 +33,8 @@ int shim_landlock_rules(const struct qb_config *cfg, const char *bundle,
  * Apply the rules: 0 enforced, 1 the kernel has no Landlock (logged
  * warning, the shim goes on without the fence), -1 error.
  */
-int shim_landlock_apply(const struct qb_config *cfg, const char *bundle,
-    const char *publish);
+int shim_landlock_apply(
+    const struct qb_config *cfg, const char *bundle, const char *publish);
 
 /*
  * Called by shim_priv_drop() once no capability is left: Landlock from the

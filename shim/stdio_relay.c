@@ -33,11 +33,13 @@ open_output(const char *path, struct qb_error *err)
 	int fd;
 
 	if (strncmp(path, "file://", 7) == 0) {
-		fd = open(path + 7, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0640);
+		fd = open(
+		    path + 7, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	} else if (strstr(path, "://") != NULL) {
-		qb_seterr(err, QB_E_UNIMPLEMENTED, "stdio URI %s: only FIFOs "
-		    "and file:// are supported", path);
+		qb_seterr(err, QB_E_UNIMPLEMENTED,
+		    "stdio URI %s: only FIFOs "
+		    "and file:// are supported",
+		    path);
 		return -1;
 	} else {
 		fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -45,15 +47,14 @@ open_output(const char *path, struct qb_error *err)
 			fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	}
 	if (fd == -1)
-		qb_seterr(err, QB_E_INTERNAL, "open %s: %s", path,
-		    strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "open %s: %s", path, strerror(errno));
 	return fd;
 }
 
 struct stdio_relay *
 stdio_relay_new(struct evloop *loop, struct guest_client *gc, const char *in,
-    const char *out, const char *err_path, bool terminal,
-    struct qb_error *err)
+    const char *out, const char *err_path, bool terminal, struct qb_error *err)
 {
 	struct stdio_relay *r;
 	struct chan *ch = guest_client_chan(gc);
@@ -65,8 +66,10 @@ stdio_relay_new(struct evloop *loop, struct guest_client *gc, const char *in,
 	}
 	if (in != NULL && in[0] != '\0') {
 		if (strstr(in, "://") != NULL) {
-			qb_seterr(err, QB_E_UNIMPLEMENTED, "stdin URI %s is not "
-			    "supported", in);
+			qb_seterr(err, QB_E_UNIMPLEMENTED,
+			    "stdin URI %s is not "
+			    "supported",
+			    in);
 			goto fail;
 		}
 		/*
@@ -86,8 +89,8 @@ stdio_relay_new(struct evloop *loop, struct guest_client *gc, const char *in,
 		 * none when its stdin ends before Create returns). */
 		wfd = open(in, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		r->in_id = guest_stream_id(gc);
-		r->in = chan_pump_from_fd(loop, ch, r->in_id, fd, true,
-		    pump_done, r);
+		r->in = chan_pump_from_fd(
+		    loop, ch, r->in_id, fd, true, pump_done, r);
 		if (r->in == NULL) {
 			if (wfd != -1)
 				close(wfd);
@@ -128,8 +131,8 @@ fail:
 }
 
 void
-stdio_relay_ids(const struct stdio_relay *r, uint32_t *in, uint32_t *out,
-    uint32_t *err)
+stdio_relay_ids(
+    const struct stdio_relay *r, uint32_t *in, uint32_t *out, uint32_t *err)
 {
 	*in = r->in_id;
 	*out = r->out_id;

@@ -23,8 +23,8 @@ struct stdio_relay *stdio_relay_new(struct evloop *loop,
     struct guest_client *gc, const char *in, const char *out,
     const char *err_path, bool terminal, struct qb_error *err);
 /* The stream ids to put in the guest's Stdio message (0 = none). */
-void stdio_relay_ids(const struct stdio_relay *r, uint32_t *in,
-    uint32_t *out, uint32_t *err);
+void stdio_relay_ids(
+    const struct stdio_relay *r, uint32_t *in, uint32_t *out, uint32_t *err);
 /* CloseIO: stdin ends once what containerd already wrote is sent. */
 void stdio_relay_close_stdin(struct stdio_relay *r);
 /* The process exited: stop feeding stdin; output drains to its end. */

@@ -54,8 +54,8 @@
 #include "shim/shim_daemon.h"
 #include "lib/proc_spawn.h"
 
-#define VMB_KERNEL "kernel/qemubox-kernel-x86_64"
-#define VMB_INITRD "kernel/qemubox-initrd"
+#define VMB_KERNEL          "kernel/qemubox-kernel-x86_64"
+#define VMB_INITRD          "kernel/qemubox-initrd"
 #define VMB_CALL_TIMEOUT_MS 30000
 
 enum vm_state { VM_NONE, VM_BOOTING, VM_READY, VM_STOPPING, VM_DEAD };
@@ -128,8 +128,8 @@ struct vmb_create;
 static void create_fail(struct vmb_create *cr, const struct qb_error *err);
 
 static void
-vm_shutdown_logged(void *arg, const void *res, size_t len,
-    const struct qb_error *err)
+vm_shutdown_logged(
+    void *arg, const void *res, size_t len, const struct qb_error *err)
 {
 	(void)arg;
 	(void)len;
@@ -141,12 +141,11 @@ vm_shutdown_logged(void *arg, const void *res, size_t len,
 static int
 vm_shutdown(struct vmb *b, vmmon_reply_fn done)
 {
-	struct qb_vmm_shutdown_req req = { .timeout_ms = 0 };
+	struct qb_vmm_shutdown_req req = {.timeout_ms = 0};
 	struct qb_error err;
 
-	if (vmmon_request_async(b->vm, IMSG_VMM_SHUTDOWN_REQ, &req,
-		sizeof(req), done != NULL ? done : vm_shutdown_logged, b,
-		&err) == -1) {
+	if (vmmon_request_async(b->vm, IMSG_VMM_SHUTDOWN_REQ, &req, sizeof(req),
+	        done != NULL ? done : vm_shutdown_logged, b, &err) == -1) {
 		log_warnx("%s: %s", __func__, err.msg);
 		return -1;
 	}
@@ -173,7 +172,7 @@ ms_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000 +
-	    (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000000);
+	       (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
 static void
@@ -188,8 +187,8 @@ ctr_find(struct vmb *b, const char *id)
 	struct vmb_ctr *c;
 
 	TAILQ_FOREACH(c, &b->ctrs, entry)
-		if (strcmp(c->id, id) == 0)
-			return c;
+	if (strcmp(c->id, id) == 0)
+		return c;
 	return NULL;
 }
 
@@ -199,8 +198,8 @@ proc_find(struct vmb_ctr *c, const char *exec_id)
 	struct vmb_proc *p;
 
 	TAILQ_FOREACH(p, &c->procs, entry)
-		if (strcmp(p->exec_id, exec_id) == 0)
-			return p;
+	if (strcmp(p->exec_id, exec_id) == 0)
+		return p;
 	return NULL;
 }
 
@@ -240,14 +239,13 @@ ctr_free(struct vmb_ctr *c)
 
 /* ---- answering the Task service ------------------------------------- */
 
-static void
-done_err(backend_done_fn done, void *arg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void done_err(backend_done_fn done, void *arg, int code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 done_err(backend_done_fn done, void *arg, int code, const char *fmt, ...)
 {
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	va_list ap;
 
 	err.code = code;
@@ -260,7 +258,7 @@ done_err(backend_done_fn done, void *arg, int code, const char *fmt, ...)
 static void
 done_ok(backend_done_fn done, void *arg, uint32_t pid)
 {
-	struct backend_result res = { .pid = pid };
+	struct backend_result res = {.pid = pid};
 
 	done(arg, &res, NULL);
 }
@@ -299,7 +297,7 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
     const ProtobufCMessage *resp, void *arg)
 {
 	struct vmb_fwd *f = arg;
-	struct backend_result res = { 0 };
+	struct backend_result res = {0};
 	struct vmb_ctr *c;
 	struct vmb_proc *p;
 	uint32_t *pids = NULL;
@@ -308,7 +306,8 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
 	(void)gc;
 	if (err != NULL && err->code != QB_E_OK) {
 		/* An exec the guest refused never existed. */
-		if (f->kind == FWD_EXEC && (c = ctr_find(f->b, f->id)) != NULL &&
+		if (f->kind == FWD_EXEC &&
+		    (c = ctr_find(f->b, f->id)) != NULL &&
 		    (p = proc_find(c, f->exec_id)) != NULL)
 			proc_free(p);
 		f->done(f->arg, NULL, err);
@@ -325,7 +324,8 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
 		break;
 	}
 	case FWD_DELETE: {
-		const Qemubox__Guest__V1__DeleteResponse *r = (const void *)resp;
+		const Qemubox__Guest__V1__DeleteResponse *r =
+		    (const void *)resp;
 		res.pid = r != NULL ? r->pid : 0;
 		break;
 	}
@@ -334,7 +334,8 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
 		if (r != NULL && r->n_processes > 0) {
 			pids = calloc(r->n_processes, sizeof(*pids));
 			if (pids == NULL) {
-				done_err(f->done, f->arg, QB_E_INTERNAL, "pids: out of memory");
+				done_err(f->done, f->arg, QB_E_INTERNAL,
+				    "pids: out of memory");
 				free(f);
 				return;
 			}
@@ -377,7 +378,8 @@ forward(struct vmb *b, int kind, const char *id, const char *exec_id,
 		return;
 	}
 	if (id != NULL && ctr_find(b, id) == NULL) {
-		done_err(done, arg, QB_E_NOTFOUND, "container %s not created", id);
+		done_err(
+		    done, arg, QB_E_NOTFOUND, "container %s not created", id);
 		return;
 	}
 	if ((f = fwd_new(b, kind, id, exec_id, done, arg)) == NULL) {
@@ -385,7 +387,7 @@ forward(struct vmb *b, int kind, const char *id, const char *exec_id,
 		return;
 	}
 	if (guest_call(b->gc, method, req, resp_desc, VMB_CALL_TIMEOUT_MS,
-		fwd_answer, f) == -1) {
+	        fwd_answer, f) == -1) {
 		free(f);
 		done_err(done, arg, QB_E_UNAVAILABLE, "%s: guest channel: %s",
 		    method, strerror(errno));
@@ -394,8 +396,8 @@ forward(struct vmb *b, int kind, const char *id, const char *exec_id,
 
 /* ---- guest events ------------------------------------------------------ */
 
-static void
-on_guest_ready(struct guest_client *gc, uint64_t boot_ms, void *arg);
+static void on_guest_ready(
+    struct guest_client *gc, uint64_t boot_ms, void *arg);
 static void
 on_guest_exit(struct guest_client *gc, const char *id, const char *exec_id,
     uint32_t pid, uint32_t status, void *arg)
@@ -406,8 +408,8 @@ on_guest_exit(struct guest_client *gc, const char *id, const char *exec_id,
 	struct timespec ts;
 
 	(void)gc;
-	if ((c = ctr_find(b, id)) == NULL || (p = proc_find(c, exec_id)) == NULL ||
-	    p->exited) {
+	if ((c = ctr_find(b, id)) == NULL ||
+	    (p = proc_find(c, exec_id)) == NULL || p->exited) {
 		log_warnx("%s: exit of unknown process %s/%s from the guest",
 		    __func__, id, exec_id);
 		return;
@@ -416,8 +418,8 @@ on_guest_exit(struct guest_client *gc, const char *id, const char *exec_id,
 	if (p->relay != NULL)
 		stdio_relay_finish(p->relay);
 	now_real(&ts);
-	task_service_exited(b->env.svc, id, exec_id, pid ? pid : p->pid, status,
-	    &ts);
+	task_service_exited(
+	    b->env.svc, id, exec_id, pid ? pid : p->pid, status, &ts);
 }
 
 static void
@@ -440,10 +442,10 @@ on_guest_dead(struct guest_client *gc, const char *why, void *arg)
 }
 
 static const struct guest_client_ops guest_ops = {
-	.on_ready = on_guest_ready,
-	.on_exit = on_guest_exit,
-	.on_oom = on_guest_oom,
-	.on_dead = on_guest_dead,
+    .on_ready = on_guest_ready,
+    .on_exit = on_guest_exit,
+    .on_oom = on_guest_oom,
+    .on_dead = on_guest_dead,
 };
 
 /* Every process still running ends now, with the status of a SIGKILL. */
@@ -456,15 +458,16 @@ exit_all(struct vmb *b)
 
 	now_real(&ts);
 	TAILQ_FOREACH(c, &b->ctrs, entry)
-		TAILQ_FOREACH(p, &c->procs, entry) {
-			if (p->exited || p->pid == 0)
-				continue;
-			p->exited = true;
-			if (p->relay != NULL)
-				stdio_relay_finish(p->relay);
-			task_service_exited(b->env.svc, c->id, p->exec_id,
-			    p->pid, 128 + SIGKILL, &ts);
-		}
+	TAILQ_FOREACH(p, &c->procs, entry)
+	{
+		if (p->exited || p->pid == 0)
+			continue;
+		p->exited = true;
+		if (p->relay != NULL)
+			stdio_relay_finish(p->relay);
+		task_service_exited(
+		    b->env.svc, c->id, p->exec_id, p->pid, 128 + SIGKILL, &ts);
+	}
 }
 
 struct guest_gone {
@@ -497,7 +500,8 @@ guest_drop(struct vmb *b)
 	if (b->gc == NULL && b->chan_fd == -1)
 		return;
 	if ((g = malloc(sizeof(*g))) == NULL) {
-		log_warnx("%s: out of memory: leaking the guest channel", __func__);
+		log_warnx(
+		    "%s: out of memory: leaking the guest channel", __func__);
 		b->gc = NULL;
 		b->chan_fd = -1;
 		return;
@@ -524,9 +528,11 @@ vmb_vm_dead(struct vmb *b, const char *why)
 	log_warnx("%s: sandbox %s: %s", __func__, b->sandbox_id, why);
 	if (b->creating != NULL) {
 		/* Still in Create: answer it (and undo everything). */
-		struct qb_error err = { .code = QB_E_UNAVAILABLE };
-		snprintf(err.msg, sizeof(err.msg), "sandbox VM failed while "
-		    "starting: %.300s (see %.600s/console.log)", why, b->log_dir);
+		struct qb_error err = {.code = QB_E_UNAVAILABLE};
+		snprintf(err.msg, sizeof(err.msg),
+		    "sandbox VM failed while "
+		    "starting: %.300s (see %.600s/console.log)",
+		    why, b->log_dir);
 		create_fail(b->creating, &err);
 		return;
 	}
@@ -581,8 +587,8 @@ create_fail(struct vmb_create *cr, const struct qb_error *err)
 	b->qemu_pid = 0;
 	b->state = VM_NONE;
 	if (b->net_up && b->pn != NULL) {
-		if (privnet_net_teardown_async(b->pn, b->sandbox_id,
-			net_teardown_done, b, &e2) == -1)
+		if (privnet_net_teardown_async(
+		        b->pn, b->sandbox_id, net_teardown_done, b, &e2) == -1)
 			log_warnx("%s: %s", __func__, e2.msg);
 		b->net_up = false;
 	}
@@ -591,14 +597,13 @@ create_fail(struct vmb_create *cr, const struct qb_error *err)
 	create_free(cr);
 }
 
-static void
-create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
+static void create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
 {
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	va_list ap;
 
 	err.code = code;
@@ -620,8 +625,9 @@ on_guest_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
 	b->state = VM_READY;
 	cr->t_ready = ms_since(&cr->t0);
 	log_info("%s: sandbox %s: guest ready (guest boot %llu ms, %llu ms "
-		 "since Create)", __func__, b->sandbox_id,
-	    (unsigned long long)boot_ms, (unsigned long long)cr->t_ready);
+	         "since Create)",
+	    __func__, b->sandbox_id, (unsigned long long)boot_ms,
+	    (unsigned long long)cr->t_ready);
 	create_guest_network(cr);
 }
 
@@ -633,8 +639,10 @@ open_share(const struct vmb *b, const char *rel, struct qb_error *err)
 
 	if (path_join(path, sizeof(path), b->cfg.paths.share_dir, rel) == -1 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		qb_seterr(err, QB_E_PRECONDITION, "open %s: %s "
-		    "(paths.share_dir; install the guest image with make install)",
+		qb_seterr(err, QB_E_PRECONDITION,
+		    "open %s: %s "
+		    "(paths.share_dir; install the guest image with make "
+		    "install)",
 		    path, strerror(errno));
 	return fd;
 }
@@ -653,13 +661,13 @@ vm_started(void *arg, const void *resp, size_t len, const struct qb_error *err)
 	}
 	b->qemu_pid = res->pid;
 	cr->t_vm = ms_since(&cr->t0);
-	log_info("%s: sandbox %s: QEMU pid %d", __func__, b->sandbox_id,
-	    res->pid);
+	log_info(
+	    "%s: sandbox %s: QEMU pid %d", __func__, b->sandbox_id, res->pid);
 	b->gc = guest_client_new(b->env.loop, b->chan_fd,
 	    b->cfg.runtime.boot_timeout_ms, &guest_ops, b);
 	if (b->gc == NULL)
-		create_failf(cr, QB_E_INTERNAL, "guest client: %s",
-		    strerror(errno));
+		create_failf(
+		    cr, QB_E_INTERNAL, "guest client: %s", strerror(errno));
 }
 
 static void
@@ -668,25 +676,28 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	struct vmb *b = cr->b;
 	struct vm_start_params sp;
 	struct storage_plan *plan = &cr->ctr->plan;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	char path[PATH_MAX];
-	int sv[2] = { -1, -1 }, console = -1, kernel = -1, initrd = -1;
+	int sv[2] = {-1, -1}, console = -1, kernel = -1, initrd = -1;
 	size_t i;
 
 	memset(&sp, 0, sizeof(sp));
 	if ((kernel = open_share(b, VMB_KERNEL, &err)) == -1 ||
 	    (initrd = open_share(b, VMB_INITRD, &err)) == -1)
 		goto fail;
-	console = path_join(path, sizeof(path), b->log_dir, "console.log") == -1 ?
-	    -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-		     0640);
+	console = path_join(path, sizeof(path), b->log_dir, "console.log") == -1
+	              ? -1
+	              : open(path,
+	                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	                    0640);
 	if (console == -1) {
-		qb_seterr(&err, QB_E_INTERNAL, "open %s: %s", path,
-		    strerror(errno));
+		qb_seterr(
+		    &err, QB_E_INTERNAL, "open %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		qb_seterr(&err, QB_E_INTERNAL, "socketpair: %s", strerror(errno));
+		qb_seterr(
+		    &err, QB_E_INTERNAL, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
 	b->chan_fd = sv[0];
@@ -709,8 +720,10 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	if (tap_fd != -1)
 		memcpy(sp.mac, b->net.mac, sizeof(sp.mac));
 	if (plan->n_disks > QB_VMM_MAX_DISKS) {
-		qb_seterr(&err, QB_E_INVALID, "the image has %zu layers; at "
-		    "most %d disks per VM", plan->n_disks, QB_VMM_MAX_DISKS);
+		qb_seterr(&err, QB_E_INVALID,
+		    "the image has %zu layers; at "
+		    "most %d disks per VM",
+		    plan->n_disks, QB_VMM_MAX_DISKS);
 		goto fail;
 	}
 	for (i = 0; i < plan->n_disks; i++) {
@@ -769,7 +782,7 @@ disks_ready(struct storage_plan *plan, const struct qb_error *err, void *arg)
 {
 	struct vmb_create *cr = arg;
 	struct vmb *b = cr->b;
-	struct qb_error e2 = { 0 };
+	struct qb_error e2 = {0};
 
 	(void)plan;
 	cr->prep = NULL;
@@ -779,12 +792,13 @@ disks_ready(struct storage_plan *plan, const struct qb_error *err, void *arg)
 	}
 	cr->t_disks = ms_since(&cr->t0);
 	if (b->pn == NULL) {
-		create_failf(cr, QB_E_PRECONDITION, "network helper "
+		create_failf(cr, QB_E_PRECONDITION,
+		    "network helper "
 		    "qemubox-privnet is not running");
 		return;
 	}
-	if (privnet_net_setup_async(b->pn, b->sandbox_id, cr->netns,
-		net_ready, cr, &e2) == -1)
+	if (privnet_net_setup_async(
+	        b->pn, b->sandbox_id, cr->netns, net_ready, cr, &e2) == -1)
 		create_fail(cr, &e2);
 }
 
@@ -797,7 +811,8 @@ addr_list(const struct qb_net_addr *a, size_t n, char **out, char (*buf)[64],
 	for (i = 0; i < n; i++) {
 		if (a[i].family == 0)
 			continue;
-		privnet_addr_str(&a[i], with_prefix, buf[*nout], sizeof(buf[0]));
+		privnet_addr_str(
+		    &a[i], with_prefix, buf[*nout], sizeof(buf[0]));
 		out[*nout] = buf[*nout];
 		(*nout)++;
 	}
@@ -823,7 +838,8 @@ create_guest_network(struct vmb_create *cr)
 {
 	struct vmb *b = cr->b;
 	Qemubox__Guest__V1__ConfigureNetworkRequest req;
-	Qemubox__Guest__V1__Route routes[QB_NET_MAX_ROUTES], *rp[QB_NET_MAX_ROUTES];
+	Qemubox__Guest__V1__Route routes[QB_NET_MAX_ROUTES],
+	    *rp[QB_NET_MAX_ROUTES];
 	char *addrs[QB_NET_MAX_IPS], *dns[QB_NET_MAX_DNS];
 	char abuf[QB_NET_MAX_IPS][64], dbuf[QB_NET_MAX_DNS][64], gw[64] = "";
 	char rdst[QB_NET_MAX_ROUTES][64], rgw[QB_NET_MAX_ROUTES][64], mac[18];
@@ -840,26 +856,29 @@ create_guest_network(struct vmb_create *cr)
 	    b->net.mac[0], b->net.mac[1], b->net.mac[2], b->net.mac[3],
 	    b->net.mac[4], b->net.mac[5]);
 	req.mac = mac;
-	addr_list(b->net.ips, b->net.n_ips < QB_NET_MAX_IPS ? b->net.n_ips :
-	    QB_NET_MAX_IPS, addrs, abuf, &na, 1);
+	addr_list(b->net.ips,
+	    b->net.n_ips < QB_NET_MAX_IPS ? b->net.n_ips : QB_NET_MAX_IPS,
+	    addrs, abuf, &na, 1);
 	req.addresses = addrs;
 	req.n_addresses = na;
 	for (i = 0; i < b->net.n_ips && i < QB_NET_MAX_IPS; i++)
 		if (b->net.gateways[i].family != 0) {
-			privnet_addr_str(&b->net.gateways[i], 0, gw, sizeof(gw));
+			privnet_addr_str(
+			    &b->net.gateways[i], 0, gw, sizeof(gw));
 			break;
 		}
 	req.gateway = gw;
-	n = b->net.n_routes < QB_NET_MAX_ROUTES ? b->net.n_routes :
-	    QB_NET_MAX_ROUTES;
+	n = b->net.n_routes < QB_NET_MAX_ROUTES ? b->net.n_routes
+	                                        : QB_NET_MAX_ROUTES;
 	for (i = 0; i < n; i++) {
 		qemubox__guest__v1__route__init(&routes[i]);
 		if (b->net.routes[i].dst.family != 0)
-			privnet_addr_str(&b->net.routes[i].dst, 1, rdst[i],
-			    sizeof(rdst[i]));
+			privnet_addr_str(
+			    &b->net.routes[i].dst, 1, rdst[i], sizeof(rdst[i]));
 		else
 			snprintf(rdst[i], sizeof(rdst[i]), "0.0.0.0/0");
-		privnet_addr_str(&b->net.routes[i].gw, 0, rgw[i], sizeof(rgw[i]));
+		privnet_addr_str(
+		    &b->net.routes[i].gw, 0, rgw[i], sizeof(rgw[i]));
 		routes[i].destination = rdst[i];
 		routes[i].gateway = rgw[i];
 		rp[i] = &routes[i];
@@ -867,8 +886,9 @@ create_guest_network(struct vmb_create *cr)
 	req.routes = rp;
 	req.n_routes = n;
 	req.mtu = b->net.mtu;
-	addr_list(b->net.dns, b->net.n_dns < QB_NET_MAX_DNS ? b->net.n_dns :
-	    QB_NET_MAX_DNS, dns, dbuf, &nd, 0);
+	addr_list(b->net.dns,
+	    b->net.n_dns < QB_NET_MAX_DNS ? b->net.n_dns : QB_NET_MAX_DNS, dns,
+	    dbuf, &nd, 0);
 	req.nameservers = dns;
 	req.n_nameservers = nd;
 	for (i = 0; i < b->net.n_search && i < QB_NET_MAX_SEARCH; i++)
@@ -876,7 +896,7 @@ create_guest_network(struct vmb_create *cr)
 	req.search = search;
 	req.n_search = i;
 	if (guest_call(b->gc, "ConfigureNetwork", &req.base, NULL,
-		VMB_CALL_TIMEOUT_MS, guest_net_done, cr) == -1)
+	        VMB_CALL_TIMEOUT_MS, guest_net_done, cr) == -1)
 		create_failf(cr, QB_E_UNAVAILABLE, "ConfigureNetwork: %s",
 		    strerror(errno));
 }
@@ -900,7 +920,7 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 	p->relay = cr->relay;
 	cr->relay = NULL;
 	log_info("%s: %s created, pid %u; ms since Create: disks %llu, "
-		 "network %llu, vm %llu, guest ready %llu, container %llu",
+	         "network %llu, vm %llu, guest ready %llu, container %llu",
 	    __func__, cr->ctr->id, p->pid, (unsigned long long)cr->t_disks,
 	    (unsigned long long)cr->t_net, (unsigned long long)cr->t_vm,
 	    (unsigned long long)cr->t_ready, (unsigned long long)cr->t_guest);
@@ -915,8 +935,8 @@ create_guest_container(struct vmb_create *cr)
 	struct storage_plan *plan = &cr->ctr->plan;
 	Qemubox__Guest__V1__CreateRequest req;
 	Qemubox__Guest__V1__Stdio stdio;
-	struct storage_guest_create keep = { 0 };
-	struct qb_error err = { 0 };
+	struct storage_guest_create keep = {0};
+	struct qb_error err = {0};
 	const char *spec_str;
 
 	qemubox__guest__v1__create_request__init(&req);
@@ -926,7 +946,8 @@ create_guest_container(struct vmb_create *cr)
 		create_fail(cr, &err);
 		return;
 	}
-	spec_str = json_object_to_json_string_ext(cr->spec, JSON_C_TO_STRING_PLAIN);
+	spec_str =
+	    json_object_to_json_string_ext(cr->spec, JSON_C_TO_STRING_PLAIN);
 	req.id = cr->ctr->id;
 	req.spec.data = (uint8_t *)(uintptr_t)spec_str;
 	req.spec.len = strlen(spec_str);
@@ -939,8 +960,8 @@ create_guest_container(struct vmb_create *cr)
 	stdio.terminal = cr->req->io.terminal;
 	req.stdio = &stdio;
 	if (guest_call(b->gc, "Create", &req.base,
-		&qemubox__guest__v1__create_response__descriptor,
-		VMB_CALL_TIMEOUT_MS, guest_create_done, cr) == -1) {
+	        &qemubox__guest__v1__create_response__descriptor,
+	        VMB_CALL_TIMEOUT_MS, guest_create_done, cr) == -1) {
 		qb_seterr(&err, QB_E_UNAVAILABLE, "guest Create: %s",
 		    strerror(errno));
 		goto fail;
@@ -959,7 +980,8 @@ spec_sandbox_id(struct json_object *spec, const char *id, char *out, size_t len)
 	struct json_object *ann, *v;
 
 	if (json_object_object_get_ex(spec, "annotations", &ann) &&
-	    json_object_object_get_ex(ann, "io.kubernetes.cri.sandbox-id", &v) &&
+	    json_object_object_get_ex(
+	        ann, "io.kubernetes.cri.sandbox-id", &v) &&
 	    json_object_is_type(v, json_type_string)) {
 		snprintf(out, len, "%s", json_object_get_string(v));
 		return;
@@ -969,8 +991,8 @@ spec_sandbox_id(struct json_object *spec, const char *id, char *out, size_t len)
 
 /* linux.namespaces[type=network].path: a netns CRI already wired. */
 static int
-spec_netns(struct json_object *spec, char *out, size_t len,
-    struct qb_error *err)
+spec_netns(
+    struct json_object *spec, char *out, size_t len, struct qb_error *err)
 {
 	struct json_object *linux_, *nss, *ns, *t, *p;
 	size_t i;
@@ -997,15 +1019,15 @@ spec_netns(struct json_object *spec, char *out, size_t len,
 }
 
 static void
-vmb_create(void *st, const struct backend_create_req *req,
-    backend_done_fn done, void *arg)
+vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
+    void *arg)
 {
 	struct vmb *b = st;
 	struct vmb_create *cr;
 	struct vmb_ctr *c;
 	struct storage_mount *mounts = NULL;
-	struct storage_opts so = { 0 };
-	struct qb_error err = { 0 };
+	struct storage_opts so = {0};
+	struct qb_error err = {0};
 	char path[PATH_MAX], sid[QB_ID_MAX];
 	size_t i;
 
@@ -1024,9 +1046,11 @@ vmb_create(void *st, const struct backend_create_req *req,
 		 * A second container in the same VM needs its layer disks
 		 * hot-plugged, which microvm cannot do.
 		 */
-		done_err(done, arg, QB_E_UNIMPLEMENTED, "container %s: more "
+		done_err(done, arg, QB_E_UNIMPLEMENTED,
+		    "container %s: more "
 		    "than one container per sandbox VM is not supported yet "
-		    "(sandbox %s)", req->id, b->sandbox_id);
+		    "(sandbox %s)",
+		    req->id, b->sandbox_id);
 		return;
 	}
 	if (b->vm == NULL) {
@@ -1070,9 +1094,9 @@ vmb_create(void *st, const struct backend_create_req *req,
 		return;
 	}
 	if (path_join(b->log_dir, sizeof(b->log_dir), b->cfg.paths.log_dir,
-		req->id) == -1) {
-		create_failf(cr, QB_E_INVALID, "log dir for %s: path too long",
-		    req->id);
+	        req->id) == -1) {
+		create_failf(
+		    cr, QB_E_INVALID, "log dir for %s: path too long", req->id);
 		return;
 	}
 	if (mkdir(b->cfg.paths.log_dir, 0750) == -1 && errno != EEXIST) {
@@ -1100,15 +1124,15 @@ vmb_create(void *st, const struct backend_create_req *req,
 	}
 	so.bundle = req->bundle;
 	so.scratch_bytes = b->cfg.storage.scratch_size_mb << 20;
-	if (storage_plan_build(mounts, req->n_rootfs, cr->spec, &so, &c->plan,
-		&err) == -1) {
+	if (storage_plan_build(
+	        mounts, req->n_rootfs, cr->spec, &so, &c->plan, &err) == -1) {
 		free(mounts);
 		create_fail(cr, &err);
 		return;
 	}
 	free(mounts);
-	cr->prep = storage_plan_prepare_async(&c->plan, &b->lc, b->env.loop,
-	    disks_ready, cr, &err);
+	cr->prep = storage_plan_prepare_async(
+	    &c->plan, &b->lc, b->env.loop, disks_ready, cr, &err);
 	if (cr->prep == NULL)
 		create_fail(cr, &err);
 }
@@ -1128,9 +1152,8 @@ vmb_start(void *st, const char *id, const char *exec_id, backend_done_fn done,
 	    &qemubox__guest__v1__start_response__descriptor, done, arg);
 }
 
-static void
-delete_answer(void *arg, const struct backend_result *res,
-    const struct qb_error *err);
+static void delete_answer(
+    void *arg, const struct backend_result *res, const struct qb_error *err);
 
 struct vmb_del {
 	struct vmb *b;
@@ -1140,8 +1163,8 @@ struct vmb_del {
 };
 
 static void
-delete_answer(void *arg, const struct backend_result *res,
-    const struct qb_error *err)
+delete_answer(
+    void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct vmb_del *d = arg;
 	struct vmb_ctr *c;
@@ -1163,8 +1186,8 @@ delete_answer(void *arg, const struct backend_result *res,
 }
 
 static void
-vmb_delete(void *st, const char *id, const char *exec_id,
-    backend_done_fn done, void *arg)
+vmb_delete(void *st, const char *id, const char *exec_id, backend_done_fn done,
+    void *arg)
 {
 	struct vmb *b = st;
 	Qemubox__Guest__V1__DeleteRequest req;
@@ -1172,7 +1195,8 @@ vmb_delete(void *st, const char *id, const char *exec_id,
 
 	qemubox__guest__v1__delete_request__init(&req);
 	if (ctr_find(b, id) == NULL) {
-		done_err(done, arg, QB_E_NOTFOUND, "container %s not created", id);
+		done_err(
+		    done, arg, QB_E_NOTFOUND, "container %s not created", id);
 		return;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -1202,7 +1226,7 @@ vmb_exec(void *st, const struct backend_exec_req *req, backend_done_fn done,
 	struct vmb *b = st;
 	Qemubox__Guest__V1__ExecRequest gr;
 	Qemubox__Guest__V1__Stdio stdio;
-	struct qb_error err = { 0 };
+	struct qb_error err = {0};
 	struct vmb_ctr *c;
 	struct vmb_proc *p;
 
@@ -1246,8 +1270,8 @@ vmb_exec(void *st, const struct backend_exec_req *req, backend_done_fn done,
 }
 
 static void
-vmb_kill(void *st, const char *id, const char *exec_id, uint32_t sig,
-    bool all, backend_done_fn done, void *arg)
+vmb_kill(void *st, const char *id, const char *exec_id, uint32_t sig, bool all,
+    backend_done_fn done, void *arg)
 {
 	Qemubox__Guest__V1__KillRequest req;
 
@@ -1303,9 +1327,10 @@ vmb_close_io(void *st, const char *id, const char *exec_id, bool stdin_close,
 	struct vmb_ctr *c;
 	struct vmb_proc *p;
 
-	if ((c = ctr_find(b, id)) == NULL || (p = proc_find(c, exec_id)) == NULL) {
-		done_err(done, arg, QB_E_NOTFOUND, "process %s/%s does not exist",
-		    id, exec_id);
+	if ((c = ctr_find(b, id)) == NULL ||
+	    (p = proc_find(c, exec_id)) == NULL) {
+		done_err(done, arg, QB_E_NOTFOUND,
+		    "process %s/%s does not exist", id, exec_id);
 		return;
 	}
 	log_debug("%s: %s/%s stdin_close=%d relay=%p", __func__, id, exec_id,
@@ -1316,8 +1341,8 @@ vmb_close_io(void *st, const char *id, const char *exec_id, bool stdin_close,
 }
 
 static void
-vmb_update(void *st, const struct backend_update_req *req,
-    backend_done_fn done, void *arg)
+vmb_update(void *st, const struct backend_update_req *req, backend_done_fn done,
+    void *arg)
 {
 	Qemubox__Guest__V1__UpdateRequest gr;
 
@@ -1325,7 +1350,8 @@ vmb_update(void *st, const struct backend_update_req *req,
 	gr.id = (char *)(uintptr_t)req->id;
 	gr.resources.data = (uint8_t *)(uintptr_t)req->resources;
 	gr.resources.len = req->resources_len;
-	forward(st, FWD_PLAIN, req->id, "", "Update", &gr.base, NULL, done, arg);
+	forward(
+	    st, FWD_PLAIN, req->id, "", "Update", &gr.base, NULL, done, arg);
 }
 
 static void
@@ -1378,15 +1404,15 @@ shutdown_vm_done(void *arg, const struct qb_error *err)
 	b->state = VM_DEAD;
 	b->qemu_pid = 0;
 	if (b->net_up && b->pn != NULL &&
-	    privnet_net_teardown_async(b->pn, b->sandbox_id, shutdown_net_done,
-		b, &e2) == 0)
+	    privnet_net_teardown_async(
+	        b->pn, b->sandbox_id, shutdown_net_done, b, &e2) == 0)
 		return;
 	shutdown_net_done(b, NULL);
 }
 
 static void
-shutdown_vm_reply(void *arg, const void *res, size_t len,
-    const struct qb_error *err)
+shutdown_vm_reply(
+    void *arg, const void *res, size_t len, const struct qb_error *err)
 {
 	(void)len;
 	shutdown_vm_done(arg, res == NULL ? err : NULL);
@@ -1422,8 +1448,8 @@ pn_io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 	if ((events & (EV_READ | EV_HUP | EV_ERR)) &&
 	    privnet_client_read(b->pn) == -1)
 		goto dead;
-	evloop_io_set(io, EV_READ |
-	    (privnet_client_want_write(b->pn) ? EV_WRITE : 0));
+	evloop_io_set(
+	    io, EV_READ | (privnet_client_want_write(b->pn) ? EV_WRITE : 0));
 	return;
 dead:
 	log_warnx("%s: qemubox-privnet is gone", __func__);
@@ -1441,9 +1467,11 @@ vm_exit_evt(void *arg, const struct qb_vmm_exit_evt *ev)
 	    ev->exit_status, ev->signal, ev->detail);
 	b->qemu_pid = 0;
 	if (b->creating != NULL && b->state == VM_BOOTING) {
-		struct qb_error err = { .code = QB_E_UNAVAILABLE };
-		snprintf(err.msg, sizeof(err.msg), "VM did not boot: %.200s (see "
-		    "%.600s/console.log)", why, b->log_dir);
+		struct qb_error err = {.code = QB_E_UNAVAILABLE};
+		snprintf(err.msg, sizeof(err.msg),
+		    "VM did not boot: %.200s (see "
+		    "%.600s/console.log)",
+		    why, b->log_dir);
 		create_fail(b->creating, &err);
 		return;
 	}
@@ -1474,13 +1502,14 @@ vmb_init(const struct backend_env *env, void **state, struct qb_error *err)
 	b->chan_fd = -1;
 	TAILQ_INIT(&b->ctrs);
 	if (layer_cache_init(&b->lc, b->cfg.paths.state_dir,
-		b->cfg.storage.compression, b->cfg.storage.layer_cache_max_mb,
-		err) == -1)
+	        b->cfg.storage.compression, b->cfg.storage.layer_cache_max_mb,
+	        err) == -1)
 		goto fail;
 	if (env->privnet_fd != -1) {
 		if ((b->pn = privnet_client_new(env->privnet_fd)) == NULL ||
 		    (b->pn_io = evloop_io_add(env->loop,
-			 privnet_client_fd(b->pn), EV_READ, pn_io_cb, b)) == NULL) {
+		         privnet_client_fd(b->pn), EV_READ, pn_io_cb, b)) ==
+		        NULL) {
 			qb_seterr(err, QB_E_INTERNAL, "privnet client: %s",
 			    strerror(errno));
 			goto fail;
@@ -1490,7 +1519,8 @@ vmb_init(const struct backend_env *env, void **state, struct qb_error *err)
 		b->vm_events.exited = vm_exit_evt;
 		b->vm_events.lost = vm_monitor_lost;
 		b->vm_events.arg = b;
-		b->vm = vmmon_client_new(env->loop, env->vmmon_fd, &b->vm_events);
+		b->vm =
+		    vmmon_client_new(env->loop, env->vmmon_fd, &b->vm_events);
 		if (b->vm == NULL) {
 			qb_seterr(err, QB_E_INTERNAL, "vmmon client: %s",
 			    strerror(errno));
@@ -1532,23 +1562,23 @@ vmb_fini(void *st)
 }
 
 static const struct backend_ops vm_ops = {
-	.name = "vm",
-	.init = vmb_init,
-	.fini = vmb_fini,
-	.create = vmb_create,
-	.start = vmb_start,
-	.delete = vmb_delete,
-	.exec = vmb_exec,
-	.kill = vmb_kill,
-	.pause = vmb_pause,
-	.resume = vmb_resume,
-	.resize_pty = vmb_resize_pty,
-	.close_io = vmb_close_io,
-	.update = vmb_update,
-	.pids = vmb_pids,
-	.stats = vmb_stats,
-	.shutdown = vmb_shutdown,
-	.cleanup_orphan = vm_backend_cleanup_orphan,
+    .name = "vm",
+    .init = vmb_init,
+    .fini = vmb_fini,
+    .create = vmb_create,
+    .start = vmb_start,
+    .delete = vmb_delete,
+    .exec = vmb_exec,
+    .kill = vmb_kill,
+    .pause = vmb_pause,
+    .resume = vmb_resume,
+    .resize_pty = vmb_resize_pty,
+    .close_io = vmb_close_io,
+    .update = vmb_update,
+    .pids = vmb_pids,
+    .stats = vmb_stats,
+    .shutdown = vmb_shutdown,
+    .cleanup_orphan = vm_backend_cleanup_orphan,
 };
 
 __attribute__((constructor)) static void
@@ -1560,16 +1590,16 @@ vm_backend_register(void)
 /* ---- `delete` after the daemon died ---------------------------------- */
 
 int
-vm_backend_cleanup_orphan(const char *ns, const char *id, const char *bundle,
-    struct qb_error *err)
+vm_backend_cleanup_orphan(
+    const char *ns, const char *id, const char *bundle, struct qb_error *err)
 {
 	struct qb_config cfg;
 	struct qb_net_status st;
 	struct privnet_client *pn = NULL;
 	struct json_object *spec = NULL;
 	char path[PATH_MAX], dir[PATH_MAX], sid[QB_ID_MAX];
-	char *argv[] = { "qemubox-privnet", NULL };
-	int sv[2] = { -1, -1 }, rc = 0;
+	char *argv[] = {"qemubox-privnet", NULL};
+	int sv[2] = {-1, -1}, rc = 0;
 	pid_t pid = -1;
 
 	(void)ns;
@@ -1584,25 +1614,25 @@ vm_backend_cleanup_orphan(const char *ns, const char *id, const char *bundle,
 	if (strcmp(sid, id) != 0)
 		return 0;
 	if (shim_libexec_dir(dir, sizeof(dir)) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "libexec dir: %s",
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "libexec dir: %s", strerror(errno));
 	if (path_join(path, sizeof(path), dir, "qemubox-privnet") == -1 ||
 	    access(path, X_OK) == -1)
 		return 0; /* no network helper installed: nothing of ours */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		return qb_seterr(err, QB_E_INTERNAL, "socketpair: %s",
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "socketpair: %s", strerror(errno));
 	pid = proc_spawn(path, argv, sv[1], PROC_SPAWN_IMSG_FD);
 	close(sv[1]);
 	if (pid == -1) {
 		close(sv[0]);
-		return qb_seterr(err, QB_E_INTERNAL, "start %s: %s", path,
-		    strerror(errno));
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "start %s: %s", path, strerror(errno));
 	}
 	if ((pn = privnet_client_new(sv[0])) == NULL) {
 		close(sv[0]);
-		rc = qb_seterr(err, QB_E_INTERNAL, "privnet client: %s",
-		    strerror(errno));
+		rc = qb_seterr(
+		    err, QB_E_INTERNAL, "privnet client: %s", strerror(errno));
 		goto out;
 	}
 	if (privnet_net_status(pn, id, &st, err) == 0 &&

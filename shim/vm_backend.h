@@ -12,7 +12,7 @@
  * with it (their peer closed), but the sandbox network recorded in
  * privnet's database stays until torn down here. 0 when nothing is left.
  */
-int vm_backend_cleanup_orphan(const char *ns, const char *id,
-    const char *bundle, struct qb_error *err);
+int vm_backend_cleanup_orphan(
+    const char *ns, const char *id, const char *bundle, struct qb_error *err);
 
 #endif

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char (*dirs)[PATH_MAX];
+	static char(*dirs)[PATH_MAX];
 	const uint8_t *nul = memchr(data, '\0', size);
 	size_t llen = nul != NULL ? (size_t)(nul - data) : size;
 	char *lower = malloc(llen + 1);
@@ -35,13 +35,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)storage_split_lowerdir(lower, dirs, STORAGE_MAX_DISKS);
 
 	if (nul != NULL && (tok = json_tokener_new()) != NULL) {
-		spec = json_tokener_parse_ex(tok, (const char *)nul + 1,
-		    (int)(size - llen - 1));
+		spec = json_tokener_parse_ex(
+		    tok, (const char *)nul + 1, (int)(size - llen - 1));
 		json_tokener_free(tok);
 	}
 	/* The bind rootfs is "/" so that the spec part is always reached. */
-	const char *opts[] = { "rbind", "ro" };
-	struct storage_mount m = { "bind", "/", NULL, opts, 2 };
+	const char *opts[] = {"rbind", "ro"};
+	struct storage_mount m = {"bind", "/", NULL, opts, 2};
 	if (storage_plan_build(&m, 1, spec, NULL, &plan, &err) == 0) {
 		(void)storage_spec_rewrite(spec, &plan, &err);
 		storage_plan_free(&plan);

@@ -182,8 +182,8 @@ assert_dead_once(const struct res *r)
 		assert_true(r->done);
 		assert_int_equal(r->code, QB_E_UNAVAILABLE);
 	}
-	assert_int_equal(guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r2),
-	    -1);
+	assert_int_equal(
+	    guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r2), -1);
 	/* More garbage after death changes nothing (the write may fail:
 	 * the client may have closed, or we shut our side down). */
 	{
@@ -231,7 +231,8 @@ test_response_longer_than_cap(void **state)
 
 	(void)state;
 	call_ping(&r);
-	/* Only the header: the client must not wait for (or allocate) 4 MiB+1. */
+	/* Only the header: the client must not wait for (or allocate) 4 MiB+1.
+	 */
 	raw_hdr(CHAN_MAX_RPC + 1, F.last_sid, CHAN_T_RESPONSE);
 	assert_dead_once(&r);
 }
@@ -385,7 +386,7 @@ test_event_flood_memory_bounded(void **state)
 	(void)state;
 	qemubox__guest__v1__event__init(&ev);
 	qemubox__guest__v1__oom_event__init(&oom);
-	oom.id = (char *)(uintptr_t)"c1";
+	oom.id = (char *)(uintptr_t) "c1";
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_OOM;
 	ev.oom = &oom;
 	pump(2);

@@ -50,19 +50,20 @@ static int
 in_child(int (*fn)(void))
 {
 	struct landlock_rule rules[] = {
-		{ "/", LL_READ },
-		{ dir_rw, LL_READ | LL_WRITE },
-		{ "/usr/bin/true", LL_EXEC },
-		/* execve also opens the ELF interpreter for execution. */
-		{ "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", LL_EXEC },
-		{ "/nonexistent-path-is-skipped", LL_WRITE },
+	    {"/", LL_READ},
+	    {dir_rw, LL_READ | LL_WRITE},
+	    {"/usr/bin/true", LL_EXEC},
+	    /* execve also opens the ELF interpreter for execution. */
+	    {"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", LL_EXEC},
+	    {"/nonexistent-path-is-skipped", LL_WRITE},
 	};
 	pid_t pid;
 	int st;
 
 	pid = fork();
 	if (pid == 0) {
-		if (landlock_restrict(rules, sizeof(rules) / sizeof(rules[0])) != 0)
+		if (landlock_restrict(
+		        rules, sizeof(rules) / sizeof(rules[0])) != 0)
 			_exit(99);
 		_exit(fn());
 	}
@@ -174,10 +175,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_allowed_in_rw_dir),
-		cmocka_unit_test(test_write_denied_elsewhere),
-		cmocka_unit_test(test_read_allowed),
-		cmocka_unit_test(test_exec_only_granted),
+	    cmocka_unit_test(test_write_allowed_in_rw_dir),
+	    cmocka_unit_test(test_write_denied_elsewhere),
+	    cmocka_unit_test(test_read_allowed),
+	    cmocka_unit_test(test_exec_only_granted),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

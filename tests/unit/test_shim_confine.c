@@ -188,7 +188,8 @@ test_seccomp_mkfs_erofs_runs(void **state)
 	snprintf(mkfs_dir, sizeof(mkfs_dir), "%s/qb-mkfs.XXXXXX", tmp);
 	assert_non_null(mkdtemp(mkfs_dir));
 	snprintf(cmd, sizeof(cmd),
-	    "mkdir -p '%s/in/d' && echo hi > '%s/in/d/f' && ln -s f '%s/in/d/l'",
+	    "mkdir -p '%s/in/d' && echo hi > '%s/in/d/f' && ln -s f "
+	    "'%s/in/d/l'",
 	    mkfs_dir, mkfs_dir, mkfs_dir);
 	assert_int_equal(system(cmd), 0);
 	r = in_child(c_mkfs, NULL);
@@ -266,9 +267,11 @@ test_rules_from_bundle(void **state)
 		if (strcmp(r.rule[j].path, "/") == 0)
 			assert_int_equal(r.rule[j].access, LL_READ);
 		if (r.rule[j].access & LL_EXEC)
-			assert_true(strcmp(r.rule[j].path, "/usr/bin/containerd") == 0 ||
-			    strcmp(r.rule[j].path, "/usr/bin/mkfs.erofs") == 0 ||
-			    strstr(r.rule[j].path, "ld-linux") != NULL);
+			assert_true(strcmp(r.rule[j].path,
+			                "/usr/bin/containerd") == 0 ||
+			            strcmp(r.rule[j].path,
+			                "/usr/bin/mkfs.erofs") == 0 ||
+			            strstr(r.rule[j].path, "ld-linux") != NULL);
 	}
 
 	/* A bundle outside containerd's layout: only its parent. */
@@ -277,15 +280,16 @@ test_rules_from_bundle(void **state)
 		assert_true(strcmp(r.rule[j].path, "/srv") != 0);
 		if (r.rule[j].access & LL_WRITE)
 			assert_true(strcmp(r.rule[j].path, "/srv/b") == 0 ||
-			    strncmp(r.rule[j].path, "/var/", 5) == 0 ||
-			    strncmp(r.rule[j].path, "/run/containerd/", 16) == 0 ||
-			    strcmp(r.rule[j].path, "/dev/null") == 0);
+			            strncmp(r.rule[j].path, "/var/", 5) == 0 ||
+			            strncmp(r.rule[j].path, "/run/containerd/",
+			                16) == 0 ||
+			            strcmp(r.rule[j].path, "/dev/null") == 0);
 	}
 	/* A bundle directly under / grants no tree. */
 	assert_int_equal(shim_landlock_rules(&cfg, "/x", NULL, &r), 0);
 	for (j = 0; j < r.n; j++)
 		assert_false(strcmp(r.rule[j].path, "/") == 0 &&
-		    (r.rule[j].access & LL_WRITE));
+		             (r.rule[j].access & LL_WRITE));
 }
 
 /* ---- Landlock enforcement -------------------------------------------- */
@@ -319,10 +323,9 @@ c_landlock(void *arg)
 	int rc;
 
 	qb_config_defaults(&cfg);
-	snprintf(cfg.paths.state_dir, sizeof(cfg.paths.state_dir), "%s",
-	    c->state);
-	snprintf(cfg.paths.log_dir, sizeof(cfg.paths.log_dir), "%s/log",
-	    root);
+	snprintf(
+	    cfg.paths.state_dir, sizeof(cfg.paths.state_dir), "%s", c->state);
+	snprintf(cfg.paths.log_dir, sizeof(cfg.paths.log_dir), "%s/log", root);
 	rc = shim_landlock_apply(&cfg, c->bundle, NULL);
 	if (rc == 1)
 		return 77; /* no Landlock here */
@@ -361,8 +364,9 @@ test_landlock_enforced(void **state)
 	    "%s/ctd/io.containerd.runtime.v2.task/ns/id", root);
 	snprintf(c.other, sizeof(c.other), "%s/other", root);
 	snprintf(c.state, sizeof(c.state), "%s/state", root);
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s/../sib' '%s' '%s' '%s/log'",
-	    c.bundle, c.bundle, c.other, c.state, root);
+	snprintf(cmd, sizeof(cmd),
+	    "mkdir -p '%s' '%s/../sib' '%s' '%s' '%s/log'", c.bundle, c.bundle,
+	    c.other, c.state, root);
 	assert_int_equal(system(cmd), 0);
 	r = in_child(c_landlock, &c);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
