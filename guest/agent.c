@@ -1494,6 +1494,7 @@ reply:
 	if (chan_rpc_send_response(ch, sid, rc == 0 ? 0 : err.code,
 	        rc == 0 ? NULL : err.msg, buf, len) == -1)
 		log_warn("%s: respond", __func__);
+	chan_rpc_req_free(&req);
 	free(buf);
 	maybe_stop(a);
 }

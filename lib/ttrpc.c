@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "proto/google_rpc.pb-c.h"
 
 struct ttrpc_service {
 	char *name;
@@ -238,29 +237,18 @@ static int
 send_response(struct ttrpc_conn *c, uint32_t sid, int code, const char *msg,
     const uint8_t *payload, size_t len)
 {
-	Ttrpc__Response resp;
-	Google__Rpc__Status st;
 	uint8_t *buf;
 	size_t n;
 	int rc;
 
-	ttrpc__response__init(&resp);
-	google__rpc__status__init(&st);
-	st.code = code;
-	if (msg != NULL && *msg != '\0')
-		st.message = (char *)(uintptr_t)msg;
 	/* Go servers always send a status, even an empty one (0a 00). */
-	resp.status = &st;
-	resp.payload.data = (uint8_t *)(uintptr_t)payload;
-	resp.payload.len = len;
-	n = ttrpc__response__get_packed_size(&resp);
-	if (n > c->wr.max || n > TTRPC_MAX_DATA) {
+	if (ttrpc_msg_response(code, msg, payload, len, true, &buf, &n) == -1)
+		return -1;
+	if (n > c->wr.max) {
+		free(buf);
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if ((buf = malloc(n ? n : 1)) == NULL)
-		return -1;
-	ttrpc__response__pack(&resp, buf);
 	rc = ttrpc_conn_queue(c, sid, TTRPC_T_RESPONSE, 0, buf, n);
 	free(buf);
 	return rc;

@@ -35,6 +35,7 @@
 #include "lib/error.h"
 #include "lib/evloop.h"
 #include "lib/ttrpc_frame.h"
+#include "lib/ttrpc_msg.h"
 
 struct ttrpc_server;
 struct ttrpc_conn;
@@ -149,11 +150,6 @@ struct ttrpc_result {
 };
 
 typedef void (*ttrpc_reply_fn)(const struct ttrpc_result *res, void *arg);
-
-struct ttrpc_kv {
-	const char *key;
-	const char *value;
-};
 
 /* Start a unary call. timeout_ns 0 = none (it is also sent to the server
  * as timeout_nano). Returns the stream id (> 0), and then cb runs exactly

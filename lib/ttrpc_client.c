@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "proto/google_rpc.pb-c.h"
 
 static struct ttrpc_pending *
 pending_find(struct ttrpc_conn *c, uint32_t sid)
@@ -111,54 +110,19 @@ encode_request(const char *service, const char *method,
     const ProtobufCMessage *req, uint64_t timeout_ns, const struct ttrpc_kv *md,
     size_t nmd, uint8_t **out, size_t *outlen)
 {
-	Ttrpc__Request r;
-	Ttrpc__KeyValue *kv = NULL, **kvp = NULL;
-	uint8_t *payload = NULL, *buf = NULL;
-	size_t i, plen = 0, n;
-	int rc = -1;
+	uint8_t *payload = NULL;
+	size_t plen = 0;
+	int rc;
 
-	ttrpc__request__init(&r);
-	r.service = (char *)(uintptr_t)service;
-	r.method = (char *)(uintptr_t)method;
 	if (req != NULL) {
 		plen = protobuf_c_message_get_packed_size(req);
 		if ((payload = malloc(plen ? plen : 1)) == NULL)
-			goto out;
+			return -1;
 		protobuf_c_message_pack(req, payload);
 	}
-	r.payload.data = payload;
-	r.payload.len = plen;
-	r.timeout_nano =
-	    timeout_ns > INT64_MAX ? INT64_MAX : (int64_t)timeout_ns;
-	if (nmd > 0) {
-		kv = calloc(nmd, sizeof(*kv));
-		kvp = calloc(nmd, sizeof(*kvp));
-		if (kv == NULL || kvp == NULL)
-			goto out;
-		for (i = 0; i < nmd; i++) {
-			ttrpc__key_value__init(&kv[i]);
-			kv[i].key = (char *)(uintptr_t)md[i].key;
-			kv[i].value = (char *)(uintptr_t)md[i].value;
-			kvp[i] = &kv[i];
-		}
-		r.n_metadata = nmd;
-		r.metadata = kvp;
-	}
-	n = ttrpc__request__get_packed_size(&r);
-	if (n > TTRPC_MAX_DATA) {
-		errno = EMSGSIZE;
-		goto out;
-	}
-	if ((buf = malloc(n ? n : 1)) == NULL)
-		goto out;
-	ttrpc__request__pack(&r, buf);
-	*out = buf;
-	*outlen = n;
-	rc = 0;
-out:
+	rc = ttrpc_msg_request(
+	    service, method, payload, plen, timeout_ns, md, nmd, out, outlen);
 	free(payload);
-	free(kv);
-	free(kvp);
 	return rc;
 }
 

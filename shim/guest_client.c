@@ -118,12 +118,14 @@ on_response(
 		if (resp == NULL)
 			goto bad;
 	}
+	chan_rpc_resp_free(&r);
 	call_finish(c, &err, resp);
 	if (resp != NULL)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	free(c);
 	return 0;
 bad:
+	chan_rpc_resp_free(&r);
 	/*
 	 * Back on the list: die() (our -1 is a violation) completes it with
 	 * Unavailable and deletes its timer; freeing it here left the caller

@@ -445,6 +445,7 @@ test_rpc_roundtrip(void **state)
 	assert_memory_equal(q.service, GUEST_SERVICE, q.service_len);
 	assert_memory_equal(q.method, "Ping", 4);
 	assert_int_equal(q.payload_len, 2);
+	chan_rpc_req_free(&q);
 
 	assert_int_equal(chan_rpc_send_response(c, 3, 5, "nf", NULL, 0), 0);
 	n = read(sv[1], buf, sizeof(buf));
@@ -453,6 +454,8 @@ test_rpc_roundtrip(void **state)
 	assert_int_equal(chan_rpc_resp_decode(golden, sizeof(golden), &r), 0);
 	assert_int_equal(r.code, 5);
 	assert_int_equal(r.msg_len, 2);
+	assert_string_equal(r.msg, "nf");
+	chan_rpc_resp_free(&r);
 	/* Success with an empty status: no status field at all. */
 	assert_int_equal(chan_rpc_send_response(
 	                     c, 5, 0, NULL, (const uint8_t *)"\x08\x07", 2),
@@ -463,6 +466,10 @@ test_rpc_roundtrip(void **state)
 	    0);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.payload_len, 2);
+	/* No status field at all, as before the shared encoder. */
+	assert_int_equal(n, CHAN_HDR_LEN + 4);
+	assert_memory_equal(buf + CHAN_HDR_LEN, "\x12\x02\x08\x07", 4);
+	chan_rpc_resp_free(&r);
 	/* Truncated length prefix. */
 	assert_int_equal(chan_rpc_resp_decode((const uint8_t *)"\x12\x05"
 	                                                       "ab",

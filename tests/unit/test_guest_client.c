@@ -48,6 +48,7 @@ g_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 	F.last_sid = sid;
 	snprintf(F.last_method, sizeof(F.last_method), "%.*s",
 	    (int)q.method_len, q.method);
+	chan_rpc_req_free(&q);
 	F.requests++;
 }
 
