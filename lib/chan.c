@@ -1,10 +1,10 @@
 /*
  * Host<->guest channel framing, stdio streams and credit (lib/chan.h).
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/chan.h"
@@ -12,14 +12,6 @@
 
 /* Bytes one chan_read() call consumes before yielding to other fds. */
 #define CHAN_READ_BUDGET (256u << 10)
-#define CHAN_IOV_MAX     32
-
-struct chan_buf {
-	struct chan_buf *next;
-	size_t len;
-	size_t off;
-	uint8_t data[];
-};
 
 struct chan_stream {
 	struct chan *ch;
@@ -45,16 +37,11 @@ struct chan {
 	/* Frame being read. */
 	uint8_t hdr[CHAN_HDR_LEN];
 	size_t hdr_have;
-	uint32_t f_len;
-	uint32_t f_sid;
-	uint8_t f_type;
-	uint8_t f_flags;
+	struct ttrpc_hdr f;
 	uint8_t *body;
 	size_t body_have;
 
-	struct chan_buf *wq_head;
-	struct chan_buf *wq_tail;
-	size_t queued;
+	struct ttrpc_writer wr;
 	bool want_write;
 
 	struct chan_stream *streams;
@@ -64,23 +51,10 @@ void
 chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid,
     uint8_t type, uint8_t flags)
 {
-	out[0] = len >> 24;
-	out[1] = len >> 16;
-	out[2] = len >> 8;
-	out[3] = len;
-	out[4] = sid >> 24;
-	out[5] = sid >> 16;
-	out[6] = sid >> 8;
-	out[7] = sid;
-	out[8] = type;
-	out[9] = flags;
-}
+	struct ttrpc_hdr h = {
+	    .len = len, .stream_id = sid, .type = type, .flags = flags};
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
+	ttrpc_hdr_encode(&h, out);
 }
 
 struct chan *
@@ -94,21 +68,18 @@ chan_new(int fd, enum chan_role role, const struct chan_ops *ops, void *arg)
 	ch->role = role;
 	ch->ops = ops;
 	ch->arg = arg;
+	ttrpc_writer_init(&ch->wr, CHAN_MAX_QUEUE);
 	return ch;
 }
 
 void
 chan_free(struct chan *ch)
 {
-	struct chan_buf *b, *nb;
 	struct chan_stream *s, *ns;
 
 	if (ch == NULL)
 		return;
-	for (b = ch->wq_head; b != NULL; b = nb) {
-		nb = b->next;
-		free(b);
-	}
+	ttrpc_writer_free(&ch->wr);
 	for (s = ch->streams; s != NULL; s = ns) {
 		ns = s->next;
 		free(s);
@@ -139,7 +110,7 @@ chan_failed(const struct chan *ch)
 size_t
 chan_queued(const struct chan *ch)
 {
-	return ch->queued;
+	return ttrpc_writer_queued(&ch->wr);
 }
 
 static void
@@ -155,49 +126,17 @@ set_want_write(struct chan *ch, bool on)
 int
 chan_flush(struct chan *ch)
 {
-	struct iovec iov[CHAN_IOV_MAX];
-	struct chan_buf *b;
-	ssize_t n;
-	int cnt;
+	int rc;
 
 	if (ch->err) {
 		errno = ch->err;
 		return -1;
 	}
-	while (ch->wq_head != NULL) {
-		cnt = 0;
-		for (b = ch->wq_head; b != NULL && cnt < CHAN_IOV_MAX;
-		     b = b->next) {
-			iov[cnt].iov_base = b->data + b->off;
-			iov[cnt].iov_len = b->len - b->off;
-			cnt++;
-		}
-		n = writev(ch->fd, iov, cnt);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				set_want_write(ch, true);
-				return 0;
-			}
-			chan_fail(ch, errno);
-			return -1;
-		}
-		ch->queued -= (size_t)n;
-		while (n > 0) {
-			b = ch->wq_head;
-			if ((size_t)n < b->len - b->off) {
-				b->off += (size_t)n;
-				break;
-			}
-			n -= (ssize_t)(b->len - b->off);
-			ch->wq_head = b->next;
-			if (ch->wq_head == NULL)
-				ch->wq_tail = NULL;
-			free(b);
-		}
+	if ((rc = ttrpc_writer_flush(&ch->wr, ch->fd)) == -1) {
+		chan_fail(ch, errno);
+		return -1;
 	}
-	set_want_write(ch, false);
+	set_want_write(ch, rc == 0);
 	return 0;
 }
 
@@ -205,36 +144,16 @@ int
 chan_send_frame(struct chan *ch, uint8_t type, uint8_t flags, uint32_t sid,
     const void *p, size_t n)
 {
-	struct chan_buf *b;
-
 	if (ch->err) {
 		errno = ch->err;
 		return -1;
 	}
-	if (n > CHAN_MAX_RPC) {
-		errno = EMSGSIZE;
+	if (ttrpc_writer_queue(&ch->wr, sid, type, flags, p, n) == -1) {
+		if (errno == ENOBUFS)
+			log_warnx("%s: write queue full (%zu bytes)", __func__,
+			    chan_queued(ch));
 		return -1;
 	}
-	if (ch->queued + CHAN_HDR_LEN + n > CHAN_MAX_QUEUE) {
-		log_warnx(
-		    "%s: write queue full (%zu bytes)", __func__, ch->queued);
-		errno = ENOBUFS;
-		return -1;
-	}
-	if ((b = malloc(sizeof(*b) + CHAN_HDR_LEN + n)) == NULL)
-		return -1;
-	b->next = NULL;
-	b->len = CHAN_HDR_LEN + n;
-	b->off = 0;
-	chan_hdr_encode(b->data, (uint32_t)n, sid, type, flags);
-	if (n > 0)
-		memcpy(b->data + CHAN_HDR_LEN, p, n);
-	if (ch->wq_tail != NULL)
-		ch->wq_tail->next = b;
-	else
-		ch->wq_head = b;
-	ch->wq_tail = b;
-	ch->queued += b->len;
 	/* Write-through when nothing waits: saves a loop iteration per frame.
 	 */
 	if (ch->fd >= 0 && !ch->want_write)
@@ -351,7 +270,7 @@ chan_stream_close(struct chan_stream *s)
 int
 chan_stream_grant(struct chan_stream *s, size_t n)
 {
-	uint8_t p[4];
+	uint32_t be;
 
 	if (s->dir != CHAN_RECV) {
 		errno = EINVAL;
@@ -362,11 +281,8 @@ chan_stream_grant(struct chan_stream *s, size_t n)
 	if (n == 0 || s->closed)
 		return 0;
 	s->credit += (uint32_t)n;
-	p[0] = n >> 24;
-	p[1] = n >> 16;
-	p[2] = n >> 8;
-	p[3] = n;
-	return chan_send_frame(s->ch, CHAN_T_CREDIT, 0, s->id, p, sizeof(p));
+	be = htobe32((uint32_t)n);
+	return chan_send_frame(s->ch, CHAN_T_CREDIT, 0, s->id, &be, sizeof(be));
 }
 
 void
@@ -394,7 +310,7 @@ violation(struct chan *ch, const char *what)
 {
 	log_warnx(
 	    "chan_input: protocol violation: %s (type 0x%02x stream %u len %u)",
-	    what, ch->f_type, ch->f_sid, ch->f_len);
+	    what, ch->f.type, ch->f.stream_id, ch->f.len);
 	chan_fail(ch, EPROTO);
 	errno = EPROTO;
 	return -1;
@@ -410,7 +326,7 @@ check_header(struct chan *ch)
 	uint32_t max;
 	bool ok_dir;
 
-	switch (ch->f_type) {
+	switch (ch->f.type) {
 	case CHAN_T_REQUEST:
 		max = CHAN_MAX_RPC;
 		ok_dir = ch->role == CHAN_GUEST;
@@ -440,25 +356,25 @@ check_header(struct chan *ch)
 	}
 	if (!ok_dir)
 		return violation(ch, "frame type not expected on this side");
-	if (ch->f_len > max)
+	if (ch->f.len > max)
 		return violation(ch, "frame too long");
-	if (ch->f_type == CHAN_T_CREDIT && ch->f_len != 4)
+	if (ch->f.type == CHAN_T_CREDIT && ch->f.len != 4)
 		return violation(ch, "credit frame length");
-	if ((ch->f_type == CHAN_T_DATA || ch->f_type == CHAN_T_CREDIT ||
-	        ch->f_type == CHAN_T_CLOSE) &&
-	    ch->f_sid == 0)
+	if ((ch->f.type == CHAN_T_DATA || ch->f.type == CHAN_T_CREDIT ||
+	        ch->f.type == CHAN_T_CLOSE) &&
+	    ch->f.stream_id == 0)
 		return violation(ch, "stream id 0");
-	if (ch->f_type == CHAN_T_EVENT && ch->f_sid != 0)
+	if (ch->f.type == CHAN_T_EVENT && ch->f.stream_id != 0)
 		return violation(ch, "event on a stream");
-	if (ch->f_type == CHAN_T_DATA && ch->role == CHAN_HOST) {
+	if (ch->f.type == CHAN_T_DATA && ch->role == CHAN_HOST) {
 		/* Check credit before buffering the body: a guest cannot make
 		 * us hold more than it was granted. */
-		struct chan_stream *s = chan_stream_find(ch, ch->f_sid);
+		struct chan_stream *s = chan_stream_find(ch, ch->f.stream_id);
 
 		if (s == NULL || s->dir != CHAN_RECV || s->closed)
 			return violation(ch,
 			    "data on a stream that is not open for receiving");
-		if (ch->f_len > s->credit)
+		if (ch->f.len > s->credit)
 			return violation(ch, "data beyond credit");
 	}
 	return 0;
@@ -467,7 +383,7 @@ check_header(struct chan *ch)
 static int
 dispatch_data(struct chan *ch, const uint8_t *p, size_t n)
 {
-	struct chan_stream *s = chan_stream_find(ch, ch->f_sid);
+	struct chan_stream *s = chan_stream_find(ch, ch->f.stream_id);
 
 	if (s == NULL || s->dir != CHAN_RECV || s->closed) {
 		if (ch->role == CHAN_GUEST)
@@ -496,8 +412,11 @@ dispatch_data(struct chan *ch, const uint8_t *p, size_t n)
 static int
 dispatch_credit(struct chan *ch, const uint8_t *p)
 {
-	struct chan_stream *s = chan_stream_find(ch, ch->f_sid);
-	uint32_t inc = be32(p);
+	struct chan_stream *s = chan_stream_find(ch, ch->f.stream_id);
+	uint32_t inc;
+
+	memcpy(&inc, p, sizeof(inc));
+	inc = be32toh(inc);
 
 	/* Credit for a stream we already closed and dropped is harmless. */
 	if (s == NULL || s->closed)
@@ -515,7 +434,7 @@ dispatch_credit(struct chan *ch, const uint8_t *p)
 static int
 dispatch_close(struct chan *ch)
 {
-	struct chan_stream *s = chan_stream_find(ch, ch->f_sid);
+	struct chan_stream *s = chan_stream_find(ch, ch->f.stream_id);
 
 	if (s == NULL || s->dir != CHAN_RECV || s->closed) {
 		if (ch->role == CHAN_GUEST)
@@ -536,14 +455,15 @@ dispatch_close(struct chan *ch)
 static int
 dispatch(struct chan *ch, const uint8_t *p, size_t n)
 {
-	switch (ch->f_type) {
+	switch (ch->f.type) {
 	case CHAN_T_REQUEST:
 		if (ch->ops->on_request != NULL)
-			ch->ops->on_request(ch, ch->f_sid, p, n, ch->arg);
+			ch->ops->on_request(ch, ch->f.stream_id, p, n, ch->arg);
 		return 0;
 	case CHAN_T_RESPONSE:
 		if (ch->ops->on_response == NULL ||
-		    ch->ops->on_response(ch, ch->f_sid, p, n, ch->arg) == -1)
+		    ch->ops->on_response(ch, ch->f.stream_id, p, n, ch->arg) ==
+		        -1)
 			return violation(
 			    ch, "unexpected or undecodable response");
 		return 0;
@@ -583,42 +503,39 @@ chan_input(struct chan *ch, const uint8_t *buf, size_t len)
 			len -= take;
 			if (ch->hdr_have < CHAN_HDR_LEN)
 				break;
-			ch->f_len = be32(ch->hdr);
-			ch->f_sid = be32(ch->hdr + 4);
-			ch->f_type = ch->hdr[8];
-			ch->f_flags = ch->hdr[9];
+			ttrpc_hdr_decode(ch->hdr, &ch->f);
 			if (check_header(ch) == -1)
 				return -1;
 			ch->body_have = 0;
 			/* Whole frame already in buf: dispatch without copying.
 			 */
-			if (len >= ch->f_len) {
-				rc = dispatch(ch, buf, ch->f_len);
-				buf += ch->f_len;
-				len -= ch->f_len;
+			if (len >= ch->f.len) {
+				rc = dispatch(ch, buf, ch->f.len);
+				buf += ch->f.len;
+				len -= ch->f.len;
 				ch->hdr_have = 0;
 				if (rc == -1)
 					return -1;
 				continue;
 			}
-			if ((ch->body = malloc(ch->f_len)) == NULL) {
+			if ((ch->body = malloc(ch->f.len)) == NULL) {
 				chan_fail(ch, ENOMEM);
 				return -1;
 			}
 		}
-		take = ch->f_len - ch->body_have;
+		take = ch->f.len - ch->body_have;
 		if (take > len)
 			take = len;
 		memcpy(ch->body + ch->body_have, buf, take);
 		ch->body_have += take;
 		buf += take;
 		len -= take;
-		if (ch->body_have == ch->f_len) {
+		if (ch->body_have == ch->f.len) {
 			uint8_t *body = ch->body;
 
 			ch->body = NULL;
 			ch->hdr_have = 0;
-			rc = dispatch(ch, body, ch->f_len);
+			rc = dispatch(ch, body, ch->f.len);
 			free(body);
 			if (rc == -1)
 				return -1;

@@ -31,17 +31,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CHAN_HDR_LEN   10
-#define CHAN_MAX_RPC   (4u << 20)  /* ttrpc Request/Response payload */
-#define CHAN_MAX_DATA  (64u << 10) /* one DATA frame */
+#include "lib/ttrpc_frame.h"
+
+/* The ttrpc frame header and limit: lib/ttrpc_frame.c encodes both. */
+#define CHAN_HDR_LEN   TTRPC_HDR_LEN
+#define CHAN_MAX_RPC   TTRPC_MAX_DATA /* ttrpc Request/Response payload */
+#define CHAN_MAX_DATA  (64u << 10)    /* one DATA frame */
 #define CHAN_MAX_EVENT (64u << 10)
 #define CHAN_WINDOW    (256u << 10) /* initial and maximum credit per stream */
 #define CHAN_MAX_QUEUE (64u << 20)  /* bytes waiting to be written */
 
 enum chan_frame_type {
-	CHAN_T_REQUEST = 0x01,  /* ttrpc.Request, host -> guest */
-	CHAN_T_RESPONSE = 0x02, /* ttrpc.Response, guest -> host */
-	CHAN_T_DATA = 0x20,     /* stdio bytes on a stream */
+	CHAN_T_REQUEST = TTRPC_T_REQUEST,   /* ttrpc.Request, host -> guest */
+	CHAN_T_RESPONSE = TTRPC_T_RESPONSE, /* ttrpc.Response, guest -> host */
+	CHAN_T_DATA = 0x20,                 /* stdio bytes on a stream */
 	CHAN_T_CREDIT =
 	    0x21, /* 4-byte big-endian increment of the sender's credit */
 	CHAN_T_CLOSE = 0x22, /* end of a stream (EOF), no payload */
@@ -130,7 +133,7 @@ bool chan_stream_peer_closed(const struct chan_stream *);
  */
 void chan_stream_release(struct chan_stream *);
 
-/* Big-endian header codec (the ttrpc frame header). */
+/* The ttrpc frame header (ttrpc_hdr_encode with loose arguments). */
 void chan_hdr_encode(uint8_t out[CHAN_HDR_LEN], uint32_t len, uint32_t sid,
     uint8_t type, uint8_t flags);
 
