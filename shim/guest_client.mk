@@ -9,7 +9,7 @@ $(BUILD)/fuzz-bin/fuzz_guest_client: $(call fuzz_objs,tests/fuzz/fuzz_guest_clie
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_PROTOBUF)
 FUZZERS += $(BUILD)/fuzz-bin/fuzz_guest_client
 
-$(BUILD)/test/test_guest_client: $(call asan_objs,tests/unit/test_guest_client.c \
+$(BUILD)/test/test_guest_client: $(call asan_objs,tests/unit/test_guest_client.c tests/unit/fake_guest.c \
     $(SHIM_GUEST_SRCS) $(LIB_SRCS_EVLOOP) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)

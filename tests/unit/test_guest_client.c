@@ -16,43 +16,17 @@
 
 #include <cmocka.h>
 
-#include "lib/chan.h"
 #include "lib/chan_rpc.h"
-#include "lib/evloop.h"
-#include "shim/guest_client.h"
+#include "tests/unit/fake_guest.h"
 
-struct fx {
-	struct evloop *loop;
-	int sv[2];
-	struct guest_client *gc;
-	struct chan *g; /* the fake guest's end */
-	uint32_t last_sid;
-	char last_method[32];
-	int requests;
+static struct fake_guest G;
+
+static struct {
 	bool ready, dead;
 	char why[64];
 	int exits;
 	uint32_t exit_status;
-};
-
-static struct fx F;
-
-static void
-g_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
-{
-	struct chan_rpc_req q;
-
-	(void)ch;
-	(void)arg;
-	assert_int_equal(chan_rpc_req_decode(p, n, &q), 0);
-	F.last_sid = sid;
-	snprintf(F.last_method, sizeof(F.last_method), "%.*s",
-	    (int)q.method_len, q.method);
-	chan_rpc_req_free(&q);
-	F.requests++;
-}
-
-static const struct chan_ops g_ops = {.on_request = g_request};
+} F;
 
 static void
 on_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
@@ -91,34 +65,13 @@ static const struct guest_client_ops ops = {
 static void
 pump(int rounds)
 {
-	while (rounds-- > 0) {
-		evloop_run_once(F.loop, 10);
-		chan_flush(F.g);
-		(void)chan_read(F.g);
-	}
-}
-
-static void
-send_event(const Qemubox__Guest__V1__Event *ev)
-{
-	uint8_t buf[256];
-	size_t n = qemubox__guest__v1__event__pack(ev, buf);
-
-	assert_int_equal(chan_send_frame(F.g, CHAN_T_EVENT, 0, 0, buf, n), 0);
+	fake_guest_pump(&G, rounds);
 }
 
 static void
 send_ready(void)
 {
-	Qemubox__Guest__V1__Event ev;
-	Qemubox__Guest__V1__ReadyEvent r;
-
-	qemubox__guest__v1__event__init(&ev);
-	qemubox__guest__v1__ready_event__init(&r);
-	r.boot_ms = 1234;
-	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_READY;
-	ev.ready = &r;
-	send_event(&ev);
+	fake_guest_send_ready(&G, 1234);
 }
 
 static int
@@ -126,13 +79,7 @@ setup(void **state)
 {
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	F.loop = evloop_new();
-	assert_int_equal(
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, F.sv), 0);
-	F.gc = guest_client_new(F.loop, F.sv[0], 2000, &ops, NULL);
-	F.g = chan_new(F.sv[1], CHAN_GUEST, &g_ops, NULL);
-	assert_non_null(F.gc);
-	assert_non_null(F.g);
+	fake_guest_setup(&G, 2000, 10, &ops, NULL);
 	return 0;
 }
 
@@ -140,11 +87,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	guest_client_free(F.gc);
-	chan_free(F.g);
-	close(F.sv[0]);
-	close(F.sv[1]);
-	evloop_free(F.loop);
+	fake_guest_teardown(&G);
 	return 0;
 }
 
@@ -173,16 +116,8 @@ done_cb(struct guest_client *gc, const struct qb_error *err,
 static void
 call_ping(struct res *r, uint64_t timeout_ms)
 {
-	Qemubox__Guest__V1__PingRequest req;
-
-	qemubox__guest__v1__ping_request__init(&req);
-	req.nonce = 7;
-	assert_int_equal(guest_call(F.gc, "Ping", &req.base,
-	                     &qemubox__guest__v1__ping_response__descriptor,
-	                     timeout_ms, done_cb, r),
-	    0);
-	pump(3);
-	assert_string_equal(F.last_method, "Ping");
+	fake_guest_call_ping(&G, 7, timeout_ms, done_cb, r);
+	assert_string_equal(G.last_method, "Ping");
 }
 
 static void
@@ -195,7 +130,7 @@ answer_ping(uint32_t sid, uint64_t nonce)
 	qemubox__guest__v1__ping_response__init(&resp);
 	resp.nonce = nonce;
 	n = qemubox__guest__v1__ping_response__pack(&resp, buf);
-	assert_int_equal(chan_rpc_send_response(F.g, sid, 0, NULL, buf, n), 0);
+	assert_int_equal(chan_rpc_send_response(G.g, sid, 0, NULL, buf, n), 0);
 	pump(3);
 }
 
@@ -208,19 +143,19 @@ test_ready_and_call(void **state)
 	send_ready();
 	pump(3);
 	assert_true(F.ready);
-	assert_true(guest_client_ready(F.gc));
+	assert_true(guest_client_ready(G.gc));
 	call_ping(&r, 0);
-	assert_int_equal(F.last_sid, 1);
-	answer_ping(F.last_sid, 7);
+	assert_int_equal(G.last_sid, 1);
+	answer_ping(G.last_sid, 7);
 	assert_true(r.done);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.nonce, 7);
 
 	/* Error answers carry the guest's code and message. */
 	call_ping(&r2, 0);
-	assert_int_equal(F.last_sid, 3);
+	assert_int_equal(G.last_sid, 3);
 	assert_int_equal(
-	    chan_rpc_send_response(F.g, 3, QB_E_NOTFOUND, "no such", NULL, 0),
+	    chan_rpc_send_response(G.g, 3, QB_E_NOTFOUND, "no such", NULL, 0),
 	    0);
 	pump(3);
 	assert_true(r2.done);
@@ -245,7 +180,7 @@ test_call_timeout_late_answer(void **state)
 	assert_true(r.done);
 	assert_int_equal(r.code, QB_E_DEADLINE);
 	/* The late answer is dropped quietly: not a violation. */
-	answer_ping(F.last_sid, 7);
+	answer_ping(G.last_sid, 7);
 	assert_false(F.dead);
 }
 
@@ -263,7 +198,7 @@ test_exit_event(void **state)
 	ex.exit_status = 137;
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
 	ev.exit = &ex;
-	send_event(&ev);
+	fake_guest_send_event(&G, &ev);
 	pump(3);
 	assert_int_equal(F.exits, 1);
 	assert_int_equal(F.exit_status, 137);
@@ -280,13 +215,13 @@ test_hostile_unknown_response(void **state)
 	call_ping(&r, 0);
 	/* An answer to a call nobody made: the VM is dead, pending calls fail.
 	 */
-	assert_int_equal(chan_rpc_send_response(F.g, 99, 0, NULL, NULL, 0), 0);
+	assert_int_equal(chan_rpc_send_response(G.g, 99, 0, NULL, NULL, 0), 0);
 	pump(3);
 	assert_true(F.dead);
 	assert_true(r.done);
 	assert_int_equal(r.code, QB_E_UNAVAILABLE);
 	assert_int_equal(
-	    guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r), -1);
+	    guest_call(G.gc, "Ping", NULL, NULL, 0, done_cb, &r), -1);
 }
 
 static void
@@ -299,12 +234,12 @@ test_hostile_data_beyond_credit(void **state)
 	(void)state;
 	send_ready();
 	pump(3);
-	id = guest_stream_id(F.gc);
+	id = guest_stream_id(G.gc);
 	assert_non_null(chan_stream_open(
-	    guest_client_chan(F.gc), id, CHAN_RECV, NULL, NULL));
+	    guest_client_chan(G.gc), id, CHAN_RECV, NULL, NULL));
 	/* Five 64 KiB frames into a 256 KiB window nobody drains. */
 	for (i = 0; i < 5; i++)
-		assert_int_equal(chan_send_frame(F.g, CHAN_T_DATA, 0, id, buf,
+		assert_int_equal(chan_send_frame(G.g, CHAN_T_DATA, 0, id, buf,
 		                     CHAN_MAX_DATA),
 		    0);
 	pump(10);
@@ -325,7 +260,7 @@ test_exit_before_ready(void **state)
 	ex.id = (char *)(uintptr_t) "c1";
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
 	ev.exit = &ex;
-	send_event(&ev);
+	fake_guest_send_event(&G, &ev);
 	pump(3);
 	assert_true(F.dead);
 	assert_int_equal(F.exits, 0);
@@ -335,8 +270,8 @@ static void
 test_ready_timeout(void **state)
 {
 	(void)state;
-	guest_client_free(F.gc);
-	F.gc = guest_client_new(F.loop, F.sv[0], 30, &ops, NULL);
+	guest_client_free(G.gc);
+	G.gc = guest_client_new(G.loop, G.sv[0], 30, &ops, NULL);
 	while (!F.dead)
 		pump(1);
 	assert_string_equal(F.why, "not ready in time");
@@ -348,9 +283,9 @@ test_guest_closes(void **state)
 	(void)state;
 	send_ready();
 	pump(3);
-	close(F.sv[1]);
-	F.sv[1] = open("/dev/null", O_RDONLY);
-	evloop_run_once(F.loop, 50);
+	close(G.sv[1]);
+	G.sv[1] = open("/dev/null", O_RDONLY);
+	evloop_run_once(G.loop, 50);
 	assert_true(F.dead);
 	assert_string_equal(F.why, "closed by the guest");
 }

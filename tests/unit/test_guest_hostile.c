@@ -24,20 +24,15 @@
 
 #include <cmocka.h>
 
-#include "lib/chan.h"
 #include "lib/chan_rpc.h"
-#include "lib/evloop.h"
-#include "shim/guest_client.h"
+#include "tests/unit/fake_guest.h"
 
 /* ASan's allocator statistics (libasan; gcc ships no header for it here). */
 size_t __sanitizer_get_current_allocated_bytes(void);
 
+static struct fake_guest G;
+
 static struct {
-	struct evloop *loop;
-	int sv[2];
-	struct guest_client *gc;
-	struct chan *g; /* the fake guest's well-behaved half */
-	uint32_t last_sid;
 	int dead, ooms;
 	char why[128];
 	size_t received;
@@ -47,18 +42,6 @@ struct res {
 	bool done;
 	int code;
 };
-
-static void
-g_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
-{
-	(void)ch;
-	(void)p;
-	(void)n;
-	(void)arg;
-	F.last_sid = sid;
-}
-
-static const struct chan_ops g_ops = {.on_request = g_request};
 
 static void
 on_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
@@ -92,35 +75,15 @@ static const struct guest_client_ops ops = {
 static void
 pump(int rounds)
 {
-	while (rounds-- > 0) {
-		evloop_run_once(F.loop, 5);
-		chan_flush(F.g);
-		(void)chan_read(F.g);
-	}
-}
-
-static void
-send_event(const Qemubox__Guest__V1__Event *ev)
-{
-	uint8_t buf[256];
-	size_t n = qemubox__guest__v1__event__pack(ev, buf);
-
-	assert_int_equal(chan_send_frame(F.g, CHAN_T_EVENT, 0, 0, buf, n), 0);
+	fake_guest_pump(&G, rounds);
 }
 
 static void
 send_ready(void)
 {
-	Qemubox__Guest__V1__Event ev;
-	Qemubox__Guest__V1__ReadyEvent r;
-
-	qemubox__guest__v1__event__init(&ev);
-	qemubox__guest__v1__ready_event__init(&r);
-	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_READY;
-	ev.ready = &r;
-	send_event(&ev);
+	fake_guest_send_ready(&G, 0);
 	pump(3);
-	assert_true(guest_client_ready(F.gc));
+	assert_true(guest_client_ready(G.gc));
 }
 
 static void
@@ -138,14 +101,7 @@ done_cb(struct guest_client *gc, const struct qb_error *err,
 static void
 call_ping_t(struct res *r, uint64_t timeout_ms)
 {
-	Qemubox__Guest__V1__PingRequest req;
-
-	qemubox__guest__v1__ping_request__init(&req);
-	assert_int_equal(guest_call(F.gc, "Ping", &req.base,
-	                     &qemubox__guest__v1__ping_response__descriptor,
-	                     timeout_ms, done_cb, r),
-	    0);
-	pump(3);
+	fake_guest_call_ping(&G, 0, timeout_ms, done_cb, r);
 }
 
 static void
@@ -158,7 +114,7 @@ call_ping(struct res *r)
 static void
 raw(const void *p, size_t n)
 {
-	assert_int_equal(write(F.sv[1], p, n), (ssize_t)n);
+	assert_int_equal(write(G.sv[1], p, n), (ssize_t)n);
 }
 
 static void
@@ -183,13 +139,13 @@ assert_dead_once(const struct res *r)
 		assert_int_equal(r->code, QB_E_UNAVAILABLE);
 	}
 	assert_int_equal(
-	    guest_call(F.gc, "Ping", NULL, NULL, 0, done_cb, &r2), -1);
+	    guest_call(G.gc, "Ping", NULL, NULL, 0, done_cb, &r2), -1);
 	/* More garbage after death changes nothing (the write may fail:
 	 * the client may have closed, or we shut our side down). */
 	{
 		uint8_t h[CHAN_HDR_LEN];
 		chan_hdr_encode(h, 0xffffffffu, 1, 0x7f, 0);
-		(void)!write(F.sv[1], h, sizeof(h));
+		(void)!write(G.sv[1], h, sizeof(h));
 	}
 	pump(5);
 	assert_int_equal(F.dead, 1);
@@ -201,13 +157,7 @@ setup(void **state)
 {
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	F.loop = evloop_new();
-	assert_int_equal(
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, F.sv), 0);
-	F.gc = guest_client_new(F.loop, F.sv[0], 5000, &ops, NULL);
-	F.g = chan_new(F.sv[1], CHAN_GUEST, &g_ops, NULL);
-	assert_non_null(F.gc);
-	assert_non_null(F.g);
+	fake_guest_setup(&G, 5000, 5, &ops, NULL);
 	send_ready();
 	return 0;
 }
@@ -216,11 +166,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	guest_client_free(F.gc);
-	chan_free(F.g);
-	close(F.sv[0]);
-	close(F.sv[1]);
-	evloop_free(F.loop);
+	fake_guest_teardown(&G);
 	return 0;
 }
 
@@ -233,7 +179,7 @@ test_response_longer_than_cap(void **state)
 	call_ping(&r);
 	/* Only the header: the client must not wait for (or allocate) 4 MiB+1.
 	 */
-	raw_hdr(CHAN_MAX_RPC + 1, F.last_sid, CHAN_T_RESPONSE);
+	raw_hdr(CHAN_MAX_RPC + 1, G.last_sid, CHAN_T_RESPONSE);
 	assert_dead_once(&r);
 }
 
@@ -264,11 +210,11 @@ test_truncated_frame_then_eof(void **state)
 
 	(void)state;
 	call_ping(&r);
-	raw_hdr(100, F.last_sid, CHAN_T_RESPONSE);
+	raw_hdr(100, G.last_sid, CHAN_T_RESPONSE);
 	raw(part, sizeof(part));
 	pump(3);
 	assert_int_equal(F.dead, 0); /* a partial frame alone is not an error */
-	assert_int_equal(shutdown(F.sv[1], SHUT_WR), 0);
+	assert_int_equal(shutdown(G.sv[1], SHUT_WR), 0);
 	assert_dead_once(&r);
 }
 
@@ -283,7 +229,7 @@ test_garbage_ttrpc_response(void **state)
 	call_ping(&r);
 	for (i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(0xff - i * 7);
-	raw_hdr(sizeof(junk), F.last_sid, CHAN_T_RESPONSE);
+	raw_hdr(sizeof(junk), G.last_sid, CHAN_T_RESPONSE);
 	raw(junk, sizeof(junk));
 	assert_dead_once(&r);
 }
@@ -300,7 +246,7 @@ test_garbage_method_response(void **state)
 	/* With a deadline: its timer must not outlive the call. */
 	call_ping_t(&r, 40);
 	assert_int_equal(
-	    chan_rpc_send_response(F.g, F.last_sid, 0, NULL, bad, sizeof(bad)),
+	    chan_rpc_send_response(G.g, G.last_sid, 0, NULL, bad, sizeof(bad)),
 	    0);
 	assert_dead_once(&r);
 	pump(20); /* past the deadline */
@@ -354,10 +300,10 @@ test_endless_stream_memory_bounded(void **state)
 	uint32_t id;
 
 	(void)state;
-	id = guest_stream_id(F.gc);
+	id = guest_stream_id(G.gc);
 	assert_non_null(chan_stream_open(
-	    guest_client_chan(F.gc), id, CHAN_RECV, &h_ops, NULL));
-	assert_non_null(gs = chan_stream_open(F.g, id, CHAN_SEND, NULL, NULL));
+	    guest_client_chan(G.gc), id, CHAN_RECV, &h_ops, NULL));
+	assert_non_null(gs = chan_stream_open(G.g, id, CHAN_SEND, NULL, NULL));
 	before = __sanitizer_get_current_allocated_bytes();
 	while (sent < total && F.dead == 0) {
 		ssize_t n = chan_stream_send(gs, buf, sizeof(buf));
@@ -392,7 +338,7 @@ test_event_flood_memory_bounded(void **state)
 	pump(2);
 	before = __sanitizer_get_current_allocated_bytes();
 	for (i = 0; i < 20000; i++) {
-		send_event(&ev);
+		fake_guest_send_event(&G, &ev);
 		if (i % 200 == 199)
 			pump(2);
 	}
