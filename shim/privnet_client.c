@@ -126,32 +126,50 @@ id_field(char *dst, size_t dstlen, const char *s, const char *what,
 	return 0;
 }
 
-static struct pending *
-enqueue(struct privnet_client *c, uint32_t type, const void *data, size_t len,
-    struct qb_error *err)
+/*
+ * Queue one request whose answer goes to cb's callback. From here on that
+ * callback runs exactly once: already before this returns if the write
+ * kills the connection (which frees the entry, so it is filled first).
+ */
+static int
+request(struct privnet_client *c, uint32_t type, const void *data, size_t len,
+    const struct pending *cb, struct qb_error *err)
 {
 	struct pending *p;
 
-	if (c->dead) {
-		qb_seterr(
+	if (c->dead)
+		return qb_seterr(
 		    err, QB_E_UNAVAILABLE, "qemubox-privnet is not running");
-		return NULL;
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		qb_seterr(err, QB_E_INTERNAL, "out of memory");
-		return NULL;
-	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return qb_seterr(err, QB_E_INTERNAL, "out of memory");
 	p->id = c->next_id++;
 	p->type = type;
+	p->setup = cb->setup;
+	p->done = cb->done;
+	p->status = cb->status;
+	p->arg = cb->arg;
 	if (imsg_compose(&c->ibuf, type, p->id, 0, -1, data, len) == -1) {
 		free(p);
-		qb_seterr(
+		return qb_seterr(
 		    err, QB_E_INTERNAL, "imsg_compose: %s", strerror(errno));
-		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&c->pending, p, entry);
 	privnet_client_write(c);
-	return p;
+	return 0;
+}
+
+/* The requests that name only a sandbox. */
+static int
+id_request(struct privnet_client *c, uint32_t type, const char *sandbox_id,
+    const struct pending *cb, struct qb_error *err)
+{
+	struct qb_net_id_req req;
+
+	memset(&req, 0, sizeof(req));
+	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
+	        "sandbox id", err) == -1)
+		return -1;
+	return request(c, type, &req, sizeof(req), cb, err);
 }
 
 int
@@ -160,7 +178,7 @@ privnet_net_setup_async(struct privnet_client *c, const char *sandbox_id,
     struct qb_error *err)
 {
 	struct qb_net_setup_req req;
-	struct pending *p;
+	struct pending p = {.setup = cb, .arg = arg};
 
 	memset(&req, 0, sizeof(req));
 	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
@@ -169,50 +187,25 @@ privnet_net_setup_async(struct privnet_client *c, const char *sandbox_id,
 	        netns_path_or_empty ? netns_path_or_empty : "", "netns path",
 	        err) == -1)
 		return -1;
-	if ((p = enqueue(c, IMSG_NET_SETUP_REQ, &req, sizeof(req), err)) ==
-	    NULL)
-		return -1;
-	p->setup = cb;
-	p->arg = arg;
-	return 0;
+	return request(c, IMSG_NET_SETUP_REQ, &req, sizeof(req), &p, err);
 }
 
 int
 privnet_net_teardown_async(struct privnet_client *c, const char *sandbox_id,
     privnet_done_cb cb, void *arg, struct qb_error *err)
 {
-	struct qb_net_id_req req;
-	struct pending *p;
+	struct pending p = {.done = cb, .arg = arg};
 
-	memset(&req, 0, sizeof(req));
-	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
-	        "sandbox id", err) == -1)
-		return -1;
-	if ((p = enqueue(c, IMSG_NET_TEARDOWN_REQ, &req, sizeof(req), err)) ==
-	    NULL)
-		return -1;
-	p->done = cb;
-	p->arg = arg;
-	return 0;
+	return id_request(c, IMSG_NET_TEARDOWN_REQ, sandbox_id, &p, err);
 }
 
 int
 privnet_net_status_async(struct privnet_client *c, const char *sandbox_id,
     privnet_status_cb cb, void *arg, struct qb_error *err)
 {
-	struct qb_net_id_req req;
-	struct pending *p;
+	struct pending p = {.status = cb, .arg = arg};
 
-	memset(&req, 0, sizeof(req));
-	if (id_field(req.sandbox_id, sizeof(req.sandbox_id), sandbox_id,
-	        "sandbox id", err) == -1)
-		return -1;
-	if ((p = enqueue(c, IMSG_NET_STATUS_REQ, &req, sizeof(req), err)) ==
-	    NULL)
-		return -1;
-	p->status = cb;
-	p->arg = arg;
-	return 0;
+	return id_request(c, IMSG_NET_STATUS_REQ, sandbox_id, &p, err);
 }
 
 /* One answer: must be for the oldest request, of its type, exact size. */
@@ -324,32 +317,34 @@ struct waiter {
 	int tap_fd;
 };
 
+/* Record the end of a blocking call; 0 when it succeeded. */
+static int
+wait_end(struct waiter *w, const struct qb_error *err)
+{
+	w->done = 1;
+	if (err == NULL)
+		return 0;
+	w->failed = 1;
+	w->err = *err;
+	return -1;
+}
+
 static void
 wait_setup(void *arg, const struct qb_net_result *res, int tap_fd,
     const struct qb_error *err)
 {
 	struct waiter *w = arg;
 
-	w->done = 1;
-	if (err != NULL) {
-		w->failed = 1;
-		w->err = *err;
-		return;
+	if (wait_end(w, err) == 0) {
+		*w->res = *res;
+		w->tap_fd = tap_fd;
 	}
-	*w->res = *res;
-	w->tap_fd = tap_fd;
 }
 
 static void
 wait_done(void *arg, const struct qb_error *err)
 {
-	struct waiter *w = arg;
-
-	w->done = 1;
-	if (err != NULL) {
-		w->failed = 1;
-		w->err = *err;
-	}
+	(void)wait_end(arg, err);
 }
 
 static void
@@ -358,13 +353,8 @@ wait_status(
 {
 	struct waiter *w = arg;
 
-	w->done = 1;
-	if (err != NULL) {
-		w->failed = 1;
-		w->err = *err;
-		return;
-	}
-	*w->st = *st;
+	if (wait_end(w, err) == 0)
+		*w->st = *st;
 }
 
 static int

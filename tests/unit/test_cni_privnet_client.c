@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -259,6 +260,30 @@ test_peer_gone(void **state)
 	assert_non_null(strstr(g.msg, "privnet exited"));
 }
 
+/*
+ * The write of a request fails (privnet is gone): the callback runs once
+ * with Unavailable, before the call returns, and nothing touches the freed
+ * entry afterwards (ASan).
+ */
+static void
+test_write_fails_on_request(void **state)
+{
+	struct fake *f = *state;
+	struct qb_error err = {0};
+	struct got g = {0};
+
+	signal(SIGPIPE, SIG_IGN);
+	shutdown(f->sp[1], SHUT_RDWR);
+	assert_int_equal(
+	    privnet_net_teardown_async(f->c, "a", on_done, &g, &err), 0);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.code, QB_E_UNAVAILABLE);
+	assert_non_null(strstr(g.msg, "write failed"));
+	assert_int_equal(privnet_net_teardown(f->c, "a", &err), -1);
+	assert_int_equal(err.code, QB_E_UNAVAILABLE);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 static void
 test_client_validates(void **state)
 {
@@ -411,6 +436,8 @@ main(void)
 	        test_wrong_size_kills, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_peer_gone, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_write_fails_on_request, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_client_validates, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(
