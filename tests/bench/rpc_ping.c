@@ -109,15 +109,16 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *console)
 	int nul;
 
 	snprintf(append, sizeof(append),
-	    "console=ttyS0 quiet panic=1 tsc_early_khz=%ld", host_khz());
+	    "console=ttyS0 quiet panic=1 tsc_early_khz=%ld tsc=reliable",
+	    host_khz());
 	snprintf(serial, sizeof(serial), "file:%s", console);
 	snprintf(chardev, sizeof(chardev), "socket,id=chan,fd=%d", fd);
 	const char *argv[] = {"qemu-system-x86_64", "-machine", "microvm",
-	    "-accel", "tcg", "-m", "512M", "-smp", "1", "-nodefaults",
-	    "-no-user-config", "-display", "none", "-no-reboot", "-kernel",
-	    kernel, "-initrd", initrd, "-append", append, "-serial", serial,
-	    "-device", "virtio-serial-device", "-chardev", chardev, "-device",
-	    "virtserialport,chardev=chan,name=qemubox.0", NULL};
+	    "-accel", "tcg", "-cpu", "qemu64,+arat", "-m", "512M", "-smp", "1",
+	    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+	    "-kernel", kernel, "-initrd", initrd, "-append", append, "-serial",
+	    serial, "-device", "virtio-serial-device", "-chardev", chardev,
+	    "-device", "virtserialport,chardev=chan,name=qemubox.0", NULL};
 
 	if ((pid = fork()) == 0) {
 		if ((nul = open("/dev/null", O_RDWR)) >= 0) {
