@@ -1,0 +1,176 @@
+/*
+ * What each role's seccomp filter allows, compared with
+ * tests/golden/seccomp/<role>.txt (run from the repo root;
+ * QB_UPDATE_GOLDEN=1 rewrites them). The filters are built by the real
+ * seccomp_apply_*() and caught at seccomp_load (linked with
+ * -Wl,--wrap=seccomp_load), so nothing is loaded into the test process.
+ * The golden form is libseccomp's pseudo filter code cut into one line per
+ * syscall (its rule, action and argument checks), sorted: the order the
+ * rules were added in does not matter, the set and each action do.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "seccomp/seccomp.h"
+
+int __wrap_seccomp_load(const scmp_filter_ctx ctx);
+
+static char *captured;
+
+int
+__wrap_seccomp_load(const scmp_filter_ctx ctx)
+{
+	int fd = memfd_create("pfc", 0);
+	off_t len;
+
+	assert_true(fd >= 0);
+	assert_int_equal(seccomp_export_pfc(ctx, fd), 0);
+	len = lseek(fd, 0, SEEK_END);
+	assert_true(len > 0);
+	free(captured);
+	captured = calloc(1, (size_t)len + 1);
+	assert_non_null(captured);
+	assert_int_equal(pread(fd, captured, (size_t)len, 0), len);
+	close(fd);
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One line per "# filter for syscall" block, sorted; other lines as is. */
+static char *
+normalize(const char *pfc)
+{
+	char *copy = strdup(pfc), *line, *save = NULL, *out, *p;
+	char **blocks = NULL;
+	size_t nb = 0, i, total = 1;
+
+	assert_non_null(copy);
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		while (*line == ' ')
+			line++;
+		if (strncmp(line, "# filter for syscall ", 21) == 0) {
+			blocks = realloc(blocks, (nb + 1) * sizeof(*blocks));
+			assert_non_null(blocks);
+			/* The priority depends on libseccomp's bookkeeping,
+			 * not on what the rule allows. */
+			if ((p = strstr(line, " [priority")) != NULL)
+				*p = '\0';
+			blocks[nb++] = strdup(line + 21);
+			continue;
+		}
+		if (strncmp(line, "# default action", 16) == 0)
+			break;
+		if (nb == 0)
+			continue; /* the arch check before the first syscall */
+		p = blocks[nb - 1];
+		blocks[nb - 1] = calloc(1, strlen(p) + strlen(line) + 4);
+		assert_non_null(blocks[nb - 1]);
+		sprintf(blocks[nb - 1], "%s | %s", p, line);
+		free(p);
+	}
+	qsort(blocks, nb, sizeof(*blocks), cmp_str);
+	for (i = 0; i < nb; i++)
+		total += strlen(blocks[i]) + 1;
+	out = calloc(1, total);
+	assert_non_null(out);
+	for (i = 0; i < nb; i++) {
+		strcat(out, blocks[i]);
+		strcat(out, "\n");
+		free(blocks[i]);
+	}
+	free(blocks);
+	free(copy);
+	return out;
+}
+
+static void
+check_role(const char *role, int (*apply)(enum qb_seccomp_mode))
+{
+	char path[256], *got, *want = NULL;
+	FILE *f;
+	long n;
+
+	free(captured);
+	captured = NULL;
+	assert_int_equal(apply(QB_SECCOMP_ENFORCE), 0);
+	assert_non_null(captured);
+	got = normalize(captured);
+	snprintf(path, sizeof(path), "tests/golden/seccomp/%s.txt", role);
+	if (getenv("QB_UPDATE_GOLDEN") != NULL) {
+		assert_non_null(f = fopen(path, "w"));
+		fputs(got, f);
+		fclose(f);
+	}
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg(
+		    "missing golden file %s (run from the repo root)", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	want = calloc(1, (size_t)n + 1);
+	assert_non_null(want);
+	assert_int_equal(fread(want, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+}
+
+static void
+test_shim(void **state)
+{
+	(void)state;
+	check_role("shim", seccomp_apply_shim);
+}
+
+static void
+test_privnet(void **state)
+{
+	(void)state;
+	check_role("privnet", seccomp_apply_privnet);
+}
+
+static void
+test_vmmon(void **state)
+{
+	(void)state;
+	check_role("vmmon", seccomp_apply_vmmon);
+}
+
+static void
+test_vmmon_qemu(void **state)
+{
+	(void)state;
+	check_role("vmmon-qemu", seccomp_apply_vmmon_qemu);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_shim),
+	    cmocka_unit_test(test_privnet),
+	    cmocka_unit_test(test_vmmon),
+	    cmocka_unit_test(test_vmmon_qemu),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	free(captured);
+	return rc;
+}
