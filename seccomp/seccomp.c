@@ -40,6 +40,25 @@ qb_seccomp_allow(scmp_filter_ctx ctx, const char *const *names)
 }
 
 int
+qb_seccomp_rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
+    unsigned n, const struct scmp_arg_cmp *cmp)
+{
+	int nr, rc;
+
+	if ((nr = seccomp_syscall_resolve_name(name)) == __NR_SCMP_ERROR) {
+		log_warnx("%s: unknown syscall %s", __func__, name);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((rc = seccomp_rule_add_array(ctx, action, nr, n, cmp)) < 0) {
+		log_warnx("%s: %s: error %d", __func__, name, rc);
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+int
 qb_seccomp_load(scmp_filter_ctx ctx)
 {
 	int rc;

@@ -17,6 +17,20 @@ scmp_filter_ctx qb_seccomp_new(enum qb_seccomp_mode mode);
 int qb_seccomp_allow(scmp_filter_ctx ctx, const char *const *names);
 /* Load (NoNewPrivs is set first) and release the context. */
 int qb_seccomp_load(scmp_filter_ctx ctx);
+/* One rule by syscall name with n argument checks; -1 + errno. */
+int qb_seccomp_rule(scmp_filter_ctx ctx, uint32_t action, const char *name,
+    unsigned n, const struct scmp_arg_cmp *cmp);
+
+/* Shared groups (seccomp/seccomp_base.c says who needs which, and why). */
+extern const char *const qb_sys_base[];
+extern const char *const qb_sys_exec[];
+
+/*
+ * Build a filter from NULL-terminated lists (a NULL-terminated array of
+ * them) plus rules() for argument-filtered calls (may be NULL), and load it.
+ */
+int qb_seccomp_apply(enum qb_seccomp_mode mode, const char *const *const *lists,
+    int (*rules)(scmp_filter_ctx));
 
 /* The role filters. Each builds its list, loads it, returns 0 / -1. */
 int seccomp_apply_shim(enum qb_seccomp_mode mode);

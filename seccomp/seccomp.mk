@@ -1,5 +1,5 @@
 # seccomp/: the shared loader plus one allowlist file per role (seccomp/<role>.c).
-SECCOMP_SRCS_BASE := seccomp/seccomp.c
+SECCOMP_SRCS_BASE := seccomp/seccomp.c seccomp/seccomp_base.c
 SECCOMP_ROLE_SRCS := seccomp/shim.c seccomp/privnet.c seccomp/vmmon.c
 
 # Each role's allowlist against tests/golden/seccomp/ (nothing is loaded).

@@ -23,100 +23,46 @@
 #include <linux/sched.h>
 #include <sys/socket.h>
 
-#include "lib/log.h"
 #include "seccomp/seccomp.h"
 
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
 #endif
 
+/*
+ * On top of qb_sys_base and qb_sys_exec (seccomp/seccomp_base.c): memory,
+ * signals, threads and time for glibc and the Go runtime of the publish
+ * binary (futex, sigaltstack, tgkill for preemption), the loader's file
+ * calls, epoll, messages on the ttrpc/imsg/guest sockets, ioctl for
+ * terminals (isatty, window size on console fds) and FIONREAD, execve
+ * (its path is Landlock's, see the top of this file).
+ */
 static const char *const shim_syscalls[] = {
-    /* Memory, signals, threads and time: glibc and the Go runtime of the
-     * publish binary (futex, sigaltstack, tgkill for preemption). */
-    "brk",
-    "mmap",
-    "munmap",
-    "mprotect",
-    "mremap",
-    "madvise",
-    "rt_sigaction",
-    "rt_sigprocmask",
-    "rt_sigreturn",
+    /* More of the same for glibc and Go. */
     "rt_sigtimedwait",
-    "sigaltstack",
-    "futex",
-    "set_robust_list",
     "get_robust_list",
-    "set_tid_address",
-    "rseq",
-    "arch_prctl",
-    "sched_getaffinity",
-    "sched_yield",
-    "gettid",
-    "getpid",
-    "getppid",
     "getpgid",
     "getsid",
-    "tgkill",
-    "nanosleep",
-    "clock_nanosleep",
-    "clock_gettime",
     "clock_getres",
-    "gettimeofday",
     "time",
-    "getrandom",
-    "uname",
     "sysinfo",
-    "prlimit64",
     "getrlimit",
     "getrusage",
-    "getuid",
-    "geteuid",
-    "getgid",
-    "getegid",
     "getresuid",
     "getresgid",
     "getgroups",
-    "getcwd",
     "umask",
-    "restart_syscall",
-    "exit",
-    "exit_group",
     /* Files: config, bundle config.json, rootfs layers (read, with their
      * xattrs for whiteouts), the layer cache and scratch disks (write,
      * preallocate, rename into place), FIFOs, logs. Where each may write
      * is Landlock's business. */
-    "read",
-    "write",
     "readv",
-    "writev",
-    "pread64",
-    "pwrite64",
     "preadv",
     "pwritev",
-    "lseek",
     "open",
-    "openat",
-    "close",
-    "close_range",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "flock",
-    "fstat",
     "stat",
     "lstat",
-    "newfstatat",
-    "statx",
-    "statfs",
-    "fstatfs",
-    "access",
-    "faccessat",
-    "faccessat2",
     "readlink",
-    "readlinkat",
-    "getdents64",
     "chdir",
     "fchdir",
     "mkdir",
@@ -127,11 +73,8 @@ static const char *const shim_syscalls[] = {
     "rename",
     "renameat",
     "renameat2",
-    "ftruncate",
     "fallocate",
     "fadvise64",
-    "fsync",
-    "fdatasync",
     "fchmod",
     "fchmodat",
     "utimensat",
@@ -145,21 +88,12 @@ static const char *const shim_syscalls[] = {
     "flistxattr",
     /* The event loop (epoll, signalfd for SIGCHLD/SIGTERM, timers) and
      * pipes to children. */
-    "poll",
-    "ppoll",
     "select",
-    "pselect6",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_pwait",
     "signalfd4",
-    "eventfd2",
     "timerfd_create",
     "timerfd_settime",
     "timerfd_gettime",
     "pipe",
-    "pipe2",
     /* Sockets: the ttrpc listener containerd connects to, the events
      * socket, console sockets, the imsg links to privnet/vmmon (SCM_RIGHTS)
      * and the guest channel. socket()/socketpair() are filtered by family
@@ -170,26 +104,12 @@ static const char *const shim_syscalls[] = {
     "accept4",
     "connect",
     "shutdown",
-    "getsockname",
     "getpeername",
-    "setsockopt",
-    "getsockopt",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
-    "recvmsg",
-    /* Terminals (isatty, window size on console fds) and FIONREAD. */
-    "ioctl",
     /* Children: mkfs.erofs (posix_spawn), the publish binary, and the
-     * helpers' life cycle (kill, reap). clone is filtered below; execve's
-     * path is Landlock's (see the top of this file). */
-    "execve",
-    "wait4",
+     * helpers' life cycle (kill, reap). clone is filtered below. */
     "waitid",
-    "kill",
     "setsid",
     "setpgid",
-    "prctl",
     "capget",
     NULL,
 };
@@ -201,25 +121,6 @@ static const char *const shim_syscalls[] = {
 	    CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 static int
-add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
-    const struct scmp_arg_cmp *cmp)
-{
-	int nr, rc;
-
-	if ((nr = seccomp_syscall_resolve_name(name)) == __NR_SCMP_ERROR) {
-		errno = EINVAL;
-		return -1;
-	}
-	rc = seccomp_rule_add_array(ctx, action, nr, n, cmp);
-	if (rc < 0) {
-		log_warnx("%s: %s: error %d", __func__, name, rc);
-		errno = -rc;
-		return -1;
-	}
-	return 0;
-}
-
-static int
 add_arg_filters(scmp_filter_ctx ctx)
 {
 	struct scmp_arg_cmp unix_only = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
@@ -229,18 +130,22 @@ add_arg_filters(scmp_filter_ctx ctx)
 
 	/* AF_UNIX for everything local, AF_VSOCK for the guest where the
 	 * host has vhost-vsock. No IP, netlink, packet or raw sockets. */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only) == -1 ||
-	    add_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &vsock_only) == -1 ||
-	    add_rule(ctx, SCMP_ACT_ALLOW, "socketpair", 1, &unix_only) == -1)
+	if (qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only) ==
+	        -1 ||
+	    qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &vsock_only) ==
+	        -1 ||
+	    qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "socketpair", 1, &unix_only) ==
+	        -1)
 		return -1;
 	/* fork/posix_spawn/Go threads: any clone that creates no namespace. */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &no_ns) == -1)
+	if (qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &no_ns) == -1)
 		return -1;
 	/*
 	 * clone3 passes its flags in memory seccomp cannot read: ENOSYS makes
 	 * glibc (posix_spawn, fork) and Go fall back to clone, filtered above.
 	 */
-	if (add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL) == -1)
+	if (qb_seccomp_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL) ==
+	    -1)
 		return -1;
 	return 0;
 }
@@ -248,14 +153,8 @@ add_arg_filters(scmp_filter_ctx ctx)
 int
 seccomp_apply_shim(enum qb_seccomp_mode mode)
 {
-	scmp_filter_ctx ctx;
+	static const char *const *const lists[] = {
+	    qb_sys_base, qb_sys_exec, shim_syscalls, NULL};
 
-	if ((ctx = qb_seccomp_new(mode)) == NULL)
-		return -1;
-	if (qb_seccomp_allow(ctx, shim_syscalls) == -1 ||
-	    add_arg_filters(ctx) == -1) {
-		seccomp_release(ctx);
-		return -1;
-	}
-	return qb_seccomp_load(ctx);
+	return qb_seccomp_apply(mode, lists, add_arg_filters);
 }

@@ -20,242 +20,111 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "lib/log.h"
-
-/* The monitor: imsg + QMP + console relay on one poll loop. */
+/*
+ * The monitor: imsg (fds arrive by SCM_RIGHTS), QMP and the console relay
+ * on one poll loop, malloc and json-c (getrandom seeds its hash), stopping
+ * and reaping QEMU and the KVM probe: all of that is qb_sys_base
+ * (seccomp/seccomp_base.c). Beyond it:
+ */
 static const char *const vmmon_syscalls[] = {
-    /* imsg (fds arrive by SCM_RIGHTS), QMP, console relay, logging */
-    "read",
-    "write",
     "readv",
-    "writev",
-    "recvmsg",
-    "sendmsg",
-    "sendto",
-    "recvfrom",
-    "close",
-    "fcntl",
-    "lseek",
-    "fstat",
-    "newfstatat",
-    /* the loop */
-    "poll",
-    "ppoll",
-    "clock_gettime",
-    "clock_nanosleep",
-    "nanosleep",
-    "gettimeofday",
-    "restart_syscall",
-    /* QEMU and the KVM probe: stop them, reap them */
-    "kill",
-    "wait4",
+    /* reap QEMU and the KVM probe by pidfd / waitid */
     "waitid",
     "pidfd_open",
-    /* memory (malloc, json-c) */
-    "brk",
-    "mmap",
-    "munmap",
-    "mremap",
-    "madvise",
-    "mprotect",
-    /* json-c seeds its hash with getrandom */
-    "getrandom",
-    /* signals and exit */
-    "rt_sigreturn",
-    "rt_sigprocmask",
-    "rt_sigaction",
-    "exit",
-    "exit_group",
-    "getpid",
-    "gettid",
-    "futex",
-    "sched_yield",
     NULL,
 };
 
-/* The launcher, then QEMU itself. */
+/*
+ * The launcher (receive argv + fds, place them with dup2/close_range,
+ * exec), then QEMU itself: qb_sys_base and qb_sys_exec, and beyond them:
+ */
 static const char *const qemu_syscalls[] = {
-    /* the launcher: receive argv + fds, place them, exec */
-    "recvmsg",
-    "dup",
-    "dup2",
-    "dup3",
-    "close_range",
-    "execve",
-    "getppid",
     /* dynamic loader and module loading (accel-tcg is a module) */
-    "openat",
     "open",
-    "access",
-    "faccessat",
-    "faccessat2",
     "readlink",
-    "readlinkat",
-    "newfstatat",
-    "fstat",
     "stat",
     "lstat",
-    "statx",
-    "statfs",
-    "fstatfs",
-    "getdents64",
     "fchdir",
-    "pread64",
-    "pwrite64",
     "preadv",
     "pwritev",
     "preadv2",
     "pwritev2",
-    "lseek",
-    "arch_prctl",
-    "set_tid_address",
-    "set_robust_list",
-    "rseq",
-    "prlimit64",
     /* memory, guest RAM, threads */
-    "brk",
-    "mmap",
-    "munmap",
-    "mremap",
-    "mprotect",
-    "madvise",
     "mlock",
     "munlock",
     "memfd_create",
-    "ftruncate",
     "fallocate",
     "mbind",
     "set_mempolicy",
     "get_mempolicy",
     "clone",
     "clone3",
-    "futex",
-    "sched_getaffinity",
     "sched_setaffinity",
-    "sched_yield",
     "sched_getparam",
     "sched_getscheduler",
     "sched_setscheduler",
     "membarrier",
     /* main loop and I/O threads */
-    "read",
-    "write",
     "readv",
-    "writev",
-    "ppoll",
-    "poll",
     "select",
-    "pselect6",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_pwait",
-    "eventfd2",
     "signalfd4",
     "timerfd_create",
     "timerfd_settime",
-    "pipe2",
-    "close",
-    "fcntl",
-    "ioctl",
-    "fsync",
-    "fdatasync",
     "sync_file_range",
-    "flock",
     /* the pre-opened sockets: QMP, console, channel, tap */
-    "recvmsg",
-    "sendmsg",
-    "recvfrom",
-    "sendto",
-    "getsockopt",
-    "setsockopt",
-    "getsockname",
     "getpeername",
     "shutdown",
     /* time and identity */
-    "clock_gettime",
     "clock_getres",
-    "clock_nanosleep",
-    "nanosleep",
-    "gettimeofday",
-    "getpid",
-    "gettid",
-    "getuid",
-    "geteuid",
-    "getgid",
-    "getegid",
-    "getrandom",
     "sysinfo",
-    "uname",
     "getrusage",
     "times",
-    "getcwd",
     "umask",
-    /* signals and exit; prctl: PDEATHSIG, thread names, seccomp below */
-    "rt_sigaction",
-    "rt_sigprocmask",
-    "rt_sigreturn",
-    "sigaltstack",
-    "tgkill",
+    /* signals; prctl (in qb_sys_exec): PDEATHSIG, thread names */
     "tkill",
-    "kill",
     "rt_sigqueueinfo",
     "rt_tgsigqueueinfo",
-    "prctl",
-    "seccomp",
-    "exit",
-    "exit_group",
-    "restart_syscall",
-    "wait4",
     /* -sandbox itself installs a filter */
+    "seccomp",
     NULL,
 };
 
 int
 seccomp_apply_vmmon(enum qb_seccomp_mode mode)
 {
-	scmp_filter_ctx ctx;
+	static const char *const *const lists[] = {
+	    qb_sys_base, vmmon_syscalls, NULL};
 
-	if ((ctx = qb_seccomp_new(mode)) == NULL)
+	return qb_seccomp_apply(mode, lists, NULL);
+}
+
+static int
+qemu_rules(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp unix_only = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+
+	/*
+	 * Sockets: only AF_UNIX (QEMU probes its own socketpairs); never a
+	 * network socket: its NIC is a TAP fd it was handed.
+	 */
+	if (qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &unix_only) ==
+	        -1 ||
+	    qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "socketpair", 1, &unix_only) ==
+	        -1)
 		return -1;
-	if (qb_seccomp_allow(ctx, vmmon_syscalls) == -1) {
-		seccomp_release(ctx);
-		return -1;
-	}
-	return qb_seccomp_load(ctx);
+	/*
+	 * io_uring is a large kernel surface QEMU only probes for: answer
+	 * ENOSYS so it falls back to its thread pool instead of dying.
+	 */
+	return qb_seccomp_rule(
+	    ctx, SCMP_ACT_ERRNO(ENOSYS), "io_uring_setup", 0, NULL);
 }
 
 int
 seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode)
 {
-	scmp_filter_ctx ctx;
-	int rc;
+	static const char *const *const lists[] = {
+	    qb_sys_base, qb_sys_exec, qemu_syscalls, NULL};
 
-	if ((ctx = qb_seccomp_new(mode)) == NULL)
-		return -1;
-	if (qb_seccomp_allow(ctx, qemu_syscalls) == -1)
-		goto fail;
-	/*
-	 * Sockets: only AF_UNIX (QEMU probes its own socketpairs); never a
-	 * network socket: its NIC is a TAP fd it was handed.
-	 */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-	         SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0 ||
-	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-	         SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0)
-		goto fail_rc;
-	/*
-	 * io_uring is a large kernel surface QEMU only probes for: answer
-	 * ENOSYS so it falls back to its thread pool instead of dying.
-	 */
-	if ((rc = seccomp_rule_add(
-	         ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0)
-		goto fail_rc;
-	return qb_seccomp_load(ctx);
-fail_rc:
-	log_warnx("%s: rule: error %d", __func__, rc);
-	errno = -rc;
-fail:
-	seccomp_release(ctx);
-	return -1;
+	return qb_seccomp_apply(mode, lists, qemu_rules);
 }
