@@ -284,6 +284,14 @@ vm_qmp(const char *cmd, json_object *args, qmp_result_cb cb, void *arg)
 	return qmp_execute(g.vm.qmp, cmd, args, QMP_CMD_TIMEOUT_MS, cb, arg);
 }
 
+/* The next QMP command of request r; r fails if QMP cannot take it. */
+static void
+req_qmp(struct req *r, const char *cmd, json_object *args, qmp_result_cb cb)
+{
+	if (vm_qmp(cmd, args, cb, r) == -1)
+		req_fail(r, QB_E_INTERNAL, "qmp %s: %s", cmd, strerror(errno));
+}
+
 static void
 vm_kill(const char *why)
 {
@@ -428,6 +436,48 @@ cpu_reply(struct req *r, unsigned present, unsigned max)
 	free(r);
 }
 
+/*
+ * Unplug the last of the n hot-added devices in ids: fail r when there is
+ * none or another unplug is running, else ask QEMU to device_del it.
+ */
+static void
+unplug_start(struct req *r, unsigned n, char (*ids)[QB_VMM_DEVID_MAX],
+    const char *what, qmp_result_cb cb)
+{
+	json_object *args;
+
+	if (n == 0) {
+		req_fail(
+		    r, QB_E_PRECONDITION, "no hot-added %s to remove", what);
+		return;
+	}
+	if (g.vm.unplug.r != NULL) {
+		req_fail(r, QB_E_UNAVAILABLE, "another unplug is in progress");
+		return;
+	}
+	snprintf(r->dev, sizeof(r->dev), "%s", ids[n - 1]);
+	args = json_object_new_object();
+	json_object_object_add(args, "id", json_object_new_string(r->dev));
+	req_qmp(r, "device_del", args, cb);
+}
+
+/* device_del went to the guest; its DEVICE_DELETED finishes r. */
+static void
+unplug_wait(struct req *r)
+{
+	g.vm.unplug.r = r;
+	g.vm.unplug.deadline = qmp_now_ms() + UNPLUG_TIMEOUT_MS;
+}
+
+/* Answer r with fresh vCPU counts. */
+static void
+cpu_query(struct req *r)
+{
+	r->type = IMSG_VMM_CPU_QUERY_REQ;
+	r->step = 1;
+	req_qmp(r, "query-hotpluggable-cpus", NULL, cpu_cb);
+}
+
 static void
 cpu_step(struct req *r, const struct qmp_result *res)
 {
@@ -439,34 +489,14 @@ cpu_step(struct req *r, const struct qmp_result *res)
 	switch (r->step++) {
 	case 0:
 		if (r->type == IMSG_VMM_CPU_DEL_REQ) {
-			if (g.vm.ncpus == 0) {
-				req_fail(r, QB_E_PRECONDITION,
-				    "no hot-added vCPU to remove");
-				return;
-			}
-			if (g.vm.unplug.r != NULL) {
-				req_fail(r, QB_E_UNAVAILABLE,
-				    "another unplug is in progress");
-				return;
-			}
-			snprintf(r->dev, sizeof(r->dev), "%s",
-			    g.vm.cpus[g.vm.ncpus - 1]);
-			args = json_object_new_object();
-			json_object_object_add(
-			    args, "id", json_object_new_string(r->dev));
-			if (vm_qmp("device_del", args, cpu_cb, r) == -1)
-				req_fail(r, QB_E_INTERNAL, "device_del: %s",
-				    strerror(errno));
+			unplug_start(r, g.vm.ncpus, g.vm.cpus, "vCPU", cpu_cb);
 			return;
 		}
-		if (vm_qmp("query-hotpluggable-cpus", NULL, cpu_cb, r) == -1)
-			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+		req_qmp(r, "query-hotpluggable-cpus", NULL, cpu_cb);
 		return;
 	case 1:
 		if (r->type == IMSG_VMM_CPU_DEL_REQ) {
-			/* Sent to the guest; DEVICE_DELETED finishes it. */
-			g.vm.unplug.r = r;
-			g.vm.unplug.deadline = qmp_now_ms() + UNPLUG_TIMEOUT_MS;
+			unplug_wait(r);
 			return;
 		}
 		if (cpus_scan(res->ret, &present, &max,
@@ -490,17 +520,12 @@ cpu_step(struct req *r, const struct qmp_result *res)
 			    "query-hotpluggable-cpus: malformed slot");
 			return;
 		}
-		if (vm_qmp("device_add", args, cpu_cb, r) == -1)
-			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+		req_qmp(r, "device_add", args, cpu_cb);
 		return;
 	case 2:
 		snprintf(
 		    g.vm.cpus[g.vm.ncpus++], QB_VMM_DEVID_MAX, "%s", r->dev);
-		r->type = IMSG_VMM_CPU_QUERY_REQ;
-		r->step = 1;
-		/* Answer with fresh counts. */
-		if (vm_qmp("query-hotpluggable-cpus", NULL, cpu_cb, r) == -1)
-			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+		cpu_query(r);
 		return;
 	}
 }
@@ -519,8 +544,7 @@ static void
 mem_query(struct req *r)
 {
 	r->step = 100;
-	if (vm_qmp("query-memory-size-summary", NULL, mem_cb, r) == -1)
-		req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+	req_qmp(r, "query-memory-size-summary", NULL, mem_cb);
 }
 
 static void
@@ -538,26 +562,12 @@ mem_step(struct req *r, const struct qmp_result *res)
 			return;
 		}
 		if (r->type == IMSG_VMM_MEM_DEL_REQ) {
-			if (g.vm.ndimms == 0) {
-				req_fail(r, QB_E_PRECONDITION,
-				    "no hot-added memory to remove");
-				return;
-			}
-			if (g.vm.unplug.r != NULL) {
-				req_fail(r, QB_E_UNAVAILABLE,
-				    "another unplug is in progress");
-				return;
-			}
-			snprintf(r->dev, sizeof(r->dev), "%s",
-			    g.vm.dimms[g.vm.ndimms - 1]);
-			snprintf(r->mem, sizeof(r->mem), "%s",
-			    g.vm.mems[g.vm.ndimms - 1]);
-			args = json_object_new_object();
-			json_object_object_add(
-			    args, "id", json_object_new_string(r->dev));
-			if (vm_qmp("device_del", args, mem_cb, r) == -1)
-				req_fail(r, QB_E_INTERNAL, "qmp: %s",
-				    strerror(errno));
+			/* Its backend object goes once the DIMM is gone. */
+			if (g.vm.ndimms > 0)
+				snprintf(r->mem, sizeof(r->mem), "%s",
+				    g.vm.mems[g.vm.ndimms - 1]);
+			unplug_start(
+			    r, g.vm.ndimms, g.vm.dimms, "memory", mem_cb);
 			return;
 		}
 		if (g.vm.ndimms >= MAX_HOTPLUG) {
@@ -574,13 +584,11 @@ mem_step(struct req *r, const struct qmp_result *res)
 		    args, "id", json_object_new_string(r->mem));
 		json_object_object_add(args, "size",
 		    json_object_new_int64((int64_t)(r->size << 20)));
-		if (vm_qmp("object-add", args, mem_cb, r) == -1)
-			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+		req_qmp(r, "object-add", args, mem_cb);
 		return;
 	case 1:
 		if (r->type == IMSG_VMM_MEM_DEL_REQ) {
-			g.vm.unplug.r = r;
-			g.vm.unplug.deadline = qmp_now_ms() + UNPLUG_TIMEOUT_MS;
+			unplug_wait(r);
 			return;
 		}
 		args = json_object_new_object();
@@ -590,8 +598,7 @@ mem_step(struct req *r, const struct qmp_result *res)
 		    args, "id", json_object_new_string(r->dev));
 		json_object_object_add(
 		    args, "memdev", json_object_new_string(r->mem));
-		if (vm_qmp("device_add", args, mem_cb, r) == -1)
-			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+		req_qmp(r, "device_add", args, mem_cb);
 		return;
 	case 2:
 		if (r->type == IMSG_VMM_MEM_DEL_REQ) {
@@ -640,17 +647,13 @@ unplug_done(bool ok, const char *why)
 	}
 	if (r->type == IMSG_VMM_CPU_DEL_REQ) {
 		g.vm.ncpus--;
-		r->type = IMSG_VMM_CPU_QUERY_REQ;
-		r->step = 1;
-		if (vm_qmp("query-hotpluggable-cpus", NULL, cpu_cb, r) == -1)
-			req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+		cpu_query(r);
 		return;
 	}
 	args = json_object_new_object();
 	json_object_object_add(args, "id", json_object_new_string(r->mem));
 	r->step = 2;
-	if (vm_qmp("object-del", args, mem_cb, r) == -1)
-		req_fail(r, QB_E_INTERNAL, "qmp: %s", strerror(errno));
+	req_qmp(r, "object-del", args, mem_cb);
 }
 
 /* ---- QMP events ---- */
@@ -1087,16 +1090,13 @@ vmmon_dispatch_shim(struct imsg *imsg)
 		r->size = ma.size_mb;
 		switch (type) {
 		case IMSG_VMM_STATUS_REQ:
-			if (vm_qmp("query-status", NULL, status_done, r) == -1)
-				req_fail(r, QB_E_INTERNAL, "qmp busy");
+			req_qmp(r, "query-status", NULL, status_done);
 			break;
 		case IMSG_VMM_PAUSE_REQ:
-			if (vm_qmp("stop", NULL, simple_done, r) == -1)
-				req_fail(r, QB_E_INTERNAL, "qmp busy");
+			req_qmp(r, "stop", NULL, simple_done);
 			break;
 		case IMSG_VMM_RESUME_REQ:
-			if (vm_qmp("cont", NULL, simple_done, r) == -1)
-				req_fail(r, QB_E_INTERNAL, "qmp busy");
+			req_qmp(r, "cont", NULL, simple_done);
 			break;
 		case IMSG_VMM_CPU_ADD_REQ:
 		case IMSG_VMM_CPU_DEL_REQ:
