@@ -59,6 +59,50 @@ test_task_exit_golden(void **state)
 	    events_topic(TS_EV_EXEC_ADDED), "/tasks/exec-added");
 }
 
+/*
+ * Every kind but Create (an encoder of its own) from one event with
+ * all fields set: each message takes the fields its type has. Bytes as
+ * containerd's Go encoder lays them out (fields in number order).
+ */
+static void
+test_every_kind_golden(void **state)
+{
+	static const struct {
+		enum ts_event_kind kind;
+		const char *hex;
+	} want[] = {
+	    {TS_EV_START, "0a026331102a"},
+	    {TS_EV_EXIT, "0a02633112026531182a2089012a080880e2cfaa061005"},
+	    {TS_EV_DELETE, "0a026331102a18890122080880e2cfaa0610052a026531"},
+	    {TS_EV_OOM, "0a026331"},
+	    {TS_EV_EXEC_ADDED, "0a02633112026531"},
+	    {TS_EV_EXEC_STARTED, "0a02633112026531182a"},
+	    {TS_EV_PAUSED, "0a026331"},
+	    {TS_EV_RESUMED, "0a026331"},
+	};
+	struct ts_event ev = {.container_id = "c1",
+	    .id = "e1",
+	    .pid = 42,
+	    .exit_status = 137,
+	    .exited_at = {1700000000, 5}};
+	char hex[256];
+	uint8_t *buf;
+	size_t len, i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ev.kind = want[i].kind;
+		buf = events_encode(&ev, &len);
+		assert_non_null(buf);
+		assert_true(2 * len < sizeof(hex));
+		for (j = 0; j < len; j++)
+			snprintf(hex + 2 * j, 3, "%02x", buf[j]);
+		hex[2 * len] = '\0';
+		free(buf);
+		assert_string_equal(hex, want[i].hex);
+	}
+}
+
 /* ---- a fake containerd events service ---- */
 
 static char got[1024];
@@ -244,6 +288,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_task_exit_golden),
+	    cmocka_unit_test(test_every_kind_golden),
 	    cmocka_unit_test(test_forward_order_and_retry),
 	    cmocka_unit_test(test_publish_binary),
 	};
