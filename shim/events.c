@@ -380,20 +380,30 @@ events_drain(struct events_pub *p, int timeout_ms)
 
 /* ---- Task events ---- */
 
+/* desc: the message; NULL for Create, which has an encoder of its own. */
 static const struct {
 	const char *topic, *type;
+	const ProtobufCMessageDescriptor *desc;
 } ev_names[] = {
-    [TS_EV_CREATE] = {"/tasks/create", "containerd.events.TaskCreate"},
-    [TS_EV_START] = {"/tasks/start", "containerd.events.TaskStart"},
-    [TS_EV_EXIT] = {"/tasks/exit", "containerd.events.TaskExit"},
-    [TS_EV_DELETE] = {"/tasks/delete", "containerd.events.TaskDelete"},
-    [TS_EV_OOM] = {"/tasks/oom", "containerd.events.TaskOOM"},
+    [TS_EV_CREATE] = {"/tasks/create", "containerd.events.TaskCreate", NULL},
+    [TS_EV_START] = {"/tasks/start", "containerd.events.TaskStart",
+        &containerd__events__task_start__descriptor},
+    [TS_EV_EXIT] = {"/tasks/exit", "containerd.events.TaskExit",
+        &containerd__events__task_exit__descriptor},
+    [TS_EV_DELETE] = {"/tasks/delete", "containerd.events.TaskDelete",
+        &containerd__events__task_delete__descriptor},
+    [TS_EV_OOM] = {"/tasks/oom", "containerd.events.TaskOOM",
+        &containerd__events__task_oom__descriptor},
     [TS_EV_EXEC_ADDED] = {"/tasks/exec-added",
-        "containerd.events.TaskExecAdded"},
+        "containerd.events.TaskExecAdded",
+        &containerd__events__task_exec_added__descriptor},
     [TS_EV_EXEC_STARTED] = {"/tasks/exec-started",
-        "containerd.events.TaskExecStarted"},
-    [TS_EV_PAUSED] = {"/tasks/paused", "containerd.events.TaskPaused"},
-    [TS_EV_RESUMED] = {"/tasks/resumed", "containerd.events.TaskResumed"},
+        "containerd.events.TaskExecStarted",
+        &containerd__events__task_exec_started__descriptor},
+    [TS_EV_PAUSED] = {"/tasks/paused", "containerd.events.TaskPaused",
+        &containerd__events__task_paused__descriptor},
+    [TS_EV_RESUMED] = {"/tasks/resumed", "containerd.events.TaskResumed",
+        &containerd__events__task_resumed__descriptor},
 };
 
 const char *
@@ -469,79 +479,54 @@ out:
 	return out;
 }
 
+/* Store *v in m's field `name` if m's type has one of protobuf type t. */
+static void
+set_field(ProtobufCMessage *m, const char *name, ProtobufCType t, const void *v,
+    size_t size)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(
+	        m->descriptor, name);
+
+	if (f != NULL && f->type == t)
+		memcpy((uint8_t *)m + f->offset, v, size);
+}
+
 uint8_t *
 events_encode(const struct ts_event *ev, size_t *len)
 {
-	Google__Protobuf__Timestamp ts;
+	const ProtobufCMessageDescriptor *d;
+	Google__Protobuf__Timestamp ts, *tsp = &ts;
+	char *cid = mut(ev->container_id), *id = mut(ev->id);
+	ProtobufCMessage *m;
+	uint8_t *out;
 
+	if (ev->kind == TS_EV_CREATE)
+		return encode_create(ev, len);
+	if ((unsigned)ev->kind >= sizeof(ev_names) / sizeof(ev_names[0]) ||
+	    (d = ev_names[ev->kind].desc) == NULL)
+		return NULL;
+	if ((m = malloc(d->sizeof_message)) == NULL)
+		return NULL;
+	d->message_init(m);
 	google__protobuf__timestamp__init(&ts);
 	ts.seconds = ev->exited_at.tv_sec;
 	ts.nanos = (int32_t)ev->exited_at.tv_nsec;
-	switch (ev->kind) {
-	case TS_EV_CREATE:
-		return encode_create(ev, len);
-	case TS_EV_START: {
-		Containerd__Events__TaskStart m;
-		containerd__events__task_start__init(&m);
-		m.container_id = mut(ev->container_id);
-		m.pid = ev->pid;
-		return pack(&m.base, len);
-	}
-	case TS_EV_EXIT: {
-		Containerd__Events__TaskExit m;
-		containerd__events__task_exit__init(&m);
-		m.container_id = mut(ev->container_id);
-		m.id = mut(ev->id);
-		m.pid = ev->pid;
-		m.exit_status = ev->exit_status;
-		m.exited_at = &ts;
-		return pack(&m.base, len);
-	}
-	case TS_EV_DELETE: {
-		Containerd__Events__TaskDelete m;
-		containerd__events__task_delete__init(&m);
-		m.container_id = mut(ev->container_id);
-		m.id = mut(ev->id);
-		m.pid = ev->pid;
-		m.exit_status = ev->exit_status;
-		m.exited_at = &ts;
-		return pack(&m.base, len);
-	}
-	case TS_EV_OOM: {
-		Containerd__Events__TaskOOM m;
-		containerd__events__task_oom__init(&m);
-		m.container_id = mut(ev->container_id);
-		return pack(&m.base, len);
-	}
-	case TS_EV_EXEC_ADDED: {
-		Containerd__Events__TaskExecAdded m;
-		containerd__events__task_exec_added__init(&m);
-		m.container_id = mut(ev->container_id);
-		m.exec_id = mut(ev->id);
-		return pack(&m.base, len);
-	}
-	case TS_EV_EXEC_STARTED: {
-		Containerd__Events__TaskExecStarted m;
-		containerd__events__task_exec_started__init(&m);
-		m.container_id = mut(ev->container_id);
-		m.exec_id = mut(ev->id);
-		m.pid = ev->pid;
-		return pack(&m.base, len);
-	}
-	case TS_EV_PAUSED: {
-		Containerd__Events__TaskPaused m;
-		containerd__events__task_paused__init(&m);
-		m.container_id = mut(ev->container_id);
-		return pack(&m.base, len);
-	}
-	case TS_EV_RESUMED: {
-		Containerd__Events__TaskResumed m;
-		containerd__events__task_resumed__init(&m);
-		m.container_id = mut(ev->container_id);
-		return pack(&m.base, len);
-	}
-	}
-	return NULL;
+	/*
+	 * The other task events are the same few fields, named alike in
+	 * every message (the exec id is "exec_id" in the Exec ones): each
+	 * takes those its type has.
+	 */
+	set_field(m, "container_id", PROTOBUF_C_TYPE_STRING, &cid, sizeof(cid));
+	set_field(m, "id", PROTOBUF_C_TYPE_STRING, &id, sizeof(id));
+	set_field(m, "exec_id", PROTOBUF_C_TYPE_STRING, &id, sizeof(id));
+	set_field(m, "pid", PROTOBUF_C_TYPE_UINT32, &ev->pid, sizeof(ev->pid));
+	set_field(m, "exit_status", PROTOBUF_C_TYPE_UINT32, &ev->exit_status,
+	    sizeof(ev->exit_status));
+	set_field(m, "exited_at", PROTOBUF_C_TYPE_MESSAGE, &tsp, sizeof(tsp));
+	out = pack(m, len);
+	free(m);
+	return out;
 }
 
 void
