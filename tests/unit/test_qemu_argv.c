@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/golden.h"
 #include "vmmon/qemu_argv.h"
 
 static struct qemu_vm_config
@@ -93,10 +94,9 @@ check_golden(const char *name, const struct qemu_vm_config *c)
 {
 	struct qemu_argv a;
 	struct qb_error err = {0};
-	char path[256], *got = NULL, *want = NULL;
+	char path[256], *got = NULL;
 	size_t glen = 0, i;
 	FILE *f;
-	long wlen;
 
 	if (qemu_argv_build(c, &a, &err) == -1)
 		fail_msg("%s: build: %s", name, err.msg);
@@ -109,24 +109,8 @@ check_golden(const char *name, const struct qemu_vm_config *c)
 	qemu_argv_free(&a);
 
 	snprintf(path, sizeof(path), "tests/golden/argv/%s.txt", name);
-	if (getenv("QB_UPDATE_GOLDEN") != NULL) {
-		assert_non_null(f = fopen(path, "w"));
-		fputs(got, f);
-		fclose(f);
-	}
-	if ((f = fopen(path, "r")) == NULL)
-		fail_msg(
-		    "missing golden file %s (run from the repo root)", path);
-	fseek(f, 0, SEEK_END);
-	wlen = ftell(f);
-	rewind(f);
-	want = calloc(1, (size_t)wlen + 1);
-	assert_int_equal(fread(want, 1, (size_t)wlen, f), (size_t)wlen);
-	fclose(f);
-	if (strcmp(got, want) != 0)
-		fail_msg("%s: argv differs from %s:\n%s", name, path, got);
+	golden_check(path, got);
 	free(got);
-	free(want);
 }
 
 static void

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "seccomp/seccomp.h"
+#include "tests/unit/golden.h"
 
 int __wrap_seccomp_load(const scmp_filter_ctx ctx);
 
@@ -102,9 +103,7 @@ normalize(const char *pfc)
 static void
 check_role(const char *role, int (*apply)(enum qb_seccomp_mode))
 {
-	char path[256], *got, *want = NULL;
-	FILE *f;
-	long n;
+	char path[256], *got;
 
 	free(captured);
 	captured = NULL;
@@ -112,24 +111,8 @@ check_role(const char *role, int (*apply)(enum qb_seccomp_mode))
 	assert_non_null(captured);
 	got = normalize(captured);
 	snprintf(path, sizeof(path), "tests/golden/seccomp/%s.txt", role);
-	if (getenv("QB_UPDATE_GOLDEN") != NULL) {
-		assert_non_null(f = fopen(path, "w"));
-		fputs(got, f);
-		fclose(f);
-	}
-	if ((f = fopen(path, "r")) == NULL)
-		fail_msg(
-		    "missing golden file %s (run from the repo root)", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	want = calloc(1, (size_t)n + 1);
-	assert_non_null(want);
-	assert_int_equal(fread(want, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	assert_string_equal(got, want);
+	golden_check(path, got);
 	free(got);
-	free(want);
 }
 
 static void
