@@ -59,6 +59,16 @@ fake_guest_teardown(struct fake_guest *fg)
 }
 
 void
+fake_guest_on_dead(struct guest_client *gc, const char *why, void *arg)
+{
+	struct fake_guest *fg = arg;
+
+	(void)gc;
+	fg->dead++;
+	snprintf(fg->why, sizeof(fg->why), "%s", why);
+}
+
+void
 fake_guest_pump(struct fake_guest *fg, int rounds)
 {
 	while (rounds-- > 0) {

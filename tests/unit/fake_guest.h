@@ -22,12 +22,17 @@ struct fake_guest {
 	uint32_t last_sid;    /* of the last Request the guest got */
 	char last_method[32]; /* and its method */
 	int requests;
+	int dead;      /* on_dead calls, with fake_guest_on_dead */
+	char why[128]; /* and the last reason */
 };
 
 /* ready_ms: the client's ready timeout; ops/arg: its callbacks. */
 void fake_guest_setup(struct fake_guest *fg, uint64_t ready_ms, int wait_ms,
     const struct guest_client_ops *ops, void *arg);
 void fake_guest_teardown(struct fake_guest *fg);
+/* An on_dead for the client's ops whose arg is the fake_guest: counts
+ * the calls into fg->dead and keeps the reason. */
+void fake_guest_on_dead(struct guest_client *gc, const char *why, void *arg);
 /* Run the loop and the guest's end for a few rounds. */
 void fake_guest_pump(struct fake_guest *fg, int rounds);
 void fake_guest_send_event(

@@ -22,8 +22,7 @@
 static struct fake_guest G;
 
 static struct {
-	bool ready, dead;
-	char why[64];
+	bool ready;
 	int exits;
 	uint32_t exit_status;
 } F;
@@ -50,17 +49,8 @@ on_exit_cb(struct guest_client *gc, const char *id, const char *exec_id,
 	F.exit_status = st;
 }
 
-static void
-on_dead(struct guest_client *gc, const char *why, void *arg)
-{
-	(void)gc;
-	(void)arg;
-	F.dead = true;
-	snprintf(F.why, sizeof(F.why), "%s", why);
-}
-
 static const struct guest_client_ops ops = {
-    .on_ready = on_ready, .on_exit = on_exit_cb, .on_dead = on_dead};
+    .on_ready = on_ready, .on_exit = on_exit_cb, .on_dead = fake_guest_on_dead};
 
 static void
 pump(int rounds)
@@ -79,7 +69,7 @@ setup(void **state)
 {
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	fake_guest_setup(&G, 2000, 10, &ops, NULL);
+	fake_guest_setup(&G, 2000, 10, &ops, &G);
 	return 0;
 }
 
@@ -161,7 +151,7 @@ test_ready_and_call(void **state)
 	assert_true(r2.done);
 	assert_int_equal(r2.code, QB_E_NOTFOUND);
 	assert_non_null(strstr(r2.msg, "no such"));
-	assert_false(F.dead);
+	assert_false(G.dead);
 }
 
 static void
@@ -181,7 +171,7 @@ test_call_timeout_late_answer(void **state)
 	assert_int_equal(r.code, QB_E_DEADLINE);
 	/* The late answer is dropped quietly: not a violation. */
 	answer_ping(G.last_sid, 7);
-	assert_false(F.dead);
+	assert_false(G.dead);
 }
 
 static void
@@ -217,7 +207,7 @@ test_hostile_unknown_response(void **state)
 	 */
 	assert_int_equal(chan_rpc_send_response(G.g, 99, 0, NULL, NULL, 0), 0);
 	pump(3);
-	assert_true(F.dead);
+	assert_true(G.dead);
 	assert_true(r.done);
 	assert_int_equal(r.code, QB_E_UNAVAILABLE);
 	assert_int_equal(
@@ -243,8 +233,8 @@ test_hostile_data_beyond_credit(void **state)
 		                     CHAN_MAX_DATA),
 		    0);
 	pump(10);
-	assert_true(F.dead);
-	assert_string_equal(F.why, "protocol violation");
+	assert_true(G.dead);
+	assert_string_equal(G.why, "protocol violation");
 	free(buf);
 }
 
@@ -262,7 +252,7 @@ test_exit_before_ready(void **state)
 	ev.exit = &ex;
 	fake_guest_send_event(&G, &ev);
 	pump(3);
-	assert_true(F.dead);
+	assert_true(G.dead);
 	assert_int_equal(F.exits, 0);
 }
 
@@ -271,10 +261,10 @@ test_ready_timeout(void **state)
 {
 	(void)state;
 	guest_client_free(G.gc);
-	G.gc = guest_client_new(G.loop, G.sv[0], 30, &ops, NULL);
-	while (!F.dead)
+	G.gc = guest_client_new(G.loop, G.sv[0], 30, &ops, &G);
+	while (!G.dead)
 		pump(1);
-	assert_string_equal(F.why, "not ready in time");
+	assert_string_equal(G.why, "not ready in time");
 }
 
 static void
@@ -286,8 +276,8 @@ test_guest_closes(void **state)
 	close(G.sv[1]);
 	G.sv[1] = open("/dev/null", O_RDONLY);
 	evloop_run_once(G.loop, 50);
-	assert_true(F.dead);
-	assert_string_equal(F.why, "closed by the guest");
+	assert_true(G.dead);
+	assert_string_equal(G.why, "closed by the guest");
 }
 
 int

@@ -33,8 +33,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 static struct fake_guest G;
 
 static struct {
-	int dead, ooms;
-	char why[128];
+	int ooms;
 	size_t received;
 } F;
 
@@ -60,17 +59,8 @@ on_oom(struct guest_client *gc, const char *id, void *arg)
 	F.ooms++;
 }
 
-static void
-on_dead(struct guest_client *gc, const char *why, void *arg)
-{
-	(void)gc;
-	(void)arg;
-	F.dead++;
-	snprintf(F.why, sizeof(F.why), "%s", why);
-}
-
 static const struct guest_client_ops ops = {
-    .on_ready = on_ready, .on_oom = on_oom, .on_dead = on_dead};
+    .on_ready = on_ready, .on_oom = on_oom, .on_dead = fake_guest_on_dead};
 
 static void
 pump(int rounds)
@@ -133,7 +123,7 @@ assert_dead_once(const struct res *r)
 	struct res r2 = {0};
 
 	pump(5);
-	assert_int_equal(F.dead, 1);
+	assert_int_equal(G.dead, 1);
 	if (r != NULL) {
 		assert_true(r->done);
 		assert_int_equal(r->code, QB_E_UNAVAILABLE);
@@ -148,7 +138,7 @@ assert_dead_once(const struct res *r)
 		(void)!write(G.sv[1], h, sizeof(h));
 	}
 	pump(5);
-	assert_int_equal(F.dead, 1);
+	assert_int_equal(G.dead, 1);
 	assert_false(r2.done);
 }
 
@@ -157,7 +147,7 @@ setup(void **state)
 {
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	fake_guest_setup(&G, 5000, 5, &ops, NULL);
+	fake_guest_setup(&G, 5000, 5, &ops, &G);
 	send_ready();
 	return 0;
 }
@@ -213,7 +203,7 @@ test_truncated_frame_then_eof(void **state)
 	raw_hdr(100, G.last_sid, CHAN_T_RESPONSE);
 	raw(part, sizeof(part));
 	pump(3);
-	assert_int_equal(F.dead, 0); /* a partial frame alone is not an error */
+	assert_int_equal(G.dead, 0); /* a partial frame alone is not an error */
 	assert_int_equal(shutdown(G.sv[1], SHUT_WR), 0);
 	assert_dead_once(&r);
 }
@@ -305,7 +295,7 @@ test_endless_stream_memory_bounded(void **state)
 	    guest_client_chan(G.gc), id, CHAN_RECV, &h_ops, NULL));
 	assert_non_null(gs = chan_stream_open(G.g, id, CHAN_SEND, NULL, NULL));
 	before = __sanitizer_get_current_allocated_bytes();
-	while (sent < total && F.dead == 0) {
+	while (sent < total && G.dead == 0) {
 		ssize_t n = chan_stream_send(gs, buf, sizeof(buf));
 		assert_true(n >= 0);
 		sent += (size_t)n;
@@ -315,7 +305,7 @@ test_endless_stream_memory_bounded(void **state)
 			peak = now;
 	}
 	pump(5);
-	assert_int_equal(F.dead, 0);
+	assert_int_equal(G.dead, 0);
 	assert_int_equal(F.received, sent);
 	/* 32 MiB went through; the client held at most about one window. */
 	assert_true(peak - before < 2 * CHAN_WINDOW + (256u << 10));
@@ -344,7 +334,7 @@ test_event_flood_memory_bounded(void **state)
 	}
 	pump(10);
 	after = __sanitizer_get_current_allocated_bytes();
-	assert_int_equal(F.dead, 0);
+	assert_int_equal(G.dead, 0);
 	assert_int_equal(F.ooms, 20000);
 	assert_true(after < before + (256u << 10));
 }
