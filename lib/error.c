@@ -5,15 +5,22 @@
 #include <string.h>
 
 int
+qb_vseterr(struct qb_error *err, int code, const char *fmt, va_list ap)
+{
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return -1;
+}
+
+int
 qb_seterr(struct qb_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL)
-		return -1;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	qb_vseterr(err, code, fmt, ap);
 	va_end(ap);
 	return -1;
 }

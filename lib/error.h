@@ -11,6 +11,8 @@
 #ifndef QEMUBOX_ERROR_H
 #define QEMUBOX_ERROR_H
 
+#include <stdarg.h>
+
 enum qb_code {
 	QB_E_OK = 0,
 	QB_E_CANCELED = 1,
@@ -36,6 +38,9 @@ struct qb_error {
 
 int qb_seterr(struct qb_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list, for functions that take a format themselves. */
+int qb_vseterr(struct qb_error *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Prefix an existing message: "create vm: " + old message. */
 int qb_preferr(struct qb_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -248,9 +248,8 @@ done_err(backend_done_fn done, void *arg, int code, const char *fmt, ...)
 	struct qb_error err = {0};
 	va_list ap;
 
-	err.code = code;
 	va_start(ap, fmt);
-	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	qb_vseterr(&err, code, fmt, ap);
 	va_end(ap);
 	done(arg, NULL, &err);
 }
@@ -606,9 +605,8 @@ create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
 	struct qb_error err = {0};
 	va_list ap;
 
-	err.code = code;
 	va_start(ap, fmt);
-	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	qb_vseterr(&err, code, fmt, ap);
 	va_end(ap);
 	create_fail(cr, &err);
 }
