@@ -585,14 +585,9 @@ ttrpc_call_reply(struct ttrpc_call *call, const ProtobufCMessage *resp)
 	size_t n = 0;
 	int rc;
 
-	if (resp != NULL) {
-		n = protobuf_c_message_get_packed_size(resp);
-		if ((buf = malloc(n ? n : 1)) == NULL) {
-			return ttrpc_call_reply_error(
-			    call, QB_E_INTERNAL, "out of memory");
-		}
-		protobuf_c_message_pack(resp, buf);
-	}
+	if (resp != NULL && (buf = ttrpc_msg_pack(resp, &n)) == NULL)
+		return ttrpc_call_reply_error(
+		    call, QB_E_INTERNAL, "out of memory");
 	rc = ttrpc_call_reply_raw(call, buf, n);
 	free(buf);
 	return rc;

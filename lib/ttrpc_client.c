@@ -114,12 +114,8 @@ encode_request(const char *service, const char *method,
 	size_t plen = 0;
 	int rc;
 
-	if (req != NULL) {
-		plen = protobuf_c_message_get_packed_size(req);
-		if ((payload = malloc(plen ? plen : 1)) == NULL)
-			return -1;
-		protobuf_c_message_pack(req, payload);
-	}
+	if (req != NULL && (payload = ttrpc_msg_pack(req, &plen)) == NULL)
+		return -1;
 	rc = ttrpc_msg_request(
 	    service, method, payload, plen, timeout_ns, md, nmd, out, outlen);
 	free(payload);

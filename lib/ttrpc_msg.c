@@ -10,21 +10,30 @@
 #include "proto/google_rpc.pb-c.h"
 #include "proto/ttrpc.pb-c.h"
 
+uint8_t *
+ttrpc_msg_pack(const ProtobufCMessage *m, size_t *len)
+{
+	uint8_t *buf;
+
+	*len = protobuf_c_message_get_packed_size(m);
+	if ((buf = malloc(*len ? *len : 1)) == NULL)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	return buf;
+}
+
+/* An envelope, bounded by what one frame may carry. */
 static int
 pack(const ProtobufCMessage *m, uint8_t **out, size_t *outlen)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf;
-
-	if (n > TTRPC_MAX_DATA) {
+	if ((*out = ttrpc_msg_pack(m, outlen)) == NULL)
+		return -1;
+	if (*outlen > TTRPC_MAX_DATA) {
+		free(*out);
+		*out = NULL;
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if ((buf = malloc(n ? n : 1)) == NULL)
-		return -1;
-	protobuf_c_message_pack(m, buf);
-	*out = buf;
-	*outlen = n;
 	return 0;
 }
 

@@ -10,11 +10,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
 
 struct ttrpc_kv {
 	const char *key;
 	const char *value;
 };
+
+/* Serialize any message into a malloc'd buffer (the caller frees it) of
+ * *len bytes; NULL (ENOMEM) on failure. No size limit. */
+uint8_t *ttrpc_msg_pack(const ProtobufCMessage *m, size_t *len);
 
 /*
  * Serialize a ttrpc.Request carrying an already serialized payload.

@@ -260,13 +260,14 @@ send_exec(struct events_pub *p, struct event_item *it)
 	any.type_url = it->type_url;
 	any.value.data = it->data;
 	any.value.len = it->len;
-	len = google__protobuf__any__get_packed_size(&any);
+	if ((buf = ttrpc_msg_pack(&any.base, &len)) == NULL)
+		return -1;
 	/* A pipe holds 64 KiB: an Any bigger than that would block us. */
-	if (len > 65536 || (buf = malloc(len ? len : 1)) == NULL) {
+	if (len > 65536) {
+		free(buf);
 		errno = EMSGSIZE;
 		return -1;
 	}
-	google__protobuf__any__pack(&any, buf);
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		free(buf);
 		return -1;
@@ -419,18 +420,6 @@ events_type_url(enum ts_event_kind kind)
 }
 
 static uint8_t *
-pack(const ProtobufCMessage *m, size_t *len)
-{
-	uint8_t *buf;
-
-	*len = protobuf_c_message_get_packed_size(m);
-	if ((buf = malloc(*len ? *len : 1)) == NULL)
-		return NULL;
-	protobuf_c_message_pack(m, buf);
-	return buf;
-}
-
-static uint8_t *
 encode_create(const struct ts_event *ev, size_t *len)
 {
 	const struct backend_create_req *c = ev->create;
@@ -472,7 +461,7 @@ encode_create(const struct ts_event *ev, size_t *len)
 		m.n_rootfs = n;
 		m.rootfs = mp;
 	}
-	out = pack(&m.base, len);
+	out = ttrpc_msg_pack(&m.base, len);
 out:
 	free(mounts);
 	free(mp);
@@ -524,7 +513,7 @@ events_encode(const struct ts_event *ev, size_t *len)
 	set_field(m, "exit_status", PROTOBUF_C_TYPE_UINT32, &ev->exit_status,
 	    sizeof(ev->exit_status));
 	set_field(m, "exited_at", PROTOBUF_C_TYPE_MESSAGE, &tsp, sizeof(tsp));
-	out = pack(m, len);
+	out = ttrpc_msg_pack(m, len);
 	free(m);
 	return out;
 }
