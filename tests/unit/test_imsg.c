@@ -446,11 +446,11 @@ test_oversized_compose(void **state)
 	assert_int_equal(msgbuf_queuelen(&p->a.w), 1);
 }
 
+/* A header whose length field is out of range is refused (ERANGE). */
 static void
-test_oversized_receive(void **state)
+bad_len_receive(struct pair *p, uint16_t len)
 {
-	struct pair *p = *state;
-	struct imsg_hdr hdr = {.type = 1, .len = MAX_IMSGSIZE + 1};
+	struct imsg_hdr hdr = {.type = 1, .len = len};
 	struct imsg imsg;
 
 	raw_write(p->fd[0], &hdr, sizeof(hdr));
@@ -460,16 +460,15 @@ test_oversized_receive(void **state)
 }
 
 static void
+test_oversized_receive(void **state)
+{
+	bad_len_receive(*state, MAX_IMSGSIZE + 1);
+}
+
+static void
 test_short_len_receive(void **state)
 {
-	struct pair *p = *state;
-	struct imsg_hdr hdr = {.type = 1, .len = 15};
-	struct imsg imsg;
-
-	raw_write(p->fd[0], &hdr, sizeof(hdr));
-	assert_int_equal(imsg_read(&p->b), 16);
-	assert_int_equal(imsg_get(&p->b, &imsg), -1);
-	assert_int_equal(errno, ERANGE);
+	bad_len_receive(*state, 15);
 }
 
 static void
