@@ -53,12 +53,6 @@ static const struct guest_client_ops ops = {
     .on_ready = on_ready, .on_exit = on_exit_cb, .on_dead = fake_guest_on_dead};
 
 static void
-pump(int rounds)
-{
-	fake_guest_pump(&G, rounds);
-}
-
-static void
 send_ready(void)
 {
 	fake_guest_send_ready(&G, 1234);
@@ -121,7 +115,7 @@ answer_ping(uint32_t sid, uint64_t nonce)
 	resp.nonce = nonce;
 	n = qemubox__guest__v1__ping_response__pack(&resp, buf);
 	assert_int_equal(chan_rpc_send_response(G.g, sid, 0, NULL, buf, n), 0);
-	pump(3);
+	fake_guest_pump(&G, 3);
 }
 
 static void
@@ -131,7 +125,7 @@ test_ready_and_call(void **state)
 
 	(void)state;
 	send_ready();
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_true(F.ready);
 	assert_true(guest_client_ready(G.gc));
 	call_ping(&r, 0);
@@ -147,7 +141,7 @@ test_ready_and_call(void **state)
 	assert_int_equal(
 	    chan_rpc_send_response(G.g, 3, QB_E_NOTFOUND, "no such", NULL, 0),
 	    0);
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_true(r2.done);
 	assert_int_equal(r2.code, QB_E_NOTFOUND);
 	assert_non_null(strstr(r2.msg, "no such"));
@@ -162,11 +156,11 @@ test_call_timeout_late_answer(void **state)
 
 	(void)state;
 	send_ready();
-	pump(3);
+	fake_guest_pump(&G, 3);
 	call_ping(&r, 50);
 	end = evloop_now_ns() + 500000000ull;
 	while (!r.done && evloop_now_ns() < end)
-		pump(1);
+		fake_guest_pump(&G, 1);
 	assert_true(r.done);
 	assert_int_equal(r.code, QB_E_DEADLINE);
 	/* The late answer is dropped quietly: not a violation. */
@@ -189,7 +183,7 @@ test_exit_event(void **state)
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
 	ev.exit = &ex;
 	fake_guest_send_event(&G, &ev);
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_int_equal(F.exits, 1);
 	assert_int_equal(F.exit_status, 137);
 }
@@ -201,12 +195,12 @@ test_hostile_unknown_response(void **state)
 
 	(void)state;
 	send_ready();
-	pump(3);
+	fake_guest_pump(&G, 3);
 	call_ping(&r, 0);
 	/* An answer to a call nobody made: the VM is dead, pending calls fail.
 	 */
 	assert_int_equal(chan_rpc_send_response(G.g, 99, 0, NULL, NULL, 0), 0);
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_true(G.dead);
 	assert_true(r.done);
 	assert_int_equal(r.code, QB_E_UNAVAILABLE);
@@ -223,7 +217,7 @@ test_hostile_data_beyond_credit(void **state)
 
 	(void)state;
 	send_ready();
-	pump(3);
+	fake_guest_pump(&G, 3);
 	id = guest_stream_id(G.gc);
 	assert_non_null(chan_stream_open(
 	    guest_client_chan(G.gc), id, CHAN_RECV, NULL, NULL));
@@ -232,7 +226,7 @@ test_hostile_data_beyond_credit(void **state)
 		assert_int_equal(chan_send_frame(G.g, CHAN_T_DATA, 0, id, buf,
 		                     CHAN_MAX_DATA),
 		    0);
-	pump(10);
+	fake_guest_pump(&G, 10);
 	assert_true(G.dead);
 	assert_string_equal(G.why, "protocol violation");
 	free(buf);
@@ -251,7 +245,7 @@ test_exit_before_ready(void **state)
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
 	ev.exit = &ex;
 	fake_guest_send_event(&G, &ev);
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_true(G.dead);
 	assert_int_equal(F.exits, 0);
 }
@@ -263,7 +257,7 @@ test_ready_timeout(void **state)
 	guest_client_free(G.gc);
 	G.gc = guest_client_new(G.loop, G.sv[0], 30, &ops, &G);
 	while (!G.dead)
-		pump(1);
+		fake_guest_pump(&G, 1);
 	assert_string_equal(G.why, "not ready in time");
 }
 
@@ -272,7 +266,7 @@ test_guest_closes(void **state)
 {
 	(void)state;
 	send_ready();
-	pump(3);
+	fake_guest_pump(&G, 3);
 	close(G.sv[1]);
 	G.sv[1] = open("/dev/null", O_RDONLY);
 	evloop_run_once(G.loop, 50);

@@ -63,16 +63,10 @@ static const struct guest_client_ops ops = {
     .on_ready = on_ready, .on_oom = on_oom, .on_dead = fake_guest_on_dead};
 
 static void
-pump(int rounds)
-{
-	fake_guest_pump(&G, rounds);
-}
-
-static void
 send_ready(void)
 {
 	fake_guest_send_ready(&G, 0);
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_true(guest_client_ready(G.gc));
 }
 
@@ -122,7 +116,7 @@ assert_dead_once(const struct res *r)
 {
 	struct res r2 = {0};
 
-	pump(5);
+	fake_guest_pump(&G, 5);
 	assert_int_equal(G.dead, 1);
 	if (r != NULL) {
 		assert_true(r->done);
@@ -137,7 +131,7 @@ assert_dead_once(const struct res *r)
 		chan_hdr_encode(h, 0xffffffffu, 1, 0x7f, 0);
 		(void)!write(G.sv[1], h, sizeof(h));
 	}
-	pump(5);
+	fake_guest_pump(&G, 5);
 	assert_int_equal(G.dead, 1);
 	assert_false(r2.done);
 }
@@ -202,7 +196,7 @@ test_truncated_frame_then_eof(void **state)
 	call_ping(&r);
 	raw_hdr(100, G.last_sid, CHAN_T_RESPONSE);
 	raw(part, sizeof(part));
-	pump(3);
+	fake_guest_pump(&G, 3);
 	assert_int_equal(G.dead, 0); /* a partial frame alone is not an error */
 	assert_int_equal(shutdown(G.sv[1], SHUT_WR), 0);
 	assert_dead_once(&r);
@@ -239,7 +233,7 @@ test_garbage_method_response(void **state)
 	    chan_rpc_send_response(G.g, G.last_sid, 0, NULL, bad, sizeof(bad)),
 	    0);
 	assert_dead_once(&r);
-	pump(20); /* past the deadline */
+	fake_guest_pump(&G, 20); /* past the deadline */
 }
 
 static void
@@ -299,12 +293,12 @@ test_endless_stream_memory_bounded(void **state)
 		ssize_t n = chan_stream_send(gs, buf, sizeof(buf));
 		assert_true(n >= 0);
 		sent += (size_t)n;
-		pump(1);
+		fake_guest_pump(&G, 1);
 		now = __sanitizer_get_current_allocated_bytes();
 		if (now > peak)
 			peak = now;
 	}
-	pump(5);
+	fake_guest_pump(&G, 5);
 	assert_int_equal(G.dead, 0);
 	assert_int_equal(F.received, sent);
 	/* 32 MiB went through; the client held at most about one window. */
@@ -325,14 +319,14 @@ test_event_flood_memory_bounded(void **state)
 	oom.id = (char *)(uintptr_t) "c1";
 	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_OOM;
 	ev.oom = &oom;
-	pump(2);
+	fake_guest_pump(&G, 2);
 	before = __sanitizer_get_current_allocated_bytes();
 	for (i = 0; i < 20000; i++) {
 		fake_guest_send_event(&G, &ev);
 		if (i % 200 == 199)
-			pump(2);
+			fake_guest_pump(&G, 2);
 	}
-	pump(10);
+	fake_guest_pump(&G, 10);
 	after = __sanitizer_get_current_allocated_bytes();
 	assert_int_equal(G.dead, 0);
 	assert_int_equal(F.ooms, 20000);
