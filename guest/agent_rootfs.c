@@ -5,10 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +21,11 @@
 
 #define ROOTFS_MAX_LAYERS 128
 #define DEFAULT_TMPFS_MB  1024
+
+/* linux/ext4.h is not installed by every libc's kernel headers. */
+#ifndef EXT4_IOC_RESIZE_FS
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#endif
 
 static int
 read_serial(const char *name, char *buf, size_t len)
@@ -102,6 +111,47 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * The host sends a copy of a small ext4 template on a disk of the configured
+ * size (it cannot format one); grow the filesystem to the whole disk, online.
+ */
+static int
+scratch_grow(const char *dev, const char *mnt, struct qb_error *err)
+{
+	uint64_t bytes = 0, blocks;
+	struct statfs sf;
+	int fd;
+
+	if ((fd = open(dev, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    ioctl(fd, BLKGETSIZE64, &bytes) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "scratch %s: size: %s", dev,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if ((fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fstatfs(fd, &sf) == -1 || sf.f_bsize <= 0) {
+		qb_seterr(err, QB_E_INTERNAL, "scratch %s: statfs: %s", mnt,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	blocks = bytes / (uint64_t)sf.f_bsize;
+	if (blocks > (uint64_t)sf.f_blocks &&
+	    ioctl(fd, EXT4_IOC_RESIZE_FS, &blocks) == -1) {
+		qb_seterr(err, QB_E_INTERNAL,
+		    "scratch %s: grow to %llu blocks: %s", dev,
+		    (unsigned long long)blocks, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int
 rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
     const char *scratch_serial, uint64_t tmpfs_mb, struct qb_error *err)
@@ -153,6 +203,8 @@ rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 			    dev, strerror(errno));
 			goto fail;
 		}
+		if (scratch_grow(dev, path, err) == -1)
+			goto fail;
 	} else {
 		snprintf(data, sizeof(data), "size=%llum,mode=0755",
 		    (unsigned long long)(tmpfs_mb ? tmpfs_mb

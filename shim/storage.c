@@ -66,6 +66,7 @@ disk_add(struct storage_plan *plan, enum storage_disk_role role,
 	    [STORAGE_DISK_LAYER] = "qb-layer-",
 	    [STORAGE_DISK_DEVICE] = "qb-dev-",
 	    [STORAGE_DISK_BIND] = "qb-bind-",
+	    [STORAGE_DISK_SCRATCH] = "qb-scratch-",
 	};
 	struct storage_disk *d;
 
@@ -557,6 +558,52 @@ spec_memory_limit(struct json_object *spec)
 	                                    : 0;
 }
 
+static int scratch_check(
+    const char *template_path, uint64_t bytes, int in, struct qb_error *err);
+
+/*
+ * The scratch disk is checked here, before any layer is built or the network
+ * set up, so a bad storage.scratch_size_mb fails Create early and cheaply.
+ */
+static int
+plan_scratch(struct storage_plan *plan, const struct storage_opts *opts,
+    struct qb_error *err)
+{
+	static unsigned seq;
+	struct storage_disk *d;
+	int in;
+
+	if (opts->scratch_template == NULL || opts->scratch_dir == NULL)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "storage.scratch_size_mb is set but the scratch template "
+		    "or directory is not");
+	if ((in = open(opts->scratch_template, O_RDONLY | O_CLOEXEC)) == -1)
+		return qb_seterr(err, QB_E_PRECONDITION,
+		    "scratch template %s: %s (storage.scratch_size_mb needs "
+		    "it; make install)",
+		    opts->scratch_template, strerror(errno));
+	if (scratch_check(
+	        opts->scratch_template, opts->scratch_bytes, in, err) == -1) {
+		close(in);
+		return -1;
+	}
+	close(in);
+	d = disk_add(plan, STORAGE_DISK_SCRATCH, STORAGE_SRC_SCRATCH,
+	    STORAGE_KEY_STAT, opts->scratch_template, err);
+	if (d == NULL)
+		return -1;
+	snprintf(d->serial, sizeof(d->serial), "%s", STORAGE_SCRATCH_SERIAL);
+	/* Unique among live shims; a leftover of a dead one is replaced. */
+	if (snprintf(d->image, sizeof(d->image), "%s/scratch.%ld.%u.ext4",
+	        opts->scratch_dir, (long)getpid(),
+	        seq++) >= (int)sizeof(d->image))
+		return qb_seterr(err, QB_E_INVALID,
+		    "scratch dir %s: path too long", opts->scratch_dir);
+	plan->upper_kind = STORAGE_UPPER_SCRATCH;
+	plan->upper_bytes = opts->scratch_bytes;
+	return 0;
+}
+
 int
 storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
     struct json_object *spec, const struct storage_opts *opts,
@@ -610,9 +657,10 @@ storage_plan_build(const struct storage_mount *rootfs, size_t n_rootfs,
 				goto fail;
 	}
 
-	if (opts != NULL && opts->scratch_bytes > 0) {
-		plan->upper_kind = STORAGE_UPPER_SCRATCH;
-		plan->upper_bytes = opts->scratch_bytes;
+	/* A read-only rootfs writes nothing: no disk for it. */
+	if (opts != NULL && opts->scratch_bytes > 0 && !plan->readonly) {
+		if (plan_scratch(plan, opts, err) == -1)
+			goto fail;
 	} else {
 		plan->upper_kind = STORAGE_UPPER_TMPFS;
 		plan->upper_bytes = opts != NULL && opts->tmpfs_bytes > 0
@@ -636,6 +684,19 @@ storage_plan_prepare(struct storage_plan *plan, const struct layer_cache *cache,
 
 		if (d->fd != -1)
 			continue;
+		if (d->src == STORAGE_SRC_SCRATCH) {
+			/*
+			 * Unlinked once open: QEMU holds the only reference,
+			 * so the disk goes when the VM does, whatever kills
+			 * the shim, and nothing is left in the state dir.
+			 */
+			(void)unlink(d->image);
+			if (storage_scratch_create(d->path, d->image,
+			        plan->upper_bytes, &d->fd, err) == -1)
+				return -1;
+			(void)unlink(d->image);
+			continue;
+		}
 		if (d->src == STORAGE_SRC_DIR) {
 			if (layer_cache_get(cache, d->path, d->key, d->image,
 			        sizeof(d->image), &d->fd, &built, err) == -1)
@@ -780,6 +841,25 @@ copy_sparse(int in, int out, off_t size)
 	}
 }
 
+static int
+scratch_check(
+    const char *template_path, uint64_t bytes, int in, struct qb_error *err)
+{
+	struct stat st;
+
+	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "scratch template %s: not a regular file", template_path);
+	if (bytes < (uint64_t)st.st_size || bytes > STORAGE_SCRATCH_MAX)
+		return qb_seterr(err, QB_E_INVALID,
+		    "storage.scratch_size_mb (%llu MiB) must be between %lld "
+		    "MiB and %llu MiB",
+		    (unsigned long long)(bytes >> 20),
+		    (long long)(st.st_size >> 20),
+		    (unsigned long long)(STORAGE_SCRATCH_MAX >> 20));
+	return 0;
+}
+
 int
 storage_scratch_create(const char *template_path, const char *path,
     uint64_t bytes, int *fd_out, struct qb_error *err)
@@ -791,19 +871,10 @@ storage_scratch_create(const char *template_path, const char *path,
 	if ((in = open(template_path, O_RDONLY | O_CLOEXEC)) == -1)
 		return qb_seterr(err, QB_E_INTERNAL, "scratch template %s: %s",
 		    template_path, strerror(errno));
-	if (fstat(in, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+	if (scratch_check(template_path, bytes, in, err) == -1 ||
+	    fstat(in, &st) == -1) {
 		close(in);
-		return qb_seterr(err, QB_E_INTERNAL,
-		    "scratch template %s: not a regular file", template_path);
-	}
-	if (bytes < (uint64_t)st.st_size || bytes > STORAGE_SCRATCH_MAX) {
-		close(in);
-		return qb_seterr(err, QB_E_INVALID,
-		    "storage.scratch_size_mb (%llu MiB) must be between %lld "
-		    "MiB and %llu MiB",
-		    (unsigned long long)(bytes >> 20),
-		    (long long)(st.st_size >> 20),
-		    (unsigned long long)(STORAGE_SCRATCH_MAX >> 20));
+		return -1;
 	}
 	out = open(
 	    path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

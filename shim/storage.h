@@ -65,15 +65,22 @@ struct storage_mount {
 };
 
 enum storage_disk_role {
-	STORAGE_DISK_LAYER,  /* a rootfs layer; LAYER disks are lowest first */
-	STORAGE_DISK_DEVICE, /* extra device (erofs device=) of the LAYER or
-	                        BIND disk before it, in order */
-	STORAGE_DISK_BIND,   /* a read-only directory bind of the spec */
+	STORAGE_DISK_LAYER,   /* a rootfs layer; LAYER disks are lowest first */
+	STORAGE_DISK_DEVICE,  /* extra device (erofs device=) of the LAYER or
+	                         BIND disk before it, in order */
+	STORAGE_DISK_BIND,    /* a read-only directory bind of the spec */
+	STORAGE_DISK_SCRATCH, /* the writable layer (STORAGE_UPPER_SCRATCH):
+	                         read-write, serial STORAGE_SCRATCH_SERIAL,
+	                         always the last disk */
 };
 
 enum storage_src {
-	STORAGE_SRC_DIR,   /* a directory: the layer cache builds the image */
-	STORAGE_SRC_IMAGE, /* already an EROFS image: used as is */
+	STORAGE_SRC_DIR,     /* a directory: the layer cache builds the image */
+	STORAGE_SRC_IMAGE,   /* already an EROFS image: used as is */
+	STORAGE_SRC_SCRATCH, /* path = ext4 template; prepare makes a sparse
+	                        copy in image's directory
+	                        (storage_scratch_create) and unlinks it once
+	                        open */
 };
 
 /* How the layer cache identifies a directory (shim/layer_cache.h). */
@@ -87,9 +94,11 @@ struct storage_disk {
 	enum storage_src src;
 	enum storage_key_kind key;
 	char path[PATH_MAX];  /* host directory or image */
-	char image[PATH_MAX]; /* image attached (set by storage_plan_prepare) */
-	int fd;               /* image, O_RDONLY; -1 until prepared */
-	bool built;           /* prepare ran mkfs.erofs for it (a cache miss) */
+	char image[PATH_MAX]; /* image attached (set by storage_plan_prepare;
+	                         SCRATCH: its transient name) */
+	int fd;     /* image, O_RDONLY (SCRATCH: O_RDWR, unlinked); -1 until
+	               prepared */
+	bool built; /* prepare ran mkfs.erofs for it (a cache miss) */
 	char
 	    serial[STORAGE_SERIAL_LEN + 1]; /* the guest finds the disk by it */
 	char dest[PATH_MAX];                /* BIND: container path */
@@ -129,8 +138,12 @@ struct storage_plan {
 struct storage_opts {
 	const char *bundle;     /* for a relative spec root.path */
 	uint64_t scratch_bytes; /* storage.scratch_size_mb; 0 = tmpfs upper */
-	uint64_t tmpfs_bytes;   /* 0 = the spec's memory limit, else guest
-	                           default (half the guest RAM) */
+	const char *scratch_template; /* with scratch_bytes: <share_dir>/
+	                                 STORAGE_SCRATCH_TEMPLATE */
+	const char *scratch_dir;      /* with scratch_bytes: where the disk is
+	                                 made (state_dir; unlinked once open) */
+	uint64_t tmpfs_bytes;         /* 0 = the spec's memory limit, else guest
+	                                 default (half the guest RAM) */
 };
 
 /*
@@ -173,6 +186,7 @@ int storage_spec_rewrite(struct json_object *spec,
  * in *fd_out.
  */
 #define STORAGE_SCRATCH_TEMPLATE "scratch.ext4"
+#define STORAGE_SCRATCH_SERIAL   "qb-scratch"
 #define STORAGE_SCRATCH_MAX      (1ULL << 40)
 int storage_scratch_create(const char *template_path, const char *path,
     uint64_t bytes, int *fd_out, struct qb_error *err);

@@ -28,6 +28,9 @@ storage_guest_create_fill(const struct storage_plan *plan,
 			    "read-only bind mount of host directory %s on %s "
 			    "is not supported by the qemubox guest yet",
 			    d->path, d->dest);
+		/* The scratch disk is last and goes by scratch_serial. */
+		if (d->role == STORAGE_DISK_SCRATCH)
+			continue;
 		nl++;
 	}
 	if (nl > 0) {

@@ -12,9 +12,6 @@
 #include "proto/guest.pb-c.h"
 #include "shim/storage.h"
 
-/* Serial of the scratch disk (STORAGE_UPPER_SCRATCH) the backend attaches. */
-#define STORAGE_SCRATCH_SERIAL "qb-scratch"
-
 /* Owns the sub-messages req points to; strings and bytes stay in the plan. */
 struct storage_guest_create {
 	Qemubox__Guest__V1__Layer *layer_msgs;

@@ -726,7 +726,8 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	}
 	for (i = 0; i < plan->n_disks; i++) {
 		sp.disks[i].fd = plan->disks[i].fd;
-		sp.disks[i].readonly = true;
+		sp.disks[i].readonly =
+		    plan->disks[i].role != STORAGE_DISK_SCRATCH;
 		sp.disks[i].serial = plan->disks[i].serial;
 	}
 	sp.ndisks = plan->n_disks;
@@ -1026,7 +1027,7 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 	struct storage_mount *mounts = NULL;
 	struct storage_opts so = {0};
 	struct qb_error err = {0};
-	char path[PATH_MAX], sid[QB_ID_MAX];
+	char path[PATH_MAX], sid[QB_ID_MAX], scratch[PATH_MAX];
 	size_t i;
 
 	if (ctr_find(b, req->id) != NULL) {
@@ -1108,6 +1109,16 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 		return;
 	}
 
+	so.scratch_bytes = b->cfg.storage.scratch_size_mb << 20;
+	if (so.scratch_bytes > 0 &&
+	    path_join(scratch, sizeof(scratch), b->cfg.paths.share_dir,
+	        STORAGE_SCRATCH_TEMPLATE) == -1) {
+		create_failf(cr, QB_E_INVALID, "paths.share_dir: too long");
+		return;
+	}
+	so.scratch_template = scratch;
+	so.scratch_dir = b->cfg.paths.state_dir;
+
 	if (req->n_rootfs > 0 &&
 	    (mounts = calloc(req->n_rootfs, sizeof(*mounts))) == NULL) {
 		create_failf(cr, QB_E_INTERNAL, "out of memory");
@@ -1121,7 +1132,6 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 		mounts[i].n_options = req->rootfs[i].n_options;
 	}
 	so.bundle = req->bundle;
-	so.scratch_bytes = b->cfg.storage.scratch_size_mb << 20;
 	if (storage_plan_build(
 	        mounts, req->n_rootfs, cr->spec, &so, &c->plan, &err) == -1) {
 		free(mounts);

@@ -5,6 +5,7 @@
 #   qb_setup              make install into a per-run prefix, write config.json
 #                         and a CNI conflist there; exports QEMUBOX_CONFIG and
 #                         points the containerd harness (CTD_BIN) at it
+#   qb_write_config       rewrite config.json (QB_STORAGE_JSON: storage options)
 #   qb_teardown           remove it (after ctd_stop)
 #   qb_run ARGS...        ctd_ctr run --rm --runtime io.containerd.qemubox.v1 ARGS...
 #
@@ -49,7 +50,19 @@ qb_setup() {
 	  ]
 	}
 	JSON
-	cat >"$QB_DIR/etc/qemubox/config.json" <<-JSON
+	qb_write_config
+	export QEMUBOX_CONFIG=$QB_DIR/etc/qemubox/config.json
+	export CTD_BIN=$QB_PREFIX/bin
+}
+
+# (Re)write config.json. Each shim reads it when containerd starts it, so a
+# test may change it between containers. QB_STORAGE_JSON, when set, is the
+# body of the "storage" object, e.g. '"scratch_size_mb": 512'.
+qb_write_config() {
+	local storage=
+	[ -n "${QB_STORAGE_JSON:-}" ] &&
+		storage=$',\n  "storage": { '"$QB_STORAGE_JSON }"
+	cat >"$QB_DIR/etc/qemubox/config.json.tmp" <<-JSON
 	{
 	  "paths": {
 	    "share_dir": "$QB_SHARE",
@@ -57,11 +70,10 @@ qb_setup() {
 	    "log_dir": "$QB_LOGS"
 	  },
 	  "runtime": { "debug": ${QB_DEBUG:-false} },
-	  "network": { "cni_conf_dir": "$QB_CNI_CONF" }
+	  "network": { "cni_conf_dir": "$QB_CNI_CONF" }$storage
 	}
 	JSON
-	export QEMUBOX_CONFIG=$QB_DIR/etc/qemubox/config.json
-	export CTD_BIN=$QB_PREFIX/bin
+	mv "$QB_DIR/etc/qemubox/config.json.tmp" "$QB_DIR/etc/qemubox/config.json"
 }
 
 qb_run() {

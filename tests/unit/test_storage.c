@@ -629,11 +629,13 @@ test_no_rootfs_mounts_uses_root_path(void **state)
 	assert_int_equal(plan.upper_bytes, 268435456);
 	storage_plan_free(&plan);
 
-	/* ... or a scratch disk when configured. */
+	/* A read-only root writes nothing: no scratch disk even when set. */
 	o.scratch_bytes = 1ULL << 30;
+	o.scratch_template = bundle; /* never opened */
+	o.scratch_dir = bundle;
 	assert_int_equal(storage_plan_build(NULL, 0, spec, &o, &plan, &err), 0);
-	assert_int_equal(plan.upper_kind, STORAGE_UPPER_SCRATCH);
-	assert_int_equal(plan.upper_bytes, 1ULL << 30);
+	assert_int_equal(plan.upper_kind, STORAGE_UPPER_TMPFS);
+	assert_int_equal(plan.n_disks, 1);
 	storage_plan_free(&plan);
 	json_object_put(spec);
 
@@ -700,6 +702,87 @@ test_scratch_create(void **state)
 	assert_int_equal(access(disk, F_OK), -1);
 }
 
+/* storage.scratch_size_mb through the plan: checked at build, created and
+ * unlinked at prepare. */
+static void
+test_scratch_plan(void **state)
+{
+	struct fx *fx = *state;
+	char tmpl[PATH_MAX], l1[PATH_MAX], bundle[PATH_MAX], disk[PATH_MAX];
+	struct storage_plan plan;
+	struct storage_opts o = {0};
+	struct qb_error err = {0};
+	struct json_object *spec;
+	struct stat st;
+	char lower[PATH_MAX + 16];
+	int tfd;
+
+	path_of(fx, "t.ext4", tmpl);
+	path_of(fx, "l1", l1);
+	path_of(fx, "bundle", bundle);
+	tfd = open(tmpl, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(tfd >= 0);
+	assert_int_equal(pwrite(tfd, "SB", 2, 1024), 2);
+	assert_int_equal(ftruncate(tfd, 4 << 20), 0);
+	close(tfd);
+	char upper[PATH_MAX + 16], work[PATH_MAX + 16];
+
+	snprintf(lower, sizeof(lower), "lowerdir=%s", l1);
+	snprintf(upper, sizeof(upper), "upperdir=%s/upper", fx->root);
+	snprintf(work, sizeof(work), "workdir=%s/work", fx->root);
+	const char *opts[] = {lower, upper, work};
+	spec = json_tokener_parse("{\"root\":{\"path\":\"rootfs\"}}");
+
+	/* Below the template: refused at build, naming the key. */
+	o.scratch_bytes = 1 << 20;
+	o.scratch_template = tmpl;
+	o.scratch_dir = fx->root;
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 3, spec, &o, &plan, &err), -1);
+	assert_int_equal(err.code, QB_E_INVALID);
+	assert_non_null(strstr(err.msg, "storage.scratch_size_mb (1 MiB)"));
+	/* No template installed: a precondition naming it. */
+	o.scratch_bytes = 1ULL << 30;
+	path_of(fx, "missing.ext4", disk);
+	o.scratch_template = disk;
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 3, spec, &o, &plan, &err), -1);
+	assert_int_equal(err.code, QB_E_PRECONDITION);
+	assert_non_null(strstr(err.msg, "missing.ext4"));
+	/* Set without a template path: an internal error, not a tmpfs. */
+	o.scratch_template = NULL;
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 3, spec, &o, &plan, &err), -1);
+
+	o.scratch_template = tmpl;
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 3, spec, &o, &plan, &err), 0);
+	assert_int_equal(plan.upper_kind, STORAGE_UPPER_SCRATCH);
+	assert_int_equal(plan.upper_bytes, 1ULL << 30);
+	assert_int_equal(plan.n_disks, 2);
+	assert_int_equal(plan.disks[1].role, STORAGE_DISK_SCRATCH);
+	assert_int_equal(plan.disks[1].src, STORAGE_SRC_SCRATCH);
+	assert_string_equal(plan.disks[1].serial, STORAGE_SCRATCH_SERIAL);
+	assert_int_equal(plan.disks[1].fd, -1);
+	/* Build creates nothing. */
+	assert_int_equal(access(plan.disks[1].image, F_OK), -1);
+
+	/* Prepare only the scratch disk (no mkfs.erofs here): mark the
+	 * layer prepared. */
+	plan.disks[0].fd = open("/dev/null", O_RDONLY);
+	assert_int_equal(storage_plan_prepare(&plan, NULL, &err), 0);
+	assert_true(plan.disks[1].fd >= 0);
+	assert_int_equal(fcntl(plan.disks[1].fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(fstat(plan.disks[1].fd, &st), 0);
+	assert_int_equal(st.st_size, 1LL << 30);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(access(plan.disks[1].image, F_OK), -1);
+	assert_int_equal(pread(plan.disks[1].fd, disk, 2, 1024), 2);
+	assert_memory_equal(disk, "SB", 2);
+	storage_plan_free(&plan);
+	json_object_put(spec);
+}
+
 int
 main(void)
 {
@@ -731,6 +814,7 @@ main(void)
 	        test_no_rootfs_mounts_uses_root_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_scratch_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scratch_plan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_spec_dev_shm_becomes_tmpfs, setup, teardown),
 	};

@@ -118,14 +118,44 @@ test_fill_roundtrip(void **state)
 	free(buf);
 	storage_guest_create_free(&keep);
 
-	/* Scratch disk instead of tmpfs. */
-	struct storage_opts o = {.scratch_bytes = 1ULL << 30};
+	/* Scratch disk instead of tmpfs: the last disk, not a layer. */
+	char tmpl[PATH_MAX + 16];
+	int tfd;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/t.ext4", root);
+	tfd = open(tmpl, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(tfd >= 0);
+	assert_int_equal(ftruncate(tfd, 1 << 20), 0);
+	close(tfd);
+	struct storage_opts o = {.scratch_bytes = 1ULL << 30,
+	    .scratch_template = tmpl,
+	    .scratch_dir = root};
+	char up[PATH_MAX + 16], wk[PATH_MAX + 16];
+
+	snprintf(up, sizeof(up), "%s/u", root);
+	snprintf(wk, sizeof(wk), "%s/w", root);
+	assert_int_equal(mkdir(up, 0755), 0);
+	assert_int_equal(mkdir(wk, 0755), 0);
+	snprintf(up, sizeof(up), "upperdir=%s/u", root);
+	snprintf(wk, sizeof(wk), "workdir=%s/w", root);
+	const char *rw_opts[] = {lower, up, wk};
+	struct storage_mount rw = {"overlay", "overlay", NULL, rw_opts, 3};
+
 	storage_plan_free(&plan);
-	assert_int_equal(storage_plan_build(&m, 1, spec, &o, &plan, &err), 0);
+	assert_int_equal(storage_plan_build(&rw, 1, spec, &o, &plan, &err), 0);
+	assert_int_equal(plan.n_disks, 3);
+	assert_int_equal(plan.disks[2].role, STORAGE_DISK_SCRATCH);
+	assert_string_equal(plan.disks[2].serial, STORAGE_SCRATCH_SERIAL);
 	assert_int_equal(
 	    storage_guest_create_fill(&plan, &req, &keep, &err), 0);
+	assert_int_equal(req.n_layers, 2);
 	assert_string_equal(req.scratch_serial, STORAGE_SCRATCH_SERIAL);
 	assert_int_equal(req.tmpfs_size_mb, 0);
+	unlink(tmpl);
+	snprintf(up, sizeof(up), "%s/u", root);
+	rmdir(up);
+	snprintf(wk, sizeof(wk), "%s/w", root);
+	rmdir(wk);
 	storage_guest_create_free(&keep);
 	storage_plan_free(&plan);
 	json_object_put(spec);
