@@ -287,9 +287,15 @@ qemu_argv_build(
 		/* Set ids start at 1: set 0 reads as "no set" in messages. */
 		P("-add-fd");
 		P("fd=%d,set=%u", d->fd, i + 1);
+		/*
+		 * A writable -drive is auto-read-only by default: QEMU
+		 * reopens it O_RDONLY until a device wants to write, and an
+		 * fdset holding only our O_RDWR fd cannot give it that
+		 * (EACCES). The scratch disk stays read-write throughout.
+		 */
 		P("-drive");
 		P("file=/dev/fdset/%u,if=none,id=disk%u,format=raw%s", i + 1, i,
-		    d->readonly ? ",readonly=on" : "");
+		    d->readonly ? ",readonly=on" : ",auto-read-only=off");
 		P("-device");
 		if (d->serial[0] != '\0')
 			P("virtio-blk-%s,drive=disk%u,serial=%s", bus, i,
