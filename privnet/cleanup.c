@@ -12,9 +12,11 @@
  * the IPAM allocation, iptables rules), remove its TAP, its netns
  * /run/netns/qemubox-<id>, its record, and its state/log directories
  * <state_dir>/sandboxes/<id> and <log_dir>/<id> when they exist. A
- * /run/netns/qemubox-* with no record is listed, and removed only when named
- * (ID) or with --all: with no record we cannot tell it from one another
- * qemubox installation (another state_dir) is using. -n only prints.
+ * /run/netns/qemubox-* with no record is removed too when nothing uses it: no
+ * TAP (it exists only while a VM holds its fd) and no process inside it or
+ * holding it open; one in use is removed only when named (ID) or with --all.
+ * Who is "gone" is decided by net_claim_decide(), the rule privnet applies
+ * before reusing an id. -n only prints.
  * Runs as root with the administrator's privileges (no privnet confinement):
  * it is a repair tool run by hand.
  */
@@ -139,24 +141,48 @@ status_one(const struct netdb_rec *rec, void *arg)
 static int
 clean_one(const struct netdb_rec *rec, void *arg)
 {
+	enum net_claim claim;
+	char why[160];
+
 	(void)arg;
 	if (only_id != NULL) {
 		if (strcmp(rec->id, only_id) == 0)
 			clean_sandbox(rec);
 		return 0;
 	}
-	if (all || !netdb_owner_alive(rec))
+	if (all) {
 		clean_sandbox(rec);
+		return 0;
+	}
+	if (privnet_net_claim(db, rec->id, 1, &claim, why, sizeof(why), NULL) ==
+	    -1) {
+		fprintf(stderr, "qemubox-cleanup: %s: read state: %s\n",
+		    rec->id, strerror(errno));
+		failures++;
+		return 0;
+	}
+	if (claim == NET_CLAIM_STALE)
+		clean_sandbox(rec);
+	else
+		printf("kept %s: %s\n", rec->id, why);
 	return 0;
 }
 
-/* /run/netns/qemubox-* that no record explains. */
+/*
+ * /run/netns/qemubox-* that no record explains: the state dir was wiped, or
+ * a crash came between the netns and the record. Removed when nothing uses
+ * it (no TAP held by a VM, no process inside or holding it), when named, or
+ * with --all; CNI DEL with the current conflist first, so host-local gives
+ * the address back.
+ */
 static void
 orphan_netns(int act)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[160];
 	struct netdb_rec rec;
+	struct qb_error err;
 	struct dirent *de;
+	enum net_claim claim;
 	const char *id;
 	DIR *d;
 
@@ -167,30 +193,50 @@ orphan_netns(int act)
 		        strlen(PRIVNET_NETNS_PREFIX)) != 0)
 			continue;
 		id = de->d_name + strlen(PRIVNET_NETNS_PREFIX);
-		if (netdb_get(db, id, &rec) == 0) {
-			netdb_rec_free(&rec);
+		snprintf(
+		    path, sizeof(path), "%s/%s", PRIVNET_NETNS_DIR, de->d_name);
+		if (!privnet_valid_id(id)) {
+			printf("ignored %s: not a qemubox sandbox id\n", path);
 			continue;
 		}
 		if (only_id != NULL && strcmp(id, only_id) != 0)
 			continue;
-		snprintf(
-		    path, sizeof(path), "%s/%s", PRIVNET_NETNS_DIR, de->d_name);
-		if (!act || (!all && only_id == NULL)) {
-			printf(
-			    "%-24s %-20s %-4s %-18s %-12s %s (no record%s)\n",
-			    id, "orphan netns", "own", "-", "-", path,
-			    act ? "; name it or use --all to remove" : "");
+		if (netdb_get(db, id, &rec) == 0) {
+			netdb_rec_free(&rec);
+			continue;
+		}
+		if (privnet_net_claim(
+		        db, id, 1, &claim, why, sizeof(why), NULL) == -1) {
+			fprintf(stderr, "qemubox-cleanup: %s: %s\n", path,
+			    strerror(errno));
+			failures++;
+			continue;
+		}
+		if (claim == NET_CLAIM_FREE)
+			continue; /* gone meanwhile */
+		if (!act) {
+			printf("%-24s %-20s %-4s %-18s %-12s %s (%s: %s)\n", id,
+			    "orphan netns", "own", "-", "-", path,
+			    claim == NET_CLAIM_LIVE ? "in use" : "stale", why);
+			continue;
+		}
+		if (claim == NET_CLAIM_LIVE && !all && only_id == NULL) {
+			printf("kept %s: %s; name it or use --all to remove\n",
+			    path, why);
 			continue;
 		}
 		actions++;
-		if (dry_run)
-			printf("would remove netns %s (no record)\n", path);
-		else if (netns_remove(path) == -1) {
-			fprintf(stderr, "qemubox-cleanup: remove %s: %s\n",
-			    path, strerror(errno));
+		if (dry_run) {
+			printf("would remove netns %s (%s)\n", path, why);
+			continue;
+		}
+		qb_clearerr(&err);
+		if (privnet_net_reclaim(&cfg, db, id, &err) == -1) {
+			fprintf(
+			    stderr, "qemubox-cleanup: %s: %s\n", path, err.msg);
 			failures++;
 		} else
-			printf("removed netns %s (no record)\n", path);
+			printf("removed netns %s (%s)\n", path, why);
 	}
 	closedir(d);
 }

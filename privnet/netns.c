@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
@@ -154,4 +155,66 @@ netns_leave(int saved)
 	if (setns(saved, CLONE_NEWNET) == -1)
 		fatal("%s: setns back to the host netns", __func__);
 	close(saved);
+}
+
+static int
+same_inode(const char *path, const struct stat *ns)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_dev == ns->st_dev &&
+	       st.st_ino == ns->st_ino;
+}
+
+/* pid is inside the netns, or has an fd open on it (a CNI plugin holds one
+ * while it works in there). */
+static int
+proc_uses_netns(const char *pid, const struct stat *ns)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/net", pid);
+	if (same_inode(path, ns))
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid,
+		        de->d_name) >= sizeof(path))
+			continue;
+		found = same_inode(path, ns);
+	}
+	closedir(d);
+	return found;
+}
+
+int
+netns_count_users(const char *path)
+{
+	struct stat ns;
+	struct dirent *de;
+	char self[32];
+	DIR *d;
+	int n = 0;
+
+	if (netns_check(path) == -1 || stat(path, &ns) == -1)
+		return -1;
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    strspn(de->d_name, "0123456789") != strlen(de->d_name) ||
+		    strcmp(de->d_name, self) == 0)
+			continue;
+		n += proc_uses_netns(de->d_name, &ns);
+	}
+	closedir(d);
+	return n;
 }

@@ -119,6 +119,12 @@ int netns_check(const char *path);
 int netns_enter(const char *path, int *saved);
 /* Back to saved (closes it). Failure is fatal: we'd act in the wrong ns. */
 void netns_leave(int saved);
+/*
+ * How many processes (other than this one) are inside path's netns or hold
+ * an fd to it, from /proc; processes we may not inspect are skipped.
+ * -1 with errno when path is not a netns or /proc cannot be read.
+ */
+int netns_count_users(const char *path);
 
 /* --- TAP + tc redirect, link inspection (tap.c) --- */
 
@@ -131,6 +137,12 @@ int tap_setup(const char *netns, const char *veth, const char *tap,
     struct qb_net_result *out, int *tap_fd, struct qb_error *err);
 /* Remove the TAP and veth's ingress qdisc; missing things are success. */
 int tap_teardown(const char *netns, const char *veth, const char *tap);
+/*
+ * 1 if link tap exists in netns, 0 if not (or netns is not a network
+ * namespace at all, e.g. a file left before its bind mount), -1 when we could
+ * not look.
+ */
+int tap_present(const char *netns, const char *tap);
 /*
  * CRI mode: in netns find the veth (veth if not "", else eth0, else the
  * first non-loopback non-TAP link) and read its addresses and routes.
@@ -181,6 +193,46 @@ void privnet_net_set_owner(int64_t pid);
 uint64_t proc_start_time(int64_t pid);
 /* 1 if the owner recorded in rec still runs, 0 if gone or unknown. */
 int netdb_owner_alive(const struct netdb_rec *rec);
+
+/* --- who owns a sandbox's network (net_claim.c, pure) --- */
+
+enum net_claim {
+	NET_CLAIM_FREE,  /* no record, no netns: nothing to decide */
+	NET_CLAIM_LIVE,  /* a running sandbox uses it: leave it alone */
+	NET_CLAIM_STALE, /* left behind by a sandbox that is gone: reclaim */
+};
+
+struct net_facts {
+	int has_record;
+	int64_t owner_pid;        /* from the record; 0 = unknown */
+	uint64_t owner_start;     /* from the record; 0 = unknown */
+	uint64_t owner_start_now; /* proc_start_time(owner_pid) now; 0 = gone */
+	int netns_exists;
+	int tap_present; /* tap_present(): 1, 0, -1 could not look */
+	int netns_users; /* netns_count_users(), -1 = not looked */
+};
+
+/* The verdict, and in why (may be NULL) a phrase saying why, for users. */
+enum net_claim net_claim_decide(
+    const struct net_facts *f, char *why, size_t whylen);
+
+/*
+ * Gather the facts for id (its record, else /run/netns/qemubox-<id>) and
+ * decide. scan_procs: also count the processes using the netns (needs a
+ * /proc view privnet's confinement does not give). *rec (may be NULL) gets
+ * the record when there is one (free it with netdb_rec_free), else is
+ * zeroed. -1 only when the state cannot be read.
+ */
+int privnet_net_claim(struct netdb *db, const char *id, int scan_procs,
+    enum net_claim *claim, char *why, size_t whylen, struct netdb_rec *rec);
+/*
+ * Remove what a gone sandbox left: with a record, privnet_net_do_teardown();
+ * without, CNI DEL of the current conflist (host-local releases by container
+ * id, so the address comes back), then the TAP and netns. Validate first:
+ * call only for a verdict of NET_CLAIM_STALE (or an administrator's order).
+ */
+int privnet_net_reclaim(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_error *err);
 
 int privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
     const char *id, const char *netns_path, const char *ifname,

@@ -1,6 +1,6 @@
 # privnet/: qemubox-privnet (root network helper) and qemubox-cleanup.
 PRIVNET_PURE_SRCS := privnet/cni_result.c privnet/cni_config.c \
-	privnet/privnet_validate.c
+	privnet/privnet_validate.c privnet/net_claim.c
 
 $(BUILD)/test/test_cni_result: $(call asan_objs,tests/unit/test_cni_result.c $(PRIVNET_PURE_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
@@ -52,3 +52,9 @@ $(BUILD)/test/test_cni_privnet_client: $(call asan_objs,tests/unit/test_cni_priv
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_LMDB) $(LIBS_BSD) $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_cni_privnet_client
+
+# The liveness rule (pure) and the facts it reads: start times, netdb records.
+$(BUILD)/test/test_privnet_claim: $(call asan_objs,tests/unit/test_privnet_claim.c privnet/netdb.c $(PRIVNET_PURE_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_LMDB) $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_privnet_claim

@@ -137,28 +137,134 @@ fail:
 }
 
 int
+privnet_net_claim(struct netdb *db, const char *id, int scan_procs,
+    enum net_claim *claim, char *why, size_t whylen, struct netdb_rec *rec)
+{
+	struct net_facts f;
+	struct netdb_rec r;
+	char path[QB_NETNS_PATH_MAX];
+
+	memset(&f, 0, sizeof(f));
+	f.netns_users = -1;
+	if (netdb_get(db, id, &r) == 0) {
+		f.has_record = 1;
+		f.owner_pid = r.owner_pid;
+		f.owner_start = r.owner_start;
+		f.owner_start_now = proc_start_time(r.owner_pid);
+		snprintf(path, sizeof(path), "%s", r.netns);
+	} else if (errno != ENOENT)
+		return -1;
+	else if (netns_own_path(id, path, sizeof(path)) == -1)
+		return -1;
+	/* A CRI netns is containerd's: it always exists and is not ours to
+	 * judge; only our own qemubox-<id> counts. */
+	if (!f.has_record || r.own_netns)
+		f.netns_exists = access(path, F_OK) == 0;
+	if (f.netns_exists || f.has_record) {
+		f.tap_present = tap_present(path, PRIVNET_TAPNAME);
+		if (scan_procs && f.netns_exists)
+			f.netns_users = netns_count_users(path);
+	}
+	*claim = net_claim_decide(&f, why, whylen);
+	if (rec != NULL) {
+		if (f.has_record)
+			*rec = r;
+		else
+			memset(rec, 0, sizeof(*rec));
+	} else if (f.has_record)
+		netdb_rec_free(&r);
+	return 0;
+}
+
+int
+privnet_net_reclaim(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_error *err)
+{
+	struct netdb_rec rec;
+	struct cni_conflist cl;
+	struct cni_call call = {"DEL", id, NULL, PRIVNET_IFNAME};
+	struct qb_error e;
+	char netns[QB_NETNS_PATH_MAX], path[PATH_MAX];
+
+	if (netdb_get(db, id, &rec) == 0) {
+		/* The record says what was made, netns included. */
+		netdb_rec_free(&rec);
+		return privnet_net_do_teardown(cfg, db, id, err);
+	} else if (errno != ENOENT)
+		return qb_seterr(err, QB_E_INTERNAL, "read network state: %s",
+		    strerror(errno));
+	if (netns_own_path(id, netns, sizeof(netns)) == -1)
+		return qb_seterr(err, QB_E_INVALID, "sandbox id too long");
+	if (access(netns, F_OK) == -1)
+		return 0;
+	/*
+	 * No record says which network this was. The current conflist is the
+	 * best guess: host-local releases by container id and ifname, bridge
+	 * deletes the veth and its masquerade rules by what it finds, and a
+	 * plugin of another network has nothing to release under this id.
+	 */
+	call.netns = netns;
+	if (cni_conflist_find(
+	        cfg->network.cni_conf_dir, path, sizeof(path), &e) == 0 &&
+	    cni_conflist_load(path, &cl, &e) == 0) {
+		if (cni_chain_del(cfg, &cl, &call, NULL, &e) == -1)
+			log_warnx("%s: %s: CNI DEL (%s, no record): %s",
+			    __func__, id, cl.name, e.msg);
+		cni_conflist_free(&cl);
+	} else
+		log_warnx("%s: %s: no CNI DEL: %s", __func__, id, e.msg);
+	tap_teardown(netns, PRIVNET_IFNAME, PRIVNET_TAPNAME);
+	if (netns_remove(netns) == -1)
+		return qb_seterr(err, QB_E_INTERNAL, "remove netns %s: %s",
+		    netns, strerror(errno));
+	log_info("%s: %s: removed netns %s (no record)", __func__, id, netns);
+	return 0;
+}
+
+/*
+ * A record or a qemubox-<id> netns already there: a second sandbox with the
+ * same id while the first runs is refused; what a dead one left (SIGKILLed
+ * shim, containerd restarted mid-Create, a wiped state dir) is reclaimed.
+ */
+static int
+claim_id(const struct qb_config *cfg, struct netdb *db, const char *id,
+    struct qb_error *err)
+{
+	enum net_claim claim;
+	char why[160];
+
+	if (privnet_net_claim(db, id, 0, &claim, why, sizeof(why), NULL) == -1)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "read network state of %s: %s", id, strerror(errno));
+	switch (claim) {
+	case NET_CLAIM_FREE:
+		return 0;
+	case NET_CLAIM_LIVE:
+		return qb_seterr(err, QB_E_EXISTS,
+		    "sandbox %s: its network is in use by a running sandbox "
+		    "(%s)",
+		    id, why);
+	case NET_CLAIM_STALE:
+		break;
+	}
+	log_info("%s: %s: reclaiming a stale network (%s)", __func__, id, why);
+	if (privnet_net_reclaim(cfg, db, id, err) == -1)
+		return qb_preferr(err, "sandbox %s: reclaim stale network", id);
+	return 0;
+}
+
+int
 privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
     const char *id, const char *netns_path, const char *ifname,
     struct qb_net_result *out, int *tap_fd, struct qb_error *err)
 {
-	struct netdb_rec rec, old;
+	struct netdb_rec rec;
 	int rc;
 
 	*tap_fd = -1;
 	memset(out, 0, sizeof(*out));
-	if (netdb_get(db, id, &old) == 0) {
-		uint32_t st = old.state;
-
-		netdb_rec_free(&old);
-		if (st == QB_NET_STATE_READY)
-			return qb_seterr(err, QB_E_EXISTS,
-			    "network of sandbox %s is already set up", id);
-		/* A setup that died half-way: undo it, then start afresh. */
-		if (privnet_net_do_teardown(cfg, db, id, err) == -1)
-			return qb_preferr(err, "clean up the unfinished setup");
-	} else if (errno != ENOENT)
-		return qb_seterr(err, QB_E_INTERNAL, "read network state: %s",
-		    strerror(errno));
+	if (claim_id(cfg, db, id, err) == -1)
+		return -1;
 
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.id, sizeof(rec.id), "%s", id);

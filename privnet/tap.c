@@ -295,6 +295,30 @@ tap_teardown(const char *netns, const char *veth, const char *tap)
 	return rc;
 }
 
+int
+tap_present(const char *netns, const char *tap)
+{
+	struct nl_sock *sk;
+	struct rtnl_link *link = NULL;
+	int saved, rc;
+
+	if (netns_enter(netns, &saved) == -1)
+		return errno == ENOENT || errno == EINVAL ? 0 : -1;
+	if ((sk = nl_open()) == NULL) {
+		netns_leave(saved);
+		return -1;
+	}
+	rc = rtnl_link_get_kernel(sk, 0, tap, &link);
+	if (rc == 0) {
+		rtnl_link_put(link);
+		rc = 1;
+	} else
+		rc = rc == -NLE_OBJ_NOTFOUND || rc == -NLE_NODEV ? 0 : -1;
+	nl_socket_free(sk);
+	netns_leave(saved);
+	return rc;
+}
+
 static void
 addr_from_nl(struct nl_addr *a, struct qb_net_addr *out)
 {

@@ -19,16 +19,28 @@ skip_all() { echo "1..0 # SKIP $1"; exit 0; }
 	skip_all "containernetworking-plugins not installed"
 [ -x "$PRIVNET" ] && [ -x "$DRIVER" ] || skip_all "build qemubox-privnet and privnet_driver first (make)"
 [ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
+# qemubox-cleanup (no id) judges every /run/netns/qemubox-* on the host: run
+# in a private mount namespace with a private /run/netns so it sees only
+# ours and can never touch a sandbox of someone else's test; whatever a
+# failure leaves there goes with the namespace.
+if [ -z "${QB_PRIVNET_TEST_NS:-}" ]; then
+	command -v unshare >/dev/null || skip_all "no unshare(1)"
+	exec env QB_PRIVNET_TEST_NS=1 unshare -m --propagation private "$0" "$@"
+fi
+mkdir -p /run/netns && mount -t tmpfs -o mode=0755 qbtest /run/netns ||
+	skip_all "cannot mount a private /run/netns"
 
 R=$(( (RANDOM % 200) + 20 ))
 while ip link show "qbt$R" >/dev/null 2>&1; do R=$(( (RANDOM % 200) + 20 )); done
 T=$(mktemp -d)
 BR=qbt$R
 A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM H=pnh$R-$RANDOM J=pnj$R-$RANDOM
+K=pnk$R-$RANDOM L=pnl$R-$RANDOM M=pnm$R-$RANDOM N=pnn$R-$RANDOM P=pnp$R-$RANDOM Q=pnq$R-$RANDOM
 CRI=qbcri$R-$RANDOM
 cleanup() {
 	ip netns del "$CRI" 2>/dev/null
-	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "$J" "orph$R" evil$R; do
+	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "$J" "$K" "$L" "$M" "$N" "$P" "$Q" \
+		"orph$R" "busy$R" evil$R; do
 		umount "/run/netns/qemubox-$id" 2>/dev/null
 		rm -f "/run/netns/qemubox-$id"
 	done
@@ -55,7 +67,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
 ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
 ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
 
-echo "1..37"
+echo "1..48"
 
 # --- two sandboxes, the TAP, confinement, teardown --------------------------
 out=$(drive setup "$A" - setup "$B2" - arp "$A" \
@@ -142,6 +154,56 @@ check "nothing was created by the rejected requests" \
 	'[ "$(ip netns list | grep -c qemubox-)" = "$before" ] && [ ! -e /run/netns/qemubox-evil$R ]'
 check "privnet logged why it closed the connection" 'grep -q "closing the connection" "$T/privnet.log"'
 
+# --- crash recovery: NET_SETUP of an id something was left under -----------
+# A second config over the same network with its own state dir: what it
+# leaves has no record in the first one's db (a wiped state dir).
+cat >"$T/config3.json" <<JSON
+{"paths":{"share_dir":"$T/share","state_dir":"$T/state3","log_dir":"$T/log"},
+ "network":{"cni_conf_dir":"$T/net.d","cni_bin_dirs":["/usr/lib/cni"],"cni_timeout":"20s"}}
+JSON
+ipam_count() { grep -rls -- "$1" "$T/ipam/$BR" | wc -l; }
+# The "shim" (driver) exits without NET_TEARDOWN: K's record names a dead owner.
+out=$(drive setup "$K" -)
+ipK=$(echo "$out" | field ip)
+out=$(drive status "$K" setup "$K" - arp "$K" sh "test \$(grep -rls -- $K $T/ipam/$BR | wc -l) = 1" teardown "$K")
+echo "$out" | sed 's/^/# /'
+ipK2=$(echo "$out" | grep "^setup id=$K " | field ip)
+check "NET_SETUP over the record of a dead shim reclaims it and succeeds ($ipK, then $ipK2)" \
+	'[ -n "$ipK" ] && echo "$out" | grep -q "^status id=$K ok=1 state=2" && echo "$out" | grep -q "^setup id=$K ok=1 .*tapfd=1" && echo "$out" | grep -q "^arp id=$K sent=[1-9][0-9]* reply=1"'
+check "the dead shim's address was released by CNI DEL: one IPAM allocation for K, none after teardown" \
+	'echo "$out" | grep -q "^sh status=0" && [ "$(ipam_count "$K")" = 0 ] && [ ! -e "/run/netns/qemubox-$K" ] && ! ipt_has "\"$K\""'
+check "privnet logged why it reclaimed K's network" \
+	'grep -q "claim_id: $K: reclaiming a stale network (its shim (pid [0-9]*) is gone" "$T/privnet.log"'
+# The same id again while its shim runs: refused, the first one untouched.
+out=$(drive setup "$L" - setup "$L" - arp "$L" teardown "$L")
+echo "$out" | sed 's/^/# /'
+check "NET_SETUP of an id whose shim still runs is refused with the id named" \
+	'echo "$out" | grep -q "^setup id=$L ok=0 code=6 err=\"sandbox $L: its network is in use by a running sandbox (its shim (pid [0-9]*) is running)\""'
+check "the running sandbox's network still works after the refused request" \
+	'echo "$out" | grep -q "^arp id=$L sent=[1-9][0-9]* reply=1" && echo "$out" | grep -q "^teardown id=$L ok=1" && [ "$(ipam_count "$L")" = 0 ]'
+# A netns with no record at all and nothing in it (a crash between the two).
+ip netns add "qemubox-$M"
+out=$(drive setup "$M" - teardown "$M")
+echo "$out" | sed 's/^/# /'
+check "NET_SETUP over a stray qemubox-<id> netns with no record reclaims it" \
+	'echo "$out" | grep -q "^setup id=$M ok=1" && echo "$out" | grep -q "^teardown id=$M ok=1" && [ ! -e "/run/netns/qemubox-$M" ]'
+# Record lost (other state dir) but the CNI allocation real: DEL with the
+# current conflist gives the address back before the new ADD.
+out=$(QEMUBOX_CONFIG=$T/config3.json drive setup "$N" -)
+ipN=$(echo "$out" | field ip)
+out=$(drive setup "$N" - sh "test \$(grep -rls -- $N $T/ipam/$BR | wc -l) = 1" teardown "$N")
+echo "$out" | sed 's/^/# /'
+check "no record, real allocation ($ipN): reclaimed with CNI DEL, one IPAM entry, none after teardown" \
+	'[ -n "$ipN" ] && echo "$out" | grep -q "^setup id=$N ok=1" && echo "$out" | grep -q "^sh status=0" && [ "$(ipam_count "$N")" = 0 ] && ! ipt_has "\"$N\"" && [ ! -e "/run/netns/qemubox-$N" ]'
+QEMUBOX_CONFIG=$T/config3.json "$PWD/$B/bin/qemubox-cleanup" "$N" >/dev/null 2>&1
+# No record, but a TAP in it: a VM (of another state dir) holds it.
+ip netns add "qemubox-$P"
+ip -n "qemubox-$P" tuntap add dev qbtap0 mode tap
+out=$(drive setup "$P" -)
+echo "$out" | sed 's/^/# /'
+check "NET_SETUP over a no-record netns whose TAP exists is refused, the netns kept" \
+	'echo "$out" | grep -q "^setup id=$P ok=0 code=6 .*sandbox $P: .*a VM holds its TAP" && ip -n "qemubox-$P" link show qbtap0 >/dev/null 2>&1'
+
 # --- qemubox-cleanup: a sandbox whose shim is gone ---------------------------
 CLEANUP=$PWD/$B/bin/qemubox-cleanup
 # The driver (the "shim") exits without NET_TEARDOWN: E's network is orphaned.
@@ -149,21 +211,41 @@ out=$(drive setup "$E" -)
 ipE=$(echo "$out" | field ip)
 mkdir -p "$T/state/sandboxes/$E" "$T/log/$E"
 ip netns add "qemubox-orph$R"
+# Q: a real CNI allocation whose record is in another state dir.
+out=$(QEMUBOX_CONFIG=$T/config3.json drive setup "$Q" -)
+ipQ=$(echo "$out" | field ip)
+# busy: no record, a process inside it.
+ip netns add "qemubox-busy$R"
+ip netns exec "qemubox-busy$R" sleep 60 &
+busy_pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -n "$(ip netns pids "qemubox-busy$R")" ] && break; sleep 0.2; done
 st=$("$CLEANUP" --status 2>&1)
 echo "$st" | sed 's/^/# /'
 check "cleanup --status lists E with its IP and a gone shim, and the orphan netns" \
-	'echo "$st" | grep "^$E " | grep -q "${ipE} .*shim pid [0-9]* gone" && echo "$st" | grep -q "^orph$R .*no record"'
+	'echo "$st" | grep "^$E " | grep -q "${ipE} .*shim pid [0-9]* gone" && echo "$st" | grep -q "^orph$R .*(stale: no record, no TAP, nobody in the netns)"'
+check "cleanup --status tells an orphan netns in use (a TAP held, a process inside)" \
+	'echo "$st" | grep -q "^$P .*(in use: no record, and a VM holds its TAP)" && echo "$st" | grep -q "^busy$R .*(in use: no record, and 1 process uses the netns)"'
 dry=$("$CLEANUP" -n 2>&1)
 echo "$dry" | sed 's/^/# /'
 check "cleanup -n only says what it would do" \
-	'echo "$dry" | grep -q "would clean up $E" && [ -e "/run/netns/qemubox-$E" ] && ipam_has "$E"'
+	'echo "$dry" | grep -q "would clean up $E" && echo "$dry" | grep -q "would remove netns /run/netns/qemubox-orph$R" && [ -e "/run/netns/qemubox-$E" ] && [ -e "/run/netns/qemubox-orph$R" ] && ipam_has "$E"'
 run=$("$CLEANUP" 2>&1); rc=$?
 echo "$run" | sed 's/^/# /'
 check "cleanup removes E's netns, IPAM allocation, iptables rules and dirs" \
 	'[ $rc = 0 ] && [ ! -e "/run/netns/qemubox-$E" ] && ! ipam_has "$E" && ! ipt_has "\"$E\"" && [ ! -e "$T/state/sandboxes/$E" ] && [ ! -e "$T/log/$E" ]'
-check "cleanup without an id leaves a netns it has no record of" '[ -e "/run/netns/qemubox-orph$R" ]'
-run=$("$CLEANUP" "orph$R" 2>&1)
-check "cleanup ID removes that orphan netns" '[ ! -e "/run/netns/qemubox-orph$R" ]'
+check "cleanup removes no-record netns nobody uses and says so" \
+	'[ ! -e "/run/netns/qemubox-orph$R" ] && echo "$run" | grep -q "^removed netns /run/netns/qemubox-orph$R (no record, no TAP, nobody in the netns)"'
+check "cleanup of a no-record netns with a real allocation ($ipQ) releases it: no netns, IPAM entry, iptables rule" \
+	'[ -n "$ipQ" ] && echo "$run" | grep -q "^removed netns /run/netns/qemubox-$Q" && [ ! -e "/run/netns/qemubox-$Q" ] && ! ipam_has "$Q" && ! ipt_has "\"$Q\""'
+check "cleanup keeps no-record netns in use (TAP held, process inside) and says why" \
+	'[ -e "/run/netns/qemubox-$P" ] && [ -e "/run/netns/qemubox-busy$R" ] && echo "$run" | grep -q "^kept /run/netns/qemubox-busy$R: no record, and 1 process uses the netns"'
+kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null
+run=$("$CLEANUP" "$P" 2>&1)
+run2=$("$CLEANUP" 2>&1)
+echo "$run$run2" | sed 's/^/# /'
+check "cleanup ID removes a named netns even in use; a netns whose process left goes too" \
+	'[ ! -e "/run/netns/qemubox-$P" ] && [ ! -e "/run/netns/qemubox-busy$R" ]'
+QEMUBOX_CONFIG=$T/config3.json "$CLEANUP" >/dev/null 2>&1
 run=$("$CLEANUP" 2>&1)
 check "cleanup again: nothing to clean up" 'echo "$run" | grep -q "nothing to clean up"'
 
