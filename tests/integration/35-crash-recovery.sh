@@ -55,12 +55,13 @@ wait_status() { # id state seconds
 	fail "task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')"
 }
 
-# The shim daemon serving container $1 (its argv names the id), and every
-# process below it (privnet, vmmon, QEMU).
+# The shim daemon serving container $1 (our binary, cwd its bundle), and
+# every process below it (privnet, vmmon, QEMU).
 shim_of() {
 	local p
-	for p in $(ctd_shim_pids); do
-		tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qxF -e "$1" && echo "$p"
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$QB_PREFIX/bin/containerd-shim-qemubox-v1" ] || continue
+		case "$(readlink "$p/cwd" 2>/dev/null)" in */"$1") echo "${p#/proc/}" ;; esac
 	done
 }
 descendants() {
@@ -146,6 +147,9 @@ t_same_id_after_shim_kill() {
 	wait_status t-crash RUNNING 90 || { kill $pid; return 1; }
 	ipam_addr_of t-crash | grep -q . || fail "no IPAM reservation while running" || return
 	kill_shim_and_qemu t-crash || { kill $pid; return 1; }
+	# containerd sees the shim's connection close and ends the task.
+	for _ in $(seq 1 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	kill $pid 2>/dev/null && echo "# ctr run still waiting 60 s after the kill" >&2
 	wait $pid
 	rc=$?
 	echo "# first ctr run ended with status $rc" >&2
