@@ -161,8 +161,10 @@ t_scratch_read_only() {
 
 # A 3-layer OCI image on top of the busybox layer: layer 2 adds /data/keep,
 # /data/gone, /data/over ("old") and /olddir/a; layer 3 deletes /data/gone
-# (whiteout), overwrites /data/over ("new"), adds /data/added and makes
-# /olddir opaque with a new /olddir/b.
+# (whiteout), overwrites /data/over ("new"), adds /data/added, makes
+# /olddir opaque with a new /olddir/b, replaces the directory
+# /swap/dir2file by a file and the file /swap/file2dir by a directory, and
+# deletes the directory /rmdir (whiteout).
 MTIME=946684800
 detar() { tar -C "$1" --sort=name --format=gnu --numeric-owner --owner=0 --group=0 --mtime=@$MTIME -cf "$2" .; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -191,6 +193,14 @@ mk_layered_image() {
 	echo added >"$w/l3/data/added"
 	: >"$w/l3/olddir/.wh..wh..opq"
 	echo b >"$w/l3/olddir/b"
+	# Type changes and a whole directory deleted.
+	mkdir -p "$w/l2/swap/dir2file" "$w/l2/rmdir/sub" "$w/l3/swap/file2dir"
+	echo x >"$w/l2/swap/dir2file/x"
+	echo f >"$w/l2/swap/file2dir"
+	echo r >"$w/l2/rmdir/sub/r"
+	echo nowfile >"$w/l3/swap/dir2file"
+	echo y >"$w/l3/swap/file2dir/y"
+	: >"$w/l3/.wh.rmdir"
 	find "$w/l2" "$w/l3" -type d -exec chmod 0755 {} +
 	find "$w/l2" "$w/l3" -type f -exec chmod 0644 {} +
 	for l in l2 l3; do
@@ -229,13 +239,16 @@ import_layered() {
 t_layers_whiteout_overwrite() {
 	local out
 	import_layered || return
-	out=$(qb_run "$LAYERED" t-layers sh -c 'ls /data | tr "\n" " "; echo; cat /data/over; test -e /data/gone && echo gone-present || echo gone-absent; cat /data/keep') ||
+	out=$(qb_run "$LAYERED" t-layers sh -c 'ls /data | tr "\n" " "; echo; cat /data/over; test -e /data/gone && echo gone-present || echo gone-absent; cat /data/keep; cat /swap/dir2file; ls /swap/file2dir; test -e /rmdir && echo rmdir-present || echo rmdir-absent') ||
 		fail "ctr run failed: $out" || return
 	echo "# $out" | tr '\n' ' '; echo
 	[ "$(echo "$out" | sed -n 1p)" = "added keep over " ] || fail "ls /data: $(echo "$out" | sed -n 1p)" || return
 	[ "$(echo "$out" | sed -n 2p)" = new ] || fail "/data/over is not the top layer's: $out" || return
 	[ "$(echo "$out" | sed -n 3p)" = gone-absent ] || fail "whiteout ignored: $out" || return
 	[ "$(echo "$out" | sed -n 4p)" = keep ] || fail "/data/keep: $out" || return
+	[ "$(echo "$out" | sed -n 5p)" = nowfile ] || fail "directory replaced by a file: $out" || return
+	[ "$(echo "$out" | sed -n 6p)" = y ] || fail "file replaced by a directory: $out" || return
+	[ "$(echo "$out" | sed -n 7p)" = rmdir-absent ] || fail "whiteout of a directory ignored: $out" || return
 	assert_clean t-layers
 }
 
