@@ -112,7 +112,8 @@ status_one(const struct netdb_rec *rec, void *arg)
 {
 	struct cni_result res;
 	struct qb_error err;
-	char ip[64] = "-";
+	enum net_claim claim = NET_CLAIM_LIVE;
+	char ip[64] = "-", why[160];
 
 	(void)arg;
 	if (rec->result != NULL &&
@@ -130,11 +131,15 @@ status_one(const struct netdb_rec *rec, void *arg)
 			snprintf(ip + strlen(ip), sizeof(ip) - strlen(ip),
 			    "/%u", net.ips[0].prefixlen);
 	}
-	printf("%-24s %-20s %-4s %-18s %-12s %s (shim pid %lld %s)\n", rec->id,
-	    state_name(rec->state), rec->own_netns ? "own" : "cri", ip,
+	if (privnet_net_claim(db, rec->id, 1, &claim, why, sizeof(why), NULL) ==
+	    -1)
+		snprintf(
+		    why, sizeof(why), "state unreadable: %s", strerror(errno));
+	printf("%-24s %-20s %-4s %-18s %-12s %s (shim pid %lld %s: %s)\n",
+	    rec->id, state_name(rec->state), rec->own_netns ? "own" : "cri", ip,
 	    rec->network[0] ? rec->network : "-", rec->netns,
 	    (long long)rec->owner_pid,
-	    netdb_owner_alive(rec) ? "running" : "gone");
+	    claim == NET_CLAIM_LIVE ? "running" : "gone", why);
 	return 0;
 }
 

@@ -105,6 +105,12 @@ netdb_rec_encode(const struct netdb_rec *rec, size_t *len)
 	    o, "owner_pid", json_object_new_int64(rec->owner_pid));
 	json_object_object_add(
 	    o, "owner_start", json_object_new_uint64(rec->owner_start));
+	if (rec->owner_boot[0] != '\0')
+		json_object_object_add(
+		    o, "owner_boot", json_object_new_string(rec->owner_boot));
+	if (rec->owner_pidns != 0)
+		json_object_object_add(
+		    o, "owner_pidns", json_object_new_uint64(rec->owner_pidns));
 	if (rec->conflist)
 		json_object_object_add(
 		    o, "conflist", json_object_new_string(rec->conflist));
@@ -172,6 +178,14 @@ netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec)
 	if (json_object_object_get_ex(o, "owner_start", &v) &&
 	    json_object_is_type(v, json_type_int))
 		rec->owner_start = json_object_get_uint64(v);
+	/* Optional (records written before they existed): unknown = "". */
+	if (json_object_object_get_ex(o, "owner_boot", &v) &&
+	    get_str(o, "owner_boot", rec->owner_boot,
+	        sizeof(rec->owner_boot)) == -1)
+		goto out;
+	if (json_object_object_get_ex(o, "owner_pidns", &v) &&
+	    json_object_is_type(v, json_type_int))
+		rec->owner_pidns = json_object_get_uint64(v);
 	json_object_object_get_ex(o, "state", &v);
 	rec->state = (uint32_t)json_object_get_int(v);
 	if (get_dup(o, "conflist", &rec->conflist) == -1 ||
@@ -352,9 +366,32 @@ proc_start_time(int64_t pid)
 	return start;
 }
 
-int
-netdb_owner_alive(const struct netdb_rec *rec)
+const char *
+privnet_boot_id(void)
 {
-	return rec->owner_pid > 0 && rec->owner_start != 0 &&
-	       proc_start_time(rec->owner_pid) == rec->owner_start;
+	static char id[40];
+	static int done;
+	FILE *f;
+
+	if (done)
+		return id;
+	done = 1;
+	if ((f = fopen("/proc/sys/kernel/random/boot_id", "re")) == NULL)
+		return id;
+	if (fgets(id, sizeof(id), f) == NULL)
+		id[0] = '\0';
+	id[strcspn(id, "\n")] = '\0';
+	fclose(f);
+	return id;
+}
+
+uint64_t
+privnet_pidns(void)
+{
+	static uint64_t ino;
+	struct stat st;
+
+	if (ino == 0 && stat("/proc/self/ns/pid", &st) == 0)
+		ino = (uint64_t)st.st_ino;
+	return ino;
 }

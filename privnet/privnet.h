@@ -167,8 +167,10 @@ struct netdb_rec {
 	 * whose shim is gone. 0 = unknown. */
 	int64_t owner_pid;
 	uint64_t owner_start;
-	char *conflist; /* bytes of the conflist used (own netns mode) */
-	char *result;   /* final CNI result JSON, NULL before ADD finished */
+	char owner_boot[40]; /* /proc/sys/kernel/random/boot_id, "" = unknown */
+	uint64_t owner_pidns; /* inode of its pid namespace, 0 = unknown */
+	char *conflist;       /* bytes of the conflist used (own netns mode) */
+	char *result; /* final CNI result JSON, NULL before ADD finished */
 };
 
 int netdb_open(const char *state_dir, struct netdb **db);
@@ -187,12 +189,15 @@ int netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec);
 /* --- the operations (privnet_net.c), used by privnet and qemubox-cleanup ---
  */
 
-/* Stamp new records with this owner (privnet: its parent, the shim). */
+/* Stamp new records with this owner (privnet: its parent, the shim). Reads
+ * the boot id and pid namespace too: call before confinement. */
 void privnet_net_set_owner(int64_t pid);
+/* This boot's id (36 chars) and our pid namespace's inode; "" / 0 if they
+ * cannot be read. Read once, then cached. */
+const char *privnet_boot_id(void);
+uint64_t privnet_pidns(void);
 /* The start time of pid (clock ticks since boot), 0 if it does not exist. */
 uint64_t proc_start_time(int64_t pid);
-/* 1 if the owner recorded in rec still runs, 0 if gone or unknown. */
-int netdb_owner_alive(const struct netdb_rec *rec);
 
 /* --- who owns a sandbox's network (net_claim.c, pure) --- */
 
@@ -207,6 +212,8 @@ struct net_facts {
 	int64_t owner_pid;        /* from the record; 0 = unknown */
 	uint64_t owner_start;     /* from the record; 0 = unknown */
 	uint64_t owner_start_now; /* proc_start_time(owner_pid) now; 0 = gone */
+	int owner_boot_differs;   /* recorded in another boot */
+	int owner_pidns_differs;  /* recorded in another pid namespace */
 	int netns_exists;
 	int tap_present; /* tap_present(): 1, 0, -1 could not look */
 	int netns_users; /* netns_count_users(), -1 = not looked */

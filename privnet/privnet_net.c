@@ -21,6 +21,8 @@ privnet_net_set_owner(int64_t pid)
 {
 	owner_pid = pid;
 	owner_start = proc_start_time(pid);
+	privnet_boot_id();
+	privnet_pidns();
 }
 
 struct progress_ctx {
@@ -151,6 +153,12 @@ privnet_net_claim(struct netdb *db, const char *id, int scan_procs,
 		f.owner_pid = r.owner_pid;
 		f.owner_start = r.owner_start;
 		f.owner_start_now = proc_start_time(r.owner_pid);
+		f.owner_boot_differs =
+		    r.owner_boot[0] != '\0' && privnet_boot_id()[0] != '\0' &&
+		    strcmp(r.owner_boot, privnet_boot_id()) != 0;
+		f.owner_pidns_differs = r.owner_pidns != 0 &&
+		                        privnet_pidns() != 0 &&
+		                        r.owner_pidns != privnet_pidns();
 		snprintf(path, sizeof(path), "%s", r.netns);
 	} else if (errno != ENOENT)
 		return -1;
@@ -271,6 +279,9 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	rec.state = QB_NET_STATE_ADDING;
 	rec.owner_pid = owner_pid;
 	rec.owner_start = owner_start;
+	snprintf(
+	    rec.owner_boot, sizeof(rec.owner_boot), "%s", privnet_boot_id());
+	rec.owner_pidns = privnet_pidns();
 	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
 	if (netns_path[0] == '\0') {
 		if (rec.veth[0] == '\0')

@@ -118,6 +118,38 @@ test_unknown_owner_falls_back_to_the_netns(void **state)
 }
 
 static void
+test_boot_and_pid_namespace(void **state)
+{
+	struct net_facts f;
+	char why[128];
+
+	(void)state;
+	/* Same pid and start tick, but recorded in another boot. */
+	f = record_of(4242, 987654, 987654);
+	f.owner_boot_differs = 1;
+	assert_int_equal(
+	    net_claim_decide(&f, why, sizeof(why)), NET_CLAIM_STALE);
+	assert_non_null(strstr(why, "rebooted"));
+	/* Another pid namespace: the pid says nothing, the netns decides. */
+	f = record_of(4242, 987654, 0);
+	f.owner_pidns_differs = 1;
+	f.tap_present = 1;
+	assert_int_equal(
+	    net_claim_decide(&f, why, sizeof(why)), NET_CLAIM_LIVE);
+	assert_non_null(strstr(why, "another pid namespace"));
+	assert_non_null(strstr(why, "TAP"));
+	f.tap_present = 0;
+	f.netns_users = 0;
+	assert_int_equal(
+	    net_claim_decide(&f, why, sizeof(why)), NET_CLAIM_STALE);
+	f = record_of(4242, 987654, 987654);
+	f.owner_pidns_differs = 1;
+	f.tap_present = 0;
+	f.netns_users = 0;
+	assert_int_equal(net_claim_decide(&f, NULL, 0), NET_CLAIM_STALE);
+}
+
+static void
 test_no_record(void **state)
 {
 	struct net_facts f;
@@ -171,6 +203,9 @@ test_start_time_of_real_processes(void **state)
 	assert_true(proc_start_time(getpid()) == me);
 	assert_true(proc_start_time(0) == 0);
 	assert_true(proc_start_time(-5) == 0);
+	/* This boot and pid namespace, as records are stamped. */
+	assert_int_equal(strlen(privnet_boot_id()), 36);
+	assert_true(privnet_pidns() != 0);
 
 	/* A real owner: live while it runs, stale once it is reaped. */
 	if ((pid = fork()) == 0) {
@@ -208,12 +243,34 @@ test_record_keeps_the_owner(void **state)
 	in.own_netns = 1;
 	in.owner_pid = 123456;
 	in.owner_start = UINT64_C(18446744073709551000);
+	snprintf(in.owner_boot, sizeof(in.owner_boot), "%s",
+	    "0f5ab9c1-7a4e-4c55-9d0c-2b8e8f1d3a77");
+	in.owner_pidns = UINT64_C(4026531836);
 	s = netdb_rec_encode(&in, &len);
 	assert_non_null(s);
 	assert_int_equal(netdb_rec_decode(s, len, &out), 0);
 	assert_int_equal(out.owner_pid, 123456);
 	assert_true(out.owner_start == in.owner_start);
+	assert_string_equal(out.owner_boot, in.owner_boot);
+	assert_true(out.owner_pidns == in.owner_pidns);
 	netdb_rec_free(&out);
+	free(s);
+	/* A record from before these fields: decoded, owner facts unknown. */
+	s = strdup("{\"id\":\"old\",\"state\":2,\"own_netns\":true,"
+	           "\"netns\":\"/run/netns/qemubox-old\",\"network\":\"n\","
+	           "\"veth\":\"eth0\",\"owner_pid\":7}");
+	assert_int_equal(netdb_rec_decode(s, strlen(s), &out), 0);
+	assert_int_equal(out.owner_pid, 7);
+	assert_true(out.owner_start == 0 && out.owner_pidns == 0);
+	assert_string_equal(out.owner_boot, "");
+	netdb_rec_free(&out);
+	free(s);
+	/* An oversized boot id is a corrupt record. */
+	s = strdup(
+	    "{\"id\":\"old\",\"state\":2,\"own_netns\":true,"
+	    "\"netns\":\"x\",\"network\":\"n\",\"veth\":\"eth0\","
+	    "\"owner_boot\":\"0123456789012345678901234567890123456789\"}");
+	assert_int_equal(netdb_rec_decode(s, strlen(s), &out), -1);
 	free(s);
 }
 
@@ -224,6 +281,7 @@ main(void)
 	    cmocka_unit_test(test_nothing_there_is_free),
 	    cmocka_unit_test(test_recorded_owner_decides),
 	    cmocka_unit_test(test_unknown_owner_falls_back_to_the_netns),
+	    cmocka_unit_test(test_boot_and_pid_namespace),
 	    cmocka_unit_test(test_no_record),
 	    cmocka_unit_test(test_start_time_of_real_processes),
 	    cmocka_unit_test(test_record_keeps_the_owner),
