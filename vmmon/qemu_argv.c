@@ -292,10 +292,14 @@ qemu_argv_build(
 		 * reopens it O_RDONLY until a device wants to write, and an
 		 * fdset holding only our O_RDWR fd cannot give it that
 		 * (EACCES). The scratch disk stays read-write throughout.
+		 * werror=report: a full host filesystem under a sparse disk
+		 * must give the guest an I/O error; QEMU's default (enospc,
+		 * stop) pauses the VM, and nothing here would resume it.
 		 */
 		P("-drive");
 		P("file=/dev/fdset/%u,if=none,id=disk%u,format=raw%s", i + 1, i,
-		    d->readonly ? ",readonly=on" : ",auto-read-only=off");
+		    d->readonly ? ",readonly=on"
+		                : ",auto-read-only=off,werror=report");
 		P("-device");
 		if (d->serial[0] != '\0')
 			P("virtio-blk-%s,drive=disk%u,serial=%s", bus, i,

@@ -157,6 +157,40 @@ t_scratch_read_only() {
 	assert_clean t-sc-ro
 }
 
+# The host filesystem under the scratch disk fills up (a sparse disk can
+# promise more than the host has): the container must get an I/O error and
+# end, not hang in a VM that QEMU paused on ENOSPC.
+t_scratch_host_full() {
+	local out rc p
+	mount -t tmpfs -o size=128m,mode=0755 qb-sto-full "$QB_STATE" || tap_skip "cannot mount a tmpfs on the state dir"
+	scratch_on
+	out=$(timeout 180 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" run --rm --runtime "$QB_RUNTIME" "$IMG" t-sc-full sh -c 'dd if=/dev/zero of=/big bs=1M count=400 conv=fsync 2>&1; echo dd-rc=$?' 2>&1)
+	rc=$?
+	scratch_off
+	if [ "$rc" -eq 124 ]; then
+		# A paused VM answers nothing: kill its QEMU so the shim ends
+		# the task and tears the network down.
+		for p in $(scratch_holders | cut -d: -f1); do
+			[ "$(readlink "/proc/$p/exe")" = "$(command -v qemu-system-x86_64)" ] && kill -KILL "$p"
+		done
+		remove t-sc-full
+		ctd_ctr task ls >&2
+		umount -l "$QB_STATE"
+		fail "container hung with the host full (VM paused on ENOSPC?)"
+		return 1
+	fi
+	echo "# rc=$rc: $out"
+	assert_clean t-sc-full
+	local clean=$?
+	umount "$QB_STATE" || umount -l "$QB_STATE"
+	[ "$clean" -eq 0 ] || return 1
+	case "$out" in
+	*dd-rc=0*) fail "400 MiB written to a disk on a 128 MiB host fs: $out" ;;
+	*"Input/output error"* | *"No space"*) return 0 ;;
+	*) fail "no I/O error reported: rc=$rc $out" ;;
+	esac
+}
+
 # --- multi-layer image -------------------------------------------------------
 
 # A 3-layer OCI image on top of the busybox layer: layer 2 adds /data/keep,
@@ -280,13 +314,20 @@ t_layers_opaque_dir() {
 	tap_skip "opaque directories need CAP_SYS_ADMIN in the image builder (trusted.overlay.opaque is unreadable to the shim); /olddir shows: $out"
 }
 
-tap_run "scratch disk: / is ext4 of scratch_size_mb" t_scratch_size
-tap_run "scratch disk: 700 MiB file (> guest RAM)" t_scratch_big_write
-tap_run "scratch disk: attached, unlinked, gone with the container" t_scratch_file_lifetime
-tap_run "scratch disk: bad scratch_size_mb fails Create, nothing left" t_scratch_bad_value
-tap_run "scratch disk: read-only rootfs still read-only" t_scratch_read_only
-tap_run "3-layer image: whiteout and overwrite" t_layers_whiteout_overwrite
-tap_run "3-layer image on scratch: container rm/overwrite, next container clean" t_layers_on_scratch
-tap_run "3-layer image: opaque directory" t_layers_opaque_dir
+# STORAGE_ONLY=t_name runs one test (debugging).
+run_test() {
+	[ -z "${STORAGE_ONLY:-}" ] || [ "$2" = "$STORAGE_ONLY" ] || return 0
+	tap_run "$@"
+}
+
+run_test "scratch disk: / is ext4 of scratch_size_mb" t_scratch_size
+run_test "scratch disk: 700 MiB file (> guest RAM)" t_scratch_big_write
+run_test "scratch disk: attached, unlinked, gone with the container" t_scratch_file_lifetime
+run_test "scratch disk: bad scratch_size_mb fails Create, nothing left" t_scratch_bad_value
+run_test "scratch disk: read-only rootfs still read-only" t_scratch_read_only
+run_test "scratch disk: host fs full -> I/O error, no hang" t_scratch_host_full
+run_test "3-layer image: whiteout and overwrite" t_layers_whiteout_overwrite
+run_test "3-layer image on scratch: container rm/overwrite, next container clean" t_layers_on_scratch
+run_test "3-layer image: opaque directory" t_layers_opaque_dir
 echo "# storage wall time: $(( $(date +%s) - T0 ))s"
 tap_done
