@@ -36,6 +36,10 @@ struct guest_client {
 	uint32_t next_sid;    /* ttrpc request ids: odd, increasing */
 	uint32_t next_stream; /* stdio stream ids */
 	struct call *calls;
+	/* OOM rate limit (GUEST_OOM_*): tokens, last refill, drops. */
+	unsigned oom_tokens;
+	uint64_t oom_refill_ns;
+	unsigned long oom_dropped;
 };
 
 static void
@@ -142,6 +146,36 @@ valid_str(const char *s, size_t max)
 	return s != NULL && strnlen(s, max + 1) <= max;
 }
 
+/* A token bucket: true when this OOM event may reach the owner. */
+static bool
+oom_admit(struct guest_client *gc)
+{
+	const uint64_t period = 1000000000ull / GUEST_OOM_PER_SEC;
+	uint64_t now = evloop_now_ns(), add;
+
+	add = (now - gc->oom_refill_ns) / period;
+	if (add > 0) {
+		gc->oom_tokens = add >= GUEST_OOM_BURST - gc->oom_tokens
+		                     ? GUEST_OOM_BURST
+		                     : gc->oom_tokens + (unsigned)add;
+		gc->oom_refill_ns += add * period;
+	}
+	if (gc->oom_tokens == 0) {
+		if (gc->oom_dropped++ == 0)
+			log_warnx("%s: the guest sends OOM events faster than "
+			          "%d/s; dropping the excess",
+			    __func__, GUEST_OOM_PER_SEC);
+		return false;
+	}
+	gc->oom_tokens--;
+	if (gc->oom_dropped > 0) {
+		log_warnx(
+		    "%s: %lu OOM events dropped", __func__, gc->oom_dropped);
+		gc->oom_dropped = 0;
+	}
+	return true;
+}
+
 static int
 on_event(struct chan *ch, const uint8_t *p, size_t n, void *arg)
 {
@@ -179,7 +213,7 @@ on_event(struct chan *ch, const uint8_t *p, size_t n, void *arg)
 			rc = -1;
 			break;
 		}
-		if (gc->ops->on_oom != NULL)
+		if (gc->ops->on_oom != NULL && oom_admit(gc))
 			gc->ops->on_oom(gc, ev->oom->id, gc->arg);
 		break;
 	default:
@@ -259,6 +293,8 @@ guest_client_new(struct evloop *loop, int fd, uint64_t ready_timeout_ms,
 	gc->arg = arg;
 	gc->next_sid = 1;
 	gc->next_stream = 1;
+	gc->oom_tokens = GUEST_OOM_BURST;
+	gc->oom_refill_ns = evloop_now_ns();
 	if ((gc->ch = chan_new(fd, CHAN_HOST, &client_chan_ops, gc)) == NULL)
 		goto fail;
 	if ((gc->io = evloop_io_add(loop, fd, EV_READ, io_cb, gc)) == NULL)

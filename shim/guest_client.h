@@ -27,6 +27,15 @@ struct evloop;
 struct chan;
 struct guest_client;
 
+/*
+ * OOM events say nothing new when repeated, and each one becomes a
+ * containerd event (CRI acts on it), yet a guest can send thousands a
+ * second: the client passes a burst of GUEST_OOM_BURST, then at most
+ * GUEST_OOM_PER_SEC a second, and drops the rest (counted in the log).
+ */
+#define GUEST_OOM_BURST   8
+#define GUEST_OOM_PER_SEC 2
+
 struct guest_client_ops {
 	/* READY event: boot_ms is the guest's CLOCK_BOOTTIME at ready. */
 	void (*on_ready)(struct guest_client *, uint64_t boot_ms, void *arg);
