@@ -10,7 +10,13 @@ cd "$(dirname "$0")/../.."
 . tests/lib/qemubox.sh
 
 T0=$(date +%s)
-cleanup() { ctd_stop; qb_teardown; }
+cleanup() {
+	ctd_stop
+	# t_scratch_host_full's tmpfs, if a time-out killed it mid-way.
+	[ -n "$QB_DIR" ] && awk -v d="$QB_DIR" 'index($2, d) == 1 { print $2 }' /proc/self/mounts |
+		sort -r | while read -r m; do umount -l "$m"; done
+	qb_teardown
+}
 trap cleanup EXIT
 
 if ! qb_setup; then
