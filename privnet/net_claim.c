@@ -49,6 +49,15 @@ net_claim_decide(const struct net_facts *f, char *why, size_t whylen)
 				    (long long)f->owner_pid);
 				return NET_CLAIM_LIVE;
 			}
+			if (f->worker_alive) {
+				/* It finds the shim gone when it answers,
+				 * and undoes the setup itself. */
+				snprintf(why, whylen,
+				    "its shim (pid %lld) is gone, but its "
+				    "privnet is still at work",
+				    (long long)f->owner_pid);
+				return NET_CLAIM_LIVE;
+			}
 			if (f->owner_start_now == 0)
 				snprintf(why, whylen,
 				    "its shim (pid %lld) is gone",

@@ -111,6 +111,12 @@ netdb_rec_encode(const struct netdb_rec *rec, size_t *len)
 	if (rec->owner_pidns != 0)
 		json_object_object_add(
 		    o, "owner_pidns", json_object_new_uint64(rec->owner_pidns));
+	if (rec->worker_pid != 0)
+		json_object_object_add(
+		    o, "worker_pid", json_object_new_int64(rec->worker_pid));
+	if (rec->worker_start != 0)
+		json_object_object_add(o, "worker_start",
+		    json_object_new_uint64(rec->worker_start));
 	if (rec->conflist)
 		json_object_object_add(
 		    o, "conflist", json_object_new_string(rec->conflist));
@@ -186,6 +192,12 @@ netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec)
 	if (json_object_object_get_ex(o, "owner_pidns", &v) &&
 	    json_object_is_type(v, json_type_int))
 		rec->owner_pidns = json_object_get_uint64(v);
+	if (json_object_object_get_ex(o, "worker_pid", &v) &&
+	    json_object_is_type(v, json_type_int))
+		rec->worker_pid = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "worker_start", &v) &&
+	    json_object_is_type(v, json_type_int))
+		rec->worker_start = json_object_get_uint64(v);
 	json_object_object_get_ex(o, "state", &v);
 	rec->state = (uint32_t)json_object_get_int(v);
 	if (get_dup(o, "conflist", &rec->conflist) == -1 ||

@@ -167,8 +167,7 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 				log_warn(
 				    "%s: %s: answer lost, undoing the setup",
 				    __func__, sreq.sandbox_id);
-				privnet_net_do_teardown(
-				    &cfg, db, sreq.sandbox_id, NULL);
+				privnet_net_undo_own(&cfg, db, sreq.sandbox_id);
 				exit(1);
 			}
 			break;

@@ -169,8 +169,13 @@ struct netdb_rec {
 	uint64_t owner_start;
 	char owner_boot[40]; /* /proc/sys/kernel/random/boot_id, "" = unknown */
 	uint64_t owner_pidns; /* inode of its pid namespace, 0 = unknown */
-	char *conflist;       /* bytes of the conflist used (own netns mode) */
-	char *result; /* final CNI result JSON, NULL before ADD finished */
+	/* The privnet that wrote it: a shim may die while its privnet still
+	 * runs the plugins (it undoes the setup when it finds the shim gone).
+	 */
+	int64_t worker_pid;
+	uint64_t worker_start;
+	char *conflist; /* bytes of the conflist used (own netns mode) */
+	char *result;   /* final CNI result JSON, NULL before ADD finished */
 };
 
 int netdb_open(const char *state_dir, struct netdb **db);
@@ -214,6 +219,7 @@ struct net_facts {
 	uint64_t owner_start_now; /* proc_start_time(owner_pid) now; 0 = gone */
 	int owner_boot_differs;   /* recorded in another boot */
 	int owner_pidns_differs;  /* recorded in another pid namespace */
+	int worker_alive;         /* the privnet that wrote it still runs */
 	int netns_exists;
 	int tap_present; /* tap_present(): 1, 0, -1 could not look */
 	int netns_users; /* netns_count_users(), -1 = not looked */
@@ -244,6 +250,12 @@ int privnet_net_reclaim(const struct qb_config *cfg, struct netdb *db,
 int privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
     const char *id, const char *netns_path, const char *ifname,
     struct qb_net_result *out, int *tap_fd, struct qb_error *err);
+/*
+ * Teardown of id only if this privnet's shim still owns the record: after a
+ * lost answer the record may already belong to a new sandbox of that id.
+ */
+int privnet_net_undo_own(
+    const struct qb_config *cfg, struct netdb *db, const char *id);
 /* Idempotent: nothing recorded and nothing left is success. */
 int privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
     const char *id, struct qb_error *err);

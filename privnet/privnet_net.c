@@ -13,14 +13,16 @@
 #include "lib/log.h"
 #include "privnet/privnet.h"
 
-static int64_t owner_pid;
-static uint64_t owner_start;
+static int64_t owner_pid, worker_pid;
+static uint64_t owner_start, worker_start;
 
 void
 privnet_net_set_owner(int64_t pid)
 {
 	owner_pid = pid;
 	owner_start = proc_start_time(pid);
+	worker_pid = getpid();
+	worker_start = proc_start_time(worker_pid);
 	privnet_boot_id();
 	privnet_pidns();
 }
@@ -159,6 +161,10 @@ privnet_net_claim(struct netdb *db, const char *id, int scan_procs,
 		f.owner_pidns_differs = r.owner_pidns != 0 &&
 		                        privnet_pidns() != 0 &&
 		                        r.owner_pidns != privnet_pidns();
+		f.worker_alive =
+		    !f.owner_boot_differs && !f.owner_pidns_differs &&
+		    r.worker_pid > 0 && r.worker_start != 0 &&
+		    proc_start_time(r.worker_pid) == r.worker_start;
 		snprintf(path, sizeof(path), "%s", r.netns);
 	} else if (errno != ENOENT)
 		return -1;
@@ -282,6 +288,8 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	snprintf(
 	    rec.owner_boot, sizeof(rec.owner_boot), "%s", privnet_boot_id());
 	rec.owner_pidns = privnet_pidns();
+	rec.worker_pid = worker_pid;
+	rec.worker_start = worker_start;
 	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
 	if (netns_path[0] == '\0') {
 		if (rec.veth[0] == '\0')
@@ -312,6 +320,26 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	}
 	netdb_rec_free(&rec);
 	return rc;
+}
+
+int
+privnet_net_undo_own(
+    const struct qb_config *cfg, struct netdb *db, const char *id)
+{
+	struct netdb_rec rec;
+	int mine;
+
+	if (netdb_get(db, id, &rec) == -1)
+		return errno == ENOENT ? 0 : -1;
+	mine = rec.owner_pid == owner_pid && rec.owner_start == owner_start;
+	netdb_rec_free(&rec);
+	if (!mine) {
+		log_warnx("%s: %s: the record belongs to another sandbox now, "
+		          "leaving it",
+		    __func__, id);
+		return 0;
+	}
+	return privnet_net_do_teardown(cfg, db, id, NULL);
 }
 
 int

@@ -94,6 +94,31 @@ test_recorded_owner_decides(void **state)
 }
 
 static void
+test_privnet_still_at_work(void **state)
+{
+	struct net_facts f;
+	char why[128];
+
+	(void)state;
+	/* The shim died during NET_SETUP; its privnet still runs the
+	 * plugins and will undo the setup itself: not to be reclaimed under
+	 * its feet. */
+	f = record_of(4242, 987654, 0);
+	f.worker_alive = 1;
+	assert_int_equal(
+	    net_claim_decide(&f, why, sizeof(why)), NET_CLAIM_LIVE);
+	assert_non_null(strstr(why, "privnet is still at work"));
+	/* A live owner is live whatever its privnet does. */
+	f = record_of(4242, 987654, 987654);
+	assert_int_equal(net_claim_decide(&f, NULL, 0), NET_CLAIM_LIVE);
+	/* From before a reboot nothing runs, whatever the pids say. */
+	f = record_of(4242, 987654, 987654);
+	f.worker_alive = 1;
+	f.owner_boot_differs = 1;
+	assert_int_equal(net_claim_decide(&f, NULL, 0), NET_CLAIM_STALE);
+}
+
+static void
 test_unknown_owner_falls_back_to_the_netns(void **state)
 {
 	struct net_facts f;
@@ -246,6 +271,8 @@ test_record_keeps_the_owner(void **state)
 	snprintf(in.owner_boot, sizeof(in.owner_boot), "%s",
 	    "0f5ab9c1-7a4e-4c55-9d0c-2b8e8f1d3a77");
 	in.owner_pidns = UINT64_C(4026531836);
+	in.worker_pid = 654321;
+	in.worker_start = 42;
 	s = netdb_rec_encode(&in, &len);
 	assert_non_null(s);
 	assert_int_equal(netdb_rec_decode(s, len, &out), 0);
@@ -253,6 +280,8 @@ test_record_keeps_the_owner(void **state)
 	assert_true(out.owner_start == in.owner_start);
 	assert_string_equal(out.owner_boot, in.owner_boot);
 	assert_true(out.owner_pidns == in.owner_pidns);
+	assert_int_equal(out.worker_pid, 654321);
+	assert_true(out.worker_start == 42);
 	netdb_rec_free(&out);
 	free(s);
 	/* A record from before these fields: decoded, owner facts unknown. */
@@ -282,6 +311,7 @@ main(void)
 	    cmocka_unit_test(test_recorded_owner_decides),
 	    cmocka_unit_test(test_unknown_owner_falls_back_to_the_netns),
 	    cmocka_unit_test(test_boot_and_pid_namespace),
+	    cmocka_unit_test(test_privnet_still_at_work),
 	    cmocka_unit_test(test_no_record),
 	    cmocka_unit_test(test_start_time_of_real_processes),
 	    cmocka_unit_test(test_record_keeps_the_owner),
