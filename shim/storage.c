@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -673,6 +674,43 @@ fail:
 	return -1;
 }
 
+/*
+ * A shim killed between creating its scratch copy and unlinking it leaves
+ * scratch.<pid>.<n>.ext4 behind: remove those of pids that no longer exist
+ * (and any of our own pid, which can only be an earlier holder's).
+ */
+static void
+scratch_sweep(const char *image)
+{
+	char dir[PATH_MAX], *slash;
+	struct dirent *de;
+	long pid;
+	unsigned n;
+	int end;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s", image);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if ((d = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		end = 0;
+		if (sscanf(de->d_name, "scratch.%ld.%u.ext4%n", &pid, &n,
+		        &end) != 2 ||
+		    end == 0 || de->d_name[end] != '\0' || pid <= 0)
+			continue;
+		if (pid != (long)getpid() &&
+		    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_info("%s: removed a dead shim's scratch disk %s/%s",
+			    __func__, dir, de->d_name);
+	}
+	closedir(d);
+}
+
 int
 storage_plan_prepare(struct storage_plan *plan, const struct layer_cache *cache,
     struct qb_error *err)
@@ -690,7 +728,7 @@ storage_plan_prepare(struct storage_plan *plan, const struct layer_cache *cache,
 			 * so the disk goes when the VM does, whatever kills
 			 * the shim, and nothing is left in the state dir.
 			 */
-			(void)unlink(d->image);
+			scratch_sweep(d->image);
 			if (storage_scratch_create(d->path, d->image,
 			        plan->upper_bytes, &d->fd, err) == -1)
 				return -1;

@@ -5,6 +5,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -767,6 +768,24 @@ test_scratch_plan(void **state)
 	/* Build creates nothing. */
 	assert_int_equal(access(plan.disks[1].image, F_OK), -1);
 
+	/* Leftovers of shims killed mid-create: a dead pid's goes, a live
+	 * pid's and unrelated names stay. */
+	char dead[PATH_MAX + 64], live[PATH_MAX + 64], other[PATH_MAX + 64];
+	pid_t child = fork();
+
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	snprintf(
+	    dead, sizeof(dead), "%s/scratch.%ld.3.ext4", fx->root, (long)child);
+	snprintf(live, sizeof(live), "%s/scratch.1.0.ext4", fx->root);
+	snprintf(other, sizeof(other), "%s/scratch.%ld.3.ext4.keep", fx->root,
+	    (long)child);
+	put(fx, strrchr(dead, '/') + 1, "x", 1);
+	put(fx, strrchr(live, '/') + 1, "x", 1);
+	put(fx, strrchr(other, '/') + 1, "x", 1);
+
 	/* Prepare only the scratch disk (no mkfs.erofs here): mark the
 	 * layer prepared. */
 	plan.disks[0].fd = open("/dev/null", O_RDONLY);
@@ -779,6 +798,9 @@ test_scratch_plan(void **state)
 	assert_int_equal(access(plan.disks[1].image, F_OK), -1);
 	assert_int_equal(pread(plan.disks[1].fd, disk, 2, 1024), 2);
 	assert_memory_equal(disk, "SB", 2);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
 	storage_plan_free(&plan);
 	json_object_put(spec);
 }
