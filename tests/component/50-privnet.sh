@@ -4,6 +4,7 @@
 # shim). Own names per run: bridge qbt<R>, subnet 10.231.<R>.0/24, sandbox
 # ids with the same suffix, a private state dir and IPAM dataDir.
 set -u
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.."
 B=build
 PRIVNET=$PWD/$B/libexec/qemubox-privnet
@@ -24,8 +25,9 @@ skip_all() { echo "1..0 # SKIP $1"; exit 0; }
 # ours and can never touch a sandbox of someone else's test; whatever a
 # failure leaves there goes with the namespace.
 if [ -z "${QB_PRIVNET_TEST_NS:-}" ]; then
-	command -v unshare >/dev/null || skip_all "no unshare(1)"
-	exec env QB_PRIVNET_TEST_NS=1 unshare -m --propagation private "$0" "$@"
+	unshare -m --propagation private true 2>/dev/null ||
+		skip_all "cannot make a private mount namespace (unshare -m)"
+	exec env QB_PRIVNET_TEST_NS=1 unshare -m --propagation private "$SELF" "$@"
 fi
 mkdir -p /run/netns && mount -t tmpfs -o mode=0755 qbtest /run/netns ||
 	skip_all "cannot mount a private /run/netns"

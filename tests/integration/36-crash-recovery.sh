@@ -11,13 +11,14 @@
 # `qemubox-cleanup` without an id judges only this run's sandboxes, never a
 # sandbox of another test on the machine, and nothing can outlive the run.
 set -u
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.."
 if [ -z "${QB_CRASH_TEST_NS:-}" ]; then
-	if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
-		echo "ok 1 - crash recovery suite # SKIP needs root and unshare(1)"
+	if [ "$(id -u)" != 0 ] || ! unshare -m --propagation private true 2>/dev/null; then
+		echo "ok 1 - crash recovery suite # SKIP needs root and a private mount namespace (unshare -m)"
 		exit 0
 	fi
-	exec env QB_CRASH_TEST_NS=1 unshare -m --propagation private "$0" "$@"
+	exec env QB_CRASH_TEST_NS=1 unshare -m --propagation private "$SELF" "$@"
 fi
 . tests/lib/tap.sh
 . tests/lib/containerd.sh
