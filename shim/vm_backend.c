@@ -273,7 +273,15 @@ struct vmb_fwd {
 	int kind;
 };
 
-enum { FWD_PLAIN, FWD_START, FWD_DELETE, FWD_PIDS, FWD_STATS, FWD_EXEC };
+enum {
+	FWD_PLAIN,
+	FWD_START,
+	FWD_DELETE,
+	FWD_PIDS,
+	FWD_STATS,
+	FWD_EXEC,
+	FWD_SIGKILL
+};
 
 static struct vmb_fwd *
 fwd_new(struct vmb *b, int kind, const char *id, const char *exec_id,
@@ -304,6 +312,18 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
 	size_t i;
 
 	(void)gc;
+	if (err != NULL && err->code == QB_E_DEADLINE &&
+	    f->kind == FWD_SIGKILL) {
+		/*
+		 * SIGKILL cannot be refused; a guest that does not even answer
+		 * it is hung or hostile, and killing its VM is the one way left
+		 * to honour it: the Kill succeeds, every process exits 137.
+		 */
+		f->done(f->arg, &res, NULL);
+		vmb_vm_dead(f->b, "the guest did not answer a SIGKILL in time");
+		free(f);
+		return;
+	}
 	if (err != NULL && err->code != QB_E_OK) {
 		/* An exec the guest refused never existed. */
 		if (f->kind == FWD_EXEC &&
@@ -1312,7 +1332,8 @@ vmb_kill(void *st, const char *id, const char *exec_id, uint32_t sig, bool all,
 	req.exec_id = (char *)(uintptr_t)exec_id;
 	req.signal = sig;
 	req.all = all;
-	forward(st, FWD_PLAIN, id, exec_id, "Kill", &req.base, NULL, done, arg);
+	forward(st, sig == SIGKILL ? FWD_SIGKILL : FWD_PLAIN, id, exec_id,
+	    "Kill", &req.base, NULL, done, arg);
 }
 
 static void

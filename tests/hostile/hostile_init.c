@@ -24,6 +24,8 @@
  *   forge-exit   serves, but sends Exit events for ids and exec ids that do
  *                not exist (before and after Start); a Kill ends the
  *                container with 128 + signal, then Delete and Shutdown
+ *   stuck        serves up to Start, then never answers again (Kill
+ *                included)
  *
  * Only the serving modes power off, and only when the host asks (Shutdown);
  * otherwise the host has to kill the VM. A closed channel is ignored too:
@@ -60,6 +62,7 @@ enum mode {
 	M_FLOOD_EVENT,
 	M_FLOOD_DATA,
 	M_FORGE_EXIT,
+	M_STUCK,
 };
 
 static const char *const mode_names[] = {
@@ -71,6 +74,7 @@ static const char *const mode_names[] = {
     [M_FLOOD_EVENT] = "flood-event",
     [M_FLOOD_DATA] = "flood-data",
     [M_FORGE_EXIT] = "forge-exit",
+    [M_STUCK] = "stuck",
 };
 
 struct hostile {
@@ -237,7 +241,7 @@ static void
 answer(struct hostile *h, uint32_t sid, int code, const char *msg,
     const ProtobufCMessage *resp)
 {
-	uint8_t buf[256];
+	uint8_t buf[256] = {0};
 	size_t n = 0;
 
 	if (resp != NULL &&
@@ -370,6 +374,11 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 		log_info("%s: answering stream %u on stream %u", __func__, sid,
 		    h->last_sid);
 		answer(h, h->last_sid, 0, NULL, NULL);
+		return;
+	case M_STUCK:
+		if (h->started)
+			return;
+		serve(h, sid, &r);
 		return;
 	case M_FLOOD_EVENT:
 	case M_FLOOD_DATA:

@@ -365,6 +365,30 @@ t_forge_exit() {
 	assert_clean "$id"
 }
 
+# Answers up to Start, then nothing, Kill included: SIGKILL must still end
+# the task (the shim kills the VM when the guest does not answer it), in
+# about the call timeout (30 s).
+t_stuck() {
+	local id=$P-stuck off rc t1 t2
+	hostile_mode stuck || return
+	off=$(log_mark)
+	qb_run "$IMG" "$id" sleep 1000 >"$WORK/stuck.out" 2>&1 &
+	local run=$!
+	wait_running "$id" 90 || { kill $run; forget "$id"; fail "not RUNNING"; return; }
+	t1=$(date +%s)
+	ctd_ctr task kill -s SIGKILL "$id" >"$WORK/stuck.kill" 2>&1 || fail "kill: $(cat "$WORK/stuck.kill")"
+	wait $run
+	rc=$?
+	t2=$(date +%s)
+	forget "$id"
+	echo "# stuck: SIGKILL -> status $rc after $((t2 - t1)) s" | tee -a "$FIG"
+	assert_no_crash "$off" "$id" || return
+	[ "$rc" -eq 137 ] || fail "status $rc, want 137: $(tail -3 "$WORK/stuck.out")" || return
+	[ $((t2 - t1)) -le 60 ] || fail "SIGKILL took $((t2 - t1)) s" || return
+	log_since "$off" | grep -q 'did not answer a SIGKILL' || fail "the shim did not say why it killed the VM" || return
+	assert_clean "$id"
+}
+
 DMESG0=
 dmesg >/dev/null 2>&1 && DMESG0=$(( $(dmesg | wc -l) + 1 ))
 
@@ -381,6 +405,7 @@ hostile_test "response on a finished stream id: violation, nothing left" t_wrong
 hostile_test "event flood (OOM + forged exits): task survives, real exit 7, RSS bounded" t_flood_event
 hostile_test "stdout DATA beyond credit, reader stalled: 137, RSS bounded" t_flood_data
 hostile_test "forged exit events ignored; real kill -> 143" t_forge_exit
+hostile_test "stuck after Start: unanswered SIGKILL kills the VM -> 137" t_stuck
 cat "$FIG"
 echo "# hostile guest wall time: $(( $(date +%s) - T0 ))s"
 tap_done
