@@ -60,7 +60,7 @@ remove() {
 # prefix (shims, helpers; QEMU dies with vmmon), netns, IPAM reservations,
 # per-container state and log dirs beyond the documented console.log.
 assert_clean() {
-	local i p left
+	local i p left rc=0
 	for i in $(seq 1 50); do
 		left=
 		for p in /proc/[0-9]*; do
@@ -71,15 +71,16 @@ assert_clean() {
 		[ -z "$left" ] && break
 		sleep 0.2
 	done
-	[ -z "$left" ] || fail "processes left:$left"
+	[ -z "$left" ] || { fail "processes left:$left"; rc=1; }
 	left=$(ls /run/netns 2>/dev/null | grep '^qemubox-' | while read -r n; do
 		for id in "$@"; do [ "$n" = "qemubox-$id" ] && echo "$n"; done; done)
-	[ -z "$left" ] || fail "netns left: $left"
+	[ -z "$left" ] || { fail "netns left: $left"; rc=1; }
 	left=$(ls "$QB_DIR/var/lib/cni/networks/qemubox-net" 2>/dev/null | grep -Ev '^(last_reserved_ip.*|lock)$')
-	[ -z "$left" ] || fail "IPAM reservations left: $left"
-	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config.db)$')
-	[ -z "$left" ] || fail "state left in $QB_STATE: $left"
-	return 0
+	[ -z "$left" ] || { fail "IPAM reservations left: $left"; rc=1; }
+	# layers/ is the cache, cni-config.db(-lock) privnet's LMDB: both outlive containers.
+	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock)$')
+	[ -z "$left" ] || { fail "state left in $QB_STATE: $left"; rc=1; }
+	return $rc
 }
 
 # --- tests -------------------------------------------------------------------
