@@ -32,7 +32,8 @@ struct chan {
 	enum chan_role role;
 	const struct chan_ops *ops;
 	void *arg;
-	int err; /* nonzero once failed */
+	int err;               /* nonzero once failed */
+	const char *violation; /* the first rule the peer broke */
 
 	/* Frame being read. */
 	uint8_t hdr[CHAN_HDR_LEN];
@@ -105,6 +106,12 @@ bool
 chan_failed(const struct chan *ch)
 {
 	return ch->err != 0;
+}
+
+const char *
+chan_violation(const struct chan *ch)
+{
+	return ch->violation;
 }
 
 size_t
@@ -311,6 +318,8 @@ violation(struct chan *ch, const char *what)
 	log_warnx(
 	    "chan_input: protocol violation: %s (type 0x%02x stream %u len %u)",
 	    what, ch->f.type, ch->f.stream_id, ch->f.len);
+	if (ch->err == 0)
+		ch->violation = what;
 	chan_fail(ch, EPROTO);
 	errno = EPROTO;
 	return -1;

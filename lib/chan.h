@@ -101,6 +101,8 @@ int chan_flush(struct chan *);
 /* Mark the channel failed; chan_read/chan_flush return -1 from now on. */
 void chan_fail(struct chan *, int err);
 bool chan_failed(const struct chan *);
+/* After an EPROTO failure: which rule the peer broke (static), else NULL. */
+const char *chan_violation(const struct chan *);
 size_t chan_queued(const struct chan *);
 
 /* Queue one frame (header + payload). */

@@ -244,7 +244,8 @@ static void
 io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 {
 	struct guest_client *gc = arg;
-	char why[64];
+	const char *rule;
+	char why[128];
 
 	(void)io;
 	(void)fd;
@@ -255,9 +256,14 @@ io_cb(struct ev_io *io, int fd, unsigned events, void *arg)
 	}
 	if (events & (EV_READ | EV_HUP | EV_ERR)) {
 		if (chan_read(gc->ch) == -1) {
-			if (errno == EPROTO)
-				die(gc, "protocol violation");
-			else if (errno == EPIPE)
+			if (errno == EPROTO) {
+				/* Name the rule: the user's error says it. */
+				rule = chan_violation(gc->ch);
+				snprintf(why, sizeof(why),
+				    "protocol violation%s%s", rule ? ": " : "",
+				    rule ? rule : "");
+				die(gc, why);
+			} else if (errno == EPIPE)
 				die(gc, "closed by the guest");
 			else {
 				snprintf(why, sizeof(why), "read: %s",

@@ -247,17 +247,18 @@ t_silent() {
 
 t_hugelen() {
 	expect_create_fails hugelen "$P-huge" 60 \
-		'protocol violation' 'frame too long'
+		'protocol violation: frame too long' 'protocol violation: frame too long'
 }
 
 t_garbage() {
 	expect_create_fails garbage "$P-garb" 60 \
-		'protocol violation' 'protocol violation: unknown frame type'
+		'protocol violation: unknown frame type' 'protocol violation: unknown frame type'
 }
 
 t_wrong_sid() {
 	expect_create_fails wrong-sid "$P-sid" 60 \
-		'protocol violation' 'unexpected or undecodable response'
+		'protocol violation: unexpected or undecodable response' \
+		'protocol violation: unexpected or undecodable response'
 }
 
 # Valid-looking events as fast as the channel carries them: OOM for the

@@ -228,7 +228,7 @@ test_hostile_data_beyond_credit(void **state)
 		    0);
 	fake_guest_pump(&G, 10);
 	assert_true(G.dead);
-	assert_string_equal(G.why, "protocol violation");
+	assert_string_equal(G.why, "protocol violation: data beyond credit");
 	free(buf);
 }
 
