@@ -13,47 +13,16 @@ T0=$(date +%s)
 cleanup() { ctd_stop; qb_teardown; }
 trap cleanup EXIT
 
-if ! qb_setup; then
-	echo "not ok 1 - scratch install (make install failed)"
-	exit 1
-fi
-if ! ctd_start; then
-	echo "ok 1 - end-to-end suite # SKIP $CTD_SKIP"
-	exit 0
-fi
-ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
-IMG=$CTD_IMAGE
-WORK=$QB_DIR/work
-mkdir -p "$WORK"
+qb_suite_start "end-to-end suite"
 
 # --- helpers -----------------------------------------------------------------
-
-# Wait until task $1 is in state $2 (RUNNING, STOPPED, PAUSED), up to $3 s.
-wait_status() {
-	local i
-	for i in $(seq 1 $(( ${3:-60} * 10 ))); do
-		ctd_ctr task ls 2>/dev/null | awk -v id="$1" -v st="$2" '$1 == id && $3 == st { f = 1 } END { exit !f }' && return 0
-		sleep 0.1
-	done
-	fail "task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')"
-}
 
 # Start a detached container that sleeps; $1 = id, rest = extra ctr run flags.
 run_detached() {
 	local id=$1; shift
 	ctd_ctr run -d --runtime "$QB_RUNTIME" "$@" "$IMG" "$id" sleep 100000 >/dev/null ||
 		fail "run -d $id failed"
-	wait_status "$id" RUNNING 60
-}
-
-# Kill, wait, delete task and container $1, ignoring what is already gone.
-remove() {
-	ctd_ctr task kill -s SIGKILL "$1" >/dev/null 2>&1
-	wait_status "$1" STOPPED 30 >/dev/null 2>&1
-	ctd_ctr task delete "$1" >/dev/null 2>&1
-	ctd_ctr containers delete "$1" >/dev/null 2>&1
-	ctd_ctr snapshots rm "$1" >/dev/null 2>&1
-	return 0
+	qb_wait_status "$id" RUNNING 60
 }
 
 # Nothing of a finished container may remain: processes started from our
@@ -109,7 +78,7 @@ t_exit_42() {
 t_kill_137() {
 	qb_run "$IMG" t-kill sleep 100000 >/dev/null 2>&1 &
 	local pid=$!
-	wait_status t-kill RUNNING 60 || { kill $pid; return 1; }
+	qb_wait_status t-kill RUNNING 60 || { kill $pid; return 1; }
 	ctd_ctr task kill -s SIGKILL t-kill || fail "kill failed"
 	wait $pid
 	local rc=$?
@@ -128,7 +97,7 @@ t_exec_sigterm_143() {
 	done
 	wait $pid
 	local rc=$?
-	remove t-term
+	qb_remove t-term
 	[ "$rc" -eq 143 ] || fail "exec exit status $rc, want 143" || return
 	assert_clean t-term
 }
@@ -137,7 +106,7 @@ t_signal_inside() {
 	run_detached t-sig || return
 	ctd_ctr task exec --exec-id segv t-sig sh -c 'kill -SEGV $$'
 	local rc=$?
-	remove t-sig
+	qb_remove t-sig
 	[ "$rc" -eq 139 ] || fail "exec killed by SIGSEGV inside: status $rc, want 139"
 }
 
@@ -209,7 +178,7 @@ t_exec() {
 	out=$(script -qec "ctr --address $CTD_SOCK --namespace $CTD_NS task exec -t --exec-id e3 t-exec tty" /dev/null | tr -d '\r')
 	case "$out" in /dev/pts/*) ;; *) fail "exec -t: tty printed '$out'" || return ;; esac
 	ctd_ctr task ps t-exec | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { n++ } END { exit !(n >= 1) }' || fail "task ps lists no pid" || return
-	remove t-exec
+	qb_remove t-exec
 	assert_clean t-exec
 }
 
@@ -233,24 +202,24 @@ t_tty() {
 	tmux send-keys -t "$s" 'exit' Enter
 	sleep 2
 	tmux kill-session -t "$s" 2>/dev/null
-	remove t-tty
+	qb_remove t-tty
 	echo "$out" | grep -q 'typed-42' || fail "typed command not run: $out" || return
 	echo "$out" | grep -q '^30 100' || fail "resize not seen by stty size: $out"
 }
 
 t_pause_resume() {
 	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" t-pause sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/c; sleep 0.2; done' >/dev/null || fail "run -d" || return
-	wait_status t-pause RUNNING 60 || return
+	qb_wait_status t-pause RUNNING 60 || return
 	sleep 1
 	ctd_ctr task pause t-pause || fail "pause failed" || return
-	wait_status t-pause PAUSED 10 || return
+	qb_wait_status t-pause PAUSED 10 || return
 	sleep 2
 	ctd_ctr task resume t-pause || fail "resume failed" || return
 	local a b
 	a=$(ctd_ctr task exec --exec-id r1 t-pause cat /tmp/c)
 	sleep 2
 	b=$(ctd_ctr task exec --exec-id r2 t-pause cat /tmp/c)
-	remove t-pause
+	qb_remove t-pause
 	# Paused for 2 s: the counter must have advanced by far less than the
 	# ~10 steps of 2 s running; after resume it advances again.
 	[ -n "$a" ] && [ -n "$b" ] || fail "counter unreadable ($a, $b)" || return
@@ -269,9 +238,9 @@ t_two_containers_talk() {
 	run_detached t-na || return
 	local ip out
 	ip=$(ctd_ctr task exec --exec-id ip t-na ip -4 -o addr show eth0 | awk '{ split($4, a, "/"); print a[1] }')
-	[ -n "$ip" ] || fail "no address for t-na" || { remove t-na; return 1; }
+	[ -n "$ip" ] || fail "no address for t-na" || { qb_remove t-na; return 1; }
 	out=$(qb_run "$IMG" t-nb sh -c "ping -c 1 -W 5 $ip >/dev/null && echo peer-ok")
-	remove t-na
+	qb_remove t-na
 	[ "$out" = peer-ok ] || fail "t-nb could not reach t-na at $ip: $out"
 }
 
@@ -281,7 +250,7 @@ t_events() {
 	sleep 0.5
 	run_detached t-ev || { kill $epid; return 1; }
 	ctd_ctr task exec --exec-id ev1 t-ev true
-	remove t-ev
+	qb_remove t-ev
 	sleep 1
 	kill $epid 2>/dev/null; wait $epid 2>/dev/null
 	local order
@@ -297,7 +266,7 @@ t_metrics() {
 	run_detached t-met || return
 	local out
 	out=$(ctd_ctr task metrics t-met 2>&1)
-	remove t-met
+	qb_remove t-met
 	echo "$out" | grep -qi 'memory' || fail "no memory metrics: $out"
 }
 
@@ -305,7 +274,7 @@ t_three_at_once() {
 	local id
 	for id in t-m1 t-m2 t-m3; do run_detached "$id" || return; done
 	[ "$(ctd_ctr task ls | grep -c RUNNING)" -ge 3 ] || fail "not 3 running" || return
-	for id in t-m1 t-m2 t-m3; do remove "$id"; done
+	for id in t-m1 t-m2 t-m3; do qb_remove "$id"; done
 	assert_clean t-m1 t-m2 t-m3
 }
 

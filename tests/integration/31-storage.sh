@@ -19,18 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! qb_setup; then
-	echo "not ok 1 - scratch install (make install failed)"
-	exit 1
-fi
-if ! ctd_start; then
-	echo "ok 1 - storage suite # SKIP $CTD_SKIP"
-	exit 0
-fi
-ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
-IMG=$CTD_IMAGE
-WORK=$QB_DIR/work
-mkdir -p "$WORK"
+qb_suite_start "storage suite"
 
 # 3 GiB: far beyond the guest's 512 MiB of RAM and the 1 GiB tmpfs default,
 # so only the scratch disk can give / this size.
@@ -39,24 +28,6 @@ scratch_on() { QB_STORAGE_JSON="\"scratch_size_mb\": ${1:-$SCRATCH_MB}" qb_write
 scratch_off() { QB_STORAGE_JSON='' qb_write_config; }
 
 # --- helpers -----------------------------------------------------------------
-
-wait_status() {
-	local i
-	for i in $(seq 1 $(( ${3:-60} * 10 ))); do
-		ctd_ctr task ls 2>/dev/null | awk -v id="$1" -v st="$2" '$1 == id && $3 == st { f = 1 } END { exit !f }' && return 0
-		sleep 0.1
-	done
-	fail "task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')"
-}
-
-remove() {
-	ctd_ctr task kill -s SIGKILL "$1" >/dev/null 2>&1
-	wait_status "$1" STOPPED 30 >/dev/null 2>&1
-	ctd_ctr task delete "$1" >/dev/null 2>&1
-	ctd_ctr containers delete "$1" >/dev/null 2>&1
-	ctd_ctr snapshots rm "$1" >/dev/null 2>&1
-	return 0
-}
 
 # As in 30-e2e.sh, plus: no scratch disk in the state dir, and no process
 # still holding one (a deleted file keeps its blocks while open).
@@ -129,15 +100,15 @@ t_scratch_file_lifetime() {
 	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" t-sc-life sleep 100000 >/dev/null ||
 		fail "run -d failed" || { scratch_off; return 1; }
 	scratch_off
-	wait_status t-sc-life RUNNING 60 || { remove t-sc-life; return 1; }
+	qb_wait_status t-sc-life RUNNING 60 || { qb_remove t-sc-life; return 1; }
 	# Attached, of the configured size, and already unlinked: it cannot
 	# outlive the VM whatever happens to the shim.
 	h=$(scratch_holders)
 	echo "# holders: $h"
 	n=$(echo "$h" | grep -c " $(( SCRATCH_MB << 20 ))\$")
-	ls "$QB_STATE" | grep -q '^scratch\.' && { remove t-sc-life; fail "scratch file visible in $QB_STATE"; return 1; }
-	ctd_ctr task exec --exec-id w t-sc-life sh -c 'echo data >/f && sync' || { remove t-sc-life; fail "exec write failed"; return 1; }
-	remove t-sc-life
+	ls "$QB_STATE" | grep -q '^scratch\.' && { qb_remove t-sc-life; fail "scratch file visible in $QB_STATE"; return 1; }
+	ctd_ctr task exec --exec-id w t-sc-life sh -c 'echo data >/f && sync' || { qb_remove t-sc-life; fail "exec write failed"; return 1; }
+	qb_remove t-sc-life
 	[ "$n" -ge 1 ] || fail "no open scratch disk of $SCRATCH_MB MiB while running: $h" || return
 	assert_clean t-sc-life
 }
@@ -179,7 +150,7 @@ t_scratch_host_full() {
 		for p in $(scratch_holders | cut -d: -f1); do
 			[ "$(readlink "/proc/$p/exe")" = "$(command -v qemu-system-x86_64)" ] && kill -KILL "$p"
 		done
-		remove t-sc-full
+		qb_remove t-sc-full
 		ctd_ctr task ls >&2
 		umount -l "$QB_STATE"
 		fail "container hung with the host full (VM paused on ENOSPC?)"

@@ -44,17 +44,7 @@ if ! command -v cpio >/dev/null; then
 	echo "ok 1 - hostile guest suite # SKIP cpio not installed"
 	exit 0
 fi
-if ! qb_setup; then
-	echo "not ok 1 - scratch install (make install failed)"
-	exit 1
-fi
-if ! ctd_start; then
-	echo "ok 1 - hostile guest suite # SKIP $CTD_SKIP"
-	exit 0
-fi
-ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
-IMG=$CTD_IMAGE
-WORK=$QB_DIR/work
+qb_suite_start "hostile guest suite"
 HSHARE=$QB_DIR/hostile-share
 mkdir -p "$WORK" "$HSHARE/kernel"
 chmod 0755 "$HSHARE" "$HSHARE/kernel"

@@ -32,29 +32,11 @@ if ! mkdir -p /run/netns || ! mount -t tmpfs -o mode=0755 qbcrash /run/netns; th
 	echo "ok 1 - crash recovery suite # SKIP cannot mount a private /run/netns"
 	exit 0
 fi
-if ! qb_setup; then
-	echo "not ok 1 - scratch install (make install failed)"
-	exit 1
-fi
-if ! ctd_start; then
-	echo "ok 1 - crash recovery suite # SKIP $CTD_SKIP"
-	exit 0
-fi
-ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
-IMG=$CTD_IMAGE
+qb_suite_start "crash recovery suite"
 CLEANUP=$QB_PREFIX/bin/qemubox-cleanup
 IPAM=$QB_DIR/var/lib/cni/networks/qemubox-net
 
 # --- helpers -----------------------------------------------------------------
-
-wait_status() { # id state seconds
-	local i
-	for i in $(seq 1 $(( ${3:-60} * 10 ))); do
-		ctd_ctr task ls 2>/dev/null | awk -v id="$1" -v st="$2" '$1 == id && $3 == st { f = 1 } END { exit !f }' && return 0
-		sleep 0.1
-	done
-	fail "task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')"
-}
 
 # The shim daemon serving container $1 (our binary, cwd its bundle), and
 # every process below it (privnet, vmmon, QEMU).
@@ -145,7 +127,7 @@ t_same_id_after_shim_kill() {
 	local pid rc out
 	qb_run "$IMG" t-crash sleep 100000 >/dev/null 2>&1 &
 	pid=$!
-	wait_status t-crash RUNNING 90 || { kill $pid; return 1; }
+	qb_wait_status t-crash RUNNING 90 || { kill $pid; return 1; }
 	ipam_addr_of t-crash | grep -q . || fail "no IPAM reservation while running" || return
 	kill_shim_and_qemu t-crash || { kill $pid; return 1; }
 	# containerd sees the shim's connection close and ends the task.
@@ -167,7 +149,7 @@ t_same_id_after_containerd_restart() {
 	local bundle addr out
 	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" t-reboot sleep 100000 >/dev/null ||
 		fail "run -d failed" || return
-	wait_status t-reboot RUNNING 90 || return
+	qb_wait_status t-reboot RUNNING 90 || return
 	addr=$(ipam_addr_of t-reboot)
 	[ -n "$addr" ] || fail "no IPAM reservation while running" || return
 	ctd_kill
@@ -193,7 +175,7 @@ t_cleanup_tool() {
 	for id in t-orph1 t-orph2; do
 		ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" "$id" sleep 100000 >/dev/null ||
 			fail "run -d $id failed" || return
-		wait_status "$id" RUNNING 90 || return
+		qb_wait_status "$id" RUNNING 90 || return
 	done
 	addr1=$(ipam_addr_of t-orph1) addr2=$(ipam_addr_of t-orph2)
 	[ -n "$addr1" ] && [ -n "$addr2" ] || fail "no IPAM reservations" || return

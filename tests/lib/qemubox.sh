@@ -8,6 +8,11 @@
 #   qb_write_config       rewrite config.json (QB_STORAGE_JSON: storage options)
 #   qb_teardown           remove it (after ctd_stop)
 #   qb_run ARGS...        ctd_ctr run --rm --runtime io.containerd.qemubox.v1 ARGS...
+#   qb_suite_start NAME   for a TAP suite: qb_setup, ctd_start, busybox import;
+#                         prints the TAP line and exits when one fails; sets
+#                         IMG and WORK ($QB_DIR/work)
+#   qb_wait_status ID STATE [SECS]   task ID reaches STATE (RUNNING, STOPPED...)
+#   qb_remove ID          kill, delete task, container and snapshot; quiet
 #
 # QB_BRIDGE/QB_SUBNET default to a bridge name and /24 chosen per run so two
 # runs on one machine do not share addresses; the demo passes the example's
@@ -78,6 +83,40 @@ qb_write_config() {
 
 qb_run() {
 	ctd_ctr run --rm --runtime "$QB_RUNTIME" "$@"
+}
+
+qb_suite_start() {
+	if ! qb_setup; then
+		echo "not ok 1 - scratch install (make install failed)"
+		exit 1
+	fi
+	if ! ctd_start; then
+		echo "ok 1 - $1 # SKIP $CTD_SKIP"
+		exit 0
+	fi
+	ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
+	IMG=$CTD_IMAGE
+	WORK=$QB_DIR/work
+	mkdir -p "$WORK"
+}
+
+qb_wait_status() {
+	local i
+	for i in $(seq 1 $(( ${3:-60} * 10 ))); do
+		ctd_ctr task ls 2>/dev/null | awk -v id="$1" -v st="$2" '$1 == id && $3 == st { f = 1 } END { exit !f }' && return 0
+		sleep 0.1
+	done
+	echo "# task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')" >&2
+	return 1
+}
+
+qb_remove() {
+	ctd_ctr task kill -s SIGKILL "$1" >/dev/null 2>&1
+	qb_wait_status "$1" STOPPED 30 >/dev/null 2>&1
+	ctd_ctr task delete "$1" >/dev/null 2>&1
+	ctd_ctr containers delete "$1" >/dev/null 2>&1
+	ctd_ctr snapshots rm "$1" >/dev/null 2>&1
+	return 0
 }
 
 # The bridge's gateway address (first host of the subnet).
