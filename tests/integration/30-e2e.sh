@@ -29,17 +29,8 @@ run_detached() {
 # prefix (shims, helpers; QEMU dies with vmmon), netns, IPAM reservations,
 # per-container state and log dirs beyond the documented console.log.
 assert_clean() {
-	local i p left rc=0
-	for i in $(seq 1 50); do
-		left=
-		for p in /proc/[0-9]*; do
-			case "$(readlink "$p/exe" 2>/dev/null)" in
-			"$QB_PREFIX"/*) left="$left ${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" | cut -c1-60)" ;;
-			esac
-		done
-		[ -z "$left" ] && break
-		sleep 0.2
-	done
+	local left rc=0
+	left=$(qb_procs_left)
 	[ -z "$left" ] || { fail "processes left:$left"; rc=1; }
 	left=$(ls /run/netns 2>/dev/null | grep '^qemubox-' | while read -r n; do
 		for id in "$@"; do [ "$n" = "qemubox-$id" ] && echo "$n"; done; done)

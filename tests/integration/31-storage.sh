@@ -33,16 +33,7 @@ scratch_off() { QB_STORAGE_JSON='' qb_write_config; }
 # still holding one (a deleted file keeps its blocks while open).
 assert_clean() {
 	local i p left
-	for i in $(seq 1 50); do
-		left=
-		for p in /proc/[0-9]*; do
-			case "$(readlink "$p/exe" 2>/dev/null)" in
-			"$QB_PREFIX"/*) left="$left ${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" | cut -c1-60)" ;;
-			esac
-		done
-		[ -z "$left" ] && break
-		sleep 0.2
-	done
+	left=$(qb_procs_left)
 	[ -z "$left" ] || fail "processes left:$left" || return
 	left=$(ls /run/netns 2>/dev/null | grep '^qemubox-' | while read -r n; do
 		for id in "$@"; do [ "$n" = "qemubox-$id" ] && echo "$n"; done; done)

@@ -13,6 +13,8 @@
 #                         IMG and WORK ($QB_DIR/work)
 #   qb_wait_status ID STATE [SECS]   task ID reaches STATE (RUNNING, STOPPED...)
 #   qb_remove ID          kill, delete task, container and snapshot; quiet
+#   qb_procs_left         after up to 10 s, "PID:cmdline" of each process still
+#                         running from the scratch prefix (empty: none)
 #
 # QB_BRIDGE/QB_SUBNET default to a bridge name and /24 chosen per run so two
 # runs on one machine do not share addresses; the demo passes the example's
@@ -108,6 +110,21 @@ qb_wait_status() {
 	done
 	echo "# task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')" >&2
 	return 1
+}
+
+qb_procs_left() {
+	local i p left
+	for i in $(seq 1 50); do
+		left=
+		for p in /proc/[0-9]*; do
+			case "$(readlink "$p/exe" 2>/dev/null)" in
+			"$QB_PREFIX"/*) left="$left ${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60)" ;;
+			esac
+		done
+		[ -z "$left" ] && break
+		sleep 0.2
+	done
+	echo "$left"
 }
 
 qb_remove() {
