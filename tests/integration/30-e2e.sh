@@ -47,76 +47,76 @@ assert_clean() {
 
 t_echo() {
 	local out
-	out=$(qb_run "$IMG" t-echo echo hello from a VM) || fail "ctr run failed: $out" || return
+	out=$(qb_run "$IMG" ${QB_T}-echo echo hello from a VM) || fail "ctr run failed: $out" || return
 	[ "$out" = "hello from a VM" ] || fail "output: '$out'" || return
-	assert_clean t-echo
+	assert_clean ${QB_T}-echo
 }
 
 t_uname_guest_kernel() {
 	local out
-	out=$(qb_run "$IMG" t-uname uname -r) || fail "ctr run failed" || return
+	out=$(qb_run "$IMG" ${QB_T}-uname uname -r) || fail "ctr run failed" || return
 	[ "$out" != "$(uname -r)" ] || fail "container saw the host kernel $out: not in a VM" || return
 	[ -n "$out" ] || fail "empty uname"
 }
 
 t_exit_42() {
-	qb_run "$IMG" t-exit42 sh -c 'exit 42'
+	qb_run "$IMG" ${QB_T}-exit42 sh -c 'exit 42'
 	local rc=$?
 	[ "$rc" -eq 42 ] || fail "exit status $rc, want 42" || return
-	assert_clean t-exit42
+	assert_clean ${QB_T}-exit42
 }
 
 t_kill_137() {
-	qb_run "$IMG" t-kill sleep 100000 >/dev/null 2>&1 &
+	qb_run "$IMG" ${QB_T}-kill sleep 100000 >/dev/null 2>&1 &
 	local pid=$!
-	qb_wait_status t-kill RUNNING 60 || { kill $pid; return 1; }
-	ctd_ctr task kill -s SIGKILL t-kill || fail "kill failed"
+	qb_wait_status ${QB_T}-kill RUNNING 60 || { kill $pid; return 1; }
+	ctd_ctr task kill -s SIGKILL ${QB_T}-kill || fail "kill failed"
 	wait $pid
 	local rc=$?
 	[ "$rc" -eq 137 ] || fail "exit status $rc, want 137" || return
-	assert_clean t-kill
+	assert_clean ${QB_T}-kill
 }
 
 t_exec_sigterm_143() {
-	run_detached t-term || return
-	ctd_ctr task exec --exec-id sl t-term sleep 100000 >/dev/null 2>&1 &
+	run_detached ${QB_T}-term || return
+	ctd_ctr task exec --exec-id sl ${QB_T}-term sleep 100000 >/dev/null 2>&1 &
 	local pid=$! i
 	# The exec starts asynchronously: retry until it is running.
 	for i in $(seq 1 100); do
-		ctd_ctr task kill --exec-id sl -s SIGTERM t-term 2>/dev/null && break
+		ctd_ctr task kill --exec-id sl -s SIGTERM ${QB_T}-term 2>/dev/null && break
 		sleep 0.3
 	done
 	wait $pid
 	local rc=$?
-	qb_remove t-term
+	qb_remove ${QB_T}-term
 	[ "$rc" -eq 143 ] || fail "exec exit status $rc, want 143" || return
-	assert_clean t-term
+	assert_clean ${QB_T}-term
 }
 
 t_signal_inside() {
-	run_detached t-sig || return
-	ctd_ctr task exec --exec-id segv t-sig sh -c 'kill -SEGV $$'
+	run_detached ${QB_T}-sig || return
+	ctd_ctr task exec --exec-id segv ${QB_T}-sig sh -c 'kill -SEGV $$'
 	local rc=$?
-	qb_remove t-sig
+	qb_remove ${QB_T}-sig
 	[ "$rc" -eq 139 ] || fail "exec killed by SIGSEGV inside: status $rc, want 139"
 }
 
 t_stdin() {
 	local out
-	out=$(echo data | ctd_ctr run --rm --runtime "$QB_RUNTIME" "$IMG" t-stdin cat) || fail "run with stdin failed" || return
+	out=$(echo data | ctd_ctr run --rm --runtime "$QB_RUNTIME" "$IMG" ${QB_T}-stdin cat) || fail "run with stdin failed" || return
 	[ "$out" = data ] || fail "cat echoed '$out'" || return
-	assert_clean t-stdin
+	assert_clean ${QB_T}-stdin
 }
 
 t_stdout_stderr() {
-	qb_run "$IMG" t-sep sh -c 'echo to-out; echo to-err >&2' >"$WORK/o" 2>"$WORK/e" || fail "run failed" || return
+	qb_run "$IMG" ${QB_T}-sep sh -c 'echo to-out; echo to-err >&2' >"$WORK/o" 2>"$WORK/e" || fail "run failed" || return
 	[ "$(cat "$WORK/o")" = to-out ] || fail "stdout: $(cat "$WORK/o")" || return
 	[ "$(cat "$WORK/e")" = to-err ] || fail "stderr: $(cat "$WORK/e")"
 }
 
 t_seq_1000() {
 	local got want
-	got=$(qb_run "$IMG" t-seq seq 1000 | md5sum)
+	got=$(qb_run "$IMG" ${QB_T}-seq seq 1000 | md5sum)
 	want=$(seq 1000 | md5sum)
 	[ "$got" = "$want" ] || fail "seq 1000 differs"
 }
@@ -124,7 +124,7 @@ t_seq_1000() {
 t_100mib() {
 	# 15 x the 6.9 MB of `seq 1 1000000` = 103 MB through stdout.
 	local got want
-	got=$(qb_run "$IMG" t-big sh -c 'seq 1 1000000 >/tmp/s; i=0; while [ $i -lt 15 ]; do cat /tmp/s; i=$((i+1)); done' | md5sum)
+	got=$(qb_run "$IMG" ${QB_T}-big sh -c 'seq 1 1000000 >/tmp/s; i=0; while [ $i -lt 15 ]; do cat /tmp/s; i=$((i+1)); done' | md5sum)
 	want=$(seq 1 1000000 >"$WORK/s"; for i in $(seq 15); do cat "$WORK/s"; done | md5sum)
 	[ "$got" = "$want" ] || fail "100 MiB checksum differs: $got vs $want"
 }
@@ -132,52 +132,52 @@ t_100mib() {
 t_quick_exits() {
 	local i out
 	for i in 1 2 3 4 5; do
-		out=$(qb_run "$IMG" "t-quick$i" echo "line $i") || fail "run $i failed" || return
+		out=$(qb_run "$IMG" "${QB_T}-quick$i" echo "line $i") || fail "run $i failed" || return
 		[ "$out" = "line $i" ] || fail "run $i printed '$out'" || return
 	done
-	assert_clean t-quick1 t-quick2 t-quick3 t-quick4 t-quick5
+	assert_clean ${QB_T}-quick1 ${QB_T}-quick2 ${QB_T}-quick3 ${QB_T}-quick4 ${QB_T}-quick5
 }
 
 t_env_cwd() {
 	local out
-	out=$(qb_run --env FOO=bar --cwd /tmp "$IMG" t-env sh -c 'echo "$FOO $(pwd)"') || fail "run failed" || return
+	out=$(qb_run --env FOO=bar --cwd /tmp "$IMG" ${QB_T}-env sh -c 'echo "$FOO $(pwd)"') || fail "run failed" || return
 	[ "$out" = "bar /tmp" ] || fail "got '$out'"
 }
 
 t_read_only() {
 	local out
-	out=$(qb_run --read-only "$IMG" t-ro sh -c 'touch /newfile 2>&1; echo rc=$?')
+	out=$(qb_run --read-only "$IMG" ${QB_T}-ro sh -c 'touch /newfile 2>&1; echo rc=$?')
 	case "$out" in *"Read-only file system"*rc=1*) ;; *) fail "read-only rootfs not honoured: $out" ;; esac
 }
 
 t_writable_isolated() {
 	local out
-	out=$(qb_run "$IMG" t-w1 sh -c 'echo changed > /bin/marker; cat /bin/marker') || fail "write failed" || return
+	out=$(qb_run "$IMG" ${QB_T}-w1 sh -c 'echo changed > /bin/marker; cat /bin/marker') || fail "write failed" || return
 	[ "$out" = changed ] || fail "could not write in the rootfs: $out" || return
-	out=$(qb_run "$IMG" t-w2 sh -c 'cat /bin/marker 2>&1 || echo absent')
+	out=$(qb_run "$IMG" ${QB_T}-w2 sh -c 'cat /bin/marker 2>&1 || echo absent')
 	case "$out" in *absent*|*"No such file"*) ;; *) fail "second container saw the first one's write: $out" ;; esac
 }
 
 t_exec() {
-	run_detached t-exec || return
+	run_detached ${QB_T}-exec || return
 	local out rc
-	out=$(ctd_ctr task exec --exec-id e1 t-exec echo from-exec) || fail "exec failed" || return
+	out=$(ctd_ctr task exec --exec-id e1 ${QB_T}-exec echo from-exec) || fail "exec failed" || return
 	[ "$out" = from-exec ] || fail "exec printed '$out'" || return
-	ctd_ctr task exec --exec-id e2 t-exec sh -c 'exit 7'
+	ctd_ctr task exec --exec-id e2 ${QB_T}-exec sh -c 'exit 7'
 	rc=$?
 	[ "$rc" -eq 7 ] || fail "exec exit status $rc, want 7" || return
-	out=$(script -qec "ctr --address $CTD_SOCK --namespace $CTD_NS task exec -t --exec-id e3 t-exec tty" /dev/null | tr -d '\r')
+	out=$(script -qec "ctr --address $CTD_SOCK --namespace $CTD_NS task exec -t --exec-id e3 ${QB_T}-exec tty" /dev/null | tr -d '\r')
 	case "$out" in /dev/pts/*) ;; *) fail "exec -t: tty printed '$out'" || return ;; esac
-	ctd_ctr task ps t-exec | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { n++ } END { exit !(n >= 1) }' || fail "task ps lists no pid" || return
-	qb_remove t-exec
-	assert_clean t-exec
+	ctd_ctr task ps ${QB_T}-exec | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { n++ } END { exit !(n >= 1) }' || fail "task ps lists no pid" || return
+	qb_remove ${QB_T}-exec
+	assert_clean ${QB_T}-exec
 }
 
 t_tty() {
 	command -v tmux >/dev/null || tap_skip "tmux not installed"
 	local s=qbtty$$ out
 	tmux new-session -d -s "$s" -x 80 -y 24 \
-		"ctr --address $CTD_SOCK --namespace $CTD_NS run -t --rm --runtime $QB_RUNTIME $IMG t-tty sh"
+		"ctr --address $CTD_SOCK --namespace $CTD_NS run -t --rm --runtime $QB_RUNTIME $IMG ${QB_T}-tty sh"
 	local i
 	for i in $(seq 1 120); do
 		tmux capture-pane -p -t "$s" | grep -q '# $\|#$\|/ #' && break
@@ -193,24 +193,24 @@ t_tty() {
 	tmux send-keys -t "$s" 'exit' Enter
 	sleep 2
 	tmux kill-session -t "$s" 2>/dev/null
-	qb_remove t-tty
+	qb_remove ${QB_T}-tty
 	echo "$out" | grep -q 'typed-42' || fail "typed command not run: $out" || return
 	echo "$out" | grep -q '^30 100' || fail "resize not seen by stty size: $out"
 }
 
 t_pause_resume() {
-	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" t-pause sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/c; sleep 0.2; done' >/dev/null || fail "run -d" || return
-	qb_wait_status t-pause RUNNING 60 || return
+	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" ${QB_T}-pause sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/c; sleep 0.2; done' >/dev/null || fail "run -d" || return
+	qb_wait_status ${QB_T}-pause RUNNING 60 || return
 	sleep 1
-	ctd_ctr task pause t-pause || fail "pause failed" || return
-	qb_wait_status t-pause PAUSED 10 || return
+	ctd_ctr task pause ${QB_T}-pause || fail "pause failed" || return
+	qb_wait_status ${QB_T}-pause PAUSED 10 || return
 	sleep 2
-	ctd_ctr task resume t-pause || fail "resume failed" || return
+	ctd_ctr task resume ${QB_T}-pause || fail "resume failed" || return
 	local a b
-	a=$(ctd_ctr task exec --exec-id r1 t-pause cat /tmp/c)
+	a=$(ctd_ctr task exec --exec-id r1 ${QB_T}-pause cat /tmp/c)
 	sleep 2
-	b=$(ctd_ctr task exec --exec-id r2 t-pause cat /tmp/c)
-	qb_remove t-pause
+	b=$(ctd_ctr task exec --exec-id r2 ${QB_T}-pause cat /tmp/c)
+	qb_remove ${QB_T}-pause
 	# Paused for 2 s: the counter must have advanced by far less than the
 	# ~10 steps of 2 s running; after resume it advances again.
 	[ -n "$a" ] && [ -n "$b" ] || fail "counter unreadable ($a, $b)" || return
@@ -220,28 +220,28 @@ t_pause_resume() {
 t_network() {
 	local out gw
 	gw=$(qb_gateway)
-	out=$(qb_run "$IMG" t-net sh -c "ip -4 addr show eth0; ping -c 1 -W 5 $gw >/dev/null && echo gw-ok") || fail "run failed: $out" || return
+	out=$(qb_run "$IMG" ${QB_T}-net sh -c "ip -4 addr show eth0; ping -c 1 -W 5 $gw >/dev/null && echo gw-ok") || fail "run failed: $out" || return
 	echo "$out" | grep -q "inet ${QB_SUBNET%.*}\." || fail "no CNI address from $QB_SUBNET: $out" || return
 	echo "$out" | grep -q gw-ok || fail "bridge gateway $gw unreachable: $out"
 }
 
 t_two_containers_talk() {
-	run_detached t-na || return
+	run_detached ${QB_T}-na || return
 	local ip out
-	ip=$(ctd_ctr task exec --exec-id ip t-na ip -4 -o addr show eth0 | awk '{ split($4, a, "/"); print a[1] }')
-	[ -n "$ip" ] || fail "no address for t-na" || { qb_remove t-na; return 1; }
-	out=$(qb_run "$IMG" t-nb sh -c "ping -c 1 -W 5 $ip >/dev/null && echo peer-ok")
-	qb_remove t-na
-	[ "$out" = peer-ok ] || fail "t-nb could not reach t-na at $ip: $out"
+	ip=$(ctd_ctr task exec --exec-id ip ${QB_T}-na ip -4 -o addr show eth0 | awk '{ split($4, a, "/"); print a[1] }')
+	[ -n "$ip" ] || fail "no address for ${QB_T}-na" || { qb_remove ${QB_T}-na; return 1; }
+	out=$(qb_run "$IMG" ${QB_T}-nb sh -c "ping -c 1 -W 5 $ip >/dev/null && echo peer-ok")
+	qb_remove ${QB_T}-na
+	[ "$out" = peer-ok ] || fail "${QB_T}-nb could not reach ${QB_T}-na at $ip: $out"
 }
 
 t_events() {
 	ctd_ctr events >"$WORK/events" 2>&1 &
 	local epid=$!
 	sleep 0.5
-	run_detached t-ev || { kill $epid; return 1; }
-	ctd_ctr task exec --exec-id ev1 t-ev true
-	qb_remove t-ev
+	run_detached ${QB_T}-ev || { kill $epid; return 1; }
+	ctd_ctr task exec --exec-id ev1 ${QB_T}-ev true
+	qb_remove ${QB_T}-ev
 	sleep 1
 	kill $epid 2>/dev/null; wait $epid 2>/dev/null
 	local order
@@ -254,27 +254,27 @@ t_events() {
 }
 
 t_metrics() {
-	run_detached t-met || return
+	run_detached ${QB_T}-met || return
 	local out
-	out=$(ctd_ctr task metrics t-met 2>&1)
-	qb_remove t-met
+	out=$(ctd_ctr task metrics ${QB_T}-met 2>&1)
+	qb_remove ${QB_T}-met
 	echo "$out" | grep -qi 'memory' || fail "no memory metrics: $out"
 }
 
 t_three_at_once() {
 	local id
-	for id in t-m1 t-m2 t-m3; do run_detached "$id" || return; done
+	for id in ${QB_T}-m1 ${QB_T}-m2 ${QB_T}-m3; do run_detached "$id" || return; done
 	[ "$(ctd_ctr task ls | grep -c RUNNING)" -ge 3 ] || fail "not 3 running" || return
-	for id in t-m1 t-m2 t-m3; do qb_remove "$id"; done
-	assert_clean t-m1 t-m2 t-m3
+	for id in ${QB_T}-m1 ${QB_T}-m2 ${QB_T}-m3; do qb_remove "$id"; done
+	assert_clean ${QB_T}-m1 ${QB_T}-m2 ${QB_T}-m3
 }
 
 t_missing_command() {
 	local out
-	out=$(qb_run "$IMG" t-nocmd /no/such/binary 2>&1) && fail "ran a missing binary" || true
+	out=$(qb_run "$IMG" ${QB_T}-nocmd /no/such/binary 2>&1) && fail "ran a missing binary" || true
 	echo "$out" | grep -qiE 'no such file|not found' || fail "error does not say what is missing: $out" || return
-	ctd_ctr containers delete t-nocmd >/dev/null 2>&1
-	assert_clean t-nocmd
+	ctd_ctr containers delete ${QB_T}-nocmd >/dev/null 2>&1
+	assert_clean ${QB_T}-nocmd
 }
 
 tap_run "echo output" t_echo

@@ -62,7 +62,7 @@ scratch_holders() {
 t_scratch_size() {
 	local out kb
 	scratch_on
-	out=$(qb_run "$IMG" t-sc-size df -k /) || fail "ctr run failed: $out" || return
+	out=$(qb_run "$IMG" ${QB_T}-sc-size df -k /) || fail "ctr run failed: $out" || return
 	scratch_off
 	# "overlay  <1K-blocks> <used> <available> <use%> /": overlayfs reports
 	# its upper's filesystem, the ext4 grown to the disk in the guest.
@@ -71,58 +71,58 @@ t_scratch_size() {
 	echo "# / is ${kb} KiB for scratch_size_mb=$SCRATCH_MB"
 	[ "$kb" -gt $(( SCRATCH_MB * 1024 * 95 / 100 )) ] && [ "$kb" -le $(( SCRATCH_MB * 1024 )) ] ||
 		fail "/ is $kb KiB, want about $SCRATCH_MB MiB: $out" || return
-	assert_clean t-sc-size
+	assert_clean ${QB_T}-sc-size
 }
 
 t_scratch_big_write() {
 	local out
 	scratch_on
 	# 700 MiB > the guest's 512 MiB RAM: impossible on a tmpfs upper.
-	out=$(qb_run "$IMG" t-sc-big sh -c 'dd if=/dev/zero of=/big bs=1M count=700 2>&1 && sync && echo tail >>/big && stat -c %s /big') ||
+	out=$(qb_run "$IMG" ${QB_T}-sc-big sh -c 'dd if=/dev/zero of=/big bs=1M count=700 2>&1 && sync && echo tail >>/big && stat -c %s /big') ||
 		fail "ctr run failed: $out" || { scratch_off; return 1; }
 	scratch_off
 	echo "$out" | tail -1 | grep -qx 734003205 || fail "wrote: $out" || return
-	assert_clean t-sc-big
+	assert_clean ${QB_T}-sc-big
 }
 
 t_scratch_file_lifetime() {
 	local h n
 	scratch_on
-	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" t-sc-life sleep 100000 >/dev/null ||
+	ctd_ctr run -d --runtime "$QB_RUNTIME" "$IMG" ${QB_T}-sc-life sleep 100000 >/dev/null ||
 		fail "run -d failed" || { scratch_off; return 1; }
 	scratch_off
-	qb_wait_status t-sc-life RUNNING 60 || { qb_remove t-sc-life; return 1; }
+	qb_wait_status ${QB_T}-sc-life RUNNING 60 || { qb_remove ${QB_T}-sc-life; return 1; }
 	# Attached, of the configured size, and already unlinked: it cannot
 	# outlive the VM whatever happens to the shim.
 	h=$(scratch_holders)
 	echo "# holders: $h"
 	n=$(echo "$h" | grep -c " $(( SCRATCH_MB << 20 ))\$")
-	ls "$QB_STATE" | grep -q '^scratch\.' && { qb_remove t-sc-life; fail "scratch file visible in $QB_STATE"; return 1; }
-	ctd_ctr task exec --exec-id w t-sc-life sh -c 'echo data >/f && sync' || { qb_remove t-sc-life; fail "exec write failed"; return 1; }
-	qb_remove t-sc-life
+	ls "$QB_STATE" | grep -q '^scratch\.' && { qb_remove ${QB_T}-sc-life; fail "scratch file visible in $QB_STATE"; return 1; }
+	ctd_ctr task exec --exec-id w ${QB_T}-sc-life sh -c 'echo data >/f && sync' || { qb_remove ${QB_T}-sc-life; fail "exec write failed"; return 1; }
+	qb_remove ${QB_T}-sc-life
 	[ "$n" -ge 1 ] || fail "no open scratch disk of $SCRATCH_MB MiB while running: $h" || return
-	assert_clean t-sc-life
+	assert_clean ${QB_T}-sc-life
 }
 
 t_scratch_bad_value() {
 	local out
 	scratch_on 16
-	out=$(qb_run "$IMG" t-sc-bad true 2>&1) && { scratch_off; fail "ran with scratch_size_mb=16: $out"; return 1; }
+	out=$(qb_run "$IMG" ${QB_T}-sc-bad true 2>&1) && { scratch_off; fail "ran with scratch_size_mb=16: $out"; return 1; }
 	scratch_off
-	ctd_ctr containers delete t-sc-bad >/dev/null 2>&1
-	ctd_ctr snapshots rm t-sc-bad >/dev/null 2>&1
+	ctd_ctr containers delete ${QB_T}-sc-bad >/dev/null 2>&1
+	ctd_ctr snapshots rm ${QB_T}-sc-bad >/dev/null 2>&1
 	echo "$out" | grep -q 'storage.scratch_size_mb (16 MiB) must be between' ||
 		fail "error does not name storage.scratch_size_mb: $out" || return
-	assert_clean t-sc-bad
+	assert_clean ${QB_T}-sc-bad
 }
 
 t_scratch_read_only() {
 	local out
 	scratch_on
-	out=$(qb_run --read-only "$IMG" t-sc-ro sh -c 'touch /newfile 2>&1; echo rc=$?')
+	out=$(qb_run --read-only "$IMG" ${QB_T}-sc-ro sh -c 'touch /newfile 2>&1; echo rc=$?')
 	scratch_off
 	case "$out" in *"Read-only file system"*rc=1*) ;; *) fail "read-only rootfs not honoured: $out" || return ;; esac
-	assert_clean t-sc-ro
+	assert_clean ${QB_T}-sc-ro
 }
 
 # The host filesystem under the scratch disk fills up (a sparse disk can
@@ -132,7 +132,7 @@ t_scratch_host_full() {
 	local out rc p
 	mount -t tmpfs -o size=128m,mode=0755 qb-sto-full "$QB_STATE" || tap_skip "cannot mount a tmpfs on the state dir"
 	scratch_on
-	out=$(timeout 180 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" run --rm --runtime "$QB_RUNTIME" "$IMG" t-sc-full sh -c 'dd if=/dev/zero of=/big bs=1M count=400 conv=fsync 2>&1; echo dd-rc=$?' 2>&1)
+	out=$(timeout 180 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" run --rm --runtime "$QB_RUNTIME" "$IMG" ${QB_T}-sc-full sh -c 'dd if=/dev/zero of=/big bs=1M count=400 conv=fsync 2>&1; echo dd-rc=$?' 2>&1)
 	rc=$?
 	scratch_off
 	if [ "$rc" -eq 124 ]; then
@@ -141,14 +141,14 @@ t_scratch_host_full() {
 		for p in $(scratch_holders | cut -d: -f1); do
 			[ "$(readlink "/proc/$p/exe")" = "$(command -v qemu-system-x86_64)" ] && kill -KILL "$p"
 		done
-		qb_remove t-sc-full
+		qb_remove ${QB_T}-sc-full
 		ctd_ctr task ls >&2
 		umount -l "$QB_STATE"
 		fail "container hung with the host full (VM paused on ENOSPC?)"
 		return 1
 	fi
 	echo "# rc=$rc: $out"
-	assert_clean t-sc-full
+	assert_clean ${QB_T}-sc-full
 	local clean=$?
 	umount "$QB_STATE" || umount -l "$QB_STATE"
 	[ "$clean" -eq 0 ] || return 1
@@ -241,7 +241,7 @@ import_layered() {
 t_layers_whiteout_overwrite() {
 	local out
 	import_layered || return
-	out=$(qb_run "$LAYERED" t-layers sh -c 'ls /data | tr "\n" " "; echo; cat /data/over; test -e /data/gone && echo gone-present || echo gone-absent; cat /data/keep; cat /swap/dir2file; ls /swap/file2dir; test -e /rmdir && echo rmdir-present || echo rmdir-absent') ||
+	out=$(qb_run "$LAYERED" ${QB_T}-layers sh -c 'ls /data | tr "\n" " "; echo; cat /data/over; test -e /data/gone && echo gone-present || echo gone-absent; cat /data/keep; cat /swap/dir2file; ls /swap/file2dir; test -e /rmdir && echo rmdir-present || echo rmdir-absent') ||
 		fail "ctr run failed: $out" || return
 	echo "# $out" | tr '\n' ' '; echo
 	[ "$(echo "$out" | sed -n 1p)" = "added keep over " ] || fail "ls /data: $(echo "$out" | sed -n 1p)" || return
@@ -251,7 +251,7 @@ t_layers_whiteout_overwrite() {
 	[ "$(echo "$out" | sed -n 5p)" = nowfile ] || fail "directory replaced by a file: $out" || return
 	[ "$(echo "$out" | sed -n 6p)" = y ] || fail "file replaced by a directory: $out" || return
 	[ "$(echo "$out" | sed -n 7p)" = rmdir-absent ] || fail "whiteout of a directory ignored: $out" || return
-	assert_clean t-layers
+	assert_clean ${QB_T}-layers
 }
 
 # The container's own deletes and overwrites of image files on a scratch
@@ -260,23 +260,23 @@ t_layers_on_scratch() {
 	local out
 	import_layered || return
 	scratch_on
-	out=$(qb_run "$LAYERED" t-layers-sc sh -c 'rm /data/keep && echo newer >/data/over && ls /data | tr "\n" " "; echo; cat /data/over') ||
+	out=$(qb_run "$LAYERED" ${QB_T}-layers-sc sh -c 'rm /data/keep && echo newer >/data/over && ls /data | tr "\n" " "; echo; cat /data/over') ||
 		fail "ctr run failed: $out" || { scratch_off; return 1; }
 	scratch_off
 	[ "$(echo "$out" | sed -n 1p)" = "added over " ] || fail "ls /data after rm: $out" || return
 	[ "$(echo "$out" | sed -n 2p)" = newer ] || fail "overwrite: $out" || return
 	# The next container from the image sees the image, not those writes.
-	out=$(qb_run "$LAYERED" t-layers-sc2 cat /data/keep /data/over) || fail "second run failed: $out" || return
+	out=$(qb_run "$LAYERED" ${QB_T}-layers-sc2 cat /data/keep /data/over) || fail "second run failed: $out" || return
 	[ "$out" = "keep
 new" ] || fail "second container saw: $out" || return
-	assert_clean t-layers-sc t-layers-sc2
+	assert_clean ${QB_T}-layers-sc ${QB_T}-layers-sc2
 }
 
 t_layers_opaque_dir() {
 	local out
 	import_layered || return
-	out=$(qb_run "$LAYERED" t-opaque sh -c 'ls /olddir | tr "\n" " "') || fail "ctr run failed: $out" || return
-	assert_clean t-opaque || return
+	out=$(qb_run "$LAYERED" ${QB_T}-opaque sh -c 'ls /olddir | tr "\n" " "') || fail "ctr run failed: $out" || return
+	assert_clean ${QB_T}-opaque || return
 	# Known limitation (docs/STORAGE.md): without CAP_SYS_ADMIN the shim
 	# cannot read trusted.overlay.opaque, so mkfs.erofs drops the marker.
 	tap_skip "opaque directories need CAP_SYS_ADMIN in the image builder (trusted.overlay.opaque is unreadable to the shim); /olddir shows: $out"

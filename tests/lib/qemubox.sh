@@ -23,6 +23,9 @@
 QB_TOP=${QB_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 QB_RUNTIME=io.containerd.qemubox.v1
 QB_DIR=
+# Container ids of a suite start with $QB_T: the sandbox netns (qemubox-<id>)
+# is host-wide, so two runs of a suite on one machine must not share ids.
+QB_T=${QB_T:-t$$}
 
 qb_setup() {
 	local r
