@@ -7,7 +7,8 @@ $(BUILD)/test/test_qemu_argv: $(call asan_objs,tests/unit/test_qemu_argv.c tests
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_qemu_argv
 
-VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_priv.c vmmon/elf_deps.c vmmon/qemu_launcher.c \
+VMMON_SRCS := vmmon/vmmon.c vmmon/vm_lifecycle.c vmmon/hotplug.c vmmon/console.c \
+	vmmon/vmmon_priv.c vmmon/elf_deps.c vmmon/qemu_launcher.c \
 	$(VMMON_SRCS_ARGV) $(VMMON_SRCS_QMP) seccomp/vmmon.c
 $(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS) $(CONFIG_SRCS) $(SECCOMP_SRCS_BASE) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)

@@ -1,0 +1,148 @@
+/*
+ * qemubox-vmmon's state, shared by its files: vmmon.c (loop, dispatch,
+ * replies), vm_lifecycle.c (start, QMP events, shutdown, exit, KVM probe),
+ * hotplug.c (vCPU and DIMM add/remove over QMP), console.c (QEMU's serial
+ * console and stderr relay). One VM per process, so one global.
+ */
+#ifndef QEMUBOX_VMMON_H
+#define QEMUBOX_VMMON_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "imsg/imsg.h"
+#include "imsg/qemubox_imsg.h"
+#include "lib/error.h"
+#include "seccomp/seccomp.h"
+#include "vmmon/qmp.h"
+#include "vmmon/vmmon_priv.h"
+
+#define CONSOLE_DEFAULT_MAX  (16ull * 1024 * 1024)
+#define QMP_CMD_TIMEOUT_MS   10000
+#define QMP_READY_TIMEOUT_MS 30000
+#define KVM_PROBE_TIMEOUT_MS 1500
+#define UNPLUG_TIMEOUT_MS    60000
+#define MAX_HOTPLUG          64
+
+enum vm_state { VM_NONE, VM_STARTING, VM_RUNNING, VM_EXITED };
+
+/* An imsg request waiting on QMP. */
+struct req {
+	uint32_t peerid;
+	uint32_t type;
+	int step;
+	uint64_t size;
+	char dev[QB_VMM_DEVID_MAX];
+	char mem[QB_VMM_DEVID_MAX];
+};
+
+/* A device_del waiting for DEVICE_DELETED. */
+struct unplug {
+	struct req *r;
+	uint64_t deadline;
+};
+
+struct vm {
+	enum vm_state state;
+	pid_t pid;
+	int pidfd;
+	struct qmp *qmp;
+	int con_fd; /* our end of QEMU's serial console */
+	int log_fd; /* console.log from the shim, -1 = discard */
+	uint64_t log_written, log_max;
+	bool log_truncated;
+	uint32_t start_peerid;
+	struct qb_vmm_start_res start_res;
+	uint64_t ready_deadline;
+	bool qmp_ready;
+	/* shutdown: 0 none, 1 powerdown sent, 2 quit sent, 3 killed */
+	int sd_step;
+	uint64_t sd_deadline, sd_timeout;
+	bool sd_reply;
+	uint32_t sd_peerid;
+	bool killed;
+	const char *kill_why; /* for the exit event's detail */
+	bool got_shutdown;
+	char shutdown_reason[64];
+	bool shutdown_guest;
+	/* hotplug bookkeeping (q35 only) */
+	char cpus[MAX_HOTPLUG][QB_VMM_DEVID_MAX];
+	int ncpus;
+	char dimms[MAX_HOTPLUG][QB_VMM_DEVID_MAX];
+	char mems[MAX_HOTPLUG][QB_VMM_DEVID_MAX];
+	int ndimms;
+	unsigned seq;
+	struct unplug unplug;
+	unsigned max_cpus;
+};
+
+struct staged {
+	int kernel, initrd, channel, log, tap, vhost;
+	int disks[QB_VMM_MAX_DISKS];
+};
+
+struct vmmon {
+	struct imsgbuf ibuf;
+	const char *user, *qemu_path, *share_path;
+	enum qb_seccomp_mode seccomp_mode;
+	uint64_t shutdown_timeout_ms;
+	struct vmmon_jailed jailed;
+	pid_t launcher_pid;
+	int launcher_sock;
+	int qmp_fd, con_fd; /* our ends, made before the launcher */
+	int err_fd;         /* QEMU's stderr, read end */
+	char err_tail[256]; /* its last line, quoted when QEMU fails */
+	pid_t probe_pid;
+	int probe_fd;
+	uint64_t probe_deadline;
+	int kvm_ok; /* -1 unknown */
+	struct staged st;
+	/* START waiting for the KVM probe */
+	bool start_deferred;
+	uint32_t start_peerid;
+	struct qb_vmm_start_req start_req;
+	struct vm vm;
+};
+
+extern struct vmmon vmmon;
+
+/* vmmon.c: replies to the shim, requests waiting on QMP. */
+void send_msg(uint32_t type, uint32_t peerid, const void *data, size_t len);
+void send_error(uint32_t peerid, uint32_t req_type, int errnum, int code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void send_guest_evt(uint32_t kind, const char *detail);
+struct req *req_new(uint32_t peerid, uint32_t type);
+void req_fail(struct req *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool qmp_failed(struct req *r, const struct qmp_result *res, const char *what);
+int vm_qmp(const char *cmd, json_object *args, qmp_result_cb cb, void *arg);
+void req_qmp(
+    struct req *r, const char *cmd, json_object *args, qmp_result_cb cb);
+
+/* vm_lifecycle.c */
+void staged_reset(void);
+int stage_fd(const struct qb_vmm_fd *f, int fd);
+void vm_kill(const char *why);
+int vm_start(
+    const struct qb_vmm_start_req *q, uint32_t peerid, struct qb_error *err);
+void vm_status(struct req *r);
+void vm_pause_resume(struct req *r);
+void sd_advance(void);
+void vm_exited(int status);
+void probe_start(void);
+void probe_finish(int result);
+
+/* hotplug.c */
+void hotplug_cpu(struct req *r);
+void hotplug_mem(struct req *r);
+void unplug_done(bool ok, const char *why);
+
+/* console.c */
+void console_read(void);
+ssize_t qemu_stderr_read(void);
+
+#endif
