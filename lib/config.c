@@ -32,13 +32,16 @@
 
 enum cfg_kind {
 	CK_BOOL,
-	CK_UINT,     /* unsigned or uint64_t, by size */
-	CK_DURATION, /* Go duration string -> uint64_t milliseconds */
-	CK_PATH,     /* absolute path -> char[size] */
-	CK_PATHLIST, /* network.cni_bin_dirs */
-	CK_ENUM,     /* one of choices -> int (index) */
-	CK_CHOICE,   /* one of choices -> char[size] */
-	CK_USER,     /* a user name -> char[size] */
+	CK_UINT,      /* unsigned or uint64_t, by size */
+	CK_DURATION,  /* Go duration string -> uint64_t milliseconds */
+	CK_PATH,      /* absolute path -> char[size] */
+	CK_PATHLIST,  /* network.cni_bin_dirs */
+	CK_ENUM,      /* one of choices -> int (index) */
+	CK_CHOICE,    /* one of choices -> char[size] */
+	CK_USER,      /* a user name -> char[size] */
+	CK_PERCENT,   /* integer or fraction -> double; min 0 or 1: [0,100] or
+	                 (0,100] */
+	CK_STABILITY, /* sample count or duration -> struct qb_stability */
 };
 
 struct cfg_key {
@@ -91,6 +94,14 @@ static const char *const compression_names[] = {"none", "lz4", NULL};
 	{                                                            \
 		.name = n, .kind = CK_UINT, .off = F(field),         \
 		.size = FS(field), .min = lo, .max = hi, .rule = why \
+	}
+#define K_PERCENT(n, field, lo)                                           \
+	{                                                                 \
+		.name = n, .kind = CK_PERCENT, .off = F(field), .min = lo \
+	}
+#define K_STABILITY(n, field)                                    \
+	{                                                        \
+		.name = n, .kind = CK_STABILITY, .off = F(field) \
 	}
 #define K_DUR(n, field)                                         \
 	{                                                       \
@@ -159,21 +170,21 @@ static const struct cfg_key storage_keys[] = {
     {0},
 };
 
-#define HOTPLUG_KEYS(s)                                                    \
-	K_BOOL("enabled", s.enabled),                                      \
-	    K_DUR("monitor_interval", s.monitor_interval_ms),              \
-	    K_UINT("scale_up_threshold", s.scale_up_threshold, 1, 100,     \
-	        "must be between 1 and 100"),                              \
-	    K_UINT("scale_down_threshold", s.scale_down_threshold, 1, 100, \
-	        "must be between 1 and 100"),                              \
-	    K_DUR("scale_up_stability", s.scale_up_stability_ms),          \
-	    K_DUR("scale_down_stability", s.scale_down_stability_ms),      \
-	    K_DUR("scale_up_cooldown", s.scale_up_cooldown_ms),            \
-	    K_DUR("scale_down_cooldown", s.scale_down_cooldown_ms),        \
+#define HOTPLUG_KEYS(s)                                                   \
+	K_BOOL("enabled", s.enabled),                                     \
+	    K_DUR("monitor_interval", s.monitor_interval_ms),             \
+	    K_PERCENT("scale_up_threshold", s.scale_up_threshold, 1),     \
+	    K_PERCENT("scale_down_threshold", s.scale_down_threshold, 1), \
+	    K_STABILITY("scale_up_stability", s.scale_up_stability),      \
+	    K_STABILITY("scale_down_stability", s.scale_down_stability),  \
+	    K_DUR("scale_up_cooldown", s.scale_up_cooldown_ms),           \
+	    K_DUR("scale_down_cooldown", s.scale_down_cooldown_ms),       \
 	    K_BOOL("enable_scale_down", s.enable_scale_down)
 
 static const struct cfg_key cpu_hotplug_keys[] = {
     HOTPLUG_KEYS(cpu_hotplug),
+    K_PERCENT(
+        "scale_up_throttle_limit", cpu_hotplug.scale_up_throttle_limit, 0),
     {0},
 };
 
@@ -203,20 +214,24 @@ static const struct cfg_section sections[] = {
     {NULL, NULL},
 };
 
+/* The seed project's defaults (its examples/config.json), so a file
+ * written for it behaves the same here. */
 static void
-hotplug_defaults(struct qb_hotplug_config *h)
+hotplug_defaults(struct qb_hotplug_config *h, bool memory)
 {
 	h->enabled = false;
-	h->monitor_interval_ms = 5000;
-	h->scale_up_threshold = 80;
-	h->scale_down_threshold = 30;
-	h->scale_up_stability_ms = 10000;
-	h->scale_down_stability_ms = 10000;
-	h->scale_up_cooldown_ms = 30000;
-	h->scale_down_cooldown_ms = 30000;
-	h->enable_scale_down = true;
+	h->monitor_interval_ms = memory ? 10000 : 5000;
+	h->scale_up_threshold = memory ? 85.0 : 80.0;
+	h->scale_down_threshold = memory ? 60.0 : 50.0;
+	h->scale_up_stability.samples = memory ? 3 : 2;
+	h->scale_down_stability.samples = 6;
+	h->scale_up_cooldown_ms = memory ? 30000 : 10000;
+	h->scale_down_cooldown_ms = memory ? 60000 : 30000;
+	/* Unplugging DIMMs fails whenever the guest pinned a page there. */
+	h->enable_scale_down = !memory;
+	h->scale_up_throttle_limit = 5.0;
 	h->increment_size_mb = 128;
-	h->oom_safety_margin_mb = 64;
+	h->oom_safety_margin_mb = 128;
 }
 
 void
@@ -252,10 +267,8 @@ qb_config_defaults(struct qb_config *cfg)
 	cfg->storage.layer_cache_max_mb = 0;
 	SET_STR(cfg->storage.compression, "none");
 
-	hotplug_defaults(&cfg->cpu_hotplug);
-	hotplug_defaults(&cfg->memory_hotplug);
-	/* Unplugging DIMMs fails whenever the guest pinned a page there. */
-	cfg->memory_hotplug.enable_scale_down = false;
+	hotplug_defaults(&cfg->cpu_hotplug, false);
+	hotplug_defaults(&cfg->memory_hotplug, true);
 }
 
 const char *
@@ -452,6 +465,52 @@ read_uint(struct cfg_ctx *ctx, const struct cfg_key *k, const char *key,
 }
 
 static int
+read_percent(struct cfg_ctx *ctx, const struct cfg_key *k, const char *key,
+    struct json_object *v, double *dst)
+{
+	double d;
+
+	if (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double))
+		return cfg_fail(ctx, key, v, "must be a number");
+	d = json_object_get_double(v);
+	if (k->min == 0 ? !(d >= 0.0 && d <= 100.0) : !(d > 0.0 && d <= 100.0))
+		return cfg_fail(ctx, key, v,
+		    k->min == 0 ? "must be between 0 and 100"
+		                : "must be above 0 and at most 100");
+	*dst = d;
+	return 0;
+}
+
+static int read_duration(
+    struct cfg_ctx *ctx, const char *key, struct json_object *v, uint64_t *dst);
+
+/* A count of samples (the seed's form) or a duration. */
+static int
+read_stability(struct cfg_ctx *ctx, const char *key, struct json_object *v,
+    struct qb_stability *dst)
+{
+	int64_t n;
+
+	if (json_object_is_type(v, json_type_int)) {
+		n = json_object_get_int64(v);
+		if (n < 1 || n > 1000)
+			return cfg_fail(ctx, key, v,
+			    "must be a sample count between 1 and 1000 or a "
+			    "duration such as \"10s\"");
+		dst->samples = (unsigned)n;
+		dst->ms = 0;
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		dst->samples = 0;
+		return read_duration(ctx, key, v, &dst->ms);
+	}
+	return cfg_fail(ctx, key, v,
+	    "must be a sample count (e.g. 3) or a duration such as \"10s\"");
+}
+
+static int
 read_duration(
     struct cfg_ctx *ctx, const char *key, struct json_object *v, uint64_t *dst)
 {
@@ -506,6 +565,9 @@ read_path(struct cfg_ctx *ctx, const char *key, struct json_object *v,
 
 	if (read_string(ctx, key, v, NULL, size, &s) == -1)
 		return -1;
+	/* The seed project writes "" for "find it yourself": the default. */
+	if (s[0] == '\0')
+		return 0;
 	if (s[0] != '/')
 		return cfg_fail(ctx, key, v, "must be an absolute path");
 	copy_str(dst, size, s);
@@ -602,6 +664,11 @@ read_key(struct cfg_ctx *ctx, const struct cfg_key *k, const char *key,
 		return read_uint(ctx, k, key, v, field);
 	case CK_DURATION:
 		return read_duration(ctx, key, v, (uint64_t *)(void *)field);
+	case CK_PERCENT:
+		return read_percent(ctx, k, key, v, (double *)(void *)field);
+	case CK_STABILITY:
+		return read_stability(
+		    ctx, key, v, (struct qb_stability *)(void *)field);
 	case CK_PATH:
 		return read_path(ctx, key, v, field, k->size);
 	case CK_PATHLIST:
@@ -645,24 +712,38 @@ read_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
 	return 0;
 }
 
+/* A window given as a duration becomes whole samples, rounded up. */
+static void
+resolve_stability(struct qb_stability *st, uint64_t interval_ms)
+{
+	if (st->ms != 0)
+		st->samples =
+		    (unsigned)((st->ms + interval_ms - 1) / interval_ms);
+	if (st->samples == 0)
+		st->samples = 1;
+}
+
 static int
 check_hotplug(
-    struct cfg_ctx *ctx, const char *name, const struct qb_hotplug_config *h)
+    struct cfg_ctx *ctx, const char *name, struct qb_hotplug_config *h)
 {
 	char key[64];
 
 	if (h->scale_down_threshold >= h->scale_up_threshold) {
 		snprintf(key, sizeof(key), "%s.scale_down_threshold", name);
-		return cfg_fail_num(ctx, key, h->scale_down_threshold,
-		    "must be below scale_up_threshold (%u)",
+		return qb_seterr(ctx->err, QB_E_INVALID,
+		    "config %s: %s (%g) must be below scale_up_threshold (%g)",
+		    ctx->path, key, h->scale_down_threshold,
 		    h->scale_up_threshold);
 	}
+	resolve_stability(&h->scale_up_stability, h->monitor_interval_ms);
+	resolve_stability(&h->scale_down_stability, h->monitor_interval_ms);
 	return 0;
 }
 
 /* Rules between keys, after every key has its final value. */
 static int
-check_cross(struct cfg_ctx *ctx, const struct qb_config *cfg)
+check_cross(struct cfg_ctx *ctx, struct qb_config *cfg)
 {
 	if (check_hotplug(ctx, "cpu_hotplug", &cfg->cpu_hotplug) == -1 ||
 	    check_hotplug(ctx, "memory_hotplug", &cfg->memory_hotplug) == -1)

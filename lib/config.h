@@ -25,16 +25,32 @@ enum qb_transport {
 };
 enum qb_seccomp_mode { QB_SECCOMP_ENFORCE, QB_SECCOMP_LOG };
 
+/*
+ * A stability window: the file gives it either as a number of consecutive
+ * samples (the seed project's form, e.g. 2) or as a duration ("10s"). The
+ * parser resolves a duration against monitor_interval, so code reads only
+ * `samples` (>= 1).
+ */
+struct qb_stability {
+	unsigned samples;
+	uint64_t ms; /* as written, 0 when given as a count */
+};
+
 struct qb_hotplug_config {
 	bool enabled; /* cpu_hotplug.enabled / memory_hotplug.enabled */
 	uint64_t monitor_interval_ms;
-	unsigned scale_up_threshold;   /* percent, (0,100] */
-	unsigned scale_down_threshold; /* percent, (0,100], < up */
-	uint64_t scale_up_stability_ms;
-	uint64_t scale_down_stability_ms;
+	double scale_up_threshold;   /* percent, (0,100] */
+	double scale_down_threshold; /* percent, (0,100], < up */
+	struct qb_stability scale_up_stability;
+	struct qb_stability scale_down_stability;
 	uint64_t scale_up_cooldown_ms;
 	uint64_t scale_down_cooldown_ms;
 	bool enable_scale_down;
+	/* cpu_hotplug only: guest CPU throttling (percent of the interval
+	 * the containers' cgroups were throttled) at or above which the
+	 * controller neither adds nor removes vCPUs: the cgroup quota, not
+	 * the vCPU count, bounds the workload then. */
+	double scale_up_throttle_limit;
 	/* memory_hotplug only */
 	unsigned increment_size_mb; /* positive multiple of 128 */
 	unsigned oom_safety_margin_mb;

@@ -80,11 +80,15 @@ test_defaults(void **state)
 	assert_int_equal(cfg.security.seccomp, QB_SECCOMP_ENFORCE);
 	assert_string_equal(cfg.storage.compression, "none");
 	assert_false(cfg.cpu_hotplug.enabled);
-	assert_int_equal(cfg.cpu_hotplug.scale_up_threshold, 80);
-	assert_int_equal(cfg.cpu_hotplug.scale_down_threshold, 30);
+	assert_true(cfg.cpu_hotplug.scale_up_threshold == 80.0);
+	assert_true(cfg.cpu_hotplug.scale_down_threshold == 50.0);
 	assert_int_equal(cfg.cpu_hotplug.monitor_interval_ms, 5000);
-	assert_int_equal(cfg.cpu_hotplug.scale_up_stability_ms, 10000);
+	assert_int_equal(cfg.cpu_hotplug.scale_up_stability.samples, 2);
+	assert_int_equal(cfg.cpu_hotplug.scale_down_stability.samples, 6);
 	assert_int_equal(cfg.cpu_hotplug.scale_down_cooldown_ms, 30000);
+	assert_true(cfg.cpu_hotplug.scale_up_throttle_limit == 5.0);
+	assert_int_equal(cfg.memory_hotplug.monitor_interval_ms, 10000);
+	assert_int_equal(cfg.memory_hotplug.scale_up_stability.samples, 3);
 	assert_true(cfg.cpu_hotplug.enable_scale_down);
 	assert_false(cfg.memory_hotplug.enable_scale_down);
 	assert_int_equal(cfg.memory_hotplug.increment_size_mb, 128);
@@ -151,9 +155,45 @@ test_example_keys_known(void **state)
 			nkeys++;
 		}
 	}
-	/* 5 paths + 9 runtime + 3 network + 2 security + 3 storage + 9 + 11 */
-	assert_int_equal(nkeys, 42);
+	/* 5 paths + 9 runtime + 3 network + 2 security + 3 storage + 10 + 11 */
+	assert_int_equal(nkeys, 43);
 	json_object_put(root);
+	free(buf);
+}
+
+/*
+ * The Go qemubox's own examples/config.json (tests/config/seed/) loads as
+ * written: fractional thresholds, stability as sample counts, its throttle
+ * limit, and "" for paths it finds itself.
+ */
+static void
+test_seed_example_loads(void **state)
+{
+	struct qb_config cfg, def;
+	struct qb_error err;
+	char *buf;
+	size_t len;
+
+	(void)state;
+	buf = slurp(GOLDEN_DIR "/seed/config.json", &len);
+	if (qb_config_parse_values("seed", buf, len, &cfg, &err) == -1)
+		fail_msg("%s", err.msg);
+	qb_config_defaults(&def);
+	assert_string_equal(cfg.paths.qemu_path, def.paths.qemu_path);
+	assert_string_equal(
+	    cfg.paths.qemu_share_path, def.paths.qemu_share_path);
+	assert_false(cfg.cpu_hotplug.enabled);
+	assert_true(cfg.cpu_hotplug.scale_up_threshold == 80.0);
+	assert_true(cfg.cpu_hotplug.scale_down_threshold == 50.0);
+	assert_true(cfg.cpu_hotplug.scale_up_throttle_limit == 5.0);
+	assert_int_equal(cfg.cpu_hotplug.scale_up_stability.samples, 2);
+	assert_int_equal(cfg.cpu_hotplug.scale_down_stability.samples, 6);
+	assert_int_equal(cfg.cpu_hotplug.scale_up_cooldown_ms, 10000);
+	assert_true(cfg.memory_hotplug.scale_up_threshold == 85.0);
+	assert_int_equal(cfg.memory_hotplug.scale_up_stability.samples, 3);
+	assert_int_equal(cfg.memory_hotplug.oom_safety_margin_mb, 128);
+	assert_int_equal(cfg.memory_hotplug.monitor_interval_ms, 10000);
+	assert_false(cfg.memory_hotplug.enable_scale_down);
 	free(buf);
 }
 
@@ -205,13 +245,14 @@ test_valid_values(void **state)
 	assert_int_equal(cfg.runtime.shutdown_timeout_ms, 1500);
 	assert_int_equal(cfg.network.cni_timeout_ms, 90000);
 	assert_int_equal(cfg.cpu_hotplug.monitor_interval_ms, 250);
-	assert_int_equal(cfg.cpu_hotplug.scale_up_stability_ms, 30000);
-	assert_int_equal(cfg.cpu_hotplug.scale_down_stability_ms, 3599000);
+	/* Windows given as durations become whole samples of 250 ms. */
+	assert_int_equal(cfg.cpu_hotplug.scale_up_stability.samples, 120);
+	assert_int_equal(cfg.cpu_hotplug.scale_down_stability.samples, 14396);
 	assert_int_equal(cfg.cpu_hotplug.scale_up_cooldown_ms, 1000);
 	assert_int_equal(cfg.cpu_hotplug.scale_down_cooldown_ms, 3600000);
 	/* Omitted keys keep their defaults, booleans included. */
 	assert_true(cfg.cpu_hotplug.enable_scale_down);
-	assert_int_equal(cfg.memory_hotplug.monitor_interval_ms, 5000);
+	assert_int_equal(cfg.memory_hotplug.monitor_interval_ms, 10000);
 
 	if (qb_config_load(GOLDEN_DIR "/valid/hotplug.json", &cfg, &err) == -1)
 		fail_msg("%s", err.msg);
@@ -220,8 +261,8 @@ test_valid_values(void **state)
 	assert_int_equal(cfg.runtime.max_memory_mb, 2048);
 	assert_int_equal(cfg.memory_hotplug.increment_size_mb, 256);
 	assert_true(cfg.memory_hotplug.enable_scale_down);
-	assert_int_equal(cfg.cpu_hotplug.scale_up_threshold, 100);
-	assert_int_equal(cfg.cpu_hotplug.scale_down_threshold, 1);
+	assert_true(cfg.cpu_hotplug.scale_up_threshold == 100.0);
+	assert_true(cfg.cpu_hotplug.scale_down_threshold == 0.5);
 
 	if (qb_config_load(GOLDEN_DIR "/valid/alternatives.json", &cfg, &err) ==
 	    -1)
@@ -423,6 +464,7 @@ main(void)
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_example_is_defaults),
+	    cmocka_unit_test(test_seed_example_loads),
 	    cmocka_unit_test(test_example_keys_known),
 	    cmocka_unit_test(test_valid_values),
 	    cmocka_unit_test(test_duration_forms),
