@@ -1,0 +1,143 @@
+/*
+ * The hotplug policy (shim/hotplug_policy.h): samples in, decisions out, no
+ * I/O, so tests/unit/test_hotplug_policy.c can drive every rule with a clock
+ * of its own.
+ */
+#include <limits.h>
+
+#include "shim/hotplug_policy.h"
+
+void
+hp_params_cpu(struct hp_params *p, const struct qb_config *cfg)
+{
+	const struct qb_hotplug_config *h = &cfg->cpu_hotplug;
+
+	p->up_threshold = h->scale_up_threshold;
+	p->down_threshold = h->scale_down_threshold;
+	p->up_stability = h->scale_up_stability.samples;
+	p->down_stability = h->scale_down_stability.samples;
+	p->up_cooldown_ms = h->scale_up_cooldown_ms;
+	p->down_cooldown_ms = h->scale_down_cooldown_ms;
+	p->scale_down = h->enable_scale_down;
+	p->throttle_limit = h->scale_up_throttle_limit;
+	p->min = cfg->runtime.boot_cpus;
+	p->max = cfg->runtime.max_cpus;
+	p->step = 1;
+	p->margin = 0;
+}
+
+void
+hp_params_mem(struct hp_params *p, const struct qb_config *cfg)
+{
+	const struct qb_hotplug_config *h = &cfg->memory_hotplug;
+
+	p->up_threshold = h->scale_up_threshold;
+	p->down_threshold = h->scale_down_threshold;
+	p->up_stability = h->scale_up_stability.samples;
+	p->down_stability = h->scale_down_stability.samples;
+	p->up_cooldown_ms = h->scale_up_cooldown_ms;
+	p->down_cooldown_ms = h->scale_down_cooldown_ms;
+	p->scale_down = h->enable_scale_down;
+	p->throttle_limit = 0;
+	p->min = cfg->runtime.memory_mb;
+	p->max = cfg->runtime.max_memory_mb;
+	p->step = h->increment_size_mb;
+	p->margin = h->oom_safety_margin_mb;
+}
+
+static unsigned
+run(unsigned n, int hit)
+{
+	if (!hit)
+		return 0;
+	return n < UINT_MAX ? n + 1 : n;
+}
+
+static int
+cooled(const struct hp_state *st, uint64_t now, uint64_t cooldown)
+{
+	return !st->changed || now < st->last_change_ms ||
+	       now - st->last_change_ms >= cooldown;
+}
+
+/* The part both resources share: streaks, bounds, cooldowns. */
+static enum hp_decision
+decide(const struct hp_params *p, struct hp_state *st, uint64_t now, int high,
+    int low, int can_up, int can_down)
+{
+	st->high_run = run(st->high_run, high);
+	st->low_run = run(st->low_run, low);
+	if (can_up && st->high_run >= p->up_stability &&
+	    cooled(st, now, p->up_cooldown_ms))
+		return HP_UP;
+	if (p->scale_down && can_down && st->low_run >= p->down_stability &&
+	    cooled(st, now, p->down_cooldown_ms))
+		return HP_DOWN;
+	return HP_HOLD;
+}
+
+enum hp_decision
+hp_cpu_decide(const struct hp_params *p, struct hp_state *st,
+    const struct hp_cpu_sample *s)
+{
+	double projected;
+	int low = 0;
+
+	if (s->online == 0)
+		return HP_HOLD; /* a broken sample: decide nothing on it */
+	if (p->throttle_limit > 0 && s->throttled_pct >= p->throttle_limit) {
+		st->high_run = st->low_run = 0;
+		return HP_HOLD;
+	}
+	if (s->online > 1) {
+		projected = s->busy_pct * s->online / (s->online - 1);
+		low = projected <= p->down_threshold;
+	}
+	return decide(p, st, s->now_ms, s->busy_pct >= p->up_threshold, low,
+	    s->plugged + p->step <= p->max,
+	    s->plugged >= p->min + p->step && s->online > 1);
+}
+
+enum hp_decision
+hp_mem_decide(const struct hp_params *p, struct hp_state *st,
+    const struct hp_mem_sample *s)
+{
+	double pct;
+	unsigned after;
+	int high, low = 0;
+
+	if (s->total_mb == 0 || s->used_mb > s->total_mb)
+		return HP_HOLD;
+	pct = 100.0 * s->used_mb / s->total_mb;
+	high = pct >= p->up_threshold || s->total_mb - s->used_mb < p->margin;
+	if (s->total_mb > p->step) {
+		after = s->total_mb - p->step;
+		low = 100.0 * s->used_mb / after <= p->down_threshold &&
+		      after >= s->used_mb + p->margin;
+	}
+	return decide(p, st, s->now_ms, high, low,
+	    s->plugged_mb + p->step <= p->max,
+	    s->plugged_mb >= p->min + p->step);
+}
+
+void
+hp_note_change(struct hp_state *st, uint64_t now_ms)
+{
+	st->high_run = st->low_run = 0;
+	st->changed = true;
+	st->last_change_ms = now_ms;
+}
+
+const char *
+hp_decision_name(enum hp_decision d)
+{
+	switch (d) {
+	case HP_UP:
+		return "up";
+	case HP_DOWN:
+		return "down";
+	case HP_HOLD:
+		break;
+	}
+	return "hold";
+}
