@@ -11,6 +11,8 @@
 # Everything lives under one per-run `mktemp -d` ($CTD_DIR): root, state,
 # the gRPC/ttrpc/debug sockets, config and log; containerd's PATH starts with
 # our build/bin so `--runtime io.containerd.qemubox.v1` finds our shim.
+# CTD_CRI=1 before ctd_start enables containerd's CRI plugin instead (see
+# ctd_cri_config; tests/lib/cri.sh drives it).
 # ctd_stop kills containerd and any shim still serving it (found by its
 # -address argument, which names $CTD_DIR), unmounts what is left under
 # $CTD_DIR and removes it.
@@ -23,6 +25,10 @@ CTD_PID=
 CTD_SKIP=
 CTD_NS=${CTD_NS:-qbtest}
 CTD_IMAGE=
+CTD_CRI=${CTD_CRI:-}
+# CRI mode: CNI configuration directory and the pause (sandbox) image name.
+CTD_CNI_CONF_DIR=${CTD_CNI_CONF_DIR:-}
+CTD_PAUSE_IMAGE=${CTD_PAUSE_IMAGE:-docker.io/library/qb-pause:qemubox}
 
 # Why a test cannot run here, or nothing; sets CTD_SKIP.
 ctd_can_run() {
@@ -46,8 +52,10 @@ ctd_start() {
 	version = 2
 	root = "$CTD_DIR/root"
 	state = "$CTD_DIR/state"
-	# CRI wants CNI and a lot of start-up time; ctr does not need it.
-	disabled_plugins = ["io.containerd.grpc.v1.cri"]
+	$(if [ -n "$CTD_CRI" ]; then ctd_cri_config; else
+		# CRI wants CNI and a lot of start-up time; ctr does not need it.
+		echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
+	fi)
 	[grpc]
 	  address = "$CTD_SOCK"
 	[ttrpc]
@@ -65,6 +73,46 @@ ctd_start() {
 	CTD_SKIP="private containerd did not come up: $(tail -3 "$CTD_DIR/containerd.log" | tr '\n' ' ')"
 	ctd_stop
 	return 1
+}
+
+# containerd 1.6's CRI plugin for tests: no registry (the pause image is
+# imported locally, see ctd_cri_import_images), CNI from $CTD_CNI_CONF_DIR,
+# runtime handlers runc (to check the harness itself) and qemubox, which gets
+# every pod and container annotation in its OCI spec. restrict_oom_score_adj:
+# containerd here lacks the headroom to set the oom_score_adj CRI asks for.
+ctd_cri_config() {
+	cat <<-TOML
+	[plugins."io.containerd.grpc.v1.cri"]
+	  sandbox_image = "$CTD_PAUSE_IMAGE"
+	  restrict_oom_score_adj = true
+	  stream_server_address = "127.0.0.1"
+	  stream_server_port = "0"
+	  [plugins."io.containerd.grpc.v1.cri".containerd]
+	    snapshotter = "overlayfs"
+	    default_runtime_name = "runc"
+	    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+	      runtime_type = "io.containerd.runc.v2"
+	    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.qemubox]
+	      runtime_type = "io.containerd.qemubox.v1"
+	      pod_annotations = ["*"]
+	      container_annotations = ["*"]
+	  [plugins."io.containerd.grpc.v1.cri".cni]
+	    bin_dir = "/usr/lib/cni"
+	    conf_dir = "$CTD_CNI_CONF_DIR"
+	    max_conf_num = 1
+	TOML
+}
+
+# CRI mode: import the busybox image (CTD_IMAGE) and the pause image, whose
+# command sleeps forever, into CRI's namespace k8s.io.
+ctd_cri_import_images() {
+	local tar=$CTD_DIR/busybox-oci.tar ptar=$CTD_DIR/pause-oci.tar
+	CTD_IMAGE=docker.io/library/busybox:qemubox
+	[ -e "$tar" ] || "$CTD_TOP/scripts/mk-oci-image" "$tar" "$CTD_IMAGE" >/dev/null || return 1
+	[ -e "$ptar" ] || MK_OCI_CMD='["sleep","2147483647"]' \
+		"$CTD_TOP/scripts/mk-oci-image" "$ptar" "$CTD_PAUSE_IMAGE" >/dev/null || return 1
+	ctr --address "$CTD_SOCK" --namespace k8s.io images import "$tar" >/dev/null &&
+		ctr --address "$CTD_SOCK" --namespace k8s.io images import "$ptar" >/dev/null
 }
 
 # Start containerd on the existing $CTD_DIR and wait until it answers.

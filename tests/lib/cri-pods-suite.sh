@@ -1,0 +1,236 @@
+# shellcheck shell=bash
+# Pods through Kubernetes' CRI (containerd 1.6's CRI plugin driven by
+# build/cri/cri.js), for the runtime handler $CRI_HANDLER. Sourced by
+# tests/integration/39-cri-runc.sh (handler runc: checks the harness and the
+# expectations themselves) and 40-cri-pods.sh (handler qemubox), so both hold
+# qemubox to exactly what runc does.
+#
+# One pod "main" carries most tests (a VM per pod is slow under TCG): its ids
+# are kept in $WORK/ids between tests (each test runs in a subshell).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/containerd.sh
+. tests/lib/qemubox.sh
+. tests/lib/cri.sh
+
+T0=$(date +%s)
+cleanup() { cri_cleanup; ctd_stop; qb_teardown; }
+trap cleanup EXIT
+
+cri_suite_start "CRI pods ($CRI_HANDLER)"
+WORK=$QB_DIR/work
+mkdir -p "$WORK"
+NETNS_BEFORE=$(ls /run/netns 2>/dev/null | sort)
+
+# --- helpers -----------------------------------------------------------------
+
+save_id() { echo "$1=$2" >>"$WORK/ids"; }
+id_of() { sed -n "s/^$1=//p" "$WORK/ids" 2>/dev/null | tail -1; }
+start_ctr() { cri StartContainer "{\"container_id\":\"$1\"}" >/dev/null; }
+ctr_status() { cri ContainerStatus "{\"container_id\":\"$1\"}" | jq -c .status; }
+
+# exec_expect ID WANT_STDOUT WANT_STDERR WANT_EXIT CMD...
+exec_expect() {
+	local id=$1 out=$2 err=$3 code=$4 r
+	shift 4
+	r=$(cri_exec "$id" 30 "$@") || fail "ExecSync $* failed" || return
+	[ "$(jq -r .stdout <<<"$r")" = "$out" ] || fail "ExecSync $*: stdout $(jq .stdout <<<"$r"), want '$out'" || return
+	[ "$(jq -r .stderr <<<"$r")" = "$err" ] || fail "ExecSync $*: stderr $(jq .stderr <<<"$r"), want '$err'" || return
+	[ "$(jq -r .exit_code <<<"$r")" = "$code" ] || fail "ExecSync $*: exit $(jq .exit_code <<<"$r"), want $code"
+}
+
+# Netns, processes and (for qemubox) state that a removed pod must not leave.
+assert_pod_gone() {
+	local pod=$1 left n
+	cri ListPodSandbox '{}' | jq -e --arg id "$pod" 'all(.items[]; .id != $id)' >/dev/null ||
+		fail "pod $pod still listed" || return
+	cri ListContainers "{\"filter\":{\"pod_sandbox_id\":\"$pod\"}}" | jq -e '.containers == []' >/dev/null ||
+		fail "containers of pod $pod still listed" || return
+	for n in $(ls /run/netns 2>/dev/null | grep '^cni-'); do
+		grep -qxF "$n" <<<"$NETNS_BEFORE" && continue
+		# Another pod of this run may still hold one; only ours count.
+		cri ListPodSandbox '{}' | jq -r '.items[].id' | grep -q . && continue
+		fail "netns left: $n" || return
+	done
+	[ -z "$(ctd_shim_pids_of_pod "$pod")" ] || fail "shim of pod $pod still running" || return
+	if [ "$CRI_HANDLER" = qemubox ]; then
+		left=$(qb_procs_left)
+		cri ListPodSandbox '{}' | jq -e '.items == []' >/dev/null && [ -n "$left" ] &&
+			{ fail "processes left:$left"; return 1; }
+		left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock)$' | grep -F "$pod")
+		[ -z "$left" ] || fail "state left in $QB_STATE: $left" || return
+	fi
+	return 0
+}
+
+# Shims whose command line names the pod (runc's -id, qemubox's -id).
+ctd_shim_pids_of_pod() {
+	local p
+	for p in $(ctd_shim_pids); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "$p"
+	done
+}
+
+# --- tests -------------------------------------------------------------------
+
+t_status() {
+	local r
+	r=$(cri Status '{}') || fail "Status failed" || return
+	jq -e '[.status.conditions[] | select(.status)] | length == 2' <<<"$r" >/dev/null ||
+		fail "runtime or network not ready: $r"
+}
+
+t_pod_up() {
+	local pod r
+	pod=$(cri_run_pod main) || fail "RunPodSandbox failed" || return
+	save_id pod "$pod"
+	r=$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$pod\"}") || fail "PodSandboxStatus failed" || return
+	[ "$(jq -r .status.state <<<"$r")" = SANDBOX_READY ] || fail "pod not ready: $r" || return
+	[ "$(jq -r .status.runtime_handler <<<"$r")" = "$CRI_HANDLER" ] || fail "handler: $r" || return
+	jq -r .status.network.ip <<<"$r" | grep -Eq '^[0-9]+(\.[0-9]+){3}$' || fail "no pod IP: $r"
+}
+
+# One container exits 3, one serves HTTP on port 8080, one has a tty and sleeps.
+t_three_containers() {
+	local pod c s r
+	pod=$(id_of pod)
+	[ -n "$pod" ] || fail "no pod" || return
+	c=$(cri_create "$pod" exiter sh -c 'echo to-stdout; echo to-stderr >&2; exit 3') ||
+		fail "create exiter" || return
+	s=$(cri_create "$pod" server sh -c 'mkdir -p /www && echo pong >/www/index.html && exec httpd -f -p 8080 -h /www') ||
+		fail "create server" || return
+	r=$(CRI_TTY=true cri_create "$pod" shell sleep 100000) || fail "create shell" || return
+	save_id exiter "$c"; save_id server "$s"; save_id shell "$r"
+	start_ctr "$c" || fail "start exiter" || return
+	start_ctr "$s" || fail "start server" || return
+	start_ctr "$r" || fail "start shell" || return
+	cri_wait_state "$c" CONTAINER_EXITED 60 || fail "exiter did not exit" || return
+	[ "$(ctr_status "$c" | jq .exit_code)" = 3 ] || fail "exiter: $(ctr_status "$c")" || return
+	cri_wait_state "$s" CONTAINER_RUNNING 10 || fail "server not running" || return
+	cri_wait_state "$r" CONTAINER_RUNNING 10 || fail "shell not running"
+}
+
+# containerd writes CRI-format lines ("TIME STREAM F text") to the log path.
+t_logs() {
+	local c log
+	c=$(id_of exiter)
+	log=$(ctr_status "$c" | jq -r .log_path)
+	[ -f "$log" ] || fail "no log file $log" || return
+	grep -Eq '^[0-9TZ:.+-]+ stdout F to-stdout$' "$log" || fail "stdout line missing: $(cat "$log")" || return
+	grep -Eq '^[0-9TZ:.+-]+ stderr F to-stderr$' "$log" || fail "stderr line missing: $(cat "$log")"
+}
+
+t_exec() {
+	local sh
+	sh=$(id_of shell)
+	exec_expect "$sh" "hi" "there" 7 sh -c 'echo hi; echo there >&2; exit 7' || return
+	exec_expect "$sh" "shell" "" 0 sh -c 'echo $QB_CONTAINER' || return
+	exec_expect "$sh" "" "" 0 true || return
+	exec_expect "$(id_of server)" "pong" "" 0 cat /www/index.html
+}
+
+# A timed-out ExecSync fails and leaves no process behind.
+t_exec_timeout() {
+	local sh t0 r
+	sh=$(id_of shell)
+	t0=$(date +%s)
+	r=$(cri_exec "$sh" 2 sleep 4242 2>&1) && fail "ExecSync did not time out: $r" && return 1
+	grep -qi 'timeout\|deadline' <<<"$r" || fail "error does not name the timeout: $r" || return
+	[ $(( $(date +%s) - t0 )) -lt 30 ] || fail "timeout took $(( $(date +%s) - t0 ))s" || return
+	sleep 1
+	r=$(cri_exec "$sh" 30 ps) || fail "ps failed" || return
+	! jq -r .stdout <<<"$r" | grep -q 'sleep 4242' || fail "exec process left: $(jq -r .stdout <<<"$r")"
+}
+
+t_localhost() {
+	local i r
+	for i in $(seq 1 20); do
+		r=$(cri_exec "$(id_of shell)" 30 wget -qO- http://127.0.0.1:8080/) &&
+			[ "$(jq -r .stdout <<<"$r")" = pong ] && return 0
+		sleep 0.5
+	done
+	fail "shell could not reach server over localhost: $r"
+}
+
+t_hostname_dns() {
+	local sh
+	sh=$(id_of shell)
+	exec_expect "$sh" "main" "" 0 hostname || return
+	exec_expect "$(id_of server)" "main" "" 0 hostname || return
+	exec_expect "$sh" "main" "" 0 cat /etc/hostname || return
+	exec_expect "$sh" "nameserver 192.0.2.53" "" 0 grep -x 'nameserver 192.0.2.53' /etc/resolv.conf || return
+	exec_expect "$sh" "localhost" "" 0 sh -c 'grep -ow localhost /etc/hosts | head -1'
+}
+
+# StopContainer: SIGTERM, then SIGKILL once the grace period is over.
+t_stop_grace() {
+	local pod c t0 dt
+	pod=$(id_of pod)
+	c=$(cri_create "$pod" stubborn sh -c 'trap "" TERM; while :; do sleep 1; done') || fail "create" || return
+	start_ctr "$c" || fail "start" || return
+	cri_wait_state "$c" CONTAINER_RUNNING 30 || return 1
+	t0=$(date +%s.%N)
+	cri StopContainer "{\"container_id\":\"$c\",\"timeout\":3}" >/dev/null || fail "StopContainer failed" || return
+	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%d", (b - a) * 10 }')
+	[ "$dt" -ge 28 ] || fail "stopped after ${dt}00 ms, before the 3 s grace period" || return
+	[ "$(cri_state "$c")" = CONTAINER_EXITED ] || fail "not exited: $(ctr_status "$c")" || return
+	[ "$(ctr_status "$c" | jq .exit_code)" = 137 ] || fail "exit code: $(ctr_status "$c")" || return
+	cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "RemoveContainer failed"
+}
+
+# Restart in the same pod: remove the exited container, create the same name.
+t_restart_same_name() {
+	local pod c n
+	pod=$(id_of pod)
+	c=$(id_of exiter)
+	cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "RemoveContainer failed" || return
+	cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "second RemoveContainer failed" || return
+	n=$(cri_create "$pod" exiter sh -c 'echo again; exit 3') || fail "create again" || return
+	[ "$n" != "$c" ] || fail "same container id reused" || return
+	start_ctr "$n" || fail "start again" || return
+	cri_wait_state "$n" CONTAINER_EXITED 60 || return 1
+	[ "$(ctr_status "$n" | jq .exit_code)" = 3 ] || fail "exit code: $(ctr_status "$n")" || return
+	grep -q ' stdout F again$' "$(ctr_status "$n" | jq -r .log_path)" || fail "new log lacks output"
+}
+
+t_pod_stop_remove() {
+	local pod
+	pod=$(id_of pod)
+	cri StopPodSandbox "{\"pod_sandbox_id\":\"$pod\"}" >/dev/null || fail "StopPodSandbox failed" || return
+	cri StopPodSandbox "{\"pod_sandbox_id\":\"$pod\"}" >/dev/null || fail "second StopPodSandbox failed" || return
+	[ "$(cri_state "$(id_of shell)")" = CONTAINER_EXITED ] || fail "shell still $(cri_state "$(id_of shell)")" || return
+	cri RemovePodSandbox "{\"pod_sandbox_id\":\"$pod\"}" >/dev/null || fail "RemovePodSandbox failed" || return
+	cri RemovePodSandbox "{\"pod_sandbox_id\":\"$pod\"}" >/dev/null || fail "second RemovePodSandbox failed" || return
+	assert_pod_gone "$pod"
+}
+
+# An image that does not exist: CreateContainer fails and says so; the pod
+# stays usable and goes away cleanly.
+t_bad_image() {
+	local pod r
+	pod=$(cri_run_pod badimg) || fail "RunPodSandbox failed" || return
+	r=$(CRI_IMAGE=docker.io/library/qb-no-such-image:none cri_create "$pod" c sh 2>&1) &&
+		fail "CreateContainer succeeded: $r" && return 1
+	grep -q 'qb-no-such-image' <<<"$r" || fail "error does not name the image: $r" || return
+	[ "$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$pod\"}" | jq -r .status.state)" = SANDBOX_READY ] ||
+		fail "pod not ready after the failed create" || return
+	cri StopPodSandbox "{\"pod_sandbox_id\":\"$pod\"}" >/dev/null || fail "StopPodSandbox failed" || return
+	cri RemovePodSandbox "{\"pod_sandbox_id\":\"$pod\"}" >/dev/null || fail "RemovePodSandbox failed" || return
+	assert_pod_gone "$pod"
+}
+
+tap_run "CRI runtime and network ready" t_status
+tap_run "RunPodSandbox: ready, with an IP" t_pod_up
+tap_run "3 containers in one pod: exit 3, server, tty" t_three_containers
+tap_run "container logs in CRI format at the log path" t_logs
+tap_run "ExecSync outputs and exit codes" t_exec
+tap_run "ExecSync timeout leaves no process" t_exec_timeout
+tap_run "two containers talk over localhost" t_localhost
+tap_run "pod hostname and resolv.conf" t_hostname_dns
+tap_run "StopContainer: SIGKILL after the grace period" t_stop_grace
+tap_run "restart: remove + create the same name" t_restart_same_name
+tap_run "StopPodSandbox, RemovePodSandbox idempotent, nothing left" t_pod_stop_remove
+tap_run "bad image fails cleanly" t_bad_image
+echo "# CRI ($CRI_HANDLER) wall time: $(( $(date +%s) - T0 ))s"
+tap_done
