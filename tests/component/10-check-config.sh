@@ -3,6 +3,7 @@
 # QEMUBOX_CONFIG, exit codes and the exact messages.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
 shim=build/bin/containerd-shim-qemubox-v1
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -10,8 +11,7 @@ notok() { n=$((n + 1)); echo "not ok $n - $*"; }
 
 if [ ! -x "$shim" ] || ! "$shim" --help 2>&1 | grep -q -- --check-config; then
 	echo "1..1"
-	echo "ok 1 - check-config # SKIP $shim not built or has no --check-config"
-	exit 0
+	tap_skip_all 1 1 check-config "$shim not built or has no --check-config"
 fi
 echo "1..5"
 work=$(mktemp -d)

@@ -8,6 +8,7 @@
 # Needs `make all` first (kernel, initrd, driver).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
 
 B=build
 DRIVER=$B/test/guest_driver
@@ -23,8 +24,7 @@ BUSYBOX=$(command -v busybox)
 [ -n "$BUSYBOX" ] && file -L "$BUSYBOX" 2>/dev/null | grep -q static || missing="$missing busybox-static"
 if [ -n "$missing" ]; then
 	echo "1..1"
-	echo "ok 1 - guest API component test # SKIP missing:$missing (run make all)"
-	exit 0
+	tap_skip_all 1 1 "guest API component test" "missing:$missing (run make all)"
 fi
 
 tmp=$(mktemp -d)

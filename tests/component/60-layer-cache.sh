@@ -8,6 +8,7 @@
 # image script is deterministic and its layer becomes a working EROFS image.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
 
 TOOL=build/test/test_layer_cache
 MKFS=/usr/bin/mkfs.erofs
@@ -16,10 +17,8 @@ plan=12
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
 check() { if eval "$2"; then ok "$1"; else notok "$1" "failed: $2"; fi; }
-skip_rest() {
-	while [ "$n" -lt "$plan" ]; do n=$((n + 1)); echo "ok $n - layer cache # SKIP $1"; done
-	exit 0
-}
+skip_rest() { tap_skip_all $((n + 1)) "$plan" "layer cache" "$1"; }
+skip() { n=$((n + 1)); tap_skip_line "$n" "$1" "$2"; }
 
 echo "1..$plan"
 [ -x "$TOOL" ] || skip_rest "$TOOL not built (make)"
@@ -152,7 +151,7 @@ if [ $can_mount = 1 ]; then
 	fi
 else
 	for t in "image mounts" "writes through the overlay" "image checksum unchanged"; do
-		n=$((n + 1)); echo "ok $n - $t # SKIP $why"
+		skip "$t" "$why"
 	done
 fi
 
@@ -255,7 +254,7 @@ if [ -z "$ctd_skip" ]; then
 	ctr snapshots rm layer2 >/dev/null 2>&1
 else
 	for t in "containerd 2-layer snapshot stacked" "cache hits"; do
-		n=$((n + 1)); echo "ok $n - $t # SKIP $ctd_skip"
+		skip "$t" "$ctd_skip"
 	done
 fi
 
@@ -322,5 +321,5 @@ EOF
 		'grep -aq "RESULT top=top ls=gone etc=only sh=ok" "$g/console"'
 	grep -aq RESULT "$g/console" || tail -5 "$g/console" | sed 's/^/# /'
 else
-	n=$((n + 1)); echo "ok $n - guest stacks the plan's disks # SKIP $guest_skip"
+	skip "guest stacks the plan's disks" "$guest_skip"
 fi

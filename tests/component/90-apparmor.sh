@@ -4,14 +4,14 @@
 # its binary, and keeps the rules docs/SECURITY.md promises.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
 build=${BUILD:-build}
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 nok() { n=$((n + 1)); echo "not ok $n - $*"; }
 
 if ! command -v apparmor_parser >/dev/null; then
-	echo "ok 1 - apparmor profiles # SKIP apparmor_parser not installed"
-	exit 0
+	tap_skip_all 1 1 "apparmor profiles" "apparmor_parser not installed"
 fi
 make -s --no-print-directory $(for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu; do echo "$build/apparmor/$p"; done) || exit 1
 

@@ -7,6 +7,7 @@
 # missing, leaving no socket, bundle or process behind.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
 . tests/lib/containerd.sh
 
 SHIM=$CTD_BIN/containerd-shim-qemubox-v1
@@ -17,16 +18,10 @@ check() { # name, command...
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-skip_all() {
-	local i
-	for i in $(seq 1 "$1"); do n=$((n + 1)); echo "ok $n - ${2} # SKIP $3"; done
-}
-
 echo "1..12"
 
 if ! [ -x "$SHIM" ]; then
-	skip_all 12 "shim contract" "$SHIM not built (run make)"
-	exit 0
+	tap_skip_all 1 12 "shim contract" "$SHIM not built (run make)"
 fi
 
 # 1: -v names the binary, the version and the git revision.
@@ -51,8 +46,7 @@ check "delete: exit 0, DeleteResponse{exit_status 137, exited_at now}" \
 	-a "${secs:-0}" -ge "$((now - 5))" -a "${secs:-0}" -le "$((now + 5))"
 
 if ! ctd_start; then
-	skip_all 10 "containerd contract" "$CTD_SKIP"
-	exit 0
+	tap_skip_all $((n + 1)) 12 "containerd contract" "$CTD_SKIP"
 fi
 
 # 3-5: two bundles of one pod (same sandbox id) get one daemon; SIGTERM

@@ -36,14 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! [ -r "$HOSTILE_INITRD" ]; then
-	echo "ok 1 - hostile guest suite # SKIP $HOSTILE_INITRD not built (run make)"
-	exit 0
-fi
-if ! command -v cpio >/dev/null; then
-	echo "ok 1 - hostile guest suite # SKIP cpio not installed"
-	exit 0
-fi
+[ -r "$HOSTILE_INITRD" ] ||
+	tap_skip_all 1 1 "hostile guest suite" "$HOSTILE_INITRD not built (run make)"
+command -v cpio >/dev/null || tap_skip_all 1 1 "hostile guest suite" "cpio not installed"
 qb_suite_start "hostile guest suite"
 HSHARE=$QB_DIR/hostile-share
 mkdir -p "$WORK" "$HSHARE/kernel"

@@ -15,8 +15,8 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.."
 if [ -z "${QB_CRASH_TEST_NS:-}" ]; then
 	if [ "$(id -u)" != 0 ] || ! unshare -m --propagation private true 2>/dev/null; then
-		echo "ok 1 - crash recovery suite # SKIP needs root and a private mount namespace (unshare -m)"
-		exit 0
+		. tests/lib/tap.sh
+		tap_skip_all 1 1 "crash recovery suite" "needs root and a private mount namespace (unshare -m)"
 	fi
 	exec env QB_CRASH_TEST_NS=1 unshare -m --propagation private "$SELF" "$@"
 fi
@@ -29,8 +29,7 @@ cleanup() { ctd_stop; qb_teardown; }
 trap cleanup EXIT
 
 if ! mkdir -p /run/netns || ! mount -t tmpfs -o mode=0755 qbcrash /run/netns; then
-	echo "ok 1 - crash recovery suite # SKIP cannot mount a private /run/netns"
-	exit 0
+	tap_skip_all 1 1 "crash recovery suite" "cannot mount a private /run/netns"
 fi
 qb_suite_start "crash recovery suite"
 CLEANUP=$QB_PREFIX/bin/qemubox-cleanup

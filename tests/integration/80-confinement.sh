@@ -24,26 +24,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "$(id -u)" != 0 ]; then
-	echo "ok 1 - confinement # SKIP needs root"
-	exit 0
-fi
+[ "$(id -u)" = 0 ] || tap_skip_all 1 1 confinement "needs root"
 QB_DEBUG=true
 if ! qb_setup; then
 	echo "not ok 1 - scratch install (make install failed)"
 	exit 1
 fi
-if ! ctd_start; then
-	echo "ok 1 - confinement # SKIP $CTD_SKIP"
-	exit 0
-fi
-if ! ctd_import_busybox; then
-	echo "ok 1 - confinement # SKIP busybox image could not be imported"
-	exit 0
-fi
+ctd_start || tap_skip_all 1 1 confinement "$CTD_SKIP"
+ctd_import_busybox || tap_skip_all 1 1 confinement "busybox image could not be imported"
 if ! ctd_ctr run -d --runtime "$QB_RUNTIME" "$CTD_IMAGE" "$ID" sleep 100000 >"$QB_DIR/run.out" 2>&1; then
-	echo "ok 1 - confinement # SKIP the sandbox cannot start here: $(tail -2 "$QB_DIR/run.out" | tr '\n' ' ')"
-	exit 0
+	tap_skip_all 1 1 confinement "the sandbox cannot start here: $(tail -2 "$QB_DIR/run.out" | tr '\n' ' ')"
 fi
 for i in $(seq 1 600); do
 	ctd_ctr task ls 2>/dev/null | awk -v id="$ID" '$1 == id && $3 == "RUNNING" { f = 1 } END { exit !f }' && break
@@ -98,12 +88,12 @@ t_shim() { check "$SHIM" 0 0x0 0x0 0x0 1 2; }
 # NET_ADMIN (12), NET_RAW (13), SYS_ADMIN (21): docs/SECURITY.md
 t_privnet() { check "$PRIVNET" 0 0x203000 0x203000 0x203000 1 2; }
 t_vmmon() {
-	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user"
+	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user (scripts/setup-host)"
 	[ "$VMMON_UID" != 0 ] || fail "the qemubox user is uid 0" || return
 	check "$VMMON" "$VMMON_UID" 0x0 0x0 0x0 1 2
 }
 t_qemu() {
-	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user"
+	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user (scripts/setup-host)"
 	check "$QEMU" "$VMMON_UID" 0x0 0x0 0x0 1 2
 }
 # The shim (debug logging on) says which Landlock domain and seccomp mode it
@@ -113,7 +103,7 @@ t_shim_landlock() {
 	local log
 	log=$(ctd_log | grep 'proc=shim' | grep -E 'landlock_restrict|shim_confine')
 	if echo "$log" | grep -q 'the kernel has no Landlock'; then
-		tap_skip "kernel without Landlock: the shim warned and went on"
+		tap_skip "$(tap_host_cap landlock "the kernel has none: the shim warned and went on")"
 	fi
 	echo "$log" | grep -q 'landlock_restrict: enforced' || fail "no Landlock line: $log" || return
 	echo "$log" | grep -q 'shim_confine: Landlock and seccomp (enforce) applied' ||

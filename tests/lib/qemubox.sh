@@ -95,10 +95,8 @@ qb_suite_start() {
 		echo "not ok 1 - scratch install (make install failed)"
 		exit 1
 	fi
-	if ! ctd_start; then
-		echo "ok 1 - $1 # SKIP $CTD_SKIP"
-		exit 0
-	fi
+	declare -F tap_skip_all >/dev/null || . "$QB_TOP/tests/lib/tap.sh"
+	ctd_start || tap_skip_all 1 1 "$1" "$CTD_SKIP"
 	ctd_import_busybox || { echo "not ok 1 - import busybox image"; exit 1; }
 	IMG=$CTD_IMAGE
 	WORK=$QB_DIR/work

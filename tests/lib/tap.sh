@@ -8,12 +8,68 @@
 #                         subshell, so it reports by exiting with status 77)
 #   tap_done              print the plan line; exit 1 if any test failed
 #   fail MSG              inside a test: report why and return 1 (use `|| return`)
+#
+# Skips. A reason is either a host capability that cannot exist on some
+# machines (made with tap_host_cap; the kinds are listed in TAP_HOST_CAPS),
+# or anything else: a missing package or tool, an unbuilt file, no root, a
+# set-up that failed. Under CI=true only the first kind may skip; the others
+# fail, so a CI cannot hide a missing package. Every skip goes through
+# tap_skip_allowed; tests/run applies the same rule to the TAP it reads.
+#
+#   tap_host_cap CAP WHY  print the reason text "host capability CAP: WHY"
+#   tap_skip_allowed WHY  status 0 when a test may skip for WHY here
+#   tap_skip_line N NAME WHY   for suites that number their own lines: print
+#                         "ok N - NAME # SKIP WHY", or "not ok N - NAME" under
+#                         CI=true when WHY may not skip (then status 1)
+#   tap_skip_all FIRST LAST NAME WHY   tap_skip_line for FIRST..LAST, then
+#                         exit (status 1 when one of them failed)
 
 TAP_N=0
 TAP_FAILED=0
 TAP_SKIP_REASON=
 
-tap_skip() { echo "$*" >"${TAP_SKIP_FILE:-/dev/null}"; exit 77; }
+TAP_HOST_CAPS="kvm vhost-vsock landlock"
+
+tap_host_cap() {
+	case " $TAP_HOST_CAPS " in
+	*" $1 "*) echo "host capability $1: $2" ;;
+	*) echo "tap_host_cap: $1 is not a host capability ($TAP_HOST_CAPS)" ;;
+	esac
+}
+
+tap_skip_allowed() {
+	local c
+	[ "${CI:-}" = true ] || return 0
+	for c in $TAP_HOST_CAPS; do
+		case "$1" in "host capability $c: "*) return 0 ;; esac
+	done
+	return 1
+}
+
+tap_skip() {
+	if tap_skip_allowed "$*"; then
+		echo "$*" >"${TAP_SKIP_FILE:-/dev/null}"
+		exit 77
+	fi
+	echo "# CI=true: not a host capability, so not a skip: $*" >&2
+	exit 1
+}
+
+tap_skip_line() {
+	if tap_skip_allowed "$3"; then
+		echo "ok $1 - $2 # SKIP $3"
+		return 0
+	fi
+	echo "not ok $1 - $2"
+	echo "#   CI=true: not a host capability, so not a skip: $3"
+	return 1
+}
+
+tap_skip_all() {
+	local i rc=0
+	for i in $(seq "$1" "$2"); do tap_skip_line "$i" "$3" "$4" || rc=1; done
+	exit $rc
+}
 
 fail() { echo "# $*" >&2; return 1; }
 
