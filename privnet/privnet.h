@@ -14,6 +14,7 @@
 #include "imsg/qemubox_imsg.h"
 #include "lib/config.h"
 #include "lib/error.h"
+#include "lib/owner.h"
 #include "privnet/cni_result.h"
 
 #define PRIVNET_NETNS_DIR    "/run/netns"
@@ -197,12 +198,6 @@ int netdb_rec_decode(const char *buf, size_t len, struct netdb_rec *rec);
 /* Stamp new records with this owner (privnet: its parent, the shim). Reads
  * the boot id and pid namespace too: call before confinement. */
 void privnet_net_set_owner(int64_t pid);
-/* This boot's id (36 chars) and our pid namespace's inode; "" / 0 if they
- * cannot be read. Read once, then cached. */
-const char *privnet_boot_id(void);
-uint64_t privnet_pidns(void);
-/* The start time of pid (clock ticks since boot), 0 if it does not exist. */
-uint64_t proc_start_time(int64_t pid);
 
 /* --- who owns a sandbox's network (net_claim.c, pure) --- */
 
@@ -216,7 +211,7 @@ struct net_facts {
 	int has_record;
 	int64_t owner_pid;        /* from the record; 0 = unknown */
 	uint64_t owner_start;     /* from the record; 0 = unknown */
-	uint64_t owner_start_now; /* proc_start_time(owner_pid) now; 0 = gone */
+	uint64_t owner_start_now; /* owner_proc_start(owner_pid) now; 0 = gone */
 	int owner_boot_differs;   /* recorded in another boot */
 	int owner_pidns_differs;  /* recorded in another pid namespace */
 	int worker_alive;         /* the privnet that wrote it still runs */

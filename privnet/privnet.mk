@@ -1,6 +1,6 @@
 # privnet/: qemubox-privnet (root network helper) and qemubox-cleanup.
 PRIVNET_PURE_SRCS := privnet/cni_result.c privnet/cni_config.c \
-	privnet/privnet_validate.c privnet/net_claim.c
+	privnet/privnet_validate.c privnet/net_claim.c lib/owner.c
 
 $(BUILD)/test/test_cni_result: $(call asan_objs,tests/unit/test_cni_result.c $(PRIVNET_PURE_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)

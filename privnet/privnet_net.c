@@ -20,11 +20,11 @@ void
 privnet_net_set_owner(int64_t pid)
 {
 	owner_pid = pid;
-	owner_start = proc_start_time(pid);
+	owner_start = owner_proc_start(pid);
 	worker_pid = getpid();
-	worker_start = proc_start_time(worker_pid);
-	privnet_boot_id();
-	privnet_pidns();
+	worker_start = owner_proc_start(worker_pid);
+	owner_boot_id();
+	owner_pidns();
 }
 
 struct progress_ctx {
@@ -151,20 +151,23 @@ privnet_net_claim(struct netdb *db, const char *id, int scan_procs,
 	memset(&f, 0, sizeof(f));
 	f.netns_users = -1;
 	if (netdb_get(db, id, &r) == 0) {
+		struct owner_rec orec = {.pid = r.owner_pid,
+		    .start = r.owner_start,
+		    .pidns = r.owner_pidns};
+		struct owner_facts of;
+
+		snprintf(orec.boot, sizeof(orec.boot), "%s", r.owner_boot);
+		owner_facts_read(&orec, &of);
 		f.has_record = 1;
-		f.owner_pid = r.owner_pid;
-		f.owner_start = r.owner_start;
-		f.owner_start_now = proc_start_time(r.owner_pid);
-		f.owner_boot_differs =
-		    r.owner_boot[0] != '\0' && privnet_boot_id()[0] != '\0' &&
-		    strcmp(r.owner_boot, privnet_boot_id()) != 0;
-		f.owner_pidns_differs = r.owner_pidns != 0 &&
-		                        privnet_pidns() != 0 &&
-		                        r.owner_pidns != privnet_pidns();
+		f.owner_pid = of.pid;
+		f.owner_start = of.start;
+		f.owner_start_now = of.start_now;
+		f.owner_boot_differs = of.boot_differs;
+		f.owner_pidns_differs = of.pidns_differs;
 		f.worker_alive =
 		    !f.owner_boot_differs && !f.owner_pidns_differs &&
 		    r.worker_pid > 0 && r.worker_start != 0 &&
-		    proc_start_time(r.worker_pid) == r.worker_start;
+		    owner_proc_start(r.worker_pid) == r.worker_start;
 		snprintf(path, sizeof(path), "%s", r.netns);
 	} else if (errno != ENOENT)
 		return -1;
@@ -286,8 +289,8 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	rec.owner_pid = owner_pid;
 	rec.owner_start = owner_start;
 	snprintf(
-	    rec.owner_boot, sizeof(rec.owner_boot), "%s", privnet_boot_id());
-	rec.owner_pidns = privnet_pidns();
+	    rec.owner_boot, sizeof(rec.owner_boot), "%s", owner_boot_id());
+	rec.owner_pidns = owner_pidns();
 	rec.worker_pid = worker_pid;
 	rec.worker_start = worker_start;
 	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);

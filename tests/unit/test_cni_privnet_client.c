@@ -367,7 +367,7 @@ owner_alive(const struct netdb_rec *r)
 	f.has_record = 1;
 	f.owner_pid = r->owner_pid;
 	f.owner_start = r->owner_start;
-	f.owner_start_now = proc_start_time(r->owner_pid);
+	f.owner_start_now = owner_proc_start(r->owner_pid);
 	f.netns_users = -1;
 	return net_claim_decide(&f, NULL, 0) == NET_CLAIM_LIVE;
 }
@@ -395,7 +395,7 @@ test_netdb(void **state)
 	strcpy(rec.network, "qemubox-net");
 	strcpy(rec.veth, "eth0");
 	rec.owner_pid = 1;
-	rec.owner_start = proc_start_time(1);
+	rec.owner_start = owner_proc_start(1);
 	rec.conflist = "{\"a\":\"b\\\"c\"}";
 	assert_int_equal(netdb_put(db, &rec), 0);
 	assert_int_equal(netdb_get(db, "sb1", &got), 0);

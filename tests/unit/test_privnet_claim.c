@@ -220,17 +220,17 @@ test_start_time_of_real_processes(void **state)
 	int st;
 
 	(void)state;
-	me = proc_start_time(getpid());
+	me = owner_proc_start(getpid());
 	assert_true(me != 0);
 	/* comm is free text: a name with spaces and parens must not shift
 	 * the fields. */
 	assert_int_equal(prctl(PR_SET_NAME, "a) b ) c", 0, 0, 0), 0);
-	assert_true(proc_start_time(getpid()) == me);
-	assert_true(proc_start_time(0) == 0);
-	assert_true(proc_start_time(-5) == 0);
+	assert_true(owner_proc_start(getpid()) == me);
+	assert_true(owner_proc_start(0) == 0);
+	assert_true(owner_proc_start(-5) == 0);
 	/* This boot and pid namespace, as records are stamped. */
-	assert_int_equal(strlen(privnet_boot_id()), 36);
-	assert_true(privnet_pidns() != 0);
+	assert_int_equal(strlen(owner_boot_id()), 36);
+	assert_true(owner_pidns() != 0);
 
 	/* A real owner: live while it runs, stale once it is reaped. */
 	if ((pid = fork()) == 0) {
@@ -238,16 +238,16 @@ test_start_time_of_real_processes(void **state)
 		_exit(0);
 	}
 	assert_true(pid > 0);
-	child_start = proc_start_time(pid);
+	child_start = owner_proc_start(pid);
 	assert_true(child_start != 0);
-	f = record_of(pid, child_start, proc_start_time(pid));
+	f = record_of(pid, child_start, owner_proc_start(pid));
 	assert_int_equal(net_claim_decide(&f, NULL, 0), NET_CLAIM_LIVE);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	f = record_of(pid, child_start, proc_start_time(pid));
+	f = record_of(pid, child_start, owner_proc_start(pid));
 	assert_int_equal(net_claim_decide(&f, NULL, 0), NET_CLAIM_STALE);
 	/* Our own pid with the child's start time: a reused pid. */
-	f = record_of(getpid(), child_start, proc_start_time(getpid()));
+	f = record_of(getpid(), child_start, owner_proc_start(getpid()));
 	if (child_start != me)
 		assert_int_equal(
 		    net_claim_decide(&f, NULL, 0), NET_CLAIM_STALE);
