@@ -42,6 +42,8 @@ enum cfg_kind {
 	CK_PERCENT,   /* integer or fraction -> double; min 0 or 1: [0,100] or
 	                 (0,100] */
 	CK_STABILITY, /* sample count or duration -> struct qb_stability */
+	CK_UIDRANGE,  /* security.vmmon_uid_range */
+	CK_CGROUP,    /* a cgroup path -> char[size] */
 };
 
 struct cfg_key {
@@ -142,6 +144,7 @@ static const struct cfg_key runtime_keys[] = {
         "must be between 64 and 1048576"),
     K_DUR("boot_timeout", runtime.boot_timeout_ms),
     K_DUR("shutdown_timeout", runtime.shutdown_timeout_ms),
+    K_BOOL("keep_logs", runtime.keep_logs),
     {0},
 };
 
@@ -157,6 +160,11 @@ static const struct cfg_key security_keys[] = {
         .kind = CK_USER,
         .off = F(security.vmmon_user),
         .size = FS(security.vmmon_user)},
+    {.name = "vmmon_uid_range", .kind = CK_UIDRANGE},
+    {.name = "cgroup_parent",
+        .kind = CK_CGROUP,
+        .off = F(security.cgroup_parent),
+        .size = FS(security.cgroup_parent)},
     K_ENUM("seccomp", security.seccomp, seccomp_names),
     {0},
 };
@@ -261,6 +269,9 @@ qb_config_defaults(struct qb_config *cfg)
 	cfg->network.cni_timeout_ms = 30000;
 
 	SET_STR(cfg->security.vmmon_user, "qemubox");
+	cfg->security.vmmon_uid_first = QB_CONFIG_UID_FIRST;
+	cfg->security.vmmon_uid_last = QB_CONFIG_UID_LAST;
+	SET_STR(cfg->security.cgroup_parent, "/qemubox");
 	cfg->security.seccomp = QB_SECCOMP_ENFORCE;
 
 	cfg->storage.scratch_size_mb = 0;
@@ -623,6 +634,72 @@ read_user(struct cfg_ctx *ctx, const char *key, struct json_object *v,
 	return 0;
 }
 
+/*
+ * "FIRST-LAST", decimal: the uids (and gids of the same number) handed to
+ * sandboxes. Above every account (65536) and below 2^31 - 1 (tools that
+ * read ids as signed); "" turns per-sandbox uids off.
+ */
+static int
+read_uid_range(struct cfg_ctx *ctx, const char *key, struct json_object *v,
+    struct qb_config *cfg)
+{
+	unsigned long long first, last;
+	const char *s;
+	char *end;
+
+	if (read_string(ctx, key, v, NULL, 32, &s) == -1)
+		return -1;
+	if (s[0] == '\0') {
+		cfg->security.vmmon_uid_first = cfg->security.vmmon_uid_last = 0;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9')
+		goto bad;
+	errno = 0;
+	first = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9')
+		goto bad;
+	last = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		goto bad;
+	if (first < 65536 || last > 2147483646ULL || last < first)
+		goto bad;
+	cfg->security.vmmon_uid_first = (uint32_t)first;
+	cfg->security.vmmon_uid_last = (uint32_t)last;
+	return 0;
+bad:
+	return cfg_fail(ctx, key, v,
+	    "must be \"FIRST-LAST\" with 65536 <= FIRST <= LAST <= "
+	    "2147483646, or \"\" for one shared vmmon_user");
+}
+
+/* An absolute cgroup path: [A-Za-z0-9_.:@-] components, no "." or "..". */
+static int
+read_cgroup(struct cfg_ctx *ctx, const char *key, struct json_object *v,
+    char *dst, size_t size)
+{
+	const char *s, *p;
+
+	if (read_string(ctx, key, v, NULL, size, &s) == -1)
+		return -1;
+	if (s[0] != '/' || s[1] == '\0' || strstr(s, "//") != NULL ||
+	    strstr(s, "/./") != NULL || strstr(s, "/../") != NULL)
+		goto bad;
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		        (*p >= '0' && *p <= '9') || strchr("/_.:@-", *p)))
+			goto bad;
+	p = strrchr(s, '/');
+	if (p[1] == '\0' || strcmp(p, "/.") == 0 || strcmp(p, "/..") == 0)
+		goto bad;
+	copy_str(dst, size, s);
+	return 0;
+bad:
+	return cfg_fail(ctx, key, v,
+	    "must be an absolute cgroup path (components of "
+	    "[A-Za-z0-9_.:@-], no \".\" or \"..\", no trailing /)");
+}
+
 static int
 read_pathlist(struct cfg_ctx *ctx, const char *key, struct json_object *v,
     struct qb_config *cfg)
@@ -675,6 +752,10 @@ read_key(struct cfg_ctx *ctx, const struct cfg_key *k, const char *key,
 		return read_pathlist(ctx, key, v, cfg);
 	case CK_USER:
 		return read_user(ctx, key, v, field, k->size);
+	case CK_UIDRANGE:
+		return read_uid_range(ctx, key, v, cfg);
+	case CK_CGROUP:
+		return read_cgroup(ctx, key, v, field, k->size);
 	case CK_ENUM:
 		if (read_choice(ctx, k, key, v, &idx) == -1)
 			return -1;

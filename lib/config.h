@@ -17,6 +17,9 @@
 
 #define QB_CONFIG_DEFAULT_PATH "/etc/qemubox/config.json"
 #define QB_CONFIG_MAX_BIN_DIRS 8
+/* security.vmmon_uid_range default: 65536 uids above the first 200000. */
+#define QB_CONFIG_UID_FIRST 200000
+#define QB_CONFIG_UID_LAST  265535
 
 enum qb_transport {
 	QB_TRANSPORT_AUTO,
@@ -79,6 +82,7 @@ struct qb_config {
 		uint64_t boot_timeout_ms;     /* QEMU exec -> guest ready */
 		uint64_t shutdown_timeout_ms; /* each step of ACPI -> quit ->
 		                                 SIGKILL */
+		bool keep_logs; /* keep <log_dir>/<id> after Delete */
 	} runtime;
 	struct {
 		char cni_conf_dir[PATH_MAX];
@@ -88,6 +92,10 @@ struct qb_config {
 	} network;
 	struct {
 		char vmmon_user[64];
+		/* vmmon_uid_range "FIRST-LAST": one uid (= gid) per sandbox;
+		 * 0-0 ("") = every sandbox runs as vmmon_user. */
+		uint32_t vmmon_uid_first, vmmon_uid_last;
+		char cgroup_parent[PATH_MAX]; /* sandboxes without cgroupsPath */
 		enum qb_seccomp_mode seccomp;
 	} security;
 	struct {

@@ -77,6 +77,10 @@ test_defaults(void **state)
 	assert_string_equal(cfg.network.cni_bin_dirs[1], "/usr/lib/cni");
 	assert_int_equal(cfg.network.cni_timeout_ms, 30000);
 	assert_string_equal(cfg.security.vmmon_user, "qemubox");
+	assert_int_equal(cfg.security.vmmon_uid_first, 200000);
+	assert_int_equal(cfg.security.vmmon_uid_last, 265535);
+	assert_string_equal(cfg.security.cgroup_parent, "/qemubox");
+	assert_false(cfg.runtime.keep_logs);
 	assert_int_equal(cfg.security.seccomp, QB_SECCOMP_ENFORCE);
 	assert_string_equal(cfg.storage.compression, "none");
 	assert_false(cfg.cpu_hotplug.enabled);
@@ -155,8 +159,8 @@ test_example_keys_known(void **state)
 			nkeys++;
 		}
 	}
-	/* 5 paths + 9 runtime + 3 network + 2 security + 3 storage + 10 + 11 */
-	assert_int_equal(nkeys, 43);
+	/* 5 paths + 10 runtime + 3 network + 4 security + 3 storage + 10 + 11 */
+	assert_int_equal(nkeys, 46);
 	json_object_put(root);
 	free(buf);
 }
@@ -271,6 +275,11 @@ test_valid_values(void **state)
 	assert_true(cfg.runtime.debug);
 	assert_int_equal(cfg.security.seccomp, QB_SECCOMP_LOG);
 	assert_string_equal(cfg.security.vmmon_user, "_qemubox-vm1");
+	assert_int_equal(cfg.security.vmmon_uid_first, 0);
+	assert_int_equal(cfg.security.vmmon_uid_last, 0);
+	assert_string_equal(
+	    cfg.security.cgroup_parent, "/system.slice/qemubox-vms.slice");
+	assert_true(cfg.runtime.keep_logs);
 	assert_int_equal(cfg.network.n_cni_bin_dirs, 1);
 	assert_string_equal(cfg.network.cni_bin_dirs[0], "/usr/lib/cni");
 	assert_string_equal(cfg.network.cni_bin_dirs[1], "");
