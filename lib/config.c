@@ -650,7 +650,8 @@ read_uid_range(struct cfg_ctx *ctx, const char *key, struct json_object *v,
 	if (read_string(ctx, key, v, NULL, 32, &s) == -1)
 		return -1;
 	if (s[0] == '\0') {
-		cfg->security.vmmon_uid_first = cfg->security.vmmon_uid_last = 0;
+		cfg->security.vmmon_uid_first = cfg->security.vmmon_uid_last =
+		    0;
 		return 0;
 	}
 	if (s[0] < '0' || s[0] > '9')

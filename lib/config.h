@@ -95,7 +95,8 @@ struct qb_config {
 		/* vmmon_uid_range "FIRST-LAST": one uid (= gid) per sandbox;
 		 * 0-0 ("") = every sandbox runs as vmmon_user. */
 		uint32_t vmmon_uid_first, vmmon_uid_last;
-		char cgroup_parent[PATH_MAX]; /* sandboxes without cgroupsPath */
+		char
+		    cgroup_parent[PATH_MAX]; /* sandboxes without cgroupsPath */
 		enum qb_seccomp_mode seccomp;
 	} security;
 	struct {

@@ -22,14 +22,16 @@ owner_decide(
 	/* Start times count from boot: after a reboot a new process may have
 	 * the same pid and start time, and none of the old ones runs. */
 	if (f->boot_differs) {
-		snprintf(why, whylen, "%s (pid %lld) ran before the host rebooted",
-		    who, (long long)f->pid);
+		snprintf(why, whylen,
+		    "%s (pid %lld) ran before the host rebooted", who,
+		    (long long)f->pid);
 		return OWNER_GONE;
 	}
 	/* Its pid means nothing in our pid namespace. */
 	if (f->pidns_differs) {
-		snprintf(why, whylen, "%s (pid %lld) is in another pid namespace",
-		    who, (long long)f->pid);
+		snprintf(why, whylen,
+		    "%s (pid %lld) is in another pid namespace", who,
+		    (long long)f->pid);
 		return OWNER_UNKNOWN;
 	}
 	if (f->start_now == f->start) {

@@ -288,8 +288,7 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	rec.state = QB_NET_STATE_ADDING;
 	rec.owner_pid = owner_pid;
 	rec.owner_start = owner_start;
-	snprintf(
-	    rec.owner_boot, sizeof(rec.owner_boot), "%s", owner_boot_id());
+	snprintf(rec.owner_boot, sizeof(rec.owner_boot), "%s", owner_boot_id());
 	rec.owner_pidns = owner_pidns();
 	rec.worker_pid = worker_pid;
 	rec.worker_start = worker_start;
