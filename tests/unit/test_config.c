@@ -159,7 +159,7 @@ test_example_keys_known(void **state)
 			nkeys++;
 		}
 	}
-	/* 5 paths + 10 runtime + 3 network + 4 security + 3 storage + 10 + 11 */
+	/* paths 5, runtime 10, network 3, security 4, storage 3, 10 + 11 */
 	assert_int_equal(nkeys, 46);
 	json_object_put(root);
 	free(buf);
