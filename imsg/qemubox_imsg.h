@@ -7,7 +7,8 @@
  * structs copied in host byte order (both ends are the same host); strings
  * are fixed char arrays that the receiver NUL-terminates and validates.
  * A helper that receives a type not listed for it, or a payload of the wrong
- * size (imsg_get_data demands exact size), kills the connection.
+ * size (imsg_get_data demands exact size), kills the connection: see "A bad
+ * peer" below for the whole policy.
  *
  * Ownership: the privnet section belongs to privnet/, the vmmon section to
  * vmmon/; add new types at the end of a family, never renumber.
@@ -15,6 +16,7 @@
 #ifndef QEMUBOX_IMSG_H
 #define QEMUBOX_IMSG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define QB_ID_MAX \
@@ -67,6 +69,50 @@ enum qb_imsg_type {
 	IMSG_VMM_GUEST_EVT = 241,     /* qb_vmm_guest_evt (informational) */
 	IMSG_VMM_LAST = 299,
 };
+
+/*
+ * A bad peer: one policy for every helper (privnet, vmmon).
+ *
+ * Each helper validates a request whole before acting on it. What the shim
+ * could have known is a protocol violation: a type the helper does not
+ * serve, a payload of the wrong size, an fd where none belongs (or none
+ * where one must come), an unterminated or ill-formed string, a value out
+ * of its documented range, a request out of order (vmmon's permit table).
+ * A violation is never answered: the helper logs it, undoes what must not
+ * outlive it (vmmon: kills and reaps QEMU) and exits, which closes the
+ * connection; the shim loses that helper and with it the sandbox
+ * (qb_imsg_kill_peer).
+ *
+ * Only a well-formed request that fails for a reason the shim cannot see
+ * (the VM exited or is stopping, QEMU refused, CNI failed, a host fact)
+ * is answered, with IMSG_ERROR (qb_imsg_compose_error).
+ */
+struct imsgbuf;
+
+/* The shape of one request a helper serves (its table of these). */
+struct qb_imsg_shape {
+	uint32_t type;
+	uint32_t len; /* exact payload size */
+	uint32_t fd;  /* 1: exactly one fd rides with it, 0: none */
+};
+
+/*
+ * Checks a request's type, size and fd against a helper's table: the
+ * shape, or NULL and *why for a violation.
+ */
+const struct qb_imsg_shape *qb_imsg_shape_check(const struct qb_imsg_shape *tab,
+    unsigned n, uint32_t type, size_t len, int has_fd, const char **why);
+
+/*
+ * Ends the connection with a peer that broke the protocol: logs who, why
+ * and the type, runs undo (may be NULL) and exits 1. Never answers.
+ */
+void qb_imsg_kill_peer(const char *who, const char *why, uint32_t type,
+    void (*undo)(void)) __attribute__((noreturn));
+
+/* Answers request req_type (peerid) with IMSG_ERROR; logs it. 0 / -1. */
+int qb_imsg_compose_error(struct imsgbuf *ibuf, uint32_t peerid,
+    uint32_t req_type, int errnum, int code, const char *msg);
 
 /* IMSG_ERROR payload. */
 struct qb_imsg_error {

@@ -72,14 +72,44 @@ qemu_argv_free(struct qemu_argv *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static bool
-cmdline_ok(const char *s)
+bool
+qemu_argv_cmdline_ok(const char *s)
 {
 	/* One argv element, so commas are harmless; control bytes are not. */
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			return false;
 	return true;
+}
+
+int
+qemu_vm_shape_check(enum qb_vmm_machine machine, unsigned boot_cpus,
+    unsigned max_cpus, unsigned memory_mb, unsigned max_memory_mb,
+    unsigned memory_slots, struct qb_error *err)
+{
+	if (machine != QB_VMM_MACHINE_AUTO &&
+	    machine != QB_VMM_MACHINE_MICROVM && machine != QB_VMM_MACHINE_Q35)
+		return qb_seterr(
+		    err, QB_E_INVALID, "unknown machine %u", (unsigned)machine);
+	if (boot_cpus < 1 || boot_cpus > 255 || max_cpus < boot_cpus ||
+	    max_cpus > 255)
+		return qb_seterr(err, QB_E_INVALID,
+		    "vcpus: need 1 <= boot (%u) <= max (%u) <= 255", boot_cpus,
+		    max_cpus);
+	if (memory_mb < 64 || memory_mb > 1024 * 1024)
+		return qb_seterr(err, QB_E_INVALID,
+		    "memory %u MiB out of range [64, 1048576]", memory_mb);
+	if (memory_slots > 0 &&
+	    (max_memory_mb <= memory_mb || memory_slots > 255 ||
+	        max_memory_mb > 1024 * 1024))
+		return qb_seterr(err, QB_E_INVALID,
+		    "memory hotplug: need memory (%u) < max (%u), slots <= 255",
+		    memory_mb, max_memory_mb);
+	if (machine == QB_VMM_MACHINE_MICROVM &&
+	    (max_cpus > boot_cpus || memory_slots > 0))
+		return qb_seterr(
+		    err, QB_E_INVALID, "microvm has no CPU or memory hotplug");
+	return 0;
 }
 
 static int
@@ -98,24 +128,9 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 		return qb_seterr(err, QB_E_INVALID, "machine unresolved");
 	if (c->accel != QB_VMM_ACCEL_KVM && c->accel != QB_VMM_ACCEL_TCG)
 		return qb_seterr(err, QB_E_INVALID, "accel unresolved");
-	if (c->boot_cpus < 1 || c->boot_cpus > 255 ||
-	    c->max_cpus < c->boot_cpus || c->max_cpus > 255)
-		return qb_seterr(err, QB_E_INVALID,
-		    "vcpus: need 1 <= boot (%u) <= max (%u) <= 255",
-		    c->boot_cpus, c->max_cpus);
-	if (c->memory_mb < 64 || c->memory_mb > 1024 * 1024)
-		return qb_seterr(err, QB_E_INVALID,
-		    "memory %u MiB out of range [64, 1048576]", c->memory_mb);
-	if (c->memory_slots > 0 &&
-	    (c->max_memory_mb <= c->memory_mb || c->memory_slots > 255 ||
-	        c->max_memory_mb > 1024 * 1024))
-		return qb_seterr(err, QB_E_INVALID,
-		    "memory hotplug: need memory (%u) < max (%u), slots <= 255",
-		    c->memory_mb, c->max_memory_mb);
-	if (c->machine == QB_VMM_MACHINE_MICROVM &&
-	    (c->max_cpus > c->boot_cpus || c->memory_slots > 0))
-		return qb_seterr(
-		    err, QB_E_INVALID, "microvm has no CPU or memory hotplug");
+	if (qemu_vm_shape_check(c->machine, c->boot_cpus, c->max_cpus,
+	        c->memory_mb, c->max_memory_mb, c->memory_slots, err) == -1)
+		return -1;
 	if (c->machine == QB_VMM_MACHINE_MICROVM &&
 	    c->accel == QB_VMM_ACCEL_TCG && c->tsc_khz == 0)
 		return qb_seterr(err, QB_E_INVALID,
@@ -155,7 +170,7 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 	}
 	if (c->cmdline_extra != NULL &&
 	    (strlen(c->cmdline_extra) >= QB_VMM_CMDLINE_MAX ||
-	        !cmdline_ok(c->cmdline_extra)))
+	        !qemu_argv_cmdline_ok(c->cmdline_extra)))
 		return qb_seterr(err, QB_E_INVALID,
 		    "kernel cmdline: too long or not printable ASCII");
 	return 0;

@@ -65,4 +65,16 @@ void qemu_argv_free(struct qemu_argv *a);
 /* [A-Za-z0-9_.-]*: what may appear inside a QEMU option value. */
 bool qemu_argv_safe_token(const char *s);
 
+/* Printable ASCII only: what may be appended to the kernel command line. */
+bool qemu_argv_cmdline_ok(const char *s);
+
+/*
+ * The VM's shape: vCPU and memory ranges and a machine (AUTO allowed) that
+ * can hold them. One copy for vmmon's request validator and for
+ * qemu_argv_build's own preconditions.
+ */
+int qemu_vm_shape_check(enum qb_vmm_machine machine, unsigned boot_cpus,
+    unsigned max_cpus, unsigned memory_mb, unsigned max_memory_mb,
+    unsigned memory_slots, struct qb_error *err);
+
 #endif

@@ -48,44 +48,33 @@ staged_reset(void)
 		vmmon.st.disks[i] = -1;
 }
 
-int
+/* The validate step checked role, index and that the slot is free. */
+void
 stage_fd(const struct qb_vmm_fd *f, int fd)
 {
-	int *slot;
-
 	switch (f->role) {
 	case QB_VMM_FD_KERNEL:
-		slot = &vmmon.st.kernel;
+		vmmon.st.kernel = fd;
 		break;
 	case QB_VMM_FD_INITRD:
-		slot = &vmmon.st.initrd;
+		vmmon.st.initrd = fd;
 		break;
 	case QB_VMM_FD_CHANNEL:
-		slot = &vmmon.st.channel;
+		vmmon.st.channel = fd;
 		break;
 	case QB_VMM_FD_CONSOLE_LOG:
-		slot = &vmmon.st.log;
+		vmmon.st.log = fd;
 		break;
 	case QB_VMM_FD_TAP:
-		slot = &vmmon.st.tap;
+		vmmon.st.tap = fd;
 		break;
 	case QB_VMM_FD_VHOST_VSOCK:
-		slot = &vmmon.st.vhost;
+		vmmon.st.vhost = fd;
 		break;
 	case QB_VMM_FD_DISK:
-		if (f->index >= QB_VMM_MAX_DISKS)
-			return -1;
-		slot = &vmmon.st.disks[f->index];
+		vmmon.st.disks[f->index] = fd;
 		break;
-	default:
-		return -1;
 	}
-	if (f->role != QB_VMM_FD_DISK && f->index != 0)
-		return -1;
-	if (*slot != -1)
-		return -1;
-	*slot = fd;
-	return 0;
 }
 
 void
@@ -271,7 +260,7 @@ accel_resolve(uint32_t want, enum qb_vmm_accel *out, struct qb_error *err)
 	return qb_seterr(err, QB_E_INVALID, "unknown accel %u", want);
 }
 
-int
+static int
 vm_start(
     const struct qb_vmm_start_req *q, uint32_t peerid, struct qb_error *err)
 {
@@ -287,18 +276,12 @@ vm_start(
 	if (vmmon.launcher_pid <= 0)
 		return qb_seterr(
 		    err, QB_E_PRECONDITION, "this vmmon already ran its VM");
-	/* Fixed-size strings from the peer: NUL inside, then validated. */
-	if (qb_imsg_check_strfield(q->id, sizeof(q->id)) == -1 ||
-	    qb_imsg_check_strfield(q->cmdline, sizeof(q->cmdline)) == -1)
-		return qb_seterr(err, QB_E_INVALID, "unterminated string");
+	/* The request passed vmmon_validate: strings terminated, enums
+	 * known, the staged fds exactly those it needs. */
 	memcpy(id, q->id, sizeof(id));
 	memcpy(cmdline, q->cmdline, sizeof(cmdline));
 	if (accel_resolve(q->accel, &accel, err) == -1)
 		return -1;
-	if (q->ndisks > QB_VMM_MAX_DISKS)
-		return qb_seterr(err, QB_E_INVALID, "too many disks");
-	if (q->machine > QB_VMM_MACHINE_Q35)
-		return qb_seterr(err, QB_E_INVALID, "unknown machine");
 
 	memset(&c, 0, sizeof(c));
 	c.qemu_path = vmmon.jailed.qemu_path;
@@ -320,49 +303,24 @@ vm_start(
 	c.channel_fd = c.vhost_vsock_fd = c.tap_fd = -1;
 
 	/* Required fds, then optional ones, numbered as QEMU will see them. */
-	if (vmmon.st.kernel == -1 || vmmon.st.initrd == -1)
-		return qb_seterr(
-		    err, QB_E_INVALID, "kernel or initrd fd missing");
 	c.kernel_fd = next++;
 	fds[nfds++] = vmmon.st.kernel;
 	c.initrd_fd = next++;
 	fds[nfds++] = vmmon.st.initrd;
 	if (q->transport == QB_VMM_TRANSPORT_VIRTIO_SERIAL) {
-		if (vmmon.st.channel == -1)
-			return qb_seterr(
-			    err, QB_E_INVALID, "channel fd missing");
 		c.channel_fd = next++;
 		fds[nfds++] = vmmon.st.channel;
-	} else if (q->transport == QB_VMM_TRANSPORT_VSOCK) {
-		if (vmmon.st.vhost == -1)
-			return qb_seterr(
-			    err, QB_E_INVALID, "vhost-vsock fd missing");
+	} else {
 		c.vhost_vsock_fd = next++;
 		fds[nfds++] = vmmon.st.vhost;
 	}
 	if (q->has_tap) {
-		if (vmmon.st.tap == -1)
-			return qb_seterr(err, QB_E_INVALID, "tap fd missing");
 		c.tap_fd = next++;
 		fds[nfds++] = vmmon.st.tap;
 		memcpy(c.mac, q->mac, sizeof(c.mac));
-	} else if (vmmon.st.tap != -1)
-		return qb_seterr(err, QB_E_INVALID, "tap fd without has_tap");
+	}
 	c.ndisks = q->ndisks;
-	for (i = 0; i < QB_VMM_MAX_DISKS; i++) {
-		if ((unsigned)i >= q->ndisks) {
-			if (vmmon.st.disks[i] != -1)
-				return qb_seterr(err, QB_E_INVALID,
-				    "disk fd %d beyond ndisks", i);
-			continue;
-		}
-		if (vmmon.st.disks[i] == -1)
-			return qb_seterr(
-			    err, QB_E_INVALID, "disk %d: fd missing", i);
-		if (qb_imsg_check_strfield(
-		        q->disks[i].serial, sizeof(q->disks[i].serial)) == -1)
-			return qb_seterr(err, QB_E_INVALID,
-			    "disk %d: serial unterminated", i);
+	for (i = 0; i < (int)q->ndisks; i++) {
 		c.disks[i].fd = next++;
 		c.disks[i].readonly = q->disks[i].readonly != 0;
 		memcpy(c.disks[i].serial, q->disks[i].serial,
@@ -408,6 +366,19 @@ vm_start(
 	vmmon.qmp_fd = -1;
 	staged_reset(); /* QEMU holds its own copies now */
 	return 0;
+}
+
+/* Start the VM, or answer START with why not (staged fds dropped). */
+void
+vm_start_or_answer(const struct qb_vmm_start_req *q, uint32_t peerid)
+{
+	struct qb_error err = {0};
+
+	if (vm_start(q, peerid, &err) == -1) {
+		staged_reset();
+		send_error(peerid, IMSG_VMM_START_REQ, 0, err.code, "start: %s",
+		    err.msg);
+	}
 }
 
 /* ---- shutdown ---- */
@@ -542,15 +513,8 @@ probe_finish(int result)
 	vmmon.kvm_ok = result;
 	log_info("%s: KVM %s", __func__, result ? "usable" : "not usable, TCG");
 	if (vmmon.start_deferred) {
-		struct qb_error err = {0};
-
 		vmmon.start_deferred = false;
-		if (vm_start(&vmmon.start_req, vmmon.start_peerid, &err) ==
-		    -1) {
-			staged_reset();
-			send_error(vmmon.start_peerid, IMSG_VMM_START_REQ, 0,
-			    err.code, "start: %s", err.msg);
-		}
+		vm_start_or_answer(&vmmon.start_req, vmmon.start_peerid);
 	}
 }
 

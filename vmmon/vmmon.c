@@ -40,6 +40,7 @@
 #include "lib/proc_spawn.h"
 #include "vmmon/qemu_launcher.h"
 #include "vmmon/vmmon.h"
+#include "vmmon/vmmon_validate.h"
 
 struct vmmon vmmon;
 
@@ -56,18 +57,15 @@ void
 send_error(uint32_t peerid, uint32_t req_type, int errnum, int code,
     const char *fmt, ...)
 {
-	struct qb_imsg_error e;
+	char msg[QB_ERRMSG_MAX];
 	va_list ap;
 
-	memset(&e, 0, sizeof(e));
-	e.req_type = req_type;
-	e.errnum = errnum;
-	e.code = code;
 	va_start(ap, fmt);
-	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("request %u failed: %s", req_type, e.msg);
-	send_msg(IMSG_ERROR, peerid, &e, sizeof(e));
+	if (qb_imsg_compose_error(
+	        &vmmon.ibuf, peerid, req_type, errnum, code, msg) == -1)
+		fatal("%s: imsg_compose", __func__);
 }
 
 void
@@ -129,11 +127,32 @@ req_qmp(struct req *r, const char *cmd, json_object *args, qmp_result_cb cb)
 
 /* ---- the shim's requests ---- */
 
+/* No QEMU outlives its monitor: kill and reap every child. */
 static void
-fatal_peer(const char *why, uint32_t type)
+reap_children(void)
 {
-	vm_kill("shim protocol violation");
-	fatalx("shim protocol violation: %s (type %u)", why, type);
+	int status;
+
+	if (vmmon.vm.pid > 0 &&
+	    (vmmon.vm.state == VM_STARTING || vmmon.vm.state == VM_RUNNING)) {
+		kill(vmmon.vm.pid, SIGKILL);
+		waitpid(vmmon.vm.pid, &status, 0);
+	}
+	if (vmmon.launcher_pid > 0) {
+		kill(vmmon.launcher_pid, SIGKILL);
+		waitpid(vmmon.launcher_pid, &status, 0);
+	}
+	if (vmmon.probe_pid > 0) {
+		kill(vmmon.probe_pid, SIGKILL);
+		waitpid(vmmon.probe_pid, &status, 0);
+	}
+}
+
+static void
+teardown_and_exit(int code)
+{
+	reap_children();
+	exit(code);
 }
 
 struct req *
@@ -148,168 +167,141 @@ req_new(uint32_t peerid, uint32_t type)
 	return r;
 }
 
+/* vmmon's state as the validate step sees it. */
 static void
-vmmon_dispatch_shim(struct imsg *imsg)
+view_fill(struct vmmon_view *v)
 {
-	uint32_t type = imsg_get_type(imsg), peerid = imsg_get_id(imsg);
-	struct qb_vmm_fd f;
-	struct qb_vmm_shutdown_req sd;
-	struct qb_vmm_mem_add_req ma;
-	struct qb_error err = {0};
-	struct req *r;
-	int fd;
+	int i;
 
-	/* Requests in the wrong state are answered, not acted on. */
-	switch (type) {
-	case IMSG_VMM_FD_REQ:
-		if (qb_imsg_get_struct(imsg, &f, sizeof(f)) == -1)
-			fatal_peer("bad FD_REQ", type);
-		if ((fd = qb_imsg_take_fd(imsg)) == -1)
-			fatal_peer("FD_REQ without an fd", type);
-		if (vmmon.vm.state != VM_NONE || vmmon.start_deferred ||
-		    stage_fd(&f, fd) == -1) {
-			close(fd);
-			send_error(peerid, type, EINVAL, QB_E_INVALID,
-			    "fd role %u index %u refused", f.role, f.index);
-		}
+	memset(v, 0, sizeof(*v));
+	switch (vmmon.vm.state) {
+	case VM_NONE:
+		v->phase =
+		    vmmon.start_deferred ? VMMON_STARTING : VMMON_STAGING;
 		break;
+	case VM_STARTING:
+	case VM_RUNNING:
+		if (vmmon.vm.sd_step != 0)
+			v->phase = VMMON_STOPPING;
+		else
+			v->phase = vmmon.vm.state == VM_STARTING
+			               ? VMMON_STARTING
+			               : VMMON_RUNNING;
+		break;
+	case VM_EXITED:
+		v->phase = VMMON_EXITED;
+		break;
+	}
+	if (vmmon.st.kernel != -1)
+		v->staged_roles |= 1u << QB_VMM_FD_KERNEL;
+	if (vmmon.st.initrd != -1)
+		v->staged_roles |= 1u << QB_VMM_FD_INITRD;
+	if (vmmon.st.channel != -1)
+		v->staged_roles |= 1u << QB_VMM_FD_CHANNEL;
+	if (vmmon.st.log != -1)
+		v->staged_roles |= 1u << QB_VMM_FD_CONSOLE_LOG;
+	if (vmmon.st.tap != -1)
+		v->staged_roles |= 1u << QB_VMM_FD_TAP;
+	if (vmmon.st.vhost != -1)
+		v->staged_roles |= 1u << QB_VMM_FD_VHOST_VSOCK;
+	for (i = 0; i < QB_VMM_MAX_DISKS; i++)
+		if (vmmon.st.disks[i] != -1)
+			v->staged_disks |= 1u << i;
+	v->machine = vmmon.vm.start_res.machine;
+	v->accel = vmmon.vm.start_res.accel;
+}
+
+/* The action for a request the validate step passed. */
+static void
+act(const struct vmmon_request *q, uint32_t peerid, int fd)
+{
+	struct req *r;
+
+	switch (q->type) {
+	case IMSG_VMM_FD_REQ:
+		stage_fd(&q->u.fd, fd);
+		return;
 	case IMSG_VMM_START_REQ:
-		if (qb_imsg_get_struct(
-		        imsg, &vmmon.start_req, sizeof(vmmon.start_req)) == -1)
-			fatal_peer("bad START_REQ", type);
-		if (vmmon.vm.state != VM_NONE || vmmon.start_deferred) {
-			send_error(peerid, type, EBUSY, QB_E_PRECONDITION,
-			    "a VM was already started");
-			break;
-		}
+		vmmon.start_req = q->u.start;
 		if (vmmon.kvm_ok == -1 &&
-		    vmmon.start_req.accel != QB_VMM_ACCEL_TCG) {
+		    q->u.start.accel != QB_VMM_ACCEL_TCG) {
 			/* Finish the probe first (bounded). */
 			vmmon.start_deferred = true;
 			vmmon.start_peerid = peerid;
-			break;
+			return;
 		}
-		if (vm_start(&vmmon.start_req, peerid, &err) == -1) {
-			staged_reset();
-			send_error(
-			    peerid, type, 0, err.code, "start: %s", err.msg);
-		}
-		break;
+		vm_start_or_answer(&vmmon.start_req, peerid);
+		return;
 	case IMSG_VMM_SHUTDOWN_REQ:
-		if (qb_imsg_get_struct(imsg, &sd, sizeof(sd)) == -1)
-			fatal_peer("bad SHUTDOWN_REQ", type);
 		if (vmmon.vm.state != VM_STARTING &&
 		    vmmon.vm.state != VM_RUNNING) {
 			send_msg(IMSG_VMM_SHUTDOWN_RES, peerid, NULL, 0);
-			break;
-		}
-		if (vmmon.vm.sd_reply) {
-			send_error(peerid, type, EBUSY, QB_E_PRECONDITION,
-			    "shutdown already in progress");
-			break;
+			return;
 		}
 		vmmon.vm.sd_reply = true;
 		vmmon.vm.sd_peerid = peerid;
-		vmmon.vm.sd_timeout =
-		    sd.timeout_ms ? sd.timeout_ms : vmmon.shutdown_timeout_ms;
-		if (vmmon.vm.sd_step == 0)
-			sd_advance();
-		break;
+		vmmon.vm.sd_timeout = q->u.shutdown.timeout_ms
+		                          ? q->u.shutdown.timeout_ms
+		                          : vmmon.shutdown_timeout_ms;
+		sd_advance();
+		return;
+	}
+	r = req_new(peerid, q->type);
+	switch (q->type) {
 	case IMSG_VMM_STATUS_REQ:
+		vm_status(r);
+		break;
 	case IMSG_VMM_PAUSE_REQ:
 	case IMSG_VMM_RESUME_REQ:
+		vm_pause_resume(r);
+		break;
 	case IMSG_VMM_CPU_ADD_REQ:
 	case IMSG_VMM_CPU_DEL_REQ:
 	case IMSG_VMM_CPU_QUERY_REQ:
+		hotplug_cpu(r);
+		break;
 	case IMSG_VMM_MEM_ADD_REQ:
-	case IMSG_VMM_MEM_DEL_REQ:
-	case IMSG_VMM_MEM_QUERY_REQ:
-		ma.size_mb = 0;
-		if (type == IMSG_VMM_MEM_ADD_REQ) {
-			if (qb_imsg_get_struct(imsg, &ma, sizeof(ma)) == -1)
-				fatal_peer("bad MEM_ADD_REQ", type);
-		} else if (imsg_get_len(imsg) != 0)
-			fatal_peer("payload on an empty request", type);
-		if (vmmon.vm.state != VM_RUNNING || vmmon.vm.sd_step != 0) {
-			send_error(peerid, type, 0, QB_E_PRECONDITION,
-			    "the VM is not running");
-			break;
-		}
-		if (type >= IMSG_VMM_CPU_ADD_REQ &&
-		    vmmon.vm.start_res.machine != QB_VMM_MACHINE_Q35) {
-			send_error(peerid, type, 0, QB_E_PRECONDITION,
-			    "hotplug needs machine q35 (VM is microvm)");
-			break;
-		}
-		/*
-		 * Measured: after a vCPU unplug under TCG, QEMU 7.2 aborts
-		 * soon after (heap corruption; reproduced with plain QEMU,
-		 * outside qemubox). Refusing keeps the sandbox alive.
-		 */
-		if (type == IMSG_VMM_CPU_DEL_REQ &&
-		    vmmon.vm.start_res.accel == QB_VMM_ACCEL_TCG) {
-			send_error(peerid, type, 0, QB_E_PRECONDITION,
-			    "vCPU hot-unplug is disabled under TCG (QEMU 7.2 "
-			    "corrupts its heap after it)");
-			break;
-		}
-		if (type == IMSG_VMM_MEM_ADD_REQ &&
-		    (ma.size_mb == 0 || ma.size_mb % 128 != 0 ||
-		        ma.size_mb > 1024 * 1024)) {
-			send_error(peerid, type, 0, QB_E_INVALID,
-			    "memory size %" PRIu64
-			    " MiB: need a multiple of 128",
-			    ma.size_mb);
-			break;
-		}
-		r = req_new(peerid, type);
-		r->size = ma.size_mb;
-		switch (type) {
-		case IMSG_VMM_STATUS_REQ:
-			vm_status(r);
-			break;
-		case IMSG_VMM_PAUSE_REQ:
-		case IMSG_VMM_RESUME_REQ:
-			vm_pause_resume(r);
-			break;
-		case IMSG_VMM_CPU_ADD_REQ:
-		case IMSG_VMM_CPU_DEL_REQ:
-		case IMSG_VMM_CPU_QUERY_REQ:
-			hotplug_cpu(r);
-			break;
-		default:
-			hotplug_mem(r);
-			break;
-		}
+		r->size = q->u.mem_add.size_mb;
+		hotplug_mem(r);
 		break;
 	default:
-		fatal_peer("unexpected message", type);
+		hotplug_mem(r);
+		break;
+	}
+}
+
+/* Validate the whole request (vmmon_validate.c), then act on it. */
+static void
+vmmon_dispatch_shim(struct imsg *imsg)
+{
+	struct vmmon_view v;
+	struct vmmon_msg m;
+	struct vmmon_request q;
+	struct qb_error err;
+	uint32_t peerid = imsg_get_id(imsg);
+
+	m.type = imsg_get_type(imsg);
+	m.len = imsg_get_len(imsg);
+	m.data = m.len > 0 ? ibuf_data(imsg->buf) : NULL;
+	m.fd = imsg_get_fd(imsg);
+	view_fill(&v);
+	switch (vmmon_validate(&v, &m, &q, &err)) {
+	case VMMON_VIOLATION:
+		if (m.fd != -1)
+			close(m.fd);
+		qb_imsg_kill_peer(__func__, err.msg, m.type, reap_children);
+	case VMMON_REFUSE:
+		if (m.fd != -1)
+			close(m.fd);
+		send_error(peerid, m.type, 0, err.code, "%s", err.msg);
+		return;
+	case VMMON_ACT:
+		act(&q, peerid, m.fd);
+		return;
 	}
 }
 
 /* ---- main loop ---- */
-
-static void
-teardown_and_exit(int code)
-{
-	int status;
-
-	/* No QEMU outlives its monitor. */
-	if (vmmon.vm.pid > 0 &&
-	    (vmmon.vm.state == VM_STARTING || vmmon.vm.state == VM_RUNNING)) {
-		kill(vmmon.vm.pid, SIGKILL);
-		waitpid(vmmon.vm.pid, &status, 0);
-	}
-	if (vmmon.launcher_pid > 0) {
-		kill(vmmon.launcher_pid, SIGKILL);
-		waitpid(vmmon.launcher_pid, &status, 0);
-	}
-	if (vmmon.probe_pid > 0) {
-		kill(vmmon.probe_pid, SIGKILL);
-		waitpid(vmmon.probe_pid, &status, 0);
-	}
-	exit(code);
-}
 
 static int
 min_timeout(int a, int b)
@@ -397,7 +389,9 @@ loop(void)
 			}
 			for (;;) {
 				if ((n = imsg_get(&vmmon.ibuf, &imsg)) == -1)
-					fatal_peer("imsg_get", 0);
+					qb_imsg_kill_peer("vmmon",
+					    "unreadable message", 0,
+					    reap_children);
 				if (n == 0)
 					break;
 				vmmon_dispatch_shim(&imsg);

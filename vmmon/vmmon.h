@@ -125,10 +125,9 @@ void req_qmp(
 
 /* vm_lifecycle.c */
 void staged_reset(void);
-int stage_fd(const struct qb_vmm_fd *f, int fd);
+void stage_fd(const struct qb_vmm_fd *f, int fd);
 void vm_kill(const char *why);
-int vm_start(
-    const struct qb_vmm_start_req *q, uint32_t peerid, struct qb_error *err);
+void vm_start_or_answer(const struct qb_vmm_start_req *q, uint32_t peerid);
 void vm_status(struct req *r);
 void vm_pause_resume(struct req *r);
 void sd_advance(void);

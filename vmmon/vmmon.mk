@@ -7,7 +7,8 @@ $(BUILD)/test/test_qemu_argv: $(call asan_objs,tests/unit/test_qemu_argv.c tests
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_qemu_argv
 
-VMMON_SRCS := vmmon/vmmon.c vmmon/vm_lifecycle.c vmmon/hotplug.c vmmon/console.c \
+VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_validate.c vmmon/vm_lifecycle.c vmmon/hotplug.c \
+	vmmon/console.c $(IMSG_PEER_SRCS) \
 	vmmon/vmmon_priv.c vmmon/elf_deps.c vmmon/qemu_launcher.c \
 	$(VMMON_SRCS_ARGV) $(VMMON_SRCS_QMP) seccomp/vmmon.c
 $(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS) $(CONFIG_SRCS) $(SECCOMP_SRCS_BASE) $(IMSG_SRCS) $(LIB_SRCS_BASE))
@@ -47,3 +48,8 @@ $(BUILD)/test/test_vmmon_client: $(call asan_objs,tests/unit/test_vmmon_client.c
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_BSD)
 UNIT_TESTS += $(BUILD)/test/test_vmmon_client
+
+$(BUILD)/test/test_vmmon_validate: $(call asan_objs,tests/unit/test_vmmon_validate.c vmmon/vmmon_validate.c $(VMMON_SRCS_ARGV) $(IMSG_PEER_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_BSD)
+UNIT_TESTS += $(BUILD)/test/test_vmmon_validate

@@ -21,6 +21,10 @@
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
  *   wait_rss              -> rss vmmon=KB (vmmon's VmHWM, after 1 s of events)
  *   wait_vmmon            -> vmmon exited status=N
+ *   raw TYPE LEN [fd]     -> raw sent  (a hand-made imsg of TYPE with LEN
+ *                           zero bytes, LEN "start" = a START_REQ's size,
+ *                           and /dev/null's fd with "fd": a shim that
+ *                           breaks the protocol)
  * Any failure answers "error <message>".
  *   vmmon-driver VMMON KERNEL INITRD CONSOLE_LOG [vmmon args...]
  */
@@ -39,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "imsg/imsg.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/proc_spawn.h"
@@ -307,6 +312,24 @@ main(int argc, char *argv[])
 				fclose(f);
 			}
 			printf("rss vmmon=%ld\n", hwm);
+		} else if (strncmp(line, "raw ", 4) == 0) {
+			static char zeros[MAX_IMSGSIZE];
+			struct imsgbuf raw;
+			int fd = -1;
+
+			imsg_init(&raw, sp[0]);
+			if (strstr(line, " fd") != NULL)
+				fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (imsg_compose(&raw, (uint32_t)strtoul(arg, NULL, 10),
+			        77, 0, fd, zeros,
+			        strcmp(arg2, "start") == 0
+			            ? sizeof(struct qb_vmm_start_req)
+			            : strtoul(arg2, NULL, 10)) == -1 ||
+			    imsg_flush(&raw) == -1) {
+				printf("error raw: %s\n", strerror(errno));
+				continue;
+			}
+			printf("raw sent\n");
 		} else if (strcmp(line, "wait_vmmon") == 0) {
 			int st;
 
