@@ -21,7 +21,7 @@ FUZZERS += $(BUILD)/fuzz-bin/fuzz_cni_result
 ifneq ($(CONFIG_SRCS),)
 PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c privnet/privnet_net.c \
 	privnet/cni_exec.c privnet/netns.c privnet/tap.c privnet/netdb.c \
-	$(PRIVNET_PURE_SRCS) seccomp/privnet.c
+	$(PRIVNET_PURE_SRCS) seccomp/privnet.c $(IMSG_PEER_SRCS)
 EXTRA_CFLAGS += $(CFLAGS_NL)
 
 $(BUILD)/libexec/qemubox-privnet: $(call objs,$(PRIVNET_SRCS) $(CONFIG_SRCS) $(IMSG_SRCS) $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
