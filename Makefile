@@ -1,5 +1,11 @@
-# qemubox: one non-recursive Makefile. Each directory contributes a module.mk
-# fragment that is included here (no recursive make); all outputs go to build/.
+# qemubox: one non-recursive Makefile; all outputs go to build/. Fragments,
+# included below in a fixed order:
+#   source lists    proto/ lib/ imsg/ seccomp/  (variables only, no rules)
+#   production      one fragment per binary's directory; each binary has ONE
+#                   source list naming every object it links (SHIM_SRCS,
+#                   PRIVNET_SRCS, CLEANUP_SRCS, VMMON_SRCS, VMINITD_SRCS)
+#   tests           tests/*/*.mk: every test, fuzzer, driver and test shim
+#                   rule (they only read the lists above; order-free)
 #
 #   make            host binaries + guest kernel/initrd
 #   make check      install deps, build, run every test (unit, fuzz smoke, integration)
@@ -56,7 +62,7 @@ objs      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 asan_objs = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 fuzz_objs = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(1))
 
-# Filled in by the module.mk fragments.
+# Filled in by the fragments.
 BINS         :=   # installed in $(BINDIR)
 LIBEXEC_BINS :=   # installed in $(LIBEXECDIR)
 UNIT_TESTS   :=   # cmocka binaries, run by tests/run with TAP output
@@ -66,15 +72,9 @@ EXTRA_CFLAGS :=   # per-module additions
 ALL_EXTRA    :=   # more targets for `make all` (guest image, ...)
 INSTALL_EXTRA :=  # more recipe lines for `make install`
 
-# Fragments: shared pieces first (their variables are used by the programs'
-# link rules), then the processes and the tests. Each directory may hold
-# several fragments, one per component (lib/ttrpc.mk, lib/config.mk, ...).
-include $(sort $(wildcard lib/*.mk))
-include $(sort $(wildcard imsg/*.mk))
-include $(sort $(wildcard proto/*.mk))
-include $(sort $(wildcard seccomp/*.mk))
-include $(sort $(wildcard shim/*.mk privnet/*.mk vmmon/*.mk guest/*.mk apparmor/*.mk))
-include $(sort $(wildcard tests/*.mk tests/*/*.mk))
+include proto/proto.mk proto/guest.mk lib/lib.mk imsg/imsg.mk seccomp/seccomp.mk
+include shim/shim.mk privnet/privnet.mk vmmon/vmmon.mk guest/guest.mk apparmor/apparmor.mk
+include $(sort $(wildcard tests/*/*.mk))
 
 $(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
 	@mkdir -p $(@D)

@@ -1,16 +1,16 @@
 # guest/: the VM side. vminitd (our PID 1, static) and the guest image:
 # Debian's cloud kernel + an initrd with vminitd as /init, the modules of
 # guest/modules.list and crun with its shared objects (guest/mkinitrd.sh).
-#
-# The guest API agent adds its sources and libraries from its own fragment,
-# which must sort before this one (guest/agent.mk does):
-#   VMINITD_SRCS += guest/agent.c ...
-#   VMINITD_LIBS += $(LIBS_PROTOBUF) ...
 GUEST_OUT := $(BUILD)/guest
 CRUN      ?= /usr/bin/crun
 
-VMINITD_SRCS += guest/vminitd.c guest/pid1.c $(LIB_SRCS_BASE)
-VMINITD_LIBS +=
+# Every object of vminitd: PID 1 and the guest API agent.
+VMINITD_SRCS := guest/vminitd.c guest/pid1.c \
+	guest/agent.c guest/net_config.c guest/agent_rootfs.c guest/agent_stats.c \
+	guest/crun.c lib/chan.c lib/chan_rpc.c lib/chan_pump.c lib/ttrpc_frame.c \
+	lib/ttrpc_msg.c lib/evloop.c lib/log.c lib/error.c \
+	$(PROTO_TTRPC_SRCS) $(BUILD)/gen/proto/cgroups_v2.pb-c.c $(GUEST_PROTO_SRCS)
+VMINITD_LIBS := -ljson-c -lprotobuf-c
 
 # Static: the initrd then needs no libc of its own for PID 1, and a
 # container cannot swap a library under it.
@@ -39,8 +39,3 @@ define INSTALL_GUEST
 
 endef
 INSTALL_EXTRA += $(INSTALL_GUEST)
-
-$(BUILD)/test/test_pid1: $(call asan_objs,tests/unit/test_pid1.c guest/pid1.c $(LIB_SRCS_BASE))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
-UNIT_TESTS += $(BUILD)/test/test_pid1

@@ -9,6 +9,9 @@ PROTO_NAMES := google_protobuf google_rpc ttrpc containerd_types \
 PROTO_FILES := $(addprefix proto/,$(addsuffix .proto,$(PROTO_NAMES)))
 PROTO_SRCS := $(addprefix $(BUILD)/gen/proto/,$(addsuffix .pb-c.c,$(PROTO_NAMES)))
 PROTO_HDRS := $(PROTO_SRCS:.c=.h)
+# The ttrpc envelope alone (lib/ttrpc_msg.c; the guest channel needs no more).
+PROTO_TTRPC_SRCS := $(addprefix $(BUILD)/gen/proto/, \
+	google_protobuf.pb-c.c google_rpc.pb-c.c ttrpc.pb-c.c)
 
 $(PROTO_SRCS) $(PROTO_HDRS) &: $(PROTO_FILES)
 	@mkdir -p $(BUILD)/gen

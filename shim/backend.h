@@ -16,12 +16,10 @@
  * and task_service_oom() (shim/task_service.h): every process it started
  * must end with exactly one exit report (also when the VM or a helper dies).
  *
- * A backend registers itself from a constructor in its own file:
- *     static const struct backend_ops vm_ops = { .name = "vm", ... };
- *     __attribute__((constructor)) static void reg(void)
- *     { backend_register(&vm_ops); }
- * so the shim links and serves (Create fails with a clear error) when no
- * backend is compiled in.
+ * A backend exports its ops table (shim/vm_backend.c: vm_backend_ops) and
+ * a binary's main() names it in its struct shim_wiring (shim/shim_main.h):
+ * a backend missing from the link line is a link error, never a shim that
+ * silently serves without one.
  */
 #ifndef QEMUBOX_SHIM_BACKEND_H
 #define QEMUBOX_SHIM_BACKEND_H
@@ -165,13 +163,5 @@ struct backend_ops {
 	int (*cleanup_orphan)(const char *ns, const char *id,
 	    const char *bundle, struct qb_error *err);
 };
-
-/* Called from the backend's constructor; the last registration wins. */
-void backend_register(const struct backend_ops *ops);
-/* NULL when no backend is compiled in. */
-const struct backend_ops *backend_get(void);
-/* The registered backend's cleanup_orphan, or 0 when there is none. */
-int backend_cleanup_orphan(
-    const char *ns, const char *id, const char *bundle, struct qb_error *err);
 
 #endif

@@ -1,52 +1,60 @@
 # shim/: containerd-shim-qemubox-v1 (the containerd-facing engine).
 #
-# Other components add their objects and libraries to the shim from their
-# own fragments (included after this one):
-#   $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,shim/vm_backend.c ...)
-#   SHIM_LIBS += $(LIBS_FOO)
-# The link recipe uses $^ and the recursively expanded SHIM_LIBS.
-SHIM_CLI_SRCS := shim/shim_cli.c
-SHIM_CORE_SRCS := shim/backend.c shim/task_service.c
-SHIM_LIBS = $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) -lmd
+# SHIM_SRCS is every object of the binary, in three groups. shim/main.c
+# names the backend and the confinement (struct shim_wiring), so dropping
+# one of their files from this list is a link error, not a shim that serves
+# unconfined or without a backend. The test shims of tests/integration link
+# SHIM_CORE_SRCS with their own main and backend (tests/integration/*.mk).
 
-SHIM_SERVE_SRCS := shim/shim_serve.c shim/task_ttrpc.c shim/events.c \
-	$(LIB_SRCS_TTRPC) $(PROC_SPAWN_SRCS) $(PROTO_SRCS)
+# The engine: CLI, daemon, privilege drop, Task service over ttrpc, events.
+SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_start.c \
+	shim/shim_delete.c shim/shim_daemon.c shim/shim_priv.c shim/shim_serve.c \
+	shim/task_service.c shim/task_ttrpc.c shim/events.c \
+	lib/log.c lib/error.c lib/config.c lib/proc_spawn.c \
+	lib/evloop.c lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
+	$(PROTO_SRCS)
+# The VM backend and what it drives: privnet and vmmon (imsg), the guest
+# (lib/chan), storage (mount plan, EROFS layer cache), the stdio relay.
+# The guest client and storage are named lists because tests, fuzzers and
+# drivers link them alone. (make drops duplicate prerequisites from $^.)
+SHIM_GUEST_SRCS := shim/guest_client.c $(LIB_SRCS_CHAN) lib/chan_pump.c \
+	$(GUEST_PROTO_SRCS)
+STORAGE_SRCS := shim/storage.c shim/layer_cache.c
+SHIM_VM_SRCS := shim/vm_backend.c shim/stdio_relay.c \
+	shim/privnet_client.c shim/vmmon_client.c $(IMSG_SRCS) $(SHIM_GUEST_SRCS) \
+	$(STORAGE_SRCS) shim/storage_guest.c shim/storage_async.c
+# Confinement after the privilege drop: Landlock + the seccomp allowlist.
+SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \
+	seccomp/shim.c $(SECCOMP_SRCS_BASE)
 
-SHIM_SRCS := shim/main.c shim/shim_start.c shim/shim_delete.c \
-	shim/shim_daemon.c shim/shim_priv.c \
-	$(SHIM_CLI_SRCS) $(SHIM_CORE_SRCS) $(SHIM_SERVE_SRCS)
+SHIM_SRCS := shim/main.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
+SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) \
+	$(LIBS_SECCOMP) -lmd
 
-$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(SHIM_LIBS)
 BINS += containerd-shim-qemubox-v1
 
-$(BUILD)/test/test_shim_cli: $(call asan_objs,tests/unit/test_shim_cli.c $(SHIM_CLI_SRCS) shim/shim_delete.c shim/shim_start.c $(SHIM_CORE_SRCS) $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
+# The scratch-disk template (storage_scratch_create): a small ext4 without a
+# journal (the writable layer dies with the VM), grown by the guest. Fixed
+# UUID, hash seed and time so that the same e2fsprogs gives the same bytes.
+MKFS_EXT4 ?= /sbin/mkfs.ext4
+SCRATCH_TEMPLATE := $(BUILD)/share/scratch.ext4
+$(SCRATCH_TEMPLATE): shim/shim.mk
 	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC) $(LIBS_PROTOBUF) -lmd
-UNIT_TESTS += $(BUILD)/test/test_shim_cli
+	rm -f $@.tmp
+	E2FSPROGS_FAKE_TIME=946684800 $(MKFS_EXT4) -q -F -t ext4 -b 4096 \
+	    -O ^has_journal -U 7e3b0c42-5f0e-4d4c-9a7a-0e1b6a2f9c01 \
+	    -E lazy_itable_init=1,resize=268435456,hash_seed=0c9d8c2e-1f5b-4e6a-8d3c-2b7a1e4f6d90,root_owner=0:0,nodiscard \
+	    -L qb-scratch $@.tmp 64M
+	mv $@.tmp $@
+ALL_EXTRA += $(SCRATCH_TEMPLATE)
 
-$(BUILD)/test/test_shim_priv: $(call asan_objs,tests/unit/test_shim_priv.c shim/shim_priv.c $(LIB_SRCS_BASE))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_CAPNG)
-UNIT_TESTS += $(BUILD)/test/test_shim_priv
+define INSTALL_STORAGE
 
-$(BUILD)/test/test_shim_task: $(call asan_objs,tests/unit/test_shim_task.c shim/task_service.c $(LIB_SRCS_BASE))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
-UNIT_TESTS += $(BUILD)/test/test_shim_task
+	install -d $(DESTDIR)$(SHAREDIR)
+	install -m 0644 $(SCRATCH_TEMPLATE) $(DESTDIR)$(SHAREDIR)/scratch.ext4
 
-$(BUILD)/test/test_shim_events: $(call asan_objs,tests/unit/test_shim_events.c shim/events.c shim/shim_start.c shim/shim_cli.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
-UNIT_TESTS += $(BUILD)/test/test_shim_events
-
-$(BUILD)/test/test_shim_ttrpc: $(call asan_objs,tests/unit/test_shim_ttrpc.c shim/task_ttrpc.c shim/task_service.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC) $(PROTO_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
-UNIT_TESTS += $(BUILD)/test/test_shim_ttrpc
-
-$(BUILD)/fuzz-bin/fuzz_shim_task: $(call fuzz_objs,tests/fuzz/fuzz_shim_task.c shim/task_ttrpc.c shim/task_service.c $(LIB_SRCS_TTRPC) $(LIB_SRCS_BASE))
-	@mkdir -p $(@D)
-	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_PROTOBUF)
-FUZZERS += $(BUILD)/fuzz-bin/fuzz_shim_task
+endef
+INSTALL_EXTRA += $(INSTALL_STORAGE)

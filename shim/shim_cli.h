@@ -69,9 +69,12 @@ void shim_sha256_hex(const void *buf, size_t len, char out[65]);
 #endif
 
 /* Actions (shim_start.c, shim_delete.c, shim_daemon.c). Return an exit code. */
+struct backend_ops;
+struct shim_wiring;
 int shim_start(const struct shim_opts *o);
-int shim_delete(const struct shim_opts *o);
-int shim_daemon(const struct shim_opts *o);
+/* backend->cleanup_orphan (if any) tears down what a dead daemon left. */
+int shim_delete(const struct shim_opts *o, const struct backend_ops *backend);
+int shim_daemon(const struct shim_opts *o, const struct shim_wiring *w);
 
 /* Socket helpers shared by start, delete and the daemon (shim_start.c). */
 int shim_socket_listen(const char *path);

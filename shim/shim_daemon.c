@@ -18,21 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/config.h"
 #include "lib/log.h"
 #include "shim/shim_cli.h"
 #include "shim/shim_daemon.h"
 #include "shim/shim_priv.h"
 
-extern int qb_config_check_main(void) __attribute__((weak));
-
 int
 shim_check_config(void)
 {
-	if (qb_config_check_main == NULL) {
-		fprintf(stderr, "%s: configuration checker not built in\n",
-		    SHIM_NAME);
-		return 1;
-	}
 	return qb_config_check_main();
 }
 
@@ -121,13 +115,14 @@ shim_libexec_dir(char *dir, size_t len)
 }
 
 int
-shim_daemon(const struct shim_opts *o)
+shim_daemon(const struct shim_opts *o, const struct shim_wiring *w)
 {
 	struct shim_daemon_ctx d;
 	int logfd, rc;
 
 	memset(&d, 0, sizeof(d));
 	d.opts = o;
+	d.wiring = w;
 	d.listen_fd = -1;
 	/* containerd copies the bundle's `log` FIFO into its own log. */
 	if ((logfd = shim_open_log_fifo(".")) != -1) {

@@ -5,9 +5,11 @@
 #include <stddef.h>
 
 #include "shim/shim_cli.h"
+#include "shim/shim_main.h"
 
 struct shim_daemon_ctx {
 	const struct shim_opts *opts;
+	const struct shim_wiring *wiring; /* backend and confinement */
 	int listen_fd;
 	char socket_path[PATH_MAX]; /* unlinked on exit; "" if none */
 };

@@ -123,7 +123,7 @@ remove_stale_socket(const char *bundle)
 }
 
 int
-shim_delete(const struct shim_opts *o)
+shim_delete(const struct shim_opts *o, const struct backend_ops *backend)
 {
 	struct qb_error err = {0};
 	char cwd[PATH_MAX];
@@ -141,7 +141,8 @@ shim_delete(const struct shim_opts *o)
 		}
 		bundle = cwd;
 	}
-	if (backend_cleanup_orphan(o->namespace, o->id, bundle, &err) == -1)
+	if (backend->cleanup_orphan != NULL &&
+	    backend->cleanup_orphan(o->namespace, o->id, bundle, &err) == -1)
 		log_warnx("%s: cleanup %s/%s: %s", __func__, o->namespace,
 		    o->id, err.msg);
 	if (unmount_rootfs(bundle) == -1)

@@ -37,7 +37,8 @@ int shim_landlock_apply(
     const struct qb_config *cfg, const char *bundle, const char *publish);
 
 /*
- * Called by shim_priv_drop() once no capability is left: Landlock from the
+ * The production shim's confine (shim/main.c names it in its wiring),
+ * called by shim_serve right after shim_priv_drop(): Landlock from the
  * cwd (the bundle) and the -publish-binary of our own command line, then
  * seccomp_apply_shim(cfg->security.seccomp). Dies (fatalx) on failure.
  */

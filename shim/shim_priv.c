@@ -3,7 +3,8 @@
  * both need CAP_SETPCAP, which the capset that follows gives up; NoNewPrivs
  * before seccomp (the kernel requires it for an unprivileged filter) and so
  * nothing exec'ed later (mkfs.erofs) can gain privileges from file caps or
- * set-uid bits. Landlock comes last, as it may need paths opened before.
+ * set-uid bits. Landlock and seccomp come last (the binary's wiring,
+ * struct shim_wiring.confine, called by shim_serve right after this).
  */
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -19,8 +20,6 @@
 
 #include "lib/log.h"
 #include "shim/shim_priv.h"
-
-extern void shim_confine(const struct qb_config *cfg) __attribute__((weak));
 
 /* Every securebit, set and locked: uid 0 is no longer special for us. */
 #define SHIM_SECUREBITS                                                  \
@@ -126,12 +125,10 @@ shim_priv_drop(const struct qb_config *cfg)
 		fatalx("%s: privileges could be regained; refusing to serve",
 		    __func__);
 	/*
-	 * Landlock + seccomp (shim/shim_landlock.c), after the self-check so
-	 * the filter need not allow what the check tries. Weak: binaries that
-	 * do not link it (unit tests, the ASan fake shims) run unconfined.
+	 * Landlock + seccomp follow in the caller (the wiring's confine,
+	 * shim_serve), after this self-check so the filter need not allow
+	 * what the check tries.
 	 */
-	if (shim_confine != NULL)
-		shim_confine(cfg);
 	log_debug(
 	    "%s: no capabilities, securebits locked, NoNewPrivs", __func__);
 }

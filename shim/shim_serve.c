@@ -28,10 +28,6 @@
 #include "shim/task_service.h"
 #include "shim/task_ttrpc.h"
 
-/* lib/config.c may not be linked into every build yet. */
-#pragma weak qb_config_load
-#pragma weak qb_config_path
-
 /* Undelivered events get this long at exit (containerd's Shutdown waits 3 s).
  */
 #define SHIM_EVENTS_DRAIN_MS 2000
@@ -216,7 +212,8 @@ shim_serve(struct shim_daemon_ctx *d)
 	struct serve_state st = {0};
 	struct events_pub *pub = NULL;
 	struct ttrpc_server *srv = NULL;
-	const struct backend_ops *ops = backend_get();
+	const struct shim_wiring *w = d->wiring;
+	const struct backend_ops *ops = w->backend;
 	struct events_cfg ecfg;
 	struct backend_env env;
 	struct qb_error err = {0}, missing = {0};
@@ -225,16 +222,13 @@ shim_serve(struct shim_daemon_ctx *d)
 	bool cfg_ok = false, backend_up = false;
 	int rc = 1;
 
-	if (qb_config_load != NULL && qb_config_path != NULL) {
-		if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
-			cfg_ok = true;
-		else if (ops != NULL && !ops->standalone)
-			missing = err;
-	}
+	if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
+		cfg_ok = true;
+	else if (!ops->standalone)
+		missing = err;
 	if (shim_libexec_dir(libexec, sizeof(libexec)) == -1)
 		fatal("%s: libexec dir", __func__);
-	if (ops != NULL && !ops->standalone) {
-		/* Without a backend the helpers would only sit idle. */
+	if (!ops->standalone) {
 		const char *pargs[2] = {o->debug ? "-d" : NULL, NULL};
 		const char *vargs[12];
 		char tbuf[24];
@@ -253,6 +247,10 @@ shim_serve(struct shim_daemon_ctx *d)
 	}
 
 	shim_priv_drop(cfg_ok ? &cfg : NULL);
+	if (w->confine != NULL)
+		w->confine(cfg_ok ? &cfg : NULL);
+	else
+		log_warnx("%s: test wiring: no Landlock, no seccomp", __func__);
 
 	if ((st.loop = evloop_new()) == NULL)
 		fatal("%s: evloop_new", __func__);
@@ -270,16 +268,13 @@ shim_serve(struct shim_daemon_ctx *d)
 	ecfg.grpc_address = o->address;
 	if ((pub = events_new(st.loop, &ecfg)) == NULL)
 		fatal("%s: events", __func__);
-	/* Without a backend, that is the one thing missing worth naming. */
-	if (ops == NULL)
-		qb_clearerr(&missing);
 	st.svc =
 	    task_service_new(NULL, NULL, missing.msg[0] ? missing.msg : NULL,
 	        events_task_event, pub, on_exit_request, &st);
 	if (st.svc == NULL)
 		fatal("%s: task service", __func__);
 
-	if (ops != NULL && missing.msg[0] == '\0') {
+	if (missing.msg[0] == '\0') {
 		memset(&env, 0, sizeof(env));
 		env.loop = st.loop;
 		env.svc = st.svc;

@@ -1614,7 +1614,7 @@ vmb_fini(void *st)
 	free(b);
 }
 
-static const struct backend_ops vm_ops = {
+const struct backend_ops vm_backend_ops = {
     .name = "vm",
     .init = vmb_init,
     .fini = vmb_fini,
@@ -1633,12 +1633,6 @@ static const struct backend_ops vm_ops = {
     .shutdown = vmb_shutdown,
     .cleanup_orphan = vm_backend_cleanup_orphan,
 };
-
-__attribute__((constructor)) static void
-vm_backend_register(void)
-{
-	backend_register(&vm_ops);
-}
 
 /* ---- `delete` after the daemon died ---------------------------------- */
 

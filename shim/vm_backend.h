@@ -1,11 +1,14 @@
 /*
- * The VM backend (shim/vm_backend.c) registers itself with backend.h; this
- * header only names what other shim code may call directly.
+ * The VM backend (shim/vm_backend.c): the ops that shim/main.c names in the
+ * production shim's wiring, and what other shim code may call directly.
  */
 #ifndef QEMUBOX_SHIM_VM_BACKEND_H
 #define QEMUBOX_SHIM_VM_BACKEND_H
 
 #include "lib/error.h"
+#include "shim/backend.h"
+
+extern const struct backend_ops vm_backend_ops;
 
 /*
  * `delete` in a fresh process after the daemon died: vmmon and QEMU died

@@ -18,6 +18,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "shim/backend.h"
+#include "tests/integration/shim_fake_main.h"
 #include "shim/task_service.h"
 
 #define MS 1000000ull
@@ -297,7 +298,7 @@ f_pids(void *st, const char *id, backend_done_fn done, void *arg)
 #endif
 
 /* The -helpers variant makes the daemon fork privnet and vmmon. */
-static const struct backend_ops fake_ops = {
+const struct backend_ops fake_backend_ops = {
     .name = "fake",
     .standalone = !FAKE_NEEDS_HELPERS,
     .init = f_init,
@@ -309,9 +310,3 @@ static const struct backend_ops fake_ops = {
     .kill = f_kill,
     .pids = f_pids,
 };
-
-__attribute__((constructor)) static void
-fake_register(void)
-{
-	backend_register(&fake_ops);
-}

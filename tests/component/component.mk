@@ -1,0 +1,29 @@
+# Drivers and helpers of tests/component/*.sh (normal builds, never installed).
+
+# 30-guest-api.sh: boots the guest and drives the API.
+$(BUILD)/test/guest_driver: $(call objs,tests/component/guest_driver.c $(SHIM_GUEST_SRCS) \
+    $(LIB_SRCS_EVLOOP) $(LIB_SRCS_BASE) $(BUILD)/gen/proto/cgroups_v2.pb-c.c)
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
+
+# 50-privnet.sh: plays the shim against qemubox-privnet (the shim's client).
+$(BUILD)/test/privnet_driver: $(call objs,tests/component/privnet_driver.c shim/privnet_client.c $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
+
+# 40-vmmon.sh: a driver playing the shim, a binary that loads the vmmon
+# filter then makes a forbidden call, and a fake QEMU.
+$(BUILD)/test/vmmon-driver: $(call objs,tests/component/vmmon-driver.c shim/vmmon_client.c $(LIB_SRCS_EVLOOP) $(PROC_SPAWN_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
+$(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-helper.c seccomp/vmmon.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_SECCOMP)
+# Static: it runs in vmmon's jail, which holds only what QEMU links.
+$(BUILD)/test/vmmon-fake-qemu: $(call objs,tests/component/vmmon-fake-qemu.c)
+	@mkdir -p $(@D)
+	$(CC) -static $^ -o $@
+
+ALL_EXTRA += $(BUILD)/test/guest_driver $(BUILD)/test/privnet_driver \
+	$(BUILD)/test/vmmon-driver $(BUILD)/test/vmmon-seccomp-helper \
+	$(BUILD)/test/vmmon-fake-qemu
