@@ -5,7 +5,7 @@
 # -Wno-cast-qual.
 PROTO_NAMES := google_protobuf google_rpc ttrpc containerd_types \
 	containerd_task_types task events_task events_ttrpc cgroups_v2 \
-	runtimeoptions
+	runtimeoptions bootstrap
 PROTO_FILES := $(addprefix proto/,$(addsuffix .proto,$(PROTO_NAMES)))
 PROTO_SRCS := $(addprefix $(BUILD)/gen/proto/,$(addsuffix .pb-c.c,$(PROTO_NAMES)))
 PROTO_HDRS := $(PROTO_SRCS:.c=.h)

@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/error.h"
 
@@ -89,5 +91,29 @@ int shim_write_address(const char *uri);
 int shim_open_log_fifo(const char *dir);
 /* Strip "unix://" from an address; NULL if it is not a unix address. */
 const char *shim_uri_path(const char *uri);
+/*
+ * The bootstrap protocol of containerd >= 2.3 (WIRE.md §3.8): `start` gets
+ * BootstrapParams (protobuf) on stdin; older containerd writes the runtime
+ * options Any there, or nothing. shim_read_stdin reads fd at most cap bytes,
+ * only when it is a pipe or a regular file (not a tty, not /dev/null), until
+ * EOF or SHIM_STDIN_WAIT_MS without data; returns the length or -1.
+ */
+#define SHIM_STDIN_MAX     (1 << 20)
+#define SHIM_STDIN_WAIT_MS 1000
+ssize_t shim_read_stdin(int fd, uint8_t *buf, size_t cap);
+/*
+ * The shim protocol version to answer: 3 when buf is a BootstrapParams whose
+ * containerd_version has a major version >= 2, else 2 (containerd 1.6/1.7
+ * reject 3; 2.0-2.2 send no BootstrapParams and accept 2). ver (may be NULL)
+ * gets containerd_version, "" when there is none.
+ */
+int shim_bootstrap_version(
+    const uint8_t *buf, size_t len, char *ver, size_t verlen);
+/*
+ * What `start` prints: the address for version 2, the bootstrap JSON
+ * {"version":3,"address":"<uri>","protocol":"ttrpc"} for version 3.
+ * -1/EINVAL for another version or a uri with characters JSON would escape.
+ */
+int shim_start_answer(int version, const char *uri, char *out, size_t outlen);
 /* --check-config: qb_config_check_main() (lib/config.c). */
 int shim_check_config(void);

@@ -3,9 +3,11 @@
  * prints on stdout+stderr as the address, so this prints exactly one line
  * and logs only into the bundle's `log` FIFO. The daemon it spawns gets
  * /dev/null stdio (containerd waits for EOF on the pipe) and the listening
- * socket as fd 3.
+ * socket as fd 3. containerd >= 2.3 also writes BootstrapParams on stdin;
+ * then the answer is the version 3 bootstrap JSON instead of the address.
  */
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/ttrpc.h"
+#include "proto/bootstrap.pb-c.h"
 #include "proto/task.pb-c.h"
 #include "shim/shim_cli.h"
 
@@ -94,6 +97,105 @@ shim_socket_serving(const char *path)
 	    &req.base, 1000ull * 1000 * 1000, NULL, 0, NULL, NULL, &err);
 	close(fd);
 	return rc == 0 || err.code != QB_E_UNAVAILABLE;
+}
+
+ssize_t
+shim_read_stdin(int fd, uint8_t *buf, size_t cap)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int r;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode))
+		return 0;
+	while (len < cap) {
+		if ((r = poll(&pfd, 1, SHIM_STDIN_WAIT_MS)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break; /* a pipe nobody writes to: take what came */
+		if ((n = read(fd, buf + len, cap - len)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len == cap) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+int
+shim_bootstrap_version(const uint8_t *buf, size_t len, char *ver, size_t verlen)
+{
+	Containerd__Runtime__Bootstrap__V1__BootstrapParams *p;
+	const char *v;
+	long major = 0;
+	int version = 2;
+
+	if (ver != NULL && verlen > 0)
+		ver[0] = '\0';
+	if (len == 0)
+		return 2;
+	p = containerd__runtime__bootstrap__v1__bootstrap_params__unpack(
+	    NULL, len, buf);
+	if (p == NULL)
+		return 2; /* not BootstrapParams: the runtime options Any */
+	v = p->containerd_version;
+	if (v != NULL && v[0] != '\0') {
+		if (ver != NULL && verlen > 0)
+			snprintf(ver, verlen, "%s", v);
+		if (*v == 'v')
+			v++;
+		while (*v >= '0' && *v <= '9' && major < 1000)
+			major = major * 10 + (*v++ - '0');
+		if (major >= 2)
+			version = 3;
+	}
+	containerd__runtime__bootstrap__v1__bootstrap_params__free_unpacked(
+	    p, NULL);
+	return version;
+}
+
+int
+shim_start_answer(int version, const char *uri, char *out, size_t outlen)
+{
+	const char *c;
+	int n;
+
+	for (c = uri; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	if (version == 2)
+		n = snprintf(out, outlen, "%s", uri);
+	else if (version == 3)
+		n = snprintf(out, outlen,
+		    "{\"version\":3,\"address\":\"%s\",\"protocol\":"
+		    "\"ttrpc\"}",
+		    uri);
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -267,12 +369,28 @@ shim_start(const struct shim_opts *o)
 {
 	struct qb_error err = {0};
 	char group[256], path[PATH_MAX], uri[SHIM_ADDR_MAX];
-	int lfd = -1, logfd;
+	char answer[SHIM_ADDR_MAX + 64], ctdver[64];
+	uint8_t *in;
+	ssize_t inlen;
+	int lfd = -1, logfd, version;
 
 	if ((logfd = shim_open_log_fifo(".")) != -1)
 		log_set_fd(logfd);
 	else
 		log_set_fd(-1);
+	if ((in = malloc(SHIM_STDIN_MAX)) == NULL ||
+	    (inlen = shim_read_stdin(0, in, SHIM_STDIN_MAX)) == -1) {
+		fprintf(stderr, "%s start: read stdin: %s\n", SHIM_NAME,
+		    strerror(errno));
+		free(in);
+		return 1;
+	}
+	version =
+	    shim_bootstrap_version(in, (size_t)inlen, ctdver, sizeof(ctdver));
+	free(in);
+	log_info("%s: containerd %s, %zd bytes on stdin: shim protocol %d",
+	    __func__, ctdver[0] ? ctdver : "(no BootstrapParams)", inlen,
+	    version);
 	if (o->namespace[0] == '\0' || o->id[0] == '\0' ||
 	    o->address[0] == '\0') {
 		fprintf(stderr,
@@ -289,6 +407,11 @@ shim_start(const struct shim_opts *o)
 	if (shim_socket_path(o->address, o->namespace, group, path,
 	        sizeof(path), uri, sizeof(uri)) == -1) {
 		fprintf(stderr, "%s start: socket path: %s\n", SHIM_NAME,
+		    strerror(errno));
+		return 1;
+	}
+	if (shim_start_answer(version, uri, answer, sizeof(answer)) == -1) {
+		fprintf(stderr, "%s start: answer: %s\n", SHIM_NAME,
 		    strerror(errno));
 		return 1;
 	}
@@ -312,7 +435,7 @@ shim_start(const struct shim_opts *o)
 			}
 			log_info("%s: id=%s group=%s reuses %s", __func__,
 			    o->id, group, uri);
-			printf("%s", uri);
+			printf("%s", answer);
 			return 0;
 		}
 		log_info("%s: removing stale socket %s", __func__, path);
@@ -341,7 +464,7 @@ shim_start(const struct shim_opts *o)
 	close(lfd);
 	log_info(
 	    "%s: id=%s group=%s serving on %s", __func__, o->id, group, uri);
-	printf("%s", uri);
+	printf("%s", answer);
 	return 0;
 fail:
 	close(lfd);

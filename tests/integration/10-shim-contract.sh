@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The containerd-facing contract of containerd-shim-qemubox-v1 against a
 # private containerd 1.6 (tests/lib/containerd.sh): -v, `delete`'s raw
-# DeleteResponse, `start` sharing one daemon per group, and `ctr run
+# DeleteResponse, `start` sharing one daemon per group, `start` answering
+# containerd >= 2.3's BootstrapParams (stdin) with the version 3 bootstrap
+# JSON and the daemon serving containerd.task.v3.Task as well as v2, and `ctr run
 # --runtime io.containerd.qemubox.v1` reaching our daemon and either
 # running the container or failing fast with an error that names what is
 # missing, leaving no socket, bundle or process behind.
@@ -11,6 +13,10 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/containerd.sh
 
 SHIM=$CTD_BIN/containerd-shim-qemubox-v1
+CONNECT=$CTD_TOP/${BUILD:-build}/test/ttrpc-connect
+# The host's /etc/qemubox/config.json (an installed package) must not change
+# what this suite sees.
+export QEMUBOX_CONFIG=/nonexistent/qemubox-config.json
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
@@ -18,10 +24,10 @@ check() { # name, command...
 	local name=$1; shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
-echo "1..12"
+echo "1..16"
 
-if ! [ -x "$SHIM" ]; then
-	tap_skip_all 1 12 "shim contract" "$SHIM not built (run make)"
+if ! [ -x "$SHIM" ] || ! [ -x "$CONNECT" ]; then
+	tap_skip_all 1 16 "shim contract" "$SHIM or $CONNECT not built (run make)"
 fi
 
 # 1: -v names the binary, the version and the git revision.
@@ -46,7 +52,7 @@ check "delete: exit 0, DeleteResponse{exit_status 137, exited_at now}" \
 	-a "${secs:-0}" -ge "$((now - 5))" -a "${secs:-0}" -le "$((now + 5))"
 
 if ! ctd_start; then
-	tap_skip_all $((n + 1)) 12 "containerd contract" "$CTD_SKIP"
+	tap_skip_all $((n + 1)) 16 "containerd contract" "$CTD_SKIP"
 fi
 
 # 3-5: two bundles of one pod (same sandbox id) get one daemon; SIGTERM
@@ -75,7 +81,49 @@ done
 check "SIGTERM: daemon exits and removes its socket" \
 	test -z "$(ctd_shim_pids)" -a ! -e "$sock"
 
-# 6-12: ctr run through containerd.
+# 6-9: containerd >= 2.3 writes BootstrapParams (protobuf, upstream field
+# numbers) on start's stdin; containerd_version 2.x asks for version 3.
+pb_str() { # FIELD STRING (shorter than 128 bytes): one length-delimited field
+	printf "\\x$(printf %02x $(($1 << 3 | 2)))\\x$(printf %02x ${#2})%s" "$2"
+}
+bootstrap() { # CONTAINERD_VERSION ID
+	pb_str 1 "$2"
+	pb_str 2 "$CTD_NS"
+	pb_str 4 "$1"
+	pb_str 5 "unix://$CTD_SOCK.ttrpc"
+	pb_str 6 "unix://$CTD_SOCK"
+	pb_str 7 /usr/bin/containerd
+}
+for c in v3 v17; do
+	mkdir -p "$tmp/$c"
+	printf '{"annotations":{"io.kubernetes.cri.sandbox-id":"pod-%s-%s"}}' "$c" "$$" \
+		>"$tmp/$c/config.json"
+done
+a3=$(bootstrap 2.3.4 v3 | (cd "$tmp/v3" && "$SHIM" -namespace "$CTD_NS" -address "$CTD_SOCK" -id v3 start 2>&1))
+u3="unix:///run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/pod-v3-$$" | sha256sum | cut -c1-64)"
+echo "# start with BootstrapParams 2.3.4 printed: $a3"
+check "containerd 2.3 BootstrapParams: start prints {\"version\":3,\"address\":\"unix://...\",\"protocol\":\"ttrpc\"}" \
+	test "$a3" = "{\"version\":3,\"address\":\"$u3\",\"protocol\":\"ttrpc\"}"
+check "address file holds the plain address (what containerd 1.x reads on restore)" \
+	test "$(cat "$tmp/v3/address" 2>/dev/null)" = "$u3"
+pid3=$(ctd_shim_pids)
+c3=$("$CONNECT" "${u3#unix://}" containerd.task.v3.Task v3 2>&1)
+c2=$("$CONNECT" "${u3#unix://}" containerd.task.v2.Task v3 2>&1)
+echo "# v3 Connect: $c3; v2 Connect: $c2"
+check "the daemon answers containerd.task.v3.Task Connect (shim_pid = its pid), and v2 the same" \
+	test -n "$pid3" -a "${c3%% *}" = "shim_pid=$pid3" -a "$c3" = "$c2"
+a17=$(bootstrap 1.7.24 v17 | (cd "$tmp/v17" && "$SHIM" -namespace "$CTD_NS" -address "$CTD_SOCK" -id v17 start 2>&1))
+u17="unix:///run/containerd/s/$(printf '%s' "$CTD_SOCK/$CTD_NS/pod-v17-$$" | sha256sum | cut -c1-64)"
+check "BootstrapParams from a 1.x containerd (which rejects version 3): the plain address" \
+	test "$a17" = "$u17"
+pids=$(ctd_shim_pids)
+[ -n "$pids" ] && kill -TERM $pids
+for i in $(seq 1 150); do
+	[ -z "$(ctd_shim_pids)" ] && break
+	sleep 0.1
+done
+
+# 10-16: ctr run through containerd.
 ctd_import_busybox >/dev/null 2>&1 || true
 id=contract-$$
 start_t=$(date +%s%N)

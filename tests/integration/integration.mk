@@ -26,3 +26,9 @@ $(BUILD)/test/containerd-shim-qbfakec-v1: $(call objs,$(SHIM_CORE_SRCS) $(SHIM_C
 
 ALL_EXTRA += $(BUILD)/test/containerd-shim-qbfake-v1 \
 	$(BUILD)/test/containerd-shim-qbfakeh-v1 $(BUILD)/test/containerd-shim-qbfakec-v1
+
+# One Connect call under a chosen service name (v2 or v3): 10-shim-contract.sh.
+$(BUILD)/test/ttrpc-connect: $(call objs,tests/integration/ttrpc_connect.c $(LIB_SRCS_TTRPC) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_PROTOBUF)
+ALL_EXTRA += $(BUILD)/test/ttrpc-connect

@@ -4,10 +4,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim/shim_cli.h"
@@ -279,6 +281,170 @@ test_delete_response_golden(void **state)
 	assert_memory_equal(buf, "\x08\xac\x02\x1a\x00", 5);
 }
 
+/*
+ * Protobuf by hand, with upstream's field numbers (containerd
+ * api/runtime/bootstrap/v1/bootstrap.proto), independent of the decoder.
+ */
+static size_t
+pb_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static size_t
+pb_str(uint8_t *p, unsigned field, const void *s, size_t len)
+{
+	size_t n = pb_varint(p, (uint64_t)field << 3 | 2);
+
+	n += pb_varint(p + n, len);
+	memcpy(p + n, s, len);
+	return n + len;
+}
+
+#define PB_S(p, f, s) pb_str((p), (f), (s), strlen(s))
+
+/* What containerd 2.3's Command() writes on start's stdin. */
+static size_t
+bootstrap_params(uint8_t *p, const char *version)
+{
+	uint8_t any[256], ext[300];
+	size_t n = 0, na = 0, ne;
+
+	na +=
+	    PB_S(any + na, 1, "type.googleapis.com/runtimeoptions.v1.Options");
+	na += PB_S(any + na, 2, "\x12\x0b/etc/x.toml");
+	ne = pb_str(ext, 1, any, na); /* Extension{value = 1} */
+	n += PB_S(p + n, 1, "c1");
+	n += PB_S(p + n, 2, "k8s.io");
+	n += pb_varint(p + n, 3 << 3 | 0); /* log_level DEBUG = -4 */
+	n += pb_varint(p + n, (uint64_t)-4);
+	if (version != NULL)
+		n += PB_S(p + n, 4, version);
+	n += PB_S(p + n, 5, "unix:///run/containerd/containerd.sock.ttrpc");
+	n += PB_S(p + n, 6, "unix:///run/containerd/containerd.sock");
+	n += PB_S(p + n, 7, "/usr/bin/containerd");
+	n += pb_str(p + n, 8, ext, ne);
+	return n;
+}
+
+static void
+test_bootstrap_version(void **state)
+{
+	uint8_t buf[1024];
+	char ver[64];
+	size_t n;
+
+	(void)state;
+	n = bootstrap_params(buf, "2.3.4");
+	assert_int_equal(shim_bootstrap_version(buf, n, ver, sizeof(ver)), 3);
+	assert_string_equal(ver, "2.3.4");
+	n = bootstrap_params(buf, "v2.4.0-beta.0");
+	assert_int_equal(shim_bootstrap_version(buf, n, ver, sizeof(ver)), 3);
+	n = bootstrap_params(buf, "10.0.0");
+	assert_int_equal(shim_bootstrap_version(buf, n, NULL, 0), 3);
+	/* A 1.x containerd would reject version 3. */
+	n = bootstrap_params(buf, "1.7.24");
+	assert_int_equal(shim_bootstrap_version(buf, n, ver, sizeof(ver)), 2);
+	assert_string_equal(ver, "1.7.24");
+	n = bootstrap_params(buf, NULL);
+	assert_int_equal(shim_bootstrap_version(buf, n, ver, sizeof(ver)), 2);
+	assert_string_equal(ver, "");
+	/* Nothing on stdin (containerd 1.6 with no options, ctr). */
+	assert_int_equal(shim_bootstrap_version(buf, 0, ver, sizeof(ver)), 2);
+}
+
+/* containerd 1.6-2.2 write the runtime options Any (or nothing) instead. */
+static void
+test_bootstrap_version_legacy_stdin(void **state)
+{
+	uint8_t buf[512];
+	size_t n = 0;
+
+	(void)state;
+	n += PB_S(buf + n, 1, "runtimeoptions.v1.Options");
+	n += PB_S(buf + n, 2, "\x12\x0b/etc/x.toml");
+	assert_int_equal(shim_bootstrap_version(buf, n, NULL, 0), 2);
+	/* Not protobuf at all: a truncated field. */
+	assert_int_equal(shim_bootstrap_version((const uint8_t *)"\x22\x40"
+	                                                         "ab",
+	                     4, NULL, 0),
+	    2);
+}
+
+static void
+test_start_answer(void **state)
+{
+	const char *uri = "unix:///run/containerd/s/"
+	                  "0123456789abcdef0123456789abcdef0123456789abcdef"
+	                  "0123456789abcdef";
+	char out[SHIM_ADDR_MAX + 64], want[256];
+
+	(void)state;
+	assert_int_equal(shim_start_answer(2, uri, out, sizeof(out)), 0);
+	assert_string_equal(out, uri);
+	assert_int_equal(shim_start_answer(3, uri, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want),
+	    "{\"version\":3,\"address\":\"%s\",\"protocol\":\"ttrpc\"}", uri);
+	assert_string_equal(out, want);
+	assert_int_equal(shim_start_answer(4, uri, out, sizeof(out)), -1);
+	assert_int_equal(
+	    shim_start_answer(3, "unix:///a\"b", out, sizeof(out)), -1);
+	assert_int_equal(shim_start_answer(3, uri, out, 40), -1);
+}
+
+/* stdin: a pipe is read to EOF; /dev/null is not read; a pipe nobody
+ * writes to costs at most SHIM_STDIN_WAIT_MS. */
+static void
+test_read_stdin(void **state)
+{
+	uint8_t buf[64];
+	struct timespec t0, t1;
+	int p[2], fd;
+	long ms;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1],
+	                     "\x0a\x02"
+	                     "c1",
+	                     4),
+	    4);
+	close(p[1]);
+	assert_int_equal(shim_read_stdin(p[0], buf, sizeof(buf)), 4);
+	assert_memory_equal(buf,
+	    "\x0a\x02"
+	    "c1",
+	    4);
+	close(p[0]);
+
+	assert_true((fd = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(shim_read_stdin(fd, buf, sizeof(buf)), 0);
+	close(fd);
+
+	assert_int_equal(pipe(p), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(shim_read_stdin(p[0], buf, sizeof(buf)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(
+	    ms >= SHIM_STDIN_WAIT_MS - 50 && ms < SHIM_STDIN_WAIT_MS * 5);
+
+	/* More than fits: an error, not a silently cut message. */
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(write(p[1], buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(p[1]);
+	assert_int_equal(shim_read_stdin(p[0], buf, 16), -1);
+	close(p[0]);
+}
+
 int
 main(void)
 {
@@ -294,6 +460,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_write_address, mk_tmpdir, rm_tmpdir),
 	    cmocka_unit_test(test_delete_response_golden),
+	    cmocka_unit_test(test_bootstrap_version),
+	    cmocka_unit_test(test_bootstrap_version_legacy_stdin),
+	    cmocka_unit_test(test_start_answer),
+	    cmocka_unit_test(test_read_stdin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
