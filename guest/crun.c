@@ -173,6 +173,28 @@ add_file_mounts(
 	json_object_object_add(spec, "mounts", kept);
 }
 
+/*
+ * The guest's crun (1.8) accepts only ociVersion 1.0.x; containerd 2.x writes
+ * 1.2.x. Runtime-spec 1.y only added fields (crun ignores those it does not
+ * know), so a 1.y spec goes on as 1.0.2; another major version is refused.
+ * guest/pid1.c's selftest spec says 1.0.2 for the same reason.
+ */
+static int
+set_oci_version(struct json_object *spec, struct qb_error *err)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(spec, "ociVersion", &v))
+		return 0; /* crun checks the version only when there is one */
+	if ((s = json_object_get_string(v)) == NULL || strncmp(s, "1.", 2) != 0)
+		return qb_seterr(
+		    err, QB_E_INVALID, "OCI spec: ociVersion %s is not 1.x", s);
+	json_object_object_add(
+	    spec, "ociVersion", json_object_new_string("1.0.2"));
+	return 0;
+}
+
 int
 crun_write_bundle(const char *dir, const uint8_t *specb, size_t n,
     const char *rootfs, bool terminal, const struct bundle_file *files,
@@ -184,6 +206,10 @@ crun_write_bundle(const char *dir, const uint8_t *specb, size_t n,
 
 	if ((spec = parse_json(specb, n, err)) == NULL)
 		return qb_preferr(err, "OCI spec");
+	if (set_oci_version(spec, err) == -1) {
+		json_object_put(spec);
+		return -1;
+	}
 	root = obj_child(spec, "root");
 	json_object_object_add(root, "path", json_object_new_string(rootfs));
 	proc = obj_child(spec, "process");
