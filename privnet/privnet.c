@@ -225,6 +225,17 @@ main(int argc, char *argv[])
 	ssize_t n;
 	char *end;
 
+	if (argc == 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf(
+		    "usage: qemubox-privnet [-d] [-f fd]\n"
+		    "The network helper of containerd-shim-qemubox-v1, which "
+		    "starts it:\nsets up and tears down the sandboxes' netns, "
+		    "CNI and TAP devices, on\nrequests over the imsg socket "
+		    "fd (default 3). Not run by hand.\n"
+		    "  -d  debug logging\n");
+		return 0;
+	}
 	log_init("qemubox-privnet", 0);
 	/* Cut capabilities before reading anything from anyone. */
 	if (privnet_priv_drop() == -1)

@@ -500,6 +500,16 @@ main(int argc, char *argv[])
 	struct stat st;
 	const char *cfg_path;
 
+	if (argc == 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf(
+		    "usage: qemubox-vmmon [-dS] [-u user] [-q qemu] "
+		    "[-s qemu_share_dir] [-t shutdown_timeout_ms]\n"
+		    "The VM monitor of containerd-shim-qemubox-v1, which "
+		    "starts it: runs one\nQEMU as an unprivileged user in a "
+		    "jail and answers the shim over imsg.\nNot run by hand.\n");
+		return 0;
+	}
 	log_init("qemubox-vmmon", 0);
 	qb_config_defaults(&cfg);
 	cfg_path = qb_config_path();
