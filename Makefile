@@ -74,6 +74,7 @@ INSTALL_EXTRA :=  # more recipe lines for `make install`
 
 include proto/proto.mk proto/guest.mk lib/lib.mk imsg/imsg.mk seccomp/seccomp.mk
 include shim/shim.mk privnet/privnet.mk vmmon/vmmon.mk guest/guest.mk apparmor/apparmor.mk
+include check/check.mk
 include $(sort $(wildcard tests/*/*.mk))
 
 $(BUILD)/obj/%.o: %.c $(GEN_HEADERS)
