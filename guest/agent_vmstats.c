@@ -2,7 +2,6 @@
  * Guest-wide usage (guest/agent_vmstats.h). Parsing is strict about the
  * lines it needs and ignores the rest: the kernel adds fields over time.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -97,42 +96,31 @@ read_online(const char *cpudir, struct agent_vmstats *out)
 	return 0;
 }
 
-/* Throttling of every container: the direct children of cgroot. */
-static void
-read_throttled(const char *cgroot, struct agent_vmstats *out)
+void
+agent_vmstats_add_throttled(const char *cgdir, struct agent_vmstats *out)
 {
 	char path[PATH_MAX], key[64];
 	unsigned long long v;
-	struct dirent *de;
-	DIR *d;
 	FILE *f;
 
-	if (cgroot == NULL || (d = opendir(cgroot)) == NULL)
+	if (snprintf(path, sizeof(path), "%s/cpu.stat", cgdir) >=
+	    (int)sizeof(path))
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s/cpu.stat", cgroot,
-		        de->d_name) >= (int)sizeof(path))
-			continue;
-		if ((f = fopen(path, "re")) == NULL)
-			continue;
-		while (fscanf(f, "%63s %llu", key, &v) == 2)
-			if (strcmp(key, "throttled_usec") == 0)
-				out->throttled_usec += v;
-		fclose(f);
-	}
-	closedir(d);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	while (fscanf(f, "%63s %llu", key, &v) == 2)
+		if (strcmp(key, "throttled_usec") == 0)
+			out->throttled_usec += v;
+	fclose(f);
 }
 
 int
-agent_vmstats_read(const char *procdir, const char *cpudir, const char *cgroot,
-    struct agent_vmstats *out)
+agent_vmstats_read(
+    const char *procdir, const char *cpudir, struct agent_vmstats *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (read_proc_stat(procdir, out) == -1 ||
 	    read_meminfo(procdir, out) == -1 || read_online(cpudir, out) == -1)
 		return -1;
-	read_throttled(cgroot, out);
 	return 0;
 }

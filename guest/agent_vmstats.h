@@ -9,23 +9,24 @@
 
 #include <stdint.h>
 
+/* Cumulative CPU ticks of all online CPUs; busy is everything but idle
+ * and iowait. */
 struct agent_vmstats {
-	uint64_t
-	    cpu_busy_ticks; /* all CPUs: user+nice+system+irq+softirq+steal */
-	uint64_t cpu_total_ticks; /* the same plus idle and iowait */
+	uint64_t cpu_busy_ticks;
+	uint64_t cpu_total_ticks;
 	uint32_t cpus_online;
 	uint64_t mem_total_kb;
 	uint64_t mem_available_kb;
-	uint64_t
-	    throttled_usec; /* sum of cpu.stat throttled_usec below cgroot */
+	uint64_t throttled_usec; /* the containers' cpu.stat throttled_usec */
 };
 
 /*
- * procdir: "/proc"; cpudir: "/sys/devices/system/cpu"; cgroot: the cgroup2
- * directory whose children are the containers' cgroups (or NULL). Tests pass
- * directories of their own.
+ * procdir: "/proc"; cpudir: "/sys/devices/system/cpu" (tests pass
+ * directories of their own). Fills everything but throttled_usec (0).
  */
-int agent_vmstats_read(const char *procdir, const char *cpudir,
-    const char *cgroot, struct agent_vmstats *out);
+int agent_vmstats_read(
+    const char *procdir, const char *cpudir, struct agent_vmstats *out);
+/* Adds cgdir's cpu.stat throttled_usec (a container's cgroup) to out. */
+void agent_vmstats_add_throttled(const char *cgdir, struct agent_vmstats *out);
 
 #endif

@@ -78,16 +78,17 @@ test_reads_everything(void **state)
 	struct agent_vmstats s;
 
 	(void)state;
-	assert_int_equal(agent_vmstats_read("proc", "cpu", "cg", &s), 0);
+	assert_int_equal(agent_vmstats_read("proc", "cpu", &s), 0);
+	assert_int_equal(s.throttled_usec, 0);
+	agent_vmstats_add_throttled("cg/c1", &s);
+	agent_vmstats_add_throttled("cg/c2", &s);
+	agent_vmstats_add_throttled("cg/none", &s);
 	assert_int_equal(s.cpu_busy_ticks, 100 + 5 + 50 + 3 + 2 + 1);
 	assert_int_equal(s.cpu_total_ticks, 161 + 800 + 10);
 	assert_int_equal(s.cpus_online, 3);
 	assert_int_equal(s.mem_total_kb, 480000);
 	assert_int_equal(s.mem_available_kb, 300000);
 	assert_int_equal(s.throttled_usec, 2000);
-	/* No cgroup root: throttling is 0, the rest still read. */
-	assert_int_equal(agent_vmstats_read("proc", "cpu", NULL, &s), 0);
-	assert_int_equal(s.throttled_usec, 0);
 }
 
 static void
@@ -97,16 +98,15 @@ test_broken_files_fail(void **state)
 
 	(void)state;
 	put("proc/meminfo", "MemTotal: 480000 kB\n"); /* no MemAvailable */
-	assert_int_equal(agent_vmstats_read("proc", "cpu", "cg", &s), -1);
+	assert_int_equal(agent_vmstats_read("proc", "cpu", &s), -1);
 	put("proc/meminfo", "MemTotal: 1 kB\nMemAvailable: 1 kB\n");
 	put("proc/stat", "intr 1\n"); /* no cpu line */
-	assert_int_equal(agent_vmstats_read("proc", "cpu", "cg", &s), -1);
+	assert_int_equal(agent_vmstats_read("proc", "cpu", &s), -1);
 	put("proc/stat", "cpu  1 2 3 4\n"); /* an old kernel's 4 fields */
-	assert_int_equal(agent_vmstats_read("proc", "cpu", "cg", &s), 0);
+	assert_int_equal(agent_vmstats_read("proc", "cpu", &s), 0);
 	assert_int_equal(s.cpu_busy_ticks, 6);
 	assert_int_equal(s.cpu_total_ticks, 10);
-	assert_int_equal(
-	    agent_vmstats_read("proc", "nonexistent", "cg", &s), -1);
+	assert_int_equal(agent_vmstats_read("proc", "nonexistent", &s), -1);
 }
 
 int
