@@ -237,6 +237,17 @@ hotplug_ctl_step_done(struct hotplug_ctl *c, enum hp_resource kind, bool ok,
 	r->plugged = plugged;
 }
 
+void
+hotplug_ctl_resized(
+    struct hotplug_ctl *c, enum hp_resource kind, unsigned plugged)
+{
+	struct hp_res *r = &c->r[kind];
+
+	hp_note_change(&r->st, evloop_now_ns() / 1000000ULL);
+	r->have_prev = false;
+	r->plugged = plugged;
+}
+
 unsigned
 hotplug_ctl_plugged(const struct hotplug_ctl *c, enum hp_resource kind)
 {

@@ -54,6 +54,11 @@ void hotplug_ctl_sample(struct hotplug_ctl *, enum hp_resource,
 void hotplug_ctl_step_done(struct hotplug_ctl *, enum hp_resource, bool ok,
     unsigned plugged, const char *why);
 
+/* A step the controller did not ask for (an Update's resize) changed the
+ * VM: plugged is what it has now; counts as a change for the cooldowns. */
+void hotplug_ctl_resized(
+    struct hotplug_ctl *, enum hp_resource, unsigned plugged);
+
 /* What the VM has now, for Update and for tests. */
 unsigned hotplug_ctl_plugged(const struct hotplug_ctl *, enum hp_resource);
 
