@@ -4,6 +4,9 @@
  * of its own.
  */
 #include <limits.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "shim/hotplug_policy.h"
 
@@ -140,4 +143,76 @@ hp_decision_name(enum hp_decision d)
 		break;
 	}
 	return "hold";
+}
+
+/* obj.a.b as an int64, if present; -1 on a wrong type. */
+static int
+get_i64(json_object *obj, const char *a, const char *b, int64_t *v, bool *have)
+{
+	json_object *sec, *val;
+
+	*have = false;
+	if (!json_object_object_get_ex(obj, a, &sec) || sec == NULL)
+		return 0;
+	if (!json_object_is_type(sec, json_type_object))
+		return -1;
+	if (!json_object_object_get_ex(sec, b, &val) || val == NULL)
+		return 0;
+	if (!json_object_is_type(val, json_type_int))
+		return -1;
+	*v = json_object_get_int64(val);
+	*have = true;
+	return 0;
+}
+
+int
+hp_update_target(const char *json, size_t len, const struct qb_config *cfg,
+    unsigned *cpus, unsigned *mem_mb, struct qb_error *err)
+{
+	json_tokener *tok;
+	json_object *root;
+	int64_t quota = 0, period = 0, limit = 0;
+	bool hq, hp, hl;
+	uint64_t want, step = cfg->memory_hotplug.increment_size_mb;
+	int rc = -1;
+
+	*cpus = *mem_mb = 0;
+	if ((tok = json_tokener_new()) == NULL)
+		return qb_seterr(err, QB_E_INTERNAL, "out of memory");
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	json_tokener_free(tok);
+	if (root == NULL || !json_object_is_type(root, json_type_object)) {
+		qb_seterr(err, QB_E_INVALID,
+		    "update: resources are not a JSON "
+		    "object");
+		goto out;
+	}
+	if (get_i64(root, "cpu", "quota", &quota, &hq) == -1 ||
+	    get_i64(root, "cpu", "period", &period, &hp) == -1 ||
+	    get_i64(root, "memory", "limit", &limit, &hl) == -1) {
+		qb_seterr(err, QB_E_INVALID,
+		    "update: cpu.quota, cpu.period and memory.limit must be "
+		    "integers");
+		goto out;
+	}
+	if (hq && quota > 0) {
+		if (!hp || period <= 0)
+			period = 100000; /* the kernel's default period */
+		want = cfg->runtime.boot_cpus +
+		       (uint64_t)((quota + period - 1) / period);
+		*cpus = want < cfg->runtime.max_cpus ? (unsigned)want
+		                                     : cfg->runtime.max_cpus;
+	}
+	if (hl && limit > 0) {
+		want = ((uint64_t)limit + (1 << 20) - 1) >> 20;
+		want = (want + step - 1) / step * step;
+		want += cfg->runtime.memory_mb;
+		*mem_mb = want < cfg->runtime.max_memory_mb
+		              ? (unsigned)want
+		              : cfg->runtime.max_memory_mb;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
 }

@@ -76,4 +76,14 @@ void hp_note_change(struct hp_state *st, uint64_t now_ms);
 
 const char *hp_decision_name(enum hp_decision d);
 
+/*
+ * The VM size an Update's OCI LinuxResources (JSON) asks for, as Kata sizes
+ * a sandbox: boot vCPUs + ceil(cpu.quota / cpu.period), boot memory +
+ * memory.limit rounded up to whole increments; each capped at its
+ * runtime.max_*. A resource the JSON does not limit keeps 0 ("leave").
+ * -1 with err on JSON that is not an object or has a wrong type.
+ */
+int hp_update_target(const char *json, size_t len, const struct qb_config *cfg,
+    unsigned *cpus, unsigned *mem_mb, struct qb_error *err);
+
 #endif

@@ -371,6 +371,53 @@ test_params_from_config(void **state)
 	assert_string_equal(hp_decision_name(HP_HOLD), "hold");
 }
 
+static void
+test_update_target(void **state)
+{
+	struct qb_config cfg;
+	struct qb_error err;
+	unsigned cpus, mem;
+	const char *j;
+
+	(void)state;
+	qb_config_defaults(&cfg);
+	cfg.runtime.boot_cpus = 1;
+	cfg.runtime.max_cpus = 4;
+	cfg.runtime.memory_mb = 512;
+	cfg.runtime.max_memory_mb = 2048;
+	/* 1.5 CPUs, 300 MiB: 1 + 2 vCPUs, 512 + 384 MiB (3 increments). */
+	j = "{\"cpu\":{\"quota\":150000,\"period\":100000},"
+	    "\"memory\":{\"limit\":314572800}}";
+	assert_int_equal(
+	    hp_update_target(j, strlen(j), &cfg, &cpus, &mem, &err), 0);
+	assert_int_equal(cpus, 3);
+	assert_int_equal(mem, 896);
+	/* Capped at the maxima; no period means the kernel's 100 ms. */
+	j = "{\"cpu\":{\"quota\":1000000},\"memory\":{\"limit\":"
+	    "10737418240}}";
+	assert_int_equal(
+	    hp_update_target(j, strlen(j), &cfg, &cpus, &mem, &err), 0);
+	assert_int_equal(cpus, 4);
+	assert_int_equal(mem, 2048);
+	/* Unlimited (-1 quota, no memory): leave both. */
+	j = "{\"cpu\":{\"quota\":-1,\"shares\":1024}}";
+	assert_int_equal(
+	    hp_update_target(j, strlen(j), &cfg, &cpus, &mem, &err), 0);
+	assert_int_equal(cpus, 0);
+	assert_int_equal(mem, 0);
+	/* Wrong types are errors, not zeros. */
+	j = "{\"memory\":{\"limit\":\"300M\"}}";
+	assert_int_equal(
+	    hp_update_target(j, strlen(j), &cfg, &cpus, &mem, &err), -1);
+	assert_non_null(strstr(err.msg, "memory.limit"));
+	j = "[1]";
+	assert_int_equal(
+	    hp_update_target(j, strlen(j), &cfg, &cpus, &mem, &err), -1);
+	j = "{\"cpu\":";
+	assert_int_equal(
+	    hp_update_target(j, strlen(j), &cfg, &cpus, &mem, &err), -1);
+}
+
 int
 main(void)
 {
@@ -387,6 +434,7 @@ main(void)
 	    cmocka_unit_test(test_mem_down_keeps_margin),
 	    cmocka_unit_test(test_mem_bad_sample),
 	    cmocka_unit_test(test_params_from_config),
+	    cmocka_unit_test(test_update_target),
 	};
 
 	return cmocka_run_group_tests_name("hotplug_policy", tests, NULL, NULL);
