@@ -5,7 +5,9 @@
 #   qb_setup              make install into a per-run prefix, write config.json
 #                         and a CNI conflist there; exports QEMUBOX_CONFIG and
 #                         points the containerd harness (CTD_BIN) at it
-#   qb_write_config       rewrite config.json (QB_STORAGE_JSON: storage options)
+#   qb_write_config       rewrite config.json (QB_STORAGE_JSON: storage options,
+#                         QB_RUNTIME_JSON: runtime members, QB_SECTIONS_JSON:
+#                         more sections)
 #   qb_teardown           remove it (after ctd_stop)
 #   qb_run ARGS...        ctd_ctr run --rm --runtime io.containerd.qemubox.v1 ARGS...
 #   qb_suite_start NAME   for a TAP suite: qb_setup, ctd_start, busybox import;
@@ -69,9 +71,14 @@ qb_setup() {
 # test may change it between containers. QB_STORAGE_JSON, when set, is the
 # body of the "storage" object, e.g. '"scratch_size_mb": 512'.
 qb_write_config() {
-	local storage=
+	local storage= runtime=
 	[ -n "${QB_STORAGE_JSON:-}" ] &&
 		storage=$',\n  "storage": { '"$QB_STORAGE_JSON }"
+	# QB_RUNTIME_JSON: more "runtime" members; QB_SECTIONS_JSON: more
+	# top-level sections, e.g. '"cpu_hotplug": { "enabled": true }'.
+	[ -n "${QB_RUNTIME_JSON:-}" ] && runtime=", $QB_RUNTIME_JSON"
+	[ -n "${QB_SECTIONS_JSON:-}" ] && storage="$storage,
+  $QB_SECTIONS_JSON"
 	cat >"$QB_DIR/etc/qemubox/config.json.tmp" <<-JSON
 	{
 	  "paths": {
@@ -79,7 +86,7 @@ qb_write_config() {
 	    "state_dir": "$QB_STATE",
 	    "log_dir": "$QB_LOGS"
 	  },
-	  "runtime": { "debug": ${QB_DEBUG:-false} },
+	  "runtime": { "debug": ${QB_DEBUG:-false}$runtime },
 	  "network": { "cni_conf_dir": "$QB_CNI_CONF" }$storage
 	}
 	JSON
