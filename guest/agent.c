@@ -24,6 +24,7 @@
 #include "guest/agent.h"
 #include "guest/agent_rootfs.h"
 #include "guest/agent_stats.h"
+#include "guest/agent_vmstats.h"
 #include "guest/crun.h"
 #include "guest/net_config.h"
 #include "guest/pid1.h"
@@ -1307,6 +1308,37 @@ h_online_memory(struct agent *a, const uint8_t *b, size_t n,
 	return 0;
 }
 
+/* The whole guest's usage, for the host's hotplug controller. */
+static int
+h_vm_stats(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
+    struct qb_error *err)
+{
+	Qemubox__Guest__V1__VmStatsResponse *resp;
+	struct agent_vmstats vs;
+	char cg[PATH_MAX];
+	struct ctr *c;
+
+	(void)b;
+	(void)n;
+	if (agent_vmstats_read("/proc", "/sys/devices/system/cpu", &vs) == -1)
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "vm stats: %s", strerror(errno));
+	for (c = a->ctrs; c != NULL; c = c->next)
+		if (ctr_cgroup(c, cg, sizeof(cg)) == 0)
+			agent_vmstats_add_throttled(cg, &vs);
+	if ((resp = malloc(sizeof(*resp))) == NULL)
+		return qb_seterr(err, QB_E_INTERNAL, "vm stats: out of memory");
+	qemubox__guest__v1__vm_stats_response__init(resp);
+	resp->cpu_busy_ticks = vs.cpu_busy_ticks;
+	resp->cpu_total_ticks = vs.cpu_total_ticks;
+	resp->cpus_online = vs.cpus_online;
+	resp->mem_total_kb = vs.mem_total_kb;
+	resp->mem_available_kb = vs.mem_available_kb;
+	resp->throttled_usec = vs.throttled_usec;
+	*out = &resp->base;
+	return 0;
+}
+
 static int
 h_shutdown(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
     struct qb_error *err)
@@ -1429,6 +1461,7 @@ static const struct {
     {"Update", h_update},
     {"OnlineCpus", h_online_cpus},
     {"OnlineMemory", h_online_memory},
+    {"VmStats", h_vm_stats},
     {"Shutdown", h_shutdown},
 };
 

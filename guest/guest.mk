@@ -7,6 +7,7 @@ CRUN      ?= /usr/bin/crun
 # Every object of vminitd: PID 1 and the guest API agent.
 VMINITD_SRCS := guest/vminitd.c guest/pid1.c \
 	guest/agent.c guest/net_config.c guest/agent_rootfs.c guest/agent_stats.c \
+	guest/agent_vmstats.c \
 	guest/crun.c lib/chan.c lib/chan_rpc.c lib/chan_pump.c lib/ttrpc_frame.c \
 	lib/ttrpc_msg.c lib/evloop.c lib/log.c lib/error.c \
 	$(PROTO_TTRPC_SRCS) $(BUILD)/gen/proto/cgroups_v2.pb-c.c $(GUEST_PROTO_SRCS)

@@ -22,6 +22,7 @@ SHIM_GUEST_SRCS := shim/guest_client.c $(LIB_SRCS_CHAN) lib/chan_pump.c \
 STORAGE_SRCS := shim/storage.c shim/layer_cache.c
 SHIM_VM_SRCS := shim/vm_backend.c shim/stdio_relay.c \
 	shim/privnet_client.c shim/vmmon_client.c $(IMSG_SRCS) $(SHIM_GUEST_SRCS) \
+	shim/sandbox_hotplug.c shim/hotplug_ctl.c shim/hotplug_policy.c \
 	$(STORAGE_SRCS) shim/storage_guest.c shim/storage_async.c
 # Confinement after the privilege drop: Landlock + the seccomp allowlist.
 SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \

@@ -43,7 +43,9 @@
 #include "shim/backend.h"
 #include "shim/guest_client.h"
 #include "shim/layer_cache.h"
+#include "shim/hotplug_policy.h"
 #include "shim/privnet_client.h"
+#include "shim/sandbox_hotplug.h"
 #include "shim/stdio_relay.h"
 #include "shim/storage.h"
 #include "shim/storage_async.h"
@@ -114,6 +116,7 @@ struct vmb {
 	int qemu_pid;
 
 	struct guest_client *gc;
+	struct sandbox_hotplug *hp;  /* NULL: the VM keeps its boot size */
 	int chan_fd;                 /* our end of the guest channel */
 	unsigned long unknown_exits; /* Exit events for no process of ours */
 
@@ -530,6 +533,8 @@ guest_drop(struct vmb *b)
 	struct vmb_ctr *c;
 	struct vmb_proc *p;
 
+	sandbox_hotplug_stop(b->hp);
+	b->hp = NULL;
 	if (b->gc == NULL && b->chan_fd == -1)
 		return;
 	TAILQ_FOREACH(c, &b->ctrs, entry)
@@ -967,6 +972,10 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 	    __func__, cr->ctr->id, p->pid, (unsigned long long)cr->t_disks,
 	    (unsigned long long)cr->t_net, (unsigned long long)cr->t_vm,
 	    (unsigned long long)cr->t_ready, (unsigned long long)cr->t_guest);
+	/* The VM now runs what it was made for: from here it may grow. */
+	if (cr->b->hp == NULL)
+		cr->b->hp = sandbox_hotplug_start(cr->b->env.loop, &cr->b->cfg,
+		    cr->b->vm, cr->b->gc, cr->b->sandbox_id);
 	done_ok(cr->done, cr->arg, p->pid);
 	create_free(cr);
 }
@@ -1393,18 +1402,77 @@ vmb_close_io(void *st, const char *id, const char *exec_id, bool stdin_close,
 	done_ok(done, arg, 0);
 }
 
+/* An Update: the VM grows first (when hotplug allows), then the guest
+ * applies the cgroup limits, as Kata does. */
+struct vmb_update {
+	struct vmb *b;
+	char id[QB_ID_MAX];
+	uint8_t *resources;
+	size_t len;
+	backend_done_fn done;
+	void *arg;
+};
+
 static void
-vmb_update(void *st, const struct backend_update_req *req, backend_done_fn done,
-    void *arg)
+update_forward(struct vmb_update *u)
 {
 	Qemubox__Guest__V1__UpdateRequest gr;
 
 	qemubox__guest__v1__update_request__init(&gr);
-	gr.id = (char *)(uintptr_t)req->id;
-	gr.resources.data = (uint8_t *)(uintptr_t)req->resources;
-	gr.resources.len = req->resources_len;
-	forward(
-	    st, FWD_PLAIN, req->id, "", "Update", &gr.base, NULL, done, arg);
+	gr.id = u->id;
+	gr.resources.data = u->resources;
+	gr.resources.len = u->len;
+	forward(u->b, FWD_PLAIN, u->id, "", "Update", &gr.base, NULL, u->done,
+	    u->arg);
+	free(u->resources);
+	free(u);
+}
+
+static void
+update_resized(void *arg, const struct qb_error *err)
+{
+	struct vmb_update *u = arg;
+
+	if (err != NULL) {
+		done_err(u->done, u->arg, err->code, "%s", err->msg);
+		free(u->resources);
+		free(u);
+		return;
+	}
+	update_forward(u);
+}
+
+static void
+vmb_update(void *st, const struct backend_update_req *req, backend_done_fn done,
+    void *arg)
+{
+	struct vmb *b = st;
+	struct vmb_update *u;
+	struct qb_error err = {0};
+	unsigned cpus = 0, mem = 0;
+
+	if (b->hp != NULL &&
+	    hp_update_target((const char *)req->resources, req->resources_len,
+	        &b->cfg, &cpus, &mem, &err) == -1) {
+		done_err(done, arg, err.code, "%s", err.msg);
+		return;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->resources = malloc(req->resources_len + 1)) == NULL) {
+		free(u);
+		done_err(done, arg, QB_E_INTERNAL, "update: out of memory");
+		return;
+	}
+	u->b = b;
+	snprintf(u->id, sizeof(u->id), "%s", req->id);
+	memcpy(u->resources, req->resources, req->resources_len);
+	u->len = req->resources_len;
+	u->done = done;
+	u->arg = arg;
+	if (b->hp != NULL && (cpus != 0 || mem != 0) &&
+	    sandbox_hotplug_resize(b->hp, cpus, mem, update_resized, u) == 0)
+		return;
+	update_forward(u);
 }
 
 static void
