@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "imsg/qemubox_imsg.h"
+#include "lib/evloop.h"
 #include "lib/log.h"
 #include "proto/guest.pb-c.h"
 #include "shim/guest_client.h"
@@ -21,9 +22,15 @@
 #include "shim/sandbox_hotplug.h"
 #include "shim/vmmon_client.h"
 
-#define SH_GUEST_TIMEOUT_MS 60000 /* onlining a vCPU under TCG: 19-50 s */
+#define SH_GUEST_TIMEOUT_MS 10000
+/* The guest sees a hot-added vCPU or DIMM only once it has handled the ACPI
+ * notification (19-50 s for a vCPU under TCG on 2 busy host cores): ask it
+ * to online again every second until something came online. */
+#define SH_ONLINE_RETRY_MS 1000
+#define SH_ONLINE_TRIES    120
 
 struct sandbox_hotplug {
+	struct evloop *loop;
 	struct hotplug_ctl *ctl;
 	struct vmmon_client *vmmon;
 	struct guest_client *guest;
@@ -38,6 +45,8 @@ struct sandbox_hotplug {
 	enum hp_resource res;
 	int dir;
 	unsigned after; /* what vmmon says the VM has after the step */
+	unsigned online_tries;
+	struct ev_timer *retry;
 	unsigned want_cpus, want_mem_mb;
 	sandbox_hotplug_done done;
 	void *done_arg;
@@ -86,25 +95,78 @@ mem_plugged_mb(const struct qb_vmm_mem_res *m)
 	return (unsigned)((m->base_bytes + m->plugged_bytes) >> 20);
 }
 
+static int start_online(struct sandbox_hotplug *sh);
+
+static void
+online_retry(struct ev_timer *t, void *arg)
+{
+	struct sandbox_hotplug *sh = arg;
+
+	(void)t;
+	sh->retry = NULL;
+	if (start_online(sh) == -1)
+		step_end(sh, false, sh->after, "guest channel closed");
+	unref(sh); /* the timer's */
+}
+
 static void
 online_answer(struct guest_client *gc, const struct qb_error *err,
     const ProtobufCMessage *resp, void *arg)
 {
 	struct sandbox_hotplug *sh = arg;
+	unsigned n = 0;
 
 	(void)gc;
-	(void)resp;
-	if (!sh->stopped) {
-		if (err->code != QB_E_OK)
-			log_warnx("%s: sandbox %s: guest did not online the "
-			          "new %s: %s",
-			    __func__, sh->id,
-			    sh->res == HP_CPU ? "vCPU" : "memory", err->msg);
+	if (sh->stopped)
+		goto out;
+	if (err->code != QB_E_OK) {
+		log_warnx("%s: sandbox %s: guest did not online the new %s: %s",
+		    __func__, sh->id, sh->res == HP_CPU ? "vCPU" : "memory",
+		    err->msg);
 		/* The device is in the VM either way: count it. */
-		step_end(sh, err->code == QB_E_OK, sh->after,
-		    err->code == QB_E_OK ? NULL : err->msg);
+		step_end(sh, false, sh->after, err->msg);
+		goto out;
 	}
+	if (sh->res == HP_CPU)
+		n = ((const Qemubox__Guest__V1__OnlineCpusResponse *)resp)
+		        ->online;
+	else
+		n = ((const Qemubox__Guest__V1__OnlineMemoryResponse *)resp)
+		        ->onlined_blocks;
+	if (n > 0) {
+		step_end(sh, true, sh->after, NULL);
+		goto out;
+	}
+	if (++sh->online_tries >= SH_ONLINE_TRIES) {
+		step_end(
+		    sh, false, sh->after, "the guest never saw the new device");
+		goto out;
+	}
+	sh->refs++;
+	if ((sh->retry = evloop_timer_add(sh->loop,
+	         SH_ONLINE_RETRY_MS * 1000000ULL, 0, online_retry, sh)) ==
+	    NULL) {
+		sh->refs--;
+		step_end(sh, false, sh->after, "no timer");
+	}
+out:
 	unref(sh);
+}
+
+static int
+start_online(struct sandbox_hotplug *sh)
+{
+	sh->refs++;
+	if (guest_call(sh->guest,
+	        sh->res == HP_CPU ? "OnlineCpus" : "OnlineMemory", NULL,
+	        sh->res == HP_CPU
+	            ? &qemubox__guest__v1__online_cpus_response__descriptor
+	            : &qemubox__guest__v1__online_memory_response__descriptor,
+	        SH_GUEST_TIMEOUT_MS, online_answer, sh) == -1) {
+		sh->refs--;
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -113,7 +175,6 @@ device_answer(
 {
 	struct sandbox_hotplug *sh = arg;
 	unsigned plugged;
-	const char *method;
 
 	(void)len;
 	if (sh->stopped)
@@ -134,16 +195,9 @@ device_answer(
 	sh->after = plugged;
 	/* Added: the guest onlines it (Debian's kernel onlines neither hot-
 	 * added CPUs nor memory by itself). */
-	method = sh->res == HP_CPU ? "OnlineCpus" : "OnlineMemory";
-	sh->refs++;
-	if (guest_call(sh->guest, method, NULL,
-	        sh->res == HP_CPU
-	            ? &qemubox__guest__v1__online_cpus_response__descriptor
-	            : &qemubox__guest__v1__online_memory_response__descriptor,
-	        SH_GUEST_TIMEOUT_MS, online_answer, sh) == -1) {
-		sh->refs--;
+	sh->online_tries = 0;
+	if (start_online(sh) == -1)
 		step_end(sh, false, plugged, "guest channel closed");
-	}
 out:
 	unref(sh);
 }
@@ -322,6 +376,7 @@ sandbox_hotplug_start(struct evloop *loop, const struct qb_config *cfg,
 		log_warn("%s: sandbox %s", __func__, sandbox_id);
 		return NULL;
 	}
+	sh->loop = loop;
 	sh->vmmon = vmmon;
 	sh->guest = guest;
 	sh->refs = 1;
@@ -350,6 +405,11 @@ sandbox_hotplug_stop(struct sandbox_hotplug *sh)
 		    "sandbox %s: stopped while resizing", sh->id);
 		sh->resize = sh->resize_waiting = false;
 		sh->done(sh->done_arg, &err);
+	}
+	if (sh->retry != NULL) {
+		evloop_timer_del(sh->retry);
+		sh->retry = NULL;
+		unref(sh); /* the timer's */
 	}
 	hotplug_ctl_free(sh->ctl);
 	sh->ctl = NULL;
