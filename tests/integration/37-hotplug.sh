@@ -18,7 +18,7 @@ TAP_TIMEOUT=${TAP_TIMEOUT:-600}
 
 qb_suite_start "hotplug suite"
 
-QB_RUNTIME_JSON='"boot_cpus": 1, "max_cpus": 2, "memory_mb": 512, "max_memory_mb": 768'
+QB_RUNTIME_JSON='"boot_timeout": "180s", "boot_cpus": 1, "max_cpus": 2, "memory_mb": 512, "max_memory_mb": 768'
 QB_SECTIONS_JSON='"cpu_hotplug": { "enabled": true, "monitor_interval": "1s",
     "scale_up_threshold": 70.0, "scale_down_threshold": 40.0,
     "scale_up_stability": 2, "scale_down_stability": 3,
