@@ -11,6 +11,7 @@
 #   make check      install deps, build, run every test (unit, fuzz smoke, integration)
 #   make demo       install deps, build, run a container in a VM with a private containerd
 #   make install    FHS install (PREFIX, DESTDIR honoured)
+#   make deb        Debian package (scripts/mkdeb) in build/
 #   make fuzz       libFuzzer targets (clang, ASan/UBSan) + a short smoke run
 #   make bench      benchmarks against baselines measured in the same run
 
@@ -89,10 +90,10 @@ $(BUILD)/fuzz/%.o: %.c $(GEN_HEADERS)
 	@mkdir -p $(@D)
 	$(FUZZCC) $(QB_CFLAGS) $(EXTRA_CFLAGS) -DQB_TESTING=1 -DQB_FUZZING=1 $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
 
 .PHONY: all deps host unit-tests check check-unit check-integration demo bench \
-	fuzz fuzz-build install clean format format-check
+	fuzz fuzz-build install clean format format-check deb
 
 host: $(addprefix $(BUILD)/bin/,$(BINS)) $(addprefix $(BUILD)/libexec/,$(LIBEXEC_BINS))
 all: host $(ALL_EXTRA)
@@ -120,11 +121,17 @@ fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
 	@tests/run --fuzz $(FUZZERS)
 
-install: all
+# What install builds first; scripts/mkdeb narrows it to what is installed.
+INSTALL_NEEDS ?= all
+install: $(INSTALL_NEEDS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	$(if $(BINS),install -m 0755 $(addprefix $(BUILD)/bin/,$(BINS)) $(DESTDIR)$(BINDIR)/)
 	$(if $(LIBEXEC_BINS),install -m 0755 $(addprefix $(BUILD)/libexec/,$(LIBEXEC_BINS)) $(DESTDIR)$(LIBEXECDIR)/)
 	$(INSTALL_EXTRA)
+
+# Its own build tree ($(BUILD)/deb-build) with the package's paths compiled in.
+deb: deps
+	@scripts/mkdeb $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
@@ -142,6 +149,8 @@ format-check:
 	if [ $$bad -gt 0 ]; then echo "format-check: $$bad file(s) differ (make format)"; exit 1; fi; \
 	echo "format OK"
 
+print-version:
+	@echo $(VERSION)
 print-unit-tests:
 	@echo $(UNIT_TESTS)
 print-fuzzers:

@@ -25,6 +25,7 @@ CTD_PID=
 CTD_SKIP=
 CTD_NS=${CTD_NS:-qbtest}
 CTD_IMAGE=
+# CTD_IMPORTS: a containerd config file to import (a runtime snippet).
 CTD_CRI=${CTD_CRI:-}
 # CRI mode: CNI configuration directory and the pause (sandbox) image name.
 CTD_CNI_CONF_DIR=${CTD_CNI_CONF_DIR:-}
@@ -51,6 +52,7 @@ ctd_start() {
 	CTD_SOCK=$CTD_DIR/containerd.sock
 	cat >"$CTD_DIR/config.toml" <<-TOML
 	version = 2
+	$([ -z "${CTD_IMPORTS:-}" ] || echo "imports = [\"$CTD_IMPORTS\"]")
 	root = "$CTD_DIR/root"
 	state = "$CTD_DIR/state"
 	$(if [ -n "$CTD_CRI" ]; then ctd_cri_config; else
