@@ -246,14 +246,15 @@ orphan_netns(int act)
 	closedir(d);
 }
 
+/* --help: stdout, exit 0; a usage error: stderr, exit 2. */
 static __attribute__((noreturn)) void
-usage(void)
+usage(int rc)
 {
-	fprintf(stderr,
+	fprintf(rc == 0 ? stdout : stderr,
 	    "usage: qemubox-cleanup --status\n"
 	    "       qemubox-cleanup [-n|--dry-run] [--all | ID]\n"
 	    "  (config: $QEMUBOX_CONFIG or " QB_CONFIG_DEFAULT_PATH ")\n");
-	exit(2);
+	exit(rc);
 }
 
 int
@@ -278,14 +279,16 @@ main(int argc, char *argv[])
 		case 'n':
 			dry_run = 1;
 			break;
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind < argc)
 		only_id = argv[optind++];
 	if (optind != argc || (only_id && all) || (status && (only_id || all)))
-		usage();
+		usage(2);
 	if (only_id != NULL && !privnet_valid_id(only_id)) {
 		fprintf(stderr, "qemubox-cleanup: invalid sandbox id \"%s\"\n",
 		    only_id);
