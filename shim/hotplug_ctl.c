@@ -238,6 +238,19 @@ hotplug_ctl_step_done(struct hotplug_ctl *c, enum hp_resource kind, bool ok,
 }
 
 void
+hotplug_ctl_no_scale_down(
+    struct hotplug_ctl *c, enum hp_resource kind, const char *why)
+{
+	struct hp_res *r = &c->r[kind];
+
+	if (!r->p.scale_down)
+		return;
+	r->p.scale_down = false;
+	log_warnx("%s: sandbox %s: %s scale-down off for this VM: %s", __func__,
+	    c->id, res_name[kind], why);
+}
+
+void
 hotplug_ctl_resized(
     struct hotplug_ctl *c, enum hp_resource kind, unsigned plugged)
 {

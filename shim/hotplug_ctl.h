@@ -54,6 +54,11 @@ void hotplug_ctl_sample(struct hotplug_ctl *, enum hp_resource,
 void hotplug_ctl_step_done(struct hotplug_ctl *, enum hp_resource, bool ok,
     unsigned plugged, const char *why);
 
+/* This VM can never remove a resource (vmmon refused for good, e.g. vCPU
+ * unplug under TCG): stop trying, say so once. */
+void hotplug_ctl_no_scale_down(
+    struct hotplug_ctl *, enum hp_resource, const char *why);
+
 /* A step the controller did not ask for (an Update's resize) changed the
  * VM: plugged is what it has now; counts as a change for the cooldowns. */
 void hotplug_ctl_resized(

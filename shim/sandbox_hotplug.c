@@ -180,6 +180,10 @@ device_answer(
 	if (sh->stopped)
 		goto out;
 	if (res == NULL) {
+		/* vmmon refuses a removal this VM can never do (vCPU unplug
+		 * under TCG): no use asking again every cooldown. */
+		if (sh->dir < 0 && err->code == QB_E_PRECONDITION)
+			hotplug_ctl_no_scale_down(sh->ctl, sh->res, err->msg);
 		step_end(
 		    sh, false, hotplug_ctl_plugged(sh->ctl, sh->res), err->msg);
 		goto out;

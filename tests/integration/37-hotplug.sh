@@ -37,14 +37,15 @@ LOG=$CTD_DIR/containerd.log
 # exec CMD... in the container; prints its stdout.
 in_ctr() { ctd_ctr task exec --exec-id "e$RANDOM$RANDOM" "$ID" "$@"; }
 
-# Wait up to $1 seconds for `in_ctr $3...` to print exactly $2.
+# Wait up to $1 seconds for `in_ctr $3...` to print exactly $2. Each exec
+# is work for the guest (crun exec under TCG): poll every POLL seconds.
 wait_output() {
-	local secs=$1 want=$2 got= i
+	local secs=$1 want=$2 got= t0=$SECONDS
 	shift 2
-	for i in $(seq 1 "$secs"); do
+	while [ $((SECONDS - t0)) -lt "$secs" ]; do
 		got=$(in_ctr "$@" 2>/dev/null | tr -d '\r')
 		[ "$got" = "$want" ] && return 0
-		sleep 1
+		sleep "${POLL:-1}"
 	done
 	echo "# after ${secs}s: '$got', want '$want'" >&2
 	return 1
@@ -75,12 +76,26 @@ t_cpu_grows() {
 }
 
 t_cpu_shrinks() {
-	local t0=$SECONDS
+	local t0=$SECONDS i
 	in_ctr touch /stop || fail "exec touch failed" || return
-	wait_output 240 0 cat /sys/devices/system/cpu/online || return
-	echo "# back to 1 vCPU $((SECONDS - t0)) s after the load stopped"
+	for i in $(seq 1 100); do
+		grep -q "start_step: sandbox $ID: cpu scale down 2 -> 1 vCPUs" "$LOG" && break
+		sleep 3
+	done
 	grep -q "start_step: sandbox $ID: cpu scale down 2 -> 1 vCPUs" "$LOG" ||
-		fail "no scale-down line in the shim's log"
+		fail "no scale-down within 300 s of the load stopping" || return
+	echo "# scale-down asked $((SECONDS - t0)) s after the load stopped"
+	if grep -q "sandbox $ID: cpu scale-down off for this VM: vCPU hot-unplug is disabled under TCG" "$LOG"; then
+		# QEMU 7.2 under TCG corrupts its heap after a vCPU unplug, so
+		# vmmon refuses it: the VM keeps 2 vCPUs and keeps working.
+		echo "# TCG: vmmon refused the unplug (QEMU 7.2); the VM keeps both vCPUs"
+		[ "$(in_ctr cat /sys/devices/system/cpu/online)" = 0-1 ] ||
+			fail "CPUs online after the refused unplug: not 0-1"
+		return
+	fi
+	# Idle means idle: polling by exec every second kept the guest above
+	# the projected scale-down threshold.
+	POLL=8 wait_output 300 0 cat /sys/devices/system/cpu/online
 }
 
 t_memory_grows() {
@@ -110,7 +125,7 @@ t_gone() {
 
 tap_run "q35 VM with hotplug on: the shim starts its controller" t_boot_size
 tap_run "2 busy loops: a 2nd vCPU is added and online" t_cpu_grows
-tap_run "load stops: scaled down to 1 vCPU" t_cpu_shrinks
+tap_run "load stops: scale-down to 1 vCPU (refused under TCG, VM fine)" t_cpu_shrinks
 tap_run "300 MiB in use: a 128 MiB block is added and online" t_memory_grows
 tap_run "delete leaves nothing" t_gone
 echo "# hotplug wall time: $(( $(date +%s) - T0 ))s"

@@ -201,6 +201,27 @@ test_failed_steps_wait_cooldown(void **state)
 	teardown_fake(&f);
 }
 
+/* Removal refused for good: the controller stops trying, growth goes on. */
+static void
+test_no_scale_down(void **state)
+{
+	struct qb_config cfg;
+	struct fake f;
+
+	(void)state;
+	config(&cfg);
+	setup_fake(&f, &cfg);
+	f.load = 0.99;
+	run_ms(&f, 300);
+	assert_int_equal(f.cpus, 3);
+	hotplug_ctl_no_scale_down(f.ctl, HP_CPU, "test");
+	f.load = 0.0;
+	run_ms(&f, 400);
+	assert_int_equal(f.cpus, 3);
+	assert_int_equal(f.steps_down, 0);
+	teardown_fake(&f);
+}
+
 static void
 test_async_samples(void **state)
 {
@@ -245,6 +266,7 @@ main(void)
 	    cmocka_unit_test(test_grows_to_max_and_shrinks_back),
 	    cmocka_unit_test(test_memory_grows_in_increments),
 	    cmocka_unit_test(test_failed_steps_wait_cooldown),
+	    cmocka_unit_test(test_no_scale_down),
 	    cmocka_unit_test(test_async_samples),
 	    cmocka_unit_test(test_off_when_nothing_can_change),
 	};
