@@ -116,6 +116,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench
+	@scripts/bench-hotplug
 
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
