@@ -74,7 +74,7 @@ ALL_EXTRA    :=   # more targets for `make all` (guest image, ...)
 INSTALL_EXTRA :=  # more recipe lines for `make install`
 
 include proto/proto.mk proto/guest.mk lib/lib.mk imsg/imsg.mk seccomp/seccomp.mk
-include shim/shim.mk privnet/privnet.mk vmmon/vmmon.mk guest/guest.mk apparmor/apparmor.mk
+include shim/shim.mk privnet/privnet.mk vmmon/vmmon.mk spawner/spawner.mk guest/guest.mk apparmor/apparmor.mk
 include check/check.mk
 include $(sort $(wildcard tests/*/*.mk))
 
@@ -106,7 +106,7 @@ check-unit: unit-tests
 	@tests/run --unit $(UNIT_TESTS)
 
 check: deps
-	@$(MAKE) --no-print-directory all unit-tests fuzz-build
+	@$(MAKE) --no-print-directory all unit-tests fuzz-build test-images
 	@tests/run --all
 
 demo: deps

@@ -68,6 +68,19 @@ enum qb_imsg_type {
 	IMSG_VMM_EXIT_EVT = 240,      /* qb_vmm_exit_evt, once per VM */
 	IMSG_VMM_GUEST_EVT = 241,     /* qb_vmm_guest_evt (informational) */
 	IMSG_VMM_LAST = 299,
+
+	/*
+	 * shim <-> qemubox-spawner: 600..649 (spawner/, docs/SECURITY.md).
+	 * On the spawner's main socket the only message is SPAWN_CHANNEL:
+	 * one fd, a socket for a new per-request channel (so that any number
+	 * of the shim's forked builders can ask at once). On that channel:
+	 * one request, one answer, then both ends close.
+	 */
+	IMSG_SPAWN_FIRST = 600,
+	IMSG_SPAWN_CHANNEL = 601,   /* empty + the channel's socket */
+	IMSG_LAYER_BUILD_REQ = 611, /* qb_layer_build_req + output file fd */
+	IMSG_LAYER_BUILD_RES = 612, /* qb_layer_build_res */
+	IMSG_SPAWN_LAST = 649,
 };
 
 /*
@@ -329,6 +342,33 @@ enum qb_vmm_guest_evt_kind {
 struct qb_vmm_guest_evt {
 	uint32_t kind; /* qb_vmm_guest_evt_kind */
 	char detail[QB_VMM_DETAIL_MAX];
+};
+
+/* ---- shim <-> qemubox-spawner ---- */
+
+#define QB_LAYER_DIR_MAX 4096 /* PATH_MAX, NUL included */
+#define QB_LAYER_MSG_MAX 512  /* the start of mkfs.erofs's stderr */
+
+/*
+ * IMSG_LAYER_BUILD_REQ: build an EROFS image of `dir` into the regular,
+ * empty, writable file whose fd rides along. compression: "none", "lz4"
+ * or "lz4hc".
+ */
+struct qb_layer_build_req {
+	char dir[QB_LAYER_DIR_MAX];
+	char compression[16];
+};
+
+/* IMSG_LAYER_BUILD_RES. */
+#define QB_LAYER_OK      0 /* the image is complete */
+#define QB_LAYER_FAILED  1 /* mkfs.erofs failed: wstatus, msg */
+#define QB_LAYER_REFUSED 2 /* the request was invalid: msg says why */
+struct qb_layer_build_res {
+	int32_t result;     /* QB_LAYER_* */
+	int32_t wstatus;    /* the builder's wait status (FAILED) */
+	uint32_t privileged; /* built with CAP_DAC_READ_SEARCH+SYS_ADMIN */
+	uint32_t pad;
+	char msg[QB_LAYER_MSG_MAX];
 };
 
 #endif

@@ -39,5 +39,8 @@ int seccomp_apply_vmmon(enum qb_seccomp_mode mode);
 /* vmmon's QEMU launcher, inherited by QEMU (seccomp/vmmon.c says why). */
 int seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode);
 int seccomp_apply_vminitd(enum qb_seccomp_mode mode);
+/* qemubox-spawner and the layer builder it starts (seccomp/spawner.c). */
+int seccomp_apply_spawner(enum qb_seccomp_mode mode);
+int seccomp_apply_layerbuild(enum qb_seccomp_mode mode);
 
 #endif

@@ -109,6 +109,7 @@ struct backend_env {
 	const struct qb_config *cfg; /* NULL if the config did not load */
 	int privnet_fd; /* imsg socket to qemubox-privnet, -1 if absent */
 	int vmmon_fd;   /* imsg socket to qemubox-vmmon, -1 if absent */
+	int spawner_fd; /* imsg socket to qemubox-spawner, -1 if absent */
 	int privnet_pid;
 	int vmmon_pid;
 };

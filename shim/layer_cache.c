@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "shim/layer_build.h"
 
 #define KEY_VERSION "qemubox-layer-v1"
 
@@ -32,10 +33,11 @@ mkdir_one(const char *path)
 }
 
 /*
- * Without CAP_SYS_ADMIN the kernel hides trusted.* xattrs, so mkfs.erofs
- * silently drops overlayfs' trusted.overlay.opaque markers: a directory
- * deleted and recreated in a later layer would show the lower layers'
- * files again. Say so once instead of building wrong images quietly.
+ * A local build (no spawner): without CAP_SYS_ADMIN the kernel hides
+ * trusted.* xattrs, so mkfs.erofs silently drops overlayfs'
+ * trusted.overlay.opaque markers: a directory deleted and recreated in a
+ * later layer would show the lower layers' files again. Say so once
+ * instead of building wrong images quietly.
  */
 static void
 warn_if_no_sys_admin(void)
@@ -80,13 +82,13 @@ layer_cache_init(struct layer_cache *lc, const char *state_dir,
 	strcpy(lc->compression, compression);
 	strcpy(lc->mkfs, LAYER_CACHE_MKFS);
 	lc->max_bytes = max_mb * 1024 * 1024;
+	lc->spawner_fd = -1;
 	n = snprintf(lc->dir, sizeof(lc->dir), "%s/layers", state_dir);
 	if (n < 0 || (size_t)n >= sizeof(lc->dir))
 		return qb_seterr(err, QB_E_INVALID, "state_dir too long");
 	if (mkdir_one(state_dir) == -1 || mkdir_one(lc->dir) == -1)
 		return qb_seterr(err, QB_E_INTERNAL, "mkdir %s: %s", lc->dir,
 		    strerror(errno));
-	warn_if_no_sys_admin();
 	return 0;
 }
 
@@ -291,6 +293,37 @@ remove_temps(const struct layer_cache *lc, const char *key)
 
 /* ---- mkfs.erofs --------------------------------------------------------- */
 
+/*
+ * Through qemubox-spawner: the output file is created here, and opened for
+ * the builder (uid 65534 for a snapshot) through /proc/self/fd, which
+ * checks its mode again: 0666 while building, inside the 0700 cache dir,
+ * and 0644 once built.
+ */
+static int
+spawn_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
+    struct qb_error *err)
+{
+	int fd, rc;
+
+	fd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "create %s: %s", out, strerror(errno));
+	if (fchmod(fd, 0666) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "chmod %s: %s", out,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	rc = layer_build_remote(
+	    lc->spawner_fd, dir, lc->compression, fd, NULL, err);
+	if (fchmod(fd, 0644) == -1 && rc == 0)
+		rc = qb_seterr(err, QB_E_INTERNAL, "chmod %s: %s", out,
+		    strerror(errno));
+	close(fd);
+	return rc;
+}
+
 static int
 run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
     struct qb_error *err)
@@ -307,6 +340,9 @@ run_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 	pid_t pid;
 	ssize_t r;
 
+	if (lc->spawner_fd != -1)
+		return spawn_mkfs(lc, out, dir, err);
+	warn_if_no_sys_admin();
 	argv[argc++] = (char *)(uintptr_t)lc->mkfs;
 	argv[argc++] = "--quiet";
 	if (strcmp(lc->compression, "none") != 0) {

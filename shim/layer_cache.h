@@ -36,6 +36,11 @@ struct layer_cache {
 	char mkfs[PATH_MAX];  /* mkfs.erofs to exec */
 	char compression[16]; /* "none" or "lz4" (storage.compression) */
 	uint64_t max_bytes;   /* storage.layer_cache_max_mb; 0 = unlimited */
+	/*
+	 * imsg socket to qemubox-spawner, or -1: then mkfs.erofs runs as this
+	 * process (tools, tests), and can read only what it may.
+	 */
+	int spawner_fd;
 };
 
 /* dir = <state_dir>/layers, created 0700 if missing. */

@@ -208,6 +208,7 @@ shim_serve(struct shim_daemon_ctx *d)
 	const struct shim_opts *o = d->opts;
 	static struct helper privnet = {.name = "qemubox-privnet"};
 	static struct helper vmmon = {.name = "qemubox-vmmon"};
+	static struct helper spawner = {.name = "qemubox-spawner"};
 	static struct qb_config cfg;
 	struct serve_state st = {0};
 	struct events_pub *pub = NULL;
@@ -231,7 +232,9 @@ shim_serve(struct shim_daemon_ctx *d)
 	if (!ops->standalone) {
 		const char *pargs[2] = {o->debug ? "-d" : NULL, NULL};
 		const char *vargs[12];
-		char tbuf[24];
+		const char *sargs[5] = {NULL, NULL, NULL, NULL, NULL};
+		char tbuf[24], cache_dir[PATH_MAX];
+		int ns = 0;
 
 		vmmon_args(
 		    cfg_ok ? &cfg : NULL, o->debug, vargs, tbuf, sizeof(tbuf));
@@ -241,9 +244,22 @@ shim_serve(struct shim_daemon_ctx *d)
 		if (helper_spawn(libexec, &vmmon, vargs, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
+		/* Layer builds with the capabilities the shim gives up. */
+		if (o->debug)
+			sargs[ns++] = "-d";
+		if (cfg_ok && cfg.security.seccomp == QB_SECCOMP_LOG)
+			sargs[ns++] = "-S";
+		if (cfg_ok && snprintf(cache_dir, sizeof(cache_dir), "%s/layers",
+		                  cfg.paths.state_dir) < (int)sizeof(cache_dir)) {
+			sargs[ns++] = "-w";
+			sargs[ns++] = cache_dir;
+		}
+		if (helper_spawn(libexec, &spawner, sargs, &err) == -1 &&
+		    missing.msg[0] == '\0')
+			missing = err;
 	} else {
-		privnet.fd = vmmon.fd = -1;
-		privnet.pid = vmmon.pid = -1;
+		privnet.fd = vmmon.fd = spawner.fd = -1;
+		privnet.pid = vmmon.pid = spawner.pid = -1;
 	}
 
 	shim_priv_drop(cfg_ok ? &cfg : NULL);
@@ -282,6 +298,7 @@ shim_serve(struct shim_daemon_ctx *d)
 		env.cfg = cfg_ok ? &cfg : NULL;
 		env.privnet_fd = privnet.fd;
 		env.vmmon_fd = vmmon.fd;
+		env.spawner_fd = spawner.fd;
 		env.privnet_pid = privnet.pid;
 		env.vmmon_pid = vmmon.pid;
 		if (ops->init == NULL || ops->init(&env, &bst, &err) == 0) {
@@ -335,8 +352,11 @@ shim_serve(struct shim_daemon_ctx *d)
 		close(privnet.fd);
 	if (vmmon.fd != -1)
 		close(vmmon.fd);
+	if (spawner.fd != -1)
+		close(spawner.fd);
 	helper_reap(&privnet);
 	helper_reap(&vmmon);
+	helper_reap(&spawner);
 	evloop_free(st.loop);
 	return rc;
 }

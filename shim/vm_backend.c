@@ -1626,6 +1626,7 @@ vmb_init(const struct backend_env *env, void **state, struct qb_error *err)
 	        b->cfg.storage.compression, b->cfg.storage.layer_cache_max_mb,
 	        err) == -1)
 		goto fail;
+	b->lc.spawner_fd = env->spawner_fd;
 	if (env->privnet_fd != -1) {
 		if ((b->pn = privnet_client_new(env->privnet_fd)) == NULL ||
 		    (b->pn_io = evloop_io_add(env->loop,

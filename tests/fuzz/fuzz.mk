@@ -48,5 +48,5 @@ FUZZERS += $(BUILD)/fuzz-bin/fuzz_shim_task
 
 $(BUILD)/fuzz-bin/fuzz_storage: $(call fuzz_objs,tests/fuzz/fuzz_storage.c $(STORAGE_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
-	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_JSONC) -lmd
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS_JSONC) -lmd $(LIBS_BSD)
 FUZZERS += $(BUILD)/fuzz-bin/fuzz_storage

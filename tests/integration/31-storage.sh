@@ -277,9 +277,9 @@ t_layers_opaque_dir() {
 	import_layered || return
 	out=$(qb_run "$LAYERED" ${QB_T}-opaque sh -c 'ls /olddir | tr "\n" " "') || fail "ctr run failed: $out" || return
 	assert_clean ${QB_T}-opaque || return
-	# Known limitation (docs/STORAGE.md): without CAP_SYS_ADMIN the shim
-	# cannot read trusted.overlay.opaque, so mkfs.erofs drops the marker.
-	tap_skip "opaque directories need CAP_SYS_ADMIN in the image builder (trusted.overlay.opaque is unreadable to the shim); /olddir shows: $out"
+	# Layer 3 made /olddir opaque (trusted.overlay.opaque, read by the
+	# layer builder with CAP_SYS_ADMIN): layer 2's /olddir/a is hidden.
+	[ "$out" = "b " ] || fail "opaque /olddir shows: $out (want only b)"
 }
 
 # STORAGE_ONLY=t_name runs one test (debugging).

@@ -56,7 +56,7 @@ $(BUILD)/test/test_vmmon_client: $(call asan_objs,tests/unit/test_vmmon_client.c
 UNIT_TESTS += $(BUILD)/test/test_vmmon_client
 
 # shim/storage: mount translation and the EROFS layer cache.
-LIBS_STORAGE := $(LIBS_JSONC) -lmd
+LIBS_STORAGE := $(LIBS_JSONC) -lmd $(LIBS_BSD)
 
 $(BUILD)/test/test_storage: $(call asan_objs,tests/unit/test_storage.c $(STORAGE_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
@@ -64,7 +64,7 @@ $(BUILD)/test/test_storage: $(call asan_objs,tests/unit/test_storage.c $(STORAGE
 UNIT_TESTS += $(BUILD)/test/test_storage
 
 # Also the driver of tests/component/60-layer-cache.sh when given arguments.
-$(BUILD)/test/test_layer_cache: $(call asan_objs,tests/unit/test_layer_cache.c $(STORAGE_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/test/test_layer_cache: $(call asan_objs,tests/unit/test_layer_cache.c $(STORAGE_SRCS) $(PROC_SPAWN_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_STORAGE)
 UNIT_TESTS += $(BUILD)/test/test_layer_cache

@@ -13,6 +13,7 @@
 /* Test paths are short (mkdtemp under TMPDIR); truncation cannot happen. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -29,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "lib/proc_spawn.h"
 #include "shim/layer_cache.h"
 #include "shim/storage.h"
 
@@ -423,6 +425,31 @@ test_plan_prepare_uses_cache(void **state)
 	storage_plan_free(&plan);
 }
 
+/*
+ * LAYER_CACHE_SPAWNER=path/qemubox-spawner: builds go through a spawner
+ * started here (as the shim does, fd 3, before any privilege drop), with
+ * the cache dir as its -w.
+ */
+static void
+maybe_spawner(struct layer_cache *lc)
+{
+	const char *sp = getenv("LAYER_CACHE_SPAWNER");
+	char *argv[] = {(char *)(uintptr_t)sp, "-w", lc->dir, NULL, NULL};
+	int sv[2];
+
+	if (sp == NULL || *sp == '\0')
+		return;
+	if (getenv("LAYER_CACHE_SPAWNER_DEBUG") != NULL)
+		argv[3] = "-d";
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    proc_spawn(sp, argv, sv[1], PROC_SPAWN_IMSG_FD) == -1) {
+		perror(sp);
+		exit(1);
+	}
+	close(sv[1]);
+	lc->spawner_fd = sv[0];
+}
+
 static int
 tool(int argc, char **argv)
 {
@@ -441,6 +468,7 @@ tool(int argc, char **argv)
 			snprintf(lc.mkfs, sizeof(lc.mkfs), "%s", argv[4]);
 		if (argc > 6 && strcmp(argv[6], "tree") == 0)
 			kind = STORAGE_KEY_TREE;
+		maybe_spawner(&lc);
 		if (layer_cache_get(&lc, argv[3], kind, img, sizeof(img), &fd,
 		        &built, &err) == -1)
 			goto fail;
@@ -473,6 +501,7 @@ tool(int argc, char **argv)
 		    layer_cache_init(&lc, state_dir, "none", 0, &err) == -1 ||
 		    storage_plan_build(&m, 1, NULL, NULL, &plan, &err) == -1)
 			goto fail;
+		maybe_spawner(&lc);
 		if (storage_plan_prepare(&plan, &lc, &err) == -1) {
 			storage_plan_free(&plan);
 			goto fail;
