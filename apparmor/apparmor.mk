@@ -1,7 +1,8 @@
 # apparmor/: one profile per binary (shim, privnet, vmmon) and one for QEMU under
 # vmmon. Rendered with the install paths into build/apparmor/, installed to
 # $(SYSCONFDIR)/apparmor.d by `make install`; `make check` parses each one.
-AA_PROFILES := qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu
+AA_PROFILES := qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu \
+	qemubox-spawner qemubox-layerbuild
 AA_RENDERED := $(addprefix $(BUILD)/apparmor/,$(AA_PROFILES))
 
 $(BUILD)/apparmor/%: apparmor/%

@@ -364,8 +364,8 @@ struct qb_layer_build_req {
 #define QB_LAYER_FAILED  1 /* mkfs.erofs failed: wstatus, msg */
 #define QB_LAYER_REFUSED 2 /* the request was invalid: msg says why */
 struct qb_layer_build_res {
-	int32_t result;     /* QB_LAYER_* */
-	int32_t wstatus;    /* the builder's wait status (FAILED) */
+	int32_t result;      /* QB_LAYER_* */
+	int32_t wstatus;     /* the builder's wait status (FAILED) */
 	uint32_t privileged; /* built with CAP_DAC_READ_SEARCH+SYS_ADMIN */
 	uint32_t pad;
 	char msg[QB_LAYER_MSG_MAX];

@@ -9,7 +9,8 @@
  * builder then loads seccomp_apply_layerbuild(): only mkfs.erofs's calls,
  * measured with `strace -f -c` on mkfs.erofs 1.5 building trees with
  * xattrs, file capabilities, devices, fifos and sockets, with and without
- * lz4, from "." into /proc/self/fd/3.
+ * lz4, from "." into /proc/self/fd/3; sysinfo appears only with large
+ * trees (100k files), so the component test builds one.
  */
 #include "seccomp/seccomp.h"
 
@@ -46,6 +47,8 @@ static const char *const layerbuild_syscalls[] = {
     "rt_sigreturn",
     "clock_gettime",
     "gettimeofday",
+    /* memory size, for its buffers (large trees) */
+    "sysinfo",
     "exit",
     "exit_group",
     /* walking the layer: directories, inodes, link targets, xattrs
@@ -65,8 +68,10 @@ static const char *const layerbuild_syscalls[] = {
     "read",
     "pread64",
     "lseek",
-    /* the image: positioned writes into the one output file */
+    /* the image: positioned writes into the one output file; fallocate
+     * for blocks of zeros (seen on Debian's rootfs) */
     "pwrite64",
+    "fallocate",
     "write",
     "writev",
     "ftruncate",
@@ -100,6 +105,8 @@ static const char *const spawner_syscalls[] = {
     "llistxattr",
     "lgetxattr",
     "mremap",
+    "sysinfo",
+    "fallocate",
     "setresuid",
     "setresgid",
     "setgroups",

@@ -85,8 +85,8 @@ layer_build_remote(int spawner_fd, const char *dir, const char *compression,
 	memset(&req, 0, sizeof(req));
 	if (strlen(dir) >= sizeof(req.dir) ||
 	    strlen(compression) >= sizeof(req.compression))
-		return qb_seterr(err, QB_E_INVALID, "layer path too long: %s",
-		    dir);
+		return qb_seterr(
+		    err, QB_E_INVALID, "layer path too long: %s", dir);
 	strcpy(req.dir, dir);
 	strcpy(req.compression, compression);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)

@@ -305,21 +305,22 @@ spawn_mkfs(const struct layer_cache *lc, const char *out, const char *dir,
 {
 	int fd, rc;
 
-	fd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd =
+	    open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "create %s: %s", out, strerror(errno));
 	if (fchmod(fd, 0666) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "chmod %s: %s", out,
-		    strerror(errno));
+		qb_seterr(
+		    err, QB_E_INTERNAL, "chmod %s: %s", out, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	rc = layer_build_remote(
 	    lc->spawner_fd, dir, lc->compression, fd, NULL, err);
 	if (fchmod(fd, 0644) == -1 && rc == 0)
-		rc = qb_seterr(err, QB_E_INTERNAL, "chmod %s: %s", out,
-		    strerror(errno));
+		rc = qb_seterr(
+		    err, QB_E_INTERNAL, "chmod %s: %s", out, strerror(errno));
 	close(fd);
 	return rc;
 }
@@ -491,14 +492,24 @@ fsync_path(const char *path, int flags)
 	return rc;
 }
 
+/*
+ * An open image holds a shared flock for as long as its open file
+ * description lives: in the shim until Delete, and in QEMU, which gets
+ * the same description by SCM_RIGHTS. Eviction takes the exclusive lock
+ * without waiting and leaves the image alone when it cannot: a layer in
+ * use is never evicted.
+ */
 static int
 open_image(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
+	if (fd == -1)
+		return -1;
+	while (flock(fd, LOCK_SH) == -1 && errno == EINTR)
+		;
 	/* mtime = last use, for the LRU pass of eviction. */
-	if (fd != -1)
-		(void)futimens(fd, NULL);
+	(void)futimens(fd, NULL);
 	return fd;
 }
 
@@ -607,20 +618,33 @@ is_key(const char *s, size_t len)
 	return true;
 }
 
-/* Remove an image and its side files, if no builder holds its key. */
+/*
+ * Remove an image and its side files, if no builder holds its key and no
+ * one has the image open (open_image's shared lock): -1 with EBUSY then.
+ */
 static int
 remove_entry(const struct layer_cache *lc, const char *key)
 {
 	static const char *const suffix[] = {
 	    ".erofs", ".src", ".src.tmp", ".lock"};
 	char path[PATH_MAX];
-	int lockfd;
+	int lockfd, imgfd = -1;
 
 	if ((lockfd = lock_key(lc, key, 1)) == -1)
 		return -1;
+	if (cache_path(path, sizeof(path), lc, key, ".erofs") == 0 &&
+	    (imgfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1 &&
+	    flock(imgfd, LOCK_EX | LOCK_NB) == -1) {
+		close(imgfd);
+		close(lockfd);
+		errno = EBUSY;
+		return -1;
+	}
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++)
 		if (cache_path(path, sizeof(path), lc, key, suffix[i]) == 0)
 			(void)unlink(path);
+	if (imgfd != -1)
+		close(imgfd);
 	close(lockfd);
 	return 0;
 }
@@ -692,8 +716,11 @@ layer_cache_evict(const struct layer_cache *lc, uint64_t max_bytes,
 				         "gone or changed",
 				    __func__, key);
 				st.removed_stale++;
+				continue;
 			}
-			continue;
+			if (errno != EBUSY)
+				continue;
+			st.kept_in_use++; /* counted below like any other */
 		}
 		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
@@ -713,8 +740,11 @@ layer_cache_evict(const struct layer_cache *lc, uint64_t max_bytes,
 	if (max_bytes > 0 && total > max_bytes) {
 		qsort(ents, n, sizeof(*ents), cmp_used);
 		for (size_t i = 0; i < n && total > max_bytes; i++) {
-			if (remove_entry(lc, ents[i].key) == -1)
+			if (remove_entry(lc, ents[i].key) == -1) {
+				if (errno == EBUSY)
+					st.kept_in_use++;
 				continue;
+			}
 			log_info("%s: evicted %s.erofs (%llu bytes) for size",
 			    __func__, ents[i].key,
 			    (unsigned long long)ents[i].bytes);

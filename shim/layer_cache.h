@@ -64,14 +64,18 @@ struct layer_cache_evict_stats {
 	unsigned removed_stale; /* source gone or changed */
 	unsigned removed_lru;   /* evicted for size, oldest use first */
 	unsigned removed_tmp;   /* leftovers of dead builders */
+	unsigned kept_in_use;   /* would have gone, but an fd holds it */
 	uint64_t bytes_left;
 };
 
 /*
  * Remove images whose source directory is gone or changed and temps of dead
  * builders; then, while the cache is larger than max_bytes (0: lc->max_bytes;
- * both 0: no size pass), the least recently used images. An image in use
- * by a running VM stays readable through its open fd. For the cleanup tool.
+ * both 0: no size pass), the least recently used images. An image that any
+ * process holds open from layer_cache_get (the shim until Delete, QEMU while
+ * the VM runs: a shared flock on the open file) is never removed; the cache
+ * may stay over the limit then. Run after each build when max_bytes is set,
+ * and by the cleanup tool.
  */
 int layer_cache_evict(const struct layer_cache *lc, uint64_t max_bytes,
     struct layer_cache_evict_stats *stats);

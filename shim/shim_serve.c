@@ -249,8 +249,9 @@ shim_serve(struct shim_daemon_ctx *d)
 			sargs[ns++] = "-d";
 		if (cfg_ok && cfg.security.seccomp == QB_SECCOMP_LOG)
 			sargs[ns++] = "-S";
-		if (cfg_ok && snprintf(cache_dir, sizeof(cache_dir), "%s/layers",
-		                  cfg.paths.state_dir) < (int)sizeof(cache_dir)) {
+		if (cfg_ok &&
+		    snprintf(cache_dir, sizeof(cache_dir), "%s/layers",
+		        cfg.paths.state_dir) < (int)sizeof(cache_dir)) {
 			sargs[ns++] = "-w";
 			sargs[ns++] = cache_dir;
 		}

@@ -12,10 +12,10 @@
  *   1. refuse to run with any other capability;
  *   2. open DIR (no symlink as the last component) and chdir into it, so
  *      mkfs.erofs walks the directory that was opened, by relative names;
- *   3. Landlock: read beneath DIR, read and write (no create) only the output file
- *      (reached as /proc/self/fd/3), execute only mkfs.erofs and the
- *      libraries it maps. Nothing else on the host can be opened, whatever
- *      the layer holds (docs/SECURITY.md, "The layer builder");
+ *   3. Landlock: read beneath DIR, read and write (no create) only the output
+ * file (reached as /proc/self/fd/3), execute only mkfs.erofs and the libraries
+ * it maps. Nothing else on the host can be opened, whatever the layer holds
+ * (docs/SECURITY.md, "The layer builder");
  *   4. seccomp_apply_layerbuild (seccomp/spawner.c);
  *   5. exec mkfs.erofs, which inherits both.
  * -p PROBE (tests): after step 4, try to open PROBE for reading instead of
@@ -42,8 +42,7 @@
 #define OUT_FD   3
 #define OUT_PATH "/proc/self/fd/3"
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 	    "usage: qemubox-layerbuild [-S] [-z none|lz4|lz4hc] [-p PROBE] "
@@ -134,8 +133,8 @@ main(int argc, char *argv[])
 	if (check_caps() == -1 || check_output() == -1)
 		return 2;
 
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
-	        -1 ||
+	if ((dfd = open(
+	         dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
 	    fchdir(dfd) == -1) {
 		log_warn("%s: layer directory %s", __func__, dir);
 		return 2;

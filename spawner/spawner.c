@@ -61,8 +61,8 @@ caps_set(uint64_t eff_prm, uint64_t inh, uint64_t bound)
 	capng_clear(CAPNG_SELECT_ALL);
 	for (unsigned c = 0; c <= CAP_LAST_CAP; c++) {
 		if (eff_prm & (1ULL << c))
-			capng_update(CAPNG_ADD,
-			    CAPNG_EFFECTIVE | CAPNG_PERMITTED, c);
+			capng_update(
+			    CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, c);
 		if (inh & (1ULL << c))
 			capng_update(CAPNG_ADD, CAPNG_INHERITABLE, c);
 		if (bound & (1ULL << c))
@@ -116,7 +116,8 @@ spawner_confine(void)
 		fatal("%s: seccomp", __func__);
 }
 
-/* ---- one build ------------------------------------------------------------ */
+/* ---- one build ------------------------------------------------------------
+ */
 
 static void
 reply(int fd, const struct qb_layer_build_res *res)
@@ -124,8 +125,8 @@ reply(int fd, const struct qb_layer_build_res *res)
 	struct imsgbuf ib;
 
 	imsg_init(&ib, fd);
-	if (imsg_compose(&ib, IMSG_LAYER_BUILD_RES, 0, 0, -1, res,
-	        sizeof(*res)) == -1)
+	if (imsg_compose(
+	        &ib, IMSG_LAYER_BUILD_RES, 0, 0, -1, res, sizeof(*res)) == -1)
 		return;
 	while (imsg_flush(&ib) == -1 && (errno == EAGAIN || errno == EINTR))
 		;
@@ -187,9 +188,8 @@ read_request(int fd, struct qb_layer_build_req *req, int *out_fd)
  * The builder child: place fds, take the request's identity, exec. Runs in
  * a fresh fork; every failure is _exit(127) with a line on the pipe.
  */
-static void __attribute__((noreturn))
-exec_builder(int out_fd, int errw, int privileged, const char *comp,
-    const char *real)
+static void __attribute__((noreturn)) exec_builder(
+    int out_fd, int errw, int privileged, const char *comp, const char *real)
 {
 	char *argv[8];
 	sigset_t none;
@@ -199,11 +199,16 @@ exec_builder(int out_fd, int errw, int privileged, const char *comp,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
-	if ((devnull = open("/dev/null", O_RDWR)) == -1 ||
+	/* out_fd may already be 3 (dup2 would then keep its close-on-exec),
+	 * and errw may be 3: place each via a fresh number first. */
+	if ((out_fd = fcntl(out_fd, F_DUPFD, 10)) == -1 ||
+	    (errw = fcntl(errw, F_DUPFD, 10)) == -1 ||
+	    (devnull = open("/dev/null", O_RDWR)) == -1 ||
 	    dup2(devnull, 0) == -1 || dup2(devnull, 1) == -1 ||
 	    dup2(errw, 2) == -1 || dup2(out_fd, 3) == -1 ||
 	    close_range(4, ~0U, 0) == -1)
 		goto fail;
+	errw = 2;
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (privileged) {
 		if (setgroups(0, NULL) == -1 ||
@@ -213,8 +218,8 @@ exec_builder(int out_fd, int errw, int privileged, const char *comp,
 		        SPAWNER_BUILD_UID) == -1)
 			goto fail;
 		/* NO_SETUID_FIXUP kept the sets; narrow them to the two. */
-		caps_set(SPAWNER_LAYER_CAPS, SPAWNER_LAYER_CAPS,
-		    SPAWNER_LAYER_CAPS);
+		caps_set(
+		    SPAWNER_LAYER_CAPS, SPAWNER_LAYER_CAPS, SPAWNER_LAYER_CAPS);
 		if (capng_apply(CAPNG_SELECT_BOUNDS) == -1 ||
 		    capng_apply(CAPNG_SELECT_CAPS) == -1 ||
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
@@ -266,8 +271,7 @@ snapshotter_dir_ok(const char *real)
 	       (st.st_mode & 022) == 0;
 }
 
-static void __attribute__((noreturn))
-handle_channel(int fd)
+static void __attribute__((noreturn)) handle_channel(int fd)
 {
 	struct qb_layer_build_req req;
 	struct qb_layer_build_res res;
@@ -334,8 +338,8 @@ handle_channel(int fd)
 			/* The asker is gone (or broke protocol): stop. */
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			log_info("%s: asker left, build of %s killed",
-			    __func__, real);
+			log_info("%s: asker left, build of %s killed", __func__,
+			    real);
 			_exit(1);
 		}
 		if (pfd[0].revents != 0) {
@@ -370,7 +374,8 @@ handle_channel(int fd)
 	_exit(0);
 }
 
-/* ---- the main socket ------------------------------------------------------ */
+/* ---- the main socket ------------------------------------------------------
+ */
 
 static int
 dispatch_shim(struct imsgbuf *ib)
@@ -452,8 +457,8 @@ main(int argc, char *argv[])
 	if (geteuid() != 0)
 		fatalx("%s: must be started as root (by the shim)", __func__);
 	if (builder_path_init() == -1)
-		fatal("%s: %s next to the spawner", __func__,
-		    SPAWNER_LAYERBUILD);
+		fatal(
+		    "%s: %s next to the spawner", __func__, SPAWNER_LAYERBUILD);
 	/* Handlers are reaped by the kernel; each waits for its builder. */
 	signal(SIGCHLD, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -496,6 +501,7 @@ main(int argc, char *argv[])
 	imsg_clear(&ib);
 	return 0;
 usage:
-	fprintf(stderr, "usage: qemubox-spawner [-d] [-S] -w LAYER_CACHE_DIR\n");
+	fprintf(
+	    stderr, "usage: qemubox-spawner [-d] [-S] -w LAYER_CACHE_DIR\n");
 	return 2;
 }

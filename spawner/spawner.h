@@ -23,9 +23,9 @@
 	((1ULL << CAP_DAC_READ_SEARCH) | (1ULL << CAP_SYS_ADMIN))
 
 /* What the spawner itself keeps to start builders with SPAWNER_LAYER_CAPS. */
-#define SPAWNER_OWN_CAPS                                         \
-	(SPAWNER_LAYER_CAPS | (1ULL << CAP_SETUID) |             \
-	    (1ULL << CAP_SETGID) | (1ULL << CAP_SETPCAP))
+#define SPAWNER_OWN_CAPS                                                    \
+	(SPAWNER_LAYER_CAPS | (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID) | \
+	    (1ULL << CAP_SETPCAP))
 
 /*
  * Whether `real` (a canonical path, no symlink) is a containerd snapshot

@@ -13,9 +13,9 @@ nok() { n=$((n + 1)); echo "not ok $n - $*"; }
 if ! command -v apparmor_parser >/dev/null; then
 	tap_skip_all 1 1 "apparmor profiles" "apparmor_parser not installed"
 fi
-make -s --no-print-directory $(for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu; do echo "$build/apparmor/$p"; done) || exit 1
+make -s --no-print-directory $(for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu qemubox-spawner qemubox-layerbuild; do echo "$build/apparmor/$p"; done) || exit 1
 
-for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu; do
+for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu qemubox-spawner qemubox-layerbuild; do
 	f=$build/apparmor/$p
 	if out=$(apparmor_parser -Q -K "$f" 2>&1 | grep -v 'Cache read/write disabled'); [ -z "$out" ]; then
 		ok "$p parses"
@@ -38,4 +38,11 @@ grep -q 'deny /etc/\*\* rw,' "$build/apparmor/qemubox-qemu" && ok "QEMU profile 
 grep -q 'Px -> qemubox-qemu' "$build/apparmor/qemubox-vmmon" && ok "vmmon execs QEMU into its own profile" || nok "vmmon execs QEMU into its own profile"
 if grep -Eq '^\s*capability net_admin' "$build/apparmor/qemubox-shim"; then nok "shim profile grants no net_admin"; else ok "shim profile grants no net_admin"; fi
 grep -q "$(make -s --no-print-directory print-libexecdir 2>/dev/null || echo /usr/local/libexec/qemubox)/qemubox-privnet" "$build/apparmor/qemubox-privnet" && ok "privnet profile attaches to the installed path" || nok "privnet profile attaches to the installed path"
+grep -q 'Px -> qemubox-layerbuild' "$build/apparmor/qemubox-spawner" && ok "spawner execs the layer builder into its own profile" || nok "spawner execs the layer builder into its own profile"
+if grep -q 'deny mount,' "$build/apparmor/qemubox-layerbuild" && grep -q 'deny network,' "$build/apparmor/qemubox-layerbuild" &&
+	! grep -Eq '^\s*capability (dac_override|setuid|chown)' "$build/apparmor/qemubox-layerbuild"; then
+	ok "layer builder profile: no mount, no network, no dac_override/setuid/chown"
+else
+	nok "layer builder profile: no mount, no network, no dac_override/setuid/chown"
+fi
 echo "1..$n"

@@ -11,10 +11,11 @@ ALL_EXTRA += $(BUILD)/test/qb-manifest
 # `make check` builds it before the suites; tests/integration/32-real-images.sh
 # uses it (and fails, under CI=true, when it is missing).
 TEST_IMAGES := $(BUILD)/test-images
-$(TEST_IMAGES)/.stamp: scripts/mk-test-images scripts/mk-oci-layers scripts/mk-oci-image
+# debian-rootfs.tar (debootstrap) stays unless `make clean`.
+$(TEST_IMAGES)/.stamp: scripts/mk-test-images scripts/mk-oci-layers scripts/mk-oci-image $(BUILD)/test/qb-manifest
 	@mkdir -p $(@D)
 	rm -f $(TEST_IMAGES)/debian.tar $(TEST_IMAGES)/fidelity.tar
-	scripts/mk-test-images $(TEST_IMAGES)
+	QB_MANIFEST=$(BUILD)/test/qb-manifest scripts/mk-test-images $(TEST_IMAGES)
 	touch $@
 test-images: $(TEST_IMAGES)/.stamp
 .PHONY: test-images

@@ -361,6 +361,53 @@ test_evict_stale_and_lru(void **state)
 	assert_int_equal(access(imgs[0], F_OK), 0);
 }
 
+/* An image held open (a running VM's disk) is never evicted, for size or
+ * for staleness; once closed, it goes. */
+static void
+test_evict_skips_images_in_use(void **state)
+{
+	struct fx *fx = *state;
+	char dirs[2][PATH_MAX], imgs[2][PATH_MAX], cmd[PATH_MAX + 16];
+	struct qb_error err = {0};
+	struct layer_cache_evict_stats st;
+	int fds[2], built;
+
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "u%d", i);
+		sub(fx, name, dirs[i]);
+		assert_int_equal(mkdir(dirs[i], 0755), 0);
+		assert_int_equal(
+		    layer_cache_get(&fx->lc, dirs[i], STORAGE_KEY_STAT, imgs[i],
+		        sizeof(imgs[i]), &fds[i], &built, &err),
+		    0);
+		usleep(20000);
+	}
+	/* u0 is the least recently used, but open: u1 goes instead... */
+	close(fds[1]);
+	assert_int_equal(layer_cache_evict(&fx->lc, 1500, &st), 0);
+	assert_int_equal(st.kept_in_use, 1);
+	assert_int_equal(st.removed_lru, 1);
+	assert_int_equal(access(imgs[0], F_OK), 0);
+	assert_int_equal(access(imgs[1], F_OK), -1);
+	/* ...and even a limit of one byte keeps it while it is open. */
+	assert_int_equal(layer_cache_evict(&fx->lc, 1, &st), 0);
+	assert_int_equal(st.kept_in_use, 1);
+	assert_int_equal(access(imgs[0], F_OK), 0);
+	/* Its snapshot removed: still kept while open. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[0]);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(layer_cache_evict(&fx->lc, 0, &st), 0);
+	assert_int_equal(st.removed_stale, 0);
+	assert_int_equal(access(imgs[0], F_OK), 0);
+	/* The VM is gone (fd closed, also in a child that had a copy). */
+	close(fds[0]);
+	assert_int_equal(layer_cache_evict(&fx->lc, 0, &st), 0);
+	assert_int_equal(st.removed_stale, 1);
+	assert_int_equal(access(imgs[0], F_OK), -1);
+}
+
 static void
 test_real_mkfs_erofs(void **state)
 {
@@ -541,6 +588,8 @@ main(int argc, char **argv)
 	        test_stale_temp_removed_and_never_used, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_evict_stale_and_lru, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_evict_skips_images_in_use, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_real_mkfs_erofs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

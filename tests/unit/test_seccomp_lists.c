@@ -143,6 +143,20 @@ test_vmmon_qemu(void **state)
 	check_role("vmmon-qemu", seccomp_apply_vmmon_qemu);
 }
 
+static void
+test_spawner(void **state)
+{
+	(void)state;
+	check_role("spawner", seccomp_apply_spawner);
+}
+
+static void
+test_layerbuild(void **state)
+{
+	(void)state;
+	check_role("layerbuild", seccomp_apply_layerbuild);
+}
+
 int
 main(void)
 {
@@ -151,6 +165,8 @@ main(void)
 	    cmocka_unit_test(test_privnet),
 	    cmocka_unit_test(test_vmmon),
 	    cmocka_unit_test(test_vmmon_qemu),
+	    cmocka_unit_test(test_spawner),
+	    cmocka_unit_test(test_layerbuild),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
