@@ -114,7 +114,7 @@ demo: deps
 	@scripts/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all test-images
 	@scripts/bench
 	@scripts/bench-hotplug
 
