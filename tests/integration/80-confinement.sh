@@ -59,6 +59,7 @@ for p in /proc/[0-9]*; do
 done
 PRIVNET=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-privnet" "$SHIM")
 VMMON=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-vmmon" "$SHIM")
+SPAWNER=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-spawner" "$SHIM")
 QEMU=$(grep -l -a -F -e "qemubox-$ID" /proc/[0-9]*/cmdline 2>/dev/null |
 	while read -r f; do p=${f#/proc/}; p=${p%/cmdline}
 		case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in qemu-system-*|*/qemu-system-*) echo "$p"; break ;; esac
@@ -87,6 +88,10 @@ check() {
 t_shim() { check "$SHIM" 0 0x0 0x0 0x0 1 2; }
 # NET_ADMIN (12), NET_RAW (13), SYS_ADMIN (21): docs/SECURITY.md
 t_privnet() { check "$PRIVNET" 0 0x203000 0x203000 0x203000 1 2; }
+# DAC_READ_SEARCH (2), SETGID (6), SETUID (7), SETPCAP (8), SYS_ADMIN (21):
+# what it hands its layer builders (docs/SECURITY.md); the builders
+# themselves are checked in tests/component/61-layer-builder.sh.
+t_spawner() { check "$SPAWNER" 0 0x2001c4 0x2001c4 0x2001c4 1 2; }
 t_vmmon() {
 	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user (scripts/setup-host)"
 	[ "$VMMON_UID" != 0 ] || fail "the qemubox user is uid 0" || return
@@ -138,6 +143,7 @@ t_vm_dies() {
 
 tap_run "shim: uid 0, no capabilities in any set, NoNewPrivs, seccomp filter" t_shim
 tap_run "privnet: uid 0, exactly NET_ADMIN+NET_RAW+SYS_ADMIN, NoNewPrivs, seccomp filter" t_privnet
+tap_run "spawner: uid 0, exactly DAC_READ_SEARCH+SETGID+SETUID+SETPCAP+SYS_ADMIN, NoNewPrivs, seccomp filter" t_spawner
 tap_run "vmmon: qemubox user, no capabilities, NoNewPrivs, seccomp filter" t_vmmon
 tap_run "QEMU: qemubox user, no capabilities, NoNewPrivs, seccomp filter" t_qemu
 tap_run "shim: Landlock applied (or the documented warning)" t_shim_landlock

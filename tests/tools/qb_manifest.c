@@ -241,7 +241,8 @@ walk(const char *path, const char *rel)
 	struct dirent **ents;
 	int n;
 
-	if ((n = scandir(path, &ents, not_dots, cmp_name)) == -1) {
+	if ((n = scandir(path[0] != '\0' ? path : "/", &ents, not_dots,
+	         cmp_name)) == -1) {
 		fprintf(stderr, "qb-manifest: scandir %s: %s\n", path,
 		    strerror(errno));
 		status = 1;
