@@ -120,6 +120,10 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 	if (c->qemu_path == NULL || c->qemu_path[0] != '/')
 		return qb_seterr(
 		    err, QB_E_INVALID, "qemu path must be absolute");
+	if (c->data_dir == NULL || c->data_dir[0] != '/' ||
+	    !qemu_argv_cmdline_ok(c->data_dir))
+		return qb_seterr(err, QB_E_INVALID,
+		    "qemu data dir (-L) must be an absolute printable path");
 	if (c->name == NULL || c->name[0] == '\0' ||
 	    strlen(c->name) >= QB_ID_MAX || !qemu_argv_safe_token(c->name))
 		return qb_seterr(err, QB_E_INVALID, "vm name: bad charset");
@@ -240,6 +244,9 @@ qemu_argv_build(
 		P("%uM", c->memory_mb);
 	P("-nodefaults");
 	P("-no-user-config");
+	/* Firmware and ROMs: paths.qemu_share_path, bound in the jail. */
+	P("-L");
+	P("%s", c->data_dir);
 	P("-display");
 	P("none");
 	/* A guest reboot ends the sandbox: QEMU exits, vmmon reports it. */

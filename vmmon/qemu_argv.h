@@ -3,7 +3,8 @@
  *
  * Every resource QEMU touches is a file descriptor vmmon already holds: the
  * argv names fds (-add-fd + /dev/fdset/N, fd=N, /proc/self/fd/N) and never a
- * host path, except argv[0], the QEMU binary. Golden tests in
+ * host path, except argv[0], the QEMU binary, and -L, the directory of its
+ * firmware and option ROMs (read-only in vmmon's jail). Golden tests in
  * tests/unit/test_qemu_argv.c pin the output for each configuration.
  */
 #ifndef QEMUBOX_VMMON_QEMU_ARGV_H
@@ -24,6 +25,7 @@ struct qemu_argv_disk {
 
 struct qemu_vm_config {
 	const char *qemu_path;
+	const char *data_dir;        /* -L: paths.qemu_share_path (ROMs) */
 	const char *name;            /* validated id, used in -name */
 	enum qb_vmm_machine machine; /* MICROVM or Q35, never AUTO */
 	enum qb_vmm_accel accel;     /* KVM or TCG, never AUTO */

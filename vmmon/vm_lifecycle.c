@@ -285,6 +285,7 @@ vm_start(
 
 	memset(&c, 0, sizeof(c));
 	c.qemu_path = vmmon.jailed.qemu_path;
+	c.data_dir = vmmon.share_path; /* bound at the same path in the jail */
 	c.name = id;
 	c.machine = qemu_machine_resolve(
 	    q->machine, q->boot_cpus, q->max_cpus, q->memory_slots);

@@ -77,7 +77,7 @@ confined() { # pid: uid != 0, no capability, NoNewPrivs, seccomp filter
 		[ "$(status_of "$pid" Seccomp)" = 2 ]
 }
 
-echo "1..26"
+echo "1..27"
 
 # --- microvm: boot, disk + NIC, confinement, pause/continue, console cap,
 # shutdown ---
@@ -103,8 +103,10 @@ check "QEMU runs as vmmon's user" \
 	'[ "$(awk "/^Uid:/ {print \$2}" /proc/$qpid/status)" = "$(id -u qemubox)" ]'
 check "QEMU cannot see the host's /etc (no /etc/shadow in its root)" \
 	'[ ! -e /proc/$qpid/root/etc/shadow ] && [ ! -e /proc/$qpid/root/etc ] && [ -e /proc/$qpid/root/usr/share/qemu ]'
-check "QEMU's argv names no host path but its binary" \
-	'! tr "\0" "\n" </proc/$qpid/cmdline | tail -n +2 | grep -v -e "^/proc/self/fd/" -e "^file=/dev/fdset/" | grep -q /'
+check "QEMU's argv names no host path but its binary and -L" \
+	'! tr "\0" "\n" </proc/$qpid/cmdline | tail -n +2 | awk "prev == \"-L\" {prev = \$0; next} {print; prev = \$0}" | grep -v -e "^/proc/self/fd/" -e "^file=/dev/fdset/" | grep -q /'
+check "QEMU gets -L /usr/share/qemu (paths.qemu_share_path, bound in the jail)" \
+	'[ "$(tr "\0" "\n" </proc/$qpid/cmdline | grep -x -A1 -- -L | tail -n 1)" = /usr/share/qemu ]'
 cmd guest_disk
 check "read-only disk from an fd set: the guest reads its serial and data" \
 	'[[ $reply == "guest disk=qb-test-disk QEMUBOXDISKTEST1" ]]' "$reply"

@@ -2,7 +2,8 @@
  * Golden tests for the QEMU argv builder: each configuration's argv, one
  * element per line, must equal tests/golden/argv/<name>.txt (run from the
  * repository root, as tests/run does; QB_UPDATE_GOLDEN=1 rewrites them).
- * Every argv must name no host path but argv[0]: only fd references.
+ * Every argv must name no host path but argv[0] and the -L directory: only
+ * fd references.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@ base(void)
 {
 	struct qemu_vm_config c = {
 	    .qemu_path = "/usr/bin/qemu-system-x86_64",
+	    .data_dir = "/usr/share/qemu",
 	    .name = "ctr-1",
 	    .machine = QB_VMM_MACHINE_MICROVM,
 	    .accel = QB_VMM_ACCEL_TCG,
@@ -72,6 +74,8 @@ no_host_paths(const struct qemu_argv *a)
 	const char *p;
 
 	for (i = 1; i < a->argc; i++) {
+		if (strcmp(a->argv[i - 1], "-L") == 0)
+			continue; /* firmware dir, read-only in the jail */
 		for (p = strchr(a->argv[i], '/'); p != NULL;
 		     p = strchr(p + 1, '/')) {
 			bool ok = false;
@@ -232,6 +236,15 @@ test_rejects(void **state)
 	c = base();
 	c.kernel_fd = 2;
 	expect_invalid(&c, "fd 2");
+	c = base();
+	c.data_dir = "usr/share/qemu";
+	expect_invalid(&c, "relative -L");
+	c = base();
+	c.data_dir = NULL;
+	expect_invalid(&c, "no -L");
+	c = base();
+	c.data_dir = "/usr/share/qemu\n-S";
+	expect_invalid(&c, "-L with a newline");
 	c = base();
 	c.ndisks = QB_VMM_MAX_DISKS + 1;
 	expect_invalid(&c, "too many disks");
