@@ -20,7 +20,7 @@ SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_start.c \
 SHIM_GUEST_SRCS := shim/guest_client.c $(LIB_SRCS_CHAN) lib/chan_pump.c \
 	$(GUEST_PROTO_SRCS)
 STORAGE_SRCS := shim/storage.c shim/layer_cache.c shim/layer_build.c $(IMSG_SRCS)
-SHIM_VM_SRCS := shim/vm_backend.c shim/stdio_relay.c \
+SHIM_VM_SRCS := shim/vm_backend.c shim/transport.c shim/stdio_relay.c \
 	shim/privnet_client.c shim/vmmon_client.c $(IMSG_SRCS) $(SHIM_GUEST_SRCS) \
 	shim/sandbox_hotplug.c shim/hotplug_ctl.c shim/hotplug_policy.c \
 	$(STORAGE_SRCS) shim/storage_guest.c shim/storage_async.c

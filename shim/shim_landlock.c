@@ -8,9 +8,11 @@
  * - write: qemubox's state and log dirs, the bundle's parent (every bundle
  *   of this namespace: a pod's later containers), containerd's state dir the
  *   bundle lives in (FIFOs of ctr in fifo/, of CRI under its plugin dir, the
- *   shim sockets in s/), containerd's fixed /run/containerd/{fifo,s}, and
- *   /dev/null. A FIFO a client puts anywhere else is refused (EACCES): the
- *   domain cannot grow once the first Create names it.
+ *   shim sockets in s/), containerd's fixed /run/containerd/{fifo,s},
+ *   /dev/null, and /dev/vhost-vsock where the host has it (the vsock guest
+ *   channel: QEMU gets the shim's fd; shim/transport.c). A FIFO a client
+ *   puts anywhere else is refused (EACCES): the domain cannot grow once the
+ *   first Create names it.
  * - exec: mkfs.erofs, the ELF interpreter execve opens for it, and the
  *   publish binary containerd named (only used without TTRPC_ADDRESS).
  */
@@ -112,6 +114,9 @@ shim_landlock_rules(const struct qb_config *cfg, const char *bundle,
 	    add(out, CTD_FIFO_DIR, LL_READ | LL_WRITE) == -1 ||
 	    add(out, CTD_SOCK_DIR, LL_READ | LL_WRITE) == -1 ||
 	    add(out, LAYER_CACHE_MKFS, LL_EXEC) == -1)
+		return -1;
+	if (access("/dev/vhost-vsock", F_OK) == 0 &&
+	    add(out, "/dev/vhost-vsock", LL_READ | LL_WRITE) == -1)
 		return -1;
 	for (i = 0; i < sizeof(ld_so) / sizeof(ld_so[0]); i++)
 		if (access(ld_so[i], F_OK) == 0 &&

@@ -51,6 +51,7 @@
 #include "shim/storage_async.h"
 #include "shim/storage_guest.h"
 #include "shim/task_service.h"
+#include "shim/transport.h"
 #include "shim/vm_backend.h"
 #include "shim/vmmon_client.h"
 #include "shim/shim_daemon.h"
@@ -96,6 +97,7 @@ struct vmb_create {
 	struct stdio_relay *relay;
 	struct timespec t0;
 	uint64_t t_net, t_disks, t_vm, t_ready, t_guest;
+	struct ev_timer *vsock_retry; /* vsock: waiting for the listener */
 };
 
 struct vmb {
@@ -114,6 +116,8 @@ struct vmb {
 	struct vmmon_events vm_events;
 	enum vm_state state;
 	int qemu_pid;
+	enum qb_vmm_transport transport;
+	uint32_t guest_cid; /* vsock */
 
 	struct guest_client *gc;
 	struct sandbox_hotplug *hp;  /* NULL: the VM keeps its boot size */
@@ -606,6 +610,8 @@ create_free(struct vmb_create *cr)
 		json_object_put(cr->spec);
 	if (cr->relay != NULL)
 		stdio_relay_free(cr->relay);
+	if (cr->vsock_retry != NULL)
+		evloop_timer_del(cr->vsock_retry);
 	if (cr->b->creating == cr)
 		cr->b->creating = NULL;
 	free(cr);
@@ -694,6 +700,54 @@ open_share(const struct vmb *b, const char *rel, struct qb_error *err)
 	return fd;
 }
 
+/* The guest client on our channel end (b->chan_fd): wait for ready. */
+static void
+guest_connect(struct vmb_create *cr)
+{
+	struct vmb *b = cr->b;
+
+	b->gc = guest_client_new(b->env.loop, b->chan_fd,
+	    b->cfg.runtime.boot_timeout_ms, &guest_ops, b);
+	if (b->gc == NULL)
+		create_failf(
+		    cr, QB_E_INTERNAL, "guest client: %s", strerror(errno));
+}
+
+/*
+ * vsock: vminitd listens once the guest is up; until then a connect is
+ * refused. Retried every 50 ms (each try bounded at 100 ms) within
+ * runtime.boot_timeout.
+ */
+static void
+vsock_try(struct ev_timer *t, void *arg)
+{
+	struct vmb_create *cr = arg;
+	struct vmb *b = cr->b;
+	int fd;
+
+	(void)t;
+	cr->vsock_retry = NULL; /* one-shot: the loop frees it */
+	fd = transport_vsock_connect(b->guest_cid, TRANSPORT_VSOCK_PORT, 100);
+	if (fd != -1) {
+		b->chan_fd = fd;
+		guest_connect(cr);
+		return;
+	}
+	if (ms_since(&cr->t0) - cr->t_vm >= b->cfg.runtime.boot_timeout_ms) {
+		create_failf(cr, QB_E_DEADLINE,
+		    "guest vsock cid %u port %u: no listener within %llu ms "
+		    "(%s)",
+		    b->guest_cid, TRANSPORT_VSOCK_PORT,
+		    (unsigned long long)b->cfg.runtime.boot_timeout_ms,
+		    strerror(errno));
+		return;
+	}
+	cr->vsock_retry =
+	    evloop_timer_add(b->env.loop, 50 * 1000000ull, 0, vsock_try, cr);
+	if (cr->vsock_retry == NULL)
+		create_failf(cr, QB_E_INTERNAL, "timer: %s", strerror(errno));
+}
+
 /* The VM is up in vmmon: connect the guest client and wait for ready. */
 static void
 vm_started(void *arg, const void *resp, size_t len, const struct qb_error *err)
@@ -710,11 +764,11 @@ vm_started(void *arg, const void *resp, size_t len, const struct qb_error *err)
 	cr->t_vm = ms_since(&cr->t0);
 	log_info(
 	    "%s: sandbox %s: QEMU pid %d", __func__, b->sandbox_id, res->pid);
-	b->gc = guest_client_new(b->env.loop, b->chan_fd,
-	    b->cfg.runtime.boot_timeout_ms, &guest_ops, b);
-	if (b->gc == NULL)
-		create_failf(
-		    cr, QB_E_INTERNAL, "guest client: %s", strerror(errno));
+	if (b->transport == QB_VMM_TRANSPORT_VSOCK) {
+		vsock_try(NULL, cr);
+		return;
+	}
+	guest_connect(cr);
 }
 
 static void
@@ -725,7 +779,10 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	struct storage_plan *plan = &cr->ctr->plan;
 	struct qb_error err = {0};
 	char path[PATH_MAX];
+	char cmdline[64];
+	const char *why;
 	int sv[2] = {-1, -1}, console = -1, kernel = -1, initrd = -1;
+	int vhost = -1;
 	size_t i;
 
 	memset(&sp, 0, sizeof(sp));
@@ -742,28 +799,46 @@ create_vm(struct vmb_create *cr, int tap_fd)
 		    &err, QB_E_INTERNAL, "open %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		qb_seterr(
-		    &err, QB_E_INTERNAL, "socketpair: %s", strerror(errno));
-		goto fail;
+	b->transport = transport_pick(
+	    b->cfg.runtime.transport, transport_vhost_vsock_present, &why);
+	log_info("%s: sandbox %s: guest channel %s (%s)", __func__,
+	    b->sandbox_id,
+	    b->transport == QB_VMM_TRANSPORT_VSOCK ? "vsock" : "virtio-serial",
+	    why);
+	sp.vhost_vsock_fd = -1;
+	if (b->transport == QB_VMM_TRANSPORT_VSOCK) {
+		if ((vhost = transport_vsock_open(&b->guest_cid, &err)) == -1)
+			goto fail;
+		sp.vhost_vsock_fd = vhost;
+		sp.guest_cid = b->guest_cid;
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
+		    -1) {
+			qb_seterr(&err, QB_E_INTERNAL, "socketpair: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		b->chan_fd = sv[0];
+		sp.channel_fd = sv[1];
 	}
-	b->chan_fd = sv[0];
 
 	sp.id = b->sandbox_id;
 	sp.boot_cpus = b->cfg.runtime.boot_cpus;
-	sp.max_cpus = b->cfg.runtime.max_cpus;
+	/* vCPU and DIMM slots only when hotplug is on (q35, not microvm). */
+	sp.max_cpus =
+	    b->cfg.cpu_hotplug.enabled ? b->cfg.runtime.max_cpus : sp.boot_cpus;
 	sp.memory_mb = b->cfg.runtime.memory_mb;
-	sp.max_memory_mb = b->cfg.runtime.max_memory_mb;
+	sp.max_memory_mb = b->cfg.memory_hotplug.enabled
+	                       ? b->cfg.runtime.max_memory_mb
+	                       : sp.memory_mb;
 	sp.memory_slots = sp.max_memory_mb > sp.memory_mb ? 4 : 0;
 	sp.machine = QB_VMM_MACHINE_AUTO;
 	sp.accel = QB_VMM_ACCEL_AUTO;
-	sp.transport = QB_VMM_TRANSPORT_VIRTIO_SERIAL;
+	sp.transport = b->transport;
 	sp.kernel_fd = kernel;
 	sp.initrd_fd = initrd;
 	sp.console_log_fd = console;
-	sp.channel_fd = sv[1];
 	sp.tap_fd = tap_fd;
-	sp.vhost_vsock_fd = -1;
 	if (tap_fd != -1)
 		memcpy(sp.mac, b->net.mac, sizeof(sp.mac));
 	if (plan->n_disks > QB_VMM_MAX_DISKS) {
@@ -780,7 +855,11 @@ create_vm(struct vmb_create *cr, int tap_fd)
 		sp.disks[i].serial = plan->disks[i].serial;
 	}
 	sp.ndisks = plan->n_disks;
-	sp.cmdline = b->cfg.runtime.debug ? "qemubox.debug=1" : NULL;
+	snprintf(cmdline, sizeof(cmdline), "%s%s",
+	    b->transport == QB_VMM_TRANSPORT_VSOCK ? "qemubox.transport=vsock "
+	                                           : "",
+	    b->cfg.runtime.debug ? "qemubox.debug=1" : "");
+	sp.cmdline = cmdline;
 	b->state = VM_BOOTING;
 	/* The stub sends duplicates: our fds stay ours to close. */
 	if (vmmon_vm_start_async(b->vm, &sp, vm_started, cr, &err) == -1) {
@@ -790,7 +869,10 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	close(kernel);
 	close(initrd);
 	close(console);
-	close(sv[1]);
+	if (sv[1] != -1)
+		close(sv[1]);
+	if (vhost != -1)
+		close(vhost);
 	if (tap_fd != -1)
 		close(tap_fd);
 	return;
@@ -803,6 +885,8 @@ fail:
 		close(console);
 	if (sv[1] != -1)
 		close(sv[1]);
+	if (vhost != -1)
+		close(vhost);
 	if (tap_fd != -1)
 		close(tap_fd);
 	create_fail(cr, &err);

@@ -81,3 +81,9 @@ $(BUILD)/test/test_storage_async: $(call asan_objs,tests/unit/test_storage_async
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_STORAGE)
 UNIT_TESTS += $(BUILD)/test/test_storage_async
+
+# shim/transport: runtime.transport resolved behind a fake probe.
+$(BUILD)/test/test_transport: $(call asan_objs,tests/unit/test_transport.c shim/transport.c $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_transport
