@@ -50,20 +50,33 @@ nl_open(void)
 	return sk;
 }
 
+/* The ingress qdisc of ifindex, as a request object; NULL if no memory. */
+static struct rtnl_qdisc *
+ingress_qdisc(int ifindex)
+{
+	struct rtnl_qdisc *q;
+
+	if ((q = rtnl_qdisc_alloc()) == NULL)
+		return NULL;
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
+	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
+	if (rtnl_tc_set_kind(TC_CAST(q), "ingress") != 0) {
+		rtnl_qdisc_put(q);
+		return NULL;
+	}
+	return q;
+}
+
 static int
 ingress_add(struct nl_sock *sk, int ifindex)
 {
 	struct rtnl_qdisc *q;
 	int rc;
 
-	if ((q = rtnl_qdisc_alloc()) == NULL)
+	if ((q = ingress_qdisc(ifindex)) == NULL)
 		return -NLE_NOMEM;
-	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
-	rc = rtnl_tc_set_kind(TC_CAST(q), "ingress");
-	if (rc == 0)
-		rc = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
+	rc = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_qdisc_put(q);
 	return rc;
 }
@@ -74,12 +87,8 @@ ingress_del(struct nl_sock *sk, int ifindex)
 	struct rtnl_qdisc *q;
 	int rc;
 
-	if ((q = rtnl_qdisc_alloc()) == NULL)
+	if ((q = ingress_qdisc(ifindex)) == NULL)
 		return -NLE_NOMEM;
-	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
-	rtnl_tc_set_kind(TC_CAST(q), "ingress");
 	rc = rtnl_qdisc_delete(sk, q);
 	rtnl_qdisc_put(q);
 	return rc;

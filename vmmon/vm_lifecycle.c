@@ -22,59 +22,50 @@
 
 /* ---- staged fds ---- */
 
+/* Where the staged fd of a role (and disk index) is kept. */
+int *
+staged_slot(uint32_t role, uint32_t index)
+{
+	switch (role) {
+	case QB_VMM_FD_KERNEL:
+		return &vmmon.st.kernel;
+	case QB_VMM_FD_INITRD:
+		return &vmmon.st.initrd;
+	case QB_VMM_FD_CHANNEL:
+		return &vmmon.st.channel;
+	case QB_VMM_FD_CONSOLE_LOG:
+		return &vmmon.st.log;
+	case QB_VMM_FD_TAP:
+		return &vmmon.st.tap;
+	case QB_VMM_FD_VHOST_VSOCK:
+		return &vmmon.st.vhost;
+	case QB_VMM_FD_DISK:
+		return index < QB_VMM_MAX_DISKS ? &vmmon.st.disks[index] : NULL;
+	}
+	return NULL;
+}
+
 void
 staged_reset(void)
 {
-	int i;
+	uint32_t role, i;
+	int *slot;
 
-	if (vmmon.st.kernel != -1)
-		close(vmmon.st.kernel);
-	if (vmmon.st.initrd != -1)
-		close(vmmon.st.initrd);
-	if (vmmon.st.channel != -1)
-		close(vmmon.st.channel);
-	if (vmmon.st.log != -1)
-		close(vmmon.st.log);
-	if (vmmon.st.tap != -1)
-		close(vmmon.st.tap);
-	if (vmmon.st.vhost != -1)
-		close(vmmon.st.vhost);
-	for (i = 0; i < QB_VMM_MAX_DISKS; i++)
-		if (vmmon.st.disks[i] != -1)
-			close(vmmon.st.disks[i]);
-	vmmon.st.kernel = vmmon.st.initrd = vmmon.st.channel = vmmon.st.log =
-	    vmmon.st.tap = vmmon.st.vhost = -1;
-	for (i = 0; i < QB_VMM_MAX_DISKS; i++)
-		vmmon.st.disks[i] = -1;
+	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_VSOCK; role++)
+		for (i = 0; i < (role == QB_VMM_FD_DISK ? QB_VMM_MAX_DISKS : 1);
+		     i++) {
+			slot = staged_slot(role, i);
+			if (*slot != -1)
+				close(*slot);
+			*slot = -1;
+		}
 }
 
 /* The validate step checked role, index and that the slot is free. */
 void
 stage_fd(const struct qb_vmm_fd *f, int fd)
 {
-	switch (f->role) {
-	case QB_VMM_FD_KERNEL:
-		vmmon.st.kernel = fd;
-		break;
-	case QB_VMM_FD_INITRD:
-		vmmon.st.initrd = fd;
-		break;
-	case QB_VMM_FD_CHANNEL:
-		vmmon.st.channel = fd;
-		break;
-	case QB_VMM_FD_CONSOLE_LOG:
-		vmmon.st.log = fd;
-		break;
-	case QB_VMM_FD_TAP:
-		vmmon.st.tap = fd;
-		break;
-	case QB_VMM_FD_VHOST_VSOCK:
-		vmmon.st.vhost = fd;
-		break;
-	case QB_VMM_FD_DISK:
-		vmmon.st.disks[f->index] = fd;
-		break;
-	}
+	*staged_slot(f->role, f->index) = fd;
 }
 
 void

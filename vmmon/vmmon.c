@@ -171,7 +171,7 @@ req_new(uint32_t peerid, uint32_t type)
 static void
 view_fill(struct vmmon_view *v)
 {
-	int i;
+	uint32_t role, i;
 
 	memset(v, 0, sizeof(*v));
 	switch (vmmon.vm.state) {
@@ -192,20 +192,11 @@ view_fill(struct vmmon_view *v)
 		v->phase = VMMON_EXITED;
 		break;
 	}
-	if (vmmon.st.kernel != -1)
-		v->staged_roles |= 1u << QB_VMM_FD_KERNEL;
-	if (vmmon.st.initrd != -1)
-		v->staged_roles |= 1u << QB_VMM_FD_INITRD;
-	if (vmmon.st.channel != -1)
-		v->staged_roles |= 1u << QB_VMM_FD_CHANNEL;
-	if (vmmon.st.log != -1)
-		v->staged_roles |= 1u << QB_VMM_FD_CONSOLE_LOG;
-	if (vmmon.st.tap != -1)
-		v->staged_roles |= 1u << QB_VMM_FD_TAP;
-	if (vmmon.st.vhost != -1)
-		v->staged_roles |= 1u << QB_VMM_FD_VHOST_VSOCK;
+	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_VSOCK; role++)
+		if (role != QB_VMM_FD_DISK && *staged_slot(role, 0) != -1)
+			v->staged_roles |= 1u << role;
 	for (i = 0; i < QB_VMM_MAX_DISKS; i++)
-		if (vmmon.st.disks[i] != -1)
+		if (*staged_slot(QB_VMM_FD_DISK, i) != -1)
 			v->staged_disks |= 1u << i;
 	v->machine = vmmon.vm.start_res.machine;
 	v->accel = vmmon.vm.start_res.accel;

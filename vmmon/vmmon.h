@@ -124,6 +124,7 @@ void req_qmp(
     struct req *r, const char *cmd, json_object *args, qmp_result_cb cb);
 
 /* vm_lifecycle.c */
+int *staged_slot(uint32_t role, uint32_t index);
 void staged_reset(void);
 void stage_fd(const struct qb_vmm_fd *f, int fd);
 void vm_kill(const char *why);
