@@ -382,6 +382,18 @@ sd_ack(void *arg, const struct qmp_result *res)
 	(void)res; /* the deadline drives the next step either way */
 }
 
+/* Shutdown step `step` sends cmd; false if QMP cannot take it (next). */
+static bool
+sd_step_qmp(int step, const char *cmd, uint64_t now)
+{
+	vmmon.vm.sd_step = step;
+	if (vmmon.vm.qmp == NULL || !vmmon.vm.qmp_ready ||
+	    vm_qmp(cmd, NULL, sd_ack, NULL) == -1)
+		return false;
+	vmmon.vm.sd_deadline = now + vmmon.vm.sd_timeout;
+	return true;
+}
+
 void
 sd_advance(void)
 {
@@ -389,20 +401,12 @@ sd_advance(void)
 
 	switch (vmmon.vm.sd_step) {
 	case 0:
-		vmmon.vm.sd_step = 1;
-		if (vmmon.vm.qmp != NULL && vmmon.vm.qmp_ready &&
-		    vm_qmp("system_powerdown", NULL, sd_ack, NULL) == 0) {
-			vmmon.vm.sd_deadline = now + vmmon.vm.sd_timeout;
+		if (sd_step_qmp(1, "system_powerdown", now))
 			break;
-		}
 		/* FALLTHROUGH */
 	case 1:
-		vmmon.vm.sd_step = 2;
-		if (vmmon.vm.qmp != NULL && vmmon.vm.qmp_ready &&
-		    vm_qmp("quit", NULL, sd_ack, NULL) == 0) {
-			vmmon.vm.sd_deadline = now + vmmon.vm.sd_timeout;
+		if (sd_step_qmp(2, "quit", now))
 			break;
-		}
 		/* FALLTHROUGH */
 	case 2:
 		vmmon.vm.sd_step = 3;
