@@ -52,6 +52,16 @@ flush_or_die(struct imsgbuf *ibuf)
 		fatal("flush: write to the shim");
 }
 
+/* Answers a request with its _RES and its payload, sent at once. */
+static void
+reply(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid, const void *data,
+    size_t len)
+{
+	if (imsg_compose(ibuf, type, peerid, 0, -1, data, len) == -1)
+		fatal("%s: imsg_compose", __func__);
+	flush_or_die(ibuf);
+}
+
 static void
 reply_error(struct imsgbuf *ibuf, uint32_t peerid, uint32_t req_type,
     const struct qb_error *err)
@@ -177,10 +187,8 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 				reply_error(ibuf, peerid, type, &err);
 				break;
 			}
-			if (imsg_compose(ibuf, IMSG_NET_TEARDOWN_RES, peerid, 0,
-			        -1, &ireq, sizeof(ireq)) == -1)
-				fatal("%s: imsg_compose", __func__);
-			flush_or_die(ibuf);
+			reply(ibuf, IMSG_NET_TEARDOWN_RES, peerid, &ireq,
+			    sizeof(ireq));
 			break;
 		case IMSG_NET_STATUS_REQ:
 			memset(&st, 0, sizeof(st));
@@ -199,10 +207,8 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 				reply_error(ibuf, peerid, type, &err);
 				break;
 			}
-			if (imsg_compose(ibuf, IMSG_NET_STATUS_RES, peerid, 0,
-			        -1, &st, sizeof(st)) == -1)
-				fatal("%s: imsg_compose", __func__);
-			flush_or_die(ibuf);
+			reply(
+			    ibuf, IMSG_NET_STATUS_RES, peerid, &st, sizeof(st));
 			break;
 		}
 	}
