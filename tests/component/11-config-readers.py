@@ -30,29 +30,12 @@ import sys
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-# Wired into the shim by issue 17 (hotplug controller); shim/hotplug_policy.c
-# reads most of them but no binary links it yet.
+# Issue 17 (hotplug controller): the controller reads the other tuning keys;
+# monitor_interval is read only by the parser (it turns a stability
+# duration into samples) and by no timer yet.
 PENDING = {
-    key: "issue 17"
-    for key in [
-        f"{sec}.{k}"
-        for sec in ("cpu_hotplug", "memory_hotplug")
-        for k in (
-            "monitor_interval",
-            "scale_up_threshold",
-            "scale_down_threshold",
-            "scale_up_stability",
-            "scale_down_stability",
-            "scale_up_cooldown",
-            "scale_down_cooldown",
-            "enable_scale_down",
-        )
-    ]
-    + [
-        "cpu_hotplug.scale_up_throttle_limit",
-        "memory_hotplug.increment_size_mb",
-        "memory_hotplug.oom_safety_margin_mb",
-    ]
+    "cpu_hotplug.monitor_interval": "issue 17",
+    "memory_hotplug.monitor_interval": "issue 17",
 }
 
 # Parsed since issue 18 (isolation: one uid, PID namespace and cgroup per
