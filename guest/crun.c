@@ -16,44 +16,12 @@
 #include <json-c/json.h>
 
 #include "guest/crun.h"
+#include "guest/gfile.h"
 #include "guest/pid1.h"
 #include "lib/log.h"
 
 #define CRUN_LOG      "/run/qemubox/crun.log"
 #define CRUN_MAX_ARGS 32
-
-static int
-write_file(const char *path, const char *data, size_t n, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	int fd;
-	ssize_t w;
-	size_t off = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) ==
-	    -1)
-		return -1;
-	while (off < n) {
-		w = write(fd, data + off, n - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1) {
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
 
 static struct json_object *
 parse_json(const uint8_t *p, size_t n, struct qb_error *err)
@@ -87,7 +55,7 @@ save_json(const char *path, struct json_object *o, struct qb_error *err)
 	const char *s =
 	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
-	if (s == NULL || write_file(path, s, strlen(s), 0600) == -1)
+	if (s == NULL || gfile_replace(path, s, strlen(s), 0600) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "write %s: %s", path, strerror(errno));
 	return 0;
@@ -249,18 +217,13 @@ crun_write_process(const char *path, const uint8_t *json, size_t n,
 static void
 read_log(char *out, size_t outlen)
 {
-	int fd;
 	ssize_t n;
 	char *nl;
 
-	out[0] = '\0';
-	if ((fd = open(CRUN_LOG, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((n = gfile_read(CRUN_LOG, out, outlen)) <= 0) {
+		out[0] = '\0';
 		return;
-	n = read(fd, out, outlen - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	out[n] = '\0';
+	}
 	/* One line is enough for the user: crun's last message. */
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		out[--n] = '\0';
@@ -327,17 +290,10 @@ pid_t
 crun_read_pid(const char *path)
 {
 	char buf[32];
-	ssize_t n;
-	int fd;
 	long v;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (gfile_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	v = strtol(buf, NULL, 10);
 	if (v <= 1 || v > INT_MAX)
 		return -1;

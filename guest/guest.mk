@@ -4,9 +4,12 @@
 GUEST_OUT := $(BUILD)/guest
 CRUN      ?= /usr/bin/crun
 
-# Every object of vminitd: PID 1 and the guest API agent.
-VMINITD_SRCS := guest/vminitd.c guest/pid1.c \
-	guest/agent.c guest/net_config.c guest/agent_rootfs.c guest/agent_stats.c \
+# Every object of vminitd: PID 1 and the guest API agent (guest/agent_int.h
+# maps the agent's files).
+VMINITD_SRCS := guest/vminitd.c guest/pid1.c guest/gfile.c \
+	guest/agent.c guest/agent_proc.c guest/agent_stdio.c guest/agent_ctr.c \
+	guest/agent_oom.c guest/agent_vm.c \
+	guest/net_config.c guest/agent_rootfs.c guest/agent_stats.c \
 	guest/agent_vmstats.c \
 	guest/crun.c lib/chan.c lib/chan_rpc.c lib/chan_pump.c lib/ttrpc_frame.c \
 	lib/ttrpc_msg.c lib/evloop.c lib/log.c lib/error.c \

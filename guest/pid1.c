@@ -38,6 +38,7 @@
 #include <linux/input.h>
 #include <linux/vm_sockets.h>
 
+#include "guest/gfile.h"
 #include "lib/log.h"
 
 #define NEWROOT         "/.qemubox-root"
@@ -439,60 +440,11 @@ stdio_hold(void)
 			(void)open("/", O_RDONLY | O_DIRECTORY);
 }
 
+/* Write the string s to an existing kernel file (sysctl, cgroup). */
 static int
-write_file(const char *path, const char *s)
+write_str(const char *path, const char *s)
 {
-	int fd;
-	ssize_t n;
-	size_t len = strlen(s);
-
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = write(fd, s, len);
-	close(fd);
-	if (n == -1)
-		return -1;
-	if ((size_t)n != len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-write_new_file(const char *path, const char *s)
-{
-	int fd;
-	ssize_t n;
-	size_t len = strlen(s);
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1)
-		return -1;
-	n = write(fd, s, len);
-	if (close(fd) == -1 || n == -1)
-		return -1;
-	if ((size_t)n != len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-read_file(const char *path, char *buf, size_t size)
-{
-	int fd;
-	ssize_t n;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n == -1)
-		return -1;
-	buf[n] = '\0';
-	return 0;
+	return gfile_write(path, s, strlen(s), 0, 0);
 }
 
 static void
@@ -510,7 +462,7 @@ cgroups_delegate(void)
 	char avail[512], op[32], *tok, *save;
 	size_t i;
 
-	if (read_file("/sys/fs/cgroup/cgroup.controllers", avail,
+	if (gfile_read("/sys/fs/cgroup/cgroup.controllers", avail,
 	        sizeof(avail)) == -1) {
 		log_warn("%s: cgroup.controllers", __func__);
 		return;
@@ -528,7 +480,7 @@ cgroups_delegate(void)
 		if (!found)
 			continue;
 		snprintf(op, sizeof(op), "+%s", wanted[i]);
-		if (write_file("/sys/fs/cgroup/cgroup.subtree_control", op) ==
+		if (write_str("/sys/fs/cgroup/cgroup.subtree_control", op) ==
 		    -1)
 			log_warn("%s: enable %s", __func__, wanted[i]);
 	}
@@ -616,8 +568,6 @@ pid1_cmdline_parse(char *line, struct pid1_cmdline *c)
 				    val);
 		} else if (strcmp(tok, "qemubox.debug") == 0) {
 			c->debug = strcmp(val, "0") != 0;
-		} else if (strcmp(tok, "qemubox.selftest") == 0) {
-			c->selftest_crun = strcmp(val, "crun") == 0;
 		}
 	}
 }
@@ -685,9 +635,9 @@ modules_load(const char *release)
 static void
 modules_lock(void)
 {
-	if (write_file("/proc/sys/kernel/modprobe", "\n") == -1)
+	if (write_str("/proc/sys/kernel/modprobe", "\n") == -1)
 		log_warn("%s: kernel.modprobe", __func__);
-	if (write_file("/proc/sys/kernel/modules_disabled", "1") == -1)
+	if (write_str("/proc/sys/kernel/modules_disabled", "1") == -1)
 		log_warn("%s: kernel.modules_disabled", __func__);
 }
 
@@ -719,7 +669,7 @@ port_find(const char *name, char *path, size_t pathsize)
 			continue;
 		snprintf(p, sizeof(p), "/sys/class/virtio-ports/%s/name",
 		    de->d_name);
-		if (read_file(p, got, sizeof(got)) == -1)
+		if (gfile_read(p, got, sizeof(got)) == -1)
 			continue;
 		len = strcspn(got, "\n");
 		got[len] = '\0';
@@ -805,119 +755,10 @@ channel_open(const struct pid1_cmdline *c, struct pid1_info *info)
 	return fd;
 }
 
-/* ---- self-test (test images only, cmdline qemubox.selftest=crun) ---- */
-
-#define SELFTEST_DIR "/run/qemubox-selftest"
-
-/*
- * A container whose rootfs is a bind mount of the guest root: crun has to
- * pivot_root into it, which is what moving off the initramfs is for.
- */
-static const char selftest_config[] =
-    "{\"ociVersion\":\"1.0.2\","
-    "\"process\":{\"terminal\":false,\"user\":{\"uid\":0,\"gid\":0},"
-    "\"args\":[\"/usr/bin/crun\",\"--version\"],"
-    "\"env\":[\"PATH=/usr/bin\"],\"cwd\":\"/\"},"
-    "\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
-    "\"hostname\":\"selftest\","
-    "\"mounts\":[{\"destination\":\"/"
-    "proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-    "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
-    "\"options\":[\"nosuid\",\"mode=755\"]}],"
-    "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},"
-    "{\"type\":\"ipc\"},{\"type\":\"uts\"}]}}\n";
-
-/* Run /usr/bin/crun with argv, console as stdio; its exit code or 128+sig. */
-static int
-selftest_run(char *const argv[])
-{
-	char *const envp[] = {"PATH=/usr/bin", NULL};
-	pid_t pid;
-	int st;
-
-	pid = fork();
-	if (pid == -1) {
-		log_warn("%s: fork", __func__);
-		return -1;
-	}
-	if (pid == 0) {
-		pid1_child_reset();
-		execve("/usr/bin/crun", argv, envp);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) == -1)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void
-selftest_container(void)
-{
-	char *const argv[] = {
-	    "crun", "run", "--bundle", SELFTEST_DIR, "qemubox-selftest", NULL};
-	int rc;
-
-	if ((mkdir(SELFTEST_DIR, 0700) == -1 && errno != EEXIST) ||
-	    (mkdir(SELFTEST_DIR "/rootfs", 0755) == -1 && errno != EEXIST)) {
-		log_warn("%s: mkdir", __func__);
-		return;
-	}
-	if (mount("/", SELFTEST_DIR "/rootfs", NULL, MS_BIND, NULL) == -1) {
-		log_warn("%s: bind /", __func__);
-		return;
-	}
-	if (write_new_file(SELFTEST_DIR "/config.json", selftest_config) == -1)
-		log_warn("%s: config.json", __func__);
-	else {
-		rc = selftest_run(argv);
-		log_info("%s: crun run exited %d", __func__, rc);
-	}
-	if (umount2(SELFTEST_DIR "/rootfs", MNT_DETACH) == -1)
-		log_warn("%s: umount", __func__);
-	(void)unlink(SELFTEST_DIR "/config.json");
-	(void)rmdir(SELFTEST_DIR "/rootfs");
-	(void)rmdir(SELFTEST_DIR);
-}
-
-static void
-selftest_crun(void)
-{
-	char line[512];
-	FILE *f;
-
-	/* crun must see a real mount as / or pivot_root fails (EINVAL). */
-	if ((f = fopen("/proc/self/mountinfo", "re")) != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL) {
-			char *sep = strstr(line, " - ");
-			unsigned id, parent;
-			char root[8], mnt[8];
-
-			if (sep == NULL || sscanf(line, "%u %u %*s %7s %7s",
-			                       &id, &parent, root, mnt) != 4)
-				continue;
-			if (strcmp(mnt, "/") == 0) {
-				line[strcspn(line, "\n")] = '\0';
-				log_info(
-				    "%s: root mount: %s", __func__, sep + 3);
-			}
-		}
-		fclose(f);
-	}
-
-	{
-		char *const argv[] = {"crun", "--version", NULL};
-
-		log_info("%s: crun --version exited %d", __func__,
-		    selftest_run(argv));
-	}
-	selftest_container();
-}
-
 /* ---- the entry points ---- */
 
 int
-pid1_setup(struct pid1_info *out)
+pid1_setup(struct pid1_info *out, void (*before_channel)(void))
 {
 	struct pid1_cmdline c;
 	struct utsname un;
@@ -947,7 +788,7 @@ pid1_setup(struct pid1_info *out)
 	/* console=hvc0 exists only once virtio_console is loaded. */
 	console_ok = console_setup() == 0;
 
-	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) == -1) {
+	if (gfile_read("/proc/cmdline", cmdline, sizeof(cmdline)) == -1) {
 		log_warn("%s: /proc/cmdline", __func__);
 		cmdline[0] = '\0';
 	}
@@ -976,16 +817,16 @@ pid1_setup(struct pid1_info *out)
 	power_button_watch(out->sig_fd);
 	t_modules = boottime_ms();
 
-	if (c.selftest_crun)
-		selftest_crun();
+	if (before_channel != NULL)
+		before_channel();
 
 	if ((out->chan_fd = channel_open(&c, out)) == -1)
 		return -1;
 
 	out->ready_ms = boottime_ms();
 	/* Under TCG the guest can lose tsc (README: tsc=reliable). */
-	if (read_file("/sys/devices/system/clocksource/clocksource0/"
-	              "current_clocksource",
+	if (gfile_read("/sys/devices/system/clocksource/clocksource0/"
+	               "current_clocksource",
 	        clocksource, sizeof(clocksource)) == -1)
 		snprintf(clocksource, sizeof(clocksource), "?");
 	clocksource[strcspn(clocksource, "\n")] = '\0';

@@ -9,7 +9,6 @@
  *   qemubox.chan_timeout_ms=N  bound on waiting for the channel (default 10000)
  *   qemubox.hostname=NAME      initial hostname (default qemubox)
  *   qemubox.debug=1            debug logging
- *   qemubox.selftest=crun      run `crun --version` before ready (tests only)
  */
 #ifndef QEMUBOX_GUEST_PID1_H
 #define QEMUBOX_GUEST_PID1_H
@@ -51,11 +50,13 @@ struct pid1_info {
  * the root's cgroup.subtree_control) mounted, console on fds 0-2, lo up,
  * hostname set, modules loaded in order then module loading disabled,
  * channel opened. Logs
- * "vminitd: ready in N ms" on the console. Returns 0, or -1 with errno
- * (the caller powers off: nothing else can be done in a guest without a
- * channel).
+ * "vminitd: ready in N ms" on the console. before_channel, when not NULL,
+ * runs after the modules and before the channel is opened (the test image's
+ * crun self-test, tests/component/vminitd_selftest.c; production passes
+ * NULL). Returns 0, or -1 with errno (the caller powers off: nothing else can
+ * be done in a guest without a channel).
  */
-int pid1_setup(struct pid1_info *out);
+int pid1_setup(struct pid1_info *out, void (*before_channel)(void));
 
 /* SIGKILL everything else, sync, power the VM off. Never returns. */
 void pid1_poweroff(void) __attribute__((noreturn));
@@ -82,7 +83,6 @@ struct pid1_cmdline {
 	unsigned chan_timeout_ms;
 	char hostname[65];
 	int debug;
-	int selftest_crun;
 };
 
 /* Parse (and modify) a /proc/cmdline copy; unknown or bad values keep defaults.

@@ -32,7 +32,7 @@ main(void)
 		return 2;
 	}
 	atexit(exit_poweroff);
-	if (pid1_setup(&info) == -1) {
+	if (pid1_setup(&info, NULL) == -1) {
 		log_warn("main: set-up failed");
 		pid1_poweroff();
 	}

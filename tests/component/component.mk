@@ -24,6 +24,16 @@ $(BUILD)/test/vmmon-fake-qemu: $(call objs,tests/component/vmmon-fake-qemu.c)
 	@mkdir -p $(@D)
 	$(CC) -static $^ -o $@
 
+# 20-guest-image.sh: the test image's PID 1, vminitd with
+# tests/component/vminitd_selftest.c in place of guest/vminitd.c (the suite
+# packs it into an initrd of its own).
+VMINITD_SELFTEST_SRCS := tests/component/vminitd_selftest.c \
+	$(filter-out guest/vminitd.c,$(VMINITD_SRCS))
+$(BUILD)/test/vminitd-selftest: $(call objs,$(VMINITD_SELFTEST_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -static-pie -Wl,-z,relro,-z,now $(LDFLAGS) $^ -o $@ $(VMINITD_LIBS)
+
 ALL_EXTRA += $(BUILD)/test/guest_driver $(BUILD)/test/privnet_driver \
+	$(BUILD)/test/vminitd-selftest \
 	$(BUILD)/test/vmmon-driver $(BUILD)/test/vmmon-seccomp-helper \
 	$(BUILD)/test/vmmon-fake-qemu

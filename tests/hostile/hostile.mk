@@ -5,7 +5,7 @@
 # replaces vminitd. The test appends one more archive with /hostile.mode.
 HOSTILE_OUT := $(BUILD)/hostile
 
-$(HOSTILE_OUT)/hostile_init: $(call objs,tests/hostile/hostile_init.c guest/pid1.c \
+$(HOSTILE_OUT)/hostile_init: $(call objs,tests/hostile/hostile_init.c guest/pid1.c guest/gfile.c \
     $(LIB_SRCS_CHAN) $(GUEST_PROTO_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) -static-pie -Wl,-z,relro,-z,now $(LDFLAGS) $^ -o $@ -lprotobuf-c

@@ -532,7 +532,7 @@ main(void)
 		return 2;
 	}
 	atexit(exit_poweroff);
-	if (pid1_setup(&info) == -1 ||
+	if (pid1_setup(&info, NULL) == -1 ||
 	    info.transport != PID1_TRANSPORT_VIRTIO_SERIAL) {
 		log_warnx("main: set-up failed or not virtio-serial");
 		pid1_poweroff();

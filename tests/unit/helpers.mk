@@ -30,7 +30,7 @@ $(BUILD)/test/test_qmp: $(call asan_objs,tests/unit/test_qmp.c $(VMMON_SRCS_QMP)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC)
 UNIT_TESTS += $(BUILD)/test/test_qmp
 
-$(BUILD)/test/test_pid1: $(call asan_objs,tests/unit/test_pid1.c guest/pid1.c $(LIB_SRCS_BASE))
+$(BUILD)/test/test_pid1: $(call asan_objs,tests/unit/test_pid1.c guest/pid1.c guest/gfile.c $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_pid1

@@ -35,7 +35,6 @@ test_cmdline_defaults(void **state)
 	assert_int_equal(c.chan_timeout_ms, 10000);
 	assert_string_equal(c.hostname, "qemubox");
 	assert_int_equal(c.debug, 0);
-	assert_int_equal(c.selftest_crun, 0);
 }
 
 static void
@@ -44,7 +43,7 @@ test_cmdline_values(void **state)
 	char line[] =
 	    "quiet qemubox.transport=vsock qemubox.vsock_port=2000 "
 	    "qemubox.port=other.1 qemubox.hostname=box1 qemubox.debug=1 "
-	    "qemubox.selftest=crun qemubox.chan_timeout_ms=500\n";
+	    "qemubox.chan_timeout_ms=500\n";
 	struct pid1_cmdline c;
 
 	(void)state;
@@ -54,7 +53,6 @@ test_cmdline_values(void **state)
 	assert_string_equal(c.port, "other.1");
 	assert_string_equal(c.hostname, "box1");
 	assert_int_equal(c.debug, 1);
-	assert_int_equal(c.selftest_crun, 1);
 	assert_int_equal(c.chan_timeout_ms, 500);
 }
 
@@ -68,8 +66,7 @@ test_cmdline_bad_values_keep_defaults(void **state)
 	snprintf(line, sizeof(line),
 	    "qemubox.transport=carrier-pigeon "
 	    "qemubox.vsock_port=12x qemubox.chan_timeout_ms=99999999999 "
-	    "qemubox.hostname=%0100d qemubox.port= qemubox.debug=0 "
-	    "qemubox.selftest=sh",
+	    "qemubox.hostname=%0100d qemubox.port= qemubox.debug=0",
 	    7);
 	pid1_cmdline_parse(line, &c);
 	assert_int_equal(c.transport, PID1_TRANSPORT_VIRTIO_SERIAL);
@@ -78,7 +75,6 @@ test_cmdline_bad_values_keep_defaults(void **state)
 	assert_string_equal(c.hostname, "qemubox");
 	assert_string_equal(c.port, "qemubox.0");
 	assert_int_equal(c.debug, 0);
-	assert_int_equal(c.selftest_crun, 0);
 }
 
 static void
