@@ -4,7 +4,7 @@
 # (`make test-images`, built once into build/test-images by `make check`):
 #   - Debian 12 (debootstrap minbase + apt-get update + a user `app` with a
 #     0700 home and a 0600 token + a file capability): apt-get runs, `su app`
-#     reads its token, the file capability is honoured in the VM;
+#     reads its token, the file capability arrives intact in the VM;
 #   - a 3-layer image with every kind of entry, whiteouts, an opaque
 #     directory and type swaps;
 #   - for both: a manifest of the tree (path, type, owner, mode, mtime,
