@@ -189,4 +189,13 @@ int qb_imsg_take_fd(struct imsg *imsg);
 int qb_imsg_compose_str(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id,
     int fd, const char *str);
 
+/*
+ * The one decoder of IMSG_ERROR (struct qb_imsg_error, imsg/qemubox_imsg.h;
+ * its encoder is qb_imsg_compose_error): exact size, no fd, msg
+ * NUL-terminated inside its field, else -1/EBADMSG. A code outside the gRPC
+ * codes a helper may send (1..14, lib/error.h) is read as 2 (Unknown).
+ */
+struct qb_imsg_error;
+int qb_imsg_error_read(struct imsg *imsg, struct qb_imsg_error *e);
+
 #endif

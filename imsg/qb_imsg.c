@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "imsg/imsg.h"
+#include "imsg/qemubox_imsg.h"
+#include "lib/error.h"
 
 int
 qb_imsg_get_struct(struct imsg *imsg, void *dst, size_t len)
@@ -78,4 +80,19 @@ qb_imsg_compose_str(struct imsgbuf *imsgbuf, uint32_t type, uint32_t id, int fd,
     const char *str)
 {
 	return imsg_compose(imsgbuf, type, id, 0, fd, str, strlen(str) + 1);
+}
+
+int
+qb_imsg_error_read(struct imsg *imsg, struct qb_imsg_error *e)
+{
+	if (imsg_get_type(imsg) != IMSG_ERROR || imsg->fd != -1 ||
+	    qb_imsg_get_struct(imsg, e, sizeof(*e)) == -1 ||
+	    qb_imsg_check_strfield(e->msg, sizeof(e->msg)) == -1) {
+		memset(e, 0, sizeof(*e));
+		errno = EBADMSG;
+		return -1;
+	}
+	if (e->code <= QB_E_OK || e->code > QB_E_UNAVAILABLE)
+		e->code = QB_E_UNKNOWN;
+	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * The shim's side of qemubox-privnet: the only way the shim asks for network
  * (nobody builds privnet imsgs by hand). One client per privnet connection.
+ * Typed stubs over the shim's imsg client core (shim/imsg_client.h).
  *
  * Two forms of each call:
  *  - async (for the shim's event loop): *_async() queues the request and

@@ -1,7 +1,8 @@
 /*
  * The shim's side of qemubox-vmmon: stubs with the signatures of the
  * operations (OpenSSH monitor_wrap style) so nobody builds a vmmon imsg by
- * hand. Every request carries a fresh imsg peerid; vmmon's answer (its
+ * hand; they sit on the shim's imsg client core (shim/imsg_client.h).
+ * Every request carries a fresh imsg peerid; vmmon's answer (its
  * *_RES or IMSG_ERROR) carries it back, so requests may overlap.
  *
  * Two forms: *_async() queue the request and call `done` later from the

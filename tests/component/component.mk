@@ -7,13 +7,13 @@ $(BUILD)/test/guest_driver: $(call objs,tests/component/guest_driver.c $(SHIM_GU
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
 
 # 50-privnet.sh: plays the shim against qemubox-privnet (the shim's client).
-$(BUILD)/test/privnet_driver: $(call objs,tests/component/privnet_driver.c shim/privnet_client.c $(IMSG_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/test/privnet_driver: $(call objs,tests/component/privnet_driver.c shim/privnet_client.c shim/imsg_client.c $(LIB_SRCS_EVLOOP) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
 
 # 40-vmmon.sh: a driver playing the shim, a binary that loads the vmmon
 # filter then makes a forbidden call, and a fake QEMU.
-$(BUILD)/test/vmmon-driver: $(call objs,tests/component/vmmon-driver.c shim/vmmon_client.c $(LIB_SRCS_EVLOOP) $(PROC_SPAWN_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/test/vmmon-driver: $(call objs,tests/component/vmmon-driver.c shim/vmmon_client.c shim/imsg_client.c $(LIB_SRCS_EVLOOP) $(PROC_SPAWN_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
 $(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-helper.c seccomp/vmmon.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))

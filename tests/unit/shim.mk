@@ -45,12 +45,19 @@ $(BUILD)/test/test_guest_hostile: $(call asan_objs,tests/unit/test_guest_hostile
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
 UNIT_TESTS += $(BUILD)/test/test_guest_hostile
 
-$(BUILD)/test/test_cni_privnet_client: $(call asan_objs,tests/unit/test_cni_privnet_client.c shim/privnet_client.c privnet/netdb.c $(PRIVNET_PURE_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/test/test_cni_privnet_client: $(call asan_objs,tests/unit/test_cni_privnet_client.c shim/privnet_client.c shim/imsg_client.c $(LIB_SRCS_EVLOOP) privnet/netdb.c $(PRIVNET_PURE_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_LMDB) $(LIBS_BSD) $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_cni_privnet_client
 
-$(BUILD)/test/test_vmmon_client: $(call asan_objs,tests/unit/test_vmmon_client.c shim/vmmon_client.c $(LIB_SRCS_EVLOOP) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+# The imsg client core under both against a fake peer (IMSG_ERROR composed
+# by the helpers' encoder, imsg/qb_imsg_peer.c).
+$(BUILD)/test/test_imsg_client: $(call asan_objs,tests/unit/test_imsg_client.c shim/imsg_client.c $(LIB_SRCS_EVLOOP) $(IMSG_SRCS) $(IMSG_PEER_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_BSD)
+UNIT_TESTS += $(BUILD)/test/test_imsg_client
+
+$(BUILD)/test/test_vmmon_client: $(call asan_objs,tests/unit/test_vmmon_client.c shim/vmmon_client.c shim/imsg_client.c $(LIB_SRCS_EVLOOP) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_BSD)
 UNIT_TESTS += $(BUILD)/test/test_vmmon_client
