@@ -17,7 +17,7 @@ LIB_SRCS_CHAN := lib/chan.c lib/chan_rpc.c lib/ttrpc_frame.c $(TTRPC_MSG_SRCS)
 SANDBOX_HOST_LIB_SRCS := lib/owner.c lib/sandbox_cgroup.c lib/sandbox_uid.c
 # Event loop, ttrpc framing, server and client, with every containerd message.
 LIB_SRCS_TTRPC := lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
-	lib/evloop.c $(PROTO_SRCS)
+	lib/evloop.c lib/unix_addr.c $(PROTO_SRCS)
 
 # `make install` puts the example in place as the default configuration, with
 # share_dir following SHAREDIR, but never overwrites an existing file.

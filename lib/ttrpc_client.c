@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/unix_addr.h"
 
 static struct ttrpc_pending *
 pending_find(struct ttrpc_conn *c, uint32_t sid)
@@ -331,13 +332,8 @@ ttrpc_dial_unix(const char *path)
 
 	if (strncmp(path, "unix://", 7) == 0)
 		path += 7;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
+	if (unix_addr(&sun, path) == -1)
 		return -1;
-	}
-	strcpy(sun.sun_path, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {

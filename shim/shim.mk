@@ -12,7 +12,7 @@ SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_start.c \
 	shim/task_service.c shim/task_ttrpc.c shim/events.c \
 	lib/log.c lib/error.c lib/config.c lib/proc_spawn.c \
 	lib/evloop.c lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
-	$(PROTO_SRCS)
+	lib/unix_addr.c $(PROTO_SRCS)
 # The VM backend and what it drives: privnet and vmmon (imsg: one client
 # core, shim/imsg_client.c, under typed stubs per helper), the guest
 # (lib/chan), storage (mount plan, EROFS layer cache), the stdio relay.

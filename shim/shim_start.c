@@ -23,6 +23,7 @@
 
 #include "lib/log.h"
 #include "lib/ttrpc.h"
+#include "lib/unix_addr.h"
 #include "proto/bootstrap.pb-c.h"
 #include "proto/task.pb-c.h"
 #include "shim/shim_cli.h"
@@ -35,26 +36,13 @@ shim_uri_path(const char *uri)
 	return NULL;
 }
 
-static int
-sockaddr_fill(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun->sun_path, path, strlen(path) + 1);
-	return 0;
-}
-
 int
 shim_socket_listen(const char *path)
 {
 	struct sockaddr_un sun;
 	int fd;
 
-	if (sockaddr_fill(&sun, path) == -1)
+	if (unix_addr(&sun, path) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
