@@ -55,9 +55,7 @@ res_init(struct hotplug_ctl *c, struct evloop *loop, enum hp_resource kind,
     const struct qb_config *cfg)
 {
 	struct hp_res *r = &c->r[kind];
-	const struct qb_hotplug_config *h =
-	    kind == HP_CPU ? &cfg->cpu_hotplug : &cfg->memory_hotplug;
-	uint64_t ns = h->monitor_interval_ms * 1000000ULL;
+	uint64_t ns;
 
 	r->ctl = c;
 	r->kind = kind;
@@ -68,7 +66,10 @@ res_init(struct hotplug_ctl *c, struct evloop *loop, enum hp_resource kind,
 		hp_params_mem(&r->p, cfg);
 		r->plugged = cfg->runtime.memory_mb;
 	}
-	r->on = h->enabled && r->p.max > r->p.min;
+	ns = r->p.interval_ms * 1000000ULL;
+	r->on = (kind == HP_CPU ? cfg->cpu_hotplug.enabled
+	                        : cfg->memory_hotplug.enabled) &&
+	        r->p.max > r->p.min;
 	if (r->on)
 		r->timer = evloop_timer_add(loop, ns, ns, tick, r);
 	if (r->on && r->timer == NULL) {

@@ -27,6 +27,7 @@ hp_params_cpu(struct hp_params *p, const struct qb_config *cfg)
 	p->max = cfg->runtime.max_cpus;
 	p->step = 1;
 	p->margin = 0;
+	p->interval_ms = h->monitor_interval_ms;
 }
 
 void
@@ -46,6 +47,7 @@ hp_params_mem(struct hp_params *p, const struct qb_config *cfg)
 	p->max = cfg->runtime.max_memory_mb;
 	p->step = h->increment_size_mb;
 	p->margin = h->oom_safety_margin_mb;
+	p->interval_ms = h->monitor_interval_ms;
 }
 
 static unsigned

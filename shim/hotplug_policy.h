@@ -39,6 +39,7 @@ struct hp_params {
 	unsigned min, max;     /* vCPUs, or MiB of guest memory */
 	unsigned step;         /* 1 vCPU, or increment_size_mb */
 	unsigned margin;       /* memory only: MiB kept free */
+	uint64_t interval_ms;  /* between samples (the controller's clock) */
 };
 
 struct hp_state {

@@ -33,10 +33,7 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # Issue 17 (hotplug controller): the controller reads the other tuning keys;
 # monitor_interval is read only by the parser (it turns a stability
 # duration into samples) and by no timer yet.
-PENDING = {
-    "cpu_hotplug.monitor_interval": "issue 17",
-    "memory_hotplug.monitor_interval": "issue 17",
-}
+PENDING = {}
 
 # Parsed since issue 18 (isolation: one uid, PID namespace and cgroup per
 # sandbox); their readers are on the isolation branch, not yet on main.

@@ -358,11 +358,13 @@ test_params_from_config(void **state)
 	assert_int_equal(p.min, 1);
 	assert_int_equal(p.max, 2);
 	assert_int_equal(p.step, 1);
+	assert_int_equal(p.interval_ms, 5000);
 	assert_true(p.scale_down);
 	hp_params_mem(&p, &cfg);
 	assert_true(p.up_threshold == 85.0);
 	assert_int_equal(p.step, 128);
 	assert_int_equal(p.margin, 128);
+	assert_int_equal(p.interval_ms, 10000);
 	assert_int_equal(p.min, 512);
 	assert_int_equal(p.max, 1536);
 	assert_false(p.scale_down);
