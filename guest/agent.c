@@ -67,6 +67,7 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 	ProtobufCMessage *resp = NULL;
 	uint8_t *buf = NULL;
 	size_t i, len = 0;
+	uint64_t t0;
 	int rc = -1;
 
 	if (chan_rpc_req_decode(p, n, &req) == -1) {
@@ -89,9 +90,11 @@ on_request(struct chan *ch, uint32_t sid, const uint8_t *p, size_t n, void *arg)
 		    (int)req.method_len, req.method ? req.method : "");
 		goto reply;
 	}
-	log_debug("%s: %s", __func__, handlers[i].method);
+	t0 = evloop_now_ns();
 	rc = handlers[i].fn(a, req.payload ? req.payload : (const uint8_t *)"",
 	    req.payload_len, &resp, &err);
+	log_debug("%s: %s: %llu us", __func__, handlers[i].method,
+	    (unsigned long long)(evloop_now_ns() - t0) / 1000);
 	if (rc == 0 && resp != NULL) {
 		len = protobuf_c_message_get_packed_size(resp);
 		if ((buf = malloc(len ? len : 1)) != NULL)

@@ -17,6 +17,7 @@
 
 #include "guest/crun.h"
 #include "guest/gfile.h"
+#include "lib/evloop.h"
 #include "guest/pid1.h"
 #include "lib/log.h"
 
@@ -237,6 +238,7 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 	const char *argv[CRUN_MAX_ARGS + 6];
 	char msg[512];
 	int i, n = 0, st, nullfd = -1;
+	uint64_t t0;
 	pid_t pid;
 
 	argv[n++] = CRUN_PATH;
@@ -255,6 +257,7 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 		}
 		log_debug("%s: crun %s", __func__, line);
 	}
+	t0 = evloop_now_ns();
 	if ((pid = fork()) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "fork: %s", strerror(errno));
@@ -279,6 +282,8 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 			return qb_seterr(
 			    err, QB_E_INTERNAL, "waitpid: %s", strerror(errno));
 	}
+	log_debug("%s: crun %s: %llu ms", __func__, args[0],
+	    (unsigned long long)(evloop_now_ns() - t0) / 1000000);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	read_log(msg, sizeof(msg));

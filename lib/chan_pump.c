@@ -24,11 +24,22 @@ struct chan_pump {
 	int hold_wfd; /* our writer on a FIFO until its real writer showed up */
 	chan_pump_cb cb;
 	void *arg;
-	/* to_fd: bytes received, not yet written to the fd */
+	/* to_fd: bytes received, not yet written to the fd: buf[off..off+len)
+	 */
 	uint8_t *buf;
-	size_t len;
-	bool broken; /* the fd's reader went away: discard */
+	size_t off, len;
+	size_t ungranted; /* written (or discarded), not yet credited back */
+	bool broken;      /* the fd's reader went away: discard */
 };
+
+/*
+ * to_fd credits the sender back in steps of at least this much: one CREDIT
+ * frame per quarter window instead of one per write to the fd. The sender
+ * never waits on what is held back: while it has no credit, more than
+ * GRANT_STEP of its bytes are in flight or buffered here, and they reach a
+ * step once written.
+ */
+#define GRANT_STEP (CHAN_WINDOW / 4)
 
 static void
 pump_close_fd(struct chan_pump *p)
@@ -58,11 +69,15 @@ pump_done(struct chan_pump *p)
 
 /* ---- fd -> stream ---- */
 
-/* Move what the credit allows from the fd to the stream. 1: done. */
+/*
+ * Move what the credit allows from the fd to the stream. 1: done. One read
+ * takes up to a whole window (the pipe holds that much, see pump_new), so a
+ * writer's small writes leave in a few large frames per wake-up.
+ */
 static int
 from_fd_pump(struct chan_pump *p)
 {
-	uint8_t buf[CHAN_MAX_DATA];
+	static uint8_t buf[CHAN_WINDOW]; /* one loop, one pump at a time */
 	size_t want;
 	ssize_t n;
 
@@ -140,6 +155,12 @@ pump_new(struct evloop *loop, int fd, bool from_fd)
 
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		return NULL;
+	/*
+	 * A pipe or FIFO as large as the window: a whole window moves per
+	 * read or write and the process at the other end runs longer between
+	 * wake-ups. Best effort: other fds (pty, file) refuse it.
+	 */
+	(void)fcntl(fd, F_SETPIPE_SZ, (int)CHAN_WINDOW);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->loop = loop;
@@ -185,35 +206,50 @@ chan_pump_from_fd(struct evloop *loop, struct chan *ch, uint32_t sid, int fd,
 
 /* ---- stream -> fd ---- */
 
+/* Give back what left the buffer, GRANT_STEP at a time (all once broken). */
 static void
-to_fd_flush(struct chan_pump *p)
+to_fd_grant(struct chan_pump *p, size_t done)
 {
-	ssize_t n;
-	size_t done = 0;
+	p->ungranted += done;
+	if (p->ungranted == 0 || (p->ungranted < GRANT_STEP && !p->broken))
+		return;
+	(void)chan_stream_grant(p->s, p->ungranted);
+	p->ungranted = 0;
+}
 
-	while (done < p->len && !p->broken) {
-		n = write(p->fd, p->buf + done, p->len - done);
-		if (n == -1 && errno == EINTR)
+/*
+ * Write n bytes at d to the fd as far as it accepts them. Returns the count
+ * written; on a write error other than EAGAIN the pump turns broken and the
+ * whole n counts as done (discarded).
+ */
+static size_t
+to_fd_write(struct chan_pump *p, const uint8_t *d, size_t n)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < n && !p->broken) {
+		w = write(p->fd, d + done, n - done);
+		if (w == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && errno == EAGAIN)
+		if (w == -1 && errno == EAGAIN)
 			break;
-		if (n == -1) {
+		if (w == -1) {
 			/* EPIPE: the reader left; drop the rest from now on. */
 			log_debug("%s: stream %u: %s, discarding", __func__,
 			    chan_stream_id(p->s), strerror(errno));
 			p->broken = true;
-			done = p->len;
 			break;
 		}
-		done += (size_t)n;
+		done += (size_t)w;
 	}
-	if (p->broken)
-		done = p->len;
-	if (done > 0) {
-		memmove(p->buf, p->buf + done, p->len - done);
-		p->len -= done;
-		(void)chan_stream_grant(p->s, done);
-	}
+	return p->broken ? n : done;
+}
+
+/* Watch the fd for room while bytes wait; done after CLOSE and the last. */
+static void
+to_fd_settle(struct chan_pump *p)
+{
 	if (p->len > 0) {
 		if (p->io != NULL)
 			evloop_io_set(p->io, EV_WRITE);
@@ -223,6 +259,20 @@ to_fd_flush(struct chan_pump *p)
 		evloop_io_set(p->io, 0);
 	if (chan_stream_peer_closed(p->s))
 		pump_done(p);
+}
+
+static void
+to_fd_flush(struct chan_pump *p)
+{
+	size_t done;
+
+	done = to_fd_write(p, p->buf + p->off, p->len);
+	p->off += done;
+	p->len -= done;
+	if (p->len == 0)
+		p->off = 0;
+	to_fd_grant(p, done);
+	to_fd_settle(p);
 }
 
 static void
@@ -249,14 +299,32 @@ static void
 to_fd_data(struct chan_stream *s, const uint8_t *d, size_t n, void *arg)
 {
 	struct chan_pump *p = arg;
+	size_t done;
 
 	if (p->done || p->broken) {
 		(void)chan_stream_grant(s, n);
 		return;
 	}
+	if (p->len == 0) {
+		/* Nothing waits: write straight from the channel's buffer and
+		 * keep only what the fd did not take. */
+		done = to_fd_write(p, d, n);
+		d += done;
+		n -= done;
+		to_fd_grant(p, done);
+		if (n == 0) {
+			to_fd_settle(p);
+			return;
+		}
+	}
 	/* chan checked n against the credit we granted, and we grant only
-	 * what left this buffer: len + n <= CHAN_WINDOW. */
-	memcpy(p->buf + p->len, d, n);
+	 * what left this buffer (or is in ungranted): len + n <= CHAN_WINDOW.
+	 */
+	if (p->off + p->len + n > CHAN_WINDOW) {
+		memmove(p->buf, p->buf + p->off, p->len);
+		p->off = 0;
+	}
+	memcpy(p->buf + p->off + p->len, d, n);
 	p->len += n;
 	to_fd_flush(p);
 }

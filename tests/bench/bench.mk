@@ -16,4 +16,9 @@ $(BENCH_DIR)/stdio_sink: $(call objs,tests/bench/stdio_sink.c)
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@
 
-ALL_EXTRA += $(BENCH_DIR)/poweroff_init $(BENCH_DIR)/rpc_ping $(BENCH_DIR)/stdio_sink
+$(BENCH_DIR)/stdio_feed: $(call objs,tests/bench/stdio_feed.c)
+	@mkdir -p $(@D)
+	$(CC) $(QB_LDFLAGS) $^ -o $@
+
+ALL_EXTRA += $(BENCH_DIR)/poweroff_init $(BENCH_DIR)/rpc_ping $(BENCH_DIR)/stdio_sink \
+	$(BENCH_DIR)/stdio_feed

@@ -24,6 +24,12 @@ $(BUILD)/test/test_chan: $(call asan_objs,tests/unit/test_chan.c $(LIB_SRCS_CHAN
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
 UNIT_TESTS += $(BUILD)/test/test_chan
 
+$(BUILD)/test/test_chan_pump: $(call asan_objs,tests/unit/test_chan_pump.c lib/chan_pump.c \
+    $(LIB_SRCS_CHAN) $(LIB_SRCS_EVLOOP) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF)
+UNIT_TESTS += $(BUILD)/test/test_chan_pump
+
 $(BUILD)/test/test_ttrpc_evloop: $(call asan_objs,tests/unit/test_ttrpc_evloop.c $(LIB_SRCS_EVLOOP) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
