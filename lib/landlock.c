@@ -65,6 +65,8 @@ rights_for(unsigned access, uint64_t handled)
 		     LANDLOCK_ACCESS_FS_TRUNCATE;
 	if (access & LL_EXEC)
 		r |= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE;
+	if (access & LL_RMDIR)
+		r |= LANDLOCK_ACCESS_FS_REMOVE_DIR;
 	return r & handled;
 }
 

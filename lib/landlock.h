@@ -12,6 +12,7 @@
 #define LL_READ  0x1 /* open files for reading, list directories */
 #define LL_WRITE 0x2 /* write, create, remove, rename beneath the path */
 #define LL_EXEC  0x4 /* execve */
+#define LL_RMDIR 0x8 /* remove (empty) directories beneath, nothing else */
 
 struct landlock_rule {
 	const char *path;

@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "lib/proc_spawn.h"
@@ -100,8 +102,31 @@ proc_spawn_child(const char *path, char *const argv[], int child_fd,
 	child_fail(errfd, errno);
 }
 
+/* The cgroups first: nothing of the child runs outside them. */
+static void
+join_cgroups(const struct proc_spawn_opts *o, int errfd)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; o != NULL && i < o->njoin; i++) {
+		do
+			n = write(o->join_fds[i], "0", 1);
+		while (n == -1 && errno == EINTR);
+		if (n != 1)
+			child_fail(errfd, n == -1 ? errno : EIO);
+	}
+}
+
 pid_t
 proc_spawn(const char *path, char *const argv[], int child_fd, int keep_fd_as)
+{
+	return proc_spawn_opt(path, argv, child_fd, keep_fd_as, NULL);
+}
+
+pid_t
+proc_spawn_opt(const char *path, char *const argv[], int child_fd,
+    int keep_fd_as, const struct proc_spawn_opts *opts)
 {
 	int errpipe[2], err;
 	pid_t pid;
@@ -115,7 +140,13 @@ proc_spawn(const char *path, char *const argv[], int child_fd, int keep_fd_as)
 	if (pipe2(errpipe, O_CLOEXEC) == -1)
 		return -1;
 
-	switch ((pid = fork())) {
+	/* A raw clone for CLONE_NEWPID: the child only execs. */
+	if (opts != NULL && opts->new_pidns)
+		pid = (pid_t)syscall(
+		    SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+	else
+		pid = fork();
+	switch (pid) {
 	case -1:
 		err = errno;
 		close(errpipe[0]);
@@ -124,6 +155,7 @@ proc_spawn(const char *path, char *const argv[], int child_fd, int keep_fd_as)
 		return -1;
 	case 0:
 		close(errpipe[0]);
+		join_cgroups(opts, errpipe[1]);
 		proc_spawn_child(path, argv, child_fd, keep_fd_as, errpipe[1]);
 	default:
 		break;

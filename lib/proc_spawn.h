@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <stdbool.h>
+
 /* The fd number helpers find their imsg socket on, by convention. */
 #define PROC_SPAWN_IMSG_FD 3
 
@@ -24,5 +26,20 @@
  */
 pid_t proc_spawn(
     const char *path, char *const argv[], int child_fd, int keep_fd_as);
+
+/* Where the child starts (qemubox-vmmon: a sandbox of its own). */
+struct proc_spawn_opts {
+	/* The child is PID 1 of a new PID namespace (root only): what it
+	 * starts sees no other process and dies with it. */
+	bool new_pidns;
+	/* Open cgroup.procs files the child writes "0" to first, so it is
+	 * in its cgroups before it runs anything. */
+	const int *join_fds;
+	int njoin;
+};
+
+/* proc_spawn() with opts (NULL: as proc_spawn). */
+pid_t proc_spawn_opt(const char *path, char *const argv[], int child_fd,
+    int keep_fd_as, const struct proc_spawn_opts *opts);
 
 #endif

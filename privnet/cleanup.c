@@ -11,7 +11,9 @@
  * "Cleaning up" a sandbox = CNI DEL of its chain in reverse order (releases
  * the IPAM allocation, iptables rules), remove its TAP, its netns
  * /run/netns/qemubox-<id>, its record, and its state/log directories
- * <state_dir>/sandboxes/<id> and <log_dir>/<id> when they exist. A
+ * <state_dir>/sandboxes/<id> and <log_dir>/<id> when they exist; and give
+ * back its uid and remove its host cgroup (<state_dir>/uids/, see
+ * uid_clean()). A
  * /run/netns/qemubox-* with no record is removed too when nothing uses it: no
  * TAP (it exists only while a VM holds its fd) and no process inside it or
  * holding it open; one in use is removed only when named (ID) or with --all.
@@ -34,6 +36,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/sandbox_uid.h"
 #include "privnet/privnet.h"
 
 static struct qb_config cfg;
@@ -246,6 +249,57 @@ orphan_netns(int act)
 	closedir(d);
 }
 
+/*
+ * The sandbox uids (<state_dir>/uids/<uid>, lib/sandbox_uid.c) and the host
+ * cgroups recorded with them. A uid is given back when its shim is gone and
+ * no process runs as it any more (the rule the shim applies before handing
+ * a uid out again); named (ID) or with --all, also when the shim runs, but
+ * never while a process of that uid lives: kill the sandbox first.
+ */
+static int
+uid_status(const struct sandbox_uid_rec *rec, void *arg)
+{
+	char why[240];
+	enum sandbox_uid_claim c = sandbox_uid_claim(rec, why, sizeof(why));
+
+	(void)arg;
+	printf("%-24s uid %-10u %-5s cgroup %s (%s)\n", rec->sandbox, rec->uid,
+	    c == SANDBOX_UID_LIVE ? "live" : "stale",
+	    rec->ncgroups > 0 ? rec->cgroups[0] : "-", why);
+	return 0;
+}
+
+static int
+uid_clean(const struct sandbox_uid_rec *rec, void *arg)
+{
+	char why[240];
+	enum sandbox_uid_claim c = sandbox_uid_claim(rec, why, sizeof(why));
+
+	(void)arg;
+	if (only_id != NULL && strcmp(rec->sandbox, only_id) != 0)
+		return 0;
+	if (c == SANDBOX_UID_LIVE && only_id == NULL && !all) {
+		printf("kept uid %u of %s: %s\n", rec->uid, rec->sandbox, why);
+		return 0;
+	}
+	actions++;
+	if (dry_run) {
+		printf("would free uid %u of %s and remove its cgroup (%s)\n",
+		    rec->uid, rec->sandbox, why);
+		return 0;
+	}
+	if (sandbox_uid_reclaim(cfg.paths.state_dir, rec->uid) == -1) {
+		fprintf(stderr, "qemubox-cleanup: uid %u of %s: %s%s\n",
+		    rec->uid, rec->sandbox, strerror(errno),
+		    errno == EBUSY ? " (a process still runs as it)" : "");
+		failures++;
+		return 0;
+	}
+	printf("freed uid %u of %s, removed its cgroup (%s)\n", rec->uid,
+	    rec->sandbox, why);
+	return 0;
+}
+
 /* --help: stdout, exit 0; a usage error: stderr, exit 2. */
 static __attribute__((noreturn)) void
 usage(int rc)
@@ -308,9 +362,13 @@ main(int argc, char *argv[])
 		    "MODE", "IP", "NETWORK", "NETNS");
 		netdb_foreach(db, status_one, NULL);
 		orphan_netns(0);
+		sandbox_uid_foreach(cfg.paths.state_dir, uid_status, NULL);
 	} else {
 		netdb_foreach(db, clean_one, NULL);
 		orphan_netns(1);
+		if (sandbox_uid_foreach(cfg.paths.state_dir, uid_clean, NULL) ==
+		    -1)
+			failures++;
 		if (only_id != NULL) {
 			/* Directories of an id with no record left. */
 			remove_dir(cfg.paths.state_dir, "/sandboxes", only_id);

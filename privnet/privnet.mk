@@ -18,7 +18,7 @@ LIBEXEC_BINS += qemubox-privnet
 # Every object of qemubox-cleanup.
 CLEANUP_SRCS := privnet/cleanup.c privnet/privnet_net.c privnet/cni_exec.c \
 	privnet/netns.c privnet/tap.c privnet/netdb.c $(PRIVNET_PURE_SRCS) \
-	lib/config.c lib/log.c lib/error.c
+	$(SANDBOX_HOST_LIB_SRCS) lib/config.c lib/log.c lib/error.c
 
 $(BUILD)/bin/qemubox-cleanup: $(call objs,$(CLEANUP_SRCS))
 	@mkdir -p $(@D)

@@ -6,13 +6,15 @@
 # unconfined or without a backend. The test shims of tests/integration link
 # SHIM_CORE_SRCS with their own main and backend (tests/integration/*.mk).
 
+# The sandbox's uid and host cgroup, set up before vmmon is spawned.
+SANDBOX_HOST_SRCS := shim/sandbox_host.c $(SANDBOX_HOST_LIB_SRCS)
 # The engine: CLI, daemon, privilege drop, Task service over ttrpc, events.
 SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_start.c \
 	shim/shim_delete.c shim/shim_daemon.c shim/shim_priv.c shim/shim_serve.c \
 	shim/task_service.c shim/task_ttrpc.c shim/events.c \
 	lib/log.c lib/error.c lib/config.c lib/proc_spawn.c \
 	lib/evloop.c lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
-	lib/unix_addr.c $(PROTO_SRCS)
+	lib/unix_addr.c $(PROTO_SRCS) $(SANDBOX_HOST_SRCS)
 # The VM backend and what it drives: privnet and vmmon (imsg: one client
 # core, shim/imsg_client.c, under typed stubs per helper), the guest
 # (lib/chan), storage (mount plan, EROFS layer cache), the stdio relay.
@@ -26,9 +28,10 @@ SHIM_VM_SRCS := shim/vm_backend.c shim/transport.c shim/stdio_relay.c \
 	$(SHIM_GUEST_SRCS) \
 	shim/sandbox_hotplug.c shim/hotplug_ctl.c shim/hotplug_policy.c \
 	$(STORAGE_SRCS) shim/storage_guest.c shim/storage_async.c
-# Confinement after the privilege drop: Landlock + the seccomp allowlist.
+# Confinement after the privilege drop: Landlock + the seccomp allowlist
+# (Landlock lets the shim rmdir the sandbox's cgroup: sandbox_host).
 SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \
-	seccomp/shim.c $(SECCOMP_SRCS_BASE)
+	seccomp/shim.c $(SECCOMP_SRCS_BASE) $(SANDBOX_HOST_SRCS)
 
 SHIM_SRCS := shim/main.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
 SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) \

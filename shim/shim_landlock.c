@@ -27,7 +27,9 @@
 
 #include "lib/log.h"
 #include "seccomp/seccomp.h"
+#include "lib/sandbox_cgroup.h"
 #include "shim/layer_cache.h"
+#include "shim/sandbox_host.h"
 #include "shim/shim_landlock.h"
 
 #define TASK_DIR "io.containerd.runtime.v2.task"
@@ -99,8 +101,9 @@ shim_landlock_rules(const struct qb_config *cfg, const char *bundle,
 {
 	struct qb_config defaults;
 	char ns_dir[PATH_MAX], task_dir[PATH_MAX], state[PATH_MAX];
-	const char *base;
-	size_t i;
+	char parent[PATH_MAX];
+	const char *base, *cg[CG_MAX_DIRS];
+	size_t i, n;
 
 	if (cfg == NULL) {
 		qb_config_defaults(&defaults);
@@ -125,6 +128,12 @@ shim_landlock_rules(const struct qb_config *cfg, const char *bundle,
 	if (publish != NULL && publish[0] != '\0' &&
 	    add(out, publish, LL_EXEC) == -1)
 		return -1;
+	/* The sandbox's cgroup directories go at the end: rmdir only. */
+	n = sandbox_host_cgroup_dirs(cg, sizeof(cg) / sizeof(cg[0]));
+	for (i = 0; i < n; i++)
+		if (up(parent, cg[i], 1) == -1 ||
+		    add(out, parent, LL_RMDIR) == -1)
+			return -1;
 
 	if (bundle == NULL || bundle[0] != '/')
 		return 0;

@@ -23,6 +23,7 @@
 #include "lib/ttrpc.h"
 #include "shim/backend.h"
 #include "shim/events.h"
+#include "shim/sandbox_host.h"
 #include "shim/shim_daemon.h"
 #include "shim/shim_priv.h"
 #include "shim/task_service.h"
@@ -73,7 +74,7 @@ mut(const char *str)
  */
 static void
 vmmon_args(const struct qb_config *cfg, bool debug, const char **a, char *tbuf,
-    size_t tlen)
+    size_t tlen, char *ubuf, size_t ulen)
 {
 	uint64_t t;
 	int n = 0;
@@ -84,8 +85,14 @@ vmmon_args(const struct qb_config *cfg, bool debug, const char **a, char *tbuf,
 		if (t == 0 || t > 600000)
 			t = t == 0 ? 1 : 600000;
 		snprintf(tbuf, tlen, "%llu", (unsigned long long)t);
-		a[n++] = "-u";
-		a[n++] = cfg->security.vmmon_user;
+		if (sandbox_host_uid() != 0) {
+			snprintf(ubuf, ulen, "%u", sandbox_host_uid());
+			a[n++] = "-U";
+			a[n++] = ubuf;
+		} else {
+			a[n++] = "-u";
+			a[n++] = cfg->security.vmmon_user;
+		}
 		a[n++] = "-q";
 		a[n++] = cfg->paths.qemu_path;
 		a[n++] = "-s";
@@ -106,7 +113,7 @@ vmmon_args(const struct qb_config *cfg, bool debug, const char **a, char *tbuf,
  */
 static int
 helper_spawn(const char *libexec, struct helper *h, const char *const *args,
-    struct qb_error *err)
+    const struct proc_spawn_opts *opts, struct qb_error *err)
 {
 	char *argv[16];
 	int sv[2], i;
@@ -132,8 +139,8 @@ helper_spawn(const char *libexec, struct helper *h, const char *const *args,
 	for (i = 0; args[i] != NULL && i < 14; i++)
 		argv[i + 1] = mut(args[i]);
 	argv[i + 1] = NULL;
-	if ((h->pid = proc_spawn(h->path, argv, sv[1], PROC_SPAWN_IMSG_FD)) ==
-	    -1) {
+	if ((h->pid = proc_spawn_opt(
+	         h->path, argv, sv[1], PROC_SPAWN_IMSG_FD, opts)) == -1) {
 		qb_seterr(err, QB_E_PRECONDITION, "cannot start %s: %s",
 		    h->path, strerror(errno));
 		close(sv[0]);
@@ -145,6 +152,20 @@ helper_spawn(const char *libexec, struct helper *h, const char *const *args,
 	if (shim_child_watch(h->pid, helper_exited, h) == -1)
 		log_warn("%s: watch %s", __func__, h->name);
 	log_info("%s: %s started, pid %d", __func__, h->name, (int)h->pid);
+	return 0;
+}
+
+/* The sandbox's uid and host cgroup, named after its sandbox id. */
+static int
+sandbox_prepare(const struct shim_opts *o, const struct qb_config *cfg,
+    struct qb_error *err)
+{
+	char group[256];
+
+	if (shim_group_from_spec(
+	        "config.json", o->id, group, sizeof(group), err) == -1 ||
+	    sandbox_host_prepare(cfg, "config.json", group, err) == -1)
+		return qb_preferr(err, "sandbox uid and cgroup");
 	return 0;
 }
 
@@ -220,7 +241,7 @@ shim_serve(struct shim_daemon_ctx *d)
 	struct qb_error err = {0}, missing = {0};
 	char libexec[PATH_MAX];
 	void *bst = NULL;
-	bool cfg_ok = false, backend_up = false;
+	bool cfg_ok = false, backend_up = false, host_up = false;
 	int rc = 1;
 
 	if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
@@ -233,15 +254,26 @@ shim_serve(struct shim_daemon_ctx *d)
 		const char *pargs[2] = {o->debug ? "-d" : NULL, NULL};
 		const char *vargs[12];
 		const char *sargs[5] = {NULL, NULL, NULL, NULL, NULL};
-		char tbuf[24], cache_dir[PATH_MAX];
+		char tbuf[24], cache_dir[PATH_MAX], ubuf[16];
 		int ns = 0;
+		/* vmmon: PID 1 of its own PID namespace (QEMU sees no other
+		 * process, and dies with it), in the sandbox's cgroup. */
+		struct proc_spawn_opts vopts = {.new_pidns = true};
 
-		vmmon_args(
-		    cfg_ok ? &cfg : NULL, o->debug, vargs, tbuf, sizeof(tbuf));
-		if (helper_spawn(libexec, &privnet, pargs, &err) == -1 &&
+		if (cfg_ok && sandbox_prepare(o, &cfg, &err) == 0)
+			host_up = true;
+		else if (cfg_ok && missing.msg[0] == '\0')
+			missing = err;
+		vopts.njoin = sandbox_host_cgroup_fds(&vopts.join_fds);
+		vmmon_args(cfg_ok ? &cfg : NULL, o->debug, vargs, tbuf,
+		    sizeof(tbuf), ubuf, sizeof(ubuf));
+		if (helper_spawn(libexec, &privnet, pargs, NULL, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
-		if (helper_spawn(libexec, &vmmon, vargs, &err) == -1 &&
+		vmmon.fd = -1;
+		vmmon.pid = -1;
+		if (host_up &&
+		    helper_spawn(libexec, &vmmon, vargs, &vopts, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
 		/* Layer builds with the capabilities the shim gives up. */
@@ -255,9 +287,10 @@ shim_serve(struct shim_daemon_ctx *d)
 			sargs[ns++] = "-w";
 			sargs[ns++] = cache_dir;
 		}
-		if (helper_spawn(libexec, &spawner, sargs, &err) == -1 &&
+		if (helper_spawn(libexec, &spawner, sargs, NULL, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
+		sandbox_host_spawned();
 	} else {
 		privnet.fd = vmmon.fd = spawner.fd = -1;
 		privnet.pid = vmmon.pid = spawner.pid = -1;
@@ -358,6 +391,9 @@ shim_serve(struct shim_daemon_ctx *d)
 	helper_reap(&privnet);
 	helper_reap(&vmmon);
 	helper_reap(&spawner);
+	/* vmmon is reaped, so QEMU (in its PID namespace) is gone too. */
+	if (host_up)
+		sandbox_host_release(&cfg);
 	evloop_free(st.loop);
 	return rc;
 }

@@ -53,6 +53,7 @@
 #include "shim/task_service.h"
 #include "shim/transport.h"
 #include "shim/vm_backend.h"
+#include "shim/sandbox_host.h"
 #include "shim/vmmon_client.h"
 #include "shim/shim_daemon.h"
 #include "lib/proc_spawn.h"
@@ -1813,6 +1814,7 @@ vm_backend_cleanup_orphan(
 	/* Only the sandbox's own container owns the network. */
 	if (strcmp(sid, id) != 0)
 		return 0;
+	sandbox_host_reclaim(&cfg, sid);
 	if (shim_libexec_dir(dir, sizeof(dir)) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "libexec dir: %s", strerror(errno));

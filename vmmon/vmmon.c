@@ -476,7 +476,8 @@ loop(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: qemubox-vmmon [-dS] [-u user] [-q qemu] "
+	fprintf(stderr, "usage: qemubox-vmmon [-dS] [-u user | -U uid] "
+	                "[-q qemu] "
 	                "[-s qemu_share_dir] [-t shutdown_timeout_ms]\n");
 	exit(2);
 }
@@ -490,6 +491,7 @@ main(int argc, char *argv[])
 	int ch, debug = 0, keep[2], sp[2], errp[2];
 	struct stat st;
 	const char *cfg_path;
+	uid_t uid = 0;
 
 	if (argc == 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -513,7 +515,7 @@ main(int argc, char *argv[])
 	vmmon.shutdown_timeout_ms = cfg.runtime.shutdown_timeout_ms;
 	vmmon.seccomp_mode = cfg.security.seccomp;
 	debug = cfg.runtime.debug;
-	while ((ch = getopt(argc, argv, "dSu:q:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "dSu:U:q:s:t:")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -524,6 +526,16 @@ main(int argc, char *argv[])
 		case 'u':
 			vmmon.user = optarg;
 			break;
+		case 'U': {
+			/* The shim took it from its range; never root. */
+			char *end;
+			unsigned long u = strtoul(optarg, &end, 10);
+
+			if (*end != '\0' || u == 0 || u > 2147483646UL)
+				usage();
+			uid = (uid_t)u;
+			break;
+		}
 		case 'q':
 			vmmon.qemu_path = optarg;
 			break;
@@ -550,6 +562,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	j.user = vmmon.user;
+	j.uid = uid;
 	j.qemu_path = vmmon.qemu_path;
 	j.qemu_share_path = vmmon.share_path;
 	vmmon_priv_drop(&j, &vmmon.jailed);

@@ -320,6 +320,15 @@ resolve_ids(const struct vmmon_jail *j, struct ids *ids)
 	struct passwd *pw;
 	struct group *gr;
 
+	ids->ngroups = 0;
+	if (j->uid != 0) {
+		/* A sandbox uid: no passwd entry, its gid is the same number.
+		 */
+		ids->uid = j->uid;
+		ids->gid = (gid_t)j->uid;
+		ids->groups[ids->ngroups++] = ids->gid;
+		goto kvm;
+	}
 	if ((pw = getpwnam(j->user)) == NULL)
 		fatalx("%s: no user %s (scripts/setup-host creates it)",
 		    __func__, j->user);
@@ -327,8 +336,8 @@ resolve_ids(const struct vmmon_jail *j, struct ids *ids)
 		fatalx("%s: user %s must not be root", __func__, j->user);
 	ids->uid = pw->pw_uid;
 	ids->gid = pw->pw_gid;
-	ids->ngroups = 0;
 	ids->groups[ids->ngroups++] = pw->pw_gid;
+kvm:
 	/* kvm: the only extra group, for /dev/kvm (0660 root:kvm). */
 	if ((gr = getgrnam("kvm")) != NULL && gr->gr_gid != 0)
 		ids->groups[ids->ngroups++] = gr->gr_gid;
@@ -391,8 +400,10 @@ vmmon_priv_drop(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		fatal("%s: no_new_privs", __func__);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("%s: dumpable", __func__);
-	log_debug("%s: jailed as %s, tsc %lu kHz, kvm node %s", __func__,
-	    j->user, out->tsc_khz, out->have_kvm_node ? "yes" : "no");
+	log_debug("%s: jailed as uid %u (%s), pid %d in its PID namespace, "
+	          "tsc %lu kHz, kvm node %s",
+	    __func__, (unsigned)ids.uid, j->uid != 0 ? "sandbox" : j->user,
+	    (int)getpid(), out->tsc_khz, out->have_kvm_node ? "yes" : "no");
 }
 
 void

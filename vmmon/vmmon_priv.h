@@ -6,9 +6,11 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct vmmon_jail {
-	const char *user;            /* security.vmmon_user */
+	const char *user; /* security.vmmon_user, when uid == 0 */
+	uid_t uid; /* the sandbox's own uid (gid: the same number), 0 = user */
 	const char *qemu_path;       /* paths.qemu_path */
 	const char *qemu_share_path; /* paths.qemu_share_path */
 };

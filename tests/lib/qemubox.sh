@@ -62,6 +62,15 @@ qb_setup() {
 	  ]
 	}
 	JSON
+	# Sandbox uids and cgroups of this run: a uid range of its own (runs
+	# with separate state dirs must not hand out the same uid), and the
+	# sandbox cgroups under this shell's memory cgroup (accounted where
+	# the test runs), removed again by qb_teardown.
+	r=$(( $$ % 4096 ))
+	QB_UID_FIRST=$(( 1000000 + r * 256 ))
+	QB_UID_RANGE=${QB_UID_RANGE:-$QB_UID_FIRST-$(( QB_UID_FIRST + 255 ))}
+	QB_CGROUP_PARENT=${QB_CGROUP_PARENT:-$(awk -F: '$2 == "memory" { p = $3 } END { sub(/\/$/, "", p); print p }' /proc/self/cgroup)/qemubox-$QB_T}
+	QB_CGROUP_NEW=$(qb_cgroup_missing "$QB_CGROUP_PARENT")
 	qb_write_config
 	export QEMUBOX_CONFIG=$QB_DIR/etc/qemubox/config.json
 	export CTD_BIN=$QB_PREFIX/bin
@@ -87,10 +96,26 @@ qb_write_config() {
 	    "log_dir": "$QB_LOGS"
 	  },
 	  "runtime": { "debug": ${QB_DEBUG:-false}$runtime },
+	  "security": { "vmmon_uid_range": "$QB_UID_RANGE",
+	                "cgroup_parent": "$QB_CGROUP_PARENT" },
 	  "network": { "cni_conf_dir": "$QB_CNI_CONF" }$storage
 	}
 	JSON
 	mv "$QB_DIR/etc/qemubox/config.json.tmp" "$QB_DIR/etc/qemubox/config.json"
+}
+
+# The directories of cgroup path $1 that do not exist yet, in each cgroup
+# hierarchy mounted under /sys/fs/cgroup (deepest first), for qb_teardown.
+qb_cgroup_missing() {
+	local m p
+	for m in /sys/fs/cgroup /sys/fs/cgroup/*; do
+		[ -e "$m/cgroup.procs" ] || continue
+		p=$1
+		while [ -n "$p" ] && [ "$p" != / ]; do
+			[ -d "$m$p" ] || echo "$m$p"
+			p=${p%/*}
+		done
+	done
 }
 
 qb_run() {
@@ -154,6 +179,8 @@ qb_gateway() {
 qb_teardown() {
 	[ -n "$QB_DIR" ] || return 0
 	ip link del "$QB_BRIDGE" 2>/dev/null || true
+	local d
+	for d in ${QB_CGROUP_NEW:-}; do rmdir "$d" 2>/dev/null; done
 	rm -rf "$QB_DIR"
 	QB_DIR=
 }
