@@ -33,8 +33,9 @@ static const char *const privnet_syscalls[] = {
     "socket",
     "bind",
     "connect",
-    /* Running plugins (and iptables under firewall/portmap); kill (in the
-     * base) is our CNI timeout; libcap-ng reads caps in the self-check. */
+    /* Running plugins (and iptables under firewall/portmap); kill is our
+     * CNI timeout; libcap-ng reads caps in the self-check. */
+    "kill",
     "clone",
     "clone3",
     "waitid",

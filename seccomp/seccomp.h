@@ -7,6 +7,8 @@
 #ifndef QEMUBOX_SECCOMP_H
 #define QEMUBOX_SECCOMP_H
 
+#include <sys/types.h>
+
 #include <seccomp.h>
 
 #include "lib/config.h"
@@ -35,9 +37,11 @@ int qb_seccomp_apply(enum qb_seccomp_mode mode, const char *const *const *lists,
 /* The role filters. Each builds its list, loads it, returns 0 / -1. */
 int seccomp_apply_shim(enum qb_seccomp_mode mode);
 int seccomp_apply_privnet(enum qb_seccomp_mode mode);
-int seccomp_apply_vmmon(enum qb_seccomp_mode mode);
-/* vmmon's QEMU launcher, inherited by QEMU (seccomp/vmmon.c says why). */
-int seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode);
+/* vmmon may kill(2) only its QEMU and its KVM probe (0: none). */
+int seccomp_apply_vmmon(enum qb_seccomp_mode mode, pid_t qemu, pid_t probe);
+/* vmmon's QEMU launcher, inherited by QEMU (seccomp/vmmon.c says why);
+ * kill(2) only of self, its own pid. */
+int seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode, pid_t self);
 int seccomp_apply_vminitd(enum qb_seccomp_mode mode);
 /* qemubox-spawner and the layer builder it starts (seccomp/spawner.c). */
 int seccomp_apply_spawner(enum qb_seccomp_mode mode);

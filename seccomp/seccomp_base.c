@@ -53,8 +53,8 @@ const char *const qb_sys_base[] = {
     "exit_group",
     /* json-c and the hash seeds of the runtimes */
     "getrandom",
-    /* stop and reap our children (helpers, plugins, QEMU) */
-    "kill",
+    /* reap our children (helpers, plugins, QEMU); kill(2) is per role:
+     * vmmon and QEMU may signal only their own pids */
     "wait4",
     NULL,
 };

@@ -38,6 +38,8 @@
  * (its path is Landlock's, see the top of this file).
  */
 static const char *const shim_syscalls[] = {
+    /* stop its helpers and mkfs.erofs (no CAP_KILL: uid 0 only) */
+    "kill",
     /* More of the same for glibc and Go. */
     "rt_sigtimedwait",
     "get_robust_list",

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /*
  * The monitor: imsg (fds arrive by SCM_RIGHTS), QMP and the console relay
@@ -89,13 +90,42 @@ static const char *const qemu_syscalls[] = {
     NULL,
 };
 
+/* The pids kill(2) may name: vmmon's children; QEMU's own pid. */
+static pid_t kill_ok[2];
+static int nkill_ok;
+
+/*
+ * kill(2) only of the listed pids. vmmon is PID 1 of the sandbox's PID
+ * namespace, so its children are the only processes it could reach
+ * anyway; the argument check also keeps it from signalling its own
+ * namespace as a whole (pid -1 or 0) or a pid it guessed.
+ */
+static int
+kill_rules(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp pid;
+	int i;
+
+	for (i = 0; i < nkill_ok; i++) {
+		pid = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)kill_ok[i]);
+		if (qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "kill", 1, &pid) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
-seccomp_apply_vmmon(enum qb_seccomp_mode mode)
+seccomp_apply_vmmon(enum qb_seccomp_mode mode, pid_t qemu, pid_t probe)
 {
 	static const char *const *const lists[] = {
 	    qb_sys_base, vmmon_syscalls, NULL};
 
-	return qb_seccomp_apply(mode, lists, NULL);
+	nkill_ok = 0;
+	if (qemu > 0)
+		kill_ok[nkill_ok++] = qemu;
+	if (probe > 0)
+		kill_ok[nkill_ok++] = probe;
+	return qb_seccomp_apply(mode, lists, kill_rules);
 }
 
 static int
@@ -112,6 +142,9 @@ qemu_rules(scmp_filter_ctx ctx)
 	    qb_seccomp_rule(ctx, SCMP_ACT_ALLOW, "socketpair", 1, &unix_only) ==
 	        -1)
 		return -1;
+	/* kill(2): its own pid only (raise() itself is tgkill). */
+	if (kill_rules(ctx) == -1)
+		return -1;
 	/*
 	 * io_uring is a large kernel surface QEMU only probes for: answer
 	 * ENOSYS so it falls back to its thread pool instead of dying.
@@ -121,10 +154,13 @@ qemu_rules(scmp_filter_ctx ctx)
 }
 
 int
-seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode)
+seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode, pid_t self)
 {
 	static const char *const *const lists[] = {
 	    qb_sys_base, qb_sys_exec, qemu_syscalls, NULL};
 
+	nkill_ok = 0;
+	if (self > 0)
+		kill_ok[nkill_ok++] = self;
 	return qb_seccomp_apply(mode, lists, qemu_rules);
 }

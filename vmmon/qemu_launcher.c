@@ -40,7 +40,7 @@ launcher_main(int sock, const int *keep, int nkeep, pid_t parent,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
 	    getppid() != parent)
 		_exit(1);
-	if (seccomp_apply_vmmon_qemu(mode) == -1)
+	if (seccomp_apply_vmmon_qemu(mode, getpid()) == -1)
 		_exit(1);
 
 	for (i = 0; i < nkeep; i++)

@@ -180,3 +180,10 @@ check "vmmon filter: socket(AF_INET), ptrace, openat killed by SIGSYS; getpid al
 { "$HELPER" qemu socket-unix; } 2>/dev/null; r3=$?
 check "QEMU filter: socket(AF_INET), ptrace killed by SIGSYS; AF_UNIX allowed" \
 	'[ $r1 = $sigsys ] && [ $r2 = $sigsys ] && [ $r3 = 0 ]' "$r1 $r2 $r3"
+# kill(2): vmmon only its QEMU (here getpid() + 1), QEMU only itself.
+{ "$HELPER" vmmon kill-child; } 2>/dev/null; r1=$?
+{ "$HELPER" vmmon kill-parent; } 2>/dev/null; r2=$?
+{ "$HELPER" qemu kill-self; } 2>/dev/null; r3=$?
+{ "$HELPER" qemu kill-parent; } 2>/dev/null; r4=$?
+check "kill(2): vmmon may signal its QEMU only, QEMU itself only (others: SIGSYS)" \
+	'[ $r1 = 0 ] && [ $r2 = $sigsys ] && [ $r3 = 0 ] && [ $r4 = $sigsys ]' "$r1 $r2 $r3 $r4"

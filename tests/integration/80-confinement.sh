@@ -1,47 +1,59 @@
 #!/usr/bin/env bash
-# Confinement of a live sandbox against docs/SECURITY.md's table: start one
-# container through a private containerd, find the shim, privnet, vmmon and
-# QEMU of that sandbox, and read /proc/<pid>/status of each (Uid, CapEff,
-# CapPrm, CapBnd, NoNewPrivs, Seccomp). Then: the shim's Landlock really
-# fences it (it cannot be asked to write outside, so we check the domain from
-# its debug log).
+# Confinement of live sandboxes against docs/SECURITY.md's table: start two
+# containers (two sandboxes) through a private containerd, find the shim,
+# privnet, vmmon and QEMU of each, and read /proc/<pid>/status of each (Uid,
+# Gid, CapEff, CapPrm, CapBnd, NoNewPrivs, Seccomp), their PID namespaces and
+# cgroups. The two sandboxes must share no uid, PID namespace or cgroup, and
+# one sandbox's uid must not be able to signal the other's QEMU. A shim that
+# crashes while its QEMU lives must not have its uid handed out again until
+# qemubox-cleanup gave it back. Then: the shim's Landlock really fences it,
+# and a VM dying under a confined shim ends cleanly.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
 . tests/lib/containerd.sh
 . tests/lib/qemubox.sh
 
-ID=conf-$$
+A=$QB_T-conf-a
+B=$QB_T-conf-b
+C=$QB_T-conf-c
+D=$QB_T-conf-d
 cleanup() {
+	local id
 	if [ -n "${CTD_SOCK:-}" ]; then
-		ctd_ctr task kill -s SIGKILL "$ID" >/dev/null 2>&1
-		sleep 1
-		ctd_ctr task delete "$ID" >/dev/null 2>&1
-		ctd_ctr containers delete "$ID" >/dev/null 2>&1
+		for id in $A $B $C $D; do qb_remove "$id"; done
 	fi
+	# a vmmon this suite stopped must not outlive it
+	[ -n "${VMMON_B:-}" ] && kill -KILL "$VMMON_B" 2>/dev/null
 	ctd_stop
+	[ -n "${QB_DIR:-}" ] && "$QB_PREFIX/bin/qemubox-cleanup" >/dev/null 2>&1
 	qb_teardown
 }
 trap cleanup EXIT
 
-[ "$(id -u)" = 0 ] || tap_skip_all 1 1 confinement "needs root"
+if [ "$(id -u)" != 0 ]; then
+	echo "ok 1 - confinement # SKIP needs root"
+	exit 0
+fi
 QB_DEBUG=true
-if ! qb_setup; then
-	echo "not ok 1 - scratch install (make install failed)"
+qb_suite_start confinement
+
+start() { # id
+	ctd_ctr run -d --runtime "$QB_RUNTIME" "$CTD_IMAGE" "$1" sleep 100000 >"$QB_DIR/run-$1.out" 2>&1 &&
+		qb_wait_status "$1" RUNNING 120
+}
+start "$A" & sa=$!
+start "$B" & sb=$!
+wait $sa; ra=$?
+wait $sb; rb=$?
+if [ $ra != 0 ] || [ $rb != 0 ]; then
+	echo "not ok 1 - two sandboxes start: $(tail -q -n 3 "$QB_DIR/run-$A.out" "$QB_DIR/run-$B.out" | tr '\n' ' ')"
 	exit 1
 fi
-ctd_start || tap_skip_all 1 1 confinement "$CTD_SKIP"
-ctd_import_busybox || tap_skip_all 1 1 confinement "busybox image could not be imported"
-if ! ctd_ctr run -d --runtime "$QB_RUNTIME" "$CTD_IMAGE" "$ID" sleep 100000 >"$QB_DIR/run.out" 2>&1; then
-	tap_skip_all 1 1 confinement "the sandbox cannot start here: $(tail -2 "$QB_DIR/run.out" | tr '\n' ' ')"
-fi
-for i in $(seq 1 600); do
-	ctd_ctr task ls 2>/dev/null | awk -v id="$ID" '$1 == id && $3 == "RUNNING" { f = 1 } END { exit !f }' && break
-	sleep 0.1
-done
 
-# The processes of this sandbox: the shim whose cwd is its bundle, its
-# children privnet and vmmon, and QEMU named after the sandbox.
+# The processes of sandbox $1: the shim whose cwd is its bundle, its children
+# privnet and vmmon, and QEMU named after the sandbox. Prints
+# "SHIM PRIVNET VMMON QEMU".
 pid_by_exe() { # exe-path parent-pid
 	local p
 	for p in /proc/[0-9]*; do
@@ -52,23 +64,30 @@ pid_by_exe() { # exe-path parent-pid
 	done
 	return 1
 }
-SHIM=
-for p in /proc/[0-9]*; do
-	[ "$(readlink "$p/exe" 2>/dev/null)" = "$QB_PREFIX/bin/containerd-shim-qemubox-v1" ] || continue
-	case "$(readlink "$p/cwd" 2>/dev/null)" in */"$ID") SHIM=${p#/proc/}; break ;; esac
-done
-PRIVNET=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-privnet" "$SHIM")
-VMMON=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-vmmon" "$SHIM")
-SPAWNER=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-spawner" "$SHIM")
-QEMU=$(grep -l -a -F -e "qemubox-$ID" /proc/[0-9]*/cmdline 2>/dev/null |
-	while read -r f; do p=${f#/proc/}; p=${p%/cmdline}
-		case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in qemu-system-*|*/qemu-system-*) echo "$p"; break ;; esac
-	done)
-VMMON_UID=$(id -u qemubox 2>/dev/null || echo none)
+sandbox_pids() {
+	local p shim= privnet vmmon qemu
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$QB_PREFIX/bin/containerd-shim-qemubox-v1" ] || continue
+		case "$(readlink "$p/cwd" 2>/dev/null)" in */"$1") shim=${p#/proc/}; break ;; esac
+	done
+	privnet=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-privnet" "$shim")
+	vmmon=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-vmmon" "$shim")
+	qemu=$(grep -l -a -F -e "qemubox-$1" /proc/[0-9]*/cmdline 2>/dev/null |
+		while read -r f; do p=${f#/proc/}; p=${p%/cmdline}
+			case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in qemu-system-*|*/qemu-system-*) echo "$p"; break ;; esac
+		done)
+	echo "${shim:-none} ${privnet:-none} ${vmmon:-none} ${qemu:-none}"
+}
+read -r SHIM PRIVNET VMMON QEMU < <(sandbox_pids "$A")
+read -r SHIM_B PRIVNET_B VMMON_B QEMU_B < <(sandbox_pids "$B")
 
 # field NAME of /proc/PID/status
 st() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status"; }
 cap() { printf '0x%x' "$((16#$(st "$1" "$2")))"; }
+uid_of() { st "$1" Uid | awk '{ print $1 }'; }
+UID_A=$(uid_of "$VMMON" 2>/dev/null)
+UID_B=$(uid_of "$VMMON_B" 2>/dev/null)
+KVM_GID=$(getent group kvm | cut -d: -f3)
 
 # check PID uid capeff capprm capbnd nnp seccomp
 check() {
@@ -84,23 +103,100 @@ check() {
 	[ "$(st "$pid" Seccomp)" = "$sc" ] || fail "Seccomp $(st "$pid" Seccomp), want $sc" || return
 	return 0
 }
+# A sandbox process: its own uid from the run's range, gid the same
+# number, supplementary groups exactly that gid and kvm.
+check_sandbox() { # pid uid
+	local got want
+	[ -n "$2" ] && [ "$2" -ge "$QB_UID_FIRST" ] && [ "$2" -le "$((QB_UID_FIRST + 255))" ] ||
+		fail "uid '$2' is not from vmmon_uid_range $QB_UID_RANGE" || return
+	check "$1" "$2" 0x0 0x0 0x0 1 2 || return
+	got=$(st "$1" Gid | awk '{ print $1, $2, $3, $4 }')
+	[ "$got" = "$2 $2 $2 $2" ] || fail "Gid: $got, want $2 (all four)" || return
+	got=$(st "$1" Groups | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
+	want=$(printf '%s\n' "$2" $KVM_GID | sort -n | tr '\n' ' ')
+	[ "$got" = "$want" ] || fail "Groups: '$got', want '$want' (its gid + kvm for /dev/kvm)" || return
+}
 
 t_shim() { check "$SHIM" 0 0x0 0x0 0x0 1 2; }
 # NET_ADMIN (12), NET_RAW (13), SYS_ADMIN (21): docs/SECURITY.md
 t_privnet() { check "$PRIVNET" 0 0x203000 0x203000 0x203000 1 2; }
-# DAC_READ_SEARCH (2), SETGID (6), SETUID (7), SETPCAP (8), SYS_ADMIN (21):
-# what it hands its layer builders (docs/SECURITY.md); the builders
-# themselves are checked in tests/component/61-layer-builder.sh.
-t_spawner() { check "$SPAWNER" 0 0x2001c4 0x2001c4 0x2001c4 1 2; }
-t_vmmon() {
-	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user (scripts/setup-host)"
-	[ "$VMMON_UID" != 0 ] || fail "the qemubox user is uid 0" || return
-	check "$VMMON" "$VMMON_UID" 0x0 0x0 0x0 1 2
-}
+t_vmmon() { check_sandbox "$VMMON" "$UID_A" && check_sandbox "$VMMON_B" "$UID_B"; }
 t_qemu() {
-	[ "$VMMON_UID" != none ] || tap_skip "no qemubox user (scripts/setup-host)"
-	check "$QEMU" "$VMMON_UID" 0x0 0x0 0x0 1 2
+	check_sandbox "$QEMU" "$UID_A" || return
+	check_sandbox "$QEMU_B" "$UID_B"
 }
+t_uids_differ() {
+	[ "$UID_A" != "$UID_B" ] || fail "both sandboxes run as uid $UID_A" || return
+	[ -s "$QB_STATE/uids/$UID_A" ] && [ -s "$QB_STATE/uids/$UID_B" ] ||
+		fail "no uid records in $QB_STATE/uids: $(ls "$QB_STATE/uids")" || return
+	grep -q "\"sandbox\":\"$A\"" "$QB_STATE/uids/$UID_A" || fail "record: $(cat "$QB_STATE/uids/$UID_A")"
+}
+
+# vmmon is PID 1 of a PID namespace of its own; its QEMU is in it; the two
+# sandboxes' namespaces differ, and QEMU's /proc shows nothing else.
+t_pidns() {
+	local host na nb n
+	host=$(readlink /proc/self/ns/pid)
+	na=$(readlink "/proc/$VMMON/ns/pid")
+	nb=$(readlink "/proc/$VMMON_B/ns/pid")
+	[ "$na" != "$host" ] && [ "$nb" != "$host" ] || fail "vmmon in the host PID namespace ($host)" || return
+	[ "$na" != "$nb" ] || fail "both sandboxes in $na" || return
+	[ "$(readlink "/proc/$QEMU/ns/pid")" = "$na" ] || fail "QEMU not in its vmmon's namespace" || return
+	[ "$(readlink "/proc/$QEMU_B/ns/pid")" = "$nb" ] || fail "QEMU B not in its vmmon's namespace" || return
+	[ "$(st "$VMMON" NSpid | awk '{ print $NF }')" = 1 ] || fail "vmmon is not PID 1 inside: NSpid $(st "$VMMON" NSpid)" || return
+	n=$(ls "/proc/$QEMU/root/proc" | grep -c '^[0-9]')
+	[ "$n" -ge 1 ] && [ "$n" -le 3 ] || fail "QEMU's /proc lists $n processes: $(ls "/proc/$QEMU/root/proc" | grep '^[0-9]' | tr '\n' ' ')" || return
+}
+
+# The cgroup of pid $1 in the memory controller's hierarchy.
+cg_of() { awk -F: '$2 == "memory" || ($1 == 0 && m == "") { if ($2 == "memory") m = $3; else z = $3 } END { print (m != "" ? m : z) }' "/proc/$1/cgroup"; }
+ovh() { awk -v k="$1" '$1 == "#define" && $2 == k { print $3 }' lib/sandbox_cgroup.h; }
+t_cgroups() {
+	local cga cgb mem cpu want_mem want_cpu d p
+	cga=$(cg_of "$QEMU"); cgb=$(cg_of "$QEMU_B")
+	[ "$cga" = "$QB_CGROUP_PARENT/$A" ] || fail "QEMU A in cgroup '$cga', want $QB_CGROUP_PARENT/$A" || return
+	[ "$cgb" = "$QB_CGROUP_PARENT/$B" ] || fail "QEMU B in cgroup '$cgb', want $QB_CGROUP_PARENT/$B" || return
+	[ "$(cg_of "$VMMON")" = "$cga" ] || fail "vmmon A in $(cg_of "$VMMON")" || return
+	# the shim stays where containerd put it
+	[ "$(cg_of "$SHIM")" != "$cga" ] || fail "the shim is in the sandbox cgroup" || return
+	# Limits: the VM size (runtime defaults: 1 vCPU, 512 MiB) plus the
+	# overhead lib/sandbox_cgroup.h states.
+	want_mem=$(( (512 + $(ovh CG_MEM_OVERHEAD_MB)) * 1048576 ))
+	want_cpu=$(( (100 + $(ovh CG_CPU_OVERHEAD_PCT)) * 1000 ))
+	if [ -e /sys/fs/cgroup/memory/cgroup.procs ]; then # v1 controllers (hybrid)
+		for p in "$QEMU" "$VMMON"; do
+			for d in cpu pids; do
+				grep -q ":$d:$cga\$" "/proc/$p/cgroup" || fail "pid $p not in $d:$cga: $(tr '\n' ' ' <"/proc/$p/cgroup")" || return
+			done
+			grep -q "^0::$cga\$" "/proc/$p/cgroup" || fail "pid $p not in the v2 hierarchy's $cga" || return
+		done
+		mem=$(cat "/sys/fs/cgroup/memory$cga/memory.limit_in_bytes")
+		cpu=$(cat "/sys/fs/cgroup/cpu$cga/cpu.cfs_quota_us")/$(cat "/sys/fs/cgroup/cpu$cga/cpu.cfs_period_us")
+		[ "$(cat "/sys/fs/cgroup/pids$cga/pids.max")" = "$(ovh CG_PIDS_MAX)" ] || fail "pids.max" || return
+		echo "# measured: sandbox A memory peak $(( $(cat "/sys/fs/cgroup/memory$cga/memory.max_usage_in_bytes") / 1048576 )) MiB (guest 512 MiB), limit $((mem / 1048576)) MiB"
+	else
+		mem=$(cat "/sys/fs/cgroup$cga/memory.max")
+		cpu=$(tr ' ' / <"/sys/fs/cgroup$cga/cpu.max")
+		[ "$(cat "/sys/fs/cgroup$cga/pids.max")" = "$(ovh CG_PIDS_MAX)" ] || fail "pids.max" || return
+		echo "# measured: sandbox A memory peak $(( $(cat "/sys/fs/cgroup$cga/memory.peak" 2>/dev/null || echo 0) / 1048576 )) MiB"
+	fi
+	[ "$mem" = "$want_mem" ] || fail "memory limit $mem, want $want_mem" || return
+	[ "$cpu" = "$want_cpu/100000" ] || fail "cpu quota $cpu, want $want_cpu/100000" || return
+}
+
+# A helper running as sandbox A's uid (what a QEMU escape gets) cannot
+# signal B's QEMU: EPERM from the host's PID namespace, ESRCH from A's.
+t_no_signal() {
+	local out
+	kill -0 "$QEMU_B" || fail "control: root cannot signal $QEMU_B" || return
+	out=$(setpriv --reuid="$UID_A" --regid="$UID_A" --clear-groups -- bash -c "kill -0 $QEMU_B" 2>&1) &&
+		fail "uid $UID_A could signal B's QEMU (pid $QEMU_B)" && return
+	echo "$out" | grep -q "Operation not permitted" || fail "kill as uid $UID_A: $out" || return
+	out=$(nsenter -t "$VMMON" -p -- setpriv --reuid="$UID_A" --regid="$UID_A" --clear-groups -- bash -c "kill -0 $QEMU_B" 2>&1) &&
+		fail "uid $UID_A in A's PID namespace could signal pid $QEMU_B" && return
+	echo "$out" | grep -q "No such process" || fail "kill from A's namespace: $out" || return
+}
+
 # The shim (debug logging on) says which Landlock domain and seccomp mode it
 # entered, or warns that the kernel has no Landlock (the documented
 # degradation).
@@ -108,44 +204,96 @@ t_shim_landlock() {
 	local log
 	log=$(ctd_log | grep 'proc=shim' | grep -E 'landlock_restrict|shim_confine')
 	if echo "$log" | grep -q 'the kernel has no Landlock'; then
-		tap_skip "$(tap_host_cap landlock "the kernel has none: the shim warned and went on")"
+		tap_skip "$(tap_host_cap landlock "the kernel has no Landlock; the shim warned and went on")"
 	fi
 	echo "$log" | grep -q 'landlock_restrict: enforced' || fail "no Landlock line: $log" || return
 	echo "$log" | grep -q 'shim_confine: Landlock and seccomp (enforce) applied' ||
 		fail "seccomp not in enforce mode: $log" || return
 }
 
+gone() { # pid [tenths]
+	local i
+	for i in $(seq 1 "${2:-100}"); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+cgroup_dirs() { # cgroup path: every hierarchy's directory that exists
+	local m
+	for m in /sys/fs/cgroup /sys/fs/cgroup/*; do
+		[ -d "$m$1" ] && [ -e "$m/cgroup.procs" ] && echo "$m$1"
+	done
+}
+
+# B's shim crashes while B's QEMU still runs (vmmon stopped, so it cannot
+# end QEMU): B's uid stays taken, a new sandbox gets another one, and
+# qemubox-cleanup keeps it; once QEMU is gone, cleanup frees the uid and the
+# cgroup, and the next sandbox may have the uid.
+t_crash() {
+	local uc ud out
+	kill -STOP "$VMMON_B"
+	kill -KILL "$SHIM_B"
+	gone "$SHIM_B" || fail "shim B survived SIGKILL" || return
+	kill -0 "$QEMU_B" || fail "B's QEMU died with its shim (the test needs it alive)" || return
+	start "$C" || fail "sandbox C did not start" || return
+	read -r _ _ vc _ < <(sandbox_pids "$C")
+	uc=$(uid_of "$vc")
+	[ "$uc" != "$UID_B" ] || fail "C got uid $uc of B, whose QEMU still runs" || return
+	[ "$uc" != "$UID_A" ] || fail "C got A's uid $uc" || return
+	out=$(QEMUBOX_CONFIG=$QEMUBOX_CONFIG "$QB_PREFIX/bin/qemubox-cleanup" 2>&1)
+	echo "$out" | grep -q "kept uid $UID_B of $B: its shim (pid $SHIM_B) is gone, but [0-9]* process[es]* still runs* as uid $UID_B" ||
+		fail "cleanup did not keep B's uid: $out" || return
+	[ -e "$QB_STATE/uids/$UID_B" ] || fail "B's uid record removed while its QEMU runs" || return
+	[ -n "$(cgroup_dirs "$QB_CGROUP_PARENT/$B")" ] || fail "B's cgroup removed while its QEMU runs" || return
+	# vmmon (PID 1 of B's namespace) dies: the kernel ends its QEMU.
+	kill -KILL "$VMMON_B"
+	gone "$QEMU_B" || fail "B's QEMU outlived its vmmon" || return
+	out=$(QEMUBOX_CONFIG=$QEMUBOX_CONFIG "$QB_PREFIX/bin/qemubox-cleanup" 2>&1)
+	echo "$out" | grep -q "freed uid $UID_B of $B" || fail "cleanup did not free B's uid: $out" || return
+	[ ! -e "$QB_STATE/uids/$UID_B" ] || fail "B's uid record left" || return
+	[ -z "$(cgroup_dirs "$QB_CGROUP_PARENT/$B")" ] || fail "B's cgroup left: $(cgroup_dirs "$QB_CGROUP_PARENT/$B")" || return
+	start "$D" || fail "sandbox D did not start" || return
+	read -r _ _ vd _ < <(sandbox_pids "$D")
+	ud=$(uid_of "$vd")
+	[ "$ud" = "$UID_B" ] || fail "D got uid $ud, want the freed $UID_B (lowest free)" || return
+}
+
 # Last: the VM dies under the shim (QEMU SIGKILLed, as after a guest that
 # broke the channel): the confined shim reports the container exited with
-# 137, then still serves Delete and leaves with its helpers.
+# 137, then still serves Delete and leaves with its helpers, and gives back
+# the sandbox's uid and cgroup.
 t_vm_dies() {
 	local i st
 	[ -n "$QEMU" ] || { fail "QEMU not found"; return; }
 	kill -KILL "$QEMU"
 	for i in $(seq 1 300); do
-		st=$(ctd_ctr task ls 2>/dev/null | awk -v id="$ID" '$1 == id { print $3 }')
+		st=$(ctd_ctr task ls 2>/dev/null | awk -v id="$A" '$1 == id { print $3 }')
 		[ "$st" = STOPPED ] && break
 		sleep 0.1
 	done
 	[ "$st" = STOPPED ] || fail "task is '$st' after QEMU died" || return
-	ctd_log | grep "proc=shim" | grep -q "container=$ID id=$ID pid=[0-9]* exit=137" ||
-		fail "no /tasks/exit with 137 for $ID" || return
-	ctd_ctr task delete "$ID" >/dev/null 2>&1 || fail "task delete failed after the VM died" || return
-	ctd_ctr containers delete "$ID" >/dev/null 2>&1
-	for i in $(seq 1 100); do
-		kill -0 "$SHIM" 2>/dev/null || kill -0 "$VMMON" 2>/dev/null || kill -0 "$PRIVNET" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$SHIM" 2>/dev/null && fail "shim still running after delete" && return
-	[ -e "/run/netns/qemubox-$ID" ] && fail "netns left" && return
+	ctd_log | grep "proc=shim" | grep -q "container=$A id=$A pid=[0-9]* exit=137" ||
+		fail "no /tasks/exit with 137 for $A" || return
+	ctd_ctr task delete "$A" >/dev/null 2>&1 || fail "task delete failed after the VM died" || return
+	ctd_ctr containers delete "$A" >/dev/null 2>&1
+	gone "$SHIM" || fail "shim still running after delete" || return
+	gone "$VMMON" && gone "$PRIVNET" || fail "helpers still running after delete" || return
+	[ -e "/run/netns/qemubox-$A" ] && fail "netns left" && return
+	[ ! -e "$QB_STATE/uids/$UID_A" ] || fail "uid record of $A left: $(cat "$QB_STATE/uids/$UID_A")" || return
+	[ -z "$(cgroup_dirs "$QB_CGROUP_PARENT/$A")" ] || fail "cgroup of $A left: $(cgroup_dirs "$QB_CGROUP_PARENT/$A")" || return
 	return 0
 }
 
 tap_run "shim: uid 0, no capabilities in any set, NoNewPrivs, seccomp filter" t_shim
 tap_run "privnet: uid 0, exactly NET_ADMIN+NET_RAW+SYS_ADMIN, NoNewPrivs, seccomp filter" t_privnet
-tap_run "spawner: uid 0, exactly DAC_READ_SEARCH+SETGID+SETUID+SETPCAP+SYS_ADMIN, NoNewPrivs, seccomp filter" t_spawner
-tap_run "vmmon: qemubox user, no capabilities, NoNewPrivs, seccomp filter" t_vmmon
-tap_run "QEMU: qemubox user, no capabilities, NoNewPrivs, seccomp filter" t_qemu
+tap_run "vmmon (both sandboxes): own uid+gid from the range, kvm group, no capabilities, NoNewPrivs, seccomp" t_vmmon
+tap_run "QEMU (both sandboxes): its vmmon's uid+gid, no capabilities, NoNewPrivs, seccomp" t_qemu
+tap_run "two sandboxes: different uids, each recorded" t_uids_differ
+tap_run "PID namespaces: vmmon is PID 1 of its own, QEMU inside it, not the host's, not shared" t_pidns
+tap_run "host cgroups: one per sandbox, memory + CPU (+ pids) limits from the VM size + overhead" t_cgroups
+tap_run "sandbox A's uid cannot signal B's QEMU (EPERM; ESRCH from A's namespace)" t_no_signal
 tap_run "shim: Landlock applied (or the documented warning)" t_shim_landlock
-tap_run "VM killed: container exits 137, confined shim serves Delete and leaves" t_vm_dies
+tap_run "shim crash: its uid is not reused while its QEMU lives; qemubox-cleanup frees it" t_crash
+tap_run "VM killed: container exits 137, confined shim serves Delete, leaves, frees uid + cgroup" t_vm_dies
 tap_done

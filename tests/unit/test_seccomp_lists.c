@@ -129,18 +129,31 @@ test_privnet(void **state)
 	check_role("privnet", seccomp_apply_privnet);
 }
 
+/* Fixed pids, so the golden files do not depend on the test's own. */
+static int
+vmmon_fixed(enum qb_seccomp_mode mode)
+{
+	return seccomp_apply_vmmon(mode, 3, 2);
+}
+
+static int
+vmmon_qemu_fixed(enum qb_seccomp_mode mode)
+{
+	return seccomp_apply_vmmon_qemu(mode, 3);
+}
+
 static void
 test_vmmon(void **state)
 {
 	(void)state;
-	check_role("vmmon", seccomp_apply_vmmon);
+	check_role("vmmon", vmmon_fixed);
 }
 
 static void
 test_vmmon_qemu(void **state)
 {
 	(void)state;
-	check_role("vmmon-qemu", seccomp_apply_vmmon_qemu);
+	check_role("vmmon-qemu", vmmon_qemu_fixed);
 }
 
 static void
