@@ -1745,6 +1745,25 @@ fail:
 	return -1;
 }
 
+/*
+ * The sandbox's log directory (console.log) goes with the sandbox unless
+ * runtime.keep_logs says otherwise: a host running many short sandboxes
+ * must not fill its log_dir.
+ */
+static void
+log_dir_remove(const struct qb_config *cfg, const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (dir[0] == '\0' || cfg->runtime.keep_logs)
+		return;
+	if (path_join(path, sizeof(path), dir, "console.log") == 0 &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s: %s", __func__, path);
+	if (rmdir(dir) == -1 && errno != ENOENT)
+		log_warn("%s: %s", __func__, dir);
+}
+
 static void
 vmb_fini(void *st)
 {
@@ -1753,6 +1772,7 @@ vmb_fini(void *st)
 
 	if (b == NULL)
 		return;
+	log_dir_remove(&b->cfg, b->log_dir);
 	while ((c = TAILQ_FIRST(&b->ctrs)) != NULL)
 		ctr_free(c);
 	if (b->gc != NULL)
@@ -1815,6 +1835,8 @@ vm_backend_cleanup_orphan(
 	if (strcmp(sid, id) != 0)
 		return 0;
 	sandbox_host_reclaim(&cfg, sid);
+	if (path_join(dir, sizeof(dir), cfg.paths.log_dir, sid) == 0)
+		log_dir_remove(&cfg, dir);
 	if (shim_libexec_dir(dir, sizeof(dir)) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "libexec dir: %s", strerror(errno));

@@ -36,16 +36,16 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 QB_DEBUG=true
+# Up to four VMs boot here on a shared machine: the default 30 s is tight.
+QB_RUNTIME_JSON='"boot_timeout": "120s"'
 qb_suite_start confinement
 
 start() { # id
 	ctd_ctr run -d --runtime "$QB_RUNTIME" "$CTD_IMAGE" "$1" sleep 100000 >"$QB_DIR/run-$1.out" 2>&1 &&
 		qb_wait_status "$1" RUNNING 120
 }
-start "$A" & sa=$!
-start "$B" & sb=$!
-wait $sa; ra=$?
-wait $sb; rb=$?
+start "$A"; ra=$?
+start "$B"; rb=$?
 if [ $ra != 0 ] || [ $rb != 0 ]; then
 	echo "not ok 1 - two sandboxes start: $(tail -q -n 3 "$QB_DIR/run-$A.out" "$QB_DIR/run-$B.out" | tr '\n' ' ')"
 	exit 1
@@ -197,6 +197,37 @@ t_no_signal() {
 	echo "$out" | grep -q "No such process" || fail "kill from A's namespace: $out" || return
 }
 
+# Each AppArmor profile names what its process holds: the capabilities
+# marked "kept:" are exactly the live CapEff and CapBnd; every other
+# capability it grants (used only while dropping) is gone from CapBnd.
+aa_caps() { # profile kept|other
+	awk -v want="$2" '
+		/^  profile / { exit }
+		/^[ \t]*capability [a-z_]+,/ {
+			c = $2; sub(/,$/, "", c)
+			k = ($0 ~ /# kept:/) ? "kept" : "other"
+			if (k == want) print "cap_" c
+		}' "apparmor/$1" | sort | tr '\n' ' '
+}
+live_caps() { # pid field
+	capsh --decode="$(st "$1" "$2")" | sed 's/^[^=]*=//' | tr ',' '\n' | grep . | sort | tr '\n' ' '
+}
+t_apparmor_caps() {
+	local prof pid f c
+	for prof in qemubox-shim:$SHIM qemubox-privnet:$PRIVNET qemubox-vmmon:$VMMON qemubox-qemu:$QEMU; do
+		pid=${prof#*:}; prof=${prof%%:*}
+		for f in CapEff CapBnd; do
+			[ "$(live_caps "$pid" $f)" = "$(aa_caps "$prof" kept)" ] ||
+				fail "$prof: profile keeps '$(aa_caps "$prof" kept)', $f of pid $pid is '$(live_caps "$pid" $f)'" || return
+		done
+		for c in $(aa_caps "$prof" other); do
+			case " $(live_caps "$pid" CapBnd)" in *" $c "*)
+				fail "$prof: $c is marked drop-only but pid $pid still has it in CapBnd" || return ;;
+			esac
+		done
+	done
+}
+
 # The shim (debug logging on) says which Landlock domain and seccomp mode it
 # entered, or warns that the kernel has no Landlock (the documented
 # degradation).
@@ -262,7 +293,7 @@ t_crash() {
 # Last: the VM dies under the shim (QEMU SIGKILLed, as after a guest that
 # broke the channel): the confined shim reports the container exited with
 # 137, then still serves Delete and leaves with its helpers, and gives back
-# the sandbox's uid and cgroup.
+# the sandbox's uid, cgroup and log directory.
 t_vm_dies() {
 	local i st
 	[ -n "$QEMU" ] || { fail "QEMU not found"; return; }
@@ -282,6 +313,8 @@ t_vm_dies() {
 	[ -e "/run/netns/qemubox-$A" ] && fail "netns left" && return
 	[ ! -e "$QB_STATE/uids/$UID_A" ] || fail "uid record of $A left: $(cat "$QB_STATE/uids/$UID_A")" || return
 	[ -z "$(cgroup_dirs "$QB_CGROUP_PARENT/$A")" ] || fail "cgroup of $A left: $(cgroup_dirs "$QB_CGROUP_PARENT/$A")" || return
+	# runtime.keep_logs is false: the console log goes with the sandbox
+	[ ! -e "$QB_LOGS/$A" ] || fail "log dir $QB_LOGS/$A left: $(ls "$QB_LOGS/$A")" || return
 	return 0
 }
 
@@ -293,6 +326,7 @@ tap_run "two sandboxes: different uids, each recorded" t_uids_differ
 tap_run "PID namespaces: vmmon is PID 1 of its own, QEMU inside it, not the host's, not shared" t_pidns
 tap_run "host cgroups: one per sandbox, memory + CPU (+ pids) limits from the VM size + overhead" t_cgroups
 tap_run "sandbox A's uid cannot signal B's QEMU (EPERM; ESRCH from A's namespace)" t_no_signal
+tap_run "AppArmor profiles: the kept capabilities are exactly CapEff/CapBnd of shim, privnet, vmmon, QEMU" t_apparmor_caps
 tap_run "shim: Landlock applied (or the documented warning)" t_shim_landlock
 tap_run "shim crash: its uid is not reused while its QEMU lives; qemubox-cleanup frees it" t_crash
 tap_run "VM killed: container exits 137, confined shim serves Delete, leaves, frees uid + cgroup" t_vm_dies
