@@ -594,8 +594,8 @@ main(int argc, char *argv[])
 	close(keep[1]);
 	close(errp[1]);
 
-	if (seccomp_apply_vmmon(vmmon.seccomp_mode, vmmon.launcher_pid,
-	        vmmon.probe_pid) == -1)
+	if (seccomp_apply_vmmon(
+	        vmmon.seccomp_mode, vmmon.launcher_pid, vmmon.probe_pid) == -1)
 		fatal("seccomp");
 
 	imsg_init(&vmmon.ibuf, PROC_SPAWN_IMSG_FD);

@@ -21,7 +21,9 @@ D=$QB_T-conf-d
 cleanup() {
 	local id
 	if [ -n "${CTD_SOCK:-}" ]; then
-		for id in $A $B $C $D; do qb_remove "$id"; done
+		for id in $(ctd_ctr containers ls -q 2>/dev/null); do
+			case " $A $B $C $D " in *" $id "*) qb_remove "$id" ;; esac
+		done
 	fi
 	# a vmmon this suite stopped must not outlive it
 	[ -n "${VMMON_B:-}" ] && kill -KILL "$VMMON_B" 2>/dev/null
@@ -79,7 +81,16 @@ sandbox_pids() {
 	echo "${shim:-none} ${privnet:-none} ${vmmon:-none} ${qemu:-none}"
 }
 read -r SHIM PRIVNET VMMON QEMU < <(sandbox_pids "$A")
-read -r SHIM_B PRIVNET_B VMMON_B QEMU_B < <(sandbox_pids "$B")
+read -r SHIM_B _ VMMON_B QEMU_B < <(sandbox_pids "$B")
+# A sandbox's cgroup: its spec's linux.cgroupsPath (ctr sets
+# /<namespace>/<id>, CRI /kubepods/...), else cgroup_parent/<id>.
+want_cg() { # shim-pid id
+	local p
+	p=$(jq -r '.linux.cgroupsPath // ""' "/proc/$1/cwd/config.json" 2>/dev/null)
+	echo "${p:-$QB_CGROUP_PARENT/$2}"
+}
+CG_A=$(want_cg "$SHIM" "$A")
+CG_B=$(want_cg "$SHIM_B" "$B")
 
 # field NAME of /proc/PID/status
 st() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status"; }
@@ -154,8 +165,9 @@ ovh() { awk -v k="$1" '$1 == "#define" && $2 == k { print $3 }' lib/sandbox_cgro
 t_cgroups() {
 	local cga cgb mem cpu want_mem want_cpu d p
 	cga=$(cg_of "$QEMU"); cgb=$(cg_of "$QEMU_B")
-	[ "$cga" = "$QB_CGROUP_PARENT/$A" ] || fail "QEMU A in cgroup '$cga', want $QB_CGROUP_PARENT/$A" || return
-	[ "$cgb" = "$QB_CGROUP_PARENT/$B" ] || fail "QEMU B in cgroup '$cgb', want $QB_CGROUP_PARENT/$B" || return
+	[ "$cga" = "$CG_A" ] || fail "QEMU A in cgroup '$cga', want $CG_A" || return
+	[ "$cgb" = "$CG_B" ] || fail "QEMU B in cgroup '$cgb', want $CG_B" || return
+	[ "$cga" != "$cgb" ] || fail "both sandboxes in $cga" || return
 	[ "$(cg_of "$VMMON")" = "$cga" ] || fail "vmmon A in $(cg_of "$VMMON")" || return
 	# the shim stays where containerd put it
 	[ "$(cg_of "$SHIM")" != "$cga" ] || fail "the shim is in the sandbox cgroup" || return
@@ -276,14 +288,14 @@ t_crash() {
 	echo "$out" | grep -q "kept uid $UID_B of $B: its shim (pid $SHIM_B) is gone, but [0-9]* process[es]* still runs* as uid $UID_B" ||
 		fail "cleanup did not keep B's uid: $out" || return
 	[ -e "$QB_STATE/uids/$UID_B" ] || fail "B's uid record removed while its QEMU runs" || return
-	[ -n "$(cgroup_dirs "$QB_CGROUP_PARENT/$B")" ] || fail "B's cgroup removed while its QEMU runs" || return
+	[ -n "$(cgroup_dirs "$CG_B")" ] || fail "B's cgroup removed while its QEMU runs" || return
 	# vmmon (PID 1 of B's namespace) dies: the kernel ends its QEMU.
 	kill -KILL "$VMMON_B"
 	gone "$QEMU_B" || fail "B's QEMU outlived its vmmon" || return
 	out=$(QEMUBOX_CONFIG=$QEMUBOX_CONFIG "$QB_PREFIX/bin/qemubox-cleanup" 2>&1)
 	echo "$out" | grep -q "freed uid $UID_B of $B" || fail "cleanup did not free B's uid: $out" || return
 	[ ! -e "$QB_STATE/uids/$UID_B" ] || fail "B's uid record left" || return
-	[ -z "$(cgroup_dirs "$QB_CGROUP_PARENT/$B")" ] || fail "B's cgroup left: $(cgroup_dirs "$QB_CGROUP_PARENT/$B")" || return
+	[ -z "$(cgroup_dirs "$CG_B")" ] || fail "B's cgroup left: $(cgroup_dirs "$CG_B")" || return
 	start "$D" || fail "sandbox D did not start" || return
 	read -r _ _ vd _ < <(sandbox_pids "$D")
 	ud=$(uid_of "$vd")
@@ -312,7 +324,7 @@ t_vm_dies() {
 	gone "$VMMON" && gone "$PRIVNET" || fail "helpers still running after delete" || return
 	[ -e "/run/netns/qemubox-$A" ] && fail "netns left" && return
 	[ ! -e "$QB_STATE/uids/$UID_A" ] || fail "uid record of $A left: $(cat "$QB_STATE/uids/$UID_A")" || return
-	[ -z "$(cgroup_dirs "$QB_CGROUP_PARENT/$A")" ] || fail "cgroup of $A left: $(cgroup_dirs "$QB_CGROUP_PARENT/$A")" || return
+	[ -z "$(cgroup_dirs "$CG_A")" ] || fail "cgroup of $A left: $(cgroup_dirs "$CG_A")" || return
 	# runtime.keep_logs is false: the console log goes with the sandbox
 	[ ! -e "$QB_LOGS/$A" ] || fail "log dir $QB_LOGS/$A left: $(ls "$QB_LOGS/$A")" || return
 	return 0
