@@ -76,7 +76,7 @@ sandbox_pids() {
 	vmmon=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-vmmon" "$shim")
 	qemu=$(grep -l -a -F -e "qemubox-$1" /proc/[0-9]*/cmdline 2>/dev/null |
 		while read -r f; do p=${f#/proc/}; p=${p%/cmdline}
-			case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in qemu-system-*|*/qemu-system-*) echo "$p"; break ;; esac
+			case "$({ tr '\0' ' ' <"$f"; } 2>/dev/null)" in qemu-system-*|*/qemu-system-*) echo "$p"; break ;; esac
 		done)
 	echo "${shim:-none} ${privnet:-none} ${vmmon:-none} ${qemu:-none}"
 }
