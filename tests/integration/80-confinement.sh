@@ -272,9 +272,10 @@ cgroup_dirs() { # cgroup path: every hierarchy's directory that exists
 # B's shim crashes while B's QEMU still runs (vmmon stopped, so it cannot
 # end QEMU): B's uid stays taken, a new sandbox gets another one, and
 # qemubox-cleanup keeps it; once QEMU is gone, cleanup frees the uid and the
-# cgroup, and the next sandbox may have the uid.
+# cgroup, and the next sandbox may have the uid. (Two tests: each boots a VM,
+# slow on a loaded host.)
 t_crash() {
-	local uc ud out
+	local uc out
 	kill -STOP "$VMMON_B"
 	kill -KILL "$SHIM_B"
 	gone "$SHIM_B" || fail "shim B survived SIGKILL" || return
@@ -289,6 +290,9 @@ t_crash() {
 		fail "cleanup did not keep B's uid: $out" || return
 	[ -e "$QB_STATE/uids/$UID_B" ] || fail "B's uid record removed while its QEMU runs" || return
 	[ -n "$(cgroup_dirs "$CG_B")" ] || fail "B's cgroup removed while its QEMU runs" || return
+}
+t_crash_cleanup() {
+	local ud out
 	# vmmon (PID 1 of B's namespace) dies: the kernel ends its QEMU.
 	kill -KILL "$VMMON_B"
 	gone "$QEMU_B" || fail "B's QEMU outlived its vmmon" || return
@@ -340,6 +344,7 @@ tap_run "host cgroups: one per sandbox, memory + CPU (+ pids) limits from the VM
 tap_run "sandbox A's uid cannot signal B's QEMU (EPERM; ESRCH from A's namespace)" t_no_signal
 tap_run "AppArmor profiles: the kept capabilities are exactly CapEff/CapBnd of shim, privnet, vmmon, QEMU" t_apparmor_caps
 tap_run "shim: Landlock applied (or the documented warning)" t_shim_landlock
-tap_run "shim crash: its uid is not reused while its QEMU lives; qemubox-cleanup frees it" t_crash
+tap_run "shim crash: its uid is not handed out while its QEMU lives; qemubox-cleanup keeps it" t_crash
+tap_run "shim crash: once QEMU is gone, qemubox-cleanup frees uid + cgroup; the next sandbox gets the uid" t_crash_cleanup
 tap_run "VM killed: container exits 137, confined shim serves Delete, leaves, frees uid + cgroup" t_vm_dies
 tap_done
