@@ -81,6 +81,7 @@ sandbox_pids() {
 	echo "${shim:-none} ${privnet:-none} ${vmmon:-none} ${qemu:-none}"
 }
 read -r SHIM PRIVNET VMMON QEMU < <(sandbox_pids "$A")
+SPAWNER=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-spawner" "$SHIM")
 read -r SHIM_B _ VMMON_B QEMU_B < <(sandbox_pids "$B")
 # A sandbox's cgroup: its spec's linux.cgroupsPath (ctr sets
 # /<namespace>/<id>, CRI /kubepods/...), else cgroup_parent/<id>.
@@ -131,6 +132,10 @@ check_sandbox() { # pid uid
 t_shim() { check "$SHIM" 0 0x0 0x0 0x0 1 2; }
 # NET_ADMIN (12), NET_RAW (13), SYS_ADMIN (21): docs/SECURITY.md
 t_privnet() { check "$PRIVNET" 0 0x203000 0x203000 0x203000 1 2; }
+# DAC_READ_SEARCH (2), SETGID (6), SETUID (7), SETPCAP (8), SYS_ADMIN (21):
+# what it hands its layer builders (docs/SECURITY.md); the builders
+# themselves are checked in tests/component/61-layer-builder.sh.
+t_spawner() { check "$SPAWNER" 0 0x2001c4 0x2001c4 0x2001c4 1 2; }
 t_vmmon() { check_sandbox "$VMMON" "$UID_A" && check_sandbox "$VMMON_B" "$UID_B"; }
 t_qemu() {
 	check_sandbox "$QEMU" "$UID_A" || return
@@ -336,6 +341,7 @@ t_vm_dies() {
 
 tap_run "shim: uid 0, no capabilities in any set, NoNewPrivs, seccomp filter" t_shim
 tap_run "privnet: uid 0, exactly NET_ADMIN+NET_RAW+SYS_ADMIN, NoNewPrivs, seccomp filter" t_privnet
+tap_run "spawner: uid 0, exactly DAC_READ_SEARCH+SETGID+SETUID+SETPCAP+SYS_ADMIN, NoNewPrivs, seccomp filter" t_spawner
 tap_run "vmmon (both sandboxes): own uid+gid from the range, kvm group, no capabilities, NoNewPrivs, seccomp" t_vmmon
 tap_run "QEMU (both sandboxes): its vmmon's uid+gid, no capabilities, NoNewPrivs, seccomp" t_qemu
 tap_run "two sandboxes: different uids, each recorded" t_uids_differ
