@@ -98,6 +98,9 @@ seccomp_apply_layerbuild(enum qb_seccomp_mode mode)
  * (Landlock, chdir into the layer, loading that filter).
  */
 static const char *const spawner_syscalls[] = {
+    /* stop a layer builder past its deadline (no CAP_KILL: uid 0 and
+     * its own builders only) */
+    "kill",
     "lstat",
     "stat",
     "readlink",
