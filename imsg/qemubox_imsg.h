@@ -81,6 +81,18 @@ enum qb_imsg_type {
 	IMSG_LAYER_BUILD_REQ = 611, /* qb_layer_build_req + output file fd */
 	IMSG_LAYER_BUILD_RES = 612, /* qb_layer_build_res */
 	IMSG_SPAWN_LAST = 649,
+
+	/*
+	 * shim <-> qemubox-fsd: 700..749 (fsd/, docs/STORAGE.md "Volumes").
+	 * VOLUME_REQs stage the sources of one virtiofsd, in order; START_REQ
+	 * starts it and is answered with QEMU's end of its vhost-user socket.
+	 */
+	IMSG_FS_FIRST = 700,
+	IMSG_FS_VOLUME_REQ =
+	    701,                 /* qb_fs_volume; staged for START, no answer */
+	IMSG_FS_START_REQ = 702, /* qb_fs_start_req -> START_RES */
+	IMSG_FS_START_RES = 703, /* qb_fs_start_res + the vhost-user socket */
+	IMSG_FS_LAST = 749,
 };
 
 /*
@@ -369,6 +381,35 @@ struct qb_layer_build_res {
 	uint32_t privileged; /* built with CAP_DAC_READ_SEARCH+SYS_ADMIN */
 	uint32_t pad;
 	char msg[QB_LAYER_MSG_MAX];
+};
+
+/* ---- fsd section (owner: fsd/) ---- */
+
+#define QB_FS_PATH_MAX    4096 /* PATH_MAX, NUL included */
+#define QB_FS_MAX_VOLUMES 64
+
+/*
+ * IMSG_FS_VOLUME_REQ: volume `index` (0, 1, ... in order) of the next
+ * START: an absolute host path, a directory or a regular file, served at
+ * <index> in the share. readonly: 1 = the host mount is read-only.
+ */
+struct qb_fs_volume {
+	uint32_t index;
+	uint32_t readonly;
+	char source[QB_FS_PATH_MAX];
+};
+
+/* IMSG_FS_START_REQ: serve the nvolumes staged volumes for sandbox id. */
+struct qb_fs_start_req {
+	char id[QB_ID_MAX];
+	uint32_t nvolumes; /* 1..QB_FS_MAX_VOLUMES, = the staged count */
+	uint32_t pad;
+};
+
+/* IMSG_FS_START_RES (+ QEMU's end of the vhost-user socket). */
+struct qb_fs_start_res {
+	int32_t pid; /* virtiofsd's pid */
+	uint32_t pad;
 };
 
 #endif

@@ -46,5 +46,7 @@ int seccomp_apply_vminitd(enum qb_seccomp_mode mode);
 /* qemubox-spawner and the layer builder it starts (seccomp/spawner.c). */
 int seccomp_apply_spawner(enum qb_seccomp_mode mode);
 int seccomp_apply_layerbuild(enum qb_seccomp_mode mode);
+/* qemubox-fsd, inherited by virtiofsd (seccomp/fsd.c says why). */
+int seccomp_apply_fsd(enum qb_seccomp_mode mode);
 
 #endif

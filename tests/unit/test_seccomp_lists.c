@@ -170,6 +170,13 @@ test_layerbuild(void **state)
 	check_role("layerbuild", seccomp_apply_layerbuild);
 }
 
+static void
+test_fsd(void **state)
+{
+	(void)state;
+	check_role("fsd", seccomp_apply_fsd);
+}
+
 int
 main(void)
 {
@@ -180,6 +187,7 @@ main(void)
 	    cmocka_unit_test(test_vmmon_qemu),
 	    cmocka_unit_test(test_spawner),
 	    cmocka_unit_test(test_layerbuild),
+	    cmocka_unit_test(test_fsd),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -1,0 +1,307 @@
+/*
+ * qemubox-fsd [-d] [-S] [-v VIRTIOFSD]: the volume helper. Started by the
+ * shim daemon while it is still root (shim/shim_serve.c), with its imsg
+ * socket on fd 3. It cuts its capabilities to what virtiofsd needs
+ * (fsd/fsd_priv.c), installs its seccomp filter (seccomp/fsd.c; inherited
+ * by virtiofsd, which adds its own) and then serves only FS_VOLUME_REQ and
+ * FS_START_REQ. Anything else, a wrong size or a value it cannot validate
+ * ends the connection and the process. When the shim goes away, fsd
+ * terminates its virtiofsd processes and exits.
+ *   -S  seccomp in log mode (security.seccomp = "log")
+ *   -v  the virtiofsd binary (tests); default QB_VIRTIOFSD
+ */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsd/fsd.h"
+#include "imsg/imsg.h"
+#include "lib/log.h"
+#include "seccomp/seccomp.h"
+
+#define MAX_CHILDREN 16
+#define EXIT_WAIT_MS 3000
+
+static struct qb_fs_volume staged[QB_FS_MAX_VOLUMES];
+static size_t nstaged;
+static pid_t children[MAX_CHILDREN];
+static const char *virtiofsd = QB_VIRTIOFSD;
+
+static void fsd_dispatch_shim(struct imsgbuf *);
+
+static void
+flush_or_die(struct imsgbuf *ibuf)
+{
+	struct pollfd pfd = {ibuf->fd, POLLOUT, 0};
+
+	while (msgbuf_queuelen(&ibuf->w) > 0) {
+		if (imsg_flush(ibuf) == 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			fatal("flush: write to the shim");
+		poll(&pfd, 1, -1);
+	}
+}
+
+static __attribute__((noreturn)) void
+kill_connection(const char *why, uint32_t type)
+{
+	log_warnx("fsd_dispatch_shim: %s (type %u): closing the connection",
+	    why, type);
+	exit(1);
+}
+
+static void
+reply_error(struct imsgbuf *ibuf, uint32_t peerid, uint32_t req_type,
+    const struct qb_error *err)
+{
+	struct qb_imsg_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.req_type = req_type;
+	e.code = err->code ? err->code : QB_E_INTERNAL;
+	snprintf(e.msg, sizeof(e.msg), "%s", err->msg);
+	log_warnx("%s: request %u failed: %s", __func__, req_type, e.msg);
+	if (imsg_compose(ibuf, IMSG_ERROR, peerid, 0, -1, &e, sizeof(e)) == -1)
+		fatal("%s: imsg_compose", __func__);
+	flush_or_die(ibuf);
+}
+
+static void
+children_reap(bool all)
+{
+	int status;
+	size_t i;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		pid_t r;
+
+		if (children[i] <= 0)
+			continue;
+		r = waitpid(children[i], &status, all ? 0 : WNOHANG);
+		if (r == children[i] || (r == -1 && errno == ECHILD)) {
+			log_debug("%s: virtiofsd %d ended (status 0x%x)",
+			    __func__, (int)children[i], r > 0 ? status : 0);
+			children[i] = 0;
+		}
+	}
+}
+
+static void
+child_add(pid_t p)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] <= 0) {
+			children[i] = p;
+			return;
+		}
+}
+
+static int
+children_running(void)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		n += children[i] > 0;
+	return n;
+}
+
+/* The shim is gone: so is every volume's user. */
+static void
+children_stop(void)
+{
+	struct timespec ms10 = {0, 10 * 1000 * 1000};
+	size_t i;
+	int t;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], SIGTERM);
+	for (t = 0; t < EXIT_WAIT_MS / 10 && children_running() > 0; t++) {
+		children_reap(false);
+		nanosleep(&ms10, NULL);
+	}
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], SIGKILL);
+	children_reap(true);
+}
+
+static void
+fsd_dispatch_shim(struct imsgbuf *ibuf)
+{
+	struct qb_fs_volume vol;
+	struct qb_fs_start_req sreq;
+	struct qb_fs_start_res res;
+	struct qb_error err;
+	struct imsg imsg;
+	uint32_t type, peerid;
+	ssize_t n;
+	pid_t pid;
+	int fd;
+
+	for (;;) {
+		if ((n = imsg_get(ibuf, &imsg)) == -1)
+			kill_connection("unreadable message", 0);
+		if (n == 0)
+			return;
+		type = imsg_get_type(&imsg);
+		peerid = imsg_get_id(&imsg);
+		qb_clearerr(&err);
+		if ((fd = imsg_get_fd(&imsg)) != -1) {
+			close(fd);
+			kill_connection("unexpected fd", type);
+		}
+
+		/* First validate everything, then act. */
+		switch (type) {
+		case IMSG_FS_VOLUME_REQ:
+			if (qb_imsg_get_struct(&imsg, &vol, sizeof(vol)) == -1)
+				kill_connection("wrong payload size", type);
+			if (vol.index != nstaged ||
+			    nstaged >= QB_FS_MAX_VOLUMES)
+				kill_connection("volume out of order", type);
+			if (vol.readonly > 1)
+				kill_connection("bad readonly flag", type);
+			if (qb_imsg_check_strfield(
+			        vol.source, sizeof(vol.source)) < 0 ||
+			    !fsd_valid_source(vol.source))
+				kill_connection("source is not a clean "
+				                "absolute path",
+				    type);
+			break;
+		case IMSG_FS_START_REQ:
+			if (qb_imsg_get_struct(&imsg, &sreq, sizeof(sreq)) ==
+			    -1)
+				kill_connection("wrong payload size", type);
+			if (qb_imsg_check_strfield(sreq.id, sizeof(sreq.id)) <
+			        0 ||
+			    !fsd_valid_id(sreq.id))
+				kill_connection("invalid sandbox id", type);
+			if (sreq.nvolumes == 0 || sreq.nvolumes != nstaged)
+				kill_connection(
+				    "volume count differs from staged", type);
+			break;
+		default:
+			kill_connection("unexpected message type", type);
+		}
+		imsg_free(&imsg);
+
+		switch (type) {
+		case IMSG_FS_VOLUME_REQ:
+			staged[nstaged++] = vol;
+			break;
+		case IMSG_FS_START_REQ:
+			children_reap(false);
+			if (children_running() >= MAX_CHILDREN) {
+				qb_seterr(&err, QB_E_EXHAUSTED,
+				    "%s: more than %d virtiofsd processes",
+				    sreq.id, MAX_CHILDREN);
+				nstaged = 0;
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			if (fsd_spawn(sreq.id, staged, nstaged, virtiofsd, &pid,
+			        &fd, &err) == -1) {
+				nstaged = 0;
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			nstaged = 0;
+			child_add(pid);
+			memset(&res, 0, sizeof(res));
+			res.pid = pid;
+			/* imsg closes fd once sent. */
+			if (imsg_compose(ibuf, IMSG_FS_START_RES, peerid, 0, fd,
+			        &res, sizeof(res)) == -1)
+				fatal("%s: imsg_compose", __func__);
+			flush_or_die(ibuf);
+			break;
+		}
+	}
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: qemubox-fsd [-dS] [-v virtiofsd]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum qb_seccomp_mode sc = QB_SECCOMP_ENFORCE;
+	struct imsgbuf ibuf;
+	struct pollfd pfd;
+	int ch, fd = 3, debug = 0;
+	ssize_t n;
+
+	log_init("qemubox-fsd", 0);
+	/* Cut capabilities before reading anything from anyone. */
+	if (fsd_priv_drop() == -1)
+		fatal("fsd_priv_drop");
+	while ((ch = getopt(argc, argv, "dSv:")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'S':
+			sc = QB_SECCOMP_LOG;
+			break;
+		case 'v':
+			if (optarg[0] != '/')
+				usage();
+			virtiofsd = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("qemubox-fsd", debug);
+	signal(SIGPIPE, SIG_IGN);
+	if (seccomp_apply_fsd(sc) == -1)
+		fatal("seccomp_apply_fsd");
+
+	imsg_init(&ibuf, fd);
+	log_debug("%s: serving on fd %d", __func__, fd);
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		/* Wake now and then to reap virtiofsd processes that ended. */
+		if (poll(&pfd, 1, 1000) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		children_reap(false);
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+			continue;
+		if ((n = imsg_read(&ibuf)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			fatal("imsg_read");
+		}
+		if (n == 0) {
+			log_debug("%s: the shim went away, exiting", __func__);
+			break;
+		}
+		fsd_dispatch_shim(&ibuf);
+	}
+	imsg_clear(&ibuf);
+	children_stop();
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * qemubox-fsd: the volume helper. It starts one confined virtiofsd per
+ * START request, serving exactly the bind sources the shim staged
+ * (docs/STORAGE.md "Volumes", docs/SECURITY.md "qemubox-fsd and virtiofsd").
+ */
+#ifndef QEMUBOX_FSD_H
+#define QEMUBOX_FSD_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+
+#include "imsg/qemubox_imsg.h"
+#include "lib/error.h"
+
+/* Debian's virtiofsd (qemu-system-common). */
+#ifndef QB_VIRTIOFSD
+#define QB_VIRTIOFSD "/usr/lib/qemu/virtiofsd"
+#endif
+
+/* Inside virtiofsd's private mount namespace only. */
+#define FSD_RUN_DIR   "/run"
+#define FSD_SHARE_DIR "/run/qemubox-fs"
+#define FSD_SOCKET    "/run/qemubox-fs.sock"
+
+/* Keep only the capabilities virtiofsd needs (fsd/fsd_priv.c). */
+int fsd_priv_drop(void);
+
+/* An id: [A-Za-z0-9][A-Za-z0-9_.-]*, < QB_ID_MAX. */
+bool fsd_valid_id(const char *id);
+/* An absolute path without "." or ".." components or "//", < PATH_MAX. */
+bool fsd_valid_source(const char *path);
+
+/*
+ * Start virtiofsd for vols[0..n-1]: sources are opened here (so each is
+ * resolved once), bind-mounted (read-only ones read-only, all nosuid and
+ * nodev) into a tmpfs in a new mount namespace, and virtiofsd is executed
+ * there on a listening socket. *qemu_fd gets the connected other end, for
+ * QEMU's vhost-user-fs chardev; *pid the virtiofsd process.
+ */
+int fsd_spawn(const char *id, const struct qb_fs_volume *vols, size_t n,
+    const char *virtiofsd, pid_t *pid, int *qemu_fd, struct qb_error *err);
+
+#endif
