@@ -240,6 +240,8 @@ enum qb_vmm_fd_role {
 	    5, /* our end of the guest channel (virtio-serial) */
 	QB_VMM_FD_CONSOLE_LOG = 6, /* console.log, O_WRONLY|O_APPEND */
 	QB_VMM_FD_VHOST_VSOCK = 7, /* /dev/vhost-vsock, transport vsock only */
+	QB_VMM_FD_VHOST_USER_FS =
+	    8, /* connected vhost-user socket of the sandbox's virtiofsd */
 };
 
 struct qb_vmm_fd {
@@ -286,7 +288,12 @@ struct qb_vmm_start_req {
 	struct qb_vmm_disk disks[QB_VMM_MAX_DISKS];
 	uint64_t console_max_bytes; /* cap on console.log; 0 = default 16 MiB */
 	char cmdline[QB_VMM_CMDLINE_MAX]; /* appended to the kernel cmdline */
+	uint32_t has_fs; /* a QB_VMM_FD_VHOST_USER_FS fd was staged: guest RAM
+	                    becomes a shared memfd, a vhost-user-fs device
+	                    with tag QB_VMM_FS_TAG */
+	uint32_t pad2;
 };
+#define QB_VMM_FS_TAG "qemubox-fs"
 
 struct qb_vmm_start_res {
 	int32_t pid;      /* QEMU's pid */

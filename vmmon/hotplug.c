@@ -252,7 +252,12 @@ mem_step(struct req *r, const struct qmp_result *res)
 		snprintf(r->dev, sizeof(r->dev), "qbdimm%u", vmmon.vm.seq);
 		args = json_object_new_object();
 		json_object_object_add(args, "qom-type",
-		    json_object_new_string("memory-backend-ram"));
+		    json_object_new_string(vmmon.vm.shared_mem
+		                               ? "memory-backend-memfd"
+		                               : "memory-backend-ram"));
+		if (vmmon.vm.shared_mem)
+			json_object_object_add(
+			    args, "share", json_object_new_boolean(1));
 		json_object_object_add(
 		    args, "id", json_object_new_string(r->mem));
 		json_object_object_add(args, "size",

@@ -159,6 +159,8 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 	}
 	if (c->tap_fd != -1 && c->tap_fd < 3)
 		return qb_seterr(err, QB_E_INVALID, "tap fd below 3");
+	if (c->fs_fd != -1 && c->fs_fd < 3)
+		return qb_seterr(err, QB_E_INVALID, "vhost-user-fs fd below 3");
 	if (c->ndisks > QB_VMM_MAX_DISKS)
 		return qb_seterr(err, QB_E_INVALID, "too many disks (%u > %d)",
 		    c->ndisks, QB_VMM_MAX_DISKS);
@@ -242,6 +244,17 @@ qemu_argv_build(
 		    c->max_memory_mb);
 	else
 		P("%uM", c->memory_mb);
+	if (c->fs_fd != -1) {
+		/*
+		 * virtiofsd reads and writes guest buffers directly: guest RAM
+		 * must be a memfd it can map (vhost-user passes the fd).
+		 */
+		P("-object");
+		P("memory-backend-memfd,id=mem0,size=%uM,share=on",
+		    c->memory_mb);
+		P("-machine");
+		P("memory-backend=mem0");
+	}
 	P("-nodefaults");
 	P("-no-user-config");
 	/* Firmware and ROMs: paths.qemu_share_path, bound in the jail. */
@@ -328,6 +341,21 @@ qemu_argv_build(
 			    d->serial);
 		else
 			P("virtio-blk-%s,drive=disk%u", bus, i);
+	}
+
+	if (c->fs_fd != -1) {
+		/*
+		 * microvm's virtio-mmio transports default to legacy (virtio
+		 * 0.9), which vhost-user-fs refuses to work with.
+		 */
+		if (!pci) {
+			P("-global");
+			P("virtio-mmio.force-legacy=false");
+		}
+		P("-chardev");
+		P("socket,id=fs0,fd=%d", c->fs_fd);
+		P("-device");
+		P("vhost-user-fs-%s,chardev=fs0,tag=%s", bus, QB_VMM_FS_TAG);
 	}
 
 	if (c->tap_fd != -1) {

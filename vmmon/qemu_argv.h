@@ -39,6 +39,7 @@ struct qemu_vm_config {
 	int vhost_vsock_fd; /* vsock transport */
 	unsigned guest_cid;
 	int tap_fd; /* -1: no network */
+	int fs_fd;  /* vhost-user-fs socket (virtiofsd), -1: none */
 	uint8_t mac[6];
 	unsigned ndisks;
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];

@@ -39,6 +39,8 @@ staged_slot(uint32_t role, uint32_t index)
 		return &vmmon.st.tap;
 	case QB_VMM_FD_VHOST_VSOCK:
 		return &vmmon.st.vhost;
+	case QB_VMM_FD_VHOST_USER_FS:
+		return &vmmon.st.fs;
 	case QB_VMM_FD_DISK:
 		return index < QB_VMM_MAX_DISKS ? &vmmon.st.disks[index] : NULL;
 	}
@@ -51,7 +53,7 @@ staged_reset(void)
 	uint32_t role, i;
 	int *slot;
 
-	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_VSOCK; role++)
+	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_USER_FS; role++)
 		for (i = 0; i < (role == QB_VMM_FD_DISK ? QB_VMM_MAX_DISKS : 1);
 		     i++) {
 			slot = staged_slot(role, i);
@@ -292,7 +294,7 @@ vm_start(
 	c.guest_cid = q->guest_cid;
 	c.qmp_fd = 3;
 	c.console_fd = 4;
-	c.channel_fd = c.vhost_vsock_fd = c.tap_fd = -1;
+	c.channel_fd = c.vhost_vsock_fd = c.tap_fd = c.fs_fd = -1;
 
 	/* Required fds, then optional ones, numbered as QEMU will see them. */
 	c.kernel_fd = next++;
@@ -310,6 +312,10 @@ vm_start(
 		c.tap_fd = next++;
 		fds[nfds++] = vmmon.st.tap;
 		memcpy(c.mac, q->mac, sizeof(c.mac));
+	}
+	if (q->has_fs) {
+		c.fs_fd = next++;
+		fds[nfds++] = vmmon.st.fs;
 	}
 	c.ndisks = q->ndisks;
 	for (i = 0; i < (int)q->ndisks; i++) {
@@ -350,6 +356,7 @@ vm_start(
 	vmmon.vm.start_res.machine = c.machine;
 	vmmon.vm.start_res.accel = c.accel;
 	vmmon.vm.max_cpus = c.max_cpus;
+	vmmon.vm.shared_mem = c.fs_fd != -1;
 	vmmon.vm.ready_deadline = qmp_now_ms() + QMP_READY_TIMEOUT_MS;
 	/* Kept for the VM's life: QEMU 7.2 frees unused fd sets when the
 	 * last QMP connection closes (WIRE 6.6). */

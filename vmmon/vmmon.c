@@ -192,7 +192,7 @@ view_fill(struct vmmon_view *v)
 		v->phase = VMMON_EXITED;
 		break;
 	}
-	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_VSOCK; role++)
+	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_USER_FS; role++)
 		if (role != QB_VMM_FD_DISK && *staged_slot(role, 0) != -1)
 			v->staged_roles |= 1u << role;
 	for (i = 0; i < QB_VMM_MAX_DISKS; i++)

@@ -76,12 +76,14 @@ struct vm {
 	char mems[MAX_HOTPLUG][QB_VMM_DEVID_MAX];
 	int ndimms;
 	unsigned seq;
+	bool shared_mem; /* guest RAM is a shared memfd (virtio-fs): so
+	                    must hot-added DIMMs be */
 	struct unplug unplug;
 	unsigned max_cpus;
 };
 
 struct staged {
-	int kernel, initrd, channel, log, tap, vhost;
+	int kernel, initrd, channel, log, tap, vhost, fs;
 	int disks[QB_VMM_MAX_DISKS];
 };
 

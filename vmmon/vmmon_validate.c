@@ -113,6 +113,7 @@ check_fd(
 	case QB_VMM_FD_CONSOLE_LOG:
 	case QB_VMM_FD_TAP:
 	case QB_VMM_FD_VHOST_VSOCK:
+	case QB_VMM_FD_VHOST_USER_FS:
 		if (f->index != 0)
 			return violation(err, "fd index on a non-disk role");
 		if (staged(v, f->role))
@@ -170,11 +171,15 @@ check_start(const struct vmmon_view *v, const struct qb_vmm_start_req *q,
 		return violation(err, "start: has_tap is not 0 or 1");
 	if (q->has_tap)
 		want |= 1u << QB_VMM_FD_TAP;
+	if (q->has_fs > 1)
+		return violation(err, "start: has_fs is not 0 or 1");
+	if (q->has_fs)
+		want |= 1u << QB_VMM_FD_VHOST_USER_FS;
 	if ((v->staged_roles & ~optional) != want)
 		return violation(err,
 		    "start: the staged fds do not match "
 		    "(kernel, initrd, channel or vhost-vsock, "
-		    "tap iff has_tap)");
+		    "tap iff has_tap, vhost-user-fs iff has_fs)");
 	if (q->ndisks > QB_VMM_MAX_DISKS)
 		return violation(err, "start: too many disks");
 	if (v->staged_disks != (uint32_t)((1ull << q->ndisks) - 1))

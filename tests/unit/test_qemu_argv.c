@@ -38,6 +38,7 @@ base(void)
 	    .initrd_fd = 7,
 	    .vhost_vsock_fd = -1,
 	    .tap_fd = -1,
+	    .fs_fd = -1,
 	    .tsc_khz = 2499998,
 	};
 	return c;
@@ -195,6 +196,31 @@ test_microvm_vsock(void **state)
 	check_golden("microvm-tcg-vsock", &c);
 }
 
+/* Volumes: shared memfd RAM + vhost-user-fs on either machine. */
+static void
+test_microvm_fs(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	add_disks(&c, 1);
+	c.fs_fd = 9;
+	check_golden("microvm-tcg-fs", &c);
+}
+
+static void
+test_q35_fs_hotplug(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	c.machine = QB_VMM_MACHINE_Q35;
+	c.memory_slots = 4;
+	c.max_memory_mb = 2048;
+	c.fs_fd = 9;
+	check_golden("q35-tcg-fs-hotplug", &c);
+}
+
 static void
 expect_invalid(const struct qemu_vm_config *c, const char *why)
 {
@@ -286,6 +312,8 @@ main(void)
 	    cmocka_unit_test(test_q35_tcg_hotplug),
 	    cmocka_unit_test(test_q35_kvm_vsock),
 	    cmocka_unit_test(test_microvm_vsock),
+	    cmocka_unit_test(test_microvm_fs),
+	    cmocka_unit_test(test_q35_fs_hotplug),
 	    cmocka_unit_test(test_rejects),
 	    cmocka_unit_test(test_machine_resolve),
 	};
