@@ -126,7 +126,8 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		layers[i].fstype = req->layers[i]->fstype;
 	}
 	if (rootfs_mount(c->dir, layers, req->n_layers, req->scratch_serial,
-	        req->tmpfs_size_mb, err) == -1)
+	        req->tmpfs_size_mb, err) == -1 ||
+	    rootfs_volumes_mount(req->volumes_tag, err) == -1)
 		goto fail;
 	if (req->n_files > 0) {
 		snprintf(fpaths[0], sizeof(fpaths[0]), "%s/files", c->dir);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -274,4 +275,30 @@ rootfs_unmount(const char *dir, size_t nlayers)
 	}
 	snprintf(path, sizeof(path), "%s/layers", dir);
 	(void)rmdir(path);
+}
+
+int
+rootfs_volumes_mount(const char *tag, struct qb_error *err)
+{
+	static bool mounted;
+	const char *p;
+
+	if (tag == NULL || tag[0] == '\0' || mounted)
+		return 0;
+	for (p = tag; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		        *p == '-') ||
+		    p - tag >= 36)
+			return qb_seterr(err, QB_E_INVALID, "volumes tag");
+	if (mkdir_p(ROOTFS_VOLUMES_DIR, 0755) == -1)
+		return qb_seterr(err, QB_E_INTERNAL, "mkdir %s: %s",
+		    ROOTFS_VOLUMES_DIR, strerror(errno));
+	/* No setuid or device files from the host, whatever they hold. */
+	if (mount(tag, ROOTFS_VOLUMES_DIR, "virtiofs", MS_NOSUID | MS_NODEV,
+	        NULL) == -1)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "mount virtio-fs %s on %s: %s", tag, ROOTFS_VOLUMES_DIR,
+		    strerror(errno));
+	mounted = true;
+	return 0;
 }

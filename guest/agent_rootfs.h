@@ -24,6 +24,12 @@ int rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
     const char *scratch_serial, uint64_t tmpfs_mb, struct qb_error *err);
 /* Undo rootfs_mount (what of it exists); lazy where busy. */
 void rootfs_unmount(const char *dir, size_t nlayers);
+/*
+ * The sandbox's volumes: mount virtio-fs `tag` at ROOTFS_VOLUMES_DIR once
+ * per VM (later calls find it mounted). "" = no volumes, nothing to do.
+ */
+#define ROOTFS_VOLUMES_DIR "/run/qemubox/volumes"
+int rootfs_volumes_mount(const char *tag, struct qb_error *err);
 /* /dev/<name> of the virtio-blk disk with this serial, waiting up to ms. */
 int rootfs_find_disk(
     const char *serial, char *out, size_t outlen, unsigned wait_ms);

@@ -112,6 +112,8 @@ struct backend_env {
 	int spawner_fd; /* imsg socket to qemubox-spawner, -1 if absent */
 	int privnet_pid;
 	int vmmon_pid;
+	int fsd_fd; /* imsg socket to qemubox-fsd (volumes), -1 if absent */
+	int fsd_pid;
 };
 
 struct backend_ops {

@@ -15,7 +15,7 @@ SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_start.c \
 	lib/log.c lib/error.c lib/config.c lib/proc_spawn.c \
 	lib/evloop.c lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
 	lib/unix_addr.c $(PROTO_SRCS) $(SANDBOX_HOST_SRCS)
-# The VM backend and what it drives: privnet and vmmon (imsg: one client
+# The VM backend and what it drives: privnet, vmmon, fsd (imsg: one client
 # core, shim/imsg_client.c, under typed stubs per helper), the guest
 # (lib/chan), storage (mount plan, EROFS layer cache), the stdio relay.
 # The guest client and storage are named lists because tests, fuzzers and
@@ -24,7 +24,8 @@ SHIM_GUEST_SRCS := shim/guest_client.c $(LIB_SRCS_CHAN) lib/chan_pump.c \
 	$(GUEST_PROTO_SRCS)
 STORAGE_SRCS := shim/storage.c shim/layer_cache.c shim/layer_build.c $(IMSG_SRCS)
 SHIM_VM_SRCS := shim/vm_backend.c shim/transport.c shim/stdio_relay.c \
-	shim/imsg_client.c shim/privnet_client.c shim/vmmon_client.c $(IMSG_SRCS) \
+	shim/imsg_client.c shim/privnet_client.c shim/vmmon_client.c \
+	shim/fsd_client.c $(IMSG_SRCS) \
 	$(SHIM_GUEST_SRCS) \
 	shim/sandbox_hotplug.c shim/hotplug_ctl.c shim/hotplug_policy.c \
 	$(STORAGE_SRCS) shim/storage_guest.c shim/storage_async.c

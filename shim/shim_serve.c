@@ -230,6 +230,7 @@ shim_serve(struct shim_daemon_ctx *d)
 	static struct helper privnet = {.name = "qemubox-privnet"};
 	static struct helper vmmon = {.name = "qemubox-vmmon"};
 	static struct helper spawner = {.name = "qemubox-spawner"};
+	static struct helper fsd = {.name = "qemubox-fsd"};
 	static struct qb_config cfg;
 	struct serve_state st = {0};
 	struct events_pub *pub = NULL;
@@ -259,6 +260,13 @@ shim_serve(struct shim_daemon_ctx *d)
 		/* vmmon: PID 1 of its own PID namespace (QEMU sees no other
 		 * process, and dies with it), in the sandbox's cgroup. */
 		struct proc_spawn_opts vopts = {.new_pidns = true};
+		const char *fargs[3] = {NULL, NULL, NULL};
+		int nf = 0;
+
+		if (o->debug)
+			fargs[nf++] = "-d";
+		if (cfg_ok && cfg.security.seccomp == QB_SECCOMP_LOG)
+			fargs[nf++] = "-S";
 
 		if (cfg_ok && sandbox_prepare(o, &cfg, &err) == 0)
 			host_up = true;
@@ -290,10 +298,13 @@ shim_serve(struct shim_daemon_ctx *d)
 		if (helper_spawn(libexec, &spawner, sargs, NULL, &err) == -1 &&
 		    missing.msg[0] == '\0')
 			missing = err;
+		/* Only bind mounts need it: without it, Create says so. */
+		if (helper_spawn(libexec, &fsd, fargs, NULL, &err) == -1)
+			log_warnx("%s: %s", __func__, err.msg);
 		sandbox_host_spawned();
 	} else {
-		privnet.fd = vmmon.fd = spawner.fd = -1;
-		privnet.pid = vmmon.pid = spawner.pid = -1;
+		privnet.fd = vmmon.fd = spawner.fd = fsd.fd = -1;
+		privnet.pid = vmmon.pid = spawner.pid = fsd.pid = -1;
 	}
 
 	shim_priv_drop(cfg_ok ? &cfg : NULL);
@@ -335,6 +346,8 @@ shim_serve(struct shim_daemon_ctx *d)
 		env.spawner_fd = spawner.fd;
 		env.privnet_pid = privnet.pid;
 		env.vmmon_pid = vmmon.pid;
+		env.fsd_fd = fsd.fd;
+		env.fsd_pid = fsd.pid;
 		if (ops->init == NULL || ops->init(&env, &bst, &err) == 0) {
 			task_service_set_backend(st.svc, ops, bst);
 			backend_up = true;
@@ -388,9 +401,12 @@ shim_serve(struct shim_daemon_ctx *d)
 		close(vmmon.fd);
 	if (spawner.fd != -1)
 		close(spawner.fd);
+	if (fsd.fd != -1)
+		close(fsd.fd);
 	helper_reap(&privnet);
 	helper_reap(&vmmon);
 	helper_reap(&spawner);
+	helper_reap(&fsd);
 	/* vmmon is reaped, so QEMU (in its PID namespace) is gone too. */
 	if (host_up)
 		sandbox_host_release(&cfg);

@@ -366,66 +366,70 @@ plan_spec_root(struct json_object *spec, const struct storage_opts *opts,
 	return 0;
 }
 
-static int
-read_small_file(const char *path, struct storage_file *f, struct qb_error *err)
-{
-	struct stat st;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-		return qb_seterr(err, QB_E_INVALID, "bind mount source %s: %s",
-		    path, strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		goto changed;
-	if (st.st_size > STORAGE_FILE_MAX) {
-		close(fd);
-		return qb_seterr(err, QB_E_INVALID,
-		    "bind mount of file %s (%lld bytes) is not supported: "
-		    "files are copied into the VM up to %d bytes",
-		    path, (long long)st.st_size, STORAGE_FILE_MAX);
-	}
-	/* +1: notice a file that grew between fstat and read. */
-	if ((f->data = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
-	}
-	f->len = 0;
-	for (;;) {
-		r = read(fd, f->data + f->len, (size_t)st.st_size + 1 - f->len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			qb_seterr(err, QB_E_INVALID, "read %s: %s", path,
-			    strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		f->len += (size_t)r;
-		if (f->len > (size_t)st.st_size)
-			goto changed;
-	}
-	f->mode = st.st_mode & 07777;
-	f->uid = st.st_uid;
-	f->gid = st.st_gid;
-	close(fd);
-	return 0;
-changed:
-	qb_seterr(err, QB_E_INVALID,
-	    "bind mount source %s changed while being read", path);
-fail:
-	free(f->data);
-	f->data = NULL;
-	close(fd);
-	return -1;
-}
-
 static bool
 spec_is_bind(const char *type, const char *const *opts, size_t n)
 {
 	return (type != NULL && strcmp(type, "bind") == 0) ||
 	       opt_has(opts, n, "bind") || opt_has(opts, n, "rbind");
+}
+
+/*
+ * Options a volume's spec mount may carry: what crun applies in the guest.
+ * Propagation from the host cannot cross the VM boundary: "shared" and
+ * "slave" (Kubernetes Bidirectional / HostToContainer) are refused.
+ */
+static const char *const volume_opts[] = {"bind", "rbind", "ro", "rw",
+    "private", "rprivate", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+    "relatime", "norelatime", "noatime", "atime", "strictatime",
+    "nodiratime", "diratime", "sync", "async", "dirsync"};
+
+static int
+plan_volume(const char *dest, const char *full, bool is_file,
+    const char *const *optv, size_t nopt, size_t idx, struct storage_plan *plan,
+    struct qb_error *err)
+{
+	struct storage_volume *v;
+	size_t i, k;
+
+	for (i = 0; i < nopt; i++) {
+		for (k = 0; k < sizeof(volume_opts) / sizeof(volume_opts[0]);
+		     k++)
+			if (strcmp(optv[i], volume_opts[k]) == 0)
+				break;
+		if (k < sizeof(volume_opts) / sizeof(volume_opts[0]))
+			continue;
+		if (strstr(optv[i], "shared") != NULL ||
+		    strstr(optv[i], "slave") != NULL ||
+		    strstr(optv[i], "unbindable") != NULL)
+			return qb_seterr(err, QB_E_INVALID,
+			    "bind mount %s on %s: mount propagation \"%s\" is "
+			    "not supported: host mounts cannot propagate into "
+			    "the VM (use private or rprivate)",
+			    full, dest, optv[i]);
+		return qb_seterr(err, QB_E_INVALID,
+		    "bind mount %s on %s: unknown option \"%s\"", full, dest,
+		    optv[i]);
+	}
+	if (plan->n_volumes >= STORAGE_MAX_VOLUMES)
+		return qb_seterr(err, QB_E_RANGE,
+		    "more than %d bind mounts (at %s)", STORAGE_MAX_VOLUMES,
+		    dest);
+	if (plan->volumes == NULL &&
+	    (plan->volumes = calloc(
+	         STORAGE_MAX_VOLUMES, sizeof(*plan->volumes))) == NULL)
+		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+	v = &plan->volumes[plan->n_volumes];
+	memset(v, 0, sizeof(*v));
+	if (copy_path(v->dest, dest, err) == -1 ||
+	    copy_path(v->source, full, err) == -1)
+		return -1;
+	snprintf(v->guest_path, sizeof(v->guest_path), "%s/%zu",
+	    STORAGE_GUEST_VOLUMES_DIR, plan->n_volumes);
+	v->readonly = opt_has(optv, nopt, "ro");
+	v->is_file = is_file;
+	v->spec_index = idx;
+	plan->n_volumes++;
+	return 0;
 }
 
 static int
@@ -482,30 +486,6 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 		    "spec bind mount %s: source %s: %s", dest, full,
 		    strerror(errno));
 
-	if (S_ISREG(st.st_mode)) {
-		struct storage_file *f;
-
-		if (plan->n_files >= STORAGE_MAX_FILES)
-			return qb_seterr(err, QB_E_RANGE,
-			    "more than %d file bind mounts", STORAGE_MAX_FILES);
-		if (plan->files == NULL &&
-		    (plan->files = calloc(
-		         STORAGE_MAX_FILES, sizeof(*plan->files))) == NULL)
-			return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
-		f = &plan->files[plan->n_files];
-		memset(f, 0, sizeof(*f));
-		if (copy_path(f->dest, dest, err) == -1 ||
-		    copy_path(f->source, full, err) == -1)
-			return -1;
-		snprintf(f->guest_path, sizeof(f->guest_path), "%s/%zu",
-		    STORAGE_GUEST_FILES_DIR, plan->n_files);
-		f->readonly = opt_has(optv, nopt, "ro");
-		f->spec_index = idx;
-		if (read_small_file(full, f, err) == -1)
-			return qb_preferr(err, "spec mount %s", dest);
-		plan->n_files++;
-		return 0;
-	}
 	if (S_ISDIR(st.st_mode) && strcmp(dest, "/dev/shm") == 0) {
 		/*
 		 * CRI binds the sandbox's shm directory (rw). Shared memory
@@ -518,22 +498,9 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 		plan->shm_spec_index = idx;
 		return 0;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		struct storage_disk *d;
-
-		if (!opt_has(optv, nopt, "ro"))
-			return qb_seterr(err, QB_E_INVALID,
-			    "rw bind mount of host directory %s (on %s) is not "
-			    "supported: qemubox has no shared filesystem yet; "
-			    "mount it read-only (\"ro\") to get a copy",
-			    full, dest);
-		/* A host directory may change between containers. */
-		if ((d = disk_add(plan, STORAGE_DISK_BIND, STORAGE_SRC_DIR,
-		         STORAGE_KEY_TREE, full, err)) == NULL)
-			return -1;
-		d->spec_index = idx;
-		return copy_path(d->dest, dest, err);
-	}
+	if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
+		return plan_volume(dest, full, S_ISREG(st.st_mode), optv, nopt,
+		    idx, plan, err);
 	/* /dev/null, /dev/fuse ...: the guest's own node of that path. */
 	if (S_ISCHR(st.st_mode))
 		return 0;
@@ -782,12 +749,14 @@ storage_spec_rewrite(struct json_object *spec, const struct storage_plan *plan,
 	struct json_object *mounts;
 	char path[PATH_MAX];
 
-	if (plan->n_files == 0 && plan->n_disks == 0 && !plan->shm_tmpfs)
+	if (plan->n_files == 0 && plan->n_disks == 0 && !plan->shm_tmpfs &&
+	    plan->n_volumes == 0)
 		return 0;
 	if (spec == NULL ||
 	    !json_object_object_get_ex(spec, "mounts", &mounts) ||
 	    !json_object_is_type(mounts, json_type_array)) {
-		if (plan->n_files == 0 && !plan->shm_tmpfs) {
+		if (plan->n_files == 0 && !plan->shm_tmpfs &&
+		    plan->n_volumes == 0) {
 			for (size_t i = 0; i < plan->n_disks; i++)
 				if (plan->disks[i].role == STORAGE_DISK_BIND)
 					goto bad;
@@ -798,6 +767,11 @@ storage_spec_rewrite(struct json_object *spec, const struct storage_plan *plan,
 	for (size_t i = 0; i < plan->n_files; i++)
 		if (set_source(mounts, plan->files[i].spec_index,
 		        plan->files[i].dest, plan->files[i].guest_path,
+		        err) == -1)
+			return -1;
+	for (size_t i = 0; i < plan->n_volumes; i++)
+		if (set_source(mounts, plan->volumes[i].spec_index,
+		        plan->volumes[i].dest, plan->volumes[i].guest_path,
 		        err) == -1)
 			return -1;
 	for (size_t i = 0; i < plan->n_disks; i++) {
@@ -844,6 +818,7 @@ storage_plan_free(struct storage_plan *plan)
 		free(plan->files[i].data);
 	free(plan->disks);
 	free(plan->files);
+	free(plan->volumes);
 	memset(plan, 0, sizeof(*plan));
 }
 

@@ -18,10 +18,8 @@
  *   no rootfs mounts  spec root.path (relative to the bundle) as a layer.
  *   anything else     QB_E_INVALID naming the type.
  *
- *   spec bind of a regular file <= STORAGE_FILE_MAX   copied into the plan
- *   spec bind of a directory, read-only               an extra disk
- *   spec bind of a directory, read-write              QB_E_INVALID (no
- *                                                     shared filesystem)
+ *   spec bind of a directory or regular file, ro or   a volume (virtio-fs,
+ *   rw (propagation shared/slave: QB_E_INVALID)       docs/STORAGE.md)
  *   spec bind of a character device                   passed through: the
  *                                                     guest's device node
  *   spec bind of a directory on /dev/shm (CRI's       a guest tmpfs (shared
@@ -54,6 +52,23 @@ struct layer_cache;
  */
 #define STORAGE_GUEST_FILES_DIR "/run/qemubox/files"
 #define STORAGE_GUEST_BINDS_DIR "/run/qemubox/binds"
+/* Where the guest mounts the sandbox's virtio-fs share: volume i is <i>. */
+#define STORAGE_GUEST_VOLUMES_DIR "/run/qemubox/volumes"
+#define STORAGE_MAX_VOLUMES       64 /* = QB_FS_MAX_VOLUMES */
+
+/*
+ * A host directory or file bound into the container: served by the
+ * sandbox's virtiofsd (qemubox-fsd) and bound by crun in the guest from
+ * guest_path. readonly: read-only on the host side too.
+ */
+struct storage_volume {
+	char source[PATH_MAX];     /* host path (absolute, resolved) */
+	char dest[PATH_MAX];       /* container path */
+	char guest_path[PATH_MAX]; /* STORAGE_GUEST_VOLUMES_DIR/<index> */
+	bool readonly;
+	bool is_file;
+	size_t spec_index; /* index in spec mounts */
+};
 
 /* One rootfs mount as containerd sends it (containerd.types.Mount). */
 struct storage_mount {
@@ -131,6 +146,8 @@ struct storage_plan {
 	bool shm_tmpfs; /* spec mount shm_spec_index: /dev/shm bind ->
 	                   guest tmpfs (storage_spec_rewrite) */
 	size_t shm_spec_index;
+	struct storage_volume *volumes; /* n_volumes, in spec order */
+	size_t n_volumes;
 	enum storage_upper_kind upper_kind;
 	uint64_t upper_bytes;
 };

@@ -3,6 +3,8 @@
  */
 #include "shim/storage_guest.h"
 
+#include "imsg/qemubox_imsg.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,8 @@ storage_guest_create_fill(const struct storage_plan *plan,
 	req->layers = keep->layers;
 	req->n_files = plan->n_files;
 	req->files = keep->files;
+	/* QEMU's vhost-user-fs device carries this tag (vmmon). */
+	req->volumes_tag = plan->n_volumes > 0 ? QB_VMM_FS_TAG : "";
 	if (plan->upper_kind == STORAGE_UPPER_SCRATCH) {
 		req->scratch_serial = STORAGE_SCRATCH_SERIAL;
 		req->tmpfs_size_mb = 0;

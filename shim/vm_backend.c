@@ -48,6 +48,7 @@
 #include "shim/sandbox_hotplug.h"
 #include "shim/stdio_relay.h"
 #include "shim/storage.h"
+#include "shim/fsd_client.h"
 #include "shim/storage_async.h"
 #include "shim/storage_guest.h"
 #include "shim/task_service.h"
@@ -115,6 +116,7 @@ struct vmb {
 
 	struct vmmon_client *vm;
 	struct vmmon_events vm_events;
+	int fsd_fd; /* qemubox-fsd (volumes), -1 if absent; not ours */
 	enum vm_state state;
 	int qemu_pid;
 	enum qb_vmm_transport transport;
@@ -784,9 +786,18 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	const char *why;
 	int sv[2] = {-1, -1}, console = -1, kernel = -1, initrd = -1;
 	int vhost = -1;
+	int fs_fd = -1, fs_pid = -1;
 	size_t i;
 
 	memset(&sp, 0, sizeof(sp));
+	/* Volumes: the sandbox's virtiofsd, before QEMU, which needs it. */
+	if (plan->n_volumes > 0) {
+		if (fsd_client_start(b->fsd_fd, b->sandbox_id, plan, &fs_fd,
+		        &fs_pid, &err) == -1)
+			goto fail;
+		log_info("%s: %s: virtiofsd pid %d serves %zu volume(s)",
+		    __func__, b->sandbox_id, fs_pid, plan->n_volumes);
+	}
 	if ((kernel = open_share(b, VMB_KERNEL, &err)) == -1 ||
 	    (initrd = open_share(b, VMB_INITRD, &err)) == -1)
 		goto fail;
@@ -840,6 +851,7 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	sp.initrd_fd = initrd;
 	sp.console_log_fd = console;
 	sp.tap_fd = tap_fd;
+	sp.fs_fd = fs_fd;
 	if (tap_fd != -1)
 		memcpy(sp.mac, b->net.mac, sizeof(sp.mac));
 	if (plan->n_disks > QB_VMM_MAX_DISKS) {
@@ -876,8 +888,12 @@ create_vm(struct vmb_create *cr, int tap_fd)
 		close(vhost);
 	if (tap_fd != -1)
 		close(tap_fd);
+	if (fs_fd != -1)
+		close(fs_fd);
 	return;
 fail:
+	if (fs_fd != -1)
+		close(fs_fd);
 	if (kernel != -1)
 		close(kernel);
 	if (initrd != -1)
@@ -1706,6 +1722,7 @@ vmb_init(const struct backend_env *env, void **state, struct qb_error *err)
 	b->env = *env;
 	b->cfg = *env->cfg;
 	b->chan_fd = -1;
+	b->fsd_fd = env->fsd_fd;
 	TAILQ_INIT(&b->ctrs);
 	if (layer_cache_init(&b->lc, b->cfg.paths.state_dir,
 	        b->cfg.storage.compression, b->cfg.storage.layer_cache_max_mb,

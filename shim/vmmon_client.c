@@ -241,6 +241,7 @@ start_msg(
 	q->transport = p->transport;
 	q->guest_cid = p->guest_cid;
 	q->has_tap = p->tap_fd >= 0;
+	q->has_fs = p->fs_fd > 0;
 	memcpy(q->mac, p->mac, sizeof(q->mac));
 	q->ndisks = p->ndisks;
 	for (i = 0; i < p->ndisks; i++) {
@@ -263,6 +264,8 @@ start_msg(
 		start_fd(m, QB_VMM_FD_CONSOLE_LOG, 0, p->console_log_fd);
 	if (p->tap_fd >= 0)
 		start_fd(m, QB_VMM_FD_TAP, 0, p->tap_fd);
+	if (p->fs_fd > 0)
+		start_fd(m, QB_VMM_FD_VHOST_USER_FS, 0, p->fs_fd);
 	for (i = 0; i < p->ndisks; i++)
 		start_fd(m, QB_VMM_FD_DISK, i, p->disks[i].fd);
 	return 0;

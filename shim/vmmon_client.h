@@ -48,6 +48,7 @@ struct vm_start_params {
 	int tap_fd;         /* -1: no NIC */
 	uint8_t mac[6];
 	int vhost_vsock_fd; /* vsock only, else -1 */
+	int fs_fd; /* virtiofsd's vhost-user socket (volumes); 0 or -1: none */
 	unsigned ndisks;
 	struct vm_disk_param disks[QB_VMM_MAX_DISKS];
 	uint64_t console_max_bytes; /* 0: vmmon's default, 16 MiB */

@@ -402,31 +402,32 @@ test_spec_file_binds_and_rewrite(void **state)
 	assert_int_equal(
 	    build1("overlay", "overlay", opts, 1, spec, &o, &plan, &err), 0);
 	assert_int_equal(plan.n_disks, 1);
-	assert_int_equal(plan.n_files, 2);
-	assert_string_equal(plan.files[0].dest, "/etc/hosts");
-	assert_true(plan.files[0].readonly);
-	assert_int_equal(plan.files[0].len, 20);
-	assert_memory_equal(plan.files[0].data, "127.0.0.1 localhost\n", 20);
-	assert_int_equal(plan.files[0].mode, 0640);
-	assert_int_equal(plan.files[0].spec_index, 5);
+	/* File binds are volumes: live both ways, not copies. */
+	assert_int_equal(plan.n_files, 0);
+	assert_int_equal(plan.n_volumes, 2);
+	assert_string_equal(plan.volumes[0].dest, "/etc/hosts");
+	assert_true(plan.volumes[0].readonly);
+	assert_true(plan.volumes[0].is_file);
+	assert_int_equal(plan.volumes[0].spec_index, 5);
 	assert_string_equal(
-	    plan.files[0].guest_path, STORAGE_GUEST_FILES_DIR "/0");
+	    plan.volumes[0].guest_path, STORAGE_GUEST_VOLUMES_DIR "/0");
 	/* A relative bind source is relative to the bundle. */
-	assert_string_equal(plan.files[1].dest, "/etc/resolv.conf");
-	assert_false(plan.files[1].readonly);
-	assert_memory_equal(plan.files[1].data, "nameserver 10.0.0.1\n", 20);
+	assert_string_equal(plan.volumes[1].dest, "/etc/resolv.conf");
+	assert_false(plan.volumes[1].readonly);
+	assert_string_equal(plan.volumes[1].source + strlen(bundle),
+	    "/resolv.conf");
 
 	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
 	m = json_object_array_get_idx(
 	    json_object_object_get(spec, "mounts"), 5);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
-	    STORAGE_GUEST_FILES_DIR "/0");
+	    STORAGE_GUEST_VOLUMES_DIR "/0");
 	m = json_object_array_get_idx(
 	    json_object_object_get(spec, "mounts"), 6);
 	assert_string_equal(
 	    json_object_get_string(json_object_object_get(m, "source")),
-	    STORAGE_GUEST_FILES_DIR "/1");
+	    STORAGE_GUEST_VOLUMES_DIR "/1");
 	/* Guest-side mounts are untouched. */
 	m = json_object_array_get_idx(
 	    json_object_object_get(spec, "mounts"), 0);
@@ -442,8 +443,9 @@ test_spec_file_binds_and_rewrite(void **state)
 	json_object_put(spec);
 }
 
+/* A file of any size is a volume (nothing is copied). */
 static void
-test_spec_large_file_refused(void **state)
+test_spec_large_file_is_volume(void **state)
 {
 	struct fx *fx = *state;
 	char mounts[3 * PATH_MAX], l1[PATH_MAX + 16];
@@ -462,21 +464,10 @@ test_spec_large_file_refused(void **state)
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
 	const char *opts[] = {l1};
 	assert_int_equal(
-	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
-	assert_int_equal(err.code, QB_E_INVALID);
-	assert_non_null(strstr(err.msg, "/big"));
-	assert_non_null(strstr(err.msg, "not supported"));
-	assert_int_equal(plan.n_files, 0);
-	json_object_put(spec);
-
-	/* Exactly the limit is fine. */
-	big = calloc(1, STORAGE_FILE_MAX);
-	put(fx, "big", big, STORAGE_FILE_MAX);
-	free(big);
-	spec = spec_with_mounts(mounts);
-	assert_int_equal(
 	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), 0);
-	assert_int_equal(plan.files[0].len, STORAGE_FILE_MAX);
+	assert_int_equal(plan.n_files, 0);
+	assert_int_equal(plan.n_volumes, 1);
+	assert_true(plan.volumes[0].is_file);
 	storage_plan_free(&plan);
 	json_object_put(spec);
 }
@@ -493,41 +484,65 @@ test_spec_dir_binds(void **state)
 	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
 	const char *opts[] = {l1};
 
-	/* rw host directory: refused, saying why. */
+	/* rw and ro host directories: volumes, in spec order. */
 	snprintf(mounts, sizeof(mounts),
 	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
-	    "hostdir\",\"options\":[\"rbind\",\"rw\"]}]",
+	    "hostdir\",\"options\":[\"rbind\",\"rw\"]},"
+	    "{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"rprivate\",\"ro\"]}]",
+	    fx->root, fx->root);
+	spec = spec_with_mounts(mounts);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), 0);
+	assert_int_equal(plan.n_disks, 1);
+	assert_int_equal(plan.n_volumes, 2);
+	assert_false(plan.volumes[0].readonly);
+	assert_false(plan.volumes[0].is_file);
+	assert_true(plan.volumes[1].readonly);
+	assert_string_equal(plan.volumes[1].dest, "/cfg");
+	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 1);
+	assert_string_equal(
+	    json_object_get_string(json_object_object_get(m, "source")),
+	    STORAGE_GUEST_VOLUMES_DIR "/1");
+	storage_plan_free(&plan);
+	json_object_put(spec);
+
+	/* Propagation from the host: refused, naming the mount. */
+	snprintf(mounts, sizeof(mounts),
+	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"rslave\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
 	assert_int_equal(
 	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
 	assert_int_equal(err.code, QB_E_INVALID);
-	assert_non_null(strstr(err.msg, "rw bind mount of host directory"));
-	assert_non_null(strstr(err.msg, "hostdir"));
-	assert_non_null(strstr(err.msg, "no shared filesystem"));
+	assert_non_null(strstr(err.msg, "/data"));
+	assert_non_null(strstr(err.msg, "propagation"));
 	json_object_put(spec);
 
-	/* ro host directory: an extra disk after the layers. */
+	/* An option nobody knows: refused, naming it. */
 	snprintf(mounts, sizeof(mounts),
 	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
-	    "hostdir\",\"options\":[\"rbind\",\"ro\"]}]",
+	    "hostdir\",\"options\":[\"rbind\",\"frobnicate\"]}]",
 	    fx->root);
 	spec = spec_with_mounts(mounts);
 	assert_int_equal(
-	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), 0);
-	assert_int_equal(plan.n_disks, 2);
-	assert_int_equal(plan.disks[1].role, STORAGE_DISK_BIND);
-	assert_int_equal(plan.disks[1].src, STORAGE_SRC_DIR);
-	assert_int_equal(plan.disks[1].key, STORAGE_KEY_TREE);
-	assert_string_equal(plan.disks[1].dest, "/data");
-	assert_string_equal(plan.disks[1].serial, "qb-bind-1");
-	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
-	m = json_object_array_get_idx(
-	    json_object_object_get(spec, "mounts"), 0);
-	assert_string_equal(
-	    json_object_get_string(json_object_object_get(m, "source")),
-	    STORAGE_GUEST_BINDS_DIR "/qb-bind-1");
-	storage_plan_free(&plan);
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
+	assert_non_null(strstr(err.msg, "frobnicate"));
+	json_object_put(spec);
+
+	/* A missing source: refused before anything is built. */
+	snprintf(mounts, sizeof(mounts),
+	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
+	    "nope\",\"options\":[\"rbind\"]}]",
+	    fx->root);
+	spec = spec_with_mounts(mounts);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, NULL, &plan, &err), -1);
+	assert_non_null(strstr(err.msg, "/data"));
+	assert_non_null(strstr(err.msg, "nope"));
 	json_object_put(spec);
 }
 
@@ -827,7 +842,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_spec_file_binds_and_rewrite, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_spec_large_file_refused, setup, teardown),
+	        test_spec_large_file_is_volume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_spec_dir_binds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
