@@ -93,7 +93,7 @@ $(BUILD)/fuzz/%.o: %.c $(GEN_HEADERS)
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
 
 .PHONY: all deps host unit-tests check check-unit check-integration demo bench \
-	fuzz fuzz-build install clean format format-check deb
+	bench-volumes fuzz fuzz-build install clean format format-check deb
 
 host: $(addprefix $(BUILD)/bin/,$(BINS)) $(addprefix $(BUILD)/libexec/,$(LIBEXEC_BINS))
 all: host $(ALL_EXTRA)
@@ -117,6 +117,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all test-images
 	@scripts/bench
 	@scripts/bench-hotplug
+
+# One phase of it alone: volume (virtio-fs) throughput against the host.
+bench-volumes: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench-volumes
 
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build

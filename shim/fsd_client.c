@@ -64,8 +64,8 @@ answer(struct imsg *imsg, int *qemu_fd, int *pid, struct qb_error *err)
 		    qb_imsg_check_strfield(e.msg, sizeof(e.msg)) < 0)
 			return qb_seterr(err, QB_E_UNAVAILABLE,
 			    "qemubox-fsd: malformed error");
-		return qb_seterr(err, e.code ? e.code : QB_E_INTERNAL, "%s",
-		    e.msg);
+		return qb_seterr(
+		    err, e.code ? e.code : QB_E_INTERNAL, "%s", e.msg);
 	default:
 		return qb_seterr(err, QB_E_UNAVAILABLE,
 		    "qemubox-fsd: unexpected answer %u", imsg_get_type(imsg));
@@ -110,8 +110,8 @@ fsd_client_start(int fd, const char *sandbox_id,
 	memset(&sreq, 0, sizeof(sreq));
 	snprintf(sreq.id, sizeof(sreq.id), "%s", sandbox_id);
 	sreq.nvolumes = (uint32_t)plan->n_volumes;
-	if (imsg_compose(&ibuf, IMSG_FS_START_REQ, 0, 0, -1, &sreq,
-	        sizeof(sreq)) == -1)
+	if (imsg_compose(
+	        &ibuf, IMSG_FS_START_REQ, 0, 0, -1, &sreq, sizeof(sreq)) == -1)
 		goto io;
 	while (msgbuf_queuelen(&ibuf.w) > 0) {
 		if (imsg_flush(&ibuf) == 0)

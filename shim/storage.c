@@ -380,8 +380,8 @@ spec_is_bind(const char *type, const char *const *opts, size_t n)
  */
 static const char *const volume_opts[] = {"bind", "rbind", "ro", "rw",
     "private", "rprivate", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
-    "relatime", "norelatime", "noatime", "atime", "strictatime",
-    "nodiratime", "diratime", "sync", "async", "dirsync"};
+    "relatime", "norelatime", "noatime", "atime", "strictatime", "nodiratime",
+    "diratime", "sync", "async", "dirsync"};
 
 static int
 plan_volume(const char *dest, const char *full, bool is_file,

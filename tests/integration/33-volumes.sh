@@ -72,7 +72,7 @@ t_rw_roundtrip() {
 	echo "$out" | grep -qx from-host || fail "guest did not read the host file: $out" || return
 	echo "$out" | grep -qx "h 1234:2345 640" || fail "owner/mode of the host file not kept: $out" || return
 	echo "$out" | grep -qx "sub 77:88 700" || fail "owner/mode of the host dir not kept: $out" || return
-	echo "$out" | grep -qx done || fail "guest writes failed: $out" || return
+	echo "$out" | grep -qx 'done' || fail "guest writes failed: $out" || return
 	[ "$(cat "$d/g")" = from-guest ] || fail "guest write not on the host" || return
 	[ "$(stat -c '%u:%g %a' "$d/g")" = "4321:8765 604" ] || fail "guest chown/chmod not on the host: $(stat -c '%u:%g %a' "$d/g")" || return
 	[ "$(cat "$d/lnk")" = deep ] || fail "guest symlink/dir not on the host" || return

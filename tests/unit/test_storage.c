@@ -414,8 +414,8 @@ test_spec_file_binds_and_rewrite(void **state)
 	/* A relative bind source is relative to the bundle. */
 	assert_string_equal(plan.volumes[1].dest, "/etc/resolv.conf");
 	assert_false(plan.volumes[1].readonly);
-	assert_string_equal(plan.volumes[1].source + strlen(bundle),
-	    "/resolv.conf");
+	assert_string_equal(
+	    plan.volumes[1].source + strlen(bundle), "/resolv.conf");
 
 	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
 	m = json_object_array_get_idx(
