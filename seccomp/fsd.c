@@ -12,6 +12,8 @@
 #include "seccomp/seccomp.h"
 
 static const char *const fsd_syscalls[] = {
+    /* fsd: its virtiofsd children (a failed set-up, the shim gone). */
+    "kill",
     /* fsd: the share (fsd/fsd_spawn.c) and the vhost-user socket. */
     "socket",
     "socketpair",
