@@ -62,6 +62,10 @@ proc_uids(const char *pid, unsigned long u[4])
 	if ((f = fopen(path, "re")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL) {
+		/* A zombie (State precedes Uid) runs nothing: not a user. */
+		if (strncmp(line, "State:", 6) == 0 &&
+		    strchr(line, 'Z') != NULL)
+			break;
 		if (strncmp(line, "Uid:", 4) == 0) {
 			if (sscanf(line + 4, "%lu %lu %lu %lu", &u[0], &u[1],
 			        &u[2], &u[3]) == 4)

@@ -301,6 +301,7 @@ t_crash_cleanup() {
 	# vmmon (PID 1 of B's namespace) dies: the kernel ends its QEMU.
 	kill -KILL "$VMMON_B"
 	gone "$QEMU_B" || fail "B's QEMU outlived its vmmon" || return
+	gone "$VMMON_B" || fail "B's vmmon survived SIGKILL" || return
 	out=$(QEMUBOX_CONFIG=$QEMUBOX_CONFIG "$QB_PREFIX/bin/qemubox-cleanup" 2>&1)
 	echo "$out" | grep -q "freed uid $UID_B of $B" || fail "cleanup did not free B's uid: $out" || return
 	[ ! -e "$QB_STATE/uids/$UID_B" ] || fail "B's uid record left" || return
