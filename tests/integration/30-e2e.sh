@@ -37,12 +37,8 @@ assert_clean() {
 	[ -z "$left" ] || { fail "netns left: $left"; rc=1; }
 	left=$(ls "$QB_DIR/var/lib/cni/networks/qemubox-net" 2>/dev/null | grep -Ev '^(last_reserved_ip.*|lock)$')
 	[ -z "$left" ] || { fail "IPAM reservations left: $left"; rc=1; }
-	# layers/ is the cache, cni-config.db(-lock) privnet's LMDB: both outlive
-	# containers; uids/ keeps only its lock file once every sandbox is gone.
-	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock|uids)$')
+	left=$(qb_state_left)
 	[ -z "$left" ] || { fail "state left in $QB_STATE: $left"; rc=1; }
-	left=$(ls "$QB_STATE/uids" 2>/dev/null | grep -v '^lock$')
-	[ -z "$left" ] || { fail "sandbox uid records left: $left"; rc=1; }
 	return $rc
 }
 

@@ -40,7 +40,7 @@ assert_clean() {
 	[ -z "$left" ] || fail "netns left: $left" || return
 	left=$(ls "$QB_DIR/var/lib/cni/networks/qemubox-net" 2>/dev/null | grep -Ev '^(last_reserved_ip.*|lock)$')
 	[ -z "$left" ] || fail "IPAM reservations left: $left" || return
-	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock)$')
+	left=$(qb_state_left)
 	[ -z "$left" ] || fail "state left in $QB_STATE: $left" || return
 	left=$(scratch_holders)
 	[ -z "$left" ] || fail "scratch disk still open: $left"

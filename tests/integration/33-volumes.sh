@@ -51,7 +51,7 @@ assert_clean() {
 		sleep 0.2
 	done
 	[ -z "$left" ] || fail "virtiofsd left: $left" || return
-	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock)$')
+	left=$(qb_state_left)
 	[ -z "$left" ] || fail "state left in $QB_STATE: $left" || return
 	left=$(grep -c qemubox-fs /proc/self/mountinfo)
 	[ "$left" -eq 0 ] || fail "share mounts visible on the host: $left"

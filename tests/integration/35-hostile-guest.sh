@@ -179,7 +179,7 @@ assert_clean() {
 	[ ! -e "/run/netns/qemubox-$1" ] || fail "netns qemubox-$1 left" || return
 	left=$(ls "$QB_DIR/var/lib/cni/networks/qemubox-net" 2>/dev/null | grep -Ev '^(last_reserved_ip.*|lock)$')
 	[ -z "$left" ] || fail "IPAM reservations left: $left" || return
-	left=$(ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config.db|cni-config.db-lock)$')
+	left=$(qb_state_left)
 	[ -z "$left" ] || fail "state left in $QB_STATE: $left" || return
 	return 0
 }

@@ -15,6 +15,7 @@
 #                         IMG and WORK ($QB_DIR/work)
 #   qb_wait_status ID STATE [SECS]   task ID reaches STATE (RUNNING, STOPPED...)
 #   qb_remove ID          kill, delete task, container and snapshot; quiet
+#   qb_state_left         state-dir entries left once every sandbox is gone
 #   qb_procs_left         after up to 10 s, "PID:cmdline" of each process still
 #                         running from the scratch prefix (empty: none)
 #
@@ -144,6 +145,13 @@ qb_wait_status() {
 	done
 	echo "# task $1 not $2 after ${3:-60}s: $(ctd_ctr task ls 2>&1 | tr '\n' ' ')" >&2
 	return 1
+}
+
+# The entries of the state dir that should not outlive every sandbox: all
+# but the layer cache, privnet's database and the uid lock (one per line).
+qb_state_left() {
+	ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock|uids)$'
+	ls "$QB_STATE/uids" 2>/dev/null | grep -v '^lock$' | sed 's|^|uids/|'
 }
 
 qb_procs_left() {
