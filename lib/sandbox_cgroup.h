@@ -34,8 +34,12 @@
  * microvm, 1 vCPU, 512 MiB guest; docs/SECURITY.md has the figures): the
  * peak of memory.max_usage_in_bytes minus guest RAM, and the CPU the main
  * loop and I/O threads use next to the vCPU threads. Rounded up.
+ * Memory: 256 MiB covered an idle guest, but guest RAM is a shared memfd
+ * (virtio-fs), charged in full once the guest touches it, and TCG's code
+ * cache grows under load: 31-storage's busy guest (dd through its page
+ * cache, a scratch disk on a tmpfs state dir) was OOM-killed at +256.
  */
-#define CG_MEM_OVERHEAD_MB  256
+#define CG_MEM_OVERHEAD_MB  512
 #define CG_CPU_OVERHEAD_PCT 50
 #define CG_CPU_PERIOD_US    100000
 #define CG_PIDS_MAX         512
