@@ -58,7 +58,8 @@ t_build() {
 	dpkg-deb --contents "$DEB" | awk '{ print $6 }' >"$WORK/contents"
 	for f in ./usr/bin/containerd-shim-qemubox-v1 ./usr/bin/qemubox-cleanup ./usr/bin/qemubox-check \
 	    ./usr/libexec/qemubox/qemubox-privnet ./usr/libexec/qemubox/qemubox-vmmon \
-	    ./usr/libexec/qemubox/setup-host \
+	    ./usr/libexec/qemubox/qemubox-spawner ./usr/libexec/qemubox/qemubox-layerbuild \
+	    ./usr/libexec/qemubox/qemubox-fsd ./usr/libexec/qemubox/setup-host \
 	    ./usr/share/qemubox/kernel/qemubox-kernel-x86_64 ./usr/share/qemubox/kernel/qemubox-initrd \
 	    ./etc/qemubox/config.json ./etc/apparmor.d/qemubox-shim ./etc/apparmor.d/qemubox-qemu \
 	    ./usr/share/doc/qemubox/copyright ./usr/share/doc/qemubox/examples/config-1.6.toml \
@@ -68,8 +69,19 @@ t_build() {
 	done
 	dpkg-deb --ctrl-tarfile "$DEB" | tar -xOf - ./conffiles >"$WORK/conffiles"
 	grep -qx /etc/qemubox/config.json "$WORK/conffiles" || fail "config.json is not a conffile" || return
-	[ "$(grep -c '^/etc/apparmor.d/qemubox-' "$WORK/conffiles")" = 4 ] || fail "profiles are not conffiles" || return
+	# Every profile of the source tree is shipped as a conffile, none else.
+	for f in $(profiles); do
+		grep -qx "/etc/apparmor.d/$f" "$WORK/conffiles" || fail "profile $f is not a conffile" || return
+	done
+	[ "$(grep -c '^/etc/apparmor.d/qemubox-' "$WORK/conffiles")" = "$(profiles | wc -w)" ] ||
+		fail "conffiles name profiles the tree does not have: $(grep apparmor "$WORK/conffiles")" || return
 	echo "# $(basename "$DEB"): $(du -k "$DEB" | cut -f1) KiB"
+}
+
+# The AppArmor profiles of the source tree (apparmor/qemubox-*; the suite
+# runs from the top of the tree), one per line.
+profiles() {
+	(cd apparmor && ls qemubox-*)
 }
 
 t_install() {
@@ -163,8 +175,7 @@ t_purge() {
 		[ -e "$f" ] && left="$left $f"
 	done <"$WORK/files"
 	for f in /etc/qemubox /var/lib/qemubox /var/log/qemubox /usr/libexec/qemubox /usr/share/qemubox \
-	    /usr/share/doc/qemubox /etc/apparmor.d/qemubox-shim /etc/apparmor.d/qemubox-privnet \
-	    /etc/apparmor.d/qemubox-vmmon /etc/apparmor.d/qemubox-qemu; do
+	    /usr/share/doc/qemubox $(profiles | sed 's|^|/etc/apparmor.d/|'); do
 		[ -e "$f" ] && left="$left $f"
 	done
 	[ -z "$left" ] || fail "left after purge:$left" || return
