@@ -2,7 +2,8 @@
 # The skip rule of tests/lib/tap.sh and tests/run: under CI=true a skip for a
 # missing package, tool or unbuilt file fails, a skip naming a host capability
 # (tap_host_cap) stays a skip; outside CI both skip; tests/run's closing line
-# names the reasons of the skips it counted.
+# names the reasons of the skips it counted. cmocka's "not ok N # SKIP" is a
+# skip whose reason is the "# skip: WHY" line before it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -30,6 +31,24 @@ cat >"$work/raw.sh" <<'SH'
 echo "1..2"
 echo "ok 1 - printed by hand # SKIP socat missing"
 echo "ok 2 - passes"
+SH
+# What a cmocka binary prints (CMOCKA_MESSAGE_OUTPUT=TAP) when one test
+# calls skip_because() (tests/unit/unit_skip.h) and another bare skip().
+cat >"$work/cm-cap.sh" <<'SH'
+#!/bin/sh
+echo "1..2"
+echo "ok 1 - test_a"
+echo "# skip: host capability landlock: the kernel has no Landlock"
+echo "not ok 2 # SKIP test_b"
+echo "# ok - tests"
+SH
+cat >"$work/cm-bare.sh" <<'SH'
+#!/bin/sh
+echo "1..2"
+echo "# skip: host capability landlock: belongs to no test line"
+echo "ok 1 - test_a"
+echo "not ok 2 # SKIP test_b"
+echo "# ok - tests"
 SH
 chmod +x "$work"/*.sh
 
@@ -67,9 +86,26 @@ t_not_a_cap() {
 	return 0
 }
 
+t_cmocka_cap() {
+	local l
+	l=$(runner true "$work/cm-cap.sh")
+	[ "$l" = "1 passed, 0 failed, 1 skipped (skipped: host capability landlock: the kernel has no Landlock)" ] ||
+		fail "CI=true, cmocka skip for a host capability: $l"
+}
+t_cmocka_bare() {
+	local l
+	l=$(runner true "$work/cm-bare.sh")
+	[ "$l" = "1 passed, 1 failed, 0 skipped" ] || fail "CI=true, cmocka skip without a reason: $l" || return
+	l=$(runner false "$work/cm-bare.sh")
+	[ "$l" = "1 passed, 0 failed, 1 skipped (skipped: cmocka skip() in test_b without a reason)" ] ||
+		fail "outside CI, cmocka skip without a reason: $l"
+}
+
 tap_run "CI=true: a skip for a missing package fails" t_ci_pkg
 tap_run "CI=true: a hand-printed SKIP line for a missing tool fails in tests/run" t_ci_raw
 tap_run "CI=true: a host capability (KVM) skips, the closing line names it" t_ci_cap
 tap_run "outside CI: all three skip, the closing line lists each reason" t_noci
 tap_run "only the listed host capabilities count as one" t_not_a_cap
+tap_run "cmocka 'not ok N # SKIP' with a host-capability reason: a skip, also under CI=true" t_cmocka_cap
+tap_run "cmocka 'not ok N # SKIP' without a reason: a skip outside CI, a failure under CI=true" t_cmocka_bare
 tap_done

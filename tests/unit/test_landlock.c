@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include "lib/landlock.h"
 
 static char dir_rw[64], dir_ro[64];
@@ -139,7 +141,8 @@ test_write_allowed_in_rw_dir(void **state)
 {
 	(void)state;
 	if (landlock_abi() == 0)
-		skip();
+		skip_because("host capability landlock: the kernel has no "
+		             "Landlock");
 	assert_int_equal(in_child(child_write_rw), 0);
 }
 
@@ -148,7 +151,8 @@ test_write_denied_elsewhere(void **state)
 {
 	(void)state;
 	if (landlock_abi() == 0)
-		skip();
+		skip_because("host capability landlock: the kernel has no "
+		             "Landlock");
 	assert_int_equal(in_child(child_write_ro), 2);
 }
 
@@ -157,7 +161,8 @@ test_read_allowed(void **state)
 {
 	(void)state;
 	if (landlock_abi() == 0)
-		skip();
+		skip_because("host capability landlock: the kernel has no "
+		             "Landlock");
 	assert_int_equal(in_child(child_read_etc), 0);
 }
 
@@ -166,7 +171,8 @@ test_exec_only_granted(void **state)
 {
 	(void)state;
 	if (landlock_abi() == 0)
-		skip();
+		skip_because("host capability landlock: the kernel has no "
+		             "Landlock");
 	assert_int_equal(in_child(child_exec_true), 0);
 	assert_int_equal(in_child(child_exec_false), 0);
 }

@@ -30,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include "lib/proc_spawn.h"
 #include "shim/layer_cache.h"
 #include "shim/storage.h"
@@ -418,7 +420,8 @@ test_real_mkfs_erofs(void **state)
 	int fd, built;
 
 	if (access(LAYER_CACHE_MKFS, X_OK) != 0) {
-		skip();
+		skip_because(
+		    "%s not installed (erofs-utils)", LAYER_CACHE_MKFS);
 		return;
 	}
 	strcpy(fx->lc.mkfs, LAYER_CACHE_MKFS);

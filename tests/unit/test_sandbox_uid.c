@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include "lib/sandbox_uid.h"
 
 /* Well above anything a test host hands out. */
@@ -134,7 +136,7 @@ test_allocate(void **state)
 		fclose(f);
 	}
 	if (geteuid() != 0) {
-		skip(); /* holding a foreign uid needs root */
+		skip_because("not root: holding a foreign uid needs root");
 		return;
 	}
 	assert_int_equal(pipe(p), 0);

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include "lib/landlock.h"
 #include "seccomp/seccomp.h"
 #include "shim/shim_landlock.h"
@@ -184,7 +186,7 @@ test_seccomp_mkfs_erofs_runs(void **state)
 
 	(void)state;
 	if (access("/usr/bin/mkfs.erofs", X_OK) != 0)
-		skip();
+		skip_because("/usr/bin/mkfs.erofs not installed (erofs-utils)");
 	snprintf(mkfs_dir, sizeof(mkfs_dir), "%s/qb-mkfs.XXXXXX", tmp);
 	assert_non_null(mkdtemp(mkfs_dir));
 	snprintf(cmd, sizeof(cmd),
@@ -372,7 +374,8 @@ test_landlock_enforced(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	assert_int_equal(system(cmd), 0);
 	if (r == 77)
-		skip();
+		skip_because("host capability landlock: the kernel has no "
+		             "Landlock");
 	assert_int_equal(r, 0);
 }
 

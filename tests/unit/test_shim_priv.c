@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -21,7 +23,7 @@ test_priv_drop(void **state)
 
 	(void)state;
 	if (geteuid() != 0) {
-		skip();
+		skip_because("not root: the drop needs root");
 		return;
 	}
 	/* As root with capabilities, the self-check must refuse. */

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include "shim/storage.h"
 
 struct fx {
@@ -677,7 +679,7 @@ test_scratch_create(void **state)
 	    ">/dev/null 2>&1",
 	    tmpl);
 	if (system(cmd) != 0) {
-		skip(); /* no e2fsprogs */
+		skip_because("/sbin/mkfs.ext4 failed (e2fsprogs installed?)");
 		return;
 	}
 	assert_int_equal(
