@@ -1329,21 +1329,33 @@ delete_answer(
     void *arg, const struct backend_result *res, const struct qb_error *err)
 {
 	struct vmb_del *d = arg;
+	struct vmb *b = d->b;
 	struct vmb_ctr *c;
 	struct vmb_proc *p;
 
-	/* The process is gone from the guest, or the guest is gone. */
-	if ((c = ctr_find(d->b, d->id)) != NULL) {
+	/*
+	 * A guest that is still there and refused keeps the process, so
+	 * containerd may retry. A guest that died with the call pending
+	 * (QEMU killed, e.g. by its cgroup's OOM killer) fails it before
+	 * vmb_vm_dead has run: the process is gone with the VM, so the
+	 * Delete succeeds, or containerd would never get to Shutdown.
+	 */
+	if (err != NULL && err->code != QB_E_NOTFOUND && b->state == VM_READY &&
+	    b->gc != NULL && guest_client_ready(b->gc)) {
+		d->done(d->arg, NULL, err);
+		free(d);
+		return;
+	}
+	if (err != NULL && err->code != QB_E_NOTFOUND)
+		log_info("%s: %s/%s: %s; the VM is gone, so is the process",
+		    __func__, d->id, d->exec_id, err->msg);
+	if ((c = ctr_find(b, d->id)) != NULL) {
 		if (d->exec_id[0] == '\0')
 			ctr_free(c);
 		else if ((p = proc_find(c, d->exec_id)) != NULL)
 			proc_free(p);
 	}
-	if (err != NULL && err->code != QB_E_NOTFOUND &&
-	    d->b->state == VM_READY)
-		d->done(d->arg, NULL, err);
-	else
-		d->done(d->arg, res, NULL);
+	d->done(d->arg, res, NULL);
 	free(d);
 }
 
@@ -1377,6 +1389,7 @@ vmb_delete(void *st, const char *id, const char *exec_id, backend_done_fn done,
 	}
 	req.id = (char *)(uintptr_t)id;
 	req.exec_id = (char *)(uintptr_t)exec_id;
+	log_debug("%s: %s/%s: asking the guest", __func__, id, exec_id);
 	forward(b, FWD_DELETE, id, exec_id, "Delete", &req.base,
 	    &qemubox__guest__v1__delete_response__descriptor, delete_answer, d);
 }

@@ -18,11 +18,13 @@ A=$QB_T-conf-a
 B=$QB_T-conf-b
 C=$QB_T-conf-c
 D=$QB_T-conf-d
+E=$QB_T-conf-e
+F=$QB_T-conf-f
 cleanup() {
 	local id
 	if [ -n "${CTD_SOCK:-}" ]; then
 		for id in $(ctd_ctr containers ls -q 2>/dev/null); do
-			case " $A $B $C $D " in *" $id "*) qb_remove "$id" ;; esac
+			case " $A $B $C $D $E $F " in *" $id "*) qb_remove "$id" ;; esac
 		done
 	fi
 	# a vmmon this suite stopped must not outlive it
@@ -312,32 +314,118 @@ t_crash_cleanup() {
 	[ "$ud" = "$UID_B" ] || fail "D got uid $ud, want the freed $UID_B (lowest free)" || return
 }
 
+# Sandbox $1 ended: its shim (pid $2) and every helper it started
+# (privnet, vmmon, spawner, fsd; pids $3...) are gone, and so are its netns,
+# uid record ($UID_OF), host cgroup ($CG_OF) and, runtime.keep_logs being
+# false, its console log directory.
+sandbox_ended() { # id shim-pid helper-pids...
+	local id=$1 shim=$2 p
+	shift 2
+	gone "$shim" || fail "shim still running after delete" || return
+	for p in "$@"; do
+		[ "$p" = none ] && continue
+		gone "$p" || fail "helper $p still running after delete: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" || return
+	done
+	[ -e "/run/netns/qemubox-$id" ] && fail "netns left" && return
+	[ ! -e "$QB_STATE/uids/$UID_OF" ] || fail "uid record of $id left: $(cat "$QB_STATE/uids/$UID_OF")" || return
+	[ -z "$(cgroup_dirs "$CG_OF")" ] || fail "cgroup of $id left: $(cgroup_dirs "$CG_OF")" || return
+	[ ! -e "$QB_LOGS/$id" ] || fail "log dir $QB_LOGS/$id left: $(ls "$QB_LOGS/$id")" || return
+	return 0
+}
+
+# Task $1 is STOPPED within 30 s and the shim reported its exit as 137.
+exited_137() {
+	local i st
+	for i in $(seq 1 300); do
+		st=$(ctd_ctr task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }')
+		[ "$st" = STOPPED ] && break
+		sleep 0.1
+	done
+	[ "$st" = STOPPED ] || fail "task $1 is '$st' after QEMU died" || return
+	ctd_log | grep "proc=shim" | grep -q "container=$1 id=$1 pid=[0-9]* exit=137" ||
+		fail "no /tasks/exit with 137 for $1"
+}
+
+# Starts sandbox $1 and sets SHIM_OF PRIVNET_OF VMMON_OF QEMU_OF SPAWNER_OF
+# FSD_OF UID_OF CG_OF.
+start_sandbox() {
+	start "$1" || fail "sandbox $1 did not start" || return
+	read -r SHIM_OF PRIVNET_OF VMMON_OF QEMU_OF < <(sandbox_pids "$1")
+	SPAWNER_OF=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-spawner" "$SHIM_OF") || SPAWNER_OF=none
+	FSD_OF=$(pid_by_exe "$QB_PREFIX/libexec/qemubox/qemubox-fsd" "$SHIM_OF") || FSD_OF=none
+	UID_OF=$(uid_of "$VMMON_OF")
+	CG_OF=$(want_cg "$SHIM_OF" "$1")
+	[ "$QEMU_OF" != none ] || fail "no QEMU for $1" || return
+}
+
 # Last: the VM dies under the shim (QEMU SIGKILLed, as after a guest that
 # broke the channel): the confined shim reports the container exited with
 # 137, then still serves Delete and leaves with its helpers, and gives back
 # the sandbox's uid, cgroup and log directory.
 t_vm_dies() {
-	local i st
 	[ -n "$QEMU" ] || { fail "QEMU not found"; return; }
 	kill -KILL "$QEMU"
-	for i in $(seq 1 300); do
-		st=$(ctd_ctr task ls 2>/dev/null | awk -v id="$A" '$1 == id { print $3 }')
-		[ "$st" = STOPPED ] && break
-		sleep 0.1
-	done
-	[ "$st" = STOPPED ] || fail "task is '$st' after QEMU died" || return
-	ctd_log | grep "proc=shim" | grep -q "container=$A id=$A pid=[0-9]* exit=137" ||
-		fail "no /tasks/exit with 137 for $A" || return
+	exited_137 "$A" || return
 	ctd_ctr task delete "$A" >/dev/null 2>&1 || fail "task delete failed after the VM died" || return
 	ctd_ctr containers delete "$A" >/dev/null 2>&1
-	gone "$SHIM" || fail "shim still running after delete" || return
-	gone "$VMMON" && gone "$PRIVNET" || fail "helpers still running after delete" || return
-	[ -e "/run/netns/qemubox-$A" ] && fail "netns left" && return
-	[ ! -e "$QB_STATE/uids/$UID_A" ] || fail "uid record of $A left: $(cat "$QB_STATE/uids/$UID_A")" || return
-	[ -z "$(cgroup_dirs "$CG_A")" ] || fail "cgroup of $A left: $(cgroup_dirs "$CG_A")" || return
-	# runtime.keep_logs is false: the console log goes with the sandbox
-	[ ! -e "$QB_LOGS/$A" ] || fail "log dir $QB_LOGS/$A left: $(ls "$QB_LOGS/$A")" || return
-	return 0
+	UID_OF=$UID_A CG_OF=$CG_A sandbox_ended "$A" "$SHIM" "$PRIVNET" "$VMMON" "$SPAWNER"
+}
+
+# The VM dies while containerd's Delete waits for the guest (QEMU stopped,
+# so the guest cannot answer; then SIGKILLed): the Delete succeeds (the
+# process went with the VM) and the sandbox ends as above. Before, the
+# pending call failed with "closed by the guest" before the shim saw the VM
+# die, Delete failed, every retry got "not found", and nothing ever ended.
+t_vm_dies_in_delete() {
+	local off del rc i
+	start_sandbox "$E" || return
+	ctd_ctr task kill -s SIGKILL "$E" >/dev/null 2>&1 || fail "task kill" || return
+	qb_wait_status "$E" STOPPED 60 || fail "task not STOPPED after SIGKILL" || return
+	off=$(stat -c %s "$CTD_DIR/containerd.log")
+	kill -STOP "$QEMU_OF"
+	ctd_ctr task delete "$E" >"$QB_DIR/del-$E.out" 2>&1 &
+	del=$!
+	# The shim logs (debug) when it forwards the Delete to the guest.
+	for i in $(seq 1 300); do
+		tail -c +"$((off + 1))" "$CTD_DIR/containerd.log" | grep -q -F "vmb_delete: $E/: asking the guest" && break
+		sleep 0.1
+	done
+	[ "$i" -lt 300 ] || { kill -KILL "$QEMU_OF"; wait $del; fail "the Delete never reached the guest"; return; }
+	kill -KILL "$QEMU_OF"
+	wait $del
+	rc=$?
+	[ $rc = 0 ] || fail "task delete failed when the VM died under it: $(cat "$QB_DIR/del-$E.out")" || return
+	ctd_ctr containers delete "$E" >/dev/null 2>&1
+	sandbox_ended "$E" "$SHIM_OF" "$PRIVNET_OF" "$VMMON_OF" "$SPAWNER_OF" "$FSD_OF"
+}
+
+# The sandbox's own host cgroup OOM-kills QEMU (its memory limit lowered
+# to what it uses now + 16 MiB, then the container writes 256 MiB into its
+# tmpfs root): the container exits 137, Delete succeeds, the sandbox ends.
+t_vm_oom() {
+	local d lim use ev ooms exe rc
+	start_sandbox "$F" || return
+	if [ -e /sys/fs/cgroup/memory/cgroup.procs ]; then # v1 controllers (hybrid)
+		d=/sys/fs/cgroup/memory$CG_OF lim=memory.limit_in_bytes use=memory.usage_in_bytes ev=memory.oom_control
+	else
+		d=/sys/fs/cgroup$CG_OF lim=memory.max use=memory.current ev=memory.events
+	fi
+	[ -w "$d/$lim" ] || fail "no $d/$lim" || return
+	echo $(( $(cat "$d/$use") + (16 << 20) )) >"$d/$lim" || fail "cannot lower $d/$lim" || return
+	echo "# $F: QEMU uses $(( $(cat "$d/$use") >> 20 )) MiB, limit now $(( $(cat "$d/$lim") >> 20 )) MiB"
+	timeout 120 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" task exec --exec-id fill "$F" \
+		dd if=/dev/zero of=/fill bs=1M count=256 >"$QB_DIR/fill-$F.out" 2>&1
+	exe=$?
+	ooms=$(awk '$1 == "oom_kill" { print $2 }' "$d/$ev" 2>/dev/null)
+	echo "# exec status $exe, oom_kill ${ooms:-?}: $(tail -1 "$QB_DIR/fill-$F.out")"
+	[ "${ooms:-0}" -ge 1 ] || fail "no OOM kill in $d ($(tr '\n' ' ' <"$d/$ev"))" || return
+	! kill -0 "$QEMU_OF" 2>/dev/null || fail "QEMU survived its cgroup's OOM" || return
+	exited_137 "$F" || return
+	ctd_ctr task delete "$F" >"$QB_DIR/del-$F.out" 2>&1
+	rc=$?
+	[ $rc = 0 ] || fail "task delete failed after the OOM kill: $(cat "$QB_DIR/del-$F.out")" || return
+	ctd_ctr containers delete "$F" >/dev/null 2>&1
+	sandbox_ended "$F" "$SHIM_OF" "$PRIVNET_OF" "$VMMON_OF" "$SPAWNER_OF" "$FSD_OF"
 }
 
 tap_run "shim: uid 0, no capabilities in any set, NoNewPrivs, seccomp filter" t_shim
@@ -354,4 +442,6 @@ tap_run "shim: Landlock applied (or the documented warning)" t_shim_landlock
 tap_run "shim crash: its uid is not handed out while its QEMU lives; qemubox-cleanup keeps it" t_crash
 tap_run "shim crash: once QEMU is gone, qemubox-cleanup frees uid + cgroup; the next sandbox gets the uid" t_crash_cleanup
 tap_run "VM killed: container exits 137, confined shim serves Delete, leaves, frees uid + cgroup" t_vm_dies
+tap_run "VM killed while Delete waits for the guest: Delete succeeds, everything ends" t_vm_dies_in_delete
+tap_run "QEMU OOM-killed by its sandbox cgroup: 137, Delete succeeds, everything ends" t_vm_oom
 tap_done
