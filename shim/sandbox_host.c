@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -12,8 +13,14 @@
 #include "lib/sandbox_cgroup.h"
 #include "lib/sandbox_uid.h"
 
-/* A cgroup whose last process is exiting stays busy for a moment. */
-#define CGROUP_RMDIR_WAIT_MS 2000
+/*
+ * Once vmmon is reaped its QEMU is gone too (PID namespace), but a process
+ * still exiting keeps its cgroup busy and its uid counted for a moment, more
+ * on a loaded host: release retries this long before it leaves the uid to
+ * qemubox-cleanup.
+ */
+#define RELEASE_WAIT_MS 15000
+#define RELEASE_STEP_MS 20
 
 static struct {
 	uint32_t uid;
@@ -133,26 +140,84 @@ sandbox_host_spawned(void)
 	host.nfds = 0;
 }
 
+/*
+ * Remove what is left of the sandbox's cgroups; 1 when something is still
+ * busy (worth another try), 0 when all are gone, -1 on another error.
+ */
+static int
+cgroups_remove(bool *gone)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < host.cg.ndirs; i++) {
+		if (gone[i])
+			continue;
+		if (cg_dir_remove(host.cg.dirs[i], 0) == 0)
+			gone[i] = true;
+		else if (errno == EBUSY)
+			rc = rc == -1 ? -1 : 1;
+		else {
+			log_warn("%s: remove %s", __func__, host.cg.dirs[i]);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static unsigned
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (unsigned)((now.tv_sec - t0->tv_sec) * 1000 +
+	                  (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
 void
 sandbox_host_release(const struct qb_config *cfg)
 {
-	bool left = false;
-	int i;
+	struct timespec step = {0, RELEASE_STEP_MS * 1000 * 1000}, t0;
+	bool gone[CG_MAX_DIRS] = {false};
+	unsigned waited = 0;
+	int cg = 1, u = host.uid != 0 ? 1 : 0, i;
 
 	sandbox_host_spawned();
-	for (i = 0; i < host.cg.ndirs; i++) {
-		if (cg_dir_remove(host.cg.dirs[i], CGROUP_RMDIR_WAIT_MS) ==
-		    -1) {
-			log_warn("%s: remove %s (qemubox-cleanup will)",
-			    __func__, host.cg.dirs[i]);
-			left = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* The uid only once no cgroup of it is left: the record names them. */
+	for (;;) {
+		if (cg == 1)
+			cg = cgroups_remove(gone);
+		if (cg == -1 && u == 1)
+			u = -1;
+		if (cg == 0 && u == 1) {
+			if (sandbox_uid_release(
+			        cfg->paths.state_dir, host.uid, getpid()) == 0)
+				u = 0;
+			else if (errno != EBUSY) {
+				log_warn(
+				    "%s: release uid %u", __func__, host.uid);
+				u = -1;
+			}
 		}
+		waited = ms_since(&t0);
+		if ((cg != 1 && u != 1) || waited >= RELEASE_WAIT_MS)
+			break;
+		nanosleep(&step, NULL);
 	}
+	if (cg == 1)
+		for (i = 0; i < host.cg.ndirs; i++)
+			if (!gone[i])
+				log_warnx("%s: %s still busy after %u ms",
+				    __func__, host.cg.dirs[i], waited);
+	if (u != 0)
+		log_warnx("%s: uid %u and its cgroups kept for "
+		          "qemubox-cleanup",
+		    __func__, host.uid);
+	else if (waited >= RELEASE_STEP_MS)
+		log_info("%s: uid %u and cgroups released after %u ms",
+		    __func__, host.uid, waited);
 	host.cg.ndirs = 0;
-	if (host.uid != 0 && !left &&
-	    sandbox_uid_release(cfg->paths.state_dir, host.uid, getpid()) == -1)
-		log_warn(
-		    "%s: uid %u kept for qemubox-cleanup", __func__, host.uid);
 	host.uid = 0;
 }
 
