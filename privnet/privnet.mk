@@ -4,7 +4,7 @@ PRIVNET_PURE_SRCS := privnet/cni_result.c privnet/cni_config.c \
 	privnet/privnet_validate.c privnet/net_claim.c lib/owner.c
 
 # Every object of qemubox-privnet. It reads the configuration itself.
-PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c privnet/privnet_net.c \
+PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c lib/caps_keep.c privnet/privnet_net.c \
 	privnet/cni_exec.c privnet/netns.c privnet/tap.c privnet/netdb.c \
 	$(PRIVNET_PURE_SRCS) seccomp/privnet.c $(SECCOMP_SRCS_BASE) \
 	$(IMSG_SRCS) $(IMSG_PEER_SRCS) lib/config.c lib/log.c lib/error.c
