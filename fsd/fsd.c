@@ -34,7 +34,7 @@ static size_t nstaged;
 static pid_t children[MAX_CHILDREN];
 static const char *virtiofsd = QB_VIRTIOFSD;
 
-static void fsd_dispatch_shim(struct imsgbuf *);
+static int fsd_dispatch_shim(struct imsgbuf *);
 
 static void
 flush_or_die(struct imsgbuf *ibuf)
@@ -117,6 +117,12 @@ children_running(void)
 	return n;
 }
 
+static void
+children_reap_some(void)
+{
+	children_reap(false);
+}
+
 /* The shim is gone: so is every volume's user. */
 static void
 children_stop(void)
@@ -138,7 +144,7 @@ children_stop(void)
 	children_reap(true);
 }
 
-static void
+static int
 fsd_dispatch_shim(struct imsgbuf *ibuf)
 {
 	struct qb_fs_volume vol;
@@ -155,7 +161,7 @@ fsd_dispatch_shim(struct imsgbuf *ibuf)
 		if ((n = imsg_get(ibuf, &imsg)) == -1)
 			kill_connection("unreadable message", 0);
 		if (n == 0)
-			return;
+			return 0;
 		type = imsg_get_type(&imsg);
 		peerid = imsg_get_id(&imsg);
 		qb_clearerr(&err);
@@ -244,9 +250,7 @@ main(int argc, char *argv[])
 {
 	enum qb_seccomp_mode sc = QB_SECCOMP_ENFORCE;
 	struct imsgbuf ibuf;
-	struct pollfd pfd;
 	int ch, fd = 3, debug = 0;
-	ssize_t n;
 
 	log_init("qemubox-fsd", 0);
 	/* Cut capabilities before reading anything from anyone. */
@@ -277,30 +281,8 @@ main(int argc, char *argv[])
 		fatal("seccomp_apply_fsd");
 
 	imsg_init(&ibuf, fd);
-	log_debug("%s: serving on fd %d", __func__, fd);
-	for (;;) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		/* Wake now and then to reap virtiofsd processes that ended. */
-		if (poll(&pfd, 1, 1000) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		children_reap(false);
-		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
-			continue;
-		if ((n = imsg_read(&ibuf)) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			fatal("imsg_read");
-		}
-		if (n == 0) {
-			log_debug("%s: the shim went away, exiting", __func__);
-			break;
-		}
-		fsd_dispatch_shim(&ibuf);
-	}
+	/* Wake now and then to reap virtiofsd processes that ended. */
+	(void)qb_imsg_serve(&ibuf, fsd_dispatch_shim, 1000, children_reap_some);
 	imsg_clear(&ibuf);
 	children_stop();
 	return 0;

@@ -4,3 +4,5 @@
 IMSG_SRCS := imsg/imsg.c imsg/imsg-buffer.c imsg/qb_imsg.c
 # The bad-peer policy of the helpers (privnet, vmmon); needs lib/log.c.
 IMSG_PEER_SRCS := imsg/qb_imsg_peer.c
+# The main loop of the single-peer helpers (privnet, fsd, spawner).
+IMSG_SERVE_SRCS := imsg/qb_imsg_serve.c

@@ -135,6 +135,16 @@ const struct qb_imsg_shape *qb_imsg_shape_check(const struct qb_imsg_shape *tab,
 void qb_imsg_kill_peer(const char *who, const char *why, uint32_t type,
     void (*undo)(void)) __attribute__((noreturn));
 
+/*
+ * The main loop of a helper that serves one peer (privnet, fsd, spawner):
+ * waits for the socket (and at most tick_ms, when tick is not NULL, so the
+ * helper can reap its children), reads, and calls dispatch for what arrived.
+ * Returns 0 when the peer closed the connection, -1 when dispatch returned
+ * -1; a read error is fatal.
+ */
+int qb_imsg_serve(struct imsgbuf *ibuf, int (*dispatch)(struct imsgbuf *),
+    int tick_ms, void (*tick)(void));
+
 /* Answers request req_type (peerid) with IMSG_ERROR; logs it. 0 / -1. */
 int qb_imsg_compose_error(struct imsgbuf *ibuf, uint32_t peerid,
     uint32_t req_type, int errnum, int code, const char *msg);

@@ -28,7 +28,7 @@
 static struct qb_config cfg;
 static struct netdb *db;
 
-static void privnet_dispatch_shim(struct imsgbuf *);
+static int privnet_dispatch_shim(struct imsgbuf *);
 
 static int
 flush(struct imsgbuf *ibuf)
@@ -94,7 +94,7 @@ kill_connection(const char *why, uint32_t type)
 	qb_imsg_kill_peer("privnet_dispatch_shim", why, type, NULL);
 }
 
-static void
+static int
 privnet_dispatch_shim(struct imsgbuf *ibuf)
 {
 	struct qb_net_setup_req sreq;
@@ -113,7 +113,7 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 		if ((n = imsg_get(ibuf, &imsg)) == -1)
 			kill_connection("unreadable message", 0);
 		if (n == 0)
-			return;
+			return 0;
 		type = imsg_get_type(&imsg);
 		peerid = imsg_get_id(&imsg);
 		qb_clearerr(&err);
@@ -226,9 +226,7 @@ main(int argc, char *argv[])
 {
 	struct imsgbuf ibuf;
 	struct qb_error err = {0};
-	struct pollfd pfd;
 	int ch, fd = 3, debug = 0;
-	ssize_t n;
 	char *end;
 
 	if (argc == 2 &&
@@ -278,26 +276,7 @@ main(int argc, char *argv[])
 		fatal("seccomp_apply_privnet");
 
 	imsg_init(&ibuf, fd);
-	log_debug("%s: serving on fd %d", __func__, fd);
-	for (;;) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		if ((n = imsg_read(&ibuf)) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			fatal("imsg_read");
-		}
-		if (n == 0) {
-			log_debug("%s: the shim went away, exiting", __func__);
-			break;
-		}
-		privnet_dispatch_shim(&ibuf);
-	}
+	(void)qb_imsg_serve(&ibuf, privnet_dispatch_shim, 0, NULL);
 	imsg_clear(&ibuf);
 	netdb_close(db);
 	return 0;

@@ -430,9 +430,7 @@ int
 main(int argc, char *argv[])
 {
 	struct imsgbuf ib;
-	struct pollfd pfd = {MAIN_FD, POLLIN, 0};
 	int c, debug = 0;
-	ssize_t n;
 
 	while ((c = getopt(argc, argv, "dSw:")) != -1) {
 		switch (c) {
@@ -483,21 +481,7 @@ main(int argc, char *argv[])
 	log_debug("%s: ready (builder %s)", __func__, builder_path);
 
 	imsg_init(&ib, MAIN_FD);
-	for (;;) {
-		if (poll(&pfd, 1, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("%s: poll", __func__);
-		}
-		if ((n = imsg_read(&ib)) == -1 && errno == EAGAIN)
-			continue;
-		if (n == 0) {
-			log_debug("%s: the shim is gone", __func__);
-			break;
-		}
-		if (n == -1 || dispatch_shim(&ib) == -1)
-			break;
-	}
+	(void)qb_imsg_serve(&ib, dispatch_shim, 0, NULL);
 	imsg_clear(&ib);
 	return 0;
 usage:

@@ -2,7 +2,7 @@
 # capabilities) and qemubox-layerbuild (one confined EROFS build per layer).
 SPAWNER_VALIDATE_SRCS := spawner/spawn_validate.c
 SPAWNER_SRCS := spawner/spawner.c $(SPAWNER_VALIDATE_SRCS) vmmon/elf_deps.c \
-	seccomp/spawner.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_LANDLOCK) $(IMSG_SRCS) $(LIB_SRCS_BASE)
+	seccomp/spawner.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_LANDLOCK) $(IMSG_SRCS) $(IMSG_SERVE_SRCS) $(LIB_SRCS_BASE)
 LAYERBUILD_SRCS := spawner/layerbuild.c vmmon/elf_deps.c seccomp/spawner.c \
 	$(SECCOMP_SRCS_BASE) $(LIB_SRCS_LANDLOCK) $(LIB_SRCS_BASE)
 
