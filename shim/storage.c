@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -159,8 +160,11 @@ dir_is_empty(const char *path)
 	return empty;
 }
 
+/* path is absolute and exists as what the caller needs: a directory
+ * (want_dir) or an image (regular file or block device). */
 static int
-need_dir(const char *what, const char *path, struct qb_error *err)
+need_path(
+    const char *what, const char *path, bool want_dir, struct qb_error *err)
 {
 	struct stat st;
 
@@ -170,27 +174,25 @@ need_dir(const char *what, const char *path, struct qb_error *err)
 	if (stat(path, &st) == -1)
 		return qb_seterr(err, QB_E_INVALID, "%s %s: %s", what, path,
 		    strerror(errno));
-	if (!S_ISDIR(st.st_mode))
+	if (want_dir && !S_ISDIR(st.st_mode))
 		return qb_seterr(
 		    err, QB_E_INVALID, "%s %s: not a directory", what, path);
+	if (!want_dir && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return qb_seterr(err, QB_E_INVALID,
+		    "%s %s: not an image file or block device", what, path);
 	return 0;
+}
+
+static int
+need_dir(const char *what, const char *path, struct qb_error *err)
+{
+	return need_path(what, path, true, err);
 }
 
 static int
 need_image(const char *what, const char *path, struct qb_error *err)
 {
-	struct stat st;
-
-	if (path[0] != '/')
-		return qb_seterr(err, QB_E_INVALID,
-		    "%s %s: not an absolute path", what, path);
-	if (stat(path, &st) == -1)
-		return qb_seterr(err, QB_E_INVALID, "%s %s: %s", what, path,
-		    strerror(errno));
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return qb_seterr(err, QB_E_INVALID,
-		    "%s %s: not an image file or block device", what, path);
-	return 0;
+	return need_path(what, path, false, err);
 }
 
 static int
