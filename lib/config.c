@@ -145,6 +145,8 @@ static const struct cfg_key runtime_keys[] = {
     K_DUR("boot_timeout", runtime.boot_timeout_ms),
     K_DUR("shutdown_timeout", runtime.shutdown_timeout_ms),
     K_BOOL("keep_logs", runtime.keep_logs),
+    K_UINT("console_log_max_kb", runtime.console_log_max_kb, 4, 262144,
+        "must be between 4 and 262144"),
     {0},
 };
 
@@ -261,6 +263,7 @@ qb_config_defaults(struct qb_config *cfg)
 	cfg->runtime.max_memory_mb = 512;
 	cfg->runtime.boot_timeout_ms = 30000;
 	cfg->runtime.shutdown_timeout_ms = 5000;
+	cfg->runtime.console_log_max_kb = 16384;
 
 	SET_STR(cfg->network.cni_conf_dir, "/etc/cni/net.d");
 	SET_STR(cfg->network.cni_bin_dirs[0], "/opt/cni/bin");

@@ -83,6 +83,8 @@ struct qb_config {
 		uint64_t shutdown_timeout_ms; /* each step of ACPI -> quit ->
 		                                 SIGKILL */
 		bool keep_logs; /* keep <log_dir>/<id> after Delete */
+		/* console.log rotates to console.log.1 at this size */
+		unsigned console_log_max_kb;
 	} runtime;
 	struct {
 		char cni_conf_dir[PATH_MAX];

@@ -24,6 +24,7 @@ SHIM_GUEST_SRCS := shim/guest_client.c $(LIB_SRCS_CHAN) lib/chan_pump.c \
 	$(GUEST_PROTO_SRCS)
 STORAGE_SRCS := shim/storage.c shim/layer_cache.c shim/layer_build.c $(IMSG_SRCS)
 SHIM_VM_SRCS := shim/vm_backend.c shim/transport.c shim/stdio_relay.c \
+	shim/console_log.c \
 	shim/imsg_client.c shim/privnet_client.c shim/vmmon_client.c \
 	shim/fsd_client.c $(IMSG_SRCS) \
 	$(SHIM_GUEST_SRCS) \

@@ -41,6 +41,7 @@
 #include "lib/log.h"
 #include "proto/guest.pb-c.h"
 #include "shim/backend.h"
+#include "shim/console_log.h"
 #include "shim/guest_client.h"
 #include "shim/layer_cache.h"
 #include "shim/hotplug_policy.h"
@@ -781,7 +782,6 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	struct vm_start_params sp;
 	struct storage_plan *plan = &cr->ctr->plan;
 	struct qb_error err = {0};
-	char path[PATH_MAX];
 	char cmdline[64];
 	const char *why;
 	int sv[2] = {-1, -1}, console = -1, kernel = -1, initrd = -1;
@@ -801,16 +801,8 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	if ((kernel = open_share(b, VMB_KERNEL, &err)) == -1 ||
 	    (initrd = open_share(b, VMB_INITRD, &err)) == -1)
 		goto fail;
-	console = path_join(path, sizeof(path), b->log_dir, "console.log") == -1
-	              ? -1
-	              : open(path,
-	                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-	                    0640);
-	if (console == -1) {
-		qb_seterr(
-		    &err, QB_E_INTERNAL, "open %s: %s", path, strerror(errno));
+	if ((console = console_log_open(b->log_dir, &err)) == -1)
 		goto fail;
-	}
 	b->transport = transport_pick(
 	    b->cfg.runtime.transport, transport_vhost_vsock_present, &why);
 	log_info("%s: sandbox %s: guest channel %s (%s)", __func__,
@@ -840,6 +832,8 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	sp.max_cpus =
 	    b->cfg.cpu_hotplug.enabled ? b->cfg.runtime.max_cpus : sp.boot_cpus;
 	sp.memory_mb = b->cfg.runtime.memory_mb;
+	sp.console_max_bytes =
+	    (uint64_t)b->cfg.runtime.console_log_max_kb * 1024;
 	sp.max_memory_mb = b->cfg.memory_hotplug.enabled
 	                       ? b->cfg.runtime.max_memory_mb
 	                       : sp.memory_mb;
@@ -1713,6 +1707,26 @@ vm_exit_evt(void *arg, const struct qb_vmm_exit_evt *ev)
 	vmb_vm_dead(b, why);
 }
 
+/*
+ * vmmon stopped writing console.log at its cap: rotate it, and vmmon goes
+ * on in the emptied file. The sandbox's own guest decides how often this
+ * happens; each time costs one copy of at most the cap.
+ */
+static void
+vm_guest_evt(void *arg, const struct qb_vmm_guest_evt *ev)
+{
+	struct vmb *b = arg;
+
+	if (ev->kind != QB_VMM_GUEST_EVT_CONSOLE_TRUNCATED)
+		return;
+	if (console_log_rotate(b->log_dir) == -1)
+		log_warn("%s: sandbox %s: rotate %s/" CONSOLE_LOG, __func__,
+		    b->sandbox_id, b->log_dir);
+	else
+		log_debug("%s: sandbox %s: " CONSOLE_LOG " rotated", __func__,
+		    b->sandbox_id);
+}
+
 static void
 vm_monitor_lost(void *arg)
 {
@@ -1755,6 +1769,7 @@ vmb_init(const struct backend_env *env, void **state, struct qb_error *err)
 	if (env->vmmon_fd != -1) {
 		b->vm_events.exited = vm_exit_evt;
 		b->vm_events.lost = vm_monitor_lost;
+		b->vm_events.guest_event = vm_guest_evt;
 		b->vm_events.arg = b;
 		b->vm =
 		    vmmon_client_new(env->loop, env->vmmon_fd, &b->vm_events);
@@ -1775,25 +1790,6 @@ fail:
 	return -1;
 }
 
-/*
- * The sandbox's log directory (console.log) goes with the sandbox unless
- * runtime.keep_logs says otherwise: a host running many short sandboxes
- * must not fill its log_dir.
- */
-static void
-log_dir_remove(const struct qb_config *cfg, const char *dir)
-{
-	char path[PATH_MAX];
-
-	if (dir[0] == '\0' || cfg->runtime.keep_logs)
-		return;
-	if (path_join(path, sizeof(path), dir, "console.log") == 0 &&
-	    unlink(path) == -1 && errno != ENOENT)
-		log_warn("%s: %s", __func__, path);
-	if (rmdir(dir) == -1 && errno != ENOENT)
-		log_warn("%s: %s", __func__, dir);
-}
-
 static void
 vmb_fini(void *st)
 {
@@ -1802,7 +1798,7 @@ vmb_fini(void *st)
 
 	if (b == NULL)
 		return;
-	log_dir_remove(&b->cfg, b->log_dir);
+	console_log_remove(b->log_dir, b->cfg.runtime.keep_logs);
 	while ((c = TAILQ_FIRST(&b->ctrs)) != NULL)
 		ctr_free(c);
 	if (b->gc != NULL)
@@ -1866,7 +1862,7 @@ vm_backend_cleanup_orphan(
 		return 0;
 	sandbox_host_reclaim(&cfg, sid);
 	if (path_join(dir, sizeof(dir), cfg.paths.log_dir, sid) == 0)
-		log_dir_remove(&cfg, dir);
+		console_log_remove(dir, cfg.runtime.keep_logs);
 	if (shim_libexec_dir(dir, sizeof(dir)) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "libexec dir: %s", strerror(errno));

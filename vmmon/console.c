@@ -1,9 +1,12 @@
 /*
  * qemubox-vmmon: QEMU's output. The serial console is copied into the
  * console.log fd the shim gave (capped; drained past the cap so a chatty
- * guest never blocks); QEMU's stderr is relayed to ours and its last line
- * kept for the START error.
+ * guest never blocks, and written again once the shim rotated the file);
+ * QEMU's stderr is relayed to ours and its last line kept for the START
+ * error.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +21,10 @@ void
 console_read(void)
 {
 	static const char marker[] =
-	    "\n[qemubox: console.log size cap reached, output dropped]\n";
+	    "\n[qemubox: console.log size cap reached, output dropped until "
+	    "it is rotated]\n";
 	char buf[16384];
+	struct stat st;
 	ssize_t n, w;
 	size_t len, off;
 
@@ -31,9 +36,19 @@ console_read(void)
 		vmmon.vm.con_fd = -1;
 		return;
 	}
-	/* Keep draining past the cap so a chatty guest never blocks. */
-	if (vmmon.vm.log_fd == -1 || vmmon.vm.log_truncated)
+	/*
+	 * Keep draining past the cap so a chatty guest never blocks. The
+	 * shim answers CONSOLE_TRUNCATED by rotating: it copies the file away
+	 * and empties it (we cannot open another file), and we write on.
+	 */
+	if (vmmon.vm.log_fd == -1)
 		return;
+	if (vmmon.vm.log_truncated) {
+		if (fstat(vmmon.vm.log_fd, &st) == -1 || st.st_size != 0)
+			return;
+		vmmon.vm.log_truncated = false;
+		vmmon.vm.log_written = 0;
+	}
 	len = (size_t)n;
 	if (vmmon.vm.log_written + len > vmmon.vm.log_max)
 		len = (size_t)(vmmon.vm.log_max - vmmon.vm.log_written);

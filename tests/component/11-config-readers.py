@@ -35,14 +35,6 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # duration into samples) and by no timer yet.
 PENDING = {}
 
-# Parsed since issue 18 (isolation: one uid, PID namespace and cgroup per
-# sandbox); their readers are on the isolation branch, not yet on main.
-PENDING.update({
-    "security.vmmon_uid_range": "issue 18",
-    "security.cgroup_parent": "issue 18",
-    "runtime.keep_logs": "issue 18",
-})
-
 # qemubox drives QEMU only: runtime.vmm must be "qemu" (docs/CONFIGURATION.md).
 SINGLE_VALUE = {"runtime.vmm": "vmm_names"}
 

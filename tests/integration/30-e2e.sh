@@ -268,6 +268,38 @@ t_three_at_once() {
 	assert_clean ${QB_T}-m1 ${QB_T}-m2 ${QB_T}-m3
 }
 
+# runtime.console_log_max_kb 4: the guest's boot messages alone are larger,
+# so console.log rotates while the VM boots: console.log.1 holds the older
+# part, cut at the cap and ending with vmmon's note, console.log the newest;
+# neither passes the cap. With keep_logs both stay after Delete; without it
+# the sandbox's log directory goes with the sandbox.
+t_console_log() {
+	local d=$QB_LOGS/${QB_T}-con cap=4096 n0 n1 rc
+	QB_RUNTIME_JSON='"console_log_max_kb": 4, "keep_logs": true' qb_write_config
+	qb_run "$IMG" ${QB_T}-con true
+	rc=$?
+	QB_RUNTIME_JSON='"console_log_max_kb": 4' qb_write_config
+	qb_run "$IMG" ${QB_T}-con2 true || rc=$?
+	QB_RUNTIME_JSON= qb_write_config
+	[ "$rc" -eq 0 ] || fail "ctr run failed ($rc)" || return
+	[ -s "$d/console.log.1" ] && [ -s "$d/console.log" ] ||
+		fail "want console.log and console.log.1 in $d: $(ls -l "$d" 2>&1 | tr '\n' ' ')" || return
+	n0=$(stat -c %s "$d/console.log")
+	n1=$(stat -c %s "$d/console.log.1")
+	echo "# console.log $n0 bytes, console.log.1 $n1 bytes (cap $cap + a note)"
+	# The note vmmon adds when it stops at the cap is under 100 bytes.
+	[ "$n0" -le $((cap + 100)) ] && [ "$n1" -le $((cap + 100)) ] || fail "above the cap: $n0, $n1" || return
+	[ "$n1" -ge "$cap" ] || fail "console.log.1 rotated before the cap: $n1 bytes" || return
+	tail -n 1 "$d/console.log.1" | grep -q 'size cap reached' ||
+		fail "console.log.1 does not end with the cap note: $(tail -n 1 "$d/console.log.1")" || return
+	# The kernel's first line went out in an earlier rotation.
+	! grep -q 'Linux version' "$d/console.log" || fail "console.log still holds the start of the boot" || return
+	rm -rf "$d"
+	[ ! -e "$QB_LOGS/${QB_T}-con2" ] ||
+		fail "keep_logs false, log dir left: $(ls "$QB_LOGS/${QB_T}-con2")" || return
+	assert_clean ${QB_T}-con ${QB_T}-con2
+}
+
 t_missing_command() {
 	local out
 	out=$(qb_run "$IMG" ${QB_T}-nocmd /no/such/binary 2>&1) && fail "ran a missing binary" || true
@@ -299,5 +331,6 @@ tap_run "events in order" t_events
 tap_run "task metrics (cgroup v2)" t_metrics
 tap_run "3 containers at once, nothing left" t_three_at_once
 tap_run "missing command: OCI error, nothing left" t_missing_command
+tap_run "console.log rotates at console_log_max_kb, one older generation; removed unless keep_logs" t_console_log
 echo "# integration wall time: $(( $(date +%s) - T0 ))s"
 tap_done

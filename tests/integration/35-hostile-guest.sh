@@ -255,7 +255,8 @@ t_flood_event() {
 	hostile_mode flood-event "$FLOOD_SECS" || return
 	off=$(log_mark)
 	t1=$(date +%s)
-	qb_run "$IMG" "$id" true >"$WORK/fev.out" 2>&1 &
+	# Not --rm: the guest's console.log (its frame count) goes at Delete.
+	ctd_ctr run --runtime "$QB_RUNTIME" "$IMG" "$id" true >"$WORK/fev.out" 2>&1 &
 	local run=$!
 	pid=$(wait_shim "$id" 60) || { kill $run; fail "no shim"; return; }
 	# The flood starts with the task: the baseline is the shim at RUNNING.
@@ -268,15 +269,15 @@ t_flood_event() {
 	t2=$(date +%s)
 	touch "$stop"
 	wait $sampler
+	local log logb ooms unk sent
+	sent=$(sed -n 's/.*flood done: \([0-9]*\) frames.*/\1/p' "$QB_LOGS/$id/console.log" 2>/dev/null)
 	forget "$id"
 	base=$(head -1 "$WORK/rss.fev")
 	max=$(sort -n "$WORK/rss.fev" | tail -1)
-	local log logb ooms unk sent
 	log=$(log_since "$off")
 	logb=$(( $(log_mark) - off ))
 	ooms=$(echo "$log" | grep -c "events_task_event: /tasks/oom container=$id ")
 	unk=$(echo "$log" | grep -c 'exit of unknown process')
-	sent=$(sed -n 's/.*flood done: \([0-9]*\) frames.*/\1/p' "$QB_LOGS/$id/console.log" 2>/dev/null)
 	{
 	echo "# flood-event: status $rc after $((t2 - t1)) s; guest sent ${sent:-?} events in ${FLOOD_SECS} s"
 	echo "#   shim RSS at RUNNING ${base:-?} KiB, max ${max:-?} KiB ($(wc -l <"$WORK/rss.fev") samples)"
@@ -288,6 +289,7 @@ t_flood_event() {
 	[ -n "$base" ] && [ -n "$max" ] || fail "no RSS samples" || return
 	[ "$max" -le $((base + RSS_SLACK_KB)) ] || fail "shim RSS grew from $base to $max KiB during the flood" || return
 	[ "$unk" -ge 1 ] || fail "the shim never saw the forged exits" || return
+	[ -n "$sent" ] || fail "no 'flood done' line in $id's console.log before Delete" || return
 	# Coalesced and rate-limited (shim/guest_client.h GUEST_OOM_*: burst 8,
 	# 2/s; vm_backend logs unknown exits 1, 2, 4, 8...).
 	[ "$ooms" -ge 1 ] && [ "$ooms" -le $((8 + 2 * (t2 - t1) + 2)) ] ||

@@ -9,6 +9,9 @@
 #   tap_done              print the plan line; exit 1 if any test failed
 #   fail MSG              inside a test: report why and return 1 (use `|| return`)
 #
+# TAP_ONLY="t_a t_b" runs only the tests whose FUNC is listed (while working
+# on one test; a suite's later tests may rely on earlier ones).
+#
 # Skips. A reason is either a host capability that cannot exist on some
 # machines (made with tap_host_cap; the kinds are listed in TAP_HOST_CAPS),
 # or anything else: a missing package or tool, an unbuilt file, no root, a
@@ -75,6 +78,7 @@ fail() { echo "# $*" >&2; return 1; }
 
 tap_run() {
 	local name=$1 fn=$2 out t0 t1 rc
+	case " ${TAP_ONLY:-$fn} " in *" $fn "*) ;; *) return 0 ;; esac
 	TAP_N=$((TAP_N + 1))
 	TAP_SKIP_REASON=
 	out=$(mktemp)

@@ -94,3 +94,8 @@ $(BUILD)/test/test_transport: $(call asan_objs,tests/unit/test_transport.c shim/
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_transport
+
+$(BUILD)/test/test_console_log: $(call asan_objs,tests/unit/test_console_log.c shim/console_log.c $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_console_log
