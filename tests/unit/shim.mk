@@ -99,3 +99,8 @@ $(BUILD)/test/test_console_log: $(call asan_objs,tests/unit/test_console_log.c s
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_console_log
+
+$(BUILD)/test/test_sandbox_host: $(call asan_objs,tests/unit/test_sandbox_host.c $(SANDBOX_HOST_SRCS) $(CONFIG_SRCS) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC)
+UNIT_TESTS += $(BUILD)/test/test_sandbox_host
