@@ -28,21 +28,52 @@
 #define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
 #endif
 
-static int
-read_serial(const char *name, char *buf, size_t len)
+/* sysfs file path into buf (NUL-terminated); bytes read or -1. */
+static ssize_t
+read_sysfs(const char *path, char *buf, size_t len)
 {
-	char path[PATH_MAX];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n < 0)
 		return -1;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * A disk's serial: virtio-blk has /sys/block/X/serial; a SCSI disk (a pod's
+ * hot-added LUN) has it in VPD page 0x80, after a 4-byte header.
+ */
+static int
+read_serial(const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX], raw[128];
+	ssize_t n;
+	size_t i, plen;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
+	if ((n = read_sysfs(path, buf, len)) == -1) {
+		snprintf(
+		    path, sizeof(path), "/sys/block/%s/device/vpd_pg80", name);
+		if ((n = read_sysfs(path, raw, sizeof(raw))) < 4)
+			return -1;
+		plen = ((size_t)(unsigned char)raw[2] << 8) |
+		       (unsigned char)raw[3];
+		if (plen > (size_t)n - 4)
+			plen = (size_t)n - 4;
+		if (plen >= len)
+			plen = len - 1;
+		for (i = 0; i < plen; i++)
+			buf[i] = raw[4 + i];
+		n = (ssize_t)plen;
+	}
+	while (n > 0 &&
+	       (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\0'))
 		n--;
 	buf[n] = '\0';
 	return 0;

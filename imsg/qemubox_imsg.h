@@ -65,8 +65,13 @@ enum qb_imsg_type {
 	IMSG_VMM_MEM_DEL_REQ = 217,   /* empty (last DIMM) -> MEM_RES */
 	IMSG_VMM_MEM_QUERY_REQ = 218, /* empty -> MEM_RES */
 	IMSG_VMM_MEM_RES = 219,       /* qb_vmm_mem_res */
-	IMSG_VMM_EXIT_EVT = 240,      /* qb_vmm_exit_evt, once per VM */
-	IMSG_VMM_GUEST_EVT = 241,     /* qb_vmm_guest_evt (informational) */
+	/* Pods: a later container's disks hot-added as SCSI LUNs. */
+	IMSG_VMM_DISK_ADD_REQ =
+	    220, /* qb_vmm_disk_add_req + the fd -> DISK_RES */
+	IMSG_VMM_DISK_DEL_REQ = 221, /* qb_vmm_disk_del_req -> DISK_RES */
+	IMSG_VMM_DISK_RES = 222,     /* qb_vmm_disk_res */
+	IMSG_VMM_EXIT_EVT = 240,     /* qb_vmm_exit_evt, once per VM */
+	IMSG_VMM_GUEST_EVT = 241,    /* qb_vmm_guest_evt (informational) */
 	IMSG_VMM_LAST = 299,
 
 	/*
@@ -301,7 +306,7 @@ struct qb_vmm_start_req {
 	uint32_t has_fs; /* a QB_VMM_FD_VHOST_USER_FS fd was staged: guest RAM
 	                    becomes a shared memfd, a vhost-user-fs device
 	                    with tag QB_VMM_FS_TAG */
-	uint32_t pad2;
+	uint32_t hotplug_disks; /* 1: a virtio-scsi controller for DISK_ADD */
 };
 #define QB_VMM_FS_TAG "qemubox-fs"
 
@@ -334,6 +339,30 @@ struct qb_vmm_mem_add_req {
 struct qb_vmm_mem_res {
 	uint64_t base_bytes;    /* query-memory-size-summary base-memory */
 	uint64_t plugged_bytes; /* plugged-memory */
+	char dev_id[QB_VMM_DEVID_MAX];
+};
+
+/*
+ * Hot-added disks are scsi-hd LUNs on the VM's virtio-scsi controller
+ * (START with hotplug_disks = 1); the shim picks a free LUN and names the
+ * disk by its serial, which the guest looks for (VPD page 0x80).
+ */
+#define QB_VMM_MAX_LUNS 64
+
+struct qb_vmm_disk_add_req {
+	uint32_t lun; /* < QB_VMM_MAX_LUNS, not in use */
+	uint32_t pad;
+	struct qb_vmm_disk disk; /* the fd is O_RDONLY iff disk.readonly */
+};
+
+struct qb_vmm_disk_del_req {
+	uint32_t lun; /* a LUN that DISK_ADD filled */
+	uint32_t pad;
+};
+
+struct qb_vmm_disk_res {
+	uint32_t lun;
+	uint32_t pad;
 	char dev_id[QB_VMM_DEVID_MAX];
 };
 

@@ -318,22 +318,23 @@ imsg_client_answer(struct imsg_client *c, struct imsg *imsg)
 	return 0;
 }
 
-/* Queue one staged message: a duplicate of its fd, owned by imsg. */
+/* Queue one message with a duplicate of fd (-1: none), owned by imsg. */
 static int
-send_staged(struct imsg_client *c, uint32_t type, uint32_t peerid,
-    const struct imsg_client_staged *s)
+send_msg(struct imsg_client *c, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
 {
 	int dfd = -1;
 
-	if (s->fd >= 0 && (dfd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3)) == -1)
+	if (fd >= 0 && (dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		return -1;
 	/* imsg_compose owns dfd from here, sent or not. */
-	return imsg_compose(&c->ibuf, type, peerid, 0, dfd, s->data, s->len);
+	return imsg_compose(&c->ibuf, type, peerid, 0, dfd, data, len);
 }
 
-int
-imsg_client_request(struct imsg_client *c, uint32_t type, const void *req,
-    size_t len, const struct imsg_client_staged *staged, size_t n_staged,
+/* imsg_client_request with the request's own fd (-1: none). */
+static int
+submit(struct imsg_client *c, uint32_t type, const void *req, size_t len,
+    int req_fd, const struct imsg_client_staged *staged, size_t n_staged,
     imsg_client_done_fn done, void *arg, struct qb_error *err)
 {
 	const struct imsg_client_rpc *rpc;
@@ -341,9 +342,11 @@ imsg_client_request(struct imsg_client *c, uint32_t type, const void *req,
 	size_t i;
 
 	if ((rpc = rpc_find(c, type)) == NULL || rpc->req_len != len ||
-	    (n_staged > 0 && rpc->staged_type == 0))
+	    (n_staged > 0 && rpc->staged_type == 0) ||
+	    rpc->req_fd != (req_fd >= 0))
 		return qb_seterr(err, QB_E_INTERNAL,
-		    "%s: bad request %u (%zu bytes)", c->peer.name, type, len);
+		    "%s: bad request %u (%zu bytes, fd %s)", c->peer.name,
+		    type, len, req_fd >= 0 ? "yes" : "no");
 	if (c->dead)
 		return qb_seterr(
 		    err, QB_E_UNAVAILABLE, "%s is not running", c->peer.name);
@@ -355,16 +358,16 @@ imsg_client_request(struct imsg_client *c, uint32_t type, const void *req,
 	p->done = done;
 	p->arg = arg;
 	for (i = 0; i < n_staged; i++) {
-		if (send_staged(c, rpc->staged_type, p->peerid, &staged[i]) ==
-		    -1)
+		if (send_msg(c, rpc->staged_type, p->peerid, staged[i].fd,
+		        staged[i].data, staged[i].len) == -1)
 			goto lost;
 	}
-	if (imsg_compose(&c->ibuf, type, p->peerid, 0, -1, req, len) == -1) {
+	if (send_msg(c, type, p->peerid, req_fd, req, len) == -1) {
 		if (n_staged > 0)
 			goto lost;
 		free(p);
-		return qb_seterr(err, QB_E_INTERNAL, "%s: imsg_compose: %s",
-		    c->peer.name, strerror(errno));
+		return qb_seterr(err, QB_E_INTERNAL, "%s: request %u: %s",
+		    c->peer.name, type, strerror(errno));
 	}
 	TAILQ_INSERT_TAIL(&c->pending, p, entry);
 	if (c->loop != NULL)
@@ -382,6 +385,26 @@ lost:
 	free(p);
 	imsg_client_lost(c, "could not queue a request");
 	return -1;
+}
+
+int
+imsg_client_request(struct imsg_client *c, uint32_t type, const void *req,
+    size_t len, const struct imsg_client_staged *staged, size_t n_staged,
+    imsg_client_done_fn done, void *arg, struct qb_error *err)
+{
+	return submit(
+	    c, type, req, len, -1, staged, n_staged, done, arg, err);
+}
+
+int
+imsg_client_request_fd(struct imsg_client *c, uint32_t type,
+    const void *req, size_t len, int req_fd, imsg_client_done_fn done,
+    void *arg, struct qb_error *err)
+{
+	if (req_fd < 0)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "%s: request %u without its fd", c->peer.name, type);
+	return submit(c, type, req, len, req_fd, NULL, 0, done, arg, err);
 }
 
 struct waiter {
@@ -455,9 +478,10 @@ wait_ms(uint64_t limit, uint64_t deadline)
 	return (int)((deadline - now) / NS_PER_MS) + 1;
 }
 
-int
-imsg_client_call(struct imsg_client *c, uint32_t type, const void *req,
-    size_t len, const struct imsg_client_staged *staged, size_t n_staged,
+/* imsg_client_call with the request's own fd (-1: none). */
+static int
+call(struct imsg_client *c, uint32_t type, const void *req, size_t len,
+    int req_fd, const struct imsg_client_staged *staged, size_t n_staged,
     void *res, size_t res_len, int *fd, struct qb_error *err)
 {
 	struct waiter w = {.res = res, .res_len = res_len, .fd = -1};
@@ -471,8 +495,8 @@ imsg_client_call(struct imsg_client *c, uint32_t type, const void *req,
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "%s: request %u: reply buffer of %zu bytes", c->peer.name,
 		    type, res_len);
-	if (imsg_client_request(
-	        c, type, req, len, staged, n_staged, wait_done, &w, err) == -1)
+	if (submit(c, type, req, len, req_fd, staged, n_staged, wait_done, &w,
+	        err) == -1)
 		return -1;
 	while (!w.done) {
 		if (limit > 0 && evloop_now_ns() >= deadline) {
@@ -498,4 +522,24 @@ imsg_client_call(struct imsg_client *c, uint32_t type, const void *req,
 	else if (w.fd != -1)
 		close(w.fd);
 	return 0;
+}
+
+int
+imsg_client_call(struct imsg_client *c, uint32_t type, const void *req,
+    size_t len, const struct imsg_client_staged *staged, size_t n_staged,
+    void *res, size_t res_len, int *fd, struct qb_error *err)
+{
+	return call(
+	    c, type, req, len, -1, staged, n_staged, res, res_len, fd, err);
+}
+
+int
+imsg_client_call_fd(struct imsg_client *c, uint32_t type, const void *req,
+    size_t len, int req_fd, void *res, size_t res_len, struct qb_error *err)
+{
+	if (req_fd < 0)
+		return qb_seterr(err, QB_E_INTERNAL,
+		    "%s: request %u without its fd", c->peer.name, type);
+	return call(c, type, req, len, req_fd, NULL, 0, res, res_len, NULL,
+	    err);
 }

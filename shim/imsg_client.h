@@ -2,8 +2,8 @@
  * The shim's one imsg client core, under the typed stubs of each helper
  * (shim/privnet_client.c, shim/vmmon_client.c; OpenSSH monitor_wrap style).
  * A peer is described once, by a table: each request type with its exact
- * payload size, the reply type that answers it, the reply's exact size and
- * whether the reply carries an fd. The core keeps the pending list, checks
+ * payload size and whether it carries an fd, the reply type that answers
+ * it, the reply's exact size and whether the reply carries an fd. The core keeps the pending list, checks
  * every answer against that table, decodes IMSG_ERROR (imsg/qb_imsg.c) and
  * fails everything pending when the connection dies.
  *
@@ -36,6 +36,7 @@ struct imsg_client;
 struct imsg_client_rpc {
 	uint32_t req_type;
 	size_t req_len; /* exact request payload size */
+	bool req_fd;    /* the request carries exactly one fd (else none) */
 	uint32_t res_type;
 	size_t res_len; /* exact reply payload size, 0 = empty */
 	bool res_fd;    /* the reply carries exactly one fd (else none) */
@@ -122,6 +123,15 @@ int imsg_client_request(struct imsg_client *c, uint32_t type, const void *req,
 int imsg_client_call(struct imsg_client *c, uint32_t type, const void *req,
     size_t len, const struct imsg_client_staged *staged, size_t n_staged,
     void *res, size_t res_len, int *fd, struct qb_error *err);
+/*
+ * The two above for a request whose table entry says req_fd: req_fd is the
+ * caller's, the message carries a duplicate (vmmon's DISK_ADD).
+ */
+int imsg_client_request_fd(struct imsg_client *c, uint32_t type,
+    const void *req, size_t len, int req_fd, imsg_client_done_fn done,
+    void *arg, struct qb_error *err);
+int imsg_client_call_fd(struct imsg_client *c, uint32_t type, const void *req,
+    size_t len, int req_fd, void *res, size_t res_len, struct qb_error *err);
 
 /*
  * For the dispatcher: match an answer (a reply or IMSG_ERROR) to its

@@ -72,7 +72,12 @@ storage_guest_create_fill(const struct storage_plan *plan,
 	/* QEMU's vhost-user-fs device carries this tag (vmmon). */
 	req->volumes_tag = plan->n_volumes > 0 ? QB_VMM_FS_TAG : "";
 	if (plan->upper_kind == STORAGE_UPPER_SCRATCH) {
-		req->scratch_serial = STORAGE_SCRATCH_SERIAL;
+		/* Last disk; its serial may carry a pod prefix. */
+		req->scratch_serial =
+		    plan->n_disks > 0
+		        ? (char *)(uintptr_t)plan->disks[plan->n_disks - 1]
+		              .serial
+		        : STORAGE_SCRATCH_SERIAL;
 		req->tmpfs_size_mb = 0;
 	} else {
 		req->scratch_serial = "";

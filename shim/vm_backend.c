@@ -85,6 +85,10 @@ struct vmb_ctr {
 	char bundle[PATH_MAX];
 	struct storage_plan plan;
 	TAILQ_HEAD(, vmb_proc) procs;
+	/* A pod's later container: its disks are hot-added SCSI LUNs. */
+	bool later;
+	uint32_t luns[QB_VMM_MAX_LUNS];
+	size_t n_luns;
 };
 
 /* The first Create, in flight: what to undo if a step fails. */
@@ -101,6 +105,7 @@ struct vmb_create {
 	struct timespec t0;
 	uint64_t t_net, t_disks, t_vm, t_ready, t_guest;
 	struct ev_timer *vsock_retry; /* vsock: waiting for the listener */
+	size_t next_disk; /* later container: the next disk to hot-add */
 };
 
 struct vmb {
@@ -130,6 +135,9 @@ struct vmb {
 
 	struct vmb_create *creating;
 	TAILQ_HEAD(, vmb_ctr) ctrs;
+	bool pod;                       /* CRI sandbox: VM has a SCSI bus */
+	bool lun_used[QB_VMM_MAX_LUNS]; /* LUNs of later containers */
+	unsigned later_seq;             /* names later containers' disks */
 
 	backend_done_fn shutdown_done;
 	void *shutdown_arg;
@@ -238,10 +246,50 @@ proc_free(struct vmb_proc *p)
 }
 
 static void
+lun_removed(void *arg, const void *res, size_t len, const struct qb_error *err)
+{
+	struct vmb *b = arg;
+	const struct qb_vmm_disk_res *r = res;
+
+	if (res == NULL || len != sizeof(*r)) {
+		log_warnx("%s: disk removal: %s", __func__,
+		    err != NULL ? err->msg : "bad answer");
+		return;
+	}
+	if (r->lun < QB_VMM_MAX_LUNS)
+		b->lun_used[r->lun] = false;
+}
+
+/*
+ * A later container's disks leave the VM (device_del, blockdev-del,
+ * remove-fd in vmmon); its LUNs are free again once vmmon says so. The
+ * guest unmounted them when it deleted the container.
+ */
+static void
+ctr_remove_disks(struct vmb_ctr *c)
+{
+	struct vmb *b = c->b;
+	struct qb_vmm_disk_del_req q;
+	struct qb_error err;
+	size_t i;
+
+	for (i = 0; i < c->n_luns; i++) {
+		memset(&q, 0, sizeof(q));
+		q.lun = c->luns[i];
+		if (b->vm == NULL || b->qemu_pid <= 0 ||
+		    vmmon_request_async(b->vm, IMSG_VMM_DISK_DEL_REQ, &q,
+		        sizeof(q), lun_removed, b, &err) == -1)
+			b->lun_used[q.lun] = false;
+	}
+	c->n_luns = 0;
+}
+
+static void
 ctr_free(struct vmb_ctr *c)
 {
 	struct vmb_proc *p;
 
+	ctr_remove_disks(c);
 	while ((p = TAILQ_FIRST(&c->procs)) != NULL)
 		proc_free(p);
 	storage_plan_free(&c->plan);
@@ -639,6 +687,13 @@ create_fail(struct vmb_create *cr, const struct qb_error *err)
 	struct qb_error e2;
 
 	log_warnx("%s: create %s: %s", __func__, cr->ctr->id, err->msg);
+	if (cr->ctr->later) {
+		/* The VM and the pod's other containers stay. */
+		cr->done(cr->arg, NULL, err);
+		ctr_free(cr->ctr);
+		create_free(cr);
+		return;
+	}
 	guest_drop(b);
 	if (b->vm != NULL && b->qemu_pid > 0)
 		vm_shutdown(b, NULL);
@@ -867,6 +922,7 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	                                           : "",
 	    b->cfg.runtime.debug ? "qemubox.debug=1" : "");
 	sp.cmdline = cmdline;
+	sp.hotplug_disks = b->pod;
 	b->state = VM_BOOTING;
 	/* The stub sends duplicates: our fds stay ours to close. */
 	if (vmmon_vm_start_async(b->vm, &sp, vm_started, cr, &err) == -1) {
@@ -920,6 +976,68 @@ net_ready(void *arg, const struct qb_net_result *res, int tap_fd,
 	create_vm(cr, tap_fd);
 }
 
+static void later_add_disk(struct vmb_create *cr);
+
+static void
+later_disk_added(
+    void *arg, const void *resp, size_t len, const struct qb_error *err)
+{
+	struct vmb_create *cr = arg;
+	const struct qb_vmm_disk_res *r = resp;
+
+	if (r == NULL || len != sizeof(*r)) {
+		if (cr->ctr->n_luns < QB_VMM_MAX_LUNS)
+			cr->b->lun_used[cr->ctr->luns[cr->ctr->n_luns]] = false;
+		create_fail(cr, err);
+		return;
+	}
+	cr->ctr->n_luns++;
+	cr->next_disk++;
+	later_add_disk(cr);
+}
+
+/* The next disk of a later container into the running VM, then Create. */
+static void
+later_add_disk(struct vmb_create *cr)
+{
+	struct vmb *b = cr->b;
+	struct storage_disk *d;
+	struct vm_disk_param dp;
+	struct qb_error err = {0};
+	uint32_t lun;
+
+	if (cr->next_disk == cr->ctr->plan.n_disks) {
+		cr->t_vm = cr->t_ready = ms_since(&cr->t0);
+		create_guest_container(cr);
+		return;
+	}
+	if (b->state != VM_READY || b->vm == NULL) {
+		create_failf(
+		    cr, QB_E_PRECONDITION, "the sandbox VM is not running");
+		return;
+	}
+	for (lun = 0; lun < QB_VMM_MAX_LUNS && b->lun_used[lun]; lun++)
+		;
+	if (lun == QB_VMM_MAX_LUNS) {
+		create_failf(cr, QB_E_EXHAUSTED,
+		    "container %s: all %d disk slots of the pod's VM are in "
+		    "use",
+		    cr->ctr->id, QB_VMM_MAX_LUNS);
+		return;
+	}
+	d = &cr->ctr->plan.disks[cr->next_disk];
+	dp.fd = d->fd;
+	dp.readonly = d->role != STORAGE_DISK_SCRATCH;
+	dp.serial = d->serial;
+	b->lun_used[lun] = true;
+	cr->ctr->luns[cr->ctr->n_luns] = lun;
+	if (vmmon_disk_add_async(b->vm, lun, &dp, later_disk_added, cr, &err) ==
+	    -1) {
+		b->lun_used[lun] = false;
+		create_fail(cr, &err);
+	}
+}
+
 static void
 disks_ready(struct storage_plan *plan, const struct qb_error *err, void *arg)
 {
@@ -934,6 +1052,10 @@ disks_ready(struct storage_plan *plan, const struct qb_error *err, void *arg)
 		return;
 	}
 	cr->t_disks = ms_since(&cr->t0);
+	if (cr->ctr->later) {
+		later_add_disk(cr);
+		return;
+	}
 	if (b->pn == NULL) {
 		create_failf(cr, QB_E_PRECONDITION,
 		    "network helper "
@@ -991,7 +1113,7 @@ create_guest_network(struct vmb_create *cr)
 	uint32_t n;
 
 	qemubox__guest__v1__configure_network_request__init(&req);
-	if (!b->net_up) {
+	if (!b->net_up || cr->ctr->later) {
 		create_guest_container(cr);
 		return;
 	}
@@ -1136,6 +1258,19 @@ spec_sandbox_id(struct json_object *spec, const char *id, char *out, size_t len)
 	snprintf(out, len, "%s", id);
 }
 
+/* The CRI sandbox (pause) container: its VM will take later containers. */
+static bool
+spec_is_cri_sandbox(struct json_object *spec)
+{
+	struct json_object *ann, *v;
+
+	return json_object_object_get_ex(spec, "annotations", &ann) &&
+	       json_object_object_get_ex(
+	           ann, "io.kubernetes.cri.container-type", &v) &&
+	       json_object_is_type(v, json_type_string) &&
+	       strcmp(json_object_get_string(v), "sandbox") == 0;
+}
+
 /* linux.namespaces[type=network].path: a netns CRI already wired. */
 static int
 spec_netns(
@@ -1165,97 +1300,22 @@ spec_netns(
 	return 0;
 }
 
+/*
+ * The container's storage plan, then its disks (async). A later container's
+ * disk serials get a per-container prefix: the VM already has disks named
+ * like its own.
+ */
 static void
-vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
-    void *arg)
+create_storage(struct vmb_create *cr, const struct backend_create_req *req)
 {
-	struct vmb *b = st;
-	struct vmb_create *cr;
-	struct vmb_ctr *c;
+	struct vmb *b = cr->b;
+	struct vmb_ctr *c = cr->ctr;
 	struct storage_mount *mounts = NULL;
 	struct storage_opts so = {0};
 	struct qb_error err = {0};
-	char path[PATH_MAX], sid[QB_ID_MAX], scratch[PATH_MAX];
+	char scratch[PATH_MAX], serial[STORAGE_SERIAL_LEN + 1];
 	size_t i;
-
-	if (ctr_find(b, req->id) != NULL) {
-		done_err(done, arg, QB_E_EXISTS, "container %s already exists",
-		    req->id);
-		return;
-	}
-	if (req->checkpoint != NULL && req->checkpoint[0] != '\0') {
-		done_err(done, arg, QB_E_UNIMPLEMENTED,
-		    "checkpoint/restore is not supported by qemubox");
-		return;
-	}
-	if (b->state != VM_NONE || b->creating != NULL) {
-		/*
-		 * A second container in the same VM needs its layer disks
-		 * hot-plugged, which microvm cannot do.
-		 */
-		done_err(done, arg, QB_E_UNIMPLEMENTED,
-		    "container %s: more "
-		    "than one container per sandbox VM is not supported yet "
-		    "(sandbox %s)",
-		    req->id, b->sandbox_id);
-		return;
-	}
-	if (b->vm == NULL) {
-		done_err(done, arg, QB_E_PRECONDITION,
-		    "VM monitor qemubox-vmmon is not running");
-		return;
-	}
-	if ((cr = calloc(1, sizeof(*cr))) == NULL ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		free(cr);
-		done_err(done, arg, QB_E_INTERNAL, "out of memory");
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &cr->t0);
-	c->b = b;
-	snprintf(c->id, sizeof(c->id), "%s", req->id);
-	snprintf(c->bundle, sizeof(c->bundle), "%s", req->bundle);
-	TAILQ_INIT(&c->procs);
-	TAILQ_INSERT_TAIL(&b->ctrs, c, entry);
-	cr->b = b;
-	cr->ctr = c;
-	cr->req = req;
-	cr->done = done;
-	cr->arg = arg;
-	b->creating = cr;
-	if (proc_new(c, "") == NULL) {
-		create_failf(cr, QB_E_INTERNAL, "out of memory");
-		return;
-	}
-
-	snprintf(path, sizeof(path), "%s/config.json", req->bundle);
-	if ((cr->spec = json_object_from_file(path)) == NULL) {
-		create_failf(cr, QB_E_INVALID, "read OCI spec %s: %s", path,
-		    json_util_get_last_err());
-		return;
-	}
-	spec_sandbox_id(cr->spec, req->id, sid, sizeof(sid));
-	snprintf(b->sandbox_id, sizeof(b->sandbox_id), "%s", sid);
-	if (spec_netns(cr->spec, cr->netns, sizeof(cr->netns), &err) == -1) {
-		create_fail(cr, &err);
-		return;
-	}
-	if (path_join(b->log_dir, sizeof(b->log_dir), b->cfg.paths.log_dir,
-	        req->id) == -1) {
-		create_failf(
-		    cr, QB_E_INVALID, "log dir for %s: path too long", req->id);
-		return;
-	}
-	if (mkdir(b->cfg.paths.log_dir, 0750) == -1 && errno != EEXIST) {
-		create_failf(cr, QB_E_INTERNAL, "mkdir %s: %s",
-		    b->cfg.paths.log_dir, strerror(errno));
-		return;
-	}
-	if (mkdir(b->log_dir, 0750) == -1 && errno != EEXIST) {
-		create_failf(cr, QB_E_INTERNAL, "mkdir %s: %s", b->log_dir,
-		    strerror(errno));
-		return;
-	}
+	int n;
 
 	so.scratch_bytes = b->cfg.storage.scratch_size_mb << 20;
 	if (so.scratch_bytes > 0 &&
@@ -1287,10 +1347,132 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 		return;
 	}
 	free(mounts);
+	if (c->later) {
+		b->later_seq++;
+		for (i = 0; i < c->plan.n_disks; i++) {
+			n = snprintf(serial, sizeof(serial), "p%u-%s",
+			    b->later_seq, c->plan.disks[i].serial);
+			if (n < 0 || (size_t)n >= sizeof(serial)) {
+				create_failf(cr, QB_E_INTERNAL,
+				    "disk serial %s: too long with its prefix",
+				    c->plan.disks[i].serial);
+				return;
+			}
+			memcpy(c->plan.disks[i].serial, serial, sizeof(serial));
+		}
+	}
 	cr->prep = storage_plan_prepare_async(
 	    &c->plan, &b->lc, b->env.loop, disks_ready, cr, &err);
 	if (cr->prep == NULL)
 		create_fail(cr, &err);
+}
+
+static void
+vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
+    void *arg)
+{
+	struct vmb *b = st;
+	struct vmb_create *cr;
+	struct vmb_ctr *c;
+	struct qb_error err = {0};
+	char path[PATH_MAX], sid[QB_ID_MAX];
+
+	if (ctr_find(b, req->id) != NULL) {
+		done_err(done, arg, QB_E_EXISTS, "container %s already exists",
+		    req->id);
+		return;
+	}
+	if (req->checkpoint != NULL && req->checkpoint[0] != '\0') {
+		done_err(done, arg, QB_E_UNIMPLEMENTED,
+		    "checkpoint/restore is not supported by qemubox");
+		return;
+	}
+	if (b->creating != NULL) {
+		done_err(done, arg, QB_E_UNAVAILABLE,
+		    "container %s: another container of sandbox %s is being "
+		    "created; retry",
+		    req->id, b->sandbox_id);
+		return;
+	}
+	if (b->state != VM_NONE && (b->state != VM_READY || !b->pod)) {
+		done_err(done, arg, QB_E_PRECONDITION,
+		    "container %s: sandbox %s %s", req->id, b->sandbox_id,
+		    b->state != VM_READY
+		        ? "VM is not running"
+		        : "is not a CRI pod (one container per VM)");
+		return;
+	}
+	if (b->vm == NULL) {
+		done_err(done, arg, QB_E_PRECONDITION,
+		    "VM monitor qemubox-vmmon is not running");
+		return;
+	}
+	if ((cr = calloc(1, sizeof(*cr))) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		free(cr);
+		done_err(done, arg, QB_E_INTERNAL, "out of memory");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &cr->t0);
+	c->b = b;
+	c->later = b->state == VM_READY;
+	snprintf(c->id, sizeof(c->id), "%s", req->id);
+	snprintf(c->bundle, sizeof(c->bundle), "%s", req->bundle);
+	TAILQ_INIT(&c->procs);
+	TAILQ_INSERT_TAIL(&b->ctrs, c, entry);
+	cr->b = b;
+	cr->ctr = c;
+	cr->req = req;
+	cr->done = done;
+	cr->arg = arg;
+	b->creating = cr;
+	if (proc_new(c, "") == NULL) {
+		create_failf(cr, QB_E_INTERNAL, "out of memory");
+		return;
+	}
+
+	snprintf(path, sizeof(path), "%s/config.json", req->bundle);
+	if ((cr->spec = json_object_from_file(path)) == NULL) {
+		create_failf(cr, QB_E_INVALID, "read OCI spec %s: %s", path,
+		    json_util_get_last_err());
+		return;
+	}
+	spec_sandbox_id(cr->spec, req->id, sid, sizeof(sid));
+	if (c->later) {
+		if (strcmp(sid, b->sandbox_id) != 0) {
+			create_failf(cr, QB_E_INVALID,
+			    "container %s belongs to sandbox %s, this VM is "
+			    "sandbox %s",
+			    req->id, sid, b->sandbox_id);
+			return;
+		}
+		create_storage(cr, req);
+		return;
+	}
+	snprintf(b->sandbox_id, sizeof(b->sandbox_id), "%s", sid);
+	b->pod = spec_is_cri_sandbox(cr->spec);
+	if (spec_netns(cr->spec, cr->netns, sizeof(cr->netns), &err) == -1) {
+		create_fail(cr, &err);
+		return;
+	}
+	if (path_join(b->log_dir, sizeof(b->log_dir), b->cfg.paths.log_dir,
+	        req->id) == -1) {
+		create_failf(
+		    cr, QB_E_INVALID, "log dir for %s: path too long", req->id);
+		return;
+	}
+	if (mkdir(b->cfg.paths.log_dir, 0750) == -1 && errno != EEXIST) {
+		create_failf(cr, QB_E_INTERNAL, "mkdir %s: %s",
+		    b->cfg.paths.log_dir, strerror(errno));
+		return;
+	}
+	if (mkdir(b->log_dir, 0750) == -1 && errno != EEXIST) {
+		create_failf(cr, QB_E_INTERNAL, "mkdir %s: %s", b->log_dir,
+		    strerror(errno));
+		return;
+	}
+
+	create_storage(cr, req);
 }
 
 /* ---- the other operations: forwarded to the guest ------------------- */

@@ -17,7 +17,10 @@
 /* Bound on a blocking call; vmmon bounds each of its own steps. */
 #define BLOCKING_TIMEOUT_MS (180ull * 1000)
 
-/* FD_REQs are staged under the START's peerid before it. */
+/*
+ * FD_REQs are staged under the START's peerid before it; DISK_ADD carries
+ * its disk's fd itself.
+ */
 static const struct imsg_client_rpc vmmon_rpcs[] = {
     {.req_type = IMSG_VMM_START_REQ,
         .req_len = sizeof(struct qb_vmm_start_req),
@@ -51,6 +54,15 @@ static const struct imsg_client_rpc vmmon_rpcs[] = {
     {.req_type = IMSG_VMM_MEM_QUERY_REQ,
         .res_type = IMSG_VMM_MEM_RES,
         .res_len = sizeof(struct qb_vmm_mem_res)},
+    {.req_type = IMSG_VMM_DISK_ADD_REQ,
+        .req_len = sizeof(struct qb_vmm_disk_add_req),
+        .req_fd = true,
+        .res_type = IMSG_VMM_DISK_RES,
+        .res_len = sizeof(struct qb_vmm_disk_res)},
+    {.req_type = IMSG_VMM_DISK_DEL_REQ,
+        .req_len = sizeof(struct qb_vmm_disk_del_req),
+        .res_type = IMSG_VMM_DISK_RES,
+        .res_len = sizeof(struct qb_vmm_disk_res)},
 };
 
 struct vmmon_client {
@@ -250,6 +262,7 @@ start_msg(
 		    p->disks[i].serial ? p->disks[i].serial : "");
 	}
 	q->console_max_bytes = p->console_max_bytes;
+	q->hotplug_disks = p->hotplug_disks ? 1 : 0;
 	snprintf(
 	    q->cmdline, sizeof(q->cmdline), "%s", p->cmdline ? p->cmdline : "");
 
@@ -298,6 +311,47 @@ vmmon_vm_start_async(struct vmmon_client *c, const struct vm_start_params *p,
     vmmon_reply_fn done, void *arg, struct qb_error *err)
 {
 	return vm_start(c, p, done, arg, NULL, err);
+}
+
+/* The DISK_ADD payload from lun and d. */
+static int
+disk_add_msg(struct qb_vmm_disk_add_req *q, uint32_t lun,
+    const struct vm_disk_param *d, struct qb_error *err)
+{
+	memset(q, 0, sizeof(*q));
+	if (d->serial == NULL || d->serial[0] == '\0' ||
+	    strlen(d->serial) >= QB_VMM_SERIAL_MAX || lun >= QB_VMM_MAX_LUNS ||
+	    d->fd < 0)
+		return qb_seterr(err, QB_E_INVALID,
+		    "disk add: an fd, a serial (1..20 bytes) and a lun (< %d) "
+		    "needed",
+		    QB_VMM_MAX_LUNS);
+	q->lun = lun;
+	q->disk.readonly = d->readonly;
+	snprintf(q->disk.serial, sizeof(q->disk.serial), "%s", d->serial);
+	return 0;
+}
+
+int
+vmmon_disk_add_async(struct vmmon_client *c, uint32_t lun,
+    const struct vm_disk_param *d, vmmon_reply_fn done, void *arg,
+    struct qb_error *err)
+{
+	struct qb_vmm_disk_add_req q;
+	struct call *k;
+
+	if (disk_add_msg(&q, lun, d, err) == -1)
+		return -1;
+	if ((k = malloc(sizeof(*k))) == NULL)
+		return qb_seterr(err, QB_E_INTERNAL, "vmmon: out of memory");
+	k->done = done;
+	k->arg = arg;
+	if (imsg_client_request_fd(c->ic, IMSG_VMM_DISK_ADD_REQ, &q, sizeof(q),
+	        d->fd, call_done, k, err) == -1) {
+		free(k);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- blocking forms ---- */
@@ -388,4 +442,27 @@ vmmon_mem_query(
     struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err)
 {
 	return call(c, IMSG_VMM_MEM_QUERY_REQ, NULL, 0, res, sizeof(*res), err);
+}
+
+int
+vmmon_disk_add(struct vmmon_client *c, uint32_t lun,
+    const struct vm_disk_param *d, struct qb_vmm_disk_res *res,
+    struct qb_error *err)
+{
+	struct qb_vmm_disk_add_req q;
+
+	if (disk_add_msg(&q, lun, d, err) == -1)
+		return -1;
+	return imsg_client_call_fd(c->ic, IMSG_VMM_DISK_ADD_REQ, &q, sizeof(q),
+	    d->fd, res, sizeof(*res), err);
+}
+
+int
+vmmon_disk_del(struct vmmon_client *c, uint32_t lun,
+    struct qb_vmm_disk_res *res, struct qb_error *err)
+{
+	struct qb_vmm_disk_del_req q = {.lun = lun};
+
+	return call(
+	    c, IMSG_VMM_DISK_DEL_REQ, &q, sizeof(q), res, sizeof(*res), err);
 }

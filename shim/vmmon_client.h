@@ -53,6 +53,7 @@ struct vm_start_params {
 	struct vm_disk_param disks[QB_VMM_MAX_DISKS];
 	uint64_t console_max_bytes; /* 0: vmmon's default, 16 MiB */
 	const char *cmdline;        /* extra kernel cmdline, may be NULL */
+	bool hotplug_disks; /* a SCSI bus for vmmon_disk_add_async (pods) */
 };
 
 struct vmmon_events {
@@ -91,6 +92,15 @@ int vmmon_vm_start_async(struct vmmon_client *c,
  */
 int vmmon_request_async(struct vmmon_client *c, uint32_t type, const void *req,
     size_t len, vmmon_reply_fn done, void *arg, struct qb_error *err);
+
+/*
+ * A disk into the running VM (started with hotplug_disks) as SCSI LUN lun;
+ * d->fd is duplicated. The reply is a qb_vmm_disk_res. Removal:
+ * vmmon_request_async(IMSG_VMM_DISK_DEL_REQ, qb_vmm_disk_del_req).
+ */
+int vmmon_disk_add_async(struct vmmon_client *c, uint32_t lun,
+    const struct vm_disk_param *d, vmmon_reply_fn done, void *arg,
+    struct qb_error *err);
 
 /* ---- blocking ---- */
 int vmmon_vm_start(struct vmmon_client *c, const struct vm_start_params *p,

@@ -128,7 +128,7 @@ unplug_start(struct req *r, unsigned n, char (*ids)[QB_VMM_DEVID_MAX],
 }
 
 /* device_del went to the guest; its DEVICE_DELETED finishes r. */
-static void
+void
 unplug_wait(struct req *r)
 {
 	vmmon.vm.unplug.r = r;
@@ -319,6 +319,10 @@ unplug_done(bool ok, const char *why)
 	json_object *args;
 
 	vmmon.vm.unplug.r = NULL;
+	if (r->type == IMSG_VMM_DISK_DEL_REQ) {
+		disk_unplugged(r, ok, why);
+		return;
+	}
 	if (!ok) {
 		req_fail(r, QB_E_ABORTED, "unplug %s: %s", r->dev, why);
 		return;

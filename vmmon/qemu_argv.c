@@ -358,6 +358,12 @@ qemu_argv_build(
 		P("vhost-user-fs-%s,chardev=fs0,tag=%s", bus, QB_VMM_FS_TAG);
 	}
 
+	/* An empty SCSI bus: a pod's later disks are hot-added LUNs. */
+	if (c->hotplug_disks) {
+		P("-device");
+		P("virtio-scsi-%s,id=scsi0", bus);
+	}
+
 	if (c->tap_fd != -1) {
 		P("-netdev");
 		P("tap,id=net0,fd=%d", c->tap_fd);

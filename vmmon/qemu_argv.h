@@ -43,6 +43,7 @@ struct qemu_vm_config {
 	uint8_t mac[6];
 	unsigned ndisks;
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];
+	bool hotplug_disks;        /* virtio-scsi controller scsi0 */
 	unsigned long tsc_khz;     /* host TSC, needed by microvm + TCG */
 	const char *cmdline_extra; /* may be NULL */
 };

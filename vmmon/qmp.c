@@ -35,6 +35,10 @@ struct qmp {
 	size_t out_len, out_off, out_cap;
 	char *held;
 	size_t held_len, held_cap;
+	/* fds to send (SCM_RIGHTS) with the byte at out_fd_at[i] of out. */
+	int out_fd[QMP_MAX_FDS];
+	size_t out_fd_at[QMP_MAX_FDS];
+	size_t nout_fd;
 	struct qmp_pending pending[QMP_MAX_PENDING];
 	size_t npending;
 };
@@ -235,6 +239,8 @@ qmp_free(struct qmp *q)
 	fail_all(q);
 	if (q->fd != -1)
 		close(q->fd);
+	while (q->nout_fd > 0)
+		close(q->out_fd[--q->nout_fd]);
 	free(q->in);
 	free(q->out);
 	free(q->held);
@@ -321,6 +327,60 @@ qmp_execute(struct qmp *q, const char *cmd, json_object *args,
     uint64_t timeout_ms, qmp_result_cb cb, void *arg)
 {
 	return enqueue(q, cmd, args, timeout_ms, cb, arg, false);
+}
+
+int
+qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd,
+    uint64_t timeout_ms, qmp_result_cb cb, void *arg)
+{
+	size_t at = q->out_len;
+	int dup_fd;
+
+	/* Held commands would be sent later, without their fd. */
+	if (q->state != QMP_S_READY || q->nout_fd >= QMP_MAX_FDS) {
+		if (args != NULL)
+			json_object_put(args);
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		if (args != NULL)
+			json_object_put(args);
+		return -1;
+	}
+	if (enqueue(q, cmd, args, timeout_ms, cb, arg, false) == -1) {
+		close(dup_fd);
+		return -1;
+	}
+	q->out_fd[q->nout_fd] = dup_fd;
+	q->out_fd_at[q->nout_fd] = at;
+	q->nout_fd++;
+	return 0;
+}
+
+/* Send out[out_off..end) with fd attached (one sendmsg). */
+static ssize_t
+send_with_fd(struct qmp *q, size_t end, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {q->out + q->out_off, end - q->out_off};
+	struct msghdr mh = {0};
+	struct cmsghdr *c;
+
+	memset(&u, 0, sizeof(u));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(q->fd, &mh, MSG_NOSIGNAL);
 }
 
 static struct qmp_pending *
@@ -451,11 +511,28 @@ do_read(struct qmp *q)
 static int
 do_write(struct qmp *q)
 {
+	size_t end;
 	ssize_t n;
 
 	while (q->out_off < q->out_len) {
-		n = send(q->fd, q->out + q->out_off, q->out_len - q->out_off,
-		    MSG_NOSIGNAL);
+		/* Stop before the next command that carries an fd. */
+		end = q->out_len;
+		if (q->nout_fd > 0 && q->out_fd_at[0] > q->out_off)
+			end = q->out_fd_at[0];
+		if (q->nout_fd > 0 && q->out_fd_at[0] == q->out_off) {
+			end = q->nout_fd > 1 ? q->out_fd_at[1] : q->out_len;
+			n = send_with_fd(q, end, q->out_fd[0]);
+			if (n > 0) {
+				close(q->out_fd[0]);
+				memmove(q->out_fd, q->out_fd + 1,
+				    (q->nout_fd - 1) * sizeof(q->out_fd[0]));
+				memmove(q->out_fd_at, q->out_fd_at + 1,
+				    (q->nout_fd - 1) * sizeof(q->out_fd_at[0]));
+				q->nout_fd--;
+			}
+		} else
+			n = send(q->fd, q->out + q->out_off, end - q->out_off,
+			    MSG_NOSIGNAL);
 		if (n == -1)
 			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 		q->out_off += (size_t)n;

@@ -23,6 +23,7 @@
 #define QMP_MAX_LINE    (1024 * 1024)
 #define QMP_MAX_DEPTH   16
 #define QMP_MAX_PENDING 64
+#define QMP_MAX_FDS     8 /* fds queued with commands (qmp_execute_fd) */
 
 enum qmp_msg_kind {
 	QMP_MSG_GREETING = 1,
@@ -88,6 +89,12 @@ int qmp_dispatch(struct qmp *q, short revents);
  * taken. cb runs later (never from inside qmp_execute). 0 / -1.
  */
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
+    uint64_t timeout_ms, qmp_result_cb cb, void *arg);
+/*
+ * As qmp_execute, with fd sent (SCM_RIGHTS) along with the command's first
+ * bytes, for add-fd/getfd. fd is duplicated: the caller keeps its own.
+ */
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_object *args, int fd,
     uint64_t timeout_ms, qmp_result_cb cb, void *arg);
 
 /* Milliseconds until the next command deadline, -1 if none. */

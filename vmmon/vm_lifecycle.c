@@ -290,6 +290,7 @@ vm_start(
 	c.max_memory_mb = q->max_memory_mb;
 	c.memory_slots = q->memory_slots;
 	c.tsc_khz = vmmon.jailed.tsc_khz;
+	c.hotplug_disks = q->hotplug_disks != 0;
 	c.cmdline_extra = cmdline;
 	c.guest_cid = q->guest_cid;
 	c.qmp_fd = 3;
@@ -354,6 +355,7 @@ vm_start(
 	vmmon.vm.start_peerid = peerid;
 	vmmon.vm.start_res.pid = vmmon.vm.pid;
 	vmmon.vm.start_res.machine = c.machine;
+	vmmon.vm.scsi = c.hotplug_disks;
 	vmmon.vm.start_res.accel = c.accel;
 	vmmon.vm.max_cpus = c.max_cpus;
 	vmmon.vm.shared_mem = c.fs_fd != -1;

@@ -200,6 +200,8 @@ view_fill(struct vmmon_view *v)
 			v->staged_disks |= 1u << i;
 	v->machine = vmmon.vm.start_res.machine;
 	v->accel = vmmon.vm.start_res.accel;
+	v->scsi = vmmon.vm.scsi;
+	memcpy(v->lun_state, vmmon.vm.lun_state, sizeof(v->lun_state));
 }
 
 /* The action for a request the validate step passed. */
@@ -255,6 +257,14 @@ act(const struct vmmon_request *q, uint32_t peerid, int fd)
 		r->size = q->u.mem_add.size_mb;
 		hotplug_mem(r);
 		break;
+	case IMSG_VMM_DISK_ADD_REQ:
+		disk_add(r, &q->u.disk_add, fd);
+		close(fd); /* QMP sends its own duplicate */
+		break;
+	case IMSG_VMM_DISK_DEL_REQ:
+		r->lun = q->u.disk_del.lun;
+		disk_del(r);
+		break;
 	default:
 		hotplug_mem(r);
 		break;
@@ -275,6 +285,7 @@ vmmon_dispatch_shim(struct imsg *imsg)
 	m.len = imsg_get_len(imsg);
 	m.data = m.len > 0 ? ibuf_data(imsg->buf) : NULL;
 	m.fd = imsg_get_fd(imsg);
+	m.fd_flags = m.fd != -1 ? fcntl(m.fd, F_GETFL) : -1;
 	view_fill(&v);
 	switch (vmmon_validate(&v, &m, &q, &err)) {
 	case VMMON_VIOLATION:

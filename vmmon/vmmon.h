@@ -1,7 +1,8 @@
 /*
  * qemubox-vmmon's state, shared by its files: vmmon.c (loop, dispatch,
  * replies), vm_lifecycle.c (start, QMP events, shutdown, exit, KVM probe),
- * hotplug.c (vCPU and DIMM add/remove over QMP), console.c (QEMU's serial
+ * hotplug.c (vCPU and DIMM add/remove over QMP), disk_hotplug.c (a pod's
+ * later disks as SCSI LUNs), console.c (QEMU's serial
  * console and stderr relay). One VM per process, so one global.
  */
 #ifndef QEMUBOX_VMMON_H
@@ -20,6 +21,7 @@
 #include "seccomp/seccomp.h"
 #include "vmmon/qmp.h"
 #include "vmmon/vmmon_priv.h"
+#include "vmmon/vmmon_validate.h"
 
 #define CONSOLE_DEFAULT_MAX  (16ull * 1024 * 1024)
 #define QMP_CMD_TIMEOUT_MS   10000
@@ -36,6 +38,7 @@ struct req {
 	uint32_t type;
 	int step;
 	uint64_t size;
+	uint32_t lun; /* DISK_ADD/DISK_DEL */
 	char dev[QB_VMM_DEVID_MAX];
 	char mem[QB_VMM_DEVID_MAX];
 };
@@ -80,6 +83,9 @@ struct vm {
 	                    must hot-added DIMMs be */
 	struct unplug unplug;
 	unsigned max_cpus;
+	/* hot-added disks (disk_hotplug.c): LUNs on scsi0 */
+	bool scsi;                          /* START had hotplug_disks */
+	uint8_t lun_state[QB_VMM_MAX_LUNS]; /* LUN_FREE, LUN_BUSY, LUN_USED */
 };
 
 struct staged {
@@ -142,6 +148,12 @@ void probe_finish(int result);
 void hotplug_cpu(struct req *r);
 void hotplug_mem(struct req *r);
 void unplug_done(bool ok, const char *why);
+void unplug_wait(struct req *r);
+
+/* disk_hotplug.c */
+void disk_add(struct req *r, const struct qb_vmm_disk_add_req *q, int fd);
+void disk_del(struct req *r);
+void disk_unplugged(struct req *r, bool ok, const char *why);
 
 /* console.c */
 void console_read(void);

@@ -5,6 +5,7 @@
  * known is a violation; a REFUSE is only what depends on the VM (exited,
  * stopping, its machine or accel), which the shim may race with.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@ static const struct qb_imsg_shape shapes[] = {
     {IMSG_VMM_MEM_ADD_REQ, sizeof(struct qb_vmm_mem_add_req), 0},
     {IMSG_VMM_MEM_DEL_REQ, 0, 0},
     {IMSG_VMM_MEM_QUERY_REQ, 0, 0},
+    {IMSG_VMM_DISK_ADD_REQ, sizeof(struct qb_vmm_disk_add_req), 1},
+    {IMSG_VMM_DISK_DEL_REQ, sizeof(struct qb_vmm_disk_del_req), 0},
 };
 
 /* The requests that need a running VM (status, pause/resume, hotplug). */
@@ -44,6 +47,8 @@ needs_vm(uint32_t type)
 	case IMSG_VMM_MEM_ADD_REQ:
 	case IMSG_VMM_MEM_DEL_REQ:
 	case IMSG_VMM_MEM_QUERY_REQ:
+	case IMSG_VMM_DISK_ADD_REQ:
+	case IMSG_VMM_DISK_DEL_REQ:
 		return true;
 	}
 	return false;
@@ -142,6 +147,8 @@ check_start(const struct vmmon_view *v, const struct qb_vmm_start_req *q,
 	uint32_t optional = 1u << QB_VMM_FD_CONSOLE_LOG;
 	unsigned i;
 
+	if (q->hotplug_disks > 1)
+		return violation(err, "start: hotplug_disks is not 0 or 1");
 	if (!token_field(q->id, sizeof(q->id), false))
 		return violation(
 		    err, "start: id: need 1..63 of [A-Za-z0-9_.-]");
@@ -196,6 +203,36 @@ check_start(const struct vmmon_view *v, const struct qb_vmm_start_req *q,
 	return VMMON_ACT;
 }
 
+/*
+ * A pod's disk: a LUN in range and in the state the shim knows it in (it
+ * picks free LUNs and removes only what DISK_RES confirmed), a non-empty
+ * safe serial, and an fd whose access mode is what readonly says.
+ */
+static enum vmmon_verdict
+check_disk(const struct vmmon_view *v, const struct vmmon_msg *m,
+    const struct vmmon_request *q, struct qb_error *err)
+{
+	const struct qb_vmm_disk_add_req *a = &q->u.disk_add;
+	int mode = m->fd_flags & O_ACCMODE;
+
+	if (m->type == IMSG_VMM_DISK_DEL_REQ) {
+		if (q->u.disk_del.lun >= QB_VMM_MAX_LUNS ||
+		    v->lun_state[q->u.disk_del.lun] != LUN_USED)
+			return violation(err, "disk_del: no disk at that lun");
+		return VMMON_ACT;
+	}
+	if (a->lun >= QB_VMM_MAX_LUNS || v->lun_state[a->lun] != LUN_FREE)
+		return violation(err, "disk_add: lun out of range or in use");
+	if (!token_field(a->disk.serial, sizeof(a->disk.serial), false))
+		return violation(
+		    err, "disk_add: serial: need 1..20 of [A-Za-z0-9_.-]");
+	if (a->disk.readonly > 1 || m->fd_flags == -1 || mode == O_WRONLY ||
+	    (mode == O_RDONLY) != (a->disk.readonly == 1))
+		return violation(
+		    err, "disk_add: fd access mode does not match readonly");
+	return VMMON_ACT;
+}
+
 /* The VM's own limits: answered, the request itself was fine. */
 static enum vmmon_verdict
 check_vm(const struct vmmon_view *v, uint32_t type, struct qb_error *err)
@@ -203,6 +240,15 @@ check_vm(const struct vmmon_view *v, uint32_t type, struct qb_error *err)
 	bool hotplug = type != IMSG_VMM_STATUS_REQ &&
 	               type != IMSG_VMM_PAUSE_REQ &&
 	               type != IMSG_VMM_RESUME_REQ;
+
+	if (type == IMSG_VMM_DISK_ADD_REQ || type == IMSG_VMM_DISK_DEL_REQ) {
+		if (!v->scsi) {
+			qb_seterr(err, QB_E_PRECONDITION,
+			    "the VM was started without hotplug_disks");
+			return VMMON_REFUSE;
+		}
+		return VMMON_ACT;
+	}
 
 	if (hotplug && v->machine != QB_VMM_MACHINE_Q35) {
 		qb_seterr(err, QB_E_PRECONDITION,
@@ -259,6 +305,11 @@ vmmon_validate(const struct vmmon_view *v, const struct vmmon_msg *m,
 		    out->u.mem_add.size_mb > MEM_ADD_MAX_MB)
 			return violation(err, "mem_add: size must be a "
 			                      "multiple of 128 MiB, <= 1 TiB");
+		break;
+	case IMSG_VMM_DISK_ADD_REQ:
+	case IMSG_VMM_DISK_DEL_REQ:
+		if (check_disk(v, m, out, err) == VMMON_VIOLATION)
+			return VMMON_VIOLATION;
 		break;
 	}
 

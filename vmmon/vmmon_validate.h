@@ -31,6 +31,9 @@ enum vmmon_verdict {
 	VMMON_REFUSE, /* valid, but not possible now: answer IMSG_ERROR */
 };
 
+/* A LUN of the pod's SCSI bus (vm.lun_state, vmmon_view.lun_state). */
+enum { LUN_FREE, LUN_BUSY, LUN_USED };
+
 /* What the validator needs to know about vmmon's state. */
 struct vmmon_view {
 	enum vmmon_phase phase;
@@ -38,6 +41,8 @@ struct vmmon_view {
 	uint32_t staged_disks; /* bit (1 << index) per staged disk fd */
 	uint32_t machine;      /* of the started VM (START_RES) */
 	uint32_t accel;        /* of the started VM (START_RES) */
+	uint32_t scsi;         /* the VM has the pod's SCSI bus */
+	uint8_t lun_state[QB_VMM_MAX_LUNS]; /* LUN_FREE, LUN_BUSY, LUN_USED */
 };
 
 /* A request as it came: one imsg, its payload and its fd (-1 if none). */
@@ -46,6 +51,7 @@ struct vmmon_msg {
 	const void *data;
 	size_t len;
 	int fd;
+	int fd_flags; /* fcntl(fd, F_GETFL) by the caller, -1 if no fd */
 };
 
 /* A request that passed: its payload copied out, trusted from here on. */
@@ -56,6 +62,8 @@ struct vmmon_request {
 		struct qb_vmm_start_req start;
 		struct qb_vmm_shutdown_req shutdown;
 		struct qb_vmm_mem_add_req mem_add;
+		struct qb_vmm_disk_add_req disk_add;
+		struct qb_vmm_disk_del_req disk_del;
 	} u;
 };
 

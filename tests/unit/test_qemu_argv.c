@@ -140,6 +140,19 @@ test_microvm_tcg_disks_tap(void **state)
 	check_golden("microvm-tcg-3disks-tap", &c);
 }
 
+/* A CRI pod's VM: an empty SCSI bus for its later containers' disks. */
+static void
+test_microvm_pod_scsi(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	add_disks(&c, 1);
+	add_tap(&c);
+	c.hotplug_disks = true;
+	check_golden("microvm-tcg-pod-scsi", &c);
+}
+
 static void
 test_microvm_kvm(void **state)
 {
@@ -308,6 +321,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_microvm_tcg_minimal),
 	    cmocka_unit_test(test_microvm_tcg_disks_tap),
+	    cmocka_unit_test(test_microvm_pod_scsi),
 	    cmocka_unit_test(test_microvm_kvm),
 	    cmocka_unit_test(test_q35_tcg_hotplug),
 	    cmocka_unit_test(test_q35_kvm_vsock),
