@@ -118,6 +118,11 @@ int vmmon_cpu_del(
     struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err);
 int vmmon_cpu_query(
     struct vmmon_client *c, struct qb_vmm_cpu_res *res, struct qb_error *err);
+int vmmon_disk_add(struct vmmon_client *c, uint32_t lun,
+    const struct vm_disk_param *d, struct qb_vmm_disk_res *res,
+    struct qb_error *err);
+int vmmon_disk_del(struct vmmon_client *c, uint32_t lun,
+    struct qb_vmm_disk_res *res, struct qb_error *err);
 int vmmon_mem_add(struct vmmon_client *c, uint64_t size_mb,
     struct qb_vmm_mem_res *res, struct qb_error *err);
 int vmmon_mem_del(

@@ -77,7 +77,7 @@ confined() { # pid: uid != 0, no capability, NoNewPrivs, seccomp filter
 		[ "$(status_of "$pid" Seccomp)" = 2 ]
 }
 
-echo "1..27"
+echo "1..34"
 
 # --- microvm: boot, disk + NIC, confinement, pause/continue, console cap,
 # shutdown ---
@@ -113,6 +113,9 @@ check "read-only disk from an fd set: the guest reads its serial and data" \
 cmd guest_net
 check "TAP fd: the guest has eth0 with the MAC we chose" \
 	'[[ $reply == "guest mac=02:00:00:00:00:01" ]]' "$reply"
+cmd "disk_add 0 ro qb-hot-0 $work/disk.img" 30
+check "disk hot-add refused in a VM started without the pod's SCSI bus" \
+	'[[ $reply == "error"*"without hotplug_disks"* ]]' "$reply"
 cmd pause
 cmd status
 check "pause: QEMU reports paused" '[[ $reply == "status running=0 state=paused" ]]' "$reply"
@@ -166,6 +169,43 @@ check "closing the shim's end: vmmon is gone" '! kill -0 "$vpid" 2>/dev/null || 
 eval "exec ${DRV[1]}>&-"
 wait "$drv_pid" 2>/dev/null
 drv_pid=
+
+# --- a pod's VM: disks hot-added as SCSI LUNs, every request checked ---
+export VMMON_TEST_SCSI=1
+start_driver "$work/console-pod.log"
+cmd "start microvm" 60
+qpid=$(field pid "$reply")
+cmd pids
+vpid=$(field vmmon "$reply")
+cmd ready 120
+check "pod VM (microvm + virtio-scsi) ready" '[[ $reply == "ready cpus=1" ]]' "$reply"
+cmd "disk_add 0 ro-as-rw qb-hot-0 $work/disk.img" 30
+r1=$reply
+cmd "disk_add 64 ro qb-hot-0 $work/disk.img" 30
+r2=$reply
+cmd "disk_add 0 ro bad/serial $work/disk.img" 30
+r3=$reply
+check "refused: fd mode not matching readonly, LUN 64, serial with '/'" \
+	'[[ $r1 == "error disk fd access mode"* && $r2 == "error lun 64"* && $r3 == "error disk serial"* ]]' \
+	"$r1 | $r2 | $r3"
+cmd "disk_add 0 ro qb-hot-0 $work/disk.img" 30
+check "hot-add: add-fd + blockdev-add + device_add scsi-hd on microvm" \
+	'[[ $reply == "disk lun=0 dev=hdev0" ]]' "$reply"
+cmd "disk_add 0 ro qb-hot-1 $work/disk.img" 30
+check "refused: a LUN already in use" '[[ $reply == "error lun 0: out of range or in use" ]]' "$reply"
+cmd "disk_del 0" 60
+check "hot-remove: device_del, DEVICE_DELETED, blockdev-del, remove-fd" \
+	'[[ $reply == "disk lun=0 dev=hdev0" ]] && printf "%s\n" "${events[@]}" | grep -q "hdev0"' "$reply"
+cmd "disk_del 0" 30
+check "refused: removing a LUN that holds no disk" '[[ $reply == "error lun 0: no disk there" ]]' "$reply"
+cmd "disk_add 0 ro qb-hot-2 $work/disk.img" 30
+check "the LUN is reusable, vmmon and QEMU alive" \
+	'[[ $reply == "disk lun=0 dev=hdev0" ]] && kill -0 "$vpid" && kill -0 "$qpid"' "$reply"
+cmd close
+eval "exec ${DRV[1]}>&-"
+wait "$drv_pid" 2>/dev/null
+drv_pid=
+unset VMMON_TEST_SCSI
 
 # --- seccomp really enforces ---
 sigsys=$((128 + 31))

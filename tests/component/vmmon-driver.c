@@ -16,6 +16,10 @@
  *   pause | resume        -> ok
  *   cpu_add | cpu_del | cpu_query -> cpu present=P max=M dev=D
  *   mem_add MB | mem_del | mem_query -> mem base=B plugged=P
+ *   disk_add LUN ro|rw|ro-as-rw SERIAL FILE -> disk lun=N dev=D
+ *                         (ro-as-rw: says read-only, sends an O_RDWR fd)
+ *   disk_del LUN          -> disk lun=N dev=D
+ * $VMMON_TEST_SCSI=1 starts the VM with the pod's SCSI bus (hotplug_disks).
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
@@ -170,6 +174,7 @@ main(int argc, char *argv[])
 			p.console_max_bytes = strtoull(arg2, NULL, 10);
 			p.tap_fd = -1;
 			p.vhost_vsock_fd = -1;
+			p.hotplug_disks = getenv("VMMON_TEST_SCSI") != NULL;
 			if (getenv("VMMON_TEST_DISK") != NULL) {
 				p.disks[0].fd = open(getenv("VMMON_TEST_DISK"),
 				    O_RDONLY | O_CLOEXEC);
@@ -283,6 +288,38 @@ main(int argc, char *argv[])
 			printf("mem base=%llu plugged=%llu\n",
 			    (unsigned long long)res.base_bytes,
 			    (unsigned long long)res.plugged_bytes);
+		} else if (strncmp(line, "disk_", 5) == 0) {
+			struct qb_vmm_disk_res res;
+			struct vm_disk_param d = {.fd = -1};
+			char serial[64] = "", file[512] = "";
+			int rc;
+
+			if (line[5] == 'a') {
+				sscanf(line, "%*s %*s %*s %63s %511s", serial,
+				    file);
+				d.readonly = strncmp(arg2, "ro", 2) == 0;
+				d.serial = serial;
+				d.fd = open(
+				    file, (strcmp(arg2, "ro") == 0 ? O_RDONLY
+				                                   : O_RDWR) |
+				              O_CLOEXEC);
+				if (d.fd == -1) {
+					qb_seterr(&err, QB_E_INTERNAL,
+					    "open %s: %s", file,
+					    strerror(errno));
+					goto error;
+				}
+				rc = vmmon_disk_add(client,
+				    (uint32_t)strtoul(arg, NULL, 10), &d, &res,
+				    &err);
+				close(d.fd);
+			} else
+				rc = vmmon_disk_del(client,
+				    (uint32_t)strtoul(arg, NULL, 10), &res,
+				    &err);
+			if (rc == -1)
+				goto error;
+			printf("disk lun=%u dev=%s\n", res.lun, res.dev_id);
 		} else if (strncmp(line, "shutdown", 8) == 0) {
 			if (vmmon_vm_shutdown(
 			        client, strtoull(arg, NULL, 10), &err) == -1)
