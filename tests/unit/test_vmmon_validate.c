@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -21,7 +23,7 @@ static const uint32_t types[] = {IMSG_VMM_FD_REQ, IMSG_VMM_START_REQ,
     IMSG_VMM_SHUTDOWN_REQ, IMSG_VMM_STATUS_REQ, IMSG_VMM_PAUSE_REQ,
     IMSG_VMM_RESUME_REQ, IMSG_VMM_CPU_ADD_REQ, IMSG_VMM_CPU_DEL_REQ,
     IMSG_VMM_CPU_QUERY_REQ, IMSG_VMM_MEM_ADD_REQ, IMSG_VMM_MEM_DEL_REQ,
-    IMSG_VMM_MEM_QUERY_REQ};
+    IMSG_VMM_MEM_QUERY_REQ, IMSG_VMM_DISK_ADD_REQ, IMSG_VMM_DISK_DEL_REQ};
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 /* Rows in the order of types[], columns STAGING..EXITED. */
@@ -38,6 +40,8 @@ static const enum vmmon_verdict want_permit[NTYPES][VMMON_PHASES] = {
     {VIO, VIO, ACT, REF, REF}, /* MEM_ADD */
     {VIO, VIO, ACT, REF, REF}, /* MEM_DEL */
     {VIO, VIO, ACT, REF, REF}, /* MEM_QUERY */
+    {VIO, VIO, ACT, REF, REF}, /* DISK_ADD */
+    {VIO, VIO, ACT, REF, REF}, /* DISK_DEL */
 };
 
 static void
@@ -78,7 +82,7 @@ static enum vmmon_verdict
 run(const struct vmmon_view *v, uint32_t type, const void *data, size_t len,
     int fd, struct qb_error *err)
 {
-	struct vmmon_msg m = {type, data, len, fd};
+	struct vmmon_msg m = {type, data, len, fd, -1};
 	struct vmmon_request out;
 
 	return vmmon_validate(v, &m, &out, err);
@@ -381,6 +385,85 @@ test_mem_add(void **state)
 	expect(&v, IMSG_VMM_MEM_ADD_REQ, &ma, sizeof(ma), -1, VIO, "128");
 }
 
+/* ---- a pod's disks: DISK_ADD (with fd) and DISK_DEL ---- */
+
+static enum vmmon_verdict
+disk(const struct vmmon_view *v, uint32_t type, const void *data, size_t len,
+    int fd, int fd_flags, struct qb_error *err)
+{
+	struct vmmon_msg m = {type, data, len, fd, fd_flags};
+	struct vmmon_request out;
+
+	return vmmon_validate(v, &m, &out, err);
+}
+
+#define DISK_EXPECT(v, type, q, fd, fl, want, part)                       \
+	do {                                                              \
+		struct qb_error e_;                                       \
+		assert_int_equal(                                         \
+		    disk(v, type, &(q), sizeof(q), fd, fl, &e_), want);   \
+		if ((part) != NULL && strstr(e_.msg, (part)) == NULL)     \
+			fail_msg("\"%s\" not in \"%s\"", (part), e_.msg); \
+	} while (0)
+
+static void
+test_disk(void **state)
+{
+	struct qb_vmm_disk_add_req a = {.lun = 3};
+	struct qb_vmm_disk_del_req d = {.lun = 3};
+	struct vmmon_view v = view(VMMON_RUNNING);
+	const char *none = NULL;
+
+	(void)state;
+	v.machine = QB_VMM_MACHINE_MICROVM; /* no q35 needed for disks */
+	v.scsi = 1;
+	a.disk.readonly = 1;
+	snprintf(a.disk.serial, sizeof(a.disk.serial), "p1-qb-layer-0");
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, ACT, none);
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, -1, -1, VIO, "fd");
+	/* the fd's access mode must say what readonly says */
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDWR, VIO, "access");
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_WRONLY, VIO, "access");
+	a.disk.readonly = 0;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDWR, ACT, none);
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "access");
+	a.disk.readonly = 2;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDWR, VIO, "access");
+	a.disk.readonly = 1;
+	/* LUNs: in range, free to add, in use to remove */
+	a.lun = QB_VMM_MAX_LUNS;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "lun");
+	a.lun = 3;
+	v.lun_state[3] = LUN_BUSY;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "lun");
+	DISK_EXPECT(&v, IMSG_VMM_DISK_DEL_REQ, d, -1, -1, VIO, "lun");
+	v.lun_state[3] = LUN_USED;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "lun");
+	DISK_EXPECT(&v, IMSG_VMM_DISK_DEL_REQ, d, -1, -1, ACT, none);
+	d.lun = 4;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_DEL_REQ, d, -1, -1, VIO, "lun");
+	d.lun = 1000;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_DEL_REQ, d, -1, -1, VIO, "lun");
+	v.lun_state[3] = LUN_FREE;
+	/* serials: non-empty, terminated, a safe token */
+	snprintf(a.disk.serial, sizeof(a.disk.serial), "a,b=c");
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "serial");
+	a.disk.serial[0] = '\0';
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "serial");
+	memset(a.disk.serial, 'x', sizeof(a.disk.serial));
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "serial");
+	snprintf(a.disk.serial, sizeof(a.disk.serial), "p1-qb-layer-0");
+	/* a VM without the SCSI bus refuses; the request was well-formed */
+	v.scsi = 0;
+	DISK_EXPECT(
+	    &v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, REF, "hotplug_disks");
+	v.scsi = 1;
+	v.phase = VMMON_STAGING;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, VIO, "order");
+	v.phase = VMMON_STOPPING;
+	DISK_EXPECT(&v, IMSG_VMM_DISK_ADD_REQ, a, 5, O_RDONLY, REF, "running");
+}
+
 static void
 test_unknown_types(void **state)
 {
@@ -405,6 +488,7 @@ main(void)
 	    cmocka_unit_test(test_shutdown_req),
 	    cmocka_unit_test(test_vm_requests),
 	    cmocka_unit_test(test_mem_add),
+	    cmocka_unit_test(test_disk),
 	    cmocka_unit_test(test_unknown_types),
 	};
 
