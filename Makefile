@@ -117,6 +117,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all test-images
 	@scripts/bench
 	@scripts/bench-hotplug
+	@scripts/bench-pods
 
 # One phase of it alone: volume (virtio-fs) throughput against the host.
 bench-volumes: deps
