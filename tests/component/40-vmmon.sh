@@ -182,7 +182,9 @@ check "pod VM (microvm + virtio-scsi) ready" '[[ $reply == "ready cpus=1" ]]' "$
 cmd "disk_add 0 ro qb-hot-0 $work/disk.img" 30
 check "hot-add: add-fd + blockdev-add + device_add scsi-hd on microvm" \
 	'[[ $reply == "disk lun=0 dev=hdev0" ]]' "$reply"
-cmd "disk_add 1 rw qb-hot-1 $work/disk.img" 30
+# (Another file: QEMU's image locking refuses a writer next to a reader.)
+truncate -s 1M "$work/disk-rw.img"
+cmd "disk_add 1 rw qb-hot-1 $work/disk-rw.img" 30
 check "a second, writable disk on the next LUN" '[[ $reply == "disk lun=1 dev=hdev1" ]]' "$reply"
 cmd "disk_del 0" 60
 check "hot-remove: device_del, DEVICE_DELETED, blockdev-del, remove-fd" \
