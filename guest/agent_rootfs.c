@@ -20,8 +20,9 @@
 #include "guest/agent_rootfs.h"
 #include "lib/log.h"
 
-#define ROOTFS_MAX_LAYERS 128
-#define DEFAULT_TMPFS_MB  1024
+#define ROOTFS_MAX_LAYERS   128
+#define DEFAULT_TMPFS_MB    1024
+#define ROOTFS_DISK_WAIT_MS 20000 /* wall time; see rootfs_find_disk */
 
 /* linux/ext4.h is not installed by every libc's kernel headers. */
 #ifndef EXT4_IOC_RESIZE_FS
@@ -79,14 +80,28 @@ read_serial(const char *name, char *buf, size_t len)
 	return 0;
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * wait_ms is wall time: under TCG on a loaded host a 20 ms sleep can take
+ * far longer, and a hot-added SCSI LUN appears only after the kernel's
+ * rescan, which took tens of seconds at load 30 (docs/STORAGE.md).
+ */
 int
 rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 {
 	struct timespec tick = {0, 20 * 1000000};
+	uint64_t deadline = mono_ms() + wait_ms;
 	char buf[64];
 	struct dirent *de;
 	DIR *d;
-	unsigned waited = 0;
 
 	for (;;) {
 		if ((d = opendir("/sys/block")) != NULL) {
@@ -102,21 +117,18 @@ rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 					/* devtmpfs creates the node
 					 * asynchronously. */
 					while (access(out, F_OK) == -1 &&
-					       waited < wait_ms) {
+					       mono_ms() < deadline)
 						nanosleep(&tick, NULL);
-						waited += 20;
-					}
 					return access(out, F_OK);
 				}
 			}
 			closedir(d);
 		}
-		if (waited >= wait_ms) {
+		if (mono_ms() >= deadline) {
 			errno = ENOENT;
 			return -1;
 		}
 		nanosleep(&tick, NULL);
-		waited += 20;
 	}
 }
 
@@ -203,8 +215,8 @@ rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 		if (strcmp(fstype, "erofs") != 0 && strcmp(fstype, "ext4") != 0)
 			return qb_seterr(err, QB_E_INVALID,
 			    "layer %zu: fstype %s", i, fstype);
-		if (rootfs_find_disk(
-		        layers[i].serial, dev, sizeof(dev), 5000) == -1) {
+		if (rootfs_find_disk(layers[i].serial, dev, sizeof(dev),
+		        ROOTFS_DISK_WAIT_MS) == -1) {
 			qb_seterr(err, QB_E_NOTFOUND,
 			    "layer %zu: no disk with serial %s", i,
 			    layers[i].serial);
@@ -224,8 +236,8 @@ rootfs_mount(const char *dir, const struct rootfs_layer *layers, size_t n,
 	if (mkdir_p(path, 0755) == -1)
 		goto fail_errno;
 	if (scratch_serial != NULL && scratch_serial[0] != '\0') {
-		if (rootfs_find_disk(scratch_serial, dev, sizeof(dev), 5000) ==
-		    -1) {
+		if (rootfs_find_disk(scratch_serial, dev, sizeof(dev),
+		        ROOTFS_DISK_WAIT_MS) == -1) {
 			qb_seterr(err, QB_E_NOTFOUND,
 			    "no scratch disk with serial %s", scratch_serial);
 			goto fail;

@@ -63,6 +63,8 @@
 #define VMB_KERNEL          "kernel/qemubox-kernel-x86_64"
 #define VMB_INITRD          "kernel/qemubox-initrd"
 #define VMB_CALL_TIMEOUT_MS 30000
+/* A later container's Create waits in the guest for its hot-added disks. */
+#define VMB_LATER_CREATE_TIMEOUT_MS 90000
 
 enum vm_state { VM_NONE, VM_BOOTING, VM_READY, VM_STOPPING, VM_DEAD };
 
@@ -1230,7 +1232,9 @@ create_guest_container(struct vmb_create *cr)
 	req.stdio = &stdio;
 	if (guest_call(b->gc, "Create", &req.base,
 	        &qemubox__guest__v1__create_response__descriptor,
-	        VMB_CALL_TIMEOUT_MS, guest_create_done, cr) == -1) {
+	        cr->ctr->later ? VMB_LATER_CREATE_TIMEOUT_MS
+	                       : VMB_CALL_TIMEOUT_MS,
+	        guest_create_done, cr) == -1) {
 		qb_seterr(&err, QB_E_UNAVAILABLE, "guest Create: %s",
 		    strerror(errno));
 		goto fail;
