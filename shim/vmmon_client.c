@@ -421,28 +421,6 @@ vmmon_cpu_query(
 }
 
 int
-vmmon_disk_add(struct vmmon_client *c, uint32_t lun,
-    const struct vm_disk_param *d, struct qb_vmm_disk_res *res,
-    struct qb_error *err)
-{
-	struct waiter w = {.res = res, .res_len = sizeof(*res), .err = err};
-
-	if (vmmon_disk_add_async(c, lun, d, wait_done, &w, err) == -1)
-		return -1;
-	return wait_for(c, &w);
-}
-
-int
-vmmon_disk_del(struct vmmon_client *c, uint32_t lun,
-    struct qb_vmm_disk_res *res, struct qb_error *err)
-{
-	struct qb_vmm_disk_del_req q = {.lun = lun};
-
-	return call(
-	    c, IMSG_VMM_DISK_DEL_REQ, &q, sizeof(q), res, sizeof(*res), err);
-}
-
-int
 vmmon_mem_add(struct vmmon_client *c, uint64_t size_mb,
     struct qb_vmm_mem_res *res, struct qb_error *err)
 {
