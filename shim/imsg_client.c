@@ -345,8 +345,8 @@ submit(struct imsg_client *c, uint32_t type, const void *req, size_t len,
 	    (n_staged > 0 && rpc->staged_type == 0) ||
 	    rpc->req_fd != (req_fd >= 0))
 		return qb_seterr(err, QB_E_INTERNAL,
-		    "%s: bad request %u (%zu bytes, fd %s)", c->peer.name,
-		    type, len, req_fd >= 0 ? "yes" : "no");
+		    "%s: bad request %u (%zu bytes, fd %s)", c->peer.name, type,
+		    len, req_fd >= 0 ? "yes" : "no");
 	if (c->dead)
 		return qb_seterr(
 		    err, QB_E_UNAVAILABLE, "%s is not running", c->peer.name);
@@ -392,14 +392,13 @@ imsg_client_request(struct imsg_client *c, uint32_t type, const void *req,
     size_t len, const struct imsg_client_staged *staged, size_t n_staged,
     imsg_client_done_fn done, void *arg, struct qb_error *err)
 {
-	return submit(
-	    c, type, req, len, -1, staged, n_staged, done, arg, err);
+	return submit(c, type, req, len, -1, staged, n_staged, done, arg, err);
 }
 
 int
-imsg_client_request_fd(struct imsg_client *c, uint32_t type,
-    const void *req, size_t len, int req_fd, imsg_client_done_fn done,
-    void *arg, struct qb_error *err)
+imsg_client_request_fd(struct imsg_client *c, uint32_t type, const void *req,
+    size_t len, int req_fd, imsg_client_done_fn done, void *arg,
+    struct qb_error *err)
 {
 	if (req_fd < 0)
 		return qb_seterr(err, QB_E_INTERNAL,
@@ -540,6 +539,6 @@ imsg_client_call_fd(struct imsg_client *c, uint32_t type, const void *req,
 	if (req_fd < 0)
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "%s: request %u without its fd", c->peer.name, type);
-	return call(c, type, req, len, req_fd, NULL, 0, res, res_len, NULL,
-	    err);
+	return call(
+	    c, type, req, len, req_fd, NULL, 0, res, res_len, NULL, err);
 }

@@ -3,9 +3,10 @@
  * (shim/privnet_client.c, shim/vmmon_client.c; OpenSSH monitor_wrap style).
  * A peer is described once, by a table: each request type with its exact
  * payload size and whether it carries an fd, the reply type that answers
- * it, the reply's exact size and whether the reply carries an fd. The core keeps the pending list, checks
- * every answer against that table, decodes IMSG_ERROR (imsg/qb_imsg.c) and
- * fails everything pending when the connection dies.
+ * it, the reply's exact size and whether the reply carries an fd. The core
+ * keeps the pending list, checks every answer against that table, decodes
+ * IMSG_ERROR (imsg/qb_imsg.c) and fails everything pending when the connection
+ * dies.
  *
  * Every received message goes first to the peer's dispatcher (vmd's
  * <proc>_dispatch_<peer>: shim_dispatch_privnet, shim_dispatch_vmmon),

@@ -5,7 +5,9 @@
  * out-of-order answers and malformed IMSG_ERRORs kill the connection and
  * fail what is pending; IMSG_ERROR codes and messages come through, with
  * codes outside the gRPC range read as Unknown; staged fd messages go out
- * under the request's peerid; blocking calls poll (unattached) or run the
+ * under the request's peerid; a request whose row says req_fd carries a
+ * duplicate of the caller's fd and is refused without one (and the others
+ * with one); blocking calls poll (unattached) or run the
  * loop (attached) and give up at the peer's bound.
  */
 #include <sys/socket.h>
@@ -35,7 +37,9 @@ enum {
 	T_PONG = 901,
 	T_OPEN_REQ = 902, /* empty -> OPENED, 4 bytes + an fd */
 	T_OPENED = 903,
-	T_STAGE = 904, /* staged under OPEN */
+	T_STAGE = 904,   /* staged under OPEN */
+	T_PUT_REQ = 905, /* 4 bytes + an fd -> PUT_RES, 4 bytes */
+	T_PUT_RES = 906,
 	T_EVENT = 950, /* unsolicited, 4 bytes */
 };
 
@@ -52,6 +56,11 @@ static const struct imsg_client_rpc rpcs[] = {
         .res_len = 4,
         .res_fd = true,
         .staged_type = T_STAGE},
+    {.req_type = T_PUT_REQ,
+        .req_len = 4,
+        .req_fd = true,
+        .res_type = T_PUT_RES,
+        .res_len = 4},
 };
 
 struct fake {
@@ -514,6 +523,72 @@ test_staged(void **state)
 	fake_free(f);
 }
 
+/* A request that carries its own fd: a duplicate goes, the caller keeps its. */
+static void
+test_request_fd(void **state)
+{
+	struct fake *f = fake_new(true, 0);
+	struct stat st_sent, st_got;
+	uint32_t v = 42, got_v, res = 0;
+	unsigned char reply[4] = {1, 2, 3, 4};
+	struct qb_error err;
+	struct imsg imsg;
+	struct got g = {0};
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), rfd;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st_sent), 0);
+	assert_int_equal(imsg_client_request_fd(f->c, T_PUT_REQ, &v, sizeof(v),
+	                     fd, got_cb, &g, &err),
+	    0);
+	assert_int_equal(fake_recv(f, &imsg), T_PUT_REQ);
+	assert_int_equal(qb_imsg_get_struct(&imsg, &got_v, 4), 0);
+	assert_int_equal(got_v, 42);
+	assert_true((rfd = qb_imsg_take_fd(&imsg)) >= 0);
+	assert_int_not_equal(rfd, fd);
+	assert_int_equal(fstat(rfd, &st_got), 0);
+	assert_true(
+	    st_got.st_ino == st_sent.st_ino && st_got.st_dev == st_sent.st_dev);
+	close(rfd);
+	fake_send(f, T_PUT_RES, imsg_get_id(&imsg), -1, reply, sizeof(reply));
+	imsg_free(&imsg);
+	assert_int_equal(imsg_client_read(f->c), 0);
+	assert_int_equal(g.ok, 1);
+	assert_int_equal(g.len, 4);
+	assert_int_not_equal(fcntl(fd, F_GETFD), -1);
+
+	/* Without its fd, or an fd on a row without one: refused, unsent. */
+	g = (struct got){0};
+	assert_int_equal(imsg_client_request(f->c, T_PUT_REQ, &v, sizeof(v),
+	                     NULL, 0, got_cb, &g, &err),
+	    -1);
+	assert_int_equal(err.code, QB_E_INTERNAL);
+	assert_int_equal(imsg_client_request_fd(f->c, T_PUT_REQ, &v, sizeof(v),
+	                     -1, got_cb, &g, &err),
+	    -1);
+	assert_int_equal(imsg_client_request_fd(f->c, T_PING_REQ, &v, sizeof(v),
+	                     fd, got_cb, &g, &err),
+	    -1);
+	assert_int_equal(err.code, QB_E_INTERNAL);
+	assert_int_equal(g.calls, 0);
+	assert_false(imsg_client_want_write(f->c));
+
+	/* Blocking: the answer is already waiting (second peerid). */
+	fake_send(f, T_PUT_RES, 2, -1, reply, sizeof(reply));
+	assert_int_equal(imsg_client_call_fd(f->c, T_PUT_REQ, &v, sizeof(v), fd,
+	                     &res, sizeof(res), &err),
+	    0);
+	assert_memory_equal(&res, reply, 4);
+	assert_int_equal(fake_recv(f, &imsg), T_PUT_REQ);
+	assert_true((rfd = qb_imsg_take_fd(&imsg)) >= 0);
+	close(rfd);
+	imsg_free(&imsg);
+	assert_int_equal(f->lost, 0);
+	close(fd);
+	fake_free(f);
+}
+
 static void
 test_out_of_order(void **state)
 {
@@ -726,6 +801,7 @@ main(void)
 	    cmocka_unit_test(test_error_code_clamped),
 	    cmocka_unit_test(test_error_malformed),
 	    cmocka_unit_test(test_staged),
+	    cmocka_unit_test(test_request_fd),
 	    cmocka_unit_test(test_out_of_order),
 	    cmocka_unit_test(test_by_peerid),
 	    cmocka_unit_test(test_events_and_unknown),
