@@ -434,6 +434,112 @@ plan_volume(const char *dest, const char *full, bool is_file,
 	return 0;
 }
 
+/* A copy of a small file bound into the container (f->data, f->len). */
+static int
+read_small_file(const char *path, struct storage_file *f, struct qb_error *err)
+{
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return qb_seterr(err, QB_E_INVALID, "bind mount source %s: %s",
+		    path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		goto changed;
+	if (st.st_size > STORAGE_FILE_MAX) {
+		close(fd);
+		return qb_seterr(err, QB_E_INVALID,
+		    "bind mount of file %s (%lld bytes) in a pod's later "
+		    "container: files are copied into the VM up to %d bytes",
+		    path, (long long)st.st_size, STORAGE_FILE_MAX);
+	}
+	/* +1: notice a file that grew between fstat and read. */
+	if ((f->data = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+	}
+	f->len = 0;
+	for (;;) {
+		r = read(fd, f->data + f->len, (size_t)st.st_size + 1 - f->len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			qb_seterr(err, QB_E_INVALID, "read %s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		f->len += (size_t)r;
+		if (f->len > (size_t)st.st_size)
+			goto changed;
+	}
+	f->mode = st.st_mode & 07777;
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	close(fd);
+	return 0;
+changed:
+	qb_seterr(err, QB_E_INVALID,
+	    "bind mount source %s changed while being read", path);
+fail:
+	free(f->data);
+	f->data = NULL;
+	close(fd);
+	return -1;
+}
+
+/*
+ * A bind of a pod's later container (opts->no_volumes): the VM's virtio-fs
+ * share was fixed when the sandbox started, so a file is copied in (what
+ * CRI binds: hosts, resolv.conf, hostname, termination-log), a read-only
+ * directory becomes a disk and a read-write directory is refused.
+ */
+static int
+plan_later_bind(const char *dest, const char *full, const struct stat *st,
+    const char *const *optv, size_t nopt, size_t idx, struct storage_plan *plan,
+    struct qb_error *err)
+{
+	struct storage_file *f;
+	struct storage_disk *d;
+
+	if (S_ISDIR(st->st_mode)) {
+		if (!opt_has(optv, nopt, "ro"))
+			return qb_seterr(err, QB_E_UNIMPLEMENTED,
+			    "read-write bind of host directory %s (on %s) in "
+			    "a pod's later container: the pod VM's shared "
+			    "filesystem is fixed at sandbox start; mount it "
+			    "read-only (\"ro\") to get a copy",
+			    full, dest);
+		/* A host directory may change between containers. */
+		if ((d = disk_add(plan, STORAGE_DISK_BIND, STORAGE_SRC_DIR,
+		         STORAGE_KEY_TREE, full, err)) == NULL)
+			return -1;
+		d->spec_index = idx;
+		return copy_path(d->dest, dest, err);
+	}
+	if (plan->n_files >= STORAGE_MAX_FILES)
+		return qb_seterr(err, QB_E_RANGE,
+		    "more than %d file bind mounts", STORAGE_MAX_FILES);
+	if (plan->files == NULL && (plan->files = calloc(STORAGE_MAX_FILES,
+	                                sizeof(*plan->files))) == NULL)
+		return qb_seterr(err, QB_E_EXHAUSTED, "out of memory");
+	f = &plan->files[plan->n_files];
+	memset(f, 0, sizeof(*f));
+	if (copy_path(f->dest, dest, err) == -1 ||
+	    copy_path(f->source, full, err) == -1)
+		return -1;
+	snprintf(f->guest_path, sizeof(f->guest_path), "%s/%zu",
+	    STORAGE_GUEST_FILES_DIR, plan->n_files);
+	f->readonly = opt_has(optv, nopt, "ro");
+	f->spec_index = idx;
+	if (read_small_file(full, f, err) == -1)
+		return qb_preferr(err, "spec mount %s", dest);
+	plan->n_files++;
+	return 0;
+}
+
 static int
 plan_spec_mount(struct json_object *jm, size_t idx,
     const struct storage_opts *opts, struct storage_plan *plan,
@@ -500,6 +606,10 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 		plan->shm_spec_index = idx;
 		return 0;
 	}
+	if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) && opts != NULL &&
+	    opts->no_volumes)
+		return plan_later_bind(
+		    dest, full, &st, optv, nopt, idx, plan, err);
 	if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
 		return plan_volume(dest, full, S_ISREG(st.st_mode), optv, nopt,
 		    idx, plan, err);

@@ -161,6 +161,9 @@ struct storage_opts {
 	                                 made (state_dir; unlinked once open) */
 	uint64_t tmpfs_bytes;         /* 0 = the spec's memory limit, else guest
 	                                 default (half the guest RAM) */
+	bool no_volumes; /* a pod's later container: file binds are copied
+	                    in, ro directories become disks, rw directories
+	                    are refused (the VM's virtio-fs share is fixed) */
 };
 
 /*

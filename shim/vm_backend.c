@@ -1344,6 +1344,7 @@ create_storage(struct vmb_create *cr, const struct backend_create_req *req)
 		mounts[i].n_options = req->rootfs[i].n_options;
 	}
 	so.bundle = req->bundle;
+	so.no_volumes = c->later;
 	if (storage_plan_build(
 	        mounts, req->n_rootfs, cr->spec, &so, &c->plan, &err) == -1) {
 		free(mounts);

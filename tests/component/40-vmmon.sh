@@ -77,7 +77,7 @@ confined() { # pid: uid != 0, no capability, NoNewPrivs, seccomp filter
 		[ "$(status_of "$pid" Seccomp)" = 2 ]
 }
 
-echo "1..34"
+echo "1..35"
 
 # --- microvm: boot, disk + NIC, confinement, pause/continue, console cap,
 # shutdown ---
