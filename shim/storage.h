@@ -20,6 +20,10 @@
  *
  *   spec bind of a directory or regular file, ro or   a volume (virtio-fs,
  *   rw (propagation shared/slave: QB_E_INVALID)       docs/STORAGE.md)
+ *   ... in a pod's later container (no_volumes)       a file <= FILE_MAX is
+ *                                                     copied in, a ro
+ *                                                     directory is a disk, a
+ *                                                     rw one QB_E_UNIMPLEMENTED
  *   spec bind of a character device                   passed through: the
  *                                                     guest's device node
  *   spec bind of a directory on /dev/shm (CRI's       a guest tmpfs (shared

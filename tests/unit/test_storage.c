@@ -822,6 +822,63 @@ test_scratch_plan(void **state)
 	json_object_put(spec);
 }
 
+/*
+ * A pod's later container (no_volumes): files are copied in, a ro directory
+ * becomes a disk, a rw directory is refused, nothing is a volume.
+ */
+static void
+test_later_container_binds(void **state)
+{
+	struct fx *fx = *state;
+	char mounts[4 * PATH_MAX], l1[PATH_MAX + 16];
+	struct storage_plan plan;
+	struct qb_error err = {0};
+	struct json_object *spec, *m;
+	struct storage_opts o = {.no_volumes = true};
+
+	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
+	const char *opts[] = {l1};
+
+	snprintf(mounts, sizeof(mounts),
+	    "[{\"destination\":\"/etc/hosts\",\"type\":\"bind\","
+	    "\"source\":\"%s/hosts\",\"options\":[\"rbind\",\"rw\"]},"
+	    "{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"ro\"]}]",
+	    fx->root, fx->root);
+	spec = spec_with_mounts(mounts);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, &o, &plan, &err), 0);
+	assert_int_equal(plan.n_volumes, 0);
+	assert_int_equal(plan.n_files, 1);
+	assert_string_equal(plan.files[0].dest, "/etc/hosts");
+	assert_int_equal(plan.files[0].len, 20);
+	assert_memory_equal(plan.files[0].data, "127.0.0.1 localhost\n", 20);
+	assert_false(plan.files[0].readonly);
+	assert_int_equal(plan.n_disks, 2);
+	assert_int_equal(plan.disks[1].role, STORAGE_DISK_BIND);
+	assert_string_equal(plan.disks[1].dest, "/cfg");
+	assert_int_equal(storage_spec_rewrite(spec, &plan, &err), 0);
+	m = json_object_array_get_idx(
+	    json_object_object_get(spec, "mounts"), 0);
+	assert_string_equal(
+	    json_object_get_string(json_object_object_get(m, "source")),
+	    STORAGE_GUEST_FILES_DIR "/0");
+	storage_plan_free(&plan);
+	json_object_put(spec);
+
+	snprintf(mounts, sizeof(mounts),
+	    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"rw\"]}]",
+	    fx->root);
+	spec = spec_with_mounts(mounts);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, &o, &plan, &err), -1);
+	assert_int_equal(err.code, QB_E_UNIMPLEMENTED);
+	assert_non_null(strstr(err.msg, "/data"));
+	assert_int_equal(plan.n_disks, 0);
+	json_object_put(spec);
+}
+
 int
 main(void)
 {
@@ -847,6 +904,8 @@ main(void)
 	        test_spec_large_file_is_volume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_spec_dir_binds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_later_container_binds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_spec_unsupported_and_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
