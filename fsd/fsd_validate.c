@@ -5,23 +5,12 @@
 #include <string.h>
 
 #include "fsd/fsd.h"
+#include "lib/qb_id.h"
 
 bool
 fsd_valid_id(const char *id)
 {
-	size_t i, n = strlen(id);
-
-	if (n == 0 || n >= QB_ID_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = id[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		             (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
-			return false;
-	}
-	return true;
+	return qb_id_valid(id);
 }
 
 bool

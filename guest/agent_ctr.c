@@ -21,20 +21,7 @@
 #include "guest/crun.h"
 #include "guest/gfile.h"
 #include "lib/log.h"
-
-static int
-valid_id(const char *id)
-{
-	size_t i, n = strlen(id);
-
-	if (n == 0 || n > AGENT_ID_MAX || !isalnum((unsigned char)id[0]))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) &&
-		    strchr("_.-", id[i]) == NULL)
-			return 0;
-	return 1;
-}
+#include "lib/qb_id.h"
 
 void
 ctr_free(struct agent *a, struct ctr *c)
@@ -93,7 +80,7 @@ h_create(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	if ((req = qemubox__guest__v1__create_request__unpack(NULL, n, b)) ==
 	    NULL)
 		return qb_seterr(err, QB_E_INVALID, "bad CreateRequest");
-	if (!valid_id(req->id)) {
+	if (!qb_id_valid(req->id)) {
 		qb_seterr(err, QB_E_INVALID, "invalid container id");
 		goto fail;
 	}
@@ -348,7 +335,7 @@ h_exec(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 		return qb_seterr(err, QB_E_INVALID, "bad ExecRequest");
 	if (lookup(a, req->id, NULL, &c, NULL, err) == -1)
 		goto out;
-	if (!valid_id(req->exec_id)) {
+	if (!qb_id_valid(req->exec_id)) {
 		qb_seterr(err, QB_E_INVALID, "invalid exec id");
 		goto out;
 	}

@@ -22,10 +22,11 @@
 #include "lib/chan_pump.h"
 #include "lib/error.h"
 #include "lib/evloop.h"
+#include "lib/qb_id.h"
 #include "proto/guest.pb-c.h"
 
 #define AGENT_STATE_DIR "/run/qemubox/ctr"
-#define AGENT_ID_MAX    64
+#define AGENT_ID_MAX    QB_ID_LEN_MAX
 #define AGENT_MAX_FILES 16
 #define AGENT_UNCLAIMED 64
 /* After a process exits, how often we look whether its output is done. */

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QB_ID_MAX \
-	64 /* containerd ids: [A-Za-z0-9][A-Za-z0-9_.-]{0,75}; we cap lower */
+/* An id buffer: lib/qb_id.h's QB_ID_LEN_MAX (containerd's 76) + NUL. */
+#define QB_ID_MAX     77
 #define QB_ERRMSG_MAX 1024
 
 enum qb_imsg_type {

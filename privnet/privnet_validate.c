@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "lib/qb_id.h"
 #include "privnet/privnet.h"
 
 static int
@@ -28,7 +29,7 @@ privnet_valid_cni_name(const char *s, size_t max)
 int
 privnet_valid_id(const char *id)
 {
-	return privnet_valid_cni_name(id, QB_ID_MAX);
+	return qb_id_valid(id);
 }
 
 int

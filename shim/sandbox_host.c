@@ -7,11 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "lib/log.h"
 #include "lib/sandbox_cgroup.h"
 #include "lib/sandbox_uid.h"
+#include "shim/oci_spec.h"
 
 /*
  * Once vmmon is reaped its QEMU is gone too (PID namespace), but a process
@@ -29,42 +28,13 @@ static struct {
 	int nfds;
 } host;
 
-/* linux.cgroupsPath of the OCI spec, "" when absent. */
-static int
-spec_cgroups_path(
-    const char *spec_path, char *out, size_t len, struct qb_error *err)
-{
-	struct json_object *root, *linux, *v;
-	const char *s = "";
-	int rc = 0;
-
-	if ((root = json_object_from_file(spec_path)) == NULL)
-		return qb_seterr(err, QB_E_INVALID, "read OCI spec %s: %s",
-		    spec_path,
-		    json_util_get_last_err() ? json_util_get_last_err()
-		                             : "invalid JSON");
-	if (json_object_object_get_ex(root, "linux", &linux) &&
-	    json_object_object_get_ex(linux, "cgroupsPath", &v)) {
-		if (!json_object_is_type(v, json_type_string))
-			rc = qb_seterr(err, QB_E_INVALID,
-			    "%s: linux.cgroupsPath is not a string", spec_path);
-		else
-			s = json_object_get_string(v);
-	}
-	if (rc == 0 && strlen(s) >= len)
-		rc = qb_seterr(err, QB_E_INVALID,
-		    "%s: linux.cgroupsPath is too long", spec_path);
-	if (rc == 0)
-		memcpy(out, s, strlen(s) + 1);
-	json_object_put(root);
-	return rc;
-}
-
 int
 sandbox_host_prepare(const struct qb_config *cfg, const char *spec_path,
     const char *sandbox_id, struct qb_error *err)
 {
-	char cgpath[PATH_MAX], rel[PATH_MAX];
+	char rel[PATH_MAX];
+	struct oci_spec_info si;
+	struct oci_vm_size size;
 	struct cg_layout layout;
 	struct cg_limits lim;
 	int i;
@@ -72,13 +42,14 @@ sandbox_host_prepare(const struct qb_config *cfg, const char *spec_path,
 	memset(&host, 0, sizeof(host));
 	for (i = 0; i < CG_MAX_DIRS; i++)
 		host.fds[i] = -1;
-	if (spec_cgroups_path(spec_path, cgpath, sizeof(cgpath), err) == -1 ||
+	/* The VM may grow to the pod's size: the limits follow it. */
+	if (oci_spec_info_file(spec_path, sandbox_id, &si, err) == -1 ||
+	    oci_spec_vm_size(cfg, &si, &size, err) == -1 ||
 	    cg_layout_read(&layout, err) == -1 ||
-	    cg_path_resolve(cgpath, cfg->security.cgroup_parent, sandbox_id,
-	        rel, sizeof(rel), err) == -1)
+	    cg_path_resolve(si.cgroups_path, cfg->security.cgroup_parent,
+	        sandbox_id, rel, sizeof(rel), err) == -1)
 		return -1;
-	cg_limits_for_vm(
-	    cfg->runtime.max_cpus, cfg->runtime.max_memory_mb, &lim);
+	cg_limits_for_vm(size.max_cpus, size.max_memory_mb, &lim);
 	if (cg_plan_make(&layout, rel, &lim, &host.cg, err) == -1)
 		return -1;
 	/* The uid record names the cgroup first, so a crash in between

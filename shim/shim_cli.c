@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <json-c/json.h>
+#include "shim/oci_spec.h"
 
 enum flag_kind { FLAG_STRING, FLAG_BOOL };
 
@@ -279,37 +279,13 @@ int
 shim_group_from_spec(const char *config_path, const char *id, char *group,
     size_t grouplen, struct qb_error *err)
 {
-	static const char *const keys[] = {
-	    "io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id"};
-	struct json_object *root, *ann, *v;
-	const char *s = id;
-	size_t i;
-	int rc = -1;
+	struct oci_spec_info si;
 
-	if ((root = json_object_from_file(config_path)) == NULL)
-		return qb_seterr(err, QB_E_INVALID, "read OCI spec %s: %s",
-		    config_path,
-		    json_util_get_last_err() ? json_util_get_last_err()
-		                             : "invalid JSON");
-	if (json_object_object_get_ex(root, "annotations", &ann) &&
-	    json_object_is_type(ann, json_type_object)) {
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			if (json_object_object_get_ex(ann, keys[i], &v) &&
-			    json_object_is_type(v, json_type_string) &&
-			    json_object_get_string_len(v) > 0) {
-				s = json_object_get_string(v);
-				break;
-			}
-		}
-	}
-	if (strlen(s) >= grouplen) {
-		qb_seterr(err, QB_E_INVALID, "group id in %s is too long",
-		    config_path);
-		goto out;
-	}
-	memcpy(group, s, strlen(s) + 1);
-	rc = 0;
-out:
-	json_object_put(root);
-	return rc;
+	if (oci_spec_info_file(config_path, id, &si, err) == -1)
+		return -1;
+	if (strlen(si.sandbox_id) >= grouplen)
+		return qb_seterr(err, QB_E_INVALID,
+		    "group id in %s is too long", config_path);
+	memcpy(group, si.sandbox_id, strlen(si.sandbox_id) + 1);
+	return 0;
 }

@@ -59,8 +59,8 @@ int shim_socket_path(const char *address, const char *ns, const char *group,
     char *path, size_t pathlen, char *uri, size_t urilen);
 
 /*
- * Grouping key from <bundle>/config.json annotations:
- * io.containerd.runc.v2.group, else io.kubernetes.cri.sandbox-id, else id.
+ * Grouping key from <bundle>/config.json: the sandbox id of
+ * shim/oci_spec.h (the rule the VM backend uses too).
  */
 int shim_group_from_spec(const char *config_path, const char *id, char *group,
     size_t grouplen, struct qb_error *err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/qb_id.h"
 #include "proto/task.pb-c.h"
 #include "shim/task_ttrpc.h"
 
@@ -54,40 +55,16 @@ mut(const char *s)
 	return u.m;
 }
 
-int
-task_valid_id(const char *s)
-{
-	size_t i, n = strlen(s);
-	int prev_sep = 1;
-
-	if (n == 0 || n > 76)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9')) {
-			prev_sep = 0;
-		} else if (ch == '.' || ch == '_' || ch == '-') {
-			if (prev_sep)
-				return 0;
-			prev_sep = 1;
-		} else {
-			return 0;
-		}
-	}
-	return !prev_sep;
-}
-
 /* Validate id (required) and exec_id (may be empty); answers on failure. */
 static int
 check_ids(struct ttrpc_call *call, const char *id, const char *exec_id)
 {
-	if (!task_valid_id(id)) {
+	if (!qb_id_valid(id)) {
 		ttrpc_call_reply_error(
 		    call, QB_E_INVALID, "invalid container id \"%.80s\"", id);
 		return -1;
 	}
-	if (exec_id != NULL && exec_id[0] != '\0' && !task_valid_id(exec_id)) {
+	if (exec_id != NULL && exec_id[0] != '\0' && !qb_id_valid(exec_id)) {
 		ttrpc_call_reply_error(
 		    call, QB_E_INVALID, "invalid exec id \"%.80s\"", exec_id);
 		return -1;
@@ -387,7 +364,7 @@ h_exec(struct ttrpc_call *call, const ProtobufCMessage *m, void *arg)
 
 	if (check_ids(call, r->id, NULL) == -1)
 		return;
-	if (!task_valid_id(r->exec_id)) {
+	if (!qb_id_valid(r->exec_id)) {
 		ttrpc_call_reply_error(call, QB_E_INVALID,
 		    "invalid exec id \"%.80s\"", r->exec_id);
 		return;

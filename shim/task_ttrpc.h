@@ -13,7 +13,4 @@
 int task_ttrpc_register(
     struct ttrpc_server *srv, struct task_service *svc, const char *default_ns);
 
-/* containerd's identifier rule (alphanumeric runs joined by . _ -, <= 76). */
-int task_valid_id(const char *s);
-
 #endif

@@ -50,6 +50,7 @@
 #include "shim/stdio_relay.h"
 #include "shim/storage.h"
 #include "shim/fsd_client.h"
+#include "shim/oci_spec.h"
 #include "shim/storage_async.h"
 #include "shim/storage_guest.h"
 #include "shim/task_service.h"
@@ -101,7 +102,8 @@ struct vmb_create {
 	backend_done_fn done;
 	void *arg;
 	struct json_object *spec;
-	char netns[QB_NETNS_PATH_MAX];
+	struct oci_spec_info si; /* sandbox id, kind, netns, size */
+	struct oci_vm_size size; /* the first container: the VM's */
 	struct storage_prepare *prep;
 	struct stdio_relay *relay;
 	struct timespec t0;
@@ -884,16 +886,16 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	}
 
 	sp.id = b->sandbox_id;
-	sp.boot_cpus = b->cfg.runtime.boot_cpus;
-	/* vCPU and DIMM slots only when hotplug is on (q35, not microvm). */
-	sp.max_cpus =
-	    b->cfg.cpu_hotplug.enabled ? b->cfg.runtime.max_cpus : sp.boot_cpus;
-	sp.memory_mb = b->cfg.runtime.memory_mb;
+	/*
+	 * Config plus the pod's declared size (checked at Create); vCPU and
+	 * DIMM slots only when hotplug is on (q35, not microvm).
+	 */
+	sp.boot_cpus = cr->size.boot_cpus;
+	sp.max_cpus = cr->size.max_cpus;
+	sp.memory_mb = cr->size.memory_mb;
+	sp.max_memory_mb = cr->size.max_memory_mb;
 	sp.console_max_bytes =
 	    (uint64_t)b->cfg.runtime.console_log_max_kb * 1024;
-	sp.max_memory_mb = b->cfg.memory_hotplug.enabled
-	                       ? b->cfg.runtime.max_memory_mb
-	                       : sp.memory_mb;
 	sp.memory_slots = sp.max_memory_mb > sp.memory_mb ? 4 : 0;
 	sp.machine = QB_VMM_MACHINE_AUTO;
 	sp.accel = QB_VMM_ACCEL_AUTO;
@@ -1065,7 +1067,7 @@ disks_ready(struct storage_plan *plan, const struct qb_error *err, void *arg)
 		return;
 	}
 	if (privnet_net_setup_async(
-	        b->pn, b->sandbox_id, cr->netns, net_ready, cr, &e2) == -1)
+	        b->pn, b->sandbox_id, cr->si.netns, net_ready, cr, &e2) == -1)
 		create_fail(cr, &e2);
 }
 
@@ -1246,61 +1248,43 @@ fail:
 	create_fail(cr, &err);
 }
 
-/* The sandbox id: the CRI pod, or the container itself. */
-static void
-spec_sandbox_id(struct json_object *spec, const char *id, char *out, size_t len)
-{
-	struct json_object *ann, *v;
-
-	if (json_object_object_get_ex(spec, "annotations", &ann) &&
-	    json_object_object_get_ex(
-	        ann, "io.kubernetes.cri.sandbox-id", &v) &&
-	    json_object_is_type(v, json_type_string)) {
-		snprintf(out, len, "%s", json_object_get_string(v));
-		return;
-	}
-	snprintf(out, len, "%s", id);
-}
-
-/* The CRI sandbox (pause) container: its VM will take later containers. */
-static bool
-spec_is_cri_sandbox(struct json_object *spec)
-{
-	struct json_object *ann, *v;
-
-	return json_object_object_get_ex(spec, "annotations", &ann) &&
-	       json_object_object_get_ex(
-	           ann, "io.kubernetes.cri.container-type", &v) &&
-	       json_object_is_type(v, json_type_string) &&
-	       strcmp(json_object_get_string(v), "sandbox") == 0;
-}
-
-/* linux.namespaces[type=network].path: a netns CRI already wired. */
+/*
+ * What the plan needs of the VM, before any disk is built: the first
+ * container's disks all go on the boot command line, a later container's
+ * into free SCSI LUNs; volumes need the volume helper.
+ */
 static int
-spec_netns(
-    struct json_object *spec, char *out, size_t len, struct qb_error *err)
+plan_fits(const struct vmb_create *cr, struct qb_error *err)
 {
-	struct json_object *linux_, *nss, *ns, *t, *p;
-	size_t i;
+	const struct vmb *b = cr->b;
+	const struct storage_plan *plan = &cr->ctr->plan;
+	size_t free_luns = 0, i;
 
-	out[0] = '\0';
-	if (!json_object_object_get_ex(spec, "linux", &linux_) ||
-	    !json_object_object_get_ex(linux_, "namespaces", &nss) ||
-	    !json_object_is_type(nss, json_type_array))
+	if (!cr->ctr->later) {
+		if (plan->n_disks > QB_VMM_MAX_DISKS)
+			return qb_seterr(err, QB_E_RANGE,
+			    "container %s needs %zu disks (layers, binds, "
+			    "scratch); a VM boots with at most %d",
+			    cr->ctr->id, plan->n_disks, QB_VMM_MAX_DISKS);
+		if (plan->n_volumes > QB_FS_MAX_VOLUMES)
+			return qb_seterr(err, QB_E_RANGE,
+			    "container %s has %zu volumes; at most %d",
+			    cr->ctr->id, plan->n_volumes, QB_FS_MAX_VOLUMES);
+		if (plan->n_volumes > 0 && b->fsd_fd < 0)
+			return qb_seterr(err, QB_E_PRECONDITION,
+			    "container %s has bind mounts but the volume "
+			    "helper qemubox-fsd is not running",
+			    cr->ctr->id);
 		return 0;
-	for (i = 0; i < json_object_array_length(nss); i++) {
-		ns = json_object_array_get_idx(nss, i);
-		if (!json_object_object_get_ex(ns, "type", &t) ||
-		    strcmp(json_object_get_string(t), "network") != 0)
-			continue;
-		if (json_object_object_get_ex(ns, "path", &p) &&
-		    json_object_get_string_len(p) > 0) {
-			if ((size_t)json_object_get_string_len(p) >= len)
-				return qb_seterr(err, QB_E_INVALID,
-				    "network namespace path too long");
-			snprintf(out, len, "%s", json_object_get_string(p));
-		}
 	}
+	for (i = 0; i < QB_VMM_MAX_LUNS; i++)
+		if (!b->lun_used[i])
+			free_luns++;
+	if (plan->n_disks > free_luns)
+		return qb_seterr(err, QB_E_EXHAUSTED,
+		    "container %s needs %zu disks; the pod's VM has %zu of "
+		    "its %d disk slots free",
+		    cr->ctr->id, plan->n_disks, free_luns, QB_VMM_MAX_LUNS);
 	return 0;
 }
 
@@ -1352,6 +1336,10 @@ create_storage(struct vmb_create *cr, const struct backend_create_req *req)
 		return;
 	}
 	free(mounts);
+	if (plan_fits(cr, &err) == -1) {
+		create_fail(cr, &err);
+		return;
+	}
 	if (c->later) {
 		b->later_seq++;
 		for (i = 0; i < c->plan.n_disks; i++) {
@@ -1380,7 +1368,7 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 	struct vmb_create *cr;
 	struct vmb_ctr *c;
 	struct qb_error err = {0};
-	char path[PATH_MAX], sid[QB_ID_MAX];
+	char path[PATH_MAX];
 
 	if (ctr_find(b, req->id) != NULL) {
 		done_err(done, arg, QB_E_EXISTS, "container %s already exists",
@@ -1436,30 +1424,46 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 		return;
 	}
 
+	/*
+	 * Everything a Create can check comes before layers, CNI or a boot:
+	 * the spec here (ids, sandbox, netns, pod size), the mounts and
+	 * disk counts in create_storage.
+	 */
 	snprintf(path, sizeof(path), "%s/config.json", req->bundle);
 	if ((cr->spec = json_object_from_file(path)) == NULL) {
 		create_failf(cr, QB_E_INVALID, "read OCI spec %s: %s", path,
 		    json_util_get_last_err());
 		return;
 	}
-	spec_sandbox_id(cr->spec, req->id, sid, sizeof(sid));
+	if (oci_spec_info(cr->spec, req->id, &cr->si, &err) == -1) {
+		qb_preferr(&err, "container %s", req->id);
+		create_fail(cr, &err);
+		return;
+	}
+	if (strlen(cr->si.netns) >= QB_NETNS_PATH_MAX) {
+		create_failf(cr, QB_E_INVALID,
+		    "container %s: network namespace path over %d bytes",
+		    req->id, QB_NETNS_PATH_MAX - 1);
+		return;
+	}
 	if (c->later) {
-		if (strcmp(sid, b->sandbox_id) != 0) {
+		if (strcmp(cr->si.sandbox_id, b->sandbox_id) != 0) {
 			create_failf(cr, QB_E_INVALID,
 			    "container %s belongs to sandbox %s, this VM is "
 			    "sandbox %s",
-			    req->id, sid, b->sandbox_id);
+			    req->id, cr->si.sandbox_id, b->sandbox_id);
 			return;
 		}
 		create_storage(cr, req);
 		return;
 	}
-	snprintf(b->sandbox_id, sizeof(b->sandbox_id), "%s", sid);
-	b->pod = spec_is_cri_sandbox(cr->spec);
-	if (spec_netns(cr->spec, cr->netns, sizeof(cr->netns), &err) == -1) {
+	if (oci_spec_vm_size(&b->cfg, &cr->si, &cr->size, &err) == -1) {
+		qb_preferr(&err, "container %s", req->id);
 		create_fail(cr, &err);
 		return;
 	}
+	snprintf(b->sandbox_id, sizeof(b->sandbox_id), "%s", cr->si.sandbox_id);
+	b->pod = cr->si.kind == OCI_KIND_CRI_SANDBOX;
 	if (path_join(b->log_dir, sizeof(b->log_dir), b->cfg.paths.log_dir,
 	        req->id) == -1) {
 		create_failf(
@@ -2031,6 +2035,7 @@ vm_backend_cleanup_orphan(
 	struct qb_net_status st;
 	struct privnet_client *pn = NULL;
 	struct json_object *spec = NULL;
+	struct oci_spec_info si;
 	char path[PATH_MAX], dir[PATH_MAX], sid[QB_ID_MAX];
 	char *argv[] = {"qemubox-privnet", NULL};
 	int sv[2] = {-1, -1}, rc = 0;
@@ -2042,8 +2047,11 @@ vm_backend_cleanup_orphan(
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	if ((spec = json_object_from_file(path)) == NULL)
 		return 0; /* bundle gone: containerd already cleaned up */
-	spec_sandbox_id(spec, id, sid, sizeof(sid));
+	rc = oci_spec_info(spec, id, &si, err);
 	json_object_put(spec);
+	if (rc == -1)
+		return qb_preferr(err, "cleanup %s", id);
+	snprintf(sid, sizeof(sid), "%s", si.sandbox_id);
 	/* Only the sandbox's own container owns the network. */
 	if (strcmp(sid, id) != 0)
 		return 0;

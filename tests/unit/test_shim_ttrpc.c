@@ -20,6 +20,7 @@
 #include "lib/ttrpc.h"
 #include "proto/task.pb-c.h"
 #include "shim/task_service.h"
+#include "lib/qb_id.h"
 #include "shim/task_ttrpc.h"
 
 struct got {
@@ -203,19 +204,25 @@ static void
 test_valid_ids(void **state)
 {
 	(void)state;
-	assert_true(task_valid_id("abc"));
-	assert_true(task_valid_id("a.b_c-d9"));
-	assert_true(task_valid_id("01234567890123456789012345678901234567890123"
-	                          "45678901234567890123"));
-	assert_false(task_valid_id(""));
-	assert_false(task_valid_id("-a"));
-	assert_false(task_valid_id("a-"));
-	assert_false(task_valid_id("a..b"));
-	assert_false(task_valid_id("a/b"));
-	assert_false(task_valid_id("a b"));
-	assert_false(task_valid_id("0123456789012345678901234567890123456789012"
-	                           "3456789012345678901234567"
-	                           "890123456"));
+	assert_true(qb_id_valid("abc"));
+	assert_true(qb_id_valid("a.b_c-d9"));
+	assert_true(qb_id_valid("01234567890123456789012345678901234567890123"
+	                        "45678901234567890123"));
+	assert_false(qb_id_valid(""));
+	assert_false(qb_id_valid("-a"));
+	assert_false(qb_id_valid("a-"));
+	assert_false(qb_id_valid("a..b"));
+	assert_false(qb_id_valid("a/b"));
+	assert_false(qb_id_valid("a b"));
+	/* 64 hex digits (a CRI id) and 76 bytes pass, 77 do not. */
+	assert_true(
+	    qb_id_valid("0123456789abcdef0123456789abcdef0123456789abcdef"
+	                "0123456789abcdef"));
+	assert_true(qb_id_valid("0123456789012345678901234567890123456789012"
+	                        "34567890123456789012345678901abcd"));
+	assert_false(qb_id_valid("0123456789012345678901234567890123456789012"
+	                         "3456789012345678901234567"
+	                         "890123456"));
 }
 
 static void
