@@ -15,13 +15,29 @@ cd "$(dirname "$0")/../.."
 . tests/lib/cri.sh
 
 T0=$(date +%s)
-cleanup() { cri_cleanup; ctd_stop; qb_teardown; }
+# The pod's cgroup parent (kubelet's pod cgroup): the sandbox spec's
+# cgroupsPath becomes $CG_PARENT/<pod id>; removed at the end in every
+# hierarchy (runc leaves the parent, qemubox too).
+cg_parent_remove() {
+	local m
+	[ -n "${CG_PARENT:-}" ] || return 0
+	for m in /sys/fs/cgroup/*; do
+		[ -d "$m$CG_PARENT" ] && rmdir "$m$CG_PARENT"/* "$m$CG_PARENT" 2>/dev/null
+	done
+	return 0
+}
+cleanup() { cri_cleanup; ctd_stop; cg_parent_remove; qb_teardown; }
 trap cleanup EXIT
 
 cri_suite_start "CRI pods ($CRI_HANDLER)"
 WORK=$QB_DIR/work
 mkdir -p "$WORK"
 NETNS_BEFORE=$(ls /run/netns 2>/dev/null | sort)
+CG_PARENT=$QB_CGROUP_PARENT-pods
+# The pod "main" declares half a CPU and 128 MiB (containerd passes them as
+# io.kubernetes.cri.sandbox-cpu-quota/-period and -memory annotations).
+CRI_POD_LINUX=$(jq -cn --arg cg "$CG_PARENT" '{ cgroup_parent: $cg,
+	resources: { cpu_period: 100000, cpu_quota: 50000, memory_limit_in_bytes: 134217728 } }')
 
 # --- helpers -----------------------------------------------------------------
 
@@ -111,6 +127,36 @@ t_three_containers() {
 	cri_wait_state "$r" CONTAINER_RUNNING 10 || fail "shell not running"
 }
 
+# The sandbox's host cgroup is the one its spec names: runc puts the pause
+# process there; qemubox puts the VM there (QEMU and vmmon), so kubelet's
+# accounting sees it.
+t_pod_cgroup() {
+	local pod dir p comms=
+	pod=$(id_of pod)
+	dir=/sys/fs/cgroup/memory$CG_PARENT/$pod
+	[ -d "$dir" ] || fail "no cgroup $dir" || return
+	for p in $(cat "$dir/cgroup.procs"); do
+		comms="$comms $(cat "/proc/$p/comm" 2>/dev/null)"
+	done
+	if [ "$CRI_HANDLER" = qemubox ]; then
+		grep -q 'qemu-system' <<<"$comms" && grep -q 'qemubox-vmmon' <<<"$comms" ||
+			fail "QEMU and vmmon not in $dir:$comms"
+	else
+		[ -n "${comms// /}" ] || fail "nothing in $dir"
+	fi
+}
+
+# The VM is sized for the pod: config (1 vCPU, 512 MiB) plus the declared
+# half CPU (rounded up to one vCPU) and 128 MiB.
+t_pod_size() {
+	local sh r
+	sh=$(id_of shell)
+	exec_expect "$sh" 2 "" 0 sh -c 'grep -c ^processor /proc/cpuinfo' || return
+	r=$(cri_exec "$sh" 30 awk '/^MemTotal:/ { print $2 }' /proc/meminfo) || fail "meminfo" || return
+	[ "$(jq -r .stdout <<<"$r")" -gt $((512 * 1024)) ] ||
+		fail "guest MemTotal $(jq -r .stdout <<<"$r") kB: not over the 512 MiB of config alone"
+}
+
 # containerd writes CRI-format lines ("TIME STREAM F text") to the log path.
 t_logs() {
 	local c log
@@ -165,18 +211,35 @@ t_hostname_dns() {
 
 # StopContainer: SIGTERM, then SIGKILL once the grace period is over.
 t_stop_grace() {
-	local pod c t0 dt
+	local pod c t0 dt n0 n i
 	pod=$(id_of pod)
 	c=$(cri_create "$pod" stubborn sh -c 'trap "" TERM; while :; do sleep 1; done') || fail "create" || return
 	start_ctr "$c" || fail "start" || return
 	cri_wait_state "$c" CONTAINER_RUNNING 30 || return 1
+	if [ "$CRI_HANDLER" = qemubox ]; then
+		n0=$(guest_scsi_disks) || fail "count guest disks" || return
+	fi
 	t0=$(date +%s.%N)
 	cri StopContainer "{\"container_id\":\"$c\",\"timeout\":3}" >/dev/null || fail "StopContainer failed" || return
 	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%d", (b - a) * 10 }')
 	[ "$dt" -ge 28 ] || fail "stopped after ${dt}00 ms, before the 3 s grace period" || return
 	[ "$(cri_state "$c")" = CONTAINER_EXITED ] || fail "not exited: $(ctr_status "$c")" || return
 	[ "$(ctr_status "$c" | jq .exit_code)" = 137 ] || fail "exit code: $(ctr_status "$c")" || return
-	cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "RemoveContainer failed"
+	cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "RemoveContainer failed" || return
+	[ "$CRI_HANDLER" = qemubox ] || return 0
+	# Its hot-added disks left the VM (device_del, DEVICE_DELETED).
+	for i in $(seq 1 40); do
+		n=$(guest_scsi_disks) && [ "$n" -lt "$n0" ] && return 0
+		sleep 0.5
+	done
+	fail "the VM still has $n SCSI disks (had $n0 with the container)"
+}
+
+# SCSI disks the pod's VM sees (the shell container shares the VM's kernel).
+guest_scsi_disks() {
+	local r
+	r=$(cri_exec "$(id_of shell)" 30 sh -c 'grep -c " sd[a-z]*$" /proc/partitions') || return 1
+	jq -r .stdout <<<"$r"
 }
 
 # Restart in the same pod: remove the exited container, create the same name.
@@ -225,6 +288,8 @@ t_bad_image() {
 tap_run "CRI runtime and network ready" t_status
 tap_run "RunPodSandbox: ready, with an IP" t_pod_up
 tap_run "3 containers in one pod: exit 3, server, tty" t_three_containers
+tap_run "the pod's host cgroup is the sandbox spec's cgroupsPath" t_pod_cgroup
+[ "$CRI_HANDLER" = qemubox ] && tap_run "the VM has the pod's declared CPU and memory" t_pod_size
 tap_run "container logs in CRI format at the log path" t_logs
 tap_run "ExecSync outputs and exit codes" t_exec
 tap_run "ExecSync timeout leaves no process" t_exec_timeout

@@ -12,6 +12,7 @@
 #   cri_pod_config NAME     PodSandboxConfig JSON for pod NAME (hostname NAME,
 #                           logs under $CRI_LOGS/NAME, DNS server 192.0.2.53)
 #   cri_run_pod NAME        RunPodSandbox with $CRI_HANDLER; prints the pod id
+#                           (CRI_POD_LINUX: the config's "linux" object)
 #   cri_create POD NAME CMD...   CreateContainer of busybox running CMD, log
 #                           file NAME.log in the pod's log directory; prints
 #                           the container id (CRI_TTY=true: with a tty)
@@ -62,11 +63,12 @@ cri_suite_start() {
 }
 
 cri_pod_config() {
-	jq -cn --arg name "$1" --arg uid "$QB_T-$1-uid" --arg logs "$CRI_LOGS/$1" '{
+	local linux=${CRI_POD_LINUX:-'{}'}
+	jq -cn --arg name "$1" --arg uid "$QB_T-$1-uid" --arg logs "$CRI_LOGS/$1" --argjson linux "$linux" '{
 		metadata: { name: $name, uid: $uid, namespace: "qbtest", attempt: 0 },
 		hostname: $name, log_directory: $logs,
 		dns_config: { servers: ["192.0.2.53"], searches: ["qb.example"] },
-		labels: { "qemubox-test": "yes" }, linux: {} }'
+		labels: { "qemubox-test": "yes" }, linux: $linux }'
 }
 
 cri_run_pod() {
