@@ -94,6 +94,30 @@ mono_ms(void)
  * far longer, and a hot-added SCSI LUN appears only after the kernel's
  * rescan, which took tens of seconds at load 30 (docs/STORAGE.md).
  */
+/*
+ * devtmpfs creates the node asynchronously, and a hot-added SCSI disk is
+ * listed in /sys/block a moment before it opens (ENXIO: sd still probing;
+ * seen at load 10 as "mount layer 0 (/dev/sda erofs): No such device or
+ * address"). Wait, until deadline, for an open that works.
+ */
+static int
+disk_ready(const char *dev, uint64_t deadline)
+{
+	struct timespec tick = {0, 20 * 1000000};
+	int fd;
+
+	for (;;) {
+		if ((fd = open(dev, O_RDONLY | O_CLOEXEC)) != -1) {
+			close(fd);
+			return 0;
+		}
+		if ((errno != ENOENT && errno != ENXIO && errno != ENOMEDIUM) ||
+		    mono_ms() >= deadline)
+			return -1;
+		nanosleep(&tick, NULL);
+	}
+}
+
 int
 rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 {
@@ -114,12 +138,7 @@ rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 					snprintf(
 					    out, outlen, "/dev/%s", de->d_name);
 					closedir(d);
-					/* devtmpfs creates the node
-					 * asynchronously. */
-					while (access(out, F_OK) == -1 &&
-					       mono_ms() < deadline)
-						nanosleep(&tick, NULL);
-					return access(out, F_OK);
+					return disk_ready(out, deadline);
 				}
 			}
 			closedir(d);
