@@ -254,6 +254,10 @@ agent_run(struct pid1_info *info)
 		return -1;
 	if ((a.ch = chan_new(fd, CHAN_GUEST, &agent_chan_ops, &a)) == NULL)
 		goto fail;
+	/* Container output leaves by splice, not copied through us; without
+	 * the staging pipes it is read and written like any frame. */
+	if (chan_splice_enable(a.ch) == -1)
+		log_warn("%s: splice staging pipes", __func__);
 	if ((a.chan_io = evloop_io_add(a.loop, fd, EV_READ, chan_io_cb, &a)) ==
 	    NULL)
 		goto fail;

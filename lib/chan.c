@@ -3,8 +3,10 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/chan.h"
@@ -12,6 +14,22 @@
 
 /* Bytes one chan_read() call consumes before yielding to other fds. */
 #define CHAN_READ_BUDGET (256u << 10)
+/*
+ * Read buffer of chan_read(), taken as iovecs of this size: a virtio-serial
+ * port returns at most one of its receive buffers (a page) per read call,
+ * and the kernel fills consecutive iovecs while each read comes back full,
+ * so one readv() takes many pages.
+ */
+#define CHAN_READ_BUF (64u << 10)
+#define CHAN_READ_IOV 4096u
+
+/*
+ * Splice staging pipes: the payload pipe takes whatever fits of one frame;
+ * the frame pipe has twice its buffers, so the header's buffer plus all of
+ * the payload's always fit.
+ */
+#define CHAN_SPLICE_DATA_PIPE  (512 << 10)
+#define CHAN_SPLICE_FRAME_PIPE (1 << 20)
 
 struct chan_stream {
 	struct chan *ch;
@@ -45,6 +63,13 @@ struct chan {
 	struct ttrpc_writer wr;
 	bool want_write;
 
+	/* Splice (chan_splice_enable): payload pipe, frame pipe, bytes of a
+	 * staged frame not yet written to fd (they go before the queue). */
+	int spd[2], spf[2];
+	size_t sp_pending;
+	bool splice_on;
+	bool splice_proven; /* fd took a splice once: EINVAL is not "no" */
+
 	struct chan_stream *streams;
 };
 
@@ -69,8 +94,25 @@ chan_new(int fd, enum chan_role role, const struct chan_ops *ops, void *arg)
 	ch->role = role;
 	ch->ops = ops;
 	ch->arg = arg;
+	ch->spd[0] = ch->spd[1] = ch->spf[0] = ch->spf[1] = -1;
 	ttrpc_writer_init(&ch->wr, CHAN_MAX_QUEUE);
 	return ch;
+}
+
+static void
+splice_close(struct chan *ch)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (ch->spd[i] >= 0)
+			close(ch->spd[i]);
+		if (ch->spf[i] >= 0)
+			close(ch->spf[i]);
+		ch->spd[i] = ch->spf[i] = -1;
+	}
+	ch->splice_on = false;
+	ch->sp_pending = 0;
 }
 
 void
@@ -81,6 +123,7 @@ chan_free(struct chan *ch)
 	if (ch == NULL)
 		return;
 	ttrpc_writer_free(&ch->wr);
+	splice_close(ch);
 	for (s = ch->streams; s != NULL; s = ns) {
 		ns = s->next;
 		free(s);
@@ -130,6 +173,155 @@ set_want_write(struct chan *ch, bool on)
 		ch->ops->want_write(ch, on, ch->arg);
 }
 
+/* ---- splice ---- */
+
+int
+chan_splice_enable(struct chan *ch)
+{
+	if (ch->splice_on)
+		return 0;
+	if (pipe2(ch->spd, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(ch->spf, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    fcntl(ch->spd[1], F_SETPIPE_SZ, CHAN_SPLICE_DATA_PIPE) == -1 ||
+	    fcntl(ch->spf[1], F_SETPIPE_SZ, CHAN_SPLICE_FRAME_PIPE) == -1) {
+		int saved = errno;
+
+		splice_close(ch);
+		errno = saved;
+		return -1;
+	}
+	ch->splice_on = true;
+	return 0;
+}
+
+/*
+ * The fd refused the first spliced frame (EINVAL: no splice_write): take the
+ * staged frame back and queue it like any other; splicing stays off.
+ */
+static int
+splice_unstage(struct chan *ch)
+{
+	struct ttrpc_hdr h;
+	uint8_t *f;
+	size_t got = 0, len = ch->sp_pending;
+	ssize_t n;
+	int rc = -1;
+
+	log_info("%s: the channel fd does not take splice; copying", __func__);
+	if ((f = malloc(len)) == NULL)
+		return -1;
+	while (got < len) {
+		n = read(ch->spf[0], f + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? EIO : errno;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	ttrpc_hdr_decode(f, &h);
+	splice_close(ch);
+	rc = ttrpc_writer_queue(&ch->wr, h.stream_id, h.type, h.flags,
+	    f + CHAN_HDR_LEN, len - CHAN_HDR_LEN);
+out:
+	free(f);
+	return rc;
+}
+
+/* Write the staged frame to fd as far as it takes it. -1 on failure. */
+static int
+splice_drain(struct chan *ch)
+{
+	ssize_t n;
+
+	while (ch->sp_pending > 0) {
+		n = splice(ch->spf[0], NULL, ch->fd, NULL, ch->sp_pending,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n == -1 && errno == EINVAL && !ch->splice_proven)
+			return splice_unstage(ch);
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			/* Bytes wait in the pipe and the fd took none. */
+			errno = EIO;
+			return -1;
+		}
+		ch->splice_proven = true;
+		ch->sp_pending -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t
+chan_stream_splice(struct chan_stream *s, int fd, size_t max)
+{
+	struct chan *ch = s->ch;
+	uint8_t hdr[CHAN_HDR_LEN];
+	ssize_t m, k;
+	size_t moved;
+
+	if (s->dir != CHAN_SEND || s->closed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ch->err) {
+		errno = ch->err;
+		return -1;
+	}
+	/* Frames already queued go first, and they are written from the
+	 * queue: copy this one behind them. */
+	if (!ch->splice_on || ch->sp_pending > 0 || chan_queued(ch) > 0) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (max > s->credit)
+		max = s->credit;
+	if (max > CHAN_MAX_DATA)
+		max = CHAN_MAX_DATA;
+	if (max == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	/* The staging pipes are empty here (sp_pending == 0). */
+	do
+		m = splice(fd, NULL, ch->spd[1], NULL, max,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	while (m == -1 && errno == EINTR);
+	if (m <= 0)
+		return m; /* EINVAL: fd is no pipe; the caller reads it */
+	chan_hdr_encode(hdr, (uint32_t)m, s->id, CHAN_T_DATA, 0);
+	if (write(ch->spf[1], hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+		goto broken;
+	for (moved = 0; moved < (size_t)m; moved += (size_t)k) {
+		k = splice(ch->spd[0], NULL, ch->spf[1], NULL,
+		    (size_t)m - moved, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (k == -1 && errno == EINTR) {
+			k = 0;
+			continue;
+		}
+		if (k <= 0)
+			goto broken;
+	}
+	s->credit -= (uint32_t)m;
+	ch->sp_pending = CHAN_HDR_LEN + (size_t)m;
+	/* What fd does not take now waits for writability, before the queue.
+	 */
+	if (chan_flush(ch) == -1)
+		return -1;
+	return m;
+broken:
+	/* Our own pipes, sized for this: cannot happen short of a bug. */
+	log_warn("%s: stream %u: staging a frame", __func__, s->id);
+	chan_fail(ch, EIO);
+	errno = EIO;
+	return -1;
+}
+
 int
 chan_flush(struct chan *ch)
 {
@@ -138,6 +330,14 @@ chan_flush(struct chan *ch)
 	if (ch->err) {
 		errno = ch->err;
 		return -1;
+	}
+	if (ch->sp_pending > 0 && splice_drain(ch) == -1) {
+		chan_fail(ch, errno);
+		return -1;
+	}
+	if (ch->sp_pending > 0) {
+		set_want_write(ch, true);
+		return 0;
 	}
 	if ((rc = ttrpc_writer_flush(&ch->wr, ch->fd)) == -1) {
 		chan_fail(ch, errno);
@@ -560,16 +760,21 @@ chan_input(struct chan *ch, const uint8_t *buf, size_t len)
 int
 chan_read(struct chan *ch)
 {
-	uint8_t buf[64 << 10];
-	size_t total = 0;
+	uint8_t buf[CHAN_READ_BUF];
+	struct iovec iov[CHAN_READ_BUF / CHAN_READ_IOV];
+	size_t total = 0, i;
 	ssize_t n;
 
 	if (ch->err) {
 		errno = ch->err;
 		return -1;
 	}
+	for (i = 0; i < CHAN_READ_BUF / CHAN_READ_IOV; i++) {
+		iov[i].iov_base = buf + i * CHAN_READ_IOV;
+		iov[i].iov_len = CHAN_READ_IOV;
+	}
 	while (total < CHAN_READ_BUDGET) {
-		n = read(ch->fd, buf, sizeof(buf));
+		n = readv(ch->fd, iov, (int)(CHAN_READ_BUF / CHAN_READ_IOV));
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -124,6 +124,23 @@ size_t chan_stream_credit(const struct chan_stream *);
 ssize_t chan_stream_send(struct chan_stream *, const void *p, size_t n);
 /* SEND: queue CLOSE (EOF); idempotent. */
 int chan_stream_close(struct chan_stream *);
+/*
+ * Splice (guest side): DATA frames whose payload comes from a pipe can reach
+ * the channel fd without passing through user space; a virtio-serial port
+ * takes the pipe's pages as they are. chan_splice_enable() makes the two
+ * staging pipes (the payload is moved into the first, then header and
+ * payload into the second, so a whole frame is staged before any byte of it
+ * reaches the fd). -1 with errno if the pipes cannot be made.
+ */
+int chan_splice_enable(struct chan *);
+/*
+ * SEND: move up to min(max, credit, one frame) bytes from pipe fd as one
+ * DATA frame. Returns the count sent (> 0), 0 at EOF (no writer, empty), -1
+ * with errno: EAGAIN nothing buffered in fd; ENOTSUP splice is off or frames
+ * wait in the queue, EINVAL fd cannot be spliced (for both: use read(2) and
+ * chan_stream_send); else the channel failed.
+ */
+ssize_t chan_stream_splice(struct chan_stream *, int fd, size_t max);
 /* RECV: the consumer drained n bytes; the peer may send n more. */
 int chan_stream_grant(struct chan_stream *, size_t n);
 bool chan_stream_peer_closed(const struct chan_stream *);

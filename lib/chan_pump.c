@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/chan.h"
@@ -30,6 +31,15 @@ struct chan_pump {
 	size_t off, len;
 	size_t ungranted; /* written (or discarded), not yet credited back */
 	bool broken;      /* the fd's reader went away: discard */
+	bool splice;      /* from_fd: fd is a pipe, try chan_stream_splice */
+	/* Where the bytes waited, logged when the pump ends (docs: README
+	 * Performance, the bench's data-path breakdown). */
+	uint64_t n_bytes;  /* moved between the fd and the stream */
+	uint64_t n_calls;  /* read/splice (from_fd) or write (to_fd) calls that
+	                    * moved bytes */
+	uint64_t n_wakes;  /* fd readiness or incoming DATA callbacks */
+	uint64_t n_stalls; /* from_fd: out of credit; to_fd: fd full (EAGAIN) */
+	uint64_t n_spliced; /* from_fd: bytes that went by splice, no copy */
 };
 
 /*
@@ -54,12 +64,30 @@ pump_close_fd(struct chan_pump *p)
 	p->hold_wfd = -1;
 }
 
+/* One line per stream: how many bytes per call and per wake-up. */
+static void
+pump_log_stats(const struct chan_pump *p)
+{
+	if (p->s == NULL || p->n_bytes == 0)
+		return;
+	log_info("chan_pump: stream %u %s: %llu bytes, %llu %s (%llu B each), "
+	         "%llu wake-ups, %llu %s, %llu bytes spliced",
+	    chan_stream_id(p->s), p->from_fd ? "fd->chan" : "chan->fd",
+	    (unsigned long long)p->n_bytes, (unsigned long long)p->n_calls,
+	    p->from_fd ? "reads" : "writes",
+	    (unsigned long long)(p->n_calls ? p->n_bytes / p->n_calls : 0),
+	    (unsigned long long)p->n_wakes, (unsigned long long)p->n_stalls,
+	    p->from_fd ? "credit stalls" : "fd-full stalls",
+	    (unsigned long long)p->n_spliced);
+}
+
 static void
 pump_done(struct chan_pump *p)
 {
 	if (p->done)
 		return;
 	p->done = true;
+	pump_log_stats(p);
 	pump_close_fd(p);
 	if (p->from_fd)
 		(void)chan_stream_close(p->s);
@@ -80,11 +108,24 @@ from_fd_pump(struct chan_pump *p)
 	static uint8_t buf[CHAN_WINDOW]; /* one loop, one pump at a time */
 	size_t want;
 	ssize_t n;
+	bool spliced;
 
 	while ((want = chan_stream_credit(p->s)) > 0) {
 		if (want > sizeof(buf))
 			want = sizeof(buf);
-		n = read(p->fd, buf, want);
+		n = -1;
+		errno = ENOTSUP;
+		if (p->splice) {
+			/* A frame straight from the pipe, no copy here. */
+			n = chan_stream_splice(p->s, p->fd, want);
+			if (n == -1 && errno == EINVAL) {
+				p->splice = false;
+				errno = ENOTSUP;
+			}
+		}
+		spliced = !(n == -1 && errno == ENOTSUP);
+		if (!spliced)
+			n = read(p->fd, buf, want);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if ((n == -1 && errno == EAGAIN) || (n == 0 && p->ignore_eof)) {
@@ -99,17 +140,24 @@ from_fd_pump(struct chan_pump *p)
 		/* EIO: a pty whose last slave closed. */
 		if (n <= 0) {
 			if (n == -1 && errno != EIO)
-				log_warn("%s: stream %u: read", __func__,
-				    chan_stream_id(p->s));
+				log_warn("%s: stream %u: %s", __func__,
+				    chan_stream_id(p->s),
+				    spliced ? "splice" : "read");
 			pump_done(p);
 			return 1;
 		}
+		p->n_calls++;
+		p->n_bytes += (uint64_t)n;
 		if (p->hold_wfd >= 0) {
 			/* The real writer is attached: from now on a read of
 			 * 0 means it closed, which is the end of the input. */
 			close(p->hold_wfd);
 			p->hold_wfd = -1;
 			p->ignore_eof = false;
+		}
+		if (spliced) {
+			p->n_spliced += (uint64_t)n;
+			continue;
 		}
 		if (chan_stream_send(p->s, buf, (size_t)n) != n) {
 			log_warn("%s: stream %u: send", __func__,
@@ -118,6 +166,7 @@ from_fd_pump(struct chan_pump *p)
 			return 1;
 		}
 	}
+	p->n_stalls++;
 	/* No credit: stop watching until the peer grants more. */
 	evloop_io_set(p->io, 0);
 	return 0;
@@ -126,10 +175,13 @@ from_fd_pump(struct chan_pump *p)
 static void
 from_fd_io(struct ev_io *io, int fd, unsigned events, void *arg)
 {
+	struct chan_pump *p = arg;
+
 	(void)io;
 	(void)fd;
 	(void)events;
-	from_fd_pump(arg);
+	p->n_wakes++;
+	from_fd_pump(p);
 }
 
 static void
@@ -152,6 +204,7 @@ static struct chan_pump *
 pump_new(struct evloop *loop, int fd, bool from_fd)
 {
 	struct chan_pump *p;
+	struct stat st;
 
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
 		return NULL;
@@ -167,6 +220,9 @@ pump_new(struct evloop *loop, int fd, bool from_fd)
 	p->fd = fd;
 	p->hold_wfd = -1;
 	p->from_fd = from_fd;
+	/* A pipe can be spliced (if the channel does it, chan_splice_enable).
+	 */
+	p->splice = from_fd && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 	return p;
 }
 
@@ -232,8 +288,10 @@ to_fd_write(struct chan_pump *p, const uint8_t *d, size_t n)
 		w = write(p->fd, d + done, n - done);
 		if (w == -1 && errno == EINTR)
 			continue;
-		if (w == -1 && errno == EAGAIN)
+		if (w == -1 && errno == EAGAIN) {
+			p->n_stalls++;
 			break;
+		}
 		if (w == -1) {
 			/* EPIPE: the reader left; drop the rest from now on. */
 			log_debug("%s: stream %u: %s, discarding", __func__,
@@ -242,6 +300,8 @@ to_fd_write(struct chan_pump *p, const uint8_t *d, size_t n)
 			break;
 		}
 		done += (size_t)w;
+		p->n_calls++;
+		p->n_bytes += (uint64_t)w;
 	}
 	return p->broken ? n : done;
 }
@@ -281,6 +341,7 @@ to_fd_io(struct ev_io *io, int fd, unsigned events, void *arg)
 	struct chan_pump *p = arg;
 
 	(void)fd;
+	p->n_wakes++;
 	/*
 	 * The reader of our pipe/FIFO is gone (a detached `ctr run` exited).
 	 * epoll reports that whatever interest we set, so stop watching the
@@ -301,6 +362,7 @@ to_fd_data(struct chan_stream *s, const uint8_t *d, size_t n, void *arg)
 	struct chan_pump *p = arg;
 	size_t done;
 
+	p->n_wakes++;
 	if (p->done || p->broken) {
 		(void)chan_stream_grant(s, n);
 		return;
@@ -395,6 +457,8 @@ chan_pump_free(struct chan_pump *p)
 {
 	if (p == NULL)
 		return;
+	if (!p->done)
+		pump_log_stats(p);
 	pump_close_fd(p);
 	if (p->s != NULL)
 		chan_stream_release(p->s);

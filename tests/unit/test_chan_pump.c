@@ -2,7 +2,9 @@
  * lib/chan_pump: the stream -> fd pump writes through, credits the sender
  * back in quarter-window steps, and holds no more than the window when the
  * fd's reader stalls (the sender then breaks the credit rule, EPROTO); the
- * fd -> stream pump moves a pipe's content in window-sized reads.
+ * fd -> stream pump moves a pipe's content in window-sized reads, or by
+ * splice (chan_splice_enable) in whole frames that keep their order with
+ * frames queued while one waits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -146,6 +148,121 @@ test_from_fd_window_reads(void **state)
 	close(pfd[1]);
 }
 
+struct sink {
+	uint8_t buf[2 * CHAN_WINDOW];
+	size_t len;
+	int credits; /* CREDIT frames seen after all DATA */
+};
+
+static void
+sink_data(struct chan_stream *s, const uint8_t *p, size_t n, void *arg)
+{
+	struct sink *k = arg;
+
+	assert_true(k->len + n <= sizeof(k->buf));
+	assert_int_equal(k->credits, 0);
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+	(void)chan_stream_grant(s, n);
+}
+
+static void
+sink_credit(struct chan_stream *s, void *arg)
+{
+	struct sink *k = arg;
+
+	(void)s;
+	k->credits++;
+}
+
+static const struct chan_stream_ops sink_ops = {.on_data = sink_data};
+static const struct chan_stream_ops sink_send_ops = {.on_credit = sink_credit};
+
+/* Read everything the guest end wrote and hand it to the host chan. */
+static void
+deliver(int fd, struct chan *host)
+{
+	static uint8_t buf[1 << 16];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		assert_int_equal(chan_input(host, buf, (size_t)n), 0);
+}
+
+/*
+ * Splice: the pipe's bytes reach the host intact as DATA frames; while part
+ * of a staged frame waits for the socket, a CREDIT the guest sends meanwhile
+ * is queued behind it and arrives after it.
+ */
+static void
+test_from_fd_splice(void **state)
+{
+	struct evloop *loop = evloop_new();
+	struct chan *g, *h;
+	struct chan_pump *p;
+	struct chan_stream *hin, *hout, *gin;
+	static struct sink k;
+	static uint8_t pattern[CHAN_WINDOW];
+	int pfd[2], sv[2], small = 4096;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + i / 251);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(
+	    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	g = chan_new(sv[0], CHAN_GUEST, &no_ops, NULL);
+	h = chan_new(-1, CHAN_HOST, &no_ops, NULL);
+	assert_int_equal(chan_splice_enable(g), 0);
+	hin = chan_stream_open(h, 3, CHAN_RECV, &sink_ops, &k);
+	hout = chan_stream_open(h, 4, CHAN_SEND, &sink_send_ops, &k);
+	gin = chan_stream_open(g, 4, CHAN_RECV, NULL, NULL);
+	assert_non_null(hin);
+	assert_non_null(hout);
+	assert_non_null(gin);
+	assert_int_equal(pipe2(pfd, O_NONBLOCK), 0);
+	p = chan_pump_from_fd(loop, g, 3, pfd[0], false, NULL, NULL);
+	assert_non_null(p);
+	assert_int_equal(
+	    write(pfd[1], pattern, CHAN_MAX_DATA), (ssize_t)CHAN_MAX_DATA);
+	assert_true(evloop_run_once(loop, 1000) >= 1);
+	/* The socket took part of the frame; a CREDIT now waits behind it
+	 * (for 100 bytes the host sent on stream 4). */
+	assert_int_equal(chan_queued(g), 0);
+	assert_int_equal(chan_stream_send(hout, pattern, 100), 100);
+	assert_int_equal(feed(g, 4, 100, 'x'), 0);
+	assert_int_equal(chan_stream_grant(gin, 100), 0);
+	assert_int_equal(chan_queued(g), CREDIT_FRAME);
+	while (chan_queued(g) > 0) {
+		deliver(sv[1], h);
+		assert_int_equal(chan_flush(g), 0);
+	}
+	deliver(sv[1], h);
+	assert_int_equal(k.len, CHAN_MAX_DATA);
+	assert_int_equal(k.credits, 1);
+	/* More data after the credit: spliced again, all of it in order. */
+	k.credits = 0;
+	assert_int_equal(write(pfd[1], pattern + CHAN_MAX_DATA,
+	                     sizeof(pattern) - CHAN_MAX_DATA),
+	    (ssize_t)(sizeof(pattern) - CHAN_MAX_DATA));
+	close(pfd[1]);
+	for (i = 0; i < 1000 && k.len < sizeof(pattern); i++) {
+		(void)evloop_run_once(loop, 100);
+		assert_int_equal(chan_flush(g), 0);
+		deliver(sv[1], h);
+	}
+	assert_int_equal(k.len, sizeof(pattern));
+	assert_memory_equal(k.buf, pattern, sizeof(pattern));
+	chan_pump_free(p);
+	chan_free(g);
+	chan_free(h);
+	evloop_free(loop);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -153,6 +270,7 @@ main(void)
 	    cmocka_unit_test(test_to_fd_grant_steps),
 	    cmocka_unit_test(test_to_fd_stalled_reader_bounded),
 	    cmocka_unit_test(test_from_fd_window_reads),
+	    cmocka_unit_test(test_from_fd_splice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
