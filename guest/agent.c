@@ -9,6 +9,7 @@
  * agent_vm.c (the VM); the process table is guest/agent_proc.c.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -254,6 +255,16 @@ agent_run(struct pid1_info *info)
 		return -1;
 	if ((a.ch = chan_new(fd, CHAN_GUEST, &agent_chan_ops, &a)) == NULL)
 		goto fail;
+	/*
+	 * SCHED_BATCH: a container's write that makes its pipe readable does
+	 * not preempt the writer to run us (one vCPU under TCG). The writer
+	 * runs on until its slice ends or the pipe is full, and we then move
+	 * many of its writes per wake-up instead of one. Nothing else waits
+	 * on us when the CPU is idle. Children get SCHED_OTHER back
+	 * (pid1_child_reset).
+	 */
+	if (sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) == -1)
+		log_warn("%s: SCHED_BATCH", __func__);
 	/* Container output leaves by splice, not copied through us; without
 	 * the staging pipes it is read and written like any frame. */
 	if (chan_splice_enable(a.ch) == -1)

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,8 @@ pid1_child_reset(void)
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL);
 	(void)sigprocmask(SIG_UNBLOCK, &pid1_blocked, NULL);
+	/* The agent runs SCHED_BATCH (guest/agent.c); its children do not. */
+	(void)sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0});
 }
 
 /* ---- moving the root off the initramfs ---- */
