@@ -24,12 +24,14 @@
 #define CHAN_READ_IOV 4096u
 
 /*
- * Splice staging pipes: the payload pipe takes whatever fits of one frame;
- * the frame pipe has twice its buffers, so the header's buffer plus all of
- * the payload's always fit.
+ * Splice staging pipes: the payload pipe takes whatever fits of one frame
+ * (64 buffers at most); the frame pipe (256 buffers) holds the header's
+ * buffer plus the payload's of CHAN_SPLICE_FRAMES frames whatever their
+ * buffers hold, so staging never stops half-way through a frame.
  */
-#define CHAN_SPLICE_DATA_PIPE  (512 << 10)
+#define CHAN_SPLICE_DATA_PIPE  (256 << 10)
 #define CHAN_SPLICE_FRAME_PIPE (1 << 20)
+#define CHAN_SPLICE_FRAMES     3
 
 struct chan_stream {
 	struct chan *ch;
@@ -257,39 +259,21 @@ splice_drain(struct chan *ch)
 	return 0;
 }
 
-ssize_t
-chan_stream_splice(struct chan_stream *s, int fd, size_t max)
+/*
+ * Stage one DATA frame of up to want bytes from pipe fd behind what is
+ * staged already. Returns the payload size, 0 at EOF, -1 with errno (EAGAIN:
+ * nothing in fd); a failure on our own pipes fails the channel.
+ */
+static ssize_t
+splice_stage(struct chan_stream *s, int fd, size_t want)
 {
 	struct chan *ch = s->ch;
 	uint8_t hdr[CHAN_HDR_LEN];
 	ssize_t m, k;
 	size_t moved;
 
-	if (s->dir != CHAN_SEND || s->closed) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (ch->err) {
-		errno = ch->err;
-		return -1;
-	}
-	/* Frames already queued go first, and they are written from the
-	 * queue: copy this one behind them. */
-	if (!ch->splice_on || ch->sp_pending > 0 || chan_queued(ch) > 0) {
-		errno = ENOTSUP;
-		return -1;
-	}
-	if (max > s->credit)
-		max = s->credit;
-	if (max > CHAN_MAX_DATA)
-		max = CHAN_MAX_DATA;
-	if (max == 0) {
-		errno = EAGAIN;
-		return -1;
-	}
-	/* The staging pipes are empty here (sp_pending == 0). */
 	do
-		m = splice(fd, NULL, ch->spd[1], NULL, max,
+		m = splice(fd, NULL, ch->spd[1], NULL, want,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 	while (m == -1 && errno == EINTR);
 	if (m <= 0)
@@ -308,11 +292,7 @@ chan_stream_splice(struct chan_stream *s, int fd, size_t max)
 			goto broken;
 	}
 	s->credit -= (uint32_t)m;
-	ch->sp_pending = CHAN_HDR_LEN + (size_t)m;
-	/* What fd does not take now waits for writability, before the queue.
-	 */
-	if (chan_flush(ch) == -1)
-		return -1;
+	ch->sp_pending += CHAN_HDR_LEN + (size_t)m;
 	return m;
 broken:
 	/* Our own pipes, sized for this: cannot happen short of a bug. */
@@ -320,6 +300,59 @@ broken:
 	chan_fail(ch, EIO);
 	errno = EIO;
 	return -1;
+}
+
+ssize_t
+chan_stream_splice(struct chan_stream *s, int fd, size_t max)
+{
+	struct chan *ch = s->ch;
+	size_t total = 0, want;
+	ssize_t m = -1;
+	int i;
+
+	if (s->dir != CHAN_SEND || s->closed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ch->err) {
+		errno = ch->err;
+		return -1;
+	}
+	/* Frames already queued go first, and they are written from the
+	 * queue: copy this one behind them. */
+	if (!ch->splice_on || ch->sp_pending > 0 || chan_queued(ch) > 0) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (max > s->credit)
+		max = s->credit;
+	if (max == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	/*
+	 * Several frames go to fd in one splice: one virtio-serial buffer,
+	 * one notification of the host, instead of one per frame.
+	 */
+	for (i = 0; i < CHAN_SPLICE_FRAMES && total < max; i++) {
+		want = max - total;
+		if (want > CHAN_MAX_DATA)
+			want = CHAN_MAX_DATA;
+		if ((m = splice_stage(s, fd, want)) <= 0)
+			break;
+		total += (size_t)m;
+		if ((size_t)m < want)
+			break; /* fd is drained */
+	}
+	if (ch->err)
+		return -1;
+	if (total == 0)
+		return m;
+	/* What fd does not take now waits for writability, before the queue.
+	 */
+	if (chan_flush(ch) == -1)
+		return -1;
+	return (ssize_t)total;
 }
 
 int
