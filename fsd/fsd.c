@@ -31,7 +31,16 @@
 
 static struct qb_fs_volume staged[QB_FS_MAX_VOLUMES];
 static size_t nstaged;
-static pid_t children[MAX_CHILDREN];
+/* One running share: its virtiofsd, its mount namespace (fd), its id
+ * and which spare slots hold a volume. */
+struct share {
+	pid_t pid;  /* 0: free entry */
+	int keeper; /* the share's keeper (spare slots), else -1 */
+	char id[QB_ID_MAX];
+	uint32_t first_spare; /* QB_FS_MAX_VOLUMES: none */
+	uint64_t used;        /* bit i: slot i holds a joined volume */
+};
+static struct share shares[MAX_CHILDREN];
 static const char *virtiofsd = QB_VIRTIOFSD;
 
 static int fsd_dispatch_shim(struct imsgbuf *);
@@ -83,25 +92,31 @@ children_reap(bool all)
 	for (i = 0; i < MAX_CHILDREN; i++) {
 		pid_t r;
 
-		if (children[i] <= 0)
+		if (shares[i].pid <= 0)
 			continue;
-		r = waitpid(children[i], &status, all ? 0 : WNOHANG);
-		if (r == children[i] || (r == -1 && errno == ECHILD)) {
+		r = waitpid(shares[i].pid, &status, all ? 0 : WNOHANG);
+		if (r == shares[i].pid || (r == -1 && errno == ECHILD)) {
 			log_debug("%s: virtiofsd %d ended (status 0x%x)",
-			    __func__, (int)children[i], r > 0 ? status : 0);
-			children[i] = 0;
+			    __func__, (int)shares[i].pid, r > 0 ? status : 0);
+			if (shares[i].keeper != -1)
+				close(shares[i].keeper);
+			memset(&shares[i], 0, sizeof(shares[i]));
 		}
 	}
 }
 
 static void
-child_add(pid_t p)
+child_add(pid_t p, int keeper, const char *id, uint32_t first_spare)
 {
 	size_t i;
 
 	for (i = 0; i < MAX_CHILDREN; i++)
-		if (children[i] <= 0) {
-			children[i] = p;
+		if (shares[i].pid <= 0) {
+			shares[i].pid = p;
+			shares[i].keeper = keeper;
+			snprintf(shares[i].id, sizeof(shares[i].id), "%s", id);
+			shares[i].first_spare = first_spare;
+			shares[i].used = 0;
 			return;
 		}
 }
@@ -113,8 +128,20 @@ children_running(void)
 	int n = 0;
 
 	for (i = 0; i < MAX_CHILDREN; i++)
-		n += children[i] > 0;
+		n += shares[i].pid > 0;
 	return n;
+}
+
+/* The running share of sandbox id, or NULL. */
+static struct share *
+share_find(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (shares[i].pid > 0 && strcmp(shares[i].id, id) == 0)
+			return &shares[i];
+	return NULL;
 }
 
 static void
@@ -132,21 +159,44 @@ children_stop(void)
 	int t;
 
 	for (i = 0; i < MAX_CHILDREN; i++)
-		if (children[i] > 0)
-			kill(children[i], SIGTERM);
+		if (shares[i].pid > 0)
+			kill(shares[i].pid, SIGTERM);
 	for (t = 0; t < EXIT_WAIT_MS / 10 && children_running() > 0; t++) {
 		children_reap(false);
 		nanosleep(&ms10, NULL);
 	}
 	for (i = 0; i < MAX_CHILDREN; i++)
-		if (children[i] > 0)
-			kill(children[i], SIGKILL);
+		if (shares[i].pid > 0)
+			kill(shares[i].pid, SIGKILL);
 	children_reap(true);
+}
+
+static void
+check_id(const char *id, size_t size, uint32_t type)
+{
+	if (qb_imsg_check_strfield(id, size) < 0 || !fsd_valid_id(id))
+		kill_connection("invalid sandbox id", type);
+}
+
+static void
+check_volume(const struct qb_fs_volume *v, uint32_t type)
+{
+	if (v->index >= QB_FS_MAX_VOLUMES)
+		kill_connection("slot out of range", type);
+	if (v->readonly > 1)
+		kill_connection("bad readonly flag", type);
+	if (qb_imsg_check_strfield(v->source, sizeof(v->source)) < 0 ||
+	    !fsd_valid_source(v->source))
+		kill_connection("source is not a clean absolute path", type);
 }
 
 static int
 fsd_dispatch_shim(struct imsgbuf *ibuf)
 {
+	struct qb_fs_add_req areq;
+	struct qb_fs_slot slot;
+	struct share *sh;
+	int keeper;
 	struct qb_fs_volume vol;
 	struct qb_fs_start_req sreq;
 	struct qb_fs_start_res res;
@@ -178,24 +228,42 @@ fsd_dispatch_shim(struct imsgbuf *ibuf)
 			if (vol.index != nstaged ||
 			    nstaged >= QB_FS_MAX_VOLUMES)
 				kill_connection("volume out of order", type);
-			if (vol.readonly > 1)
-				kill_connection("bad readonly flag", type);
-			if (qb_imsg_check_strfield(
-			        vol.source, sizeof(vol.source)) < 0 ||
-			    !fsd_valid_source(vol.source))
-				kill_connection("source is not a clean "
-				                "absolute path",
-				    type);
+			check_volume(&vol, type);
+			break;
+		case IMSG_FS_ADD_REQ:
+			if (qb_imsg_get_struct(&imsg, &areq, sizeof(areq)) ==
+			    -1)
+				kill_connection("wrong payload size", type);
+			check_id(areq.id, sizeof(areq.id), type);
+			check_volume(&areq.vol, type);
+			sh = share_find(areq.id);
+			if (sh != NULL &&
+			    (areq.vol.index < sh->first_spare ||
+			        (sh->used >> areq.vol.index & 1) != 0))
+				kill_connection(
+				    "not a free spare slot of the share", type);
+			break;
+		case IMSG_FS_DEL_REQ:
+			if (qb_imsg_get_struct(&imsg, &slot, sizeof(slot)) ==
+			    -1)
+				kill_connection("wrong payload size", type);
+			check_id(slot.id, sizeof(slot.id), type);
+			if (slot.index >= QB_FS_MAX_VOLUMES)
+				kill_connection("slot out of range", type);
+			sh = share_find(slot.id);
+			if (sh != NULL && (sh->used >> slot.index & 1) == 0)
+				kill_connection(
+				    "no joined volume in that slot", type);
 			break;
 		case IMSG_FS_START_REQ:
 			if (qb_imsg_get_struct(&imsg, &sreq, sizeof(sreq)) ==
 			    -1)
 				kill_connection("wrong payload size", type);
-			if (qb_imsg_check_strfield(sreq.id, sizeof(sreq.id)) <
-			        0 ||
-			    !fsd_valid_id(sreq.id))
-				kill_connection("invalid sandbox id", type);
-			if (sreq.nvolumes == 0 || sreq.nvolumes != nstaged)
+			check_id(sreq.id, sizeof(sreq.id), type);
+			if (sreq.spare > 1)
+				kill_connection("bad spare flag", type);
+			if ((sreq.nvolumes == 0 && !sreq.spare) ||
+			    sreq.nvolumes != nstaged)
 				kill_connection(
 				    "volume count differs from staged", type);
 			break;
@@ -210,6 +278,13 @@ fsd_dispatch_shim(struct imsgbuf *ibuf)
 			break;
 		case IMSG_FS_START_REQ:
 			children_reap(false);
+			if (share_find(sreq.id) != NULL) {
+				qb_seterr(&err, QB_E_EXISTS,
+				    "%s: its virtiofsd still runs", sreq.id);
+				nstaged = 0;
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
 			if (children_running() >= MAX_CHILDREN) {
 				qb_seterr(&err, QB_E_EXHAUSTED,
 				    "%s: more than %d virtiofsd processes",
@@ -218,19 +293,60 @@ fsd_dispatch_shim(struct imsgbuf *ibuf)
 				reply_error(ibuf, peerid, type, &err);
 				break;
 			}
-			if (fsd_spawn(sreq.id, staged, nstaged, virtiofsd, &pid,
-			        &fd, &err) == -1) {
+			if (fsd_spawn(sreq.id, staged, nstaged, sreq.spare,
+			        virtiofsd, &pid, &fd, &keeper, &err) == -1) {
 				nstaged = 0;
 				reply_error(ibuf, peerid, type, &err);
 				break;
 			}
+			child_add(pid, keeper, sreq.id,
+			    sreq.spare ? (uint32_t)nstaged : QB_FS_MAX_VOLUMES);
 			nstaged = 0;
-			child_add(pid);
 			memset(&res, 0, sizeof(res));
 			res.pid = pid;
 			/* imsg closes fd once sent. */
 			if (imsg_compose(ibuf, IMSG_FS_START_RES, peerid, 0, fd,
 			        &res, sizeof(res)) == -1)
+				fatal("%s: imsg_compose", __func__);
+			flush_or_die(ibuf);
+			break;
+		case IMSG_FS_ADD_REQ:
+		case IMSG_FS_DEL_REQ:
+			/* The share may have ended (virtiofsd died): the shim
+			 * cannot know, so this is answered. */
+			children_reap(false);
+			if ((sh = share_find(type == IMSG_FS_ADD_REQ
+			                         ? areq.id
+			                         : slot.id)) == NULL) {
+				qb_seterr(&err, QB_E_NOTFOUND,
+				    "%s: no running share",
+				    type == IMSG_FS_ADD_REQ ? areq.id
+				                            : slot.id);
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			if (type == IMSG_FS_ADD_REQ) {
+				if (fsd_share_add(sh->keeper, areq.id,
+				        &areq.vol, &err) == -1) {
+					reply_error(ibuf, peerid, type, &err);
+					break;
+				}
+				sh->used |= 1ULL << areq.vol.index;
+				memset(&slot, 0, sizeof(slot));
+				memcpy(slot.id, areq.id, sizeof(slot.id));
+				slot.index = areq.vol.index;
+			} else {
+				if (fsd_share_del(sh->keeper, slot.id,
+				        slot.index, &err) == -1) {
+					reply_error(ibuf, peerid, type, &err);
+					break;
+				}
+				sh->used &= ~(1ULL << slot.index);
+			}
+			if (imsg_compose(ibuf,
+			        type == IMSG_FS_ADD_REQ ? IMSG_FS_ADD_RES
+			                                : IMSG_FS_DEL_RES,
+			        peerid, 0, -1, &slot, sizeof(slot)) == -1)
 				fatal("%s: imsg_compose", __func__);
 			flush_or_die(ibuf);
 			break;

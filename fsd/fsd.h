@@ -32,13 +32,27 @@ bool fsd_valid_id(const char *id);
 bool fsd_valid_source(const char *path);
 
 /*
- * Start virtiofsd for vols[0..n-1]: sources are opened here (so each is
- * resolved once), bind-mounted (read-only ones read-only, all nosuid and
- * nodev) into a tmpfs in a new mount namespace, and virtiofsd is executed
- * there on a listening socket. *qemu_fd gets the connected other end, for
- * QEMU's vhost-user-fs chardev; *pid the virtiofsd process.
+ * Start virtiofsd for vols[0..n-1] (n may be 0 with spare): sources are opened
+ * here (so each is resolved once), bind-mounted (read-only ones read-only, all
+ * nosuid and nodev) into a tmpfs in a new mount namespace, and virtiofsd is
+ * executed there on a listening socket. *qemu_fd gets the connected other end,
+ * for QEMU's vhost-user-fs chardev; *pid the virtiofsd process; *keeper, with
+ * spare, a socket to the share's keeper (fsd_share_add/del), else -1.
  */
 int fsd_spawn(const char *id, const struct qb_fs_volume *vols, size_t n,
-    const char *virtiofsd, pid_t *pid, int *qemu_fd, struct qb_error *err);
+    bool spare, const char *virtiofsd, pid_t *pid, int *qemu_fd, int *keeper,
+    struct qb_error *err);
+
+/*
+ * A share started with spare slots (fsd_spawn, spare): directory vol joins
+ * it at slot vol->index (nosuid, nodev, read-only when asked), or slot
+ * index leaves it. keeper is the share's keeper socket from fsd_spawn.
+ */
+int fsd_share_add(int keeper, const char *id, const struct qb_fs_volume *vol,
+    struct qb_error *err);
+/* The keeper's loop, in the share's mount namespace (fsd_spawn's child). */
+void fsd_keeper(int sock) __attribute__((noreturn));
+int fsd_share_del(
+    int keeper, const char *id, uint32_t index, struct qb_error *err);
 
 #endif

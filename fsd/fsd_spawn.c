@@ -10,12 +10,17 @@
  *                        read-only when asked; not recursive, so mounts
  *                        below a source are not served
  *   /run/qemubox-fs.sock the vhost-user socket, listening
+ *   /run/qemubox-fs/<j>  spare slots n..QB_FS_MAX_VOLUMES-1 (empty
+ *                        directories) when the sandbox takes volumes while
+ *                        it runs (fsd/fsd_share.c mounts them later)
  * then makes the tmpfs read-only (the guest cannot add entries next to the
  * volumes) and executes virtiofsd with -o source=/run/qemubox-fs, which
  * pivots into it in its own mount, pid and net namespaces. The child
  * connects to the socket itself before virtiofsd runs and passes that end
  * back: no other process can ever reach the socket, whose path exists
- * only in that namespace.
+ * only in that namespace. With spare slots it also forks the share's
+ * keeper (fsd/fsd_share.c), which stays in this namespace to mount the
+ * volumes that join later, and passes back a socket to it.
  */
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -64,14 +69,16 @@ child_fail(int report, const char *fmt, ...)
 	_exit(1);
 }
 
+/* fds[0], and fds[1] unless it is -1. */
 static int
-send_fd(int sock, int fd)
+send_fds(int sock, const int fds[2])
 {
+	size_t nfd = fds[1] != -1 ? 2 : 1;
 	char c = 'K';
 	struct iovec iov = {&c, 1};
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} u;
 	struct msghdr m = {0};
 	struct cmsghdr *cm;
@@ -84,26 +91,28 @@ send_fd(int sock, int fd)
 	cm = CMSG_FIRSTHDR(&m);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	cm->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+	m.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfd * sizeof(int));
 	return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* The child's error text, or the fd it sent; -1 with msg filled. */
+/* The child's error text, or the fd(s) it sent (0; fds[1] -1 when it sent
+ * one); -1 with msg filled. */
 static int
-recv_fd(int sock, char *msg, size_t msglen)
+recv_fds(int sock, int fds[2], char *msg, size_t msglen)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} u;
 	struct iovec iov = {msg, msglen - 1};
 	struct msghdr m = {0};
 	struct cmsghdr *cm;
 	struct pollfd pfd = {sock, POLLIN, 0};
 	ssize_t n;
-	int fd = -1;
 
+	fds[0] = fds[1] = -1;
 	msg[0] = '\0';
 	if (poll(&pfd, 1, CHILD_TIMEOUT_MS) != 1) {
 		snprintf(msg, msglen, "virtiofsd set-up timed out");
@@ -122,24 +131,29 @@ recv_fd(int sock, char *msg, size_t msglen)
 	for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
 		if (cm->cmsg_level == SOL_SOCKET &&
 		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if (fd != -1 && (n != 1 || msg[0] != 'K')) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+		    (cm->cmsg_len == CMSG_LEN(2 * sizeof(int)) ||
+		        cm->cmsg_len == CMSG_LEN(sizeof(int))))
+			memcpy(fds, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
+	if (fds[0] != -1 && n == 1 && msg[0] == 'K')
+		return 0;
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	fds[0] = fds[1] = -1;
+	return -1;
 }
 
 static void __attribute__((noreturn)) child(const struct qb_fs_volume *vols,
-    size_t n, const char *virtiofsd, int report)
+    size_t n, bool spare, const char *virtiofsd, int report)
 {
 	int srcfd[QB_FS_MAX_VOLUMES];
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char path[PATH_MAX], fdarg[32];
 	char *argv[] = {"virtiofsd", fdarg, "-o", VIRTIOFSD_OPTS, NULL};
 	char *envp[] = {NULL};
-	int lsock, csock, devnull;
+	int lsock, csock, devnull, back[2], kp[2] = {-1, -1};
+	pid_t keeper;
 	size_t i;
 
 	/* virtiofsd goes when fsd does (the shim went away). */
@@ -172,8 +186,16 @@ static void __attribute__((noreturn)) child(const struct qb_fs_volume *vols,
 	        MS_NOSUID | MS_NODEV | MS_NOEXEC,
 	        "mode=0755,size=64k,nr_inodes=256") == -1)
 		child_fail(report, "tmpfs on %s", FSD_RUN_DIR);
+	/* Later volumes propagate from here into virtiofsd's namespace. */
+	if (spare && mount(NULL, FSD_RUN_DIR, NULL, MS_SHARED, NULL) == -1)
+		child_fail(report, "make %s shared", FSD_RUN_DIR);
 	if (mkdir(FSD_SHARE_DIR, 0755) == -1)
 		child_fail(report, "mkdir %s", FSD_SHARE_DIR);
+	for (i = n; spare && i < QB_FS_MAX_VOLUMES; i++) {
+		snprintf(path, sizeof(path), "%s/%zu", FSD_SHARE_DIR, i);
+		if (mkdir(path, 0755) == -1)
+			child_fail(report, "mkdir %s", path);
+	}
 	for (i = 0; i < n; i++) {
 		struct stat st;
 		char src[64];
@@ -223,9 +245,28 @@ static void __attribute__((noreturn)) child(const struct qb_fs_volume *vols,
 	    dup2(devnull, STDIN_FILENO) == -1 || dup2(lsock, 3) == -1)
 		child_fail(report, "fds");
 	snprintf(fdarg, sizeof(fdarg), "--fd=%d", 3);
-	if (send_fd(report, csock) == -1)
+	if (spare) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kp) ==
+		    -1)
+			child_fail(report, "socketpair");
+		if ((keeper = fork()) == -1)
+			child_fail(report, "fork the keeper");
+		if (keeper == 0) {
+			/* Only its socket (and stderr for the log). */
+			if (dup2(kp[1], 3) == -1 ||
+			    close_range(4, ~0U, 0) == -1)
+				_exit(1);
+			fsd_keeper(3);
+		}
+		close(kp[1]);
+	}
+	back[0] = csock;
+	back[1] = kp[0];
+	if (send_fds(report, back) == -1)
 		_exit(1);
 	close(csock);
+	if (kp[0] != -1)
+		close(kp[0]);
 	close(report);
 	if (close_range(4, ~0U, 0) == -1)
 		_exit(1);
@@ -235,16 +276,17 @@ static void __attribute__((noreturn)) child(const struct qb_fs_volume *vols,
 }
 
 int
-fsd_spawn(const char *id, const struct qb_fs_volume *vols, size_t n,
-    const char *virtiofsd, pid_t *pid, int *qemu_fd, struct qb_error *err)
+fsd_spawn(const char *id, const struct qb_fs_volume *vols, size_t n, bool spare,
+    const char *virtiofsd, pid_t *pid, int *qemu_fd, int *keeper,
+    struct qb_error *err)
 {
 	char msg[QB_ERRMSG_MAX];
-	int sv[2] = {-1, -1}, fd, status;
+	int sv[2] = {-1, -1}, fds[2], status;
 	pid_t p;
 
 	*pid = -1;
-	*qemu_fd = -1;
-	if (n == 0 || n > QB_FS_MAX_VOLUMES)
+	*qemu_fd = *keeper = -1;
+	if ((n == 0 && !spare) || n > QB_FS_MAX_VOLUMES)
 		return qb_seterr(err, QB_E_INVALID, "%zu volumes", n);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		qb_seterr(
@@ -257,22 +299,25 @@ fsd_spawn(const char *id, const struct qb_fs_volume *vols, size_t n,
 	}
 	if (p == 0) {
 		close(sv[0]);
-		child(vols, n, virtiofsd, sv[1]);
+		child(vols, n, spare, virtiofsd, sv[1]);
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	fd = recv_fd(sv[0], msg, sizeof(msg));
+	(void)recv_fds(sv[0], fds, msg, sizeof(msg));
 	close(sv[0]);
-	if (fd == -1) {
+	if (fds[0] == -1 || (spare && fds[1] == -1)) {
+		if (fds[0] != -1)
+			close(fds[0]);
 		kill(p, SIGKILL);
 		waitpid(p, &status, 0);
 		return qb_seterr(err, QB_E_INTERNAL, "%s: volumes: %s", id,
 		    msg[0] != '\0' ? msg : "virtiofsd did not start");
 	}
-	log_info("%s: %s: virtiofsd pid %d serves %zu volume(s)", __func__, id,
-	    (int)p, n);
+	log_info("%s: %s: virtiofsd pid %d serves %zu volume(s)%s", __func__,
+	    id, (int)p, n, spare ? ", more may join" : "");
 	*pid = p;
-	*qemu_fd = fd;
+	*qemu_fd = fds[0];
+	*keeper = fds[1];
 	return 0;
 fail:
 	if (sv[0] != -1)

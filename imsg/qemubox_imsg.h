@@ -97,6 +97,10 @@ enum qb_imsg_type {
 	    701,                 /* qb_fs_volume; staged for START, no answer */
 	IMSG_FS_START_REQ = 702, /* qb_fs_start_req -> START_RES */
 	IMSG_FS_START_RES = 703, /* qb_fs_start_res + the vhost-user socket */
+	IMSG_FS_ADD_REQ = 704,   /* qb_fs_add_req -> ADD_RES */
+	IMSG_FS_ADD_RES = 705,   /* qb_fs_slot */
+	IMSG_FS_DEL_REQ = 706,   /* qb_fs_slot -> DEL_RES */
+	IMSG_FS_DEL_RES = 707,   /* qb_fs_slot */
 	IMSG_FS_LAST = 749,
 };
 
@@ -445,11 +449,32 @@ struct qb_fs_volume {
 	char source[QB_FS_PATH_MAX];
 };
 
-/* IMSG_FS_START_REQ: serve the nvolumes staged volumes for sandbox id. */
+/*
+ * IMSG_FS_START_REQ: serve the nvolumes staged volumes for sandbox id.
+ * spare = 1: the sandbox takes more volumes while it runs (a pod's later
+ * containers, IMSG_FS_ADD_REQ) in the slots nvolumes..QB_FS_MAX_VOLUMES-1;
+ * nvolumes may then be 0.
+ */
 struct qb_fs_start_req {
 	char id[QB_ID_MAX];
-	uint32_t nvolumes; /* 1..QB_FS_MAX_VOLUMES, = the staged count */
-	uint32_t pad;
+	uint32_t nvolumes; /* 0..QB_FS_MAX_VOLUMES, = the staged count */
+	uint32_t spare;    /* 0 or 1 */
+};
+
+/*
+ * IMSG_FS_ADD_REQ: a directory volume joins the running share of sandbox
+ * id (started with spare = 1) at vol.index, a free spare slot. Answered
+ * with the slot.
+ */
+struct qb_fs_add_req {
+	char id[QB_ID_MAX];
+	struct qb_fs_volume vol;
+};
+
+/* IMSG_FS_DEL_REQ: volume index leaves sandbox id's share; ADD/DEL_RES. */
+struct qb_fs_slot {
+	char id[QB_ID_MAX];
+	uint32_t index;
 };
 
 /* IMSG_FS_START_RES (+ QEMU's end of the vhost-user socket). */

@@ -31,6 +31,11 @@ static const char *const fsd_syscalls[] = {
     "mkdirat",
     "open",
     "creat",
+    /* fsd and the share's keeper: a volume joining a running share
+     * (fsd/fsd_share.c). */
+    "open_tree",
+    "mount_setattr",
+    "move_mount",
     /* virtiofsd's sandbox: new namespaces, pivot_root into the share,
      * dropping its capabilities, its own seccomp filter. */
     "pivot_root",

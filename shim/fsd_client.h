@@ -10,6 +10,9 @@
 #ifndef QEMUBOX_FSD_CLIENT_H
 #define QEMUBOX_FSD_CLIENT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "lib/error.h"
 #include "shim/storage.h"
 
@@ -22,7 +25,18 @@
  * a dead or misbehaving fsd gives QB_E_UNAVAILABLE.
  */
 int fsd_client_start(int fd, const char *sandbox_id,
-    const struct storage_plan *plan, int *qemu_fd, int *pid,
+    const struct storage_plan *plan, bool spare, int *qemu_fd, int *pid,
     struct qb_error *err);
+
+/*
+ * A sandbox started with spare (a pod's VM, which takes its containers'
+ * volumes while it runs): directory source joins the share at slot index
+ * (a free one at or above the start's volume count; the guest finds it at
+ * /run/qemubox/volumes/<index>), or slot index leaves it.
+ */
+int fsd_client_add(int fd, const char *sandbox_id, uint32_t index,
+    bool readonly, const char *source, struct qb_error *err);
+int fsd_client_del(
+    int fd, const char *sandbox_id, uint32_t index, struct qb_error *err);
 
 #endif

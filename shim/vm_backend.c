@@ -851,8 +851,8 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	memset(&sp, 0, sizeof(sp));
 	/* Volumes: the sandbox's virtiofsd, before QEMU, which needs it. */
 	if (plan->n_volumes > 0) {
-		if (fsd_client_start(b->fsd_fd, b->sandbox_id, plan, &fs_fd,
-		        &fs_pid, &err) == -1)
+		if (fsd_client_start(b->fsd_fd, b->sandbox_id, plan, false,
+		        &fs_fd, &fs_pid, &err) == -1)
 			goto fail;
 		log_info("%s: %s: virtiofsd pid %d serves %zu volume(s)",
 		    __func__, b->sandbox_id, fs_pid, plan->n_volumes);
