@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fsd/fsd.h"
+#include "lib/fdpass.h"
 #include "lib/log.h"
 
 #define KEEPER_TIMEOUT_MS 10000
@@ -46,29 +47,13 @@ fsd_keeper(int sock)
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	for (;;) {
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} u;
-		struct iovec iov = {&kr, sizeof(kr)};
-		struct msghdr m = {0};
-		struct cmsghdr *cm;
+		size_t nfds;
 		ssize_t n;
-		int fd = -1;
+		int fd;
 
-		memset(&u, 0, sizeof(u));
-		m.msg_iov = &iov;
-		m.msg_iovlen = 1;
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		if ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) <= 0)
+		if ((n = fdpass_recv(sock, &kr, sizeof(kr), &fd, 1, &nfds)) <=
+		    0)
 			_exit(0);
-		for (cm = CMSG_FIRSTHDR(&m); cm != NULL;
-		     cm = CMSG_NXTHDR(&m, cm))
-			if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_RIGHTS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		/* fsd is the only peer; anything malformed ends the keeper. */
 		if (n != sizeof(kr) || kr.index >= QB_FS_MAX_VOLUMES ||
 		    (kr.attach == 1) != (fd != -1))
@@ -99,28 +84,9 @@ keeper_ask(int keeper, uint32_t index, int treefd)
 {
 	struct keeper_req kr = {index, treefd != -1};
 	struct pollfd pfd = {keeper, POLLIN, 0};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = {&kr, sizeof(kr)};
-	struct msghdr m = {0};
-	struct cmsghdr *cm;
 	int32_t result;
 
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	if (treefd != -1) {
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &treefd, sizeof(int));
-	}
-	if (sendmsg(keeper, &m, MSG_NOSIGNAL) != sizeof(kr) ||
+	if (fdpass_send(keeper, &kr, sizeof(kr), &treefd, treefd != -1) == -1 ||
 	    poll(&pfd, 1, KEEPER_TIMEOUT_MS) != 1 ||
 	    recv(keeper, &result, sizeof(result), 0) != sizeof(result)) {
 		errno = EIO;

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "fsd/fsd.h"
+#include "lib/fdpass.h"
 #include "lib/log.h"
 
 #define CHILD_TIMEOUT_MS 10000
@@ -69,32 +70,11 @@ child_fail(int report, const char *fmt, ...)
 	_exit(1);
 }
 
-/* fds[0], and fds[1] unless it is -1. */
+/* fds[0], and fds[1] unless it is -1, after the byte 'K'. */
 static int
 send_fds(int sock, const int fds[2])
 {
-	size_t nfd = fds[1] != -1 ? 2 : 1;
-	char c = 'K';
-	struct iovec iov = {&c, 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} u;
-	struct msghdr m = {0};
-	struct cmsghdr *cm;
-
-	memset(&u, 0, sizeof(u));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(nfd * sizeof(int));
-	m.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, nfd * sizeof(int));
-	return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	return fdpass_send(sock, "K", 1, fds, fds[1] != -1 ? 2 : 1);
 }
 
 /* The child's error text, or the fd(s) it sent (0; fds[1] -1 when it sent
@@ -102,14 +82,8 @@ send_fds(int sock, const int fds[2])
 static int
 recv_fds(int sock, int fds[2], char *msg, size_t msglen)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} u;
-	struct iovec iov = {msg, msglen - 1};
-	struct msghdr m = {0};
-	struct cmsghdr *cm;
 	struct pollfd pfd = {sock, POLLIN, 0};
+	size_t nfds;
 	ssize_t n;
 
 	fds[0] = fds[1] = -1;
@@ -118,23 +92,12 @@ recv_fds(int sock, int fds[2], char *msg, size_t msglen)
 		snprintf(msg, msglen, "virtiofsd set-up timed out");
 		return -1;
 	}
-	memset(&u, 0, sizeof(u));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	if ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) <= 0) {
+	if ((n = fdpass_recv(sock, msg, msglen - 1, fds, 2, &nfds)) <= 0) {
 		snprintf(msg, msglen, "virtiofsd set-up ended without a word");
 		return -1;
 	}
 	msg[n] = '\0';
-	for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    (cm->cmsg_len == CMSG_LEN(2 * sizeof(int)) ||
-		        cm->cmsg_len == CMSG_LEN(sizeof(int))))
-			memcpy(fds, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
-	if (fds[0] != -1 && n == 1 && msg[0] == 'K')
+	if (nfds > 0 && n == 1 && msg[0] == 'K')
 		return 0;
 	if (fds[0] != -1)
 		close(fds[0]);
