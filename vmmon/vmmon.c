@@ -37,6 +37,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/startprof.h"
 #include "lib/proc_spawn.h"
 #include "vmmon/qemu_launcher.h"
 #include "vmmon/vmmon.h"
@@ -571,6 +572,7 @@ main(int argc, char *argv[])
 		fatalx(
 		    "fd %d is not the shim's imsg socket", PROC_SPAWN_IMSG_FD);
 	signal(SIGPIPE, SIG_IGN);
+	startprof_mark("config");
 
 	j.user = vmmon.user;
 	j.uid = uid;
@@ -580,6 +582,7 @@ main(int argc, char *argv[])
 
 	memset(&vmmon.st, 0xff, sizeof(vmmon.st)); /* every staged fd -1 */
 	probe_start();
+	startprof_mark("probe");
 
 	/* QEMU's QMP and console sockets exist before the launcher does. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
@@ -604,10 +607,13 @@ main(int argc, char *argv[])
 	close(keep[0]);
 	close(keep[1]);
 	close(errp[1]);
+	startprof_mark("launcher");
 
 	if (seccomp_apply_vmmon(
 	        vmmon.seccomp_mode, vmmon.launcher_pid, vmmon.probe_pid) == -1)
 		fatal("seccomp");
+	startprof_mark("seccomp");
+	startprof_report(__func__);
 
 	imsg_init(&vmmon.ibuf, PROC_SPAWN_IMSG_FD);
 	if (fcntl(PROC_SPAWN_IMSG_FD, F_SETFL, O_NONBLOCK) == -1)

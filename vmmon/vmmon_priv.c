@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/startprof.h"
 #include "vmmon/elf_deps.h"
 
 /* Where Debian's QEMU dlopens its modules (accel-tcg-x86_64.so, ...). */
@@ -238,6 +239,7 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	if (elf_deps_add(&deps, j->qemu_path) == -1)
 		fatal("%s: %s: shared libraries", __func__, j->qemu_path);
 	add_module_deps(&deps);
+	startprof_mark("elf_scan");
 	nplan = nlinks = 0;
 	plan_bind(j->qemu_path, j->qemu_path, false, false);
 	/* Merged /usr: keep the top-level symlinks so library paths work. */
@@ -253,12 +255,14 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		plan_bind(devs[i], devs[i], true, false);
 	/* Whether the vmmon user may use it is decided by the probe. */
 	out->have_kvm_node = plan_bind("/dev/kvm", "/dev/kvm", true, true);
+	startprof_mark("plan");
 
 	if (unshare(CLONE_NEWNS) == -1)
 		fatal("%s: unshare(CLONE_NEWNS)", __func__);
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
 		fatal("%s: make / private", __func__);
+	startprof_mark("unshare");
 	/* In this namespace (binds need their source mounted here). */
 	for (i = 0; i < nplan; i++)
 		if ((plan[i].fd = open(plan[i].src, O_PATH | O_CLOEXEC)) == -1)
@@ -275,6 +279,7 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		do_bind(&plan[i]);
 		close(plan[i].fd);
 	}
+	startprof_mark("binds");
 	log_debug("%s: %zu binds (%zu libraries)", __func__, nplan, deps.n);
 
 	/*
@@ -303,6 +308,7 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID,
 	        NULL) == -1)
 		fatal("%s: remount / ro", __func__);
+	startprof_mark("pivot");
 	snprintf(out->qemu_path, sizeof(out->qemu_path), "%s", j->qemu_path);
 }
 
@@ -393,9 +399,12 @@ vmmon_priv_drop(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	if (geteuid() != 0)
 		fatalx("%s: must start as root to build the jail", __func__);
 	out->tsc_khz = tsc_khz_measure();
+	startprof_mark("tsc");
 	resolve_ids(j, &ids);
+	startprof_mark("ids");
 	build_root(j, out);
 	drop_ids(&ids);
+	startprof_mark("drop");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("%s: no_new_privs", __func__);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)

@@ -39,3 +39,8 @@ $(BUILD)/test/test_fsd_validate: $(call asan_objs,tests/unit/test_fsd_validate.c
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_fsd_validate
+
+$(BUILD)/test/test_elf_deps: $(call asan_objs,tests/unit/test_elf_deps.c vmmon/elf_deps.c)
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_elf_deps
