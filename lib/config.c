@@ -147,6 +147,8 @@ static const struct cfg_key runtime_keys[] = {
     K_BOOL("keep_logs", runtime.keep_logs),
     K_UINT("console_log_max_kb", runtime.console_log_max_kb, 4, 262144,
         "must be between 4 and 262144"),
+    K_UINT("tcg_tb_size_mb", runtime.tcg_tb_size_mb, 0, 4096,
+        "must be between 0 (QEMU's default) and 4096"),
     {0},
 };
 
@@ -264,6 +266,8 @@ qb_config_defaults(struct qb_config *cfg)
 	cfg->runtime.boot_timeout_ms = 30000;
 	cfg->runtime.shutdown_timeout_ms = 5000;
 	cfg->runtime.console_log_max_kb = 16384;
+	/* README, Performance: 34 MiB less per VM; 16 MiB thrashes a boot. */
+	cfg->runtime.tcg_tb_size_mb = 32;
 
 	SET_STR(cfg->network.cni_conf_dir, "/etc/cni/net.d");
 	SET_STR(cfg->network.cni_bin_dirs[0], "/opt/cni/bin");

@@ -85,6 +85,9 @@ struct qb_config {
 		bool keep_logs; /* keep <log_dir>/<id> after Delete */
 		/* console.log rotates to console.log.1 at this size */
 		unsigned console_log_max_kb;
+		/* TCG translation buffer, MiB (-accel tcg,tb-size); 0: QEMU's
+		 */
+		unsigned tcg_tb_size_mb;
 	} runtime;
 	struct {
 		char cni_conf_dir[PATH_MAX];

@@ -17,24 +17,26 @@
 
 /* ---- console relay ---- */
 
-void
-console_read(void)
+#define CONSOLE_CHUNK 16384
+
+static ssize_t
+console_read_once(void)
 {
 	static const char marker[] =
 	    "\n[qemubox: console.log size cap reached, output dropped until "
 	    "it is rotated]\n";
-	char buf[16384];
+	char buf[CONSOLE_CHUNK];
 	struct stat st;
 	ssize_t n, w;
 	size_t len, off;
 
 	n = read(vmmon.vm.con_fd, buf, sizeof(buf));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return 0;
 	if (n <= 0) {
 		close(vmmon.vm.con_fd);
 		vmmon.vm.con_fd = -1;
-		return;
+		return 0;
 	}
 	/*
 	 * Keep draining past the cap so a chatty guest never blocks. The
@@ -42,10 +44,10 @@ console_read(void)
 	 * and empties it (we cannot open another file), and we write on.
 	 */
 	if (vmmon.vm.log_fd == -1)
-		return;
+		return n;
 	if (vmmon.vm.log_truncated) {
 		if (fstat(vmmon.vm.log_fd, &st) == -1 || st.st_size != 0)
-			return;
+			return n;
 		vmmon.vm.log_truncated = false;
 		vmmon.vm.log_written = 0;
 	}
@@ -62,7 +64,7 @@ console_read(void)
 			log_warn("%s: console.log", __func__);
 			close(vmmon.vm.log_fd);
 			vmmon.vm.log_fd = -1;
-			return;
+			return n;
 		}
 	}
 	vmmon.vm.log_written += len;
@@ -72,6 +74,15 @@ console_read(void)
 			log_warn("%s: console.log", __func__);
 		send_guest_evt(QB_VMM_GUEST_EVT_CONSOLE_TRUNCATED, "");
 	}
+	return n;
+}
+
+/* What the socket holds now: a full chunk means there may be more. */
+void
+console_read(void)
+{
+	while (vmmon.vm.con_fd != -1 && console_read_once() == CONSOLE_CHUNK)
+		;
 }
 
 /* ---- QEMU's stderr ---- */

@@ -23,6 +23,9 @@ struct qemu_argv_disk {
 	char serial[QB_VMM_SERIAL_MAX];
 };
 
+/* The largest -accel tcg,tb-size vmmon passes (MiB). */
+#define QEMU_TCG_TB_MAX_MB 4096
+
 struct qemu_vm_config {
 	const char *qemu_path;
 	const char *data_dir;        /* -L: paths.qemu_share_path (ROMs) */
@@ -45,6 +48,7 @@ struct qemu_vm_config {
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];
 	bool hotplug_disks;        /* virtio-scsi controller scsi0 */
 	unsigned long tsc_khz;     /* host TSC, needed by microvm + TCG */
+	unsigned tcg_tb_mb;        /* TCG code buffer, MiB; 0: QEMU's (1 GiB) */
 	const char *cmdline_extra; /* may be NULL */
 };
 

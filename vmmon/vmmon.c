@@ -352,7 +352,11 @@ loop(void)
 		}
 		if (vmmon.vm.state == VM_STARTING ||
 		    vmmon.vm.state == VM_RUNNING) {
-			pfd[P_CON].fd = vmmon.vm.con_fd;
+			if (now >= vmmon.vm.con_quiet_until)
+				pfd[P_CON].fd = vmmon.vm.con_fd;
+			else
+				timeout = min_timeout(timeout,
+				    ms_until(vmmon.vm.con_quiet_until, now));
 			pfd[P_ERR].fd = vmmon.err_fd;
 			pfd[P_PID].fd = vmmon.vm.pidfd;
 			if (vmmon.vm.state == VM_STARTING)
@@ -436,8 +440,11 @@ loop(void)
 		if (vmmon.vm.state == VM_STARTING ||
 		    vmmon.vm.state == VM_RUNNING) {
 			if (vmmon.vm.con_fd != -1 &&
-			    (pfd[P_CON].revents & (POLLIN | POLLHUP)))
+			    (pfd[P_CON].revents & (POLLIN | POLLHUP))) {
 				console_read();
+				vmmon.vm.con_quiet_until =
+				    now + CONSOLE_BATCH_MS;
+			}
 			if (vmmon.err_fd != -1 &&
 			    (pfd[P_ERR].revents & (POLLIN | POLLHUP)))
 				qemu_stderr_read();
@@ -525,6 +532,7 @@ main(int argc, char *argv[])
 	vmmon.qemu_path = cfg.paths.qemu_path;
 	vmmon.share_path = cfg.paths.qemu_share_path;
 	vmmon.shutdown_timeout_ms = cfg.runtime.shutdown_timeout_ms;
+	vmmon.tcg_tb_size_mb = cfg.runtime.tcg_tb_size_mb;
 	vmmon.seccomp_mode = cfg.security.seccomp;
 	debug = cfg.runtime.debug;
 	while ((ch = getopt(argc, argv, "dSu:U:q:s:t:")) != -1) {

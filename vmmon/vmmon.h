@@ -23,7 +23,14 @@
 #include "vmmon/vmmon_priv.h"
 #include "vmmon/vmmon_validate.h"
 
-#define CONSOLE_DEFAULT_MAX  (16ull * 1024 * 1024)
+#define CONSOLE_DEFAULT_MAX (16ull * 1024 * 1024)
+/*
+ * The console is read at most this often: the guest's serial port hands
+ * QEMU a line or less at a time, and one poll+read+write per line was
+ * vmmon's largest CPU cost during a boot (syscalls are dear on a host that
+ * is itself a VM). The socket buffer holds what arrives in between.
+ */
+#define CONSOLE_BATCH_MS     100
 #define QMP_CMD_TIMEOUT_MS   10000
 #define QMP_READY_TIMEOUT_MS 30000
 #define KVM_PROBE_TIMEOUT_MS 1500
@@ -54,8 +61,9 @@ struct vm {
 	pid_t pid;
 	int pidfd;
 	struct qmp *qmp;
-	int con_fd; /* our end of QEMU's serial console */
-	int log_fd; /* console.log from the shim, -1 = discard */
+	int con_fd;               /* our end of QEMU's serial console */
+	int log_fd;               /* console.log from the shim, -1 = discard */
+	uint64_t con_quiet_until; /* con_fd not polled before (ms) */
 	uint64_t log_written, log_max;
 	bool log_truncated;
 	uint32_t start_peerid;
@@ -98,6 +106,7 @@ struct vmmon {
 	const char *user, *qemu_path, *share_path;
 	enum qb_seccomp_mode seccomp_mode;
 	uint64_t shutdown_timeout_ms;
+	unsigned tcg_tb_size_mb; /* runtime.tcg_tb_size_mb */
 	struct vmmon_jailed jailed;
 	pid_t launcher_pid;
 	int launcher_sock;

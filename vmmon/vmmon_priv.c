@@ -148,7 +148,9 @@ plan_libdir(const char *path)
 static void
 plan_lib(const char *path)
 {
-	char dir[PATH_MAX], real[PATH_MAX], dst[PATH_MAX];
+	/* Most libraries share a directory: one realpath per directory. */
+	static char last_dir[PATH_MAX], real[PATH_MAX];
+	char dir[PATH_MAX], dst[PATH_MAX];
 	const char *base;
 	char *slash;
 
@@ -157,8 +159,11 @@ plan_lib(const char *path)
 		return;
 	*slash = '\0';
 	base = path + (slash - dir) + 1;
-	if (realpath(dir[0] ? dir : "/", real) == NULL)
-		fatal("%s: realpath %s", __func__, dir);
+	if (strcmp(dir, last_dir) != 0 || last_dir[0] == '\0') {
+		if (realpath(dir[0] ? dir : "/", real) == NULL)
+			fatal("%s: realpath %s", __func__, dir);
+		snprintf(last_dir, sizeof(last_dir), "%s", dir);
+	}
 	if (snprintf(dst, sizeof(dst), "%s/%s", real, base) >= (int)sizeof(dst))
 		fatalx("%s: path too long", __func__);
 	plan_bind(path, dst, false, false);

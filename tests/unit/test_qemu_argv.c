@@ -247,6 +247,25 @@ expect_invalid(const struct qemu_vm_config *c, const char *why)
 }
 
 static void
+test_microvm_tcg_tb_size(void **state)
+{
+	struct qemu_vm_config c = base();
+	struct qemu_argv a;
+	struct qb_error err = {0};
+	size_t i;
+
+	(void)state;
+	c.tcg_tb_mb = 32;
+	check_golden("microvm-tcg-tb-size", &c);
+	/* KVM has no translation buffer: the setting is not passed. */
+	c.accel = QB_VMM_ACCEL_KVM;
+	assert_int_equal(qemu_argv_build(&c, &a, &err), 0);
+	for (i = 0; i < a.argc; i++)
+		assert_null(strstr(a.argv[i], "tb-size"));
+	qemu_argv_free(&a);
+}
+
+static void
 test_rejects(void **state)
 {
 	struct qemu_vm_config c;
@@ -299,6 +318,9 @@ test_rejects(void **state)
 	c = base();
 	c.boot_cpus = 0;
 	expect_invalid(&c, "zero vcpus");
+	c = base();
+	c.tcg_tb_mb = QEMU_TCG_TB_MAX_MB + 1;
+	expect_invalid(&c, "tb-size above the maximum");
 }
 
 static void
@@ -328,6 +350,7 @@ main(void)
 	    cmocka_unit_test(test_microvm_vsock),
 	    cmocka_unit_test(test_microvm_fs),
 	    cmocka_unit_test(test_q35_fs_hotplug),
+	    cmocka_unit_test(test_microvm_tcg_tb_size),
 	    cmocka_unit_test(test_rejects),
 	    cmocka_unit_test(test_machine_resolve),
 	};
