@@ -88,7 +88,12 @@ struct bind {
 	int fd;
 };
 
-static struct bind plan[ELF_DEPS_MAX + 32];
+/*
+ * On the heap, not in .bss, and freed once the jail stands: ~1 MiB of
+ * touched pages that vmmon would otherwise keep for the VM's life.
+ */
+#define PLAN_MAX (ELF_DEPS_MAX + 32)
+static struct bind *plan;
 static size_t nplan;
 
 struct symlink_plan {
@@ -112,7 +117,7 @@ plan_bind(const char *src, const char *dst, bool dev, bool optional)
 	for (i = 0; i < nplan; i++)
 		if (strcmp(plan[i].dst, dst) == 0)
 			return true;
-	if (nplan == sizeof(plan) / sizeof(plan[0]))
+	if (nplan == PLAN_MAX)
 		fatalx("%s: too many binds", __func__);
 	snprintf(plan[nplan].src, PATH_MAX, "%s", src);
 	snprintf(plan[nplan].dst, PATH_MAX, "%s", dst);
@@ -235,23 +240,25 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	    "/usr/share/seabios", "/usr/lib/ipxe/qemu", NULL};
 	static const char *const devs[] = {
 	    "/dev/null", "/dev/zero", "/dev/urandom", NULL};
-	static struct elf_deps deps;
+	struct elf_deps *deps;
 	char dst[PATH_MAX + 16];
 	size_t i;
 
 	/* Planned on the host view. */
-	deps.n = 0;
-	if (elf_deps_add(&deps, j->qemu_path) == -1)
+	if ((deps = calloc(1, sizeof(*deps))) == NULL ||
+	    (plan = calloc(PLAN_MAX, sizeof(*plan))) == NULL)
+		fatal("%s: calloc", __func__);
+	if (elf_deps_add(deps, j->qemu_path) == -1)
 		fatal("%s: %s: shared libraries", __func__, j->qemu_path);
-	add_module_deps(&deps);
+	add_module_deps(deps);
 	startprof_mark("elf_scan");
 	nplan = nlinks = 0;
 	plan_bind(j->qemu_path, j->qemu_path, false, false);
 	/* Merged /usr: keep the top-level symlinks so library paths work. */
 	plan_libdir("/lib");
 	plan_libdir("/lib64");
-	for (i = 0; i < deps.n; i++)
-		plan_lib(deps.path[i]);
+	for (i = 0; i < deps->n; i++)
+		plan_lib(deps->path[i]);
 	plan_bind(QEMU_MODDIR, QEMU_MODDIR, false, true);
 	plan_bind(j->qemu_share_path, j->qemu_share_path, false, false);
 	for (i = 0; fwdirs[i] != NULL; i++)
@@ -285,7 +292,10 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		close(plan[i].fd);
 	}
 	startprof_mark("binds");
-	log_debug("%s: %zu binds (%zu libraries)", __func__, nplan, deps.n);
+	log_debug("%s: %zu binds (%zu libraries)", __func__, nplan, deps->n);
+	free(deps);
+	free(plan);
+	plan = NULL;
 
 	/*
 	 * QEMU loads -kernel/-initrd with fopen() of /proc/self/fd/N. Only
