@@ -70,6 +70,9 @@ assert_pod_gone() {
 		fail "netns left: $n" || return
 	done
 	[ -z "$(ctd_shim_pids_of_pod "$pod")" ] || fail "shim of pod $pod still running" || return
+	# IPAM: host-local's lease files name the container id CNI ran for.
+	left=$(grep -rlF -- "$pod" "$QB_DIR/var/lib/cni/networks" 2>/dev/null)
+	[ -z "$left" ] || fail "IP lease left: $left" || return
 	if [ "$CRI_HANDLER" = qemubox ]; then
 		left=$(qb_procs_left)
 		cri ListPodSandbox '{}' | jq -e '.items == []' >/dev/null && [ -n "$left" ] &&
@@ -104,7 +107,9 @@ t_pod_up() {
 	r=$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$pod\"}") || fail "PodSandboxStatus failed" || return
 	[ "$(jq -r .status.state <<<"$r")" = SANDBOX_READY ] || fail "pod not ready: $r" || return
 	[ "$(jq -r .status.runtime_handler <<<"$r")" = "$CRI_HANDLER" ] || fail "handler: $r" || return
-	jq -r .status.network.ip <<<"$r" | grep -Eq '^[0-9]+(\.[0-9]+){3}$' || fail "no pod IP: $r"
+	jq -r .status.network.ip <<<"$r" | grep -Eq '^[0-9]+(\.[0-9]+){3}$' || fail "no pod IP: $r" || return
+	# The lease assert_pod_gone expects to see released.
+	grep -rqF -- "$pod" "$QB_DIR/var/lib/cni/networks" || fail "no IP lease names pod $pod"
 }
 
 # One container exits 3, one serves HTTP on port 8080, one has a tty and sleeps.
