@@ -32,7 +32,6 @@ trap cleanup EXIT
 cri_suite_start "CRI pods ($CRI_HANDLER)"
 WORK=$QB_DIR/work
 mkdir -p "$WORK"
-NETNS_BEFORE=$(ls /run/netns 2>/dev/null | sort)
 CG_PARENT=$QB_CGROUP_PARENT-pods
 # The pod "main" declares half a CPU and 128 MiB (containerd passes them as
 # io.kubernetes.cri.sandbox-cpu-quota/-period and -memory annotations).
@@ -63,12 +62,11 @@ assert_pod_gone() {
 		fail "pod $pod still listed" || return
 	cri ListContainers "{\"filter\":{\"pod_sandbox_id\":\"$pod\"}}" | jq -e '.containers == []' >/dev/null ||
 		fail "containers of pod $pod still listed" || return
-	for n in $(ls /run/netns 2>/dev/null | grep '^cni-'); do
-		grep -qxF "$n" <<<"$NETNS_BEFORE" && continue
-		# Another pod of this run may still hold one; only ours count.
-		cri ListPodSandbox '{}' | jq -r '.items[].id' | grep -q . && continue
-		fail "netns left: $n" || return
-	done
+	# The pod's own netns (netns names are host-wide: other suites on the
+	# machine make and remove theirs meanwhile).
+	n=$(id_of "netns-$pod")
+	[ -n "$n" ] || fail "no netns recorded for pod $pod" || return
+	[ ! -e "$n" ] || fail "netns left: $n" || return
 	[ -z "$(ctd_shim_pids_of_pod "$pod")" ] || fail "shim of pod $pod still running" || return
 	# IPAM: host-local's lease files name the container id CNI ran for.
 	left=$(grep -rlF -- "$pod" "$QB_DIR/var/lib/cni/networks" 2>/dev/null)
@@ -104,7 +102,10 @@ t_pod_up() {
 	local pod r
 	pod=$(cri_run_pod main) || fail "RunPodSandbox failed" || return
 	save_id pod "$pod"
-	r=$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$pod\"}") || fail "PodSandboxStatus failed" || return
+	r=$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$pod\",\"verbose\":true}") || fail "PodSandboxStatus failed" || return
+	save_id "netns-$pod" "$(jq -r '.info.info | fromjson | .runtimeSpec.linux.namespaces[] |
+		select(.type == "network") | .path' <<<"$r")"
+	[ -e "$(id_of "netns-$pod")" ] || fail "no netns in the sandbox's spec: $(id_of "netns-$pod")" || return
 	[ "$(jq -r .status.state <<<"$r")" = SANDBOX_READY ] || fail "pod not ready: $r" || return
 	[ "$(jq -r .status.runtime_handler <<<"$r")" = "$CRI_HANDLER" ] || fail "handler: $r" || return
 	jq -r .status.network.ip <<<"$r" | grep -Eq '^[0-9]+(\.[0-9]+){3}$' || fail "no pod IP: $r" || return
@@ -192,6 +193,17 @@ t_exec_timeout() {
 	sleep 1
 	r=$(cri_exec "$sh" 30 ps) || fail "ps failed" || return
 	! jq -r .stdout <<<"$r" | grep -q 'sleep 4242' || fail "exec process left: $(jq -r .stdout <<<"$r")"
+}
+
+# The pod IP CRI's CNI gave the netns is the one the containers use: the
+# shim reused CRI's netns (privnet CRI mode) instead of running CNI again.
+t_pod_ip() {
+	local ip r
+	ip=$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$(id_of pod)\"}" | jq -r .status.network.ip) ||
+		fail "PodSandboxStatus failed" || return
+	r=$(cri_exec "$(id_of shell)" 30 ip -4 -o addr show) || fail "ip addr failed" || return
+	grep -qF " $ip/" <<<"$(jq -r .stdout <<<"$r")" ||
+		fail "pod IP $ip not on the container's interfaces: $(jq -r .stdout <<<"$r")"
 }
 
 t_localhost() {
@@ -298,6 +310,7 @@ tap_run "the pod's host cgroup is the sandbox spec's cgroupsPath" t_pod_cgroup
 tap_run "container logs in CRI format at the log path" t_logs
 tap_run "ExecSync outputs and exit codes" t_exec
 tap_run "ExecSync timeout leaves no process" t_exec_timeout
+tap_run "the containers have the pod IP of CRI's netns" t_pod_ip
 tap_run "two containers talk over localhost" t_localhost
 tap_run "pod hostname and resolv.conf" t_hostname_dns
 tap_run "StopContainer: SIGKILL after the grace period" t_stop_grace
