@@ -133,7 +133,8 @@ from_fd_pump(struct chan_pump *p)
 				pump_done(p);
 				return 1;
 			}
-			if (n == 0) /* FIFO without writers: poll would spin */
+			/* A FIFO without writers: poll would spin. */
+			if (n == 0 && p->io != NULL)
 				evloop_io_set(p->io, 0);
 			return 0;
 		}
@@ -167,8 +168,15 @@ from_fd_pump(struct chan_pump *p)
 		}
 	}
 	p->n_stalls++;
-	/* No credit: stop watching until the peer grants more. */
-	evloop_io_set(p->io, 0);
+	/*
+	 * No credit: stop watching until the peer grants more. The fd leaves
+	 * the loop altogether: once the writer closed its end with bytes
+	 * still in the pipe, epoll reports the hang-up whatever the interest,
+	 * and the loop would spin until credit came (for ever behind a
+	 * stalled reader).
+	 */
+	evloop_io_del(p->io);
+	p->io = NULL;
 	return 0;
 }
 
@@ -192,10 +200,17 @@ from_fd_credit(struct chan_stream *s, void *arg)
 	(void)s;
 	if (p->done)
 		return;
-	if (p->finish_when_empty)
+	if (p->finish_when_empty) {
 		(void)from_fd_pump(p);
-	else
-		evloop_io_set(p->io, EV_READ);
+		return;
+	}
+	if (p->io == NULL && (p->io = evloop_io_add(p->loop, p->fd, EV_READ,
+	                          from_fd_io, p)) == NULL) {
+		log_warn("%s: stream %u: watch", __func__, chan_stream_id(s));
+		pump_done(p);
+		return;
+	}
+	evloop_io_set(p->io, EV_READ);
 }
 
 static const struct chan_stream_ops from_fd_ops = {.on_credit = from_fd_credit};

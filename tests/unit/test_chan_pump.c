@@ -142,10 +142,16 @@ test_from_fd_window_reads(void **state)
 	/* One read of the whole window: CHAN_WINDOW / CHAN_MAX_DATA frames. */
 	assert_int_equal(chan_queued(ch),
 	    CHAN_WINDOW + (CHAN_WINDOW / CHAN_MAX_DATA) * CHAN_HDR_LEN);
+	/* Out of credit, bytes still in the pipe, the writer gone: the
+	 * hang-up does not wake the pump over and over. */
+	assert_int_equal(
+	    write(pfd[1], chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
+	close(pfd[1]);
+	assert_int_equal(evloop_run_once(loop, 50), 0);
+	assert_int_equal(evloop_run_once(loop, 50), 0);
 	chan_pump_free(p);
 	chan_free(ch);
 	evloop_free(loop);
-	close(pfd[1]);
 }
 
 struct sink {
