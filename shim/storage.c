@@ -491,26 +491,31 @@ fail:
 }
 
 /*
- * A bind of a pod's later container (opts->no_volumes): the VM's virtio-fs
- * share was fixed when the sandbox started, so a file is copied in (what
- * CRI binds: hosts, resolv.conf, hostname, termination-log), a read-only
- * directory becomes a disk and a read-write directory is refused.
+ * A bind of a pod's later container (opts->no_volumes): a file is copied in
+ * (what CRI binds: hosts, resolv.conf, hostname, termination-log; only a
+ * directory can join a running share). A directory joins the VM's
+ * virtio-fs share as a volume when the share takes volumes while it runs
+ * (later_share); without one, a read-only directory becomes a disk and a
+ * read-write directory is refused.
  */
 static int
 plan_later_bind(const char *dest, const char *full, const struct stat *st,
-    const char *const *optv, size_t nopt, size_t idx, struct storage_plan *plan,
-    struct qb_error *err)
+    const char *const *optv, size_t nopt, size_t idx, bool later_share,
+    struct storage_plan *plan, struct qb_error *err)
 {
 	struct storage_file *f;
 	struct storage_disk *d;
 
+	if (S_ISDIR(st->st_mode) && later_share)
+		return plan_volume(
+		    dest, full, false, optv, nopt, idx, plan, err);
 	if (S_ISDIR(st->st_mode)) {
 		if (!opt_has(optv, nopt, "ro"))
 			return qb_seterr(err, QB_E_UNIMPLEMENTED,
 			    "read-write bind of host directory %s (on %s) in "
-			    "a pod's later container: the pod VM's shared "
-			    "filesystem is fixed at sandbox start; mount it "
-			    "read-only (\"ro\") to get a copy",
+			    "a pod's later container: the pod VM has no "
+			    "shared filesystem (qemubox-fsd is not running); "
+			    "mount it read-only (\"ro\") to get a copy",
 			    full, dest);
 		/* A host directory may change between containers. */
 		if ((d = disk_add(plan, STORAGE_DISK_BIND, STORAGE_SRC_DIR,
@@ -608,8 +613,8 @@ plan_spec_mount(struct json_object *jm, size_t idx,
 	}
 	if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) && opts != NULL &&
 	    opts->no_volumes)
-		return plan_later_bind(
-		    dest, full, &st, optv, nopt, idx, plan, err);
+		return plan_later_bind(dest, full, &st, optv, nopt, idx,
+		    opts->later_share, plan, err);
 	if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
 		return plan_volume(dest, full, S_ISREG(st.st_mode), optv, nopt,
 		    idx, plan, err);

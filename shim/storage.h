@@ -165,9 +165,12 @@ struct storage_opts {
 	                                 made (state_dir; unlinked once open) */
 	uint64_t tmpfs_bytes;         /* 0 = the spec's memory limit, else guest
 	                                 default (half the guest RAM) */
-	bool no_volumes; /* a pod's later container: file binds are copied
-	                    in, ro directories become disks, rw directories
-	                    are refused (the VM's virtio-fs share is fixed) */
+	bool no_volumes;  /* a pod's later container: file binds are copied
+	                     in; directories: see later_share */
+	bool later_share; /* with no_volumes: the pod VM's virtio-fs share
+	                     takes volumes while it runs, so directories are
+	                     volumes (the caller picks their slots); else ro
+	                     directories become disks, rw ones are refused */
 };
 
 /*

@@ -92,6 +92,9 @@ struct vmb_ctr {
 	bool later;
 	uint32_t luns[QB_VMM_MAX_LUNS];
 	size_t n_luns;
+	/* ... and its directory binds joined the VM's share at these slots. */
+	uint32_t slots[QB_FS_MAX_VOLUMES];
+	size_t n_slots;
 };
 
 /* The first Create, in flight: what to undo if a step fails. */
@@ -139,7 +142,10 @@ struct vmb {
 
 	struct vmb_create *creating;
 	TAILQ_HEAD(, vmb_ctr) ctrs;
-	bool pod;                       /* CRI sandbox: VM has a SCSI bus */
+	bool pod;                /* CRI sandbox: VM has a SCSI bus */
+	bool fs_spare;           /* the share takes volumes while it runs */
+	uint32_t fs_first_spare; /* its first spare slot */
+	uint64_t fs_used;        /* bit i: spare slot i holds a volume */
 	bool lun_used[QB_VMM_MAX_LUNS]; /* LUNs of later containers */
 	unsigned later_seq;             /* names later containers' disks */
 
@@ -288,12 +294,69 @@ ctr_remove_disks(struct vmb_ctr *c)
 	c->n_luns = 0;
 }
 
+/*
+ * A later container's directory binds leave the VM's share (the guest let
+ * go of them when it deleted the container); the slots are free again.
+ */
+static void
+ctr_remove_volumes(struct vmb_ctr *c)
+{
+	struct vmb *b = c->b;
+	struct qb_error err = {0};
+	size_t i;
+
+	for (i = 0; i < c->n_slots; i++) {
+		if (fsd_client_del(
+		        b->fsd_fd, b->sandbox_id, c->slots[i], &err) == -1)
+			log_warnx("%s: %s: volume slot %u: %s", __func__, c->id,
+			    c->slots[i], err.msg);
+		b->fs_used &= ~(1ULL << c->slots[i]);
+	}
+	c->n_slots = 0;
+}
+
+/*
+ * A later container's directory binds join the running VM's share, each at
+ * a free spare slot (fsd mounts it where virtiofsd serves it); the spec
+ * then points at the slot. Undone by ctr_remove_volumes.
+ */
+static int
+ctr_join_volumes(struct vmb_ctr *c, struct qb_error *err)
+{
+	struct vmb *b = c->b;
+	struct storage_volume *v;
+	uint32_t slot;
+	size_t i;
+
+	for (i = 0; i < c->plan.n_volumes; i++) {
+		v = &c->plan.volumes[i];
+		for (slot = b->fs_first_spare; slot < QB_FS_MAX_VOLUMES; slot++)
+			if ((b->fs_used & (1ULL << slot)) == 0)
+				break;
+		if (slot == QB_FS_MAX_VOLUMES)
+			return qb_seterr(err, QB_E_EXHAUSTED,
+			    "container %s: bind %s: all %d volume slots of the "
+			    "pod's VM are in use",
+			    c->id, v->dest, QB_FS_MAX_VOLUMES);
+		if (fsd_client_add(b->fsd_fd, b->sandbox_id, slot, v->readonly,
+		        v->source, err) == -1)
+			return qb_preferr(
+			    err, "container %s: bind %s", c->id, v->dest);
+		b->fs_used |= 1ULL << slot;
+		c->slots[c->n_slots++] = slot;
+		snprintf(v->guest_path, sizeof(v->guest_path), "%s/%u",
+		    STORAGE_GUEST_VOLUMES_DIR, slot);
+	}
+	return 0;
+}
+
 static void
 ctr_free(struct vmb_ctr *c)
 {
 	struct vmb_proc *p;
 
 	ctr_remove_disks(c);
+	ctr_remove_volumes(c);
 	while ((p = TAILQ_FIRST(&c->procs)) != NULL)
 		proc_free(p);
 	storage_plan_free(&c->plan);
@@ -849,13 +912,20 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	size_t i;
 
 	memset(&sp, 0, sizeof(sp));
-	/* Volumes: the sandbox's virtiofsd, before QEMU, which needs it. */
-	if (plan->n_volumes > 0) {
-		if (fsd_client_start(b->fsd_fd, b->sandbox_id, plan, false,
+	/*
+	 * Volumes: the sandbox's virtiofsd, before QEMU, which needs it. A
+	 * pod's VM gets one even with no volume yet: its later containers'
+	 * directory binds join it while it runs (ctr_join_volumes).
+	 */
+	if (plan->n_volumes > 0 || (b->pod && b->fsd_fd >= 0)) {
+		if (fsd_client_start(b->fsd_fd, b->sandbox_id, plan, b->pod,
 		        &fs_fd, &fs_pid, &err) == -1)
 			goto fail;
-		log_info("%s: %s: virtiofsd pid %d serves %zu volume(s)",
-		    __func__, b->sandbox_id, fs_pid, plan->n_volumes);
+		b->fs_spare = b->pod;
+		b->fs_first_spare = (uint32_t)plan->n_volumes;
+		log_info("%s: %s: virtiofsd pid %d serves %zu volume(s)%s",
+		    __func__, b->sandbox_id, fs_pid, plan->n_volumes,
+		    b->pod ? ", more may join" : "");
 	}
 	if ((kernel = open_share(b, VMB_KERNEL, &err)) == -1 ||
 	    (initrd = open_share(b, VMB_INITRD, &err)) == -1)
@@ -1329,6 +1399,7 @@ create_storage(struct vmb_create *cr, const struct backend_create_req *req)
 	}
 	so.bundle = req->bundle;
 	so.no_volumes = c->later;
+	so.later_share = c->later && b->fs_spare;
 	if (storage_plan_build(
 	        mounts, req->n_rootfs, cr->spec, &so, &c->plan, &err) == -1) {
 		free(mounts);
@@ -1336,7 +1407,8 @@ create_storage(struct vmb_create *cr, const struct backend_create_req *req)
 		return;
 	}
 	free(mounts);
-	if (plan_fits(cr, &err) == -1) {
+	if (plan_fits(cr, &err) == -1 ||
+	    (c->later && ctr_join_volumes(c, &err) == -1)) {
 		create_fail(cr, &err);
 		return;
 	}

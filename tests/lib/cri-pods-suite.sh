@@ -226,6 +226,46 @@ t_hostname_dns() {
 	exec_expect "$sh" "localhost" "" 0 sh -c 'grep -ow localhost /etc/hosts | head -1'
 }
 
+# Two containers share an emptyDir-style host directory (rw, as kubelet
+# binds it); one more directory is read-only. Writes cross both ways and
+# between the containers; the ro one refuses writes; the host keeps what
+# they wrote after both are removed.
+t_shared_volume() {
+	local pod a b dir ro m r
+	pod=$(id_of pod)
+	dir=$(mktemp -d "$WORK/emptydir.XXXXXX") && ro=$(mktemp -d "$WORK/config.XXXXXX") || return
+	chmod 0777 "$dir"
+	echo from-host >"$dir/h"
+	echo setting >"$ro/conf"
+	m=$(jq -cn --arg d "$dir" --arg r "$ro" '[{container_path: "/shared", host_path: $d},
+		{container_path: "/etc/app", host_path: $r, readonly: true}]')
+	a=$(CRI_MOUNTS=$m cri_create "$pod" vol-a sh -c 'echo from-a >/shared/a; exec sleep 100000') ||
+		fail "create vol-a" || return
+	start_ctr "$a" || fail "start vol-a" || return
+	b=$(CRI_MOUNTS=$m cri_create "$pod" vol-b sleep 100000) || fail "create vol-b" || return
+	start_ctr "$b" || fail "start vol-b" || return
+	cri_wait_state "$b" CONTAINER_RUNNING 60 || fail "vol-b not running" || return
+	exec_expect "$b" "from-host" "" 0 cat /shared/h || return
+	for i in $(seq 1 20); do
+		r=$(cri_exec "$b" 30 cat /shared/a) && [ "$(jq -r .stdout <<<"$r")" = from-a ] && break
+		sleep 0.5
+	done
+	[ "$(jq -r .stdout <<<"$r")" = from-a ] || fail "vol-b does not see vol-a's write: $r" || return
+	exec_expect "$b" "" "" 0 sh -c 'echo from-b >/shared/b' || return
+	[ "$(cat "$dir/b" 2>/dev/null)" = from-b ] || fail "the host does not see vol-b's write" || return
+	exec_expect "$a" "from-b" "" 0 cat /shared/b || return
+	exec_expect "$a" "setting" "" 0 cat /etc/app/conf || return
+	r=$(cri_exec "$a" 30 sh -c 'echo x >/etc/app/conf') || fail "ExecSync ro write" || return
+	[ "$(jq -r .exit_code <<<"$r")" != 0 ] || fail "a write to the read-only volume succeeded" || return
+	[ "$(cat "$ro/conf")" = setting ] || fail "the read-only host file changed" || return
+	for c in "$a" "$b"; do
+		cri StopContainer "{\"container_id\":\"$c\",\"timeout\":1}" >/dev/null &&
+			cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "remove $c" || return
+	done
+	[ "$(cat "$dir/a" "$dir/b" "$dir/h" | tr '\n' ' ')" = "from-a from-b from-host " ] ||
+		fail "the host directory lost files: $(ls "$dir")"
+}
+
 # StopContainer: SIGTERM, then SIGKILL once the grace period is over.
 t_stop_grace() {
 	local pod c t0 dt n0 n i
@@ -314,6 +354,7 @@ tap_run "the containers have the pod IP of CRI's netns" t_pod_ip
 tap_run "two containers talk over localhost" t_localhost
 tap_run "pod hostname and resolv.conf" t_hostname_dns
 tap_run "StopContainer: SIGKILL after the grace period" t_stop_grace
+tap_run "two containers share a rw host directory (emptyDir); a ro one stays read-only" t_shared_volume
 tap_run "restart: remove + create the same name" t_restart_same_name
 tap_run "bad image fails cleanly, the pod goes on" t_bad_image
 tap_run "StopPodSandbox, RemovePodSandbox idempotent, nothing left" t_pod_stop_remove

@@ -82,6 +82,8 @@ cri_run_pod() {
 }
 
 # cri_create POD NAME CMD...: the pod's config is looked up from its name.
+# CRI_TTY=true for a tty; CRI_MOUNTS: a JSON array of CRI Mounts
+# ({container_path, host_path, readonly}).
 cri_create() {
 	local pod=$1 name=$2 podname r
 	shift 2
@@ -90,9 +92,10 @@ cri_create() {
 	r=$(cri CreateContainer "$(jq -cn --arg pod "$pod" --arg name "$name" \
 		--arg img "${CRI_IMAGE:-$IMG}" --argjson tty "${CRI_TTY:-false}" \
 		--argjson sb "$(cri_pod_config "$podname")" --argjson cmd "$(cri_json_array "$@")" \
+		--argjson mounts "${CRI_MOUNTS:-[]}" \
 		'{pod_sandbox_id: $pod, sandbox_config: $sb, config: {
 			metadata: { name: $name, attempt: 0 }, image: { image: $img },
-			command: $cmd, log_path: ($name + ".log"), tty: $tty,
+			command: $cmd, log_path: ($name + ".log"), tty: $tty, mounts: $mounts,
 			envs: [{ key: "QB_CONTAINER", value: $name }], linux: {} }}')") || return 1
 	jq -r .container_id <<<"$r"
 }
