@@ -10,10 +10,11 @@
 
 #include "shim/hotplug_policy.h"
 
-/* The keys CPU and memory hotplug share. */
-static void
-hp_params_common(struct hp_params *p, const struct qb_hotplug_config *h)
+void
+hp_params_cpu(struct hp_params *p, const struct qb_config *cfg)
 {
+	const struct qb_hotplug_config *h = &cfg->cpu_hotplug;
+
 	p->up_threshold = h->scale_up_threshold;
 	p->down_threshold = h->scale_down_threshold;
 	p->up_stability = h->scale_up_stability.samples;
@@ -21,20 +22,12 @@ hp_params_common(struct hp_params *p, const struct qb_hotplug_config *h)
 	p->up_cooldown_ms = h->scale_up_cooldown_ms;
 	p->down_cooldown_ms = h->scale_down_cooldown_ms;
 	p->scale_down = h->enable_scale_down;
-	p->interval_ms = h->monitor_interval_ms;
-}
-
-void
-hp_params_cpu(struct hp_params *p, const struct qb_config *cfg)
-{
-	const struct qb_hotplug_config *h = &cfg->cpu_hotplug;
-
-	hp_params_common(p, h);
 	p->throttle_limit = h->scale_up_throttle_limit;
 	p->min = cfg->runtime.boot_cpus;
 	p->max = cfg->runtime.max_cpus;
 	p->step = 1;
 	p->margin = 0;
+	p->interval_ms = h->monitor_interval_ms;
 }
 
 void
@@ -42,12 +35,19 @@ hp_params_mem(struct hp_params *p, const struct qb_config *cfg)
 {
 	const struct qb_hotplug_config *h = &cfg->memory_hotplug;
 
-	hp_params_common(p, h);
+	p->up_threshold = h->scale_up_threshold;
+	p->down_threshold = h->scale_down_threshold;
+	p->up_stability = h->scale_up_stability.samples;
+	p->down_stability = h->scale_down_stability.samples;
+	p->up_cooldown_ms = h->scale_up_cooldown_ms;
+	p->down_cooldown_ms = h->scale_down_cooldown_ms;
+	p->scale_down = h->enable_scale_down;
 	p->throttle_limit = 0;
 	p->min = cfg->runtime.memory_mb;
 	p->max = cfg->runtime.max_memory_mb;
 	p->step = h->increment_size_mb;
 	p->margin = h->oom_safety_margin_mb;
+	p->interval_ms = h->monitor_interval_ms;
 }
 
 static unsigned

@@ -205,6 +205,8 @@ ctd_stop() {
 	# Overlay rootfs mounts and containerd's own, deepest first.
 	awk -v d="$CTD_DIR" 'index($2, d) == 1 { print $2 }' /proc/self/mounts |
 		sort -r | while read -r p; do umount -l "$p" 2>/dev/null || true; done
+	# QB_KEEP_CTD_LOG=FILE: keep containerd's log there (debugging a suite).
+	[ -n "${QB_KEEP_CTD_LOG:-}" ] && cp "$CTD_DIR/containerd.log" "$QB_KEEP_CTD_LOG" 2>/dev/null
 	rm -rf "$CTD_DIR"
 	CTD_DIR='' CTD_SOCK=''
 }
