@@ -228,8 +228,8 @@ t_hostname_dns() {
 
 # Two containers share an emptyDir-style host directory (rw, as kubelet
 # binds it); one more directory is read-only. Writes cross both ways and
-# between the containers; the ro one refuses writes; the host keeps what
-# they wrote after both are removed.
+# between the containers, concurrent appends from both lose nothing; the ro
+# one refuses writes; the host keeps what they wrote after both are removed.
 t_shared_volume() {
 	local pod a b dir ro m r
 	pod=$(id_of pod)
@@ -255,6 +255,12 @@ t_shared_volume() {
 	[ "$(cat "$dir/b" 2>/dev/null)" = from-b ] || fail "the host does not see vol-b's write" || return
 	exec_expect "$a" "from-b" "" 0 cat /shared/b || return
 	exec_expect "$a" "setting" "" 0 cat /etc/app/conf || return
+	# Concurrent writers: both containers append 300 lines at once.
+	cri_exec "$a" 60 sh -c 'i=0; while [ $i -lt 300 ]; do echo a$i >>/shared/log; i=$((i+1)); done' >"$WORK/wa" &
+	cri_exec "$b" 60 sh -c 'i=0; while [ $i -lt 300 ]; do echo b$i >>/shared/log; i=$((i+1)); done' >"$WORK/wb" &
+	wait
+	[ "$(grep -c '^a' "$dir/log")/$(grep -c '^b' "$dir/log")/$(wc -l <"$dir/log")" = 300/300/600 ] ||
+		fail "concurrent appends: $(grep -c '^a' "$dir/log") from a, $(grep -c '^b' "$dir/log") from b, $(wc -l <"$dir/log") lines" || return
 	r=$(cri_exec "$a" 30 sh -c 'echo x >/etc/app/conf') || fail "ExecSync ro write" || return
 	[ "$(jq -r .exit_code <<<"$r")" != 0 ] || fail "a write to the read-only volume succeeded" || return
 	[ "$(cat "$ro/conf")" = setting ] || fail "the read-only host file changed" || return
@@ -262,7 +268,7 @@ t_shared_volume() {
 		cri StopContainer "{\"container_id\":\"$c\",\"timeout\":1}" >/dev/null &&
 			cri RemoveContainer "{\"container_id\":\"$c\"}" >/dev/null || fail "remove $c" || return
 	done
-	[ "$(cat "$dir/a" "$dir/b" "$dir/h" | tr '\n' ' ')" = "from-a from-b from-host " ] ||
+	[ "$(cat "$dir/a" "$dir/b" "$dir/h" | tr '\n' ' ')$(wc -l <"$dir/log")" = "from-a from-b from-host 600" ] ||
 		fail "the host directory lost files: $(ls "$dir")"
 }
 
