@@ -34,10 +34,13 @@
  * microvm, 1 vCPU, 512 MiB guest; docs/SECURITY.md has the figures): the
  * peak of memory.max_usage_in_bytes minus guest RAM, and the CPU the main
  * loop and I/O threads use next to the vCPU threads. Rounded up.
- * Memory: 256 MiB covered an idle guest, but guest RAM is a shared memfd
- * (virtio-fs), charged in full once the guest touches it, and TCG's code
- * cache grows under load: 31-storage's busy guest (dd through its page
- * cache, a scratch disk on a tmpfs state dir) was OOM-killed at +256.
+ * Memory: 256 MiB covered an idle guest, but guest RAM (anonymous, or a
+ * shared memfd when virtio-fs serves volumes or the VM is a pod's) is
+ * charged in full once the guest touches it, TCG's code cache grows under
+ * load, and pages of a scratch disk on a tmpfs state dir are charged to
+ * QEMU's cgroup too: 31-storage's busy guest (dd through its page cache)
+ * was OOM-killed at +256 (dmesg: ~240 MB anon RSS, no shmem RSS: the tmpfs
+ * pages count in the cgroup, not in QEMU's RSS).
  */
 #define CG_MEM_OVERHEAD_MB  512
 #define CG_CPU_OVERHEAD_PCT 50
