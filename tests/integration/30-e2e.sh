@@ -282,7 +282,8 @@ t_console_log() {
 	qb_run "$IMG" ${QB_T}-con2 true || rc=$?
 	QB_RUNTIME_JSON= qb_write_config
 	[ "$rc" -eq 0 ] || fail "ctr run failed ($rc)" || return
-	[ -s "$d/console.log.1" ] && [ -s "$d/console.log" ] ||
+	# console.log may be empty: the VM can end right after a rotation.
+	[ -s "$d/console.log.1" ] && [ -e "$d/console.log" ] ||
 		fail "want console.log and console.log.1 in $d: $(ls -l "$d" 2>&1 | tr '\n' ' ')" || return
 	n0=$(stat -c %s "$d/console.log")
 	n1=$(stat -c %s "$d/console.log.1")
