@@ -9,7 +9,10 @@
 // line of JSON with every field present (defaults included), enums as names,
 // int64 as numbers and bytes as UTF-8 text. A gRPC error prints
 // "qb-cri: METHOD: CODE_NAME: details" on stderr and exits 2; a usage error
-// exits 64. The socket defaults to $CRI_SOCKET.
+// exits 64. The socket defaults to $CRI_SOCKET. With QB_CRI_TIME_FILE set,
+// the call's own time (request sent to reply received, without Node's
+// start-up: what a long-lived client such as kubelet waits) is appended to
+// that file as "METHOD MS".
 'use strict';
 
 const path = require('path');
@@ -71,8 +74,14 @@ function main() {
 	const target = 'unix://' + path.resolve(o.socket);
 	const client = new Service(target, grpc.credentials.createInsecure());
 	const deadline = new Date(Date.now() + o.timeout * 1000);
+	const t0 = process.hrtime.bigint();
 	client[o.method](req, { deadline }, (err, reply) => {
 		client.close();
+		if (process.env.QB_CRI_TIME_FILE) {
+			const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+			require('fs').appendFileSync(process.env.QB_CRI_TIME_FILE,
+				`${o.method} ${ms.toFixed(1)}\n`);
+		}
 		if (err) {
 			const code = Object.keys(grpc.status).find((n) => grpc.status[n] === err.code) || err.code;
 			process.stderr.write(`qb-cri: ${o.method}: ${code}: ${err.details}\n`);
