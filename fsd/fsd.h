@@ -44,9 +44,10 @@ int fsd_spawn(const char *id, const struct qb_fs_volume *vols, size_t n,
     struct qb_error *err);
 
 /*
- * A share started with spare slots (fsd_spawn, spare): directory vol joins
- * it at slot vol->index (nosuid, nodev, read-only when asked), or slot
- * index leaves it. keeper is the share's keeper socket from fsd_spawn.
+ * A share started with spare slots (fsd_spawn, spare): vol joins it at
+ * slot vol->index (a directory there, a file at <index>/QB_FS_FILE_NAME;
+ * nosuid, nodev, read-only when asked), or slot index leaves it. keeper is the
+ * share's keeper socket from fsd_spawn.
  */
 int fsd_share_add(int keeper, const char *id, const struct qb_fs_volume *vol,
     struct qb_error *err);

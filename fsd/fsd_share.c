@@ -7,9 +7,10 @@
  * nosuid, nodev (read-only when asked). The share's keeper, a child of the
  * set-up process that stayed in the share's mount namespace (entering it
  * later would need CAP_SYS_CHROOT, which fsd does not hold), receives it
- * and attaches it on the spare slot's empty directory. The share's tmpfs
- * is a shared mount and virtiofsd's namespace a slave copy of it, so the
- * mount appears in what virtiofsd serves; the tmpfs itself stays
+ * and attaches it on the spare slot's empty directory (a directory) or on
+ * <slot>/QB_FS_FILE_NAME in a tiny read-only tmpfs on the slot (a file). The
+ * share's tmpfs is a shared mount and virtiofsd's namespace a slave copy of it,
+ * so the mount appears in what virtiofsd serves; the tmpfs itself stays
  * read-only throughout. The keeper ends with its virtiofsd (parent-death
  * signal) or when fsd closes its socket.
  */
@@ -38,6 +39,45 @@ struct keeper_req {
 	uint32_t attach; /* 1: attach the passed fd, 0: detach */
 };
 
+/*
+ * A directory is attached on the slot's directory. A file needs a file to
+ * be mounted on, and the share's tmpfs stays read-only: the slot gets a
+ * tiny tmpfs of its own holding one empty file, QB_FS_FILE_NAME, which the
+ * source is attached on; then that tmpfs is made read-only too.
+ */
+static int
+attach(int tree, const char *slot)
+{
+	char file[96];
+	struct stat st;
+	int fd, e;
+
+	if (fstat(tree, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode))
+		return move_mount(
+		    tree, "", AT_FDCWD, slot, MOVE_MOUNT_F_EMPTY_PATH);
+	snprintf(file, sizeof(file), "%s/%s", slot, QB_FS_FILE_NAME);
+	if (mount("qemubox-file", slot, "tmpfs",
+	        MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	        "mode=0755,size=4k,nr_inodes=4") == -1)
+		return -1;
+	if ((fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) ==
+	        -1 ||
+	    close(fd) == -1 ||
+	    move_mount(tree, "", AT_FDCWD, file, MOVE_MOUNT_F_EMPTY_PATH) ==
+	        -1 ||
+	    mount(NULL, slot, NULL,
+	        MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	        "mode=0755,size=4k,nr_inodes=4") == -1) {
+		e = errno;
+		(void)umount2(slot, MNT_DETACH);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 void
 fsd_keeper(int sock)
 {
@@ -60,10 +100,7 @@ fsd_keeper(int sock)
 			_exit(1);
 		snprintf(path, sizeof(path), "%s/%u", FSD_SHARE_DIR, kr.index);
 		if (kr.attach)
-			result = move_mount(fd, "", AT_FDCWD, path,
-			             MOVE_MOUNT_F_EMPTY_PATH) == -1
-			             ? errno
-			             : 0;
+			result = attach(fd, path) == -1 ? errno : 0;
 		else
 			result =
 			    umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == -1
@@ -113,11 +150,12 @@ fsd_share_add(int keeper, const char *id, const struct qb_fs_volume *vol,
 	         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) == -1)
 		return qb_seterr(err, QB_E_INVALID, "%s: volume source %s: %s",
 		    id, vol->source, strerror(errno));
-	if (fstat(treefd, &st) == -1 || !S_ISDIR(st.st_mode)) {
+	if (fstat(treefd, &st) == -1 ||
+	    (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))) {
 		close(treefd);
 		return qb_seterr(err, QB_E_INVALID,
-		    "%s: volume source %s: only a directory can join a "
-		    "running sandbox",
+		    "%s: volume source %s is neither a directory nor a "
+		    "regular file",
 		    id, vol->source);
 	}
 	memset(&attr, 0, sizeof(attr));

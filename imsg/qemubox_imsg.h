@@ -462,10 +462,12 @@ struct qb_fs_start_req {
 };
 
 /*
- * IMSG_FS_ADD_REQ: a directory volume joins the running share of sandbox
- * id (started with spare = 1) at vol.index, a free spare slot. Answered
- * with the slot.
+ * IMSG_FS_ADD_REQ: a volume joins the running share of sandbox id (started
+ * with spare = 1) at vol.index, a free spare slot: a directory is served at
+ * <index>, a regular file at <index>/QB_FS_FILE_NAME. Answered with the
+ * slot.
  */
+#define QB_FS_FILE_NAME "f"
 struct qb_fs_add_req {
 	char id[QB_ID_MAX];
 	struct qb_fs_volume vol;

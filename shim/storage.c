@@ -491,12 +491,11 @@ fail:
 }
 
 /*
- * A bind of a pod's later container (opts->no_volumes): a file is copied in
- * (what CRI binds: hosts, resolv.conf, hostname, termination-log; only a
- * directory can join a running share). A directory joins the VM's
- * virtio-fs share as a volume when the share takes volumes while it runs
- * (later_share); without one, a read-only directory becomes a disk and a
- * read-write directory is refused.
+ * A bind of a pod's later container (opts->no_volumes): when the VM's
+ * virtio-fs share takes volumes while it runs (later_share), directories and
+ * files (what CRI binds: hosts, resolv.conf, hostname, termination-log)
+ * join it as volumes, live both ways. Without one, a file is copied in, a
+ * read-only directory becomes a disk and a read-write directory is refused.
  */
 static int
 plan_later_bind(const char *dest, const char *full, const struct stat *st,
@@ -506,9 +505,9 @@ plan_later_bind(const char *dest, const char *full, const struct stat *st,
 	struct storage_file *f;
 	struct storage_disk *d;
 
-	if (S_ISDIR(st->st_mode) && later_share)
-		return plan_volume(
-		    dest, full, false, optv, nopt, idx, plan, err);
+	if (later_share)
+		return plan_volume(dest, full, S_ISREG(st->st_mode), optv, nopt,
+		    idx, plan, err);
 	if (S_ISDIR(st->st_mode)) {
 		if (!opt_has(optv, nopt, "ro"))
 			return qb_seterr(err, QB_E_UNIMPLEMENTED,

@@ -295,8 +295,8 @@ ctr_remove_disks(struct vmb_ctr *c)
 }
 
 /*
- * A later container's directory binds leave the VM's share (the guest let
- * go of them when it deleted the container); the slots are free again.
+ * A later container's binds leave the VM's share (the guest let go of them
+ * when it deleted the container); the slots are free again.
  */
 static void
 ctr_remove_volumes(struct vmb_ctr *c)
@@ -316,9 +316,9 @@ ctr_remove_volumes(struct vmb_ctr *c)
 }
 
 /*
- * A later container's directory binds join the running VM's share, each at
- * a free spare slot (fsd mounts it where virtiofsd serves it); the spec
- * then points at the slot. Undone by ctr_remove_volumes.
+ * A later container's binds (directories and files) join the running VM's
+ * share, each at a free spare slot (fsd mounts it where virtiofsd serves
+ * it); the spec then points at the slot. Undone by ctr_remove_volumes.
  */
 static int
 ctr_join_volumes(struct vmb_ctr *c, struct qb_error *err)
@@ -344,8 +344,10 @@ ctr_join_volumes(struct vmb_ctr *c, struct qb_error *err)
 			    err, "container %s: bind %s", c->id, v->dest);
 		b->fs_used |= 1ULL << slot;
 		c->slots[c->n_slots++] = slot;
-		snprintf(v->guest_path, sizeof(v->guest_path), "%s/%u",
-		    STORAGE_GUEST_VOLUMES_DIR, slot);
+		/* fsd serves a file at <slot>/QB_FS_FILE_NAME. */
+		snprintf(v->guest_path, sizeof(v->guest_path), "%s/%u%s",
+		    STORAGE_GUEST_VOLUMES_DIR, slot,
+		    v->is_file ? "/" QB_FS_FILE_NAME : "");
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@ after virtiofsd started appears there, read-only when asked, and goes when
 removed; requests the shim could have known were wrong end fsd; a share
 that is gone is answered. Prints TAP."""
 import array
+import errno as E
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ hdr = open(HDR).read()
 ID_MAX = int(re.search(r"#define QB_ID_MAX\s*\\?\s*(\d+)", hdr).group(1))
 PATH_MAX = int(re.search(r"#define QB_FS_PATH_MAX\s+(\d+)", hdr).group(1))
 MAX_VOL = int(re.search(r"#define QB_FS_MAX_VOLUMES\s+(\d+)", hdr).group(1))
+FILE_NAME = re.search(r'#define QB_FS_FILE_NAME\s+"([^"]+)"', hdr).group(1)
 
 
 def typ(name):
@@ -221,7 +223,6 @@ try:
     rw = "write succeeded"
 except OSError as e:
     rw = e.errno
-import errno as E
 ok(t == ADD_RES and rw == E.EROFS and open(root + "/1/cfg").read() == "ro\n",
    "a ro directory joins read-only at the host side (EROFS)", "answer %s, write: %s" % (t, rw))
 
@@ -231,8 +232,49 @@ ok(line and "nosuid" in line[0] and "nodev" in line[0], "joined volumes are nosu
 
 f.send(ADD_REQ, add_req("pod-a", 2, 0, afile))
 t, p, _ = f.recv()
-ok(t == ERROR and "only a directory" in f.error_text(p) and not f.gone(0.5),
-   "a file cannot join (answered, fsd goes on)", f.error_text(p) if t == ERROR else str(t))
+served = root + "/2/" + FILE_NAME
+try:
+    before = open(served).read()
+    open(served, "a").write("y")
+    open(afile, "a").write("z")
+    after = open(served).read()
+    names = os.listdir(root + "/2")
+except OSError as e:
+    before = after = str(e)
+    names = []
+ok(t == ADD_RES and before == "x" and open(afile).read() == "xyz" and after == "xyz" and names == [FILE_NAME],
+   "a file joins at <slot>/%s, live both ways (termination-log, /etc/hosts)" % FILE_NAME,
+   "answer %s %s, served %r then %r, slot holds %s" % (t, f.error_text(p) if t == ERROR else "", before, after, names))
+try:
+    open(root + "/2/other", "w")
+    extra = "created a file next to it"
+except OSError as e:
+    extra = e.errno
+ok(extra == E.EROFS, "nothing can be created next to a joined file", str(extra))
+
+rofile = os.path.join(work, "ro-file")
+open(rofile, "w").write("keep")
+f.send(ADD_REQ, add_req("pod-a", 3, 1, rofile))
+t, p, _ = f.recv()
+try:
+    open(root + "/3/" + FILE_NAME, "w").write("no")
+    rw = "write succeeded"
+except OSError as e:
+    rw = e.errno
+ok(t == ADD_RES and rw == E.EROFS and open(rofile).read() == "keep",
+   "a ro file joins read-only", "answer %s, write: %s" % (t, rw))
+
+fifo = os.path.join(work, "a-fifo")
+os.mkfifo(fifo)
+f.send(ADD_REQ, add_req("pod-a", 4, 0, fifo))
+t, p, _ = f.recv()
+ok(t == ERROR and "neither a directory nor a regular file" in f.error_text(p) and not f.gone(0.5),
+   "a fifo cannot join (answered, fsd goes on)", f.error_text(p) if t == ERROR else str(t))
+
+f.send(DEL_REQ, slot("pod-a", 2))
+t, p, _ = f.recv()
+ok(t == DEL_RES and os.listdir(root + "/2") == [] and open(afile).read() == "xyz",
+   "a file leaves its slot empty; the host file stays", str(t))
 
 f.send(ADD_REQ, add_req("pod-zz", 2, 0, src))
 t, p, _ = f.recv()

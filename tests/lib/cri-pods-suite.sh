@@ -227,7 +227,8 @@ t_hostname_dns() {
 }
 
 # Two containers share an emptyDir-style host directory (rw, as kubelet
-# binds it); one more directory is read-only. Writes cross both ways and
+# binds it) and a file (as kubelet binds /dev/termination-log); one more
+# directory is read-only. Writes cross both ways and
 # between the containers, concurrent appends from both lose nothing; the ro
 # one refuses writes; the host keeps what they wrote after both are removed.
 t_shared_volume() {
@@ -237,8 +238,11 @@ t_shared_volume() {
 	chmod 0777 "$dir"
 	echo from-host >"$dir/h"
 	echo setting >"$ro/conf"
-	m=$(jq -cn --arg d "$dir" --arg r "$ro" '[{container_path: "/shared", host_path: $d},
-		{container_path: "/etc/app", host_path: $r, readonly: true}]')
+	# A file bind, as kubelet binds /dev/termination-log: live both ways.
+	: >"$ro.msg"
+	m=$(jq -cn --arg d "$dir" --arg r "$ro" --arg f "$ro.msg" '[{container_path: "/shared", host_path: $d},
+		{container_path: "/etc/app", host_path: $r, readonly: true},
+		{container_path: "/dev/termination-log", host_path: $f}]')
 	a=$(CRI_MOUNTS=$m cri_create "$pod" vol-a sh -c 'echo from-a >/shared/a; exec sleep 100000') ||
 		fail "create vol-a" || return
 	start_ctr "$a" || fail "start vol-a" || return
@@ -255,6 +259,10 @@ t_shared_volume() {
 	[ "$(cat "$dir/b" 2>/dev/null)" = from-b ] || fail "the host does not see vol-b's write" || return
 	exec_expect "$a" "from-b" "" 0 cat /shared/b || return
 	exec_expect "$a" "setting" "" 0 cat /etc/app/conf || return
+	exec_expect "$a" "" "" 0 sh -c 'echo bye >/dev/termination-log' || return
+	[ "$(cat "$ro.msg")" = bye ] || fail "the host does not see the file bind's write: '$(cat "$ro.msg")'" || return
+	echo again >>"$ro.msg"
+	exec_expect "$b" "bye again" "" 0 sh -c 'tr "\n" " " </dev/termination-log | sed "s/ $//"' || return
 	# Concurrent writers: both containers append 300 lines at once.
 	cri_exec "$a" 60 sh -c 'i=0; while [ $i -lt 300 ]; do echo a$i >>/shared/log; i=$((i+1)); done' >"$WORK/wa" &
 	cri_exec "$b" 60 sh -c 'i=0; while [ $i -lt 300 ]; do echo b$i >>/shared/log; i=$((i+1)); done' >"$WORK/wb" &

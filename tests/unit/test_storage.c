@@ -879,6 +879,47 @@ test_later_container_binds(void **state)
 	json_object_put(spec);
 }
 
+/*
+ * A pod's later container whose VM share takes volumes while it runs
+ * (later_share): files and directories, rw or ro, are volumes (live), no
+ * copies, no bind disks.
+ */
+static void
+test_later_container_share(void **state)
+{
+	struct fx *fx = *state;
+	char mounts[4 * PATH_MAX], l1[PATH_MAX + 16];
+	struct storage_plan plan;
+	struct qb_error err = {0};
+	struct json_object *spec;
+	struct storage_opts o = {.no_volumes = true, .later_share = true};
+
+	snprintf(l1, sizeof(l1), "lowerdir=%s/l1", fx->root);
+	const char *opts[] = {l1};
+
+	snprintf(mounts, sizeof(mounts),
+	    "[{\"destination\":\"/etc/hosts\",\"type\":\"bind\","
+	    "\"source\":\"%s/hosts\",\"options\":[\"rbind\",\"rw\"]},"
+	    "{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"rw\"]},"
+	    "{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"%s/"
+	    "hostdir\",\"options\":[\"rbind\",\"ro\"]}]",
+	    fx->root, fx->root, fx->root);
+	spec = spec_with_mounts(mounts);
+	assert_int_equal(
+	    build1("overlay", "overlay", opts, 1, spec, &o, &plan, &err), 0);
+	assert_int_equal(plan.n_files, 0);
+	assert_int_equal(plan.n_volumes, 3);
+	assert_true(plan.volumes[0].is_file);
+	assert_false(plan.volumes[0].readonly);
+	assert_string_equal(plan.volumes[1].dest, "/data");
+	assert_false(plan.volumes[1].is_file);
+	assert_true(plan.volumes[2].readonly);
+	assert_int_equal(plan.n_disks, 1); /* the layer, no bind disk */
+	storage_plan_free(&plan);
+	json_object_put(spec);
+}
+
 int
 main(void)
 {
@@ -906,6 +947,8 @@ main(void)
 	        test_spec_dir_binds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_later_container_binds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_later_container_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_spec_unsupported_and_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
