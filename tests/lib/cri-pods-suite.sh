@@ -280,6 +280,23 @@ t_shared_volume() {
 		fail "the host directory lost files: $(ls "$dir")"
 }
 
+# UpdateContainerResources (what Kubernetes' in-place resize and VPA use):
+# the new memory and CPU limits reach the container's cgroup, found the way
+# a runtime library finds it (/proc/self/cgroup; cgroup v2 or v1).
+CG_READ='p=$(sed -n "s/^0:://p" /proc/self/cgroup); if [ -n "$p" ] && [ -e "/sys/fs/cgroup$p/memory.max" ]; then
+	cat "/sys/fs/cgroup$p/memory.max" "/sys/fs/cgroup$p/cpu.max"
+elif [ -e /sys/fs/cgroup/memory.max ]; then cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max
+else cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"; fi'
+t_update() {
+	local sh r
+	sh=$(id_of shell)
+	cri UpdateContainerResources "{\"container_id\":\"$sh\",\"linux\":{\"memory_limit_in_bytes\":100663296,\"cpu_period\":100000,\"cpu_quota\":50000}}" >/dev/null ||
+		fail "UpdateContainerResources failed" || return
+	r=$(cri_exec "$sh" 30 sh -c "$CG_READ") || fail "ExecSync failed" || return
+	[ "$(jq -r .stdout <<<"$r" | xargs)" = "100663296 50000 100000" ] ||
+		fail "limits in the container's cgroup: $(jq .stdout <<<"$r"), want 100663296 and '50000 100000'"
+}
+
 # StopContainer: SIGTERM, then SIGKILL once the grace period is over.
 t_stop_grace() {
 	local pod c t0 dt n0 n i
@@ -367,6 +384,7 @@ tap_run "ExecSync timeout leaves no process" t_exec_timeout
 tap_run "the containers have the pod IP of CRI's netns" t_pod_ip
 tap_run "two containers talk over localhost" t_localhost
 tap_run "pod hostname and resolv.conf" t_hostname_dns
+tap_run "UpdateContainerResources: new memory and CPU limits in the container's cgroup" t_update
 tap_run "StopContainer: SIGKILL after the grace period" t_stop_grace
 tap_run "two containers share a rw host directory (emptyDir); a ro one stays read-only" t_shared_volume
 tap_run "restart: remove + create the same name" t_restart_same_name
