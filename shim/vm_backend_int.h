@@ -123,6 +123,10 @@ void vmb_boot(struct vmb_create *cr);
 void vmb_boot_undo(struct vmb *b);
 /* The VM, the guest or the channel is gone: fail what waits, end the rest. */
 void vmb_vm_dead(struct vmb *b, const char *why);
+/* The hotplug controller for the VM's real boot size; NULL when nothing can
+ * change (vm_sandbox.c). */
+struct sandbox_hotplug *vmb_hotplug_start(
+    struct vmb *b, const struct oci_vm_size *size);
 int vmb_path_join(char *out, size_t len, const char *a, const char *b);
 uint64_t vmb_ms_since(const struct timespec *t0);
 

@@ -532,8 +532,7 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 	    (unsigned long long)cr->t_ready, (unsigned long long)cr->t_guest);
 	/* The VM now runs what it was made for: from here it may grow. */
 	if (cr->b->hp == NULL)
-		cr->b->hp = sandbox_hotplug_start(cr->b->env.loop, &cr->b->cfg,
-		    cr->b->vm, cr->b->gc, cr->b->sandbox_id);
+		cr->b->hp = vmb_hotplug_start(cr->b, &cr->size);
 	vmb_done_ok(cr->done, cr->arg, p->pid);
 	create_free(cr);
 }

@@ -974,3 +974,30 @@ out:
 		;
 	return rc;
 }
+
+/*
+ * The hotplug controller starts from the VM's real size, config plus the
+ * pod's declared size (oci_spec_vm_size), not the config's boot size: a pod
+ * that booted with 2 vCPUs and 640 MiB must not be "grown" to 2 vCPUs, and
+ * an Update asking for 1024 MiB adds 384.
+ */
+struct sandbox_hotplug *
+vmb_hotplug_start(struct vmb *b, const struct oci_vm_size *size)
+{
+	struct sandbox_hotplug *sh;
+	struct qb_config *hc;
+
+	if ((hc = malloc(sizeof(*hc))) == NULL) {
+		log_warn("%s: sandbox %s", __func__, b->sandbox_id);
+		return NULL;
+	}
+	*hc = b->cfg;
+	hc->runtime.boot_cpus = size->boot_cpus;
+	hc->runtime.max_cpus = size->max_cpus;
+	hc->runtime.memory_mb = size->memory_mb;
+	hc->runtime.max_memory_mb = size->max_memory_mb;
+	sh =
+	    sandbox_hotplug_start(b->env.loop, hc, b->vm, b->gc, b->sandbox_id);
+	free(hc);
+	return sh;
+}
