@@ -106,6 +106,6 @@ tap_run "CI=true: a hand-printed SKIP line for a missing tool fails in tests/run
 tap_run "CI=true: a host capability (KVM) skips, the closing line names it" t_ci_cap
 tap_run "outside CI: all three skip, the closing line lists each reason" t_noci
 tap_run "only the listed host capabilities count as one" t_not_a_cap
-tap_run "cmocka 'not ok N # SKIP' with a host-capability reason: a skip, also under CI=true" t_cmocka_cap
-tap_run "cmocka 'not ok N # SKIP' without a reason: a skip outside CI, a failure under CI=true" t_cmocka_bare
+tap_run "cmocka's skip line (not ok N, SKIP directive) with a host-capability reason: a skip, also under CI=true" t_cmocka_cap
+tap_run "cmocka's skip line (not ok N, SKIP directive) without a reason: a skip outside CI, a failure under CI=true" t_cmocka_bare
 tap_done
