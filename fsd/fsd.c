@@ -59,26 +59,19 @@ flush_or_die(struct imsgbuf *ibuf)
 	}
 }
 
+/* The helpers' one bad-peer policy (imsg/qb_imsg_peer.c). */
 static __attribute__((noreturn)) void
 kill_connection(const char *why, uint32_t type)
 {
-	log_warnx("fsd_dispatch_shim: %s (type %u): closing the connection",
-	    why, type);
-	exit(1);
+	qb_imsg_kill_peer("fsd_dispatch_shim", why, type, NULL);
 }
 
 static void
 reply_error(struct imsgbuf *ibuf, uint32_t peerid, uint32_t req_type,
     const struct qb_error *err)
 {
-	struct qb_imsg_error e;
-
-	memset(&e, 0, sizeof(e));
-	e.req_type = req_type;
-	e.code = err->code ? err->code : QB_E_INTERNAL;
-	snprintf(e.msg, sizeof(e.msg), "%s", err->msg);
-	log_warnx("%s: request %u failed: %s", __func__, req_type, e.msg);
-	if (imsg_compose(ibuf, IMSG_ERROR, peerid, 0, -1, &e, sizeof(e)) == -1)
+	if (qb_imsg_compose_error(
+	        ibuf, peerid, req_type, 0, err->code, err->msg) == -1)
 		fatal("%s: imsg_compose", __func__);
 	flush_or_die(ibuf);
 }

@@ -2,7 +2,7 @@
  * The bad-peer policy of qemubox's helpers, written once (qemubox_imsg.h,
  * "A bad peer"): a request's shape checked against the helper's table, a
  * violation ends the connection, everything else is answered. Linked by
- * qemubox-privnet and qemubox-vmmon.
+ * qemubox-privnet, qemubox-vmmon and qemubox-fsd.
  */
 #include <stdio.h>
 #include <stdlib.h>
