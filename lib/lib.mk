@@ -1,7 +1,7 @@
 # lib/: shared code that is not a role. Source lists only (no rules): each
 # binary's own list names the pieces it links; tests/ reuse these groups.
 # Link notes: ttrpc and chan need $(LIBS_PROTOBUF), config $(LIBS_JSONC).
-LIB_SRCS_BASE := lib/log.c lib/error.c
+LIB_SRCS_BASE := lib/log.c lib/error.c lib/path.c
 CONFIG_SRCS := lib/config.c
 LIB_SRCS_EVLOOP := lib/evloop.c
 LIB_SRCS_LANDLOCK := lib/landlock.c

@@ -10,18 +10,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-
-static int
-path_in(char *out, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(out, len, "%s/%s", dir, name);
-
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
+#include "lib/path.h"
 
 int
 console_log_open(const char *dir, struct qb_error *err)
@@ -33,10 +22,10 @@ console_log_open(const char *dir, struct qb_error *err)
 
 	/* A new file each time, whatever an earlier VM of this id left. */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (path_in(path, sizeof(path), dir, names[i]) == 0 &&
+		if (qb_path_join(path, sizeof(path), dir, names[i]) == 0 &&
 		    unlink(path) == -1 && errno != ENOENT)
 			log_warn("%s: %s", __func__, path);
-	if (path_in(path, sizeof(path), dir, CONSOLE_LOG) == -1 ||
+	if (qb_path_join(path, sizeof(path), dir, CONSOLE_LOG) == -1 ||
 	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
 	         0640)) == -1)
 		return qb_seterr(err, QB_E_INTERNAL, "open %s/%s: %s", dir,
@@ -56,8 +45,8 @@ console_log_rotate(const char *dir)
 	ssize_t n, w, off;
 	int in = -1, out = -1, e;
 
-	if (path_in(cur, sizeof(cur), dir, CONSOLE_LOG) == -1 ||
-	    path_in(prev, sizeof(prev), dir, CONSOLE_LOG_PREV) == -1)
+	if (qb_path_join(cur, sizeof(cur), dir, CONSOLE_LOG) == -1 ||
+	    qb_path_join(prev, sizeof(prev), dir, CONSOLE_LOG_PREV) == -1)
 		return -1;
 	if ((in = open(cur, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
 	    (out = open(prev,
@@ -104,7 +93,7 @@ console_log_remove(const char *dir, bool keep)
 	if (dir[0] == '\0' || keep)
 		return;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (path_in(path, sizeof(path), dir, names[i]) == 0 &&
+		if (qb_path_join(path, sizeof(path), dir, names[i]) == 0 &&
 		    unlink(path) == -1 && errno != ENOENT)
 			log_warn("%s: %s", __func__, path);
 	if (rmdir(dir) == -1 && errno != ENOENT)

@@ -127,7 +127,6 @@ void vmb_vm_dead(struct vmb *b, const char *why);
  * change (vm_sandbox.c). */
 struct sandbox_hotplug *vmb_hotplug_start(
     struct vmb *b, const struct oci_vm_size *size);
-int vmb_path_join(char *out, size_t len, const char *a, const char *b);
 uint64_t vmb_ms_since(const struct timespec *t0);
 
 int vmb_init(const struct backend_env *env, void **state, struct qb_error *err);

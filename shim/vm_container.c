@@ -33,6 +33,7 @@
 #include "imsg/qemubox_imsg.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "proto/guest.pb-c.h"
 #include "shim/fsd_client.h"
 #include "shim/guest_client.h"
@@ -643,7 +644,7 @@ create_storage(struct vmb_create *cr, const struct backend_create_req *req)
 
 	so.scratch_bytes = b->cfg.storage.scratch_size_mb << 20;
 	if (so.scratch_bytes > 0 &&
-	    vmb_path_join(scratch, sizeof(scratch), b->cfg.paths.share_dir,
+	    qb_path_join(scratch, sizeof(scratch), b->cfg.paths.share_dir,
 	        STORAGE_SCRATCH_TEMPLATE) == -1) {
 		vmb_create_failf(cr, QB_E_INVALID, "paths.share_dir: too long");
 		return;
@@ -802,7 +803,7 @@ vmb_create(void *st, const struct backend_create_req *req, backend_done_fn done,
 	}
 	snprintf(b->sandbox_id, sizeof(b->sandbox_id), "%s", cr->si.sandbox_id);
 	b->pod = cr->si.kind == OCI_KIND_CRI_SANDBOX;
-	if (vmb_path_join(b->log_dir, sizeof(b->log_dir), b->cfg.paths.log_dir,
+	if (qb_path_join(b->log_dir, sizeof(b->log_dir), b->cfg.paths.log_dir,
 	        req->id) == -1) {
 		vmb_create_failf(
 		    cr, QB_E_INVALID, "log dir for %s: path too long", req->id);

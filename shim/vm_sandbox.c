@@ -38,6 +38,7 @@
 #include "imsg/qemubox_imsg.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "lib/proc_spawn.h"
 #include "proto/guest.pb-c.h"
 #include "shim/console_log.h"
@@ -78,19 +79,6 @@ vm_shutdown(struct vmb *b, vmmon_reply_fn done)
 	if (vmmon_request_async(b->vm, IMSG_VMM_SHUTDOWN_REQ, &req, sizeof(req),
 	        done != NULL ? done : vm_shutdown_logged, b, &err) == -1) {
 		log_warnx("%s: %s", __func__, err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* a + "/" + b into out; -1 (ENAMETOOLONG) rather than a cut path. */
-int
-vmb_path_join(char *out, size_t len, const char *a, const char *b)
-{
-	int n = snprintf(out, len, "%s/%s", a, b);
-
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
@@ -443,7 +431,7 @@ open_share(const struct vmb *b, const char *rel, struct qb_error *err)
 	char path[PATH_MAX];
 	int fd;
 
-	if (vmb_path_join(path, sizeof(path), b->cfg.paths.share_dir, rel) ==
+	if (qb_path_join(path, sizeof(path), b->cfg.paths.share_dir, rel) ==
 	        -1 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		qb_seterr(err, QB_E_PRECONDITION,
@@ -938,12 +926,12 @@ vm_backend_cleanup_orphan(
 	if (strcmp(sid, id) != 0)
 		return 0;
 	sandbox_host_reclaim(&cfg, sid);
-	if (vmb_path_join(dir, sizeof(dir), cfg.paths.log_dir, sid) == 0)
+	if (qb_path_join(dir, sizeof(dir), cfg.paths.log_dir, sid) == 0)
 		console_log_remove(dir, cfg.runtime.keep_logs);
 	if (shim_libexec_dir(dir, sizeof(dir)) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "libexec dir: %s", strerror(errno));
-	if (vmb_path_join(path, sizeof(path), dir, "qemubox-privnet") == -1 ||
+	if (qb_path_join(path, sizeof(path), dir, "qemubox-privnet") == -1 ||
 	    access(path, X_OK) == -1)
 		return 0; /* no network helper installed: nothing of ours */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)

@@ -1,0 +1,12 @@
+/*
+ * Paths built from parts, refused rather than cut when they do not fit.
+ */
+#ifndef QEMUBOX_PATH_H
+#define QEMUBOX_PATH_H
+
+#include <stddef.h>
+
+/* dir + "/" + name into out[0..len); -1 (ENAMETOOLONG) if it does not fit. */
+int qb_path_join(char *out, size_t len, const char *dir, const char *name);
+
+#endif
