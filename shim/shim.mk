@@ -9,7 +9,7 @@
 # The sandbox's uid and host cgroup, set up before vmmon is spawned.
 SANDBOX_HOST_SRCS := shim/sandbox_host.c shim/oci_spec.c $(SANDBOX_HOST_LIB_SRCS)
 # The engine: CLI, daemon, privilege drop, Task service over ttrpc, events.
-SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_start.c \
+SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_env.c shim/shim_start.c \
 	shim/shim_delete.c shim/shim_daemon.c shim/shim_priv.c shim/shim_serve.c \
 	shim/task_service.c shim/task_ttrpc.c shim/events.c \
 	lib/log.c lib/error.c lib/path.c lib/config.c lib/proc_spawn.c \

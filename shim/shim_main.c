@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "shim/shim_cli.h"
 #include "shim/shim_daemon.h"
+#include "shim/shim_env.h"
 #include "shim/shim_main.h"
 
 static void
@@ -43,6 +44,8 @@ shim_main(int argc, char *argv[], const struct shim_wiring *w)
 		return 2;
 	}
 	log_init("shim", o.debug);
+	/* Before the daemon and the helpers are exec'd with our environment. */
+	shim_env_sanitize();
 	if (o.help) {
 		usage(stdout);
 		return 0;

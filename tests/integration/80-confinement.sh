@@ -143,6 +143,22 @@ t_qemu() {
 	check_sandbox "$QEMU" "$UID_A" || return
 	check_sandbox "$QEMU_B" "$UID_B"
 }
+# containerd exports LD_LIBRARY_PATH=/opt/containerd/lib: to shims; the empty
+# entry makes ld.so search the current directory (the bundle, for a shim).
+# No process of a sandbox loads libraries from a relative or empty entry.
+t_ld_path() {
+	local pid v e
+	for pid in "$SHIM" "$PRIVNET" "$VMMON" "$SPAWNER" "$QEMU"; do
+		[ -r "/proc/$pid/environ" ] || { fail "process $pid not found"; return 1; }
+		v=$(tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^LD_LIBRARY_PATH=//p')
+		[ -n "$v" ] || continue
+		case ":$v:" in *::*) fail "$(readlink "/proc/$pid/exe"): empty entry in LD_LIBRARY_PATH '$v'"; return 1 ;; esac
+		IFS=: read -ra e <<<"$v"
+		for v in "${e[@]}"; do
+			case "$v" in /*) ;; *) fail "$(readlink "/proc/$pid/exe"): relative entry '$v' in LD_LIBRARY_PATH"; return 1 ;; esac
+		done
+	done
+}
 t_uids_differ() {
 	[ "$UID_A" != "$UID_B" ] || fail "both sandboxes run as uid $UID_A" || return
 	[ -s "$QB_STATE/uids/$UID_A" ] && [ -s "$QB_STATE/uids/$UID_B" ] ||
@@ -433,6 +449,7 @@ tap_run "privnet: uid 0, exactly NET_ADMIN+NET_RAW+SYS_ADMIN, NoNewPrivs, seccom
 tap_run "spawner: uid 0, exactly DAC_READ_SEARCH+SETGID+SETUID+SETPCAP+SYS_ADMIN, NoNewPrivs, seccomp filter" t_spawner
 tap_run "vmmon (both sandboxes): own uid+gid from the range, kvm group, no capabilities, NoNewPrivs, seccomp" t_vmmon
 tap_run "QEMU (both sandboxes): its vmmon's uid+gid, no capabilities, NoNewPrivs, seccomp" t_qemu
+tap_run "shim, privnet, vmmon, spawner, QEMU: no empty or relative LD_LIBRARY_PATH entry (containerd passes the cwd one)" t_ld_path
 tap_run "two sandboxes: different uids, each recorded" t_uids_differ
 tap_run "PID namespaces: vmmon is PID 1 of its own, QEMU inside it, not the host's, not shared" t_pidns
 tap_run "host cgroups: one per sandbox, memory + CPU (+ pids) limits from the VM size + overhead" t_cgroups

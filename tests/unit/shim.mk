@@ -109,3 +109,8 @@ $(BUILD)/test/test_oci_spec: $(call asan_objs,tests/unit/test_oci_spec.c shim/oc
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC)
 UNIT_TESTS += $(BUILD)/test/test_oci_spec
+
+$(BUILD)/test/test_shim_env: $(call asan_objs,tests/unit/test_shim_env.c shim/shim_env.c $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_shim_env
