@@ -47,6 +47,7 @@ static const struct {
     {"OnlineCpus", h_online_cpus},
     {"OnlineMemory", h_online_memory},
     {"VmStats", h_vm_stats},
+    {"SetIdentity", h_set_identity},
     {"Shutdown", h_shutdown},
 };
 

@@ -140,6 +140,6 @@ agent_handler h_create, h_start, h_exec, h_kill, h_delete, h_state, h_pids,
     h_pause, h_resume, h_update, h_stats; /* guest/agent_ctr.c */
 agent_handler h_resize_pty;               /* guest/agent_stdio.c */
 agent_handler h_ping, h_online_cpus, h_online_memory, h_vm_stats,
-    h_configure_network, h_shutdown; /* guest/agent_vm.c */
+    h_configure_network, h_set_identity, h_shutdown; /* guest/agent_vm.c */
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * VM operations of the guest API (guest/agent_int.h): Ping, OnlineCpus,
- * OnlineMemory, VmStats, ConfigureNetwork, Shutdown.
+ * OnlineMemory, VmStats, ConfigureNetwork, SetIdentity, Shutdown.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/random.h>
+#include <sys/ioctl.h>
+
 #include "guest/agent_int.h"
 #include "guest/agent_vmstats.h"
 #include "guest/net_config.h"
+#include "lib/log.h"
 
 int
 h_ping(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
@@ -152,6 +156,96 @@ h_vm_stats(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	resp->throttled_usec = vs.throttled_usec;
 	*out = &resp->base;
 	return 0;
+}
+
+/* What SetIdentityRequest.seed may hold (bytes). */
+#define SEED_MIN 32
+#define SEED_MAX 256
+
+/*
+ * Credit the host's seed to the input pool and make the CRNG take it now:
+ * without RNDRESEEDCRNG the kernel reseeds on its own schedule (up to a
+ * minute), and until then every clone of one template draws the same bytes.
+ */
+static int
+add_seed(const uint8_t *seed, size_t len, struct qb_error *err)
+{
+	struct {
+		struct rand_pool_info info;
+		uint32_t buf[SEED_MAX / sizeof(uint32_t)];
+	} p;
+	int fd, rc = -1;
+
+	if ((fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC)) == -1)
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "/dev/urandom: %s", strerror(errno));
+	memset(&p, 0, sizeof(p));
+	p.info.entropy_count = (int)(len * 8);
+	p.info.buf_size = (int)len;
+	memcpy(p.buf, seed, len);
+	if (ioctl(fd, RNDADDENTROPY, &p.info) == -1)
+		qb_seterr(
+		    err, QB_E_INTERNAL, "RNDADDENTROPY: %s", strerror(errno));
+	else if (ioctl(fd, RNDRESEEDCRNG) == -1)
+		qb_seterr(
+		    err, QB_E_INTERNAL, "RNDRESEEDCRNG: %s", strerror(errno));
+	else
+		rc = 0;
+	explicit_bzero(&p, sizeof(p));
+	close(fd);
+	return rc;
+}
+
+int
+h_set_identity(struct agent *a, const uint8_t *b, size_t n,
+    ProtobufCMessage **out, struct qb_error *err)
+{
+	Qemubox__Guest__V1__SetIdentityRequest *req;
+	Qemubox__Guest__V1__SetIdentityResponse *resp;
+	struct timespec ts;
+	int rc = -1;
+
+	(void)a;
+	if ((req = qemubox__guest__v1__set_identity_request__unpack(
+	         NULL, n, b)) == NULL)
+		return qb_seterr(err, QB_E_INVALID, "bad SetIdentityRequest");
+	if (req->seed.len < SEED_MIN || req->seed.len > SEED_MAX) {
+		qb_seterr(err, QB_E_INVALID, "seed: %zu bytes, need %d..%d",
+		    req->seed.len, SEED_MIN, SEED_MAX);
+		goto done;
+	}
+	if (req->realtime_ns < 0) {
+		qb_seterr(err, QB_E_INVALID, "realtime_ns below 0");
+		goto done;
+	}
+	if (add_seed(req->seed.data, req->seed.len, err) == -1)
+		goto done;
+	if (req->realtime_ns > 0) {
+		ts.tv_sec = (time_t)(req->realtime_ns / 1000000000);
+		ts.tv_nsec = (long)(req->realtime_ns % 1000000000);
+		if (clock_settime(CLOCK_REALTIME, &ts) == -1) {
+			qb_seterr(err, QB_E_INTERNAL, "clock_settime: %s",
+			    strerror(errno));
+			goto done;
+		}
+	}
+	if ((resp = malloc(sizeof(*resp))) == NULL) {
+		qb_seterr(err, QB_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	qemubox__guest__v1__set_identity_response__init(resp);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	resp->uptime_ms =
+	    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	*out = &resp->base;
+	log_info("%s: seed of %zu bytes added, CRNG reseeded%s", __func__,
+	    req->seed.len, req->realtime_ns > 0 ? ", clock set" : "");
+	rc = 0;
+done:
+	if (req->seed.data != NULL)
+		explicit_bzero(req->seed.data, req->seed.len);
+	qemubox__guest__v1__set_identity_request__free_unpacked(req, NULL);
+	return rc;
 }
 
 int

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <sys/random.h>
 
 #include "lib/chan.h"
 #include "lib/chan_rpc.h"
@@ -331,6 +334,37 @@ guest_client_free(struct guest_client *gc)
 	evloop_timer_del(gc->ready_timer);
 	chan_free(gc->ch);
 	free(gc);
+}
+
+void
+guest_client_restored(struct guest_client *gc)
+{
+	gc->ready = true;
+	evloop_timer_del(gc->ready_timer);
+	gc->ready_timer = NULL;
+}
+
+int
+guest_client_set_identity(
+    struct guest_client *gc, uint64_t timeout_ms, guest_call_cb cb, void *arg)
+{
+	Qemubox__Guest__V1__SetIdentityRequest req;
+	uint8_t seed[32];
+	struct timespec ts;
+	int rc;
+
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	qemubox__guest__v1__set_identity_request__init(&req);
+	req.seed.data = seed;
+	req.seed.len = sizeof(seed);
+	req.realtime_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	rc = guest_call(gc, "SetIdentity", &req.base,
+	    &qemubox__guest__v1__set_identity_response__descriptor, timeout_ms,
+	    cb, arg);
+	explicit_bzero(seed, sizeof(seed));
+	return rc;
 }
 
 bool

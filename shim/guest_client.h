@@ -72,6 +72,22 @@ int guest_call(struct guest_client *, const char *method,
     const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
     uint64_t timeout_ms, guest_call_cb cb, void *arg);
 
+/*
+ * A VM restored from a template (a clone) sent its READY event to the
+ * template's host, never to us: take the guest as ready now (stops the
+ * ready timer). The first call must then be guest_client_set_identity().
+ */
+void guest_client_restored(struct guest_client *);
+
+/*
+ * SetIdentity: a fresh 32-byte seed from the host's getrandom() and the
+ * host's CLOCK_REALTIME, so that a clone shares neither RNG state nor a
+ * stale clock with its template or its siblings. -1 with errno as
+ * guest_call().
+ */
+int guest_client_set_identity(
+    struct guest_client *, uint64_t timeout_ms, guest_call_cb cb, void *arg);
+
 /* A fresh stream id for Stdio fields (unique on this channel). */
 uint32_t guest_stream_id(struct guest_client *);
 

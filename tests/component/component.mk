@@ -1,7 +1,8 @@
 # Drivers and helpers of tests/component/*.sh (normal builds, never installed).
 
-# 30-guest-api.sh: boots the guest and drives the API.
-$(BUILD)/test/guest_driver: $(call objs,tests/component/guest_driver.c $(SHIM_GUEST_SRCS) \
+# 30-guest-api.sh: boots the guest and drives the API; 31-guest-clone.sh:
+# the same driver as a template VM and its clones (QB_CLONE_ROLE).
+$(BUILD)/test/guest_driver: $(call objs,tests/component/guest_driver.c $(SHIM_GUEST_SRCS) lib/fdpass.c \
     $(LIB_SRCS_EVLOOP) $(LIB_SRCS_BASE) $(BUILD)/gen/proto/cgroups_v2.pb-c.c)
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd

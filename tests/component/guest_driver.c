@@ -8,8 +8,19 @@
  *
  * SPEC.json is a base OCI config (crun spec); each container gets a copy
  * with its own process.args.
+ *
+ * Clone mode (31-guest-clone.sh), QB_CLONE_DIR=DIR and QB_CLONE_ROLE:
+ *   template  guest RAM is memory-backend-file DIR/mem (share=on); once
+ *             ready, QMP saves the device state to DIR/state (migrate with
+ *             x-ignore-shared: RAM stays in DIR/mem), then the VM goes on.
+ *   clone     RAM is DIR/mem mapped private (share=off), -incoming defer,
+ *             migrate-incoming from DIR/state; the host sends SetIdentity
+ *             before running anything.
+ * Both print "# rng-id: ROLE UUID HEX" (a container's kernel uuid and 16
+ * bytes of /dev/urandom) for the script to compare.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +37,7 @@
 #include <md5.h>
 
 #include "lib/chan.h"
+#include "lib/fdpass.h"
 #include "proto/cgroups_v2.pb-c.h"
 #include "lib/evloop.h"
 #include "lib/log.h"
@@ -844,15 +857,91 @@ t_oom(void)
 	delete_("c5", "", &err);
 }
 
+/* A container prints the kernel's uuid and 16 bytes of /dev/urandom. */
+static void
+t_rng(const char *role)
+{
+	const char *args[] = {"sh", "-c",
+	    "cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od "
+	    "-An -tx1 | tr -d ' \\n'; echo; date +%s",
+	    NULL};
+	struct qb_error err = {0};
+	struct exit_rec *e;
+	char uuid[64] = "", hex[64] = "";
+	long long gdate = 0;
+	uint32_t out;
+	struct sink *k = sink_open(&out);
+	int rc;
+
+	rc = create("rng", args, out, 0, &err);
+	rc = rc ?: start("rng", "", &err);
+	e = rc ? NULL : wait_exit("rng", "", 30000);
+	if (e != NULL && k->buf != NULL &&
+	    sscanf(k->buf, "%63s %63s %lld", uuid, hex, &gdate) != 3)
+		uuid[0] = '\0';
+	tap(rc == 0 && e != NULL && e->status == 0 && uuid[0] != '\0',
+	    "container reads /proc/sys/kernel/random/uuid and /dev/urandom%s%s",
+	    rc ? ": " : "", rc ? err.msg : "");
+	printf("# rng-id: %s %s %s\n", role, uuid, hex);
+	if (strcmp(role, "template") != 0) {
+		long long d = (long long)time(NULL) - gdate;
+
+		tap(gdate != 0 && d >= -5 && d <= 5,
+		    "the clone's wall clock is the host's (guest %lld, host "
+		    "%lld)",
+		    gdate, (long long)time(NULL));
+	}
+	delete_("rng", "", &err);
+	sink_free(k);
+}
+
+/* Clone: a bad seed is refused, then the real SetIdentity is answered. */
+static void
+t_identity(void)
+{
+	Qemubox__Guest__V1__SetIdentityRequest req;
+	uint8_t small[8] = {0};
+	struct qb_error err = {0};
+	struct result r = {
+	    .desc = &qemubox__guest__v1__set_identity_response__descriptor};
+	uint64_t t0 = now_ms();
+	int rc;
+
+	qemubox__guest__v1__set_identity_request__init(&req);
+	req.seed.data = small;
+	req.seed.len = sizeof(small);
+	rc = call("SetIdentity", &req.base,
+	    &qemubox__guest__v1__set_identity_response__descriptor, NULL, &err);
+	tap(rc == -1 && err.code == QB_E_INVALID,
+	    "SetIdentity with an 8-byte seed is refused (%s)", err.msg);
+	rc = guest_client_set_identity(gc, 60000, call_done, &r);
+	if (rc == 0)
+		run_until(&r.done, 70000);
+	tap(rc == 0 && r.done && r.err.code == 0,
+	    "SetIdentity (32-byte getrandom seed + clock) answered in %llu "
+	    "ms%s%s",
+	    (unsigned long long)(now_ms() - t0), r.err.code ? ": " : "",
+	    r.err.code ? r.err.msg : "");
+	if (r.resp != NULL)
+		protobuf_c_message_free_unpacked(r.resp, NULL);
+}
+
+/* Clone mode: NULL role = a plain boot. */
+static const char *clone_role, *clone_dir;
+static int qmp_fd = -1, state_fd = -1;
+
 static pid_t
 spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
     const char *console)
 {
 	char khz_arg[256], drive[512], serial[512], chardev[64];
+	char mem[PATH_MAX + 128], qmp[64];
+	const char *argv[64];
 	long khz = 2000000;
 	FILE *f;
 	char line[256];
 	pid_t pid;
+	int n = 0, qsv[2] = {-1, -1};
 
 	if ((f = fopen("/proc/cpuinfo", "r")) != NULL) {
 		while (fgets(line, sizeof(line), f) != NULL) {
@@ -865,20 +954,71 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
 		}
 		fclose(f);
 	}
+	/* Clone mode: vmmon's TCG clock and CPU settings (qemu_argv.c). */
 	snprintf(khz_arg, sizeof(khz_arg),
-	    "console=ttyS0 quiet panic=-1 tsc_early_khz=%ld%s", khz,
+	    "console=ttyS0 quiet panic=-1 tsc_early_khz=%ld%s%s", khz,
+	    clone_role != NULL ? " tsc=reliable" : "",
 	    getenv("QB_GUEST_DEBUG") ? " qemubox.debug=1" : "");
 	snprintf(drive, sizeof(drive),
 	    "file=%s,if=none,id=l0,format=raw,readonly=on", layer);
 	snprintf(serial, sizeof(serial), "file:%s", console);
 	snprintf(chardev, sizeof(chardev), "socket,id=chan,fd=%d", fd);
-	const char *argv[] = {"qemu-system-x86_64", "-machine", "microvm",
-	    "-accel", "tcg", "-m", "512M", "-smp", "2", "-nodefaults",
-	    "-no-user-config", "-nographic", "-no-reboot", "-kernel", kernel,
-	    "-initrd", initrd, "-append", khz_arg, "-serial", serial, "-device",
-	    "virtio-serial-device", "-chardev", chardev, "-device",
-	    "virtserialport,chardev=chan,name=qemubox.0", "-drive", drive,
-	    "-device", "virtio-blk-device,drive=l0,serial=layer0", NULL};
+	{
+		/* Clone mode: vmmon's device set (qemu_argv.c) and order. */
+		const char *plain[] = {"qemu-system-x86_64", "-machine",
+		    "microvm", "-accel", "tcg", "-m", "512M", "-smp", "2",
+		    "-nodefaults", "-no-user-config", "-nographic",
+		    "-no-reboot", "-kernel", kernel, "-initrd", initrd,
+		    "-append", khz_arg, "-serial", serial, "-device",
+		    "virtio-serial-device", "-chardev", chardev, "-device",
+		    "virtserialport,chardev=chan,name=qemubox.0", "-drive",
+		    drive, "-device",
+		    "virtio-blk-device,drive=l0,serial=layer0", NULL};
+		const char *cloned[] = {"qemu-system-x86_64", "-machine",
+		    "microvm", "-accel", "tcg", "-cpu", "qemu64,+arat", "-m",
+		    "512M", "-smp", "1", "-nodefaults", "-no-user-config",
+		    "-display", "none", "-no-reboot", "-kernel", kernel,
+		    "-initrd", initrd, "-append", khz_arg, "-serial", serial,
+		    "-object", "rng-builtin,id=rng0", "-device",
+		    "virtio-rng-device,rng=rng0", "-device",
+		    "virtio-balloon-device,free-page-reporting=on", "-chardev",
+		    chardev, "-device", "virtio-serial-device,id=vser0",
+		    "-device",
+		    "virtserialport,bus=vser0.0,chardev=chan,name=qemubox.0",
+		    "-drive", drive, "-device",
+		    "virtio-blk-device,drive=l0,serial=layer0", NULL};
+		const char **base = clone_role != NULL ? cloned : plain;
+
+		for (; base[n] != NULL; n++)
+			argv[n] = base[n];
+	}
+	if (clone_role != NULL) {
+		bool tmpl = strcmp(clone_role, "template") == 0;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qsv) ==
+		    -1)
+			return -1;
+		fcntl(qsv[1], F_SETFD, 0);
+		qmp_fd = qsv[0];
+		snprintf(qmp, sizeof(qmp), "socket,id=qmp,fd=%d", qsv[1]);
+		snprintf(mem, sizeof(mem),
+		    "memory-backend-file,id=mem0,size=512M,mem-path=%s/mem,"
+		    "share=%s",
+		    clone_dir, tmpl ? "on" : "off");
+		argv[n++] = "-object";
+		argv[n++] = mem;
+		argv[n++] = "-machine";
+		argv[n++] = "memory-backend=mem0";
+		argv[n++] = "-chardev";
+		argv[n++] = qmp;
+		argv[n++] = "-mon";
+		argv[n++] = "chardev=qmp,mode=control";
+		if (!tmpl) {
+			argv[n++] = "-incoming";
+			argv[n++] = "defer";
+		}
+	}
+	argv[n] = NULL;
 	if ((pid = fork()) == 0) {
 		int nul = open("/dev/null", O_RDWR);
 
@@ -887,7 +1027,174 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
 		execvp(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
+	if (qsv[1] != -1)
+		close(qsv[1]);
 	return pid;
+}
+
+/* ---- clone mode: QMP over a socketpair, line by line ---- */
+
+static char qbuf[65536];
+static size_t qlen;
+
+/* One JSON line from QEMU into line (NUL-terminated); -1 on EOF. */
+static int
+qmp_line(char *line, size_t cap)
+{
+	char *nl;
+	ssize_t r;
+	size_t n;
+
+	while ((nl = memchr(qbuf, '\n', qlen)) == NULL) {
+		if (qlen == sizeof(qbuf))
+			return -1;
+		if ((r = read(qmp_fd, qbuf + qlen, sizeof(qbuf) - qlen)) <= 0)
+			return -1;
+		qlen += (size_t)r;
+	}
+	*nl = '\0';
+	n = (size_t)(nl - qbuf) < cap - 1 ? (size_t)(nl - qbuf) : cap - 1;
+	memcpy(line, qbuf, n);
+	line[n] = '\0';
+	qlen -= (size_t)(nl + 1 - qbuf);
+	memmove(qbuf, nl + 1, qlen);
+	return 0;
+}
+
+/* Sends cmd (with fd, if >= 0, by SCM_RIGHTS); the answer line in out. */
+static int
+qmp_cmd(const char *cmd, int fd, char *out, size_t cap)
+{
+	size_t n = strlen(cmd);
+
+	if (fd >= 0 ? fdpass_send(qmp_fd, cmd, n, &fd, 1) == -1
+	            : write(qmp_fd, cmd, n) != (ssize_t)n)
+		return -1;
+	for (;;) {
+		if (qmp_line(out, cap) == -1)
+			return -1;
+		if (strstr(out, "\"return\"") != NULL)
+			return 0;
+		if (strstr(out, "\"error\"") != NULL) {
+			printf("# qmp: %s -> %s\n", cmd, out);
+			return -1;
+		}
+	}
+}
+
+static int
+qmp_start(void)
+{
+	char l[4096];
+
+	if (qmp_line(l, sizeof(l)) == -1)
+		return -1;
+	return qmp_cmd("{\"execute\":\"qmp_capabilities\"}\n", -1, l,
+	           sizeof(l)) == -1 ||
+	               qmp_cmd("{\"execute\":\"migrate-set-capabilities\","
+	                       "\"arguments\":{\"capabilities\":[{"
+	                       "\"capability\":\"x-ignore-shared\","
+	                       "\"state\":true}]}}\n",
+	                   -1, l, sizeof(l)) == -1
+	           ? -1
+	           : 0;
+}
+
+/* Polls cmd until its answer holds one of want (NULL-terminated). */
+static int
+qmp_wait(const char *cmd, const char *const want[], const char *fail,
+    int timeout_ms, char *l, size_t cap)
+{
+	int i, t;
+
+	for (t = 0; t < timeout_ms; t += 20) {
+		if (qmp_cmd(cmd, -1, l, cap) == -1)
+			return -1;
+		for (i = 0; want[i] != NULL; i++)
+			if (strstr(l, want[i]) != NULL)
+				return i;
+		if (fail != NULL && strstr(l, fail) != NULL)
+			return -1;
+		usleep(20000);
+	}
+	return -1;
+}
+
+/*
+ * Template: save the device state to DIR/state, then quit. The VM must not
+ * run on: with share=on its writes reach DIR/mem, which then no longer
+ * matches the saved device state (clones fail to load virtio queues).
+ */
+static int
+template_save(uint64_t *ms)
+{
+	static const char *const done[] = {"\"status\": \"completed\"", NULL};
+	char path[PATH_MAX], l[4096];
+	uint64_t t0 = now_ms();
+	int fd, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/state", clone_dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1)
+		return -1;
+	if (qmp_start() == -1 ||
+	    qmp_cmd("{\"execute\":\"stop\"}\n", -1, l, sizeof(l)) == -1 ||
+	    qmp_cmd("{\"execute\":\"getfd\",\"arguments\":{\"fdname\":"
+	            "\"state\"}}\n",
+	        fd, l, sizeof(l)) == -1 ||
+	    qmp_cmd("{\"execute\":\"migrate\",\"arguments\":{\"uri\":"
+	            "\"fd:state\"}}\n",
+	        -1, l, sizeof(l)) == -1 ||
+	    qmp_wait("{\"execute\":\"query-migrate\"}\n", done, "\"failed\"",
+	        60000, l, sizeof(l)) != 0)
+		goto out;
+	*ms = now_ms() - t0;
+	rc = qmp_cmd("{\"execute\":\"quit\"}\n", -1, l, sizeof(l));
+out:
+	close(fd);
+	return rc;
+}
+
+/* Clone: load DIR/state into the VM QEMU started with -incoming defer. */
+static int
+clone_restore(void)
+{
+	/* QEMU's answer also has a "running" key: match the status value. */
+	static const char *const st[] = {
+	    "\"status\": \"running\"", "\"status\": \"paused\"", NULL};
+	char cmd[256], l[4096];
+	int r;
+
+	snprintf(cmd, sizeof(cmd),
+	    "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":"
+	    "\"fd:%d\"}}\n",
+	    state_fd);
+	if (qmp_start() == -1 || qmp_cmd(cmd, -1, l, sizeof(l)) == -1)
+		return -1;
+	/* The template was stopped when saved: its clone comes up paused. */
+	r = qmp_wait("{\"execute\":\"query-status\"}\n", st,
+	    "\"status\": \"shutdown\"", 60000, l, sizeof(l));
+	if (r == 1 &&
+	    qmp_cmd("{\"execute\":\"cont\"}\n", -1, l, sizeof(l)) == -1)
+		return -1;
+	return r == 0 || r == 1 ? 0 : -1;
+}
+
+static unsigned long
+pss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Pss: %lu kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
 }
 
 static int
@@ -901,6 +1208,68 @@ wait_qemu(pid_t pid, int timeout_ms, int *status)
 		usleep(50000);
 	}
 	return -1;
+}
+
+/* Clone mode: the template's or a clone's run; returns the exit code. */
+static int
+clone_main(pid_t qemu)
+{
+	struct qb_error err;
+	uint64_t rtt = 0, ms = 0;
+	int st = 0, rc;
+
+	if (strcmp(clone_role, "template") == 0) {
+		printf("1..5\n");
+		run_until(&ready, 130000);
+		tap(ready, "template guest ready event");
+		if (!ready)
+			goto out;
+		tap(ping(&rtt) == 0, "ping");
+		t_rng("template");
+		rc = template_save(&ms);
+		tap(rc == 0,
+		    "state saved by QMP migrate (x-ignore-shared) in %llu ms, "
+		    "QEMU told to quit",
+		    (unsigned long long)ms);
+		goto out;
+	} else {
+		uint64_t t0 = now_ms();
+
+		printf("1..13\n");
+		rc = clone_restore();
+		tap(rc == 0,
+		    "clone restored from the state file: running %llu "
+		    "ms after QEMU started",
+		    (unsigned long long)(now_ms() - t0));
+		if (rc == -1)
+			goto out;
+		guest_client_restored(gc);
+		tap(ping(&rtt) == 0, "ping answered by the restored agent");
+		t_identity();
+		printf("# clone: start to identity set %llu ms\n",
+		    (unsigned long long)(now_ms() - t0));
+		t_rng("clone");
+		t_echo();
+		printf("# clone QEMU PSS %lu KiB\n", pss_kib(qemu));
+	}
+	{
+		Qemubox__Guest__V1__Empty e;
+
+		qemubox__guest__v1__empty__init(&e);
+		tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0,
+		    "shutdown answered");
+	}
+out:
+	if (wait_qemu(qemu, 30000, &st) == 0)
+		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "QEMU exits 0 within 30 s (status %d)",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	else {
+		tap(0, "QEMU exits 0 within 30 s");
+		kill(qemu, SIGKILL);
+		waitpid(qemu, &st, 0);
+	}
+	return failures ? 1 : 0;
 }
 
 int
@@ -918,6 +1287,26 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("guest_driver", getenv("QB_GUEST_DEBUG") != NULL);
+	clone_role = getenv("QB_CLONE_ROLE");
+	clone_dir = getenv("QB_CLONE_DIR");
+	if (clone_role != NULL) {
+		char path[PATH_MAX];
+
+		if (clone_dir == NULL ||
+		    (strcmp(clone_role, "template") != 0 &&
+		        strcmp(clone_role, "clone") != 0)) {
+			fprintf(stderr, "QB_CLONE_ROLE: template|clone, and "
+			                "QB_CLONE_DIR\n");
+			return 2;
+		}
+		snprintf(path, sizeof(path), "%s/state", clone_dir);
+		/* QEMU inherits the state fd: migrate-incoming fd:N. */
+		if (strcmp(clone_role, "clone") == 0 &&
+		    (state_fd = open(path, O_RDONLY)) == -1) {
+			perror(path);
+			return 1;
+		}
+	}
 	base_spec_path = argv[4];
 	signal(SIGPIPE, SIG_IGN);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
@@ -928,7 +1317,13 @@ main(int argc, char **argv)
 	t_qemu_ns = evloop_now_ns();
 	qemu = spawn_qemu(sv[1], argv[1], argv[2], argv[3], argv[5]);
 	close(sv[1]);
+	if (qemu == -1)
+		return 1;
+	if (state_fd != -1)
+		close(state_fd);
 	gc = guest_client_new(loop, sv[0], 120000, &ops, NULL);
+	if (clone_role != NULL)
+		return clone_main(qemu);
 
 	printf("1..28\n");
 	run_until(&ready, 130000);

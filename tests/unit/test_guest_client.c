@@ -261,6 +261,47 @@ test_ready_timeout(void **state)
 	assert_string_equal(G.why, "not ready in time");
 }
 
+/*
+ * A clone's guest never sends READY to this host: guest_client_restored()
+ * stands for it (no ready timeout), and SetIdentity goes out first.
+ */
+static void
+test_restored_set_identity(void **state)
+{
+	struct res r = {0};
+	Qemubox__Guest__V1__Event ev;
+	Qemubox__Guest__V1__ExitEvent ex;
+	uint64_t end;
+
+	(void)state;
+	guest_client_free(G.gc);
+	G.gc = guest_client_new(G.loop, G.sv[0], 30, &ops, &G);
+	guest_client_restored(G.gc);
+	assert_true(guest_client_ready(G.gc));
+	end = evloop_now_ns() + 100 * 1000000ull;
+	while (evloop_now_ns() < end)
+		fake_guest_pump(&G, 1);
+	assert_false(G.dead);
+	assert_int_equal(guest_client_set_identity(G.gc, 0, done_cb, &r), 0);
+	fake_guest_pump(&G, 3);
+	assert_string_equal(G.last_method, "SetIdentity");
+	assert_int_equal(
+	    chan_rpc_send_response(G.g, G.last_sid, 0, NULL, NULL, 0), 0);
+	fake_guest_pump(&G, 3);
+	assert_true(r.done);
+	assert_int_equal(r.code, 0);
+	/* Events are accepted as after READY. */
+	qemubox__guest__v1__event__init(&ev);
+	qemubox__guest__v1__exit_event__init(&ex);
+	ex.id = (char *)(uintptr_t) "c1";
+	ev.kind_case = QEMUBOX__GUEST__V1__EVENT__KIND_EXIT;
+	ev.exit = &ex;
+	fake_guest_send_event(&G, &ev);
+	fake_guest_pump(&G, 3);
+	assert_false(G.dead);
+	assert_int_equal(F.exits, 1);
+}
+
 static void
 test_guest_closes(void **state)
 {
@@ -291,6 +332,8 @@ main(void)
 	        test_exit_before_ready, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_ready_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_restored_set_identity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guest_closes, setup, teardown),
 	};
 
