@@ -9,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
+. tests/lib/guest_layer.sh
 
 B=build
 DRIVER=$B/test/guest_driver
@@ -30,20 +31,9 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# A busybox rootfs as one EROFS layer.
-root=$tmp/rootfs
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,run,root}
-cp "$BUSYBOX" "$root/bin/busybox"
-for a in $("$BUSYBOX" --list); do
-	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
-done
-echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-: >"$root/etc/hostname"
-mkfs.erofs --quiet --all-root "$tmp/layer.erofs" "$root" >/dev/null 2>&1 || {
-	echo "1..1"; echo "not ok 1 - mkfs.erofs failed"; exit 1; }
-
-# Base OCI spec: crun's default, with a network namespace the guest must drop.
-(cd "$tmp" && crun spec >/dev/null) || { echo "1..1"; echo "not ok 1 - crun spec"; exit 1; }
+# A busybox rootfs as one EROFS layer; crun's default spec, with a network
+# namespace the guest must drop.
+guest_layer "$tmp" 2>"$tmp/err" || { echo "1..1"; echo "not ok 1 - $(cat "$tmp/err")"; exit 1; }
 
 "$DRIVER" "$KERNEL" "$INITRD" "$tmp/layer.erofs" "$tmp/config.json" "$tmp/console.log"
 rc=$?

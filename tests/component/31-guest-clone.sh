@@ -12,6 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
+. tests/lib/guest_layer.sh
 
 B=build
 DRIVER=$B/test/guest_driver
@@ -33,22 +34,12 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-root=$tmp/rootfs
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,run,root}
-cp "$BUSYBOX" "$root/bin/busybox"
-for a in $("$BUSYBOX" --list); do
-	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
-done
-echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
-: >"$root/etc/hostname"
-mkfs.erofs --quiet --all-root "$tmp/layer.erofs" "$root" >/dev/null 2>&1 || {
-	echo "1..1"; echo "not ok 1 - mkfs.erofs failed"; exit 1; }
-(cd "$tmp" && crun spec >/dev/null) || { echo "1..1"; echo "not ok 1 - crun spec"; exit 1; }
+guest_layer "$tmp" 2>"$tmp/err" || { echo "1..1"; echo "not ok 1 - $(cat "$tmp/err")"; exit 1; }
 mkdir "$tmp/tpl"
 
-# drive ROLE NAME: one driver run; its TAP goes to $tmp/NAME.out.
+# drive ROLE NAME [DIR]: one driver run; its TAP goes to $tmp/NAME.out.
 drive() {
-	QB_CLONE_ROLE=$1 QB_CLONE_DIR=$tmp/tpl "$DRIVER" "$KERNEL" "$INITRD" \
+	QB_CLONE_ROLE=$1 QB_CLONE_DIR=${3:-$tmp/tpl} "$DRIVER" "$KERNEL" "$INITRD" \
 		"$tmp/layer.erofs" "$tmp/config.json" "$tmp/$2.console" >"$tmp/$2.out" 2>&1
 	local rc=$?
 	cat "$tmp/$2.out"
@@ -69,6 +60,19 @@ t_template() {
 }
 t_clone1() { drive clone clone1; }
 t_clone2() { drive clone clone2; }
+
+# A truncated state file: QEMU refuses it, says why, exits; the host sees the
+# restore fail (what vmmon would turn into a cold boot) and nothing is left.
+t_corrupt() {
+	mkdir "$tmp/bad"
+	ln "$tmp/tpl/mem" "$tmp/bad/mem"
+	head -c $(( $(stat -c %s "$tmp/tpl/state") / 2 )) "$tmp/tpl/state" >"$tmp/bad/state"
+	if drive clone bad "$tmp/bad"; then fail "a half state file restored"; return 1; fi
+	grep -q "^not ok 1 - clone restored" "$tmp/bad.out" || fail "restore not reported as failed" || return 1
+	grep -q "load of migration failed\|error while loading state" "$tmp/bad.out" ||
+		fail "QEMU gave no reason" || return 1
+	! pgrep -f -- "$tmp/bad.console" >/dev/null || fail "a QEMU of the failed clone is left" || return 1
+}
 
 rng_of() { sed -n "s/^# rng-id: [a-z]* //p" "$tmp/$1.out" | head -n 1; }
 
@@ -92,5 +96,6 @@ tap_run "template boots to Ready, device state saved without RAM" t_template
 tap_run "clone 1 restored: SetIdentity, clock, containers run" t_clone1
 tap_run "clone 2 restored: SetIdentity, clock, containers run" t_clone2
 tap_run "uuid and urandom bytes differ between template and both clones" t_distinct
+tap_run "a truncated state file: restore fails with QEMU's reason, no QEMU left" t_corrupt
 grep -h "^# clone\|^# boot-to-ready\|state saved" "$tmp"/*.out 2>/dev/null | sed 's/^#* */# /'
 tap_done
