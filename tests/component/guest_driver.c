@@ -897,19 +897,30 @@ t_rng(const char *role)
 
 static unsigned long pss_kib(pid_t pid);
 
-/* Bench: an idle container for hold_s seconds, then QEMU's PSS. */
+/* Clone mode: NULL role = a plain boot. */
+static const char *clone_role, *clone_dir;
+
+/*
+ * Bench: an idle container, then wait hold_s seconds or until DIR/stop
+ * exists (the bench reads every clone's PSS while all are alive, then
+ * creates it), then QEMU's PSS.
+ */
 static void
 t_hold(pid_t qemu, uint64_t hold_s)
 {
 	const char *args[] = {"sleep", "1000000", NULL};
 	struct qb_error err = {0};
+	char stop[PATH_MAX];
+	uint64_t end = now_ms() + hold_s * 1000;
 	int rc;
 
+	snprintf(stop, sizeof(stop), "%s/stop", clone_dir);
 	rc = create("idle", args, 0, 0, &err);
 	rc = rc ?: start("idle", "", &err);
 	tap(rc == 0, "idle container running%s%s", rc ? ": " : "",
 	    rc ? err.msg : "");
-	run_for(hold_s * 1000);
+	while (!dead && now_ms() < end && access(stop, F_OK) == -1)
+		run_for(500);
 	printf("# clone-idle-pss-kib: %lu\n", pss_kib(qemu));
 }
 
@@ -944,8 +955,6 @@ t_identity(void)
 		protobuf_c_message_free_unpacked(r.resp, NULL);
 }
 
-/* Clone mode: NULL role = a plain boot. */
-static const char *clone_role, *clone_dir;
 static int qmp_fd = -1, state_fd = -1;
 
 static pid_t
