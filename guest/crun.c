@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +24,10 @@
 
 #define CRUN_LOG      "/run/qemubox/crun.log"
 #define CRUN_MAX_ARGS 32
+/* The seals crun takes as "already cloned" (all four, nothing else). */
+#define CRUN_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+extern char **environ;
 
 static struct json_object *
 parse_json(const uint8_t *p, size_t n, struct qb_error *err)
@@ -232,12 +237,59 @@ read_log(char *out, size_t outlen)
 		memmove(out, nl + 1, strlen(nl + 1) + 1);
 }
 
+/*
+ * crun runs from one sealed in-memory copy of its binary. Against a
+ * container overwriting the runtime through /proc/self/exe (CVE-2019-5736)
+ * crun re-executes itself from a read-only clone at every start, unless
+ * /proc/self/exe already is a memfd sealed against writing, shrinking and
+ * growing: then it goes on at once. That second execve (ld.so loading and
+ * relocating crun's 11 libraries again) was half of every crun call under
+ * TCG. Nobody can write to the sealed copy, so the protection stays. Made on
+ * first use; -1 (crun runs from CRUN_PATH) when the kernel refuses.
+ */
+static int
+crun_memfd(void)
+{
+	static int mfd = -2;
+	char buf[65536];
+	ssize_t n;
+	int fd = -1, in;
+
+	if (mfd != -2)
+		return mfd;
+	mfd = -1;
+	if ((fd = memfd_create("crun", MFD_CLOEXEC | MFD_ALLOW_SEALING)) ==
+	    -1) {
+		log_warn("%s: memfd_create", __func__);
+		return -1;
+	}
+	if ((in = open(CRUN_PATH, O_RDONLY | O_CLOEXEC)) == -1)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 || write(fd, buf, (size_t)n) != n) {
+			close(in);
+			goto fail;
+		}
+	}
+	close(in);
+	if (fcntl(fd, F_ADD_SEALS, CRUN_SEALS) == -1)
+		goto fail;
+	mfd = fd;
+	return mfd;
+fail:
+	log_warn("%s: sealed copy of %s", __func__, CRUN_PATH);
+	close(fd);
+	return -1;
+}
+
 int
 crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 {
 	const char *argv[CRUN_MAX_ARGS + 6];
 	char msg[512];
-	int i, n = 0, st, nullfd = -1;
+	int i, n = 0, st, nullfd = -1, mfd;
 	uint64_t t0;
 	pid_t pid;
 
@@ -258,6 +310,7 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 		log_debug("%s: crun %s", __func__, line);
 	}
 	t0 = evloop_now_ns();
+	mfd = crun_memfd();
 	if ((pid = fork()) == -1)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "fork: %s", strerror(errno));
@@ -274,6 +327,8 @@ crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 			else if (dup2(fd, i) == -1)
 				_exit(127);
 		}
+		if (mfd >= 0)
+			fexecve(mfd, (char *const *)(uintptr_t)argv, environ);
 		execv(CRUN_PATH, (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}

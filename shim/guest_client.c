@@ -24,6 +24,7 @@ struct call {
 	guest_call_cb cb; /* NULL once timed out: the late answer is dropped */
 	void *arg;
 	struct ev_timer *timer;
+	uint64_t sent_ns; /* for the debug log's round-trip time */
 	char method[32];
 };
 
@@ -113,6 +114,8 @@ on_response(
 	if (c == NULL || chan_rpc_resp_decode(p, n, &r) == -1)
 		return -1;
 	call_unlink(gc, c);
+	log_debug("%s: %s: %llu us", __func__, c->method,
+	    (unsigned long long)(evloop_now_ns() - c->sent_ns) / 1000);
 	if (r.code != 0) {
 		if (r.code < 0 || r.code > 16)
 			goto bad;
@@ -436,6 +439,7 @@ guest_call(struct guest_client *gc, const char *method,
 	c->resp_desc = resp_desc;
 	c->cb = cb;
 	c->arg = arg;
+	c->sent_ns = evloop_now_ns();
 	snprintf(c->method, sizeof(c->method), "%s", method);
 	if (timeout_ms > 0 &&
 	    (c->timer = evloop_timer_add(gc->loop, timeout_ms * 1000000ull, 0,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/qb_id.h"
 #include "proto/task.pb-c.h"
@@ -36,6 +37,7 @@ struct rpc_ctx {
 	struct ttrpc_call *call;
 	struct task_binding *tb;
 	enum rpc_kind kind;
+	uint64_t t0_ns; /* for the debug log's time per call */
 	union {
 		struct backend_create_req create;
 		struct backend_exec_req exec;
@@ -84,6 +86,7 @@ ctx_new(struct ttrpc_call *call, void *arg, enum rpc_kind kind)
 	ctx->call = call;
 	ctx->tb = arg;
 	ctx->kind = kind;
+	ctx->t0_ns = evloop_now_ns();
 	return ctx;
 }
 
@@ -120,6 +123,8 @@ rpc_reply(void *arg, const struct ts_answer *ans, const struct qb_error *err)
 	Google__Protobuf__Timestamp ts;
 	Google__Protobuf__Any any;
 
+	log_debug("%s: %s: %llu us", __func__, ttrpc_call_method(call),
+	    (unsigned long long)(evloop_now_ns() - ctx->t0_ns) / 1000);
 	if (err != NULL) {
 		log_info("%s: %s: code %d: %s", __func__,
 		    ttrpc_call_method(call), err->code, err->msg);
