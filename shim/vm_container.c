@@ -294,6 +294,19 @@ fwd_answer(struct guest_client *gc, const struct qb_error *err,
 		    (c = vmb_ctr_find(f->b, f->id)) != NULL &&
 		    (p = vmb_proc_find(c, f->exec_id)) != NULL)
 			proc_free(p);
+		/*
+		 * An exec that did not start writes nothing: close its FIFOs
+		 * now, or the client (ctr, CRI) waits for their EOF before it
+		 * even reports the error, and would until the exec's Delete it
+		 * has not sent yet (as the runc shim: its IO closes at once).
+		 */
+		if (f->kind == FWD_START && f->exec_id[0] != '\0' &&
+		    (c = vmb_ctr_find(f->b, f->id)) != NULL &&
+		    (p = vmb_proc_find(c, f->exec_id)) != NULL &&
+		    p->relay != NULL) {
+			stdio_relay_free(p->relay);
+			p->relay = NULL;
+		}
 		f->done(f->arg, NULL, err);
 		free(f);
 		return;
