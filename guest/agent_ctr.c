@@ -228,18 +228,30 @@ start_exec(struct agent *a, struct ctr *c, struct proc *p, struct qb_error *err)
 	snprintf(procf, sizeof(procf), "%s/exec-%s.json", c->dir, p->exec_id);
 	snprintf(pidf, sizeof(pidf), "%s/exec-%s.pid", c->dir, p->exec_id);
 	snprintf(sock, sizeof(sock), "%s/con.sock", c->dir);
+	if (!p->terminal) {
+		if (stdio_pipes(p, child, ours) == -1) {
+			qb_seterr(
+			    err, QB_E_INTERNAL, "pipe: %s", strerror(errno));
+			goto out;
+		}
+		/* The agent starts it itself unless the spec needs crun. */
+		if ((rc = exec_direct(c, p, child, err)) == 0) {
+			pid = p->pid;
+			goto started;
+		}
+		if (rc == -1)
+			goto out;
+		rc = -1;
+	}
 	if (crun_write_process(
 	        procf, p->process_json, p->process_len, p->terminal, err) == -1)
-		return -1;
+		goto out;
 	if (p->terminal) {
 		if ((lfd = crun_console_listen(sock)) == -1) {
 			qb_seterr(err, QB_E_INTERNAL, "console socket: %s",
 			    strerror(errno));
 			goto out;
 		}
-	} else if (stdio_pipes(p, child, ours) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "pipe: %s", strerror(errno));
-		goto out;
 	}
 	const char *args[] = {"exec", "--detach", "--pid-file", pidf,
 	    "--process", procf, c->id, NULL, NULL, NULL};
@@ -256,6 +268,8 @@ start_exec(struct agent *a, struct ctr *c, struct proc *p, struct qb_error *err)
 		qb_seterr(err, QB_E_INTERNAL, "crun wrote no pid");
 		goto out;
 	}
+started:
+	close_fds(child);
 	p->state = P_RUNNING;
 	p->pid = pid;
 	if ((p->terminal && tty_fds(p, lfd, ours) == -1) ||

@@ -6,6 +6,7 @@
  *   guest/agent_proc.c   process table: lookup, exits, exit events
  *   guest/agent_stdio.c  stdio pipes / pty, stream pumps, ResizePty
  *   guest/agent_ctr.c    container RPCs (Create .. Stats) via crun
+ *   guest/agent_exec.c   an exec's process started without crun
  *   guest/agent_oom.c    OOM events from memory.events
  *   guest/agent_vm.c     VM RPCs (Ping, Online*, VmStats, ConfigureNetwork,
  *                        Shutdown)
@@ -130,6 +131,14 @@ int attach_pumps(
 void ctr_free(struct agent *a, struct ctr *c);
 /* The container's cgroup directory, from its init's /proc/PID/cgroup. */
 int ctr_cgroup(struct ctr *c, char *out, size_t outlen);
+
+/* guest/agent_exec.c */
+/*
+ * Start exec'd process p (stdio child fds, -1: /dev/null) without crun:
+ * 0 started (p->pid), 1 its spec needs crun (nothing done), -1 failed.
+ */
+int exec_direct(
+    struct ctr *c, struct proc *p, const int fds[3], struct qb_error *err);
 
 /* guest/agent_oom.c */
 void oom_watch(struct agent *a, struct ctr *c);

@@ -8,7 +8,7 @@ CRUN      ?= /usr/bin/crun
 # maps the agent's files).
 VMINITD_SRCS := guest/vminitd.c guest/pid1.c guest/gfile.c \
 	guest/agent.c guest/agent_proc.c guest/agent_stdio.c guest/agent_ctr.c \
-	guest/agent_oom.c guest/agent_vm.c \
+	guest/agent_oom.c guest/agent_vm.c guest/agent_exec.c \
 	guest/net_config.c guest/agent_rootfs.c guest/agent_stats.c \
 	guest/agent_vmstats.c \
 	guest/crun.c lib/chan.c lib/chan_rpc.c lib/chan_pump.c lib/ttrpc_frame.c \

@@ -172,6 +172,36 @@ t_exec() {
 	assert_clean ${QB_T}-exec
 }
 
+# An exec'd process gets what crun gave the container's init from the same
+# process spec (the agent starts execs itself: guest/agent_exec.c): ids,
+# capability sets, NoNewPrivs, seccomp, namespaces, cgroup, rlimits; no fd
+# beyond stdio; its exec's own user and cwd; a clear error for a missing binary.
+t_exec_like_init() {
+	run_detached ${QB_T}-xs --seccomp --cap-drop CAP_NET_RAW --cap-drop CAP_CHOWN || return
+	local q='^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters):'
+	local show='p=$1; grep -E "'"$q"'" /proc/$p/status; for n in mnt pid ipc uts cgroup; do readlink /proc/$p/ns/$n; done; cat /proc/$p/cgroup; cat /proc/$p/limits'
+	local init mine out
+	init=$(ctd_ctr task exec --exec-id x1 ${QB_T}-xs sh -c "$show" sh 1) || fail "exec (init's view) failed" || return
+	mine=$(ctd_ctr task exec --exec-id x2 ${QB_T}-xs sh -c "$show" sh self) || fail "exec failed" || return
+	[ "$(echo "$init" | grep -c '^Seccomp:.*2')" = 1 ] || fail "init not under seccomp: $init" || return
+	echo "$init" | grep -q '^CapBnd:.*' || fail "no CapBnd line: $init" || return
+	[ "$init" = "$mine" ] || fail "exec differs from init: $(diff <(echo "$init") <(echo "$mine") | tr '\n' ' ')" || return
+	out=$(ctd_ctr task exec --exec-id x3 ${QB_T}-xs ls /proc/self/fd | tr '\n' ' ')
+	[ "$out" = "0 1 2 3 " ] || fail "exec'd ls has fds '$out', want 0 1 2 3 (3: its own dir)" || return
+	out=$(ctd_ctr task exec --exec-id x4 --user 1000 --cwd /tmp ${QB_T}-xs sh -c 'grep -E "^(Uid|Gid):" /proc/self/status | tr -s "\t" " "; pwd; umask' | tr '\n' ' ')
+	[ "$out" = "Uid: 1000 1000 1000 1000 Gid: 0 0 0 0 /tmp 0022 " ] ||
+		[ "$out" = "Uid: 1000 1000 1000 1000 Gid: 1000 1000 1000 1000 /tmp 0022 " ] ||
+		fail "exec --user 1000 --cwd /tmp: '$out'" || return
+	# (ctr waits for the exec's FIFOs to close before it reports the error.)
+	out=$(timeout 60 ctr --address "$CTD_SOCK" --namespace "$CTD_NS" task exec --exec-id x5 ${QB_T}-xs /no/such/binary 2>&1) &&
+		fail "exec of a missing binary succeeded" || true
+	echo "$out" | grep -qiE 'no such file|not found' || fail "missing binary: unclear error '$out'" || return
+	ctd_ctr task exec --exec-id x6 ${QB_T}-xs sh -c 'exit 3'
+	[ $? -eq 3 ] || fail "exec exit status not 3" || return
+	qb_remove ${QB_T}-xs
+	assert_clean ${QB_T}-xs
+}
+
 t_tty() {
 	command -v tmux >/dev/null || tap_skip "tmux not installed"
 	local s=qbtty$$ out
@@ -324,6 +354,7 @@ tap_run "env and cwd" t_env_cwd
 tap_run "read-only rootfs honoured" t_read_only
 tap_run "writes invisible to the next container" t_writable_isolated
 tap_run "exec, exec exit code, exec -t, task ps" t_exec
+tap_run "exec'd process: same ids, caps, seccomp, namespaces, cgroup, limits as init; no extra fds; --user, --cwd; missing binary" t_exec_like_init
 tap_run "tty: prompt, typed command, resize" t_tty
 tap_run "pause and resume" t_pause_resume
 tap_run "CNI address and gateway reachable" t_network
