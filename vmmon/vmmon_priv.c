@@ -8,7 +8,6 @@
 #include <sys/syscall.h>
 
 #include <cap-ng.h>
-#include <dirent.h>
 #include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -174,26 +173,26 @@ plan_lib(const char *path)
 	plan_bind(path, dst, false, false);
 }
 
-/* QEMU's loadable modules (accel-tcg is one) and what they link. */
+/*
+ * The one loadable module QEMU opens for the machines vmmon builds: the TCG
+ * accelerator (strace of a boot: accel-tcg-<arch>.so and nothing else; no
+ * display, audio, USB, UI or block back-end is ever asked for with
+ * -nodefaults, -display none and our device set). Only it and what it links
+ * go into the jail, not the module directory: the other 24 modules and the
+ * ~40 libraries they link (spice, gtk, GL) stay out, and the scan and the
+ * binds shrink with them. Empty when QEMU has no such module (TCG built in).
+ */
 static void
-add_module_deps(struct elf_deps *deps)
+module_path(const char *qemu_path, char *out, size_t len)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
+	const char *arch = strrchr(qemu_path, '-');
 
-	if ((d = opendir(QEMU_MODDIR)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-
-		if (l < 4 || strcmp(de->d_name + l - 3, ".so") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", QEMU_MODDIR, de->d_name);
-		if (elf_deps_add(deps, path) == -1 && errno == E2BIG)
-			fatalx("%s: too many libraries", __func__);
-	}
-	closedir(d);
+	out[0] = '\0';
+	if (arch == NULL ||
+	    snprintf(out, len, "%s/accel-tcg-%s.so", QEMU_MODDIR, arch + 1) >=
+	        (int)len ||
+	    access(out, F_OK) == -1)
+		out[0] = '\0';
 }
 
 /* Executes one bind: a read-only (remount), nosuid mount in the jail. */
@@ -241,7 +240,7 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	static const char *const devs[] = {
 	    "/dev/null", "/dev/zero", "/dev/urandom", NULL};
 	struct elf_deps *deps;
-	char dst[PATH_MAX + 16];
+	char dst[PATH_MAX + 16], module[PATH_MAX];
 	size_t i;
 
 	/* Planned on the host view. */
@@ -250,7 +249,9 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		fatal("%s: calloc", __func__);
 	if (elf_deps_add(deps, j->qemu_path) == -1)
 		fatal("%s: %s: shared libraries", __func__, j->qemu_path);
-	add_module_deps(deps);
+	module_path(j->qemu_path, module, sizeof(module));
+	if (module[0] != '\0' && elf_deps_add(deps, module) == -1)
+		fatal("%s: %s: shared libraries", __func__, module);
 	startprof_mark("elf_scan");
 	nplan = nlinks = 0;
 	plan_bind(j->qemu_path, j->qemu_path, false, false);
@@ -259,7 +260,8 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	plan_libdir("/lib64");
 	for (i = 0; i < deps->n; i++)
 		plan_lib(deps->path[i]);
-	plan_bind(QEMU_MODDIR, QEMU_MODDIR, false, true);
+	if (module[0] != '\0')
+		plan_bind(module, module, false, false);
 	plan_bind(j->qemu_share_path, j->qemu_share_path, false, false);
 	for (i = 0; fwdirs[i] != NULL; i++)
 		plan_bind(fwdirs[i], fwdirs[i], false, true);
