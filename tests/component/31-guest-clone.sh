@@ -58,8 +58,18 @@ t_template() {
 	sz=$(stat -c %s "$tmp/tpl/state")
 	[ "$sz" -lt $((4 * 1024 * 1024)) ] || fail "state file $sz bytes: RAM was streamed" || return 1
 }
-t_clone1() { drive clone clone1; }
+# What the template left in its memory file: content and allocated blocks.
+mem_sig() { echo "$(md5sum <"$tmp/tpl/mem" | cut -d' ' -f1) $(stat -c %b "$tmp/tpl/mem")"; }
+t_clone1() { mem_sig >"$tmp/mem.sig"; drive clone clone1; }
 t_clone2() { drive clone clone2; }
+# Clones map the template's memory private: nothing they do reaches the
+# file (no writes, no holes punched), or later clones would restore onto
+# changed RAM.
+t_template_intact() {
+	local now
+	now=$(mem_sig)
+	[ "$now" = "$(cat "$tmp/mem.sig")" ] || fail "template memory file changed: $(cat "$tmp/mem.sig") -> $now" || return 1
+}
 
 # A truncated state file: QEMU refuses it, says why, exits; the host sees the
 # restore fail (what vmmon would turn into a cold boot) and nothing is left.
@@ -96,6 +106,7 @@ tap_run "template boots to Ready, device state saved without RAM" t_template
 tap_run "clone 1 restored: SetIdentity, clock, containers run" t_clone1
 tap_run "clone 2 restored: SetIdentity, clock, containers run" t_clone2
 tap_run "uuid and urandom bytes differ between template and both clones" t_distinct
+tap_run "the template's memory file is unchanged by its clones (content, blocks)" t_template_intact
 tap_run "a truncated state file: restore fails with QEMU's reason, no QEMU left" t_corrupt
 grep -h "^# clone\|^# boot-to-ready\|state saved" "$tmp"/*.out 2>/dev/null | sed 's/^#* */# /'
 tap_done

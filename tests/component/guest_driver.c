@@ -991,7 +991,14 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
 	snprintf(serial, sizeof(serial), "file:%s", console);
 	snprintf(chardev, sizeof(chardev), "socket,id=chan,fd=%d", fd);
 	{
-		/* Clone mode: vmmon's device set (qemu_argv.c) and order. */
+		/*
+		 * Clone mode: vmmon's device set (qemu_argv.c) and order, but
+		 * no free page reporting: QEMU 7.2 discards a reported range
+		 * of file-backed RAM with fallocate(PUNCH_HOLE) on the file,
+		 * even when mapped private, so a clone would punch holes in
+		 * the template every later clone maps. Template and clones
+		 * must agree (the reporting queue is part of the state).
+		 */
 		const char *plain[] = {"qemu-system-x86_64", "-machine",
 		    "microvm", "-accel", "tcg", "-m", "512M", "-smp", "2",
 		    "-nodefaults", "-no-user-config", "-nographic",
@@ -1008,7 +1015,7 @@ spawn_qemu(int fd, const char *kernel, const char *initrd, const char *layer,
 		    "-kernel", kernel, "-initrd", initrd, "-append", khz_arg,
 		    "-serial", serial, "-object", "rng-builtin,id=rng0",
 		    "-device", "virtio-rng-device,rng=rng0", "-device",
-		    "virtio-balloon-device,free-page-reporting=on", "-chardev",
+		    "virtio-balloon-device,free-page-reporting=off", "-chardev",
 		    chardev, "-device", "virtio-serial-device,id=vser0",
 		    "-device",
 		    "virtserialport,bus=vser0.0,chardev=chan,name=qemubox.0",
