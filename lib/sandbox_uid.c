@@ -50,31 +50,41 @@ sandbox_uid_decide(const struct owner_facts *of, int nprocs, uint32_t uid,
 	return SANDBOX_UID_STALE;
 }
 
-/* Reads the real/effective/saved/fs uids of one /proc/<pid>/status. */
+/*
+ * Reads the real/effective/saved/fs uids of one /proc/<pid>/status, opened
+ * relative to /proc (procfd). One open, one read, one close: the Uid line is
+ * within the first few hundred bytes. An allocation reads every process's
+ * status, so this runs once per host process per sandbox start.
+ */
 static int
-proc_uids(const char *pid, unsigned long u[4])
+proc_uids(int procfd, const char *pid, unsigned long u[4])
 {
-	char path[300], line[256];
-	FILE *f;
-	int rc = -1;
+	char path[300], buf[1024], *line, *nl;
+	ssize_t n;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%s/status", pid);
-	if ((f = fopen(path, "re")) == NULL)
+	snprintf(path, sizeof(path), "%s/status", pid);
+	if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (line = buf; line != NULL && *line != '\0'; line = nl) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
 		/* A zombie (State precedes Uid) runs nothing: not a user. */
 		if (strncmp(line, "State:", 6) == 0 &&
 		    strchr(line, 'Z') != NULL)
-			break;
-		if (strncmp(line, "Uid:", 4) == 0) {
-			if (sscanf(line + 4, "%lu %lu %lu %lu", &u[0], &u[1],
-			        &u[2], &u[3]) == 4)
-				rc = 0;
-			break;
-		}
+			return -1;
+		if (strncmp(line, "Uid:", 4) == 0)
+			return sscanf(line + 4, "%lu %lu %lu %lu", &u[0], &u[1],
+			           &u[2], &u[3]) == 4
+			           ? 0
+			           : -1;
 	}
-	fclose(f);
-	return rc;
+	return -1;
 }
 
 /*
@@ -97,7 +107,7 @@ scan_procs(uint32_t first, uint32_t last, unsigned char *used, int *count,
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		if (proc_uids(de->d_name, u) == -1)
+		if (proc_uids(dirfd(d), de->d_name, u) == -1)
 			continue; /* exited meanwhile */
 		for (i = 0; i < 4; i++) {
 			if (u[i] < first || u[i] > last)
