@@ -2,7 +2,8 @@
 # Build the guest initrd: a newc cpio holding exactly
 #   /init                                vminitd
 #   /lib/modules/KVER/kernel/...ko       the modules of guest/modules.list + deps
-#   /lib/modules/KVER/qemubox.order      their load order, one path per line
+#   /lib/modules/KVER/qemubox.order      their load order, one "path [group]"
+#                                        per line
 #   /usr/bin/crun                        and the shared objects ldd names for it
 #                                        (and for vminitd when it is not static)
 # and nothing else (no shell). Reproducible: sorted entries, owner 0:0, every
@@ -29,16 +30,34 @@ chmod 0755 "$stage/init"
 
 # Load order: for each wanted module, its modules.dep dependencies in reverse
 # (depmod lists the closest dependency first), then the module; first
-# occurrence wins.
+# occurrence wins. A module listed with a group (modules.list's second word)
+# is written "path group": vminitd loads it only when the kernel command line
+# names that group (qemubox.modules=, set by vmmon from the VM's devices). A
+# dependency carries the group only when every listed module needing it has
+# that same group; one needed by a module of another group or of none is
+# always loaded.
 moddir=$kroot/lib/modules/$kver
 order=$stage/order
 awk -v listfile="$modlist" '
 	function norm(s) { gsub(/-/, "_", s); return s }
+	function mark(p, g) {
+		if (!(p in grp)) grp[p] = g
+		else if (grp[p] != g) grp[p] = ""
+	}
 	BEGIN {
 		n = 0
 		while ((getline line < listfile) > 0) {
-			sub(/#.*/, "", line); gsub(/[ \t]/, "", line)
-			if (line != "") want[++n] = norm(line)
+			sub(/#.*/, "", line)
+			nf = split(line, f, /[ \t]+/)
+			k = 0
+			for (i = 1; i <= nf; i++) if (f[i] != "") fl[++k] = f[i]
+			if (k == 0) continue
+			if (k > 2 || (k == 2 && fl[2] !~ /^[a-z]+$/)) {
+				print "mkinitrd: bad line in " listfile ": " line > "/dev/stderr"
+				exit 1
+			}
+			want[++n] = norm(fl[1])
+			wgrp[n] = k == 2 ? fl[2] : ""
 		}
 	}
 	{
@@ -57,13 +76,22 @@ awk -v listfile="$modlist" '
 				continue
 			}
 			k = split(deps[want[w]], d, " ")
-			for (i = 1; i <= k; i++) if (!(d[i] in seen)) { seen[d[i]] = 1; print d[i] }
-			if (!(paths[want[w]] in seen)) { seen[paths[want[w]]] = 1; print paths[want[w]] }
+			for (i = 1; i <= k; i++) mark(d[i], wgrp[w])
+			mark(paths[want[w]], wgrp[w])
 		}
-		exit bad
+		if (bad) exit 1
+		for (w = 1; w <= n; w++) {
+			k = split(deps[want[w]], d, " ")
+			d[k + 1] = paths[want[w]]
+			for (i = 1; i <= k + 1; i++) {
+				if (d[i] in seen) continue
+				seen[d[i]] = 1
+				print d[i] (grp[d[i]] != "" ? " " grp[d[i]] : "")
+			}
+		}
 	}' "$moddir/modules.dep" >"$order"
 
-while read -r m; do
+while read -r m _; do
 	case "$m" in
 	*.ko) ;;
 	*) echo "mkinitrd: $m: only uncompressed modules are supported" >&2; exit 1 ;;

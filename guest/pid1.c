@@ -541,9 +541,17 @@ pid1_cmdline_parse(char *line, struct pid1_cmdline *c)
 
 	for (tok = strtok_r(line, " \t\n", &save); tok != NULL;
 	     tok = strtok_r(NULL, " \t\n", &save)) {
-		if (strncmp(tok, "qemubox.", 8) != 0)
-			continue;
 		if ((val = strchr(tok, '=')) == NULL)
+			continue;
+		if (strncmp(tok, "page_reporting.page_reporting_order=", 36) ==
+		    0) {
+			if (parse_uint(val + 1, 10, &c->page_reporting_order) ==
+			    -1)
+				log_warnx("%s: bad page_reporting_order %s",
+				    __func__, val + 1);
+			continue;
+		}
+		if (strncmp(tok, "qemubox.", 8) != 0)
 			continue;
 		*val++ = '\0';
 		if (strcmp(tok, "qemubox.transport") == 0) {
@@ -571,20 +579,52 @@ pid1_cmdline_parse(char *line, struct pid1_cmdline *c)
 				    val);
 		} else if (strcmp(tok, "qemubox.debug") == 0) {
 			c->debug = strcmp(val, "0") != 0;
+		} else if (strcmp(tok, "qemubox.modules") == 0) {
+			if (strlen(val) < sizeof(c->modules)) {
+				snprintf(
+				    c->modules, sizeof(c->modules), "%s", val);
+				c->modules_given = 1;
+			} else
+				log_warnx(
+				    "%s: modules list too long", __func__);
 		}
 	}
 }
 
 /* ---- modules ---- */
 
+int
+pid1_modules_want(const struct pid1_cmdline *c, const char *group)
+{
+	const char *p = c->modules;
+	size_t glen = strlen(group), len;
+
+	if (!c->modules_given || glen == 0)
+		return 1;
+	while (*p != '\0') {
+		len = strcspn(p, ",");
+		if (len == glen && strncmp(p, group, len) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * Load the modules of qemubox.order ("path [group]" per line, dependencies
+ * first), those of a group only when the command line asks for it.
+ */
 static int
-modules_load(const char *release)
+modules_load(const char *release, const struct pid1_cmdline *c)
 {
 	char path[PATH_MAX], line[PATH_MAX];
 	FILE *f;
+	char *group;
 	size_t len;
 	uint64_t t;
-	int dir, fd, loaded = 0, failed = 0;
+	int dir, fd, loaded = 0, failed = 0, skipped = 0;
 
 	if (snprintf(path, sizeof(path), "/lib/modules/%s", release) >=
 	    (int)sizeof(path)) {
@@ -608,6 +648,15 @@ modules_load(const char *release)
 		line[len] = '\0';
 		if (len == 0)
 			continue;
+		group = "";
+		if ((len = strcspn(line, " ")) < strlen(line)) {
+			line[len] = '\0';
+			group = line + len + 1;
+		}
+		if (!pid1_modules_want(c, group)) {
+			skipped++;
+			continue;
+		}
 		if ((fd = openat(dir, line, O_RDONLY | O_CLOEXEC)) == -1) {
 			log_warn("%s: open %s", __func__, line);
 			failed++;
@@ -626,22 +675,89 @@ modules_load(const char *release)
 	}
 	fclose(f);
 	close(dir);
-	log_debug("%s: %d loaded, %d failed", __func__, loaded, failed);
+	log_debug("%s: %d loaded, %d failed, %d not needed", __func__, loaded,
+	    failed, skipped);
 	return 0;
+}
+
+/* Remove the tree under dir (an open directory fd, not closed here). */
+static void
+tree_remove(int dir)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, sub;
+
+	if ((fd = dup(dir)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_DIR) {
+			sub = openat(dir, de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub != -1) {
+				tree_remove(sub);
+				close(sub);
+			}
+			(void)unlinkat(dir, de->d_name, AT_REMOVEDIR);
+		} else
+			(void)unlinkat(dir, de->d_name, 0);
+	}
+	closedir(d);
 }
 
 /*
  * Every module the guest will have is loaded now: close the door on a
  * container that escapes to the guest root (no module loading, and no
- * request_module() running a /sbin/modprobe it could plant).
+ * request_module() running a /sbin/modprobe it could plant). The module
+ * files are of no use any more: they leave the root tmpfs, whose pages
+ * are guest RAM for the VM's life (~3 MiB).
  */
 static void
 modules_lock(void)
 {
+	int dir;
+
 	if (write_str("/proc/sys/kernel/modprobe", "\n") == -1)
 		log_warn("%s: kernel.modprobe", __func__);
 	if (write_str("/proc/sys/kernel/modules_disabled", "1") == -1)
 		log_warn("%s: kernel.modules_disabled", __func__);
+	if ((dir = open("/lib/modules", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn("%s: /lib/modules", __func__);
+		return;
+	}
+	tree_remove(dir);
+	close(dir);
+	if (rmdir("/lib/modules") == -1)
+		log_warn("%s: rmdir /lib/modules", __func__);
+}
+
+/*
+ * Free page reporting (virtio_balloon) hands free blocks of 2^order pages
+ * back to the host. The kernel parameter is the way to ask for another
+ * order, but Linux 6.1 overwrites it with the default (9) when the balloon
+ * driver registers: write it again now that the driver is loaded.
+ */
+static void
+page_reporting_set(const struct pid1_cmdline *c)
+{
+	char val[16];
+
+	if (c->page_reporting_order == 0)
+		return;
+	snprintf(val, sizeof(val), "%u\n", c->page_reporting_order);
+	if (write_str("/sys/module/page_reporting/parameters/"
+	              "page_reporting_order",
+	        val) == -1)
+		log_warn("%s: page_reporting_order %u", __func__,
+		    c->page_reporting_order);
 }
 
 /* ---- host channel ---- */
@@ -813,8 +929,9 @@ pid1_setup(struct pid1_info *out, void (*before_channel)(void))
 	}
 	snprintf(
 	    out->kernel_release, sizeof(out->kernel_release), "%s", un.release);
-	(void)modules_load(un.release);
+	(void)modules_load(un.release, &c);
 	modules_lock();
+	page_reporting_set(&c);
 	if (!console_ok && console_setup() == -1)
 		log_warn("%s: open /dev/console", __func__);
 	power_button_watch(out->sig_fd);

@@ -83,7 +83,22 @@ struct pid1_cmdline {
 	unsigned chan_timeout_ms;
 	char hostname[65];
 	int debug;
+	/*
+	 * qemubox.modules=: the optional module groups to load (qemubox.order's
+	 * second word), comma separated. Absent (modules_given 0): all.
+	 */
+	char modules[64];
+	int modules_given;
+	/*
+	 * page_reporting.page_reporting_order= (the kernel's own parameter;
+	 * 0: not given). Linux 6.1 resets it when virtio_balloon registers,
+	 * so vminitd sets it again once the modules are loaded.
+	 */
+	unsigned page_reporting_order;
 };
+
+/* 1 when module group `group` is to be loaded under cmdline `c`. */
+int pid1_modules_want(const struct pid1_cmdline *c, const char *group);
 
 /* Parse (and modify) a /proc/cmdline copy; unknown or bad values keep defaults.
  */

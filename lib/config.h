@@ -88,6 +88,8 @@ struct qb_config {
 		/* TCG translation buffer, MiB (-accel tcg,tb-size); 0: QEMU's
 		 */
 		unsigned tcg_tb_size_mb;
+		/* guest page_reporting.page_reporting_order; 0: kernel's */
+		unsigned page_reporting_order;
 	} runtime;
 	struct {
 		char cni_conf_dir[PATH_MAX];

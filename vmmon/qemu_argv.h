@@ -23,6 +23,9 @@ struct qemu_argv_disk {
 	char serial[QB_VMM_SERIAL_MAX];
 };
 
+/* The largest guest page_reporting_order (the kernel's MAX_ORDER - 1). */
+#define QEMU_PAGE_REPORTING_ORDER_MAX 10
+
 /* The largest -accel tcg,tb-size vmmon passes (MiB). */
 #define QEMU_TCG_TB_MAX_MB 4096
 
@@ -46,9 +49,11 @@ struct qemu_vm_config {
 	uint8_t mac[6];
 	unsigned ndisks;
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];
-	bool hotplug_disks;        /* virtio-scsi controller scsi0 */
-	unsigned long tsc_khz;     /* host TSC, needed by microvm + TCG */
-	unsigned tcg_tb_mb;        /* TCG code buffer, MiB; 0: QEMU's (1 GiB) */
+	bool hotplug_disks;    /* virtio-scsi controller scsi0 */
+	unsigned long tsc_khz; /* host TSC, needed by microvm + TCG */
+	unsigned tcg_tb_mb;    /* TCG code buffer, MiB; 0: QEMU's (1 GiB) */
+	/* Guest free page reporting order (2^N pages); 0: the kernel's (9). */
+	unsigned page_reporting_order;
 	const char *cmdline_extra; /* may be NULL */
 };
 

@@ -292,6 +292,7 @@ vm_start(
 	c.tsc_khz = vmmon.jailed.tsc_khz;
 	c.hotplug_disks = q->hotplug_disks != 0;
 	c.tcg_tb_mb = vmmon.tcg_tb_size_mb;
+	c.page_reporting_order = vmmon.page_reporting_order;
 	c.cmdline_extra = cmdline;
 	c.guest_cid = q->guest_cid;
 	c.qmp_fd = 3;

@@ -533,6 +533,7 @@ main(int argc, char *argv[])
 	vmmon.share_path = cfg.paths.qemu_share_path;
 	vmmon.shutdown_timeout_ms = cfg.runtime.shutdown_timeout_ms;
 	vmmon.tcg_tb_size_mb = cfg.runtime.tcg_tb_size_mb;
+	vmmon.page_reporting_order = cfg.runtime.page_reporting_order;
 	vmmon.seccomp_mode = cfg.security.seccomp;
 	debug = cfg.runtime.debug;
 	while ((ch = getopt(argc, argv, "dSu:U:q:s:t:")) != -1) {

@@ -339,7 +339,23 @@ t_missing_command() {
 	assert_clean ${QB_T}-nocmd
 }
 
+# The guest loads the optional module groups (guest/modules.list) only for
+# the devices its VM has: a plain container (no volume, not a pod, the
+# virtio-serial channel) gets none of them, and what every VM needs is there.
+t_guest_modules() {
+	local out m
+	out=$(qb_run "$IMG" ${QB_T}-mods cat /proc/modules) || fail "ctr run failed: $out" || return
+	for m in virtio_blk virtio_net virtio_console erofs overlay virtio_balloon; do
+		echo "$out" | grep -q "^$m " || fail "$m not loaded: $(echo "$out" | cut -d' ' -f1 | tr '\n' ' ')" || return
+	done
+	for m in vsock vmw_vsock_virtio_transport fuse virtiofs scsi_mod sd_mod virtio_scsi; do
+		echo "$out" | grep -q "^$m " && { fail "$m loaded without its device"; return; }
+	done
+	assert_clean ${QB_T}-mods
+}
+
 tap_run "echo output" t_echo
+tap_run "guest loads only the modules of its devices" t_guest_modules
 tap_run "guest kernel, not the host's" t_uname_guest_kernel
 tap_run "exit code 42" t_exit_42
 tap_run "kill -> 137" t_kill_137

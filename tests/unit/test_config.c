@@ -160,8 +160,8 @@ test_example_keys_known(void **state)
 			nkeys++;
 		}
 	}
-	/* paths 5, runtime 12, network 3, security 4, storage 3, 10 + 11 */
-	assert_int_equal(nkeys, 48);
+	/* paths 5, runtime 13, network 3, security 4, storage 3, 10 + 11 */
+	assert_int_equal(nkeys, 49);
 	json_object_put(root);
 	free(buf);
 }

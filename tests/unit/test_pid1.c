@@ -35,6 +35,34 @@ test_cmdline_defaults(void **state)
 	assert_int_equal(c.chan_timeout_ms, 10000);
 	assert_string_equal(c.hostname, "qemubox");
 	assert_int_equal(c.debug, 0);
+	/* No qemubox.modules=: every group (a guest booted by hand). */
+	assert_int_equal(c.modules_given, 0);
+	assert_int_equal(pid1_modules_want(&c, "scsi"), 1);
+	assert_int_equal(pid1_modules_want(&c, ""), 1);
+}
+
+static void
+test_cmdline_modules(void **state)
+{
+	char line[] = "qemubox.modules=scsi,fs panic=1\n";
+	char none[] = "qemubox.modules= panic=1\n";
+	struct pid1_cmdline c;
+
+	(void)state;
+	pid1_cmdline_parse(line, &c);
+	assert_int_equal(c.modules_given, 1);
+	assert_int_equal(pid1_modules_want(&c, ""), 1);
+	assert_int_equal(pid1_modules_want(&c, "scsi"), 1);
+	assert_int_equal(pid1_modules_want(&c, "fs"), 1);
+	assert_int_equal(pid1_modules_want(&c, "vsock"), 0);
+	/* Whole names only. */
+	assert_int_equal(pid1_modules_want(&c, "sc"), 0);
+	assert_int_equal(pid1_modules_want(&c, "fsx"), 0);
+	pid1_cmdline_parse(none, &c);
+	assert_int_equal(c.modules_given, 1);
+	assert_int_equal(pid1_modules_want(&c, ""), 1);
+	assert_int_equal(pid1_modules_want(&c, "fs"), 0);
+	assert_int_equal(pid1_modules_want(&c, "scsi"), 0);
 }
 
 static void
@@ -43,7 +71,8 @@ test_cmdline_values(void **state)
 	char line[] =
 	    "quiet qemubox.transport=vsock qemubox.vsock_port=2000 "
 	    "qemubox.port=other.1 qemubox.hostname=box1 qemubox.debug=1 "
-	    "qemubox.chan_timeout_ms=500\n";
+	    "qemubox.chan_timeout_ms=500 "
+	    "page_reporting.page_reporting_order=5\n";
 	struct pid1_cmdline c;
 
 	(void)state;
@@ -54,19 +83,21 @@ test_cmdline_values(void **state)
 	assert_string_equal(c.hostname, "box1");
 	assert_int_equal(c.debug, 1);
 	assert_int_equal(c.chan_timeout_ms, 500);
+	assert_int_equal(c.page_reporting_order, 5);
 }
 
 static void
 test_cmdline_bad_values_keep_defaults(void **state)
 {
-	char line[300];
+	char line[400];
 	struct pid1_cmdline c;
 
 	(void)state;
 	snprintf(line, sizeof(line),
 	    "qemubox.transport=carrier-pigeon "
 	    "qemubox.vsock_port=12x qemubox.chan_timeout_ms=99999999999 "
-	    "qemubox.hostname=%0100d qemubox.port= qemubox.debug=0",
+	    "qemubox.hostname=%0100d qemubox.port= qemubox.debug=0 "
+	    "page_reporting.page_reporting_order=11",
 	    7);
 	pid1_cmdline_parse(line, &c);
 	assert_int_equal(c.transport, PID1_TRANSPORT_VIRTIO_SERIAL);
@@ -75,6 +106,7 @@ test_cmdline_bad_values_keep_defaults(void **state)
 	assert_string_equal(c.hostname, "qemubox");
 	assert_string_equal(c.port, "qemubox.0");
 	assert_int_equal(c.debug, 0);
+	assert_int_equal(c.page_reporting_order, 0);
 }
 
 static void
@@ -253,6 +285,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cmdline_defaults),
 	    cmocka_unit_test(test_cmdline_values),
+	    cmocka_unit_test(test_cmdline_modules),
 	    cmocka_unit_test(test_cmdline_bad_values_keep_defaults),
 	    cmocka_unit_test(test_copy_tree_moves_everything),
 	    cmocka_unit_test(test_reap_reports_every_child),

@@ -321,6 +321,20 @@ test_rejects(void **state)
 	c = base();
 	c.tcg_tb_mb = QEMU_TCG_TB_MAX_MB + 1;
 	expect_invalid(&c, "tb-size above the maximum");
+	c = base();
+	c.page_reporting_order = QEMU_PAGE_REPORTING_ORDER_MAX + 1;
+	expect_invalid(&c, "page reporting order above the maximum");
+}
+
+/* A lower free page reporting order goes on the kernel command line. */
+static void
+test_microvm_tcg_page_reporting(void **state)
+{
+	struct qemu_vm_config c = base();
+
+	(void)state;
+	c.page_reporting_order = 5;
+	check_golden("microvm-tcg-page-reporting", &c);
 }
 
 static void
@@ -351,6 +365,7 @@ main(void)
 	    cmocka_unit_test(test_microvm_fs),
 	    cmocka_unit_test(test_q35_fs_hotplug),
 	    cmocka_unit_test(test_microvm_tcg_tb_size),
+	    cmocka_unit_test(test_microvm_tcg_page_reporting),
 	    cmocka_unit_test(test_rejects),
 	    cmocka_unit_test(test_machine_resolve),
 	};
