@@ -251,7 +251,7 @@ struct qb_net_status {
 
 /* What an fd sent with IMSG_VMM_FD_REQ is for. */
 enum qb_vmm_fd_role {
-	QB_VMM_FD_KERNEL = 1, /* read-only, bzImage */
+	QB_VMM_FD_KERNEL = 1, /* read-only, the PVH ELF kernel (or a bzImage) */
 	QB_VMM_FD_INITRD = 2, /* read-only */
 	QB_VMM_FD_DISK = 3,   /* index = disk number; O_RDONLY iff readonly */
 	QB_VMM_FD_TAP = 4,    /* IFF_TAP|IFF_NO_PI|IFF_VNET_HDR */
