@@ -14,22 +14,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
 . tests/lib/guest_layer.sh
 
-B=build
-DRIVER=$B/test/guest_driver
-KERNEL=$B/guest/qemubox-kernel-x86_64
-INITRD=$B/guest/qemubox-initrd
-
-missing=""
-for f in "$DRIVER" "$KERNEL" "$INITRD"; do [ -e "$f" ] || missing="$missing $f"; done
-for t in qemu-system-x86_64 mkfs.erofs crun; do
-	command -v "$t" >/dev/null || missing="$missing $t"
-done
-BUSYBOX=$(command -v busybox)
-[ -n "$BUSYBOX" ] && file -L "$BUSYBOX" 2>/dev/null | grep -q static || missing="$missing busybox-static"
-if [ -n "$missing" ]; then
-	echo "1..1"
-	tap_skip_all 1 1 "guest clone component test" "missing:$missing (run make all)"
-fi
+guest_prereqs "guest clone component test"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
