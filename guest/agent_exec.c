@@ -7,9 +7,10 @@
  * bundle (its namespaces, joined through the init's pidfd; its seccomp
  * filter, the one crun compiled at create and keeps in its state dir, loaded
  * with the flags crun uses; its cgroup, the init's). A spec with anything
- * else (a terminal, a user or time namespace, a user name, a seccomp
- * listener or flags, a personality, scheduler or I/O priority, an unknown
- * capability or rlimit or key) goes to crun: exec_direct answers 1.
+ * else (a terminal, a paused container, a user or time namespace, a user
+ * name, a seccomp listener or flags, a personality, scheduler or I/O
+ * priority, an unknown capability or rlimit or key) goes to crun:
+ * exec_direct answers 1.
  *
  * Order in the process, as crun's: cgroup, namespaces (then a fork, for the
  * pid namespace), new session, stdio, other fds close-on-exec, rlimits,
@@ -659,7 +660,9 @@ exec_direct(
 
 	memset(&x, 0, sizeof(x));
 	x.cgfd = x.pidfd = -1;
-	if (p->terminal)
+	/* A frozen cgroup would stop the process before its exec, and us
+	 * waiting for that: a paused container keeps crun's behaviour. */
+	if (p->terminal || c->paused)
 		return 1;
 	if ((rc = parse_process(p->process_json, p->process_len, &x)) != 0 ||
 	    (rc = parse_bundle(c, &x)) != 0) {
