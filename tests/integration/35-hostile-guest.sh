@@ -164,12 +164,7 @@ assert_no_crash() {
 assert_clean() {
 	local i p left
 	for i in $(seq 1 100); do
-		left=
-		for p in /proc/[0-9]*; do
-			case "$(readlink "$p/exe" 2>/dev/null)" in
-			"$QB_PREFIX"/*) left="$left ${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60)" ;;
-			esac
-		done
+		left=$(qb_prefix_procs)
 		p=$(qemu_of "$1")
 		[ -n "$p" ] && left="$left qemu:$p"
 		[ -z "$left" ] && break

@@ -18,6 +18,7 @@
 #   qb_state_left         state-dir entries left once every sandbox is gone
 #   qb_procs_left         after up to 10 s, "PID:cmdline" of each process still
 #                         running from the scratch prefix (empty: none)
+#   qb_prefix_procs       the same, now
 #
 # QB_BRIDGE/QB_SUBNET default to a bridge name and /24 chosen per run so two
 # runs on one machine do not share addresses; the demo passes the example's
@@ -155,23 +156,38 @@ qb_state_left() {
 }
 
 qb_procs_left() {
-	local i p left
+	local i left
 	for i in $(seq 1 50); do
-		left=
-		for p in /proc/[0-9]*; do
-			case "$(readlink "$p/exe" 2>/dev/null)" in
-			"$QB_PREFIX"/*) left="$left ${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60)" ;;
-			esac
-		done
+		left=$(qb_prefix_procs)
 		[ -z "$left" ] && break
 		sleep 0.2
 	done
 	echo "$left"
 }
 
+# " PID:cmdline" of each process running from the scratch prefix, on one
+# line. One find reads every /proc/PID/exe: a readlink per process forks
+# hundreds of times, which takes tens of seconds on a loaded host.
+qb_prefix_procs() {
+	local f p left=
+	for f in $(find /proc/[0-9]*/exe -maxdepth 0 -lname "$QB_PREFIX/*" 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/exe}
+		[ -e "/proc/$p" ] || continue # ended since
+		left="$left $p:$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-60)"
+	done
+	echo "$left"
+}
+
 qb_remove() {
+	local i
 	ctd_ctr task kill -s SIGKILL "$1" >/dev/null 2>&1
-	qb_wait_status "$1" STOPPED 30 >/dev/null 2>&1
+	# Up to 30 s for the task to be STOPPED; one that is gone already (a
+	# `run --rm` that ended) has nothing to wait for.
+	for i in $(seq 1 120); do
+		ctd_ctr task ls 2>/dev/null | awk -v id="$1" '$1 == id && $3 != "STOPPED" { f = 1 } END { exit f }' && break
+		sleep 0.25
+	done
 	ctd_ctr task delete "$1" >/dev/null 2>&1
 	ctd_ctr containers delete "$1" >/dev/null 2>&1
 	ctd_ctr snapshots rm "$1" >/dev/null 2>&1
