@@ -166,7 +166,7 @@ t_symlink_swap() {
 	ln -s v1 "$d/..data" && ln -s ..data/cfg "$d/cfg"
 	ctd_ctr run -d --runtime "$QB_RUNTIME" --mount "type=bind,src=$d,dst=/cfgmap,options=rbind:ro" \
 		--mount "type=bind,src=$d/v1,dst=/out,options=rbind:rw" "$IMG" ${QB_T}-swap sh -c '
-		while [ "$(cat /cfgmap/cfg)" != two ]; do usleep 20000; done; echo seen >/out/seen; sleep 100000' >/dev/null ||
+		while read -r v </cfgmap/cfg; [ "$v" != two ]; do usleep 20000; done; echo seen >/out/seen; sleep 100000' >/dev/null ||
 		fail "run -d failed" || return
 	qb_wait_status ${QB_T}-swap RUNNING 120 || { qb_remove ${QB_T}-swap; return 1; }
 	sleep 2
