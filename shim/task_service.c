@@ -380,6 +380,23 @@ wake_waiters(struct ts_proc *p)
 	}
 }
 
+/*
+ * A process whose Start failed never runs, so never exits: a Wait parked on
+ * it (ctr and CRI's exec wait before they start) gets the Start's error
+ * instead of hanging until its connection closes.
+ */
+static void
+fail_waiters(struct ts_proc *p, const struct qb_error *err)
+{
+	struct ts_waiter *w;
+
+	while ((w = TAILQ_FIRST(&p->waiters)) != NULL) {
+		TAILQ_REMOVE(&p->waiters, w, entry);
+		w->reply(w->arg, NULL, err);
+		free(w);
+	}
+}
+
 static void
 proc_exited(struct task_service *svc, struct ts_proc *p, uint32_t status,
     const struct timespec *at)
@@ -545,6 +562,7 @@ start_done(
 	p->starting = false;
 	if (failed(err)) {
 		op->reply(op->arg, NULL, err);
+		fail_waiters(p, err);
 	} else {
 		if (res != NULL && res->pid != 0)
 			p->pid = res->pid;

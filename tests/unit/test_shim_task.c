@@ -306,6 +306,25 @@ test_exec(void **state)
 	    "create(c1,,7,0) start(c1,,7,0) "
 	    "exec-added(c1,e1,0,0) exec-started(c1,e1,8,0) exit(c1,e1,8,3) "
 	    "delete(c1,e1,8,3) ");
+
+	/* An exec whose Start fails releases the Wait parked on it. */
+	ex.exec_id = "e2";
+	memset(&e, 0, sizeof(e));
+	ts_exec(svc, &ex, record, &e);
+	complete("exec", 0, 0);
+	memset(&w, 0, sizeof(w));
+	ts_wait(svc, "c1", "e2", record, &w);
+	assert_int_equal(w.calls, 0);
+	memset(&r, 0, sizeof(r));
+	ts_start(svc, "c1", "e2", record, &r);
+	complete("start", 0, 2);
+	assert_int_equal(r.code, 2);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.code, 2);
+	assert_string_equal(w.msg, "fake start failed");
+	memset(&d, 0, sizeof(d));
+	ts_delete(svc, "c1", "e2", record, &d);
+	assert_int_equal(d.code, 0);
 	task_service_free(svc);
 }
 
