@@ -256,8 +256,14 @@ qemu_argv_build(
 	 * a booted guest has touched ~66 MiB of it, resident for the VM's
 	 * life. A smaller cache is flushed and refilled when full: less
 	 * memory per VM for some retranslation (README, Performance).
+	 * Not with vCPU hotplug: QEMU 7.2 splits the cache into regions per
+	 * vCPU thread, a running vCPU takes regions as it fills them, and a
+	 * hot-added vCPU that finds none left aborts QEMU (g_assert in
+	 * tcg_region_initial_alloc; 37-hotplug: SIGABRT on the vCPU add with
+	 * 32 MiB, fine with the default). Such VMs keep QEMU's default.
 	 */
-	if (c->accel == QB_VMM_ACCEL_TCG && c->tcg_tb_mb != 0)
+	if (c->accel == QB_VMM_ACCEL_TCG && c->tcg_tb_mb != 0 &&
+	    c->max_cpus <= c->boot_cpus)
 		P("tcg,tb-size=%u", c->tcg_tb_mb);
 	else
 		P("%s", c->accel == QB_VMM_ACCEL_KVM ? "kvm" : "tcg");

@@ -263,6 +263,17 @@ test_microvm_tcg_tb_size(void **state)
 	for (i = 0; i < a.argc; i++)
 		assert_null(strstr(a.argv[i], "tb-size"));
 	qemu_argv_free(&a);
+	/*
+	 * Nor with vCPU hotplug under TCG: QEMU 7.2 aborts when a hot-added
+	 * vCPU finds every region of a small cache taken.
+	 */
+	c.accel = QB_VMM_ACCEL_TCG;
+	c.machine = QB_VMM_MACHINE_Q35;
+	c.max_cpus = 2;
+	assert_int_equal(qemu_argv_build(&c, &a, &err), 0);
+	for (i = 0; i < a.argc; i++)
+		assert_null(strstr(a.argv[i], "tb-size"));
+	qemu_argv_free(&a);
 }
 
 static void
