@@ -105,8 +105,10 @@ deps:
 check-unit: unit-tests
 	@tests/run --unit $(UNIT_TESTS)
 
+# check builds on every core unless make was given -j.
+CHECK_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 check: deps
-	@$(MAKE) --no-print-directory all unit-tests fuzz-build test-images
+	@$(MAKE) --no-print-directory $(CHECK_JOBS) all unit-tests fuzz-build test-images
 	@tests/run --all
 
 demo: deps
