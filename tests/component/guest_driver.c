@@ -1245,12 +1245,40 @@ wait_qemu(pid_t pid, int timeout_ms, int *status)
 }
 
 /* Clone mode: the template's or a clone's run; returns the exit code. */
+/* The guest powers off when asked. */
+static void
+t_shutdown(void)
+{
+	Qemubox__Guest__V1__Empty e;
+	struct qb_error err = {0};
+
+	qemubox__guest__v1__empty__init(&e);
+	tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0,
+	    "shutdown answered");
+}
+
+/* QEMU exits 0 within 30 s, else it is killed and reaped. */
+static void
+t_qemu_exits(pid_t qemu)
+{
+	int st;
+
+	if (wait_qemu(qemu, 30000, &st) == 0)
+		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "QEMU exits 0 within 30 s (status %d)",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	else {
+		tap(0, "QEMU exits 0 within 30 s");
+		kill(qemu, SIGKILL);
+		waitpid(qemu, &st, 0);
+	}
+}
+
 static int
 clone_main(pid_t qemu)
 {
-	struct qb_error err;
 	uint64_t rtt = 0, ms = 0;
-	int st = 0, rc;
+	int rc;
 
 	if (strcmp(clone_role, "template") == 0) {
 		printf("1..5\n");
@@ -1294,32 +1322,17 @@ clone_main(pid_t qemu)
 		if (hold != NULL)
 			t_hold(qemu, (uint64_t)strtoul(hold, NULL, 10));
 	}
-	{
-		Qemubox__Guest__V1__Empty e;
-
-		qemubox__guest__v1__empty__init(&e);
-		tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0,
-		    "shutdown answered");
-	}
+	t_shutdown();
 out:
-	if (wait_qemu(qemu, 30000, &st) == 0)
-		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		    "QEMU exits 0 within 30 s (status %d)",
-		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	else {
-		tap(0, "QEMU exits 0 within 30 s");
-		kill(qemu, SIGKILL);
-		waitpid(qemu, &st, 0);
-	}
+	t_qemu_exits(qemu);
 	return failures ? 1 : 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	int sv[2], st = 0;
+	int sv[2];
 	pid_t qemu;
-	struct qb_error err;
 	uint64_t rtt = 0;
 	int prc;
 
@@ -1386,23 +1399,9 @@ main(int argc, char **argv)
 	t_kill_exec();
 	t_flow();
 	t_oom();
-	{
-		Qemubox__Guest__V1__Empty e;
-
-		qemubox__guest__v1__empty__init(&e);
-		tap(call("Shutdown", &e.base, NULL, NULL, &err) == 0,
-		    "shutdown answered");
-	}
+	t_shutdown();
 out:
-	if (wait_qemu(qemu, 30000, &st) == 0)
-		tap(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		    "QEMU exits 0 within 30 s (status %d)",
-		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	else {
-		tap(0, "QEMU exits 0 within 30 s");
-		kill(qemu, SIGKILL);
-		waitpid(qemu, &st, 0);
-	}
+	t_qemu_exits(qemu);
 	guest_client_free(gc);
 	close(sv[0]);
 	evloop_free(loop);
