@@ -70,8 +70,16 @@ enum qb_imsg_type {
 	    220, /* qb_vmm_disk_add_req + the fd -> DISK_RES */
 	IMSG_VMM_DISK_DEL_REQ = 221, /* qb_vmm_disk_del_req -> DISK_RES */
 	IMSG_VMM_DISK_RES = 222,     /* qb_vmm_disk_res */
-	IMSG_VMM_EXIT_EVT = 240,     /* qb_vmm_exit_evt, once per VM */
-	IMSG_VMM_GUEST_EVT = 241,    /* qb_vmm_guest_evt (informational) */
+	/*
+	 * Cloning (docs/PERFORMANCE.md): a template VM (ram_mode TEMPLATE)
+	 * saves its device state into the staged STATE fd (x-ignore-shared:
+	 * RAM stays in the RAM memfd), then QEMU quits and is reaped.
+	 * Refused unless the VM runs in template mode.
+	 */
+	IMSG_VMM_SAVE_REQ = 223,  /* empty -> SAVE_RES */
+	IMSG_VMM_SAVE_RES = 224,  /* qb_vmm_save_res; EXIT_EVT came before */
+	IMSG_VMM_EXIT_EVT = 240,  /* qb_vmm_exit_evt, once per VM */
+	IMSG_VMM_GUEST_EVT = 241, /* qb_vmm_guest_evt (informational) */
 	IMSG_VMM_LAST = 299,
 
 	/*
@@ -102,6 +110,20 @@ enum qb_imsg_type {
 	IMSG_FS_DEL_REQ = 706,   /* qb_fs_slot -> DEL_RES */
 	IMSG_FS_DEL_RES = 707,   /* qb_fs_slot */
 	IMSG_FS_LAST = 749,
+
+	/*
+	 * shim <-> qemubox-tmpl, the template holder: 800..849 (tmpl/,
+	 * docs/PERFORMANCE.md "Pre-booted VMs and cloning"). Over the
+	 * holder's unix socket (peers of uid 0 only): GET_REQ is answered by
+	 * RAM_RES + the sealed RAM memfd, then STATE_RES + a read-only fd of
+	 * the saved device state; or by IMSG_ERROR, errnum ENOENT, when no
+	 * template matching the request is ready (the caller cold-boots).
+	 */
+	IMSG_TMPL_FIRST = 800,
+	IMSG_TMPL_GET_REQ = 801,   /* qb_tmpl_get_req */
+	IMSG_TMPL_RAM_RES = 802,   /* qb_tmpl_res + the sealed RAM memfd */
+	IMSG_TMPL_STATE_RES = 803, /* empty + the state fd (read-only) */
+	IMSG_TMPL_LAST = 849,
 };
 
 /*
@@ -261,6 +283,12 @@ enum qb_vmm_fd_role {
 	QB_VMM_FD_VHOST_VSOCK = 7, /* /dev/vhost-vsock, transport vsock only */
 	QB_VMM_FD_VHOST_USER_FS =
 	    8, /* connected vhost-user socket of the sandbox's virtiofsd */
+	/* ram_mode TEMPLATE: unsealed, writable, QEMU sizes it; CLONE: the
+	 * template's, sealed (W|SHRINK|GROW|SEAL), mapped private. */
+	QB_VMM_FD_RAM = 9,
+	/* TEMPLATE: writable, SAVE writes the device state into it; CLONE:
+	 * the state to restore, read-only. */
+	QB_VMM_FD_STATE = 10,
 };
 
 struct qb_vmm_fd {
@@ -281,6 +309,17 @@ enum qb_vmm_accel {
 enum qb_vmm_transport {
 	QB_VMM_TRANSPORT_VIRTIO_SERIAL = 1,
 	QB_VMM_TRANSPORT_VSOCK = 2
+};
+/*
+ * Where guest RAM lives. TEMPLATE and CLONE need a staged RAM fd and STATE
+ * fd and refuse has_fs (vhost-user-fs cannot migrate) and CPU or memory
+ * hotplug (max_cpus == boot_cpus, memory_slots == 0). Given the same
+ * start request, their argv differ only in share=on/off and -incoming.
+ */
+enum qb_vmm_ram_mode {
+	QB_VMM_RAM_ANON = 0,     /* QEMU's anonymous RAM (or has_fs memfd) */
+	QB_VMM_RAM_TEMPLATE = 1, /* RAM in the RAM fd, shared; no reporting */
+	QB_VMM_RAM_CLONE = 2,    /* RAM fd mapped private, -incoming defer */
 };
 
 struct qb_vmm_disk {
@@ -311,6 +350,8 @@ struct qb_vmm_start_req {
 	                    becomes a shared memfd, a vhost-user-fs device
 	                    with tag QB_VMM_FS_TAG */
 	uint32_t hotplug_disks; /* 1: a virtio-scsi controller for DISK_ADD */
+	uint32_t ram_mode;      /* qb_vmm_ram_mode */
+	uint32_t ram_pad;
 };
 #define QB_VMM_FS_TAG "qemubox-fs"
 
@@ -370,6 +411,12 @@ struct qb_vmm_disk_res {
 	char dev_id[QB_VMM_DEVID_MAX];
 };
 
+/* IMSG_VMM_SAVE_RES: what the state fd and the RAM fd hold. */
+struct qb_vmm_save_res {
+	uint64_t state_bytes;
+	uint64_t ram_bytes;
+};
+
 enum qb_vmm_exit_reason {
 	QB_VMM_EXIT_UNKNOWN = 0,
 	QB_VMM_EXIT_GUEST_SHUTDOWN = 1, /* the guest powered off */
@@ -404,6 +451,46 @@ enum qb_vmm_guest_evt_kind {
 struct qb_vmm_guest_evt {
 	uint32_t kind; /* qb_vmm_guest_evt_kind */
 	char detail[QB_VMM_DETAIL_MAX];
+};
+
+/* ---- qemubox-tmpl section (owner: tmpl/) ---- */
+
+/* A file's identity: a kernel or initrd the template booted from. */
+struct qb_tmpl_file_id {
+	uint64_t dev;
+	uint64_t ino;
+	int64_t size;
+	int64_t mtime_sec;
+	int64_t mtime_nsec;
+};
+
+/*
+ * IMSG_TMPL_GET_REQ: what the caller would boot. A template is handed out
+ * only when every field equals what it booted with; cmdline is the extra
+ * kernel command line (qb_vmm_start_req.cmdline) the caller would pass.
+ */
+struct qb_tmpl_get_req {
+	uint32_t memory_mb;
+	uint32_t boot_cpus;
+	uint32_t machine;   /* qb_vmm_machine */
+	uint32_t transport; /* qb_vmm_transport */
+	struct qb_tmpl_file_id kernel;
+	struct qb_tmpl_file_id initrd;
+	char cmdline[QB_VMM_CMDLINE_MAX];
+};
+
+/*
+ * IMSG_TMPL_RAM_RES: the template's START request as it booted (id
+ * blanked, ram_mode TEMPLATE: a clone sets CLONE and its own id), the
+ * sizes of the RAM memfd and the state, and the template's generation
+ * (a new template, after the last one died or the config changed, gets a
+ * new one).
+ */
+struct qb_tmpl_res {
+	struct qb_vmm_start_req start;
+	uint64_t ram_bytes;
+	uint64_t state_bytes;
+	uint64_t generation;
 };
 
 /* ---- shim <-> qemubox-spawner ---- */

@@ -63,6 +63,9 @@ static const struct imsg_client_rpc vmmon_rpcs[] = {
         .req_len = sizeof(struct qb_vmm_disk_del_req),
         .res_type = IMSG_VMM_DISK_RES,
         .res_len = sizeof(struct qb_vmm_disk_res)},
+    {.req_type = IMSG_VMM_SAVE_REQ,
+        .res_type = IMSG_VMM_SAVE_RES,
+        .res_len = sizeof(struct qb_vmm_save_res)},
 };
 
 struct vmmon_client {
@@ -206,8 +209,8 @@ vmmon_request_async(struct vmmon_client *c, uint32_t type, const void *req,
 /* The START payload and its fds, one FD_REQ each, from p. */
 struct start_msg {
 	struct qb_vmm_start_req q;
-	struct qb_vmm_fd fds[6 + QB_VMM_MAX_DISKS];
-	struct imsg_client_staged staged[6 + QB_VMM_MAX_DISKS];
+	struct qb_vmm_fd fds[8 + QB_VMM_MAX_DISKS];
+	struct imsg_client_staged staged[8 + QB_VMM_MAX_DISKS];
 	size_t n;
 };
 
@@ -263,6 +266,7 @@ start_msg(
 	}
 	q->console_max_bytes = p->console_max_bytes;
 	q->hotplug_disks = p->hotplug_disks ? 1 : 0;
+	q->ram_mode = p->ram_mode;
 	snprintf(
 	    q->cmdline, sizeof(q->cmdline), "%s", p->cmdline ? p->cmdline : "");
 
@@ -281,6 +285,10 @@ start_msg(
 		start_fd(m, QB_VMM_FD_VHOST_USER_FS, 0, p->fs_fd);
 	for (i = 0; i < p->ndisks; i++)
 		start_fd(m, QB_VMM_FD_DISK, i, p->disks[i].fd);
+	if (p->ram_mode != QB_VMM_RAM_ANON) {
+		start_fd(m, QB_VMM_FD_RAM, 0, p->ram_fd);
+		start_fd(m, QB_VMM_FD_STATE, 0, p->state_fd);
+	}
 	return 0;
 }
 
@@ -465,4 +473,11 @@ vmmon_disk_del(struct vmmon_client *c, uint32_t lun,
 
 	return call(
 	    c, IMSG_VMM_DISK_DEL_REQ, &q, sizeof(q), res, sizeof(*res), err);
+}
+
+int
+vmmon_vm_save(
+    struct vmmon_client *c, struct qb_vmm_save_res *res, struct qb_error *err)
+{
+	return call(c, IMSG_VMM_SAVE_REQ, NULL, 0, res, sizeof(*res), err);
 }

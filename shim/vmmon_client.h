@@ -54,6 +54,10 @@ struct vm_start_params {
 	uint64_t console_max_bytes; /* 0: vmmon's default, 16 MiB */
 	const char *cmdline;        /* extra kernel cmdline, may be NULL */
 	bool hotplug_disks; /* a SCSI bus for vmmon_disk_add_async (pods) */
+	/* ANON (0): as before; TEMPLATE/CLONE: both fds below are sent */
+	enum qb_vmm_ram_mode ram_mode;
+	int ram_fd;   /* the RAM memfd (QB_VMM_FD_RAM) */
+	int state_fd; /* the device state (QB_VMM_FD_STATE) */
 };
 
 struct vmmon_events {
@@ -129,5 +133,11 @@ int vmmon_mem_del(
     struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err);
 int vmmon_mem_query(
     struct vmmon_client *c, struct qb_vmm_mem_res *res, struct qb_error *err);
+/*
+ * Template mode: save the device state into the state fd; QEMU has quit
+ * and been reaped when this returns 0 (the EXIT_EVT came first).
+ */
+int vmmon_vm_save(
+    struct vmmon_client *c, struct qb_vmm_save_res *res, struct qb_error *err);
 
 #endif

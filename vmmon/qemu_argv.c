@@ -161,6 +161,27 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 		return qb_seterr(err, QB_E_INVALID, "tap fd below 3");
 	if (c->fs_fd != -1 && c->fs_fd < 3)
 		return qb_seterr(err, QB_E_INVALID, "vhost-user-fs fd below 3");
+	switch (c->ram_mode) {
+	case QB_VMM_RAM_ANON:
+		break;
+	case QB_VMM_RAM_TEMPLATE:
+	case QB_VMM_RAM_CLONE:
+		if (c->ram_fd < 3)
+			return qb_seterr(
+			    err, QB_E_INVALID, "ram_mode: ram fd below 3");
+		if (c->fs_fd != -1)
+			return qb_seterr(err, QB_E_INVALID,
+			    "ram_mode template/clone: has_fs (vhost-user-fs "
+			    "cannot migrate)");
+		if (c->max_cpus != c->boot_cpus || c->memory_slots != 0)
+			return qb_seterr(err, QB_E_INVALID,
+			    "ram_mode template/clone: max_cpus must equal "
+			    "boot_cpus and memory_slots be 0 (no hotplug)");
+		break;
+	default:
+		return qb_seterr(
+		    err, QB_E_INVALID, "unknown ram_mode %d", (int)c->ram_mode);
+	}
 	if (c->ndisks > QB_VMM_MAX_DISKS)
 		return qb_seterr(err, QB_E_INVALID, "too many disks (%u > %d)",
 		    c->ndisks, QB_VMM_MAX_DISKS);
@@ -297,6 +318,20 @@ qemu_argv_build(
 		    c->memory_mb);
 		P("-machine");
 		P("memory-backend=mem0");
+	} else if (c->ram_mode != QB_VMM_RAM_ANON) {
+		/*
+		 * Cloning: the template's RAM is a memfd it shares (its pages
+		 * are the clones' RAM image); a clone maps the same, sealed,
+		 * memfd private: what it never writes stays shared. Nothing
+		 * else in the argv may differ between the two.
+		 */
+		P("-object");
+		P("memory-backend-file,id=mem0,size=%uM,mem-path=/proc/self/"
+		  "fd/%d,share=%s",
+		    c->memory_mb, c->ram_fd,
+		    c->ram_mode == QB_VMM_RAM_TEMPLATE ? "on" : "off");
+		P("-machine");
+		P("memory-backend=mem0");
 	}
 	P("-nodefaults");
 	P("-no-user-config");
@@ -344,8 +379,15 @@ qemu_argv_build(
 	 * start. Nothing is ever inflated; the guest only loses what it
 	 * already freed.
 	 */
+	/*
+	 * Not with a template or clone: QEMU 7.2 discards a reported range of
+	 * file-backed RAM by punching a hole in the file even when it is
+	 * mapped private (the sealed memfd refuses, one error per range), and
+	 * the balloon's queues are migrated, so both sides agree: off.
+	 */
 	P("-device");
-	P("virtio-balloon-%s,free-page-reporting=on", bus);
+	P("virtio-balloon-%s,free-page-reporting=%s", bus,
+	    c->ram_mode == QB_VMM_RAM_ANON ? "on" : "off");
 	if (c->transport == QB_VMM_TRANSPORT_VIRTIO_SERIAL) {
 		P("-chardev");
 		P("socket,id=channel,fd=%d", c->channel_fd);
@@ -416,6 +458,11 @@ qemu_argv_build(
 		  "s",
 		    bus, c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
 		    c->mac[5], pci ? ",romfile=" : "");
+	}
+	/* A clone waits for migrate-incoming (its state fd) over QMP. */
+	if (c->ram_mode == QB_VMM_RAM_CLONE) {
+		P("-incoming");
+		P("defer");
 	}
 #undef P
 	return 0;

@@ -46,6 +46,9 @@ struct qemu_vm_config {
 	unsigned guest_cid;
 	int tap_fd; /* -1: no network */
 	int fs_fd;  /* vhost-user-fs socket (virtiofsd), -1: none */
+	/* ANON: QEMU's own RAM; TEMPLATE/CLONE: RAM in ram_fd (a memfd) */
+	enum qb_vmm_ram_mode ram_mode;
+	int ram_fd; /* TEMPLATE/CLONE only */
 	uint8_t mac[6];
 	unsigned ndisks;
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];

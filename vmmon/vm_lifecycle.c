@@ -41,6 +41,10 @@ staged_slot(uint32_t role, uint32_t index)
 		return &vmmon.st.vhost;
 	case QB_VMM_FD_VHOST_USER_FS:
 		return &vmmon.st.fs;
+	case QB_VMM_FD_RAM:
+		return &vmmon.st.ram;
+	case QB_VMM_FD_STATE:
+		return &vmmon.st.state;
 	case QB_VMM_FD_DISK:
 		return index < QB_VMM_MAX_DISKS ? &vmmon.st.disks[index] : NULL;
 	}
@@ -53,7 +57,7 @@ staged_reset(void)
 	uint32_t role, i;
 	int *slot;
 
-	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_USER_FS; role++)
+	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_STATE; role++)
 		for (i = 0; i < (role == QB_VMM_FD_DISK ? QB_VMM_MAX_DISKS : 1);
 		     i++) {
 			slot = staged_slot(role, i);
@@ -195,6 +199,8 @@ on_qmp_event(void *arg, const char *name, json_object *data)
 		    QB_VMM_GUEST_EVT_RESET, data_str(data, "reason"));
 	else if (strcmp(name, "GUEST_PANICKED") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_PANICKED, "");
+	else if (strcmp(name, "MIGRATION") == 0)
+		vm_save_event(data);
 	else if (strcmp(name, "STOP") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_STOP, "");
 	else if (strcmp(name, "RESUME") == 0)
@@ -297,7 +303,8 @@ vm_start(
 	c.guest_cid = q->guest_cid;
 	c.qmp_fd = 3;
 	c.console_fd = 4;
-	c.channel_fd = c.vhost_vsock_fd = c.tap_fd = c.fs_fd = -1;
+	c.channel_fd = c.vhost_vsock_fd = c.tap_fd = c.fs_fd = c.ram_fd = -1;
+	c.ram_mode = q->ram_mode;
 
 	/* Required fds, then optional ones, numbered as QEMU will see them. */
 	c.kernel_fd = next++;
@@ -327,6 +334,15 @@ vm_start(
 		memcpy(c.disks[i].serial, q->disks[i].serial,
 		    sizeof(c.disks[i].serial));
 		fds[nfds++] = vmmon.st.disks[i];
+	}
+	/*
+	 * After every other fd, so that a template and its clones (same
+	 * start request, no disks) number them alike. The state fd is not
+	 * QEMU's yet: it goes over QMP (getfd) when saving or restoring.
+	 */
+	if (q->ram_mode != QB_VMM_RAM_ANON) {
+		c.ram_fd = next++;
+		fds[nfds++] = vmmon.st.ram;
 	}
 	if (qemu_argv_build(&c, &a, err) == -1)
 		return -1;
@@ -361,6 +377,11 @@ vm_start(
 	vmmon.vm.start_res.accel = c.accel;
 	vmmon.vm.max_cpus = c.max_cpus;
 	vmmon.vm.shared_mem = c.fs_fd != -1;
+	vmmon.vm.ram_mode = c.ram_mode;
+	/* Kept: SAVE reads the RAM's size and writes the state. */
+	vmmon.vm.ram_fd = vmmon.st.ram;
+	vmmon.vm.state_fd = vmmon.st.state;
+	vmmon.st.ram = vmmon.st.state = -1;
 	vmmon.vm.ready_deadline = qmp_now_ms() + QMP_READY_TIMEOUT_MS;
 	/* Kept for the VM's life: QEMU 7.2 frees unused fd sets when the
 	 * last QMP connection closes (WIRE 6.6). */
@@ -483,6 +504,8 @@ vm_exited(int status)
 		vmmon.vm.unplug.r = NULL;
 		req_fail(r, QB_E_UNAVAILABLE, "the VM is gone");
 	}
+	/* Before QMP goes: a save's quit may still be unanswered. */
+	vm_save_exited();
 	/* Pending QMP commands fail with "closed" and answer their requests. */
 	qmp_free(vmmon.vm.qmp);
 	vmmon.vm.qmp = NULL;
@@ -500,6 +523,11 @@ vm_exited(int status)
 	if (vmmon.vm.log_fd != -1)
 		close(vmmon.vm.log_fd);
 	vmmon.vm.log_fd = -1;
+	if (vmmon.vm.ram_fd != -1)
+		close(vmmon.vm.ram_fd);
+	if (vmmon.vm.state_fd != -1)
+		close(vmmon.vm.state_fd);
+	vmmon.vm.ram_fd = vmmon.vm.state_fd = -1;
 }
 
 /* ---- KVM probe ---- */

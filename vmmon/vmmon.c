@@ -182,7 +182,7 @@ view_fill(struct vmmon_view *v)
 		break;
 	case VM_STARTING:
 	case VM_RUNNING:
-		if (vmmon.vm.sd_step != 0)
+		if (vmmon.vm.sd_step != 0 || vmmon.vm.save != NULL)
 			v->phase = VMMON_STOPPING;
 		else
 			v->phase = vmmon.vm.state == VM_STARTING
@@ -193,7 +193,7 @@ view_fill(struct vmmon_view *v)
 		v->phase = VMMON_EXITED;
 		break;
 	}
-	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_VHOST_USER_FS; role++)
+	for (role = QB_VMM_FD_KERNEL; role <= QB_VMM_FD_STATE; role++)
 		if (role != QB_VMM_FD_DISK && *staged_slot(role, 0) != -1)
 			v->staged_roles |= 1u << role;
 	for (i = 0; i < QB_VMM_MAX_DISKS; i++)
@@ -202,6 +202,7 @@ view_fill(struct vmmon_view *v)
 	v->machine = vmmon.vm.start_res.machine;
 	v->accel = vmmon.vm.start_res.accel;
 	v->scsi = vmmon.vm.scsi;
+	v->ram_mode = vmmon.vm.ram_mode;
 	memcpy(v->lun_state, vmmon.vm.lun_state, sizeof(v->lun_state));
 }
 
@@ -265,6 +266,9 @@ act(const struct vmmon_request *q, uint32_t peerid, int fd)
 	case IMSG_VMM_DISK_DEL_REQ:
 		r->lun = q->u.disk_del.lun;
 		disk_del(r);
+		break;
+	case IMSG_VMM_SAVE_REQ:
+		vm_save(r);
 		break;
 	default:
 		hotplug_mem(r);
@@ -367,6 +371,8 @@ loop(void)
 			if (vmmon.vm.unplug.r != NULL)
 				timeout = min_timeout(timeout,
 				    ms_until(vmmon.vm.unplug.deadline, now));
+			timeout = min_timeout(
+			    timeout, ms_until(vmmon.vm.save_deadline, now));
 			if (vmmon.vm.pidfd == -1)
 				timeout = min_timeout(timeout, 200);
 		}
@@ -460,6 +466,9 @@ loop(void)
 			if (vmmon.vm.unplug.r != NULL &&
 			    now >= vmmon.vm.unplug.deadline)
 				unplug_done(false, "timed out");
+			if (vmmon.vm.save != NULL &&
+			    now >= vmmon.vm.save_deadline)
+				vm_save_expired();
 			if (vmmon.vm.pidfd == -1 ||
 			    (pfd[P_PID].revents & POLLIN)) {
 				pid_t w =
@@ -628,6 +637,7 @@ main(int argc, char *argv[])
 	if (fcntl(PROC_SPAWN_IMSG_FD, F_SETFL, O_NONBLOCK) == -1)
 		fatal("imsg nonblock");
 	vmmon.vm.pidfd = vmmon.vm.con_fd = vmmon.vm.log_fd = -1;
+	vmmon.vm.ram_fd = vmmon.vm.state_fd = -1;
 	loop();
 	return 0;
 }

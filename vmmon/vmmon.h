@@ -36,6 +36,9 @@
 #define KVM_PROBE_TIMEOUT_MS 1500
 #define UNPLUG_TIMEOUT_MS    60000
 #define MAX_HOTPLUG          64
+#define SAVE_TIMEOUT_MS      60000
+
+enum { SAVE_MIG_NONE, SAVE_MIG_COMPLETED, SAVE_MIG_FAILED };
 
 enum vm_state { VM_NONE, VM_STARTING, VM_RUNNING, VM_EXITED };
 
@@ -94,10 +97,17 @@ struct vm {
 	/* hot-added disks (disk_hotplug.c): LUNs on scsi0 */
 	bool scsi;                          /* START had hotplug_disks */
 	uint8_t lun_state[QB_VMM_MAX_LUNS]; /* LUN_FREE, LUN_BUSY, LUN_USED */
+	/* cloning (vm_save.c): ram_mode, the RAM memfd and the state fd */
+	enum qb_vmm_ram_mode ram_mode;
+	int ram_fd, state_fd;
+	struct req *save; /* the SAVE in progress, NULL if none */
+	bool save_done;   /* migration completed: quit, then answer */
+	int save_mig;     /* SAVE_MIG_*: how the MIGRATION event ended */
+	uint64_t save_deadline;
 };
 
 struct staged {
-	int kernel, initrd, channel, log, tap, vhost, fs;
+	int kernel, initrd, channel, log, tap, vhost, fs, ram, state;
 	int disks[QB_VMM_MAX_DISKS];
 };
 
@@ -153,6 +163,12 @@ void sd_advance(void);
 void vm_exited(int status);
 void probe_start(void);
 void probe_finish(int result);
+
+/* vm_save.c (template mode) */
+void vm_save(struct req *r);
+void vm_save_event(json_object *data);
+void vm_save_expired(void);
+void vm_save_exited(void);
 
 /* hotplug.c */
 void hotplug_cpu(struct req *r);

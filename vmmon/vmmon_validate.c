@@ -31,6 +31,7 @@ static const struct qb_imsg_shape shapes[] = {
     {IMSG_VMM_MEM_QUERY_REQ, 0, 0},
     {IMSG_VMM_DISK_ADD_REQ, sizeof(struct qb_vmm_disk_add_req), 1},
     {IMSG_VMM_DISK_DEL_REQ, sizeof(struct qb_vmm_disk_del_req), 0},
+    {IMSG_VMM_SAVE_REQ, 0, 0},
 };
 
 /* The requests that need a running VM (status, pause/resume, hotplug). */
@@ -49,6 +50,7 @@ needs_vm(uint32_t type)
 	case IMSG_VMM_MEM_QUERY_REQ:
 	case IMSG_VMM_DISK_ADD_REQ:
 	case IMSG_VMM_DISK_DEL_REQ:
+	case IMSG_VMM_SAVE_REQ:
 		return true;
 	}
 	return false;
@@ -119,6 +121,8 @@ check_fd(
 	case QB_VMM_FD_TAP:
 	case QB_VMM_FD_VHOST_VSOCK:
 	case QB_VMM_FD_VHOST_USER_FS:
+	case QB_VMM_FD_RAM:
+	case QB_VMM_FD_STATE:
 		if (f->index != 0)
 			return violation(err, "fd index on a non-disk role");
 		if (staged(v, f->role))
@@ -182,11 +186,34 @@ check_start(const struct vmmon_view *v, const struct qb_vmm_start_req *q,
 		return violation(err, "start: has_fs is not 0 or 1");
 	if (q->has_fs)
 		want |= 1u << QB_VMM_FD_VHOST_USER_FS;
+	switch (q->ram_mode) {
+	case QB_VMM_RAM_ANON:
+		break;
+	case QB_VMM_RAM_TEMPLATE:
+	case QB_VMM_RAM_CLONE:
+		if (q->has_fs)
+			return violation(err, "start: ram_mode template/clone "
+			                      "with has_fs (vhost-user-fs "
+			                      "cannot migrate)");
+		if (q->max_cpus != q->boot_cpus)
+			return violation(err, "start: ram_mode template/clone "
+			                      "needs max_cpus == boot_cpus "
+			                      "(no vCPU hotplug)");
+		if (q->memory_slots != 0)
+			return violation(err, "start: ram_mode template/clone "
+			                      "needs memory_slots 0 (no "
+			                      "memory hotplug)");
+		want |= (1u << QB_VMM_FD_RAM) | (1u << QB_VMM_FD_STATE);
+		break;
+	default:
+		return violation(err, "start: unknown ram_mode");
+	}
 	if ((v->staged_roles & ~optional) != want)
 		return violation(err,
 		    "start: the staged fds do not match "
 		    "(kernel, initrd, channel or vhost-vsock, "
-		    "tap iff has_tap, vhost-user-fs iff has_fs)");
+		    "tap iff has_tap, vhost-user-fs iff has_fs, "
+		    "ram and state iff ram_mode template/clone)");
 	if (q->ndisks > QB_VMM_MAX_DISKS)
 		return violation(err, "start: too many disks");
 	if (v->staged_disks != (uint32_t)((1ull << q->ndisks) - 1))
@@ -241,6 +268,14 @@ check_vm(const struct vmmon_view *v, uint32_t type, struct qb_error *err)
 	               type != IMSG_VMM_PAUSE_REQ &&
 	               type != IMSG_VMM_RESUME_REQ;
 
+	if (type == IMSG_VMM_SAVE_REQ) {
+		if (v->ram_mode != QB_VMM_RAM_TEMPLATE) {
+			qb_seterr(err, QB_E_PRECONDITION,
+			    "save: the VM was not started in template mode");
+			return VMMON_REFUSE;
+		}
+		return VMMON_ACT;
+	}
 	if (type == IMSG_VMM_DISK_ADD_REQ || type == IMSG_VMM_DISK_DEL_REQ) {
 		if (!v->scsi) {
 			qb_seterr(err, QB_E_PRECONDITION,

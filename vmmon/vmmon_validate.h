@@ -42,6 +42,7 @@ struct vmmon_view {
 	uint32_t machine;      /* of the started VM (START_RES) */
 	uint32_t accel;        /* of the started VM (START_RES) */
 	uint32_t scsi;         /* the VM has the pod's SCSI bus */
+	uint32_t ram_mode;     /* of the started VM (qb_vmm_ram_mode) */
 	uint8_t lun_state[QB_VMM_MAX_LUNS]; /* LUN_FREE, LUN_BUSY, LUN_USED */
 };
 

@@ -348,6 +348,79 @@ test_microvm_tcg_page_reporting(void **state)
 	check_golden("microvm-tcg-page-reporting", &c);
 }
 
+/* The template holder's VM: a NIC, the SCSI bus, RAM in a memfd. */
+static struct qemu_vm_config
+cloning(enum qb_vmm_ram_mode mode)
+{
+	struct qemu_vm_config c = base();
+
+	add_tap(&c);
+	c.hotplug_disks = true;
+	c.tcg_tb_mb = 32;
+	c.ram_mode = mode;
+	c.ram_fd = 9;
+	return c;
+}
+
+static void
+test_template_clone(void **state)
+{
+	struct qemu_vm_config t = cloning(QB_VMM_RAM_TEMPLATE);
+	struct qemu_vm_config c = cloning(QB_VMM_RAM_CLONE);
+	struct qemu_argv at, ac;
+	struct qb_error err = {0};
+	size_t i, ndiff = 0;
+
+	(void)state;
+	check_golden("microvm-tcg-template", &t);
+	check_golden("microvm-tcg-clone", &c);
+	/*
+	 * Migration needs the same machine on both sides: the argv differ
+	 * only in share=on/off, then the clone's trailing -incoming defer.
+	 */
+	assert_int_equal(qemu_argv_build(&t, &at, &err), 0);
+	assert_int_equal(qemu_argv_build(&c, &ac, &err), 0);
+	assert_int_equal(ac.argc, at.argc + 2);
+	for (i = 0; i < at.argc; i++) {
+		if (strcmp(at.argv[i], ac.argv[i]) == 0)
+			continue;
+		ndiff++;
+		assert_non_null(strstr(at.argv[i], ",share=on"));
+		assert_non_null(strstr(ac.argv[i], ",share=off"));
+	}
+	assert_int_equal(ndiff, 1);
+	assert_string_equal(ac.argv[at.argc], "-incoming");
+	assert_string_equal(ac.argv[at.argc + 1], "defer");
+	qemu_argv_free(&at);
+	qemu_argv_free(&ac);
+}
+
+static void
+test_template_rejects(void **state)
+{
+	struct qemu_vm_config c;
+
+	(void)state;
+	c = cloning(QB_VMM_RAM_TEMPLATE);
+	c.ram_fd = 2;
+	expect_invalid(&c, "template ram fd 2");
+	c = cloning(QB_VMM_RAM_CLONE);
+	c.fs_fd = 12;
+	expect_invalid(&c, "clone with vhost-user-fs");
+	c = cloning(QB_VMM_RAM_TEMPLATE);
+	c.machine = QB_VMM_MACHINE_Q35;
+	c.max_cpus = 2;
+	expect_invalid(&c, "template with vCPU hotplug");
+	c = cloning(QB_VMM_RAM_TEMPLATE);
+	c.machine = QB_VMM_MACHINE_Q35;
+	c.memory_slots = 2;
+	c.max_memory_mb = 1024;
+	expect_invalid(&c, "template with memory hotplug");
+	c = cloning(QB_VMM_RAM_TEMPLATE);
+	c.ram_mode = (enum qb_vmm_ram_mode)3;
+	expect_invalid(&c, "unknown ram_mode");
+}
+
 static void
 test_machine_resolve(void **state)
 {
@@ -378,6 +451,8 @@ main(void)
 	    cmocka_unit_test(test_microvm_tcg_tb_size),
 	    cmocka_unit_test(test_microvm_tcg_page_reporting),
 	    cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_template_clone),
+	    cmocka_unit_test(test_template_rejects),
 	    cmocka_unit_test(test_machine_resolve),
 	};
 

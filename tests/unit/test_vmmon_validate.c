@@ -23,7 +23,8 @@ static const uint32_t types[] = {IMSG_VMM_FD_REQ, IMSG_VMM_START_REQ,
     IMSG_VMM_SHUTDOWN_REQ, IMSG_VMM_STATUS_REQ, IMSG_VMM_PAUSE_REQ,
     IMSG_VMM_RESUME_REQ, IMSG_VMM_CPU_ADD_REQ, IMSG_VMM_CPU_DEL_REQ,
     IMSG_VMM_CPU_QUERY_REQ, IMSG_VMM_MEM_ADD_REQ, IMSG_VMM_MEM_DEL_REQ,
-    IMSG_VMM_MEM_QUERY_REQ, IMSG_VMM_DISK_ADD_REQ, IMSG_VMM_DISK_DEL_REQ};
+    IMSG_VMM_MEM_QUERY_REQ, IMSG_VMM_DISK_ADD_REQ, IMSG_VMM_DISK_DEL_REQ,
+    IMSG_VMM_SAVE_REQ};
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 /* Rows in the order of types[], columns STAGING..EXITED. */
@@ -42,6 +43,7 @@ static const enum vmmon_verdict want_permit[NTYPES][VMMON_PHASES] = {
     {VIO, VIO, ACT, REF, REF}, /* MEM_QUERY */
     {VIO, VIO, ACT, REF, REF}, /* DISK_ADD */
     {VIO, VIO, ACT, REF, REF}, /* DISK_DEL */
+    {VIO, VIO, ACT, REF, REF}, /* SAVE */
 };
 
 static void
@@ -292,6 +294,80 @@ test_start_req(void **state)
 	START(q, VIO, "staged fds");
 }
 
+/* ---- cloning: ram_mode TEMPLATE / CLONE, SAVE ---- */
+
+static void
+test_ram_mode(void **state)
+{
+	const uint32_t ram_state =
+	    (1u << QB_VMM_FD_RAM) | (1u << QB_VMM_FD_STATE);
+	struct vmmon_view v = staged_for_start();
+	struct qb_vmm_start_req q = good_start();
+	struct qb_vmm_fd f = {QB_VMM_FD_RAM, 0};
+	uint32_t mode;
+
+	(void)state;
+	/* The fds stage like any other role, once each. */
+	v = view(VMMON_STAGING);
+	expect(&v, IMSG_VMM_FD_REQ, &f, sizeof(f), 7, ACT, NULL);
+	f.role = QB_VMM_FD_STATE;
+	expect(&v, IMSG_VMM_FD_REQ, &f, sizeof(f), 7, ACT, NULL);
+	v.staged_roles = 1u << QB_VMM_FD_STATE;
+	expect(&v, IMSG_VMM_FD_REQ, &f, sizeof(f), 7, VIO, "twice");
+
+	for (mode = QB_VMM_RAM_TEMPLATE; mode <= QB_VMM_RAM_CLONE; mode++) {
+		v = staged_for_start();
+		v.staged_roles |= ram_state;
+		q = good_start();
+		q.ram_mode = mode;
+		q.max_cpus = 1;
+		q.memory_slots = 0;
+		q.max_memory_mb = 0;
+		START(q, ACT, NULL);
+		/* both fds, or a violation */
+		v.staged_roles &= ~(1u << QB_VMM_FD_STATE);
+		START(q, VIO, "ram and state");
+		v.staged_roles |= ram_state;
+		v.staged_roles &= ~(1u << QB_VMM_FD_RAM);
+		START(q, VIO, "ram and state");
+		/* no virtio-fs, no hotplug: each named */
+		v = staged_for_start();
+		v.staged_roles |= ram_state | (1u << QB_VMM_FD_VHOST_USER_FS);
+		q.has_fs = 1;
+		START(q, VIO, "has_fs");
+		q.has_fs = 0;
+		v = staged_for_start();
+		v.staged_roles |= ram_state;
+		q.max_cpus = 2;
+		START(q, VIO, "max_cpus");
+		q.max_cpus = 1;
+		q.memory_slots = 4;
+		q.max_memory_mb = 1024;
+		START(q, VIO, "memory_slots");
+	}
+	/* ANON with the fds staged: they do not belong */
+	v = staged_for_start();
+	v.staged_roles |= ram_state;
+	q = good_start();
+	START(q, VIO, "ram and state");
+	q.ram_mode = 3;
+	START(q, VIO, "ram_mode");
+
+	/* SAVE: a template's only; anything else is answered */
+	v = view(VMMON_RUNNING);
+	v.ram_mode = QB_VMM_RAM_TEMPLATE;
+	v.machine = QB_VMM_MACHINE_MICROVM;
+	expect(&v, IMSG_VMM_SAVE_REQ, NULL, 0, -1, ACT, NULL);
+	expect(&v, IMSG_VMM_SAVE_REQ, NULL, 0, 5, VIO, "unexpected fd");
+	v.ram_mode = QB_VMM_RAM_CLONE;
+	expect(&v, IMSG_VMM_SAVE_REQ, NULL, 0, -1, REF, "template mode");
+	v.ram_mode = QB_VMM_RAM_ANON;
+	expect(&v, IMSG_VMM_SAVE_REQ, NULL, 0, -1, REF, "template mode");
+	v.ram_mode = QB_VMM_RAM_TEMPLATE;
+	v.phase = VMMON_STOPPING; /* a SAVE in progress */
+	expect(&v, IMSG_VMM_SAVE_REQ, NULL, 0, -1, REF, "not running");
+}
+
 /* ---- SHUTDOWN_REQ ---- */
 
 static void
@@ -485,6 +561,7 @@ main(void)
 	    cmocka_unit_test(test_permit_table),
 	    cmocka_unit_test(test_fd_req),
 	    cmocka_unit_test(test_start_req),
+	    cmocka_unit_test(test_ram_mode),
 	    cmocka_unit_test(test_shutdown_req),
 	    cmocka_unit_test(test_vm_requests),
 	    cmocka_unit_test(test_mem_add),
