@@ -42,40 +42,7 @@ if ! tests/component/lib/vmmon-testguest.sh "$work/guest" >"$work/guest.log" 2>&
 	skip_all "cannot build the test guest: $(tail -1 "$work/guest.log")"
 fi
 
-# --- driver plumbing: one command, one answer line (events are noted) ---
-start_driver() { # console.log path
-	coproc DRV { exec "$DRIVER" "$VMMON" "$work/guest/kernel" \
-		"$work/guest/initrd" "$1" 2>>"$work/vmmon.log"; }
-	drv_pid=$DRV_PID
-	events=()
-}
-cmd() { # command, timeout -> $reply
-	echo "$1" >&"${DRV[1]}"
-	reply=
-	while IFS= read -r -t "${2:-60}" line <&"${DRV[0]}"; do
-		case $line in
-		event*) events+=("$line") ;;
-		*) reply=$line; return 0 ;;
-		esac
-	done
-	reply="timeout"
-	return 1
-}
-field() { # key, line
-	sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"
-}
-status_of() { # pid, key
-	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
-}
-confined() { # pid: uid != 0, no capability, NoNewPrivs, seccomp filter
-	local pid=$1 uid
-	uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
-	[ "$uid" != 0 ] && [ "$(status_of "$pid" CapEff)" = 0000000000000000 ] &&
-		[ "$(status_of "$pid" CapPrm)" = 0000000000000000 ] &&
-		[ "$(status_of "$pid" CapBnd)" = 0000000000000000 ] &&
-		[ "$(status_of "$pid" NoNewPrivs)" = 1 ] &&
-		[ "$(status_of "$pid" Seccomp)" = 2 ]
-}
+. tests/component/lib/vmmon-driver.sh
 
 echo "1..35"
 

@@ -20,6 +20,12 @@
  *                         (ro-as-rw: says read-only, sends an O_RDWR fd)
  *   disk_del LUN          -> disk lun=N dev=D
  * $VMMON_TEST_SCSI=1 starts the VM with the pod's SCSI bus (hotplug_disks).
+ * $VMMON_TEST_TEMPLATE=1 starts it in ram_mode TEMPLATE: RAM in a fresh
+ * memfd, the state into another one (the template holder's part), and:
+ *   save [FILE]           -> saved state=S ram=R seals=OK|why
+ *                           (SAVE; then the RAM memfd is sealed
+ *                           W|SHRINK|GROW|SEAL, which fails while anyone
+ *                           still maps it shared; FILE gets the state)
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
@@ -33,6 +39,7 @@
  *   vmmon-driver VMMON KERNEL INITRD CONSOLE_LOG [vmmon args...]
  */
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -56,6 +63,35 @@
 static struct vmmon_client *client;
 static pid_t vmmon_pid, qemu_pid;
 static int chan_fd = -1;
+static int ram_fd = -1, state_fd = -1;
+
+/* After SAVE: seal the RAM as the holder does; copy the state to file. */
+static void
+after_save(const struct qb_vmm_save_res *res, const char *file)
+{
+	char buf[65536];
+	const char *seals = "OK";
+	ssize_t n;
+	off_t off = 0;
+	int out;
+
+	if (fcntl(ram_fd, F_ADD_SEALS,
+	        F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1)
+		seals = strerror(errno);
+	if (file[0] != '\0' &&
+	    (out = open(
+	         file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) != -1) {
+		while ((n = pread(state_fd, buf, sizeof(buf), off)) > 0) {
+			if (write(out, buf, (size_t)n) != n)
+				break;
+			off += n;
+		}
+		close(out);
+	}
+	printf("saved state=%llu ram=%llu seals=%s\n",
+	    (unsigned long long)res->state_bytes,
+	    (unsigned long long)res->ram_bytes, seals);
+}
 
 static void
 on_exit_evt(void *arg, const struct qb_vmm_exit_evt *ev)
@@ -175,6 +211,15 @@ main(int argc, char *argv[])
 			p.tap_fd = -1;
 			p.vhost_vsock_fd = -1;
 			p.hotplug_disks = getenv("VMMON_TEST_SCSI") != NULL;
+			if (getenv("VMMON_TEST_TEMPLATE") != NULL) {
+				p.ram_mode = QB_VMM_RAM_TEMPLATE;
+				p.ram_fd = ram_fd = memfd_create("qb-test-ram",
+				    MFD_CLOEXEC | MFD_ALLOW_SEALING);
+				p.state_fd = state_fd =
+				    memfd_create("qb-test-state", MFD_CLOEXEC);
+				if (ram_fd == -1 || state_fd == -1)
+					fatal("memfd_create");
+			}
 			if (getenv("VMMON_TEST_DISK") != NULL) {
 				p.disks[0].fd = open(getenv("VMMON_TEST_DISK"),
 				    O_RDONLY | O_CLOEXEC);
@@ -320,6 +365,12 @@ main(int argc, char *argv[])
 			if (rc == -1)
 				goto error;
 			printf("disk lun=%u dev=%s\n", res.lun, res.dev_id);
+		} else if (strncmp(line, "save", 4) == 0) {
+			struct qb_vmm_save_res res;
+
+			if (vmmon_vm_save(client, &res, &err) == -1)
+				goto error;
+			after_save(&res, arg);
 		} else if (strncmp(line, "shutdown", 8) == 0) {
 			if (vmmon_vm_shutdown(
 			        client, strtoull(arg, NULL, 10), &err) == -1)
