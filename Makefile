@@ -74,7 +74,7 @@ ALL_EXTRA    :=   # more targets for `make all` (guest image, ...)
 INSTALL_EXTRA :=  # more recipe lines for `make install`
 
 include proto/proto.mk proto/guest.mk lib/lib.mk imsg/imsg.mk seccomp/seccomp.mk
-include shim/shim.mk privnet/privnet.mk vmmon/vmmon.mk spawner/spawner.mk fsd/fsd.mk guest/guest.mk apparmor/apparmor.mk
+include shim/shim.mk privnet/privnet.mk vmmon/vmmon.mk tmpl/tmpl.mk spawner/spawner.mk fsd/fsd.mk guest/guest.mk apparmor/apparmor.mk
 include check/check.mk
 include $(sort $(wildcard tests/*/*.mk))
 

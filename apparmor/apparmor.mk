@@ -2,7 +2,7 @@
 # vmmon. Rendered with the install paths into build/apparmor/, installed to
 # $(SYSCONFDIR)/apparmor.d by `make install`; `make check` parses each one.
 AA_PROFILES := qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu \
-	qemubox-spawner qemubox-layerbuild qemubox-fsd
+	qemubox-spawner qemubox-layerbuild qemubox-fsd qemubox-tmpl
 AA_RENDERED := $(addprefix $(BUILD)/apparmor/,$(AA_PROFILES))
 
 $(BUILD)/apparmor/%: apparmor/%

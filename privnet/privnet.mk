@@ -5,7 +5,7 @@ PRIVNET_PURE_SRCS := privnet/cni_result.c privnet/cni_config.c \
 
 # Every object of qemubox-privnet. It reads the configuration itself.
 PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c lib/caps_keep.c privnet/privnet_net.c \
-	privnet/cni_exec.c privnet/netns.c privnet/tap.c privnet/netdb.c \
+	privnet/cni_exec.c privnet/netns.c privnet/tap.c lib/tap_open.c privnet/netdb.c \
 	$(PRIVNET_PURE_SRCS) seccomp/privnet.c $(SECCOMP_SRCS_BASE) \
 	$(IMSG_SRCS) $(IMSG_PEER_SRCS) $(IMSG_SERVE_SRCS) lib/config.c lib/log.c lib/error.c
 EXTRA_CFLAGS += $(CFLAGS_NL)
@@ -17,7 +17,7 @@ LIBEXEC_BINS += qemubox-privnet
 
 # Every object of qemubox-cleanup.
 CLEANUP_SRCS := privnet/cleanup.c privnet/privnet_net.c privnet/cni_exec.c \
-	privnet/netns.c privnet/tap.c privnet/netdb.c $(PRIVNET_PURE_SRCS) \
+	privnet/netns.c privnet/tap.c lib/tap_open.c privnet/netdb.c $(PRIVNET_PURE_SRCS) \
 	$(SANDBOX_HOST_LIB_SRCS) lib/config.c lib/log.c lib/error.c
 
 $(BUILD)/bin/qemubox-cleanup: $(call objs,$(CLEANUP_SRCS))

@@ -32,6 +32,7 @@
 #include <netlink/route/tc.h>
 
 #include "lib/log.h"
+#include "lib/tap_open.h"
 #include "privnet/privnet.h"
 
 #define INGRESS_HANDLE TC_HANDLE(0xffff, 0)
@@ -169,24 +170,6 @@ tap_no_ipv6(const char *name)
 	if (write(fd, "1", 1) != 1)
 		log_debug("%s: %s: %s", __func__, path, strerror(errno));
 	close(fd);
-}
-
-static int
-tap_open(const char *name)
-{
-	struct ifreq ifr;
-	int fd;
-
-	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) == -1)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 int

@@ -48,5 +48,7 @@ int seccomp_apply_spawner(enum qb_seccomp_mode mode);
 int seccomp_apply_layerbuild(enum qb_seccomp_mode mode);
 /* qemubox-fsd, inherited by virtiofsd (seccomp/fsd.c says why). */
 int seccomp_apply_fsd(enum qb_seccomp_mode mode);
+/* qemubox-tmpl, the template holder (seccomp/tmpl.c). */
+int seccomp_apply_tmpl(enum qb_seccomp_mode mode);
 
 #endif

@@ -2,4 +2,4 @@
 # Link with $(LIBS_SECCOMP).
 SECCOMP_SRCS_BASE := seccomp/seccomp.c seccomp/seccomp_base.c
 SECCOMP_ROLE_SRCS := seccomp/shim.c seccomp/privnet.c seccomp/vmmon.c seccomp/spawner.c \
-	seccomp/fsd.c
+	seccomp/fsd.c seccomp/tmpl.c

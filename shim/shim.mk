@@ -12,7 +12,7 @@ SANDBOX_HOST_SRCS := shim/sandbox_host.c shim/oci_spec.c $(SANDBOX_HOST_LIB_SRCS
 SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_env.c shim/shim_start.c \
 	shim/shim_delete.c shim/shim_daemon.c shim/shim_priv.c shim/shim_serve.c \
 	shim/task_service.c shim/task_ttrpc.c shim/events.c \
-	lib/log.c lib/error.c lib/path.c lib/config.c lib/proc_spawn.c \
+	lib/log.c lib/error.c lib/path.c lib/config.c lib/proc_spawn.c lib/vmmon_args.c \
 	lib/evloop.c lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
 	lib/unix_addr.c $(PROTO_SRCS) $(SANDBOX_HOST_SRCS)
 # The VM backend and what it drives: privnet, vmmon, fsd (imsg: one client
@@ -27,7 +27,7 @@ SHIM_VM_SRCS := shim/vm_backend.c shim/vm_sandbox.c shim/vm_container.c \
 	shim/transport.c shim/stdio_relay.c \
 	shim/console_log.c \
 	shim/imsg_client.c shim/privnet_client.c shim/vmmon_client.c \
-	shim/fsd_client.c $(IMSG_SRCS) \
+	shim/fsd_client.c shim/tmpl_client.c $(IMSG_SRCS) \
 	$(SHIM_GUEST_SRCS) \
 	shim/sandbox_hotplug.c shim/hotplug_ctl.c shim/hotplug_policy.c \
 	$(STORAGE_SRCS) shim/storage_guest.c shim/storage_async.c

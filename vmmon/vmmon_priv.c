@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/ids_drop.h"
 #include "lib/log.h"
 #include "lib/startprof.h"
 #include "vmmon/elf_deps.h"
@@ -366,47 +367,6 @@ kvm:
 		ids->groups[ids->ngroups++] = gr->gr_gid;
 }
 
-static void
-drop_ids(const struct ids *ids)
-{
-	int cap;
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-
-	/* The bounding set first: dropping it needs CAP_SETPCAP. */
-	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
-		    errno != EINVAL)
-			fatal("%s: drop bounding cap %d", __func__, cap);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
-		fatal("%s: clear ambient", __func__);
-	/* Leaving uid 0 must clear permitted and effective. */
-	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
-		fatal("%s: keepcaps", __func__);
-	if (setgroups((size_t)ids->ngroups, ids->groups) == -1)
-		fatal("%s: setgroups", __func__);
-	if (setresgid(ids->gid, ids->gid, ids->gid) == -1)
-		fatal("%s: setresgid", __func__);
-	if (setresuid(ids->uid, ids->uid, ids->uid) == -1)
-		fatal("%s: setresuid", __func__);
-
-	/* Prove it: every id is the user's, no way back, no capability. */
-	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1)
-		fatal("%s: getresuid", __func__);
-	if (ru != ids->uid || eu != ids->uid || su != ids->uid ||
-	    rg != ids->gid || eg != ids->gid || sg != ids->gid)
-		fatalx("%s: ids not dropped", __func__);
-	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
-		fatalx("%s: could regain root", __func__);
-	capng_clear(CAPNG_SELECT_BOTH);
-	capng_get_caps_process();
-	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
-		fatalx("%s: capabilities remain", __func__);
-	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
-			fatalx("%s: bounding cap %d remains", __func__, cap);
-}
-
 void
 vmmon_priv_drop(const struct vmmon_jail *j, struct vmmon_jailed *out)
 {
@@ -420,7 +380,7 @@ vmmon_priv_drop(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	resolve_ids(j, &ids);
 	startprof_mark("ids");
 	build_root(j, out);
-	drop_ids(&ids);
+	ids_drop(ids.uid, ids.gid, ids.groups, ids.ngroups);
 	startprof_mark("drop");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("%s: no_new_privs", __func__);

@@ -13,9 +13,9 @@ nok() { n=$((n + 1)); echo "not ok $n - $*"; }
 if ! command -v apparmor_parser >/dev/null; then
 	tap_skip_all 1 1 "apparmor profiles" "apparmor_parser not installed"
 fi
-make -s --no-print-directory $(for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu qemubox-spawner qemubox-layerbuild; do echo "$build/apparmor/$p"; done) || exit 1
+make -s --no-print-directory $(for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu qemubox-spawner qemubox-layerbuild qemubox-tmpl; do echo "$build/apparmor/$p"; done) || exit 1
 
-for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu qemubox-spawner qemubox-layerbuild; do
+for p in qemubox-shim qemubox-privnet qemubox-vmmon qemubox-qemu qemubox-spawner qemubox-layerbuild qemubox-tmpl; do
 	f=$build/apparmor/$p
 	if out=$(apparmor_parser -Q -K "$f" 2>&1 | grep -v 'Cache read/write disabled'); [ -z "$out" ]; then
 		ok "$p parses"
@@ -44,5 +44,10 @@ if grep -q 'deny mount,' "$build/apparmor/qemubox-layerbuild" && grep -q 'deny n
 	ok "layer builder profile: no mount, no network, no dac_override/setuid/chown"
 else
 	nok "layer builder profile: no mount, no network, no dac_override/setuid/chown"
+fi
+if grep -q 'Px -> qemubox-vmmon' "$build/apparmor/qemubox-tmpl" && grep -q 'deny network inet,' "$build/apparmor/qemubox-tmpl"; then
+	ok "template holder profile: no inet network, execs vmmon into its own profile"
+else
+	nok "template holder profile: no inet network, execs vmmon into its own profile"
 fi
 echo "1..$n"

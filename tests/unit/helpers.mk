@@ -44,3 +44,8 @@ $(BUILD)/test/test_elf_deps: $(call asan_objs,tests/unit/test_elf_deps.c vmmon/e
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_elf_deps
+
+$(BUILD)/test/test_tmpl_match: $(call asan_objs,tests/unit/test_tmpl_match.c $(TMPL_SRCS_MATCH) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
+UNIT_TESTS += $(BUILD)/test/test_tmpl_match

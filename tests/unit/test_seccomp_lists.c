@@ -177,6 +177,13 @@ test_fsd(void **state)
 	check_role("fsd", seccomp_apply_fsd);
 }
 
+static void
+test_tmpl(void **state)
+{
+	(void)state;
+	check_role("tmpl", seccomp_apply_tmpl);
+}
+
 int
 main(void)
 {
@@ -188,6 +195,7 @@ main(void)
 	    cmocka_unit_test(test_spawner),
 	    cmocka_unit_test(test_layerbuild),
 	    cmocka_unit_test(test_fsd),
+	    cmocka_unit_test(test_tmpl),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
