@@ -352,7 +352,8 @@ qemu_argv_build(
 	P("-mon");
 	P("chardev=qmp,mode=control");
 	P("-chardev");
-	P("socket,id=console,fd=%d", c->console_fd);
+	/* The write end of a pipe; QEMU opens it O_NONBLOCK. */
+	P("file,id=console,path=/proc/self/fd/%d", c->console_fd);
 	P("-serial");
 	P("chardev:console");
 

@@ -39,7 +39,7 @@ struct qemu_vm_config {
 	unsigned boot_cpus, max_cpus;
 	unsigned memory_mb, max_memory_mb, memory_slots;
 	int qmp_fd;     /* QMP monitor socket */
-	int console_fd; /* serial console socket */
+	int console_fd; /* serial console: a pipe's write end */
 	int kernel_fd, initrd_fd;
 	int channel_fd;     /* virtio-serial transport */
 	int vhost_vsock_fd; /* vsock transport */
