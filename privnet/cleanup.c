@@ -13,7 +13,8 @@
  * /run/netns/qemubox-<id>, its record, and its state/log directories
  * <state_dir>/sandboxes/<id> and <log_dir>/<id> when they exist; and give
  * back its uid and remove its host cgroup (<state_dir>/uids/, see
- * uid_clean()). A
+ * uid_clean()). The template holder's uid record ("qemubox-tmpl") is one
+ * of these: named or with --all, a live holder is stopped first. A
  * /run/netns/qemubox-* with no record is removed too when nothing uses it: no
  * TAP (it exists only while a VM holds its fd) and no process inside it or
  * holding it open; one in use is removed only when named (ID) or with --all.
@@ -29,6 +30,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +271,25 @@ uid_status(const struct sandbox_uid_rec *rec, void *arg)
 	return 0;
 }
 
+/*
+ * The template holder (tmpl/) owns the uid record it runs under: a live one
+ * (named, or --all) is asked to stop (SIGTERM to the record's owner, whose
+ * identity the LIVE verdict checked); its vmmons and QEMU follow it. Waits
+ * up to 5 s for the uid's last process.
+ */
+#define TMPL_RECORD "qemubox-tmpl"
+static void
+tmpl_stop(const struct sandbox_uid_rec *rec)
+{
+	int i;
+
+	printf("stopping qemubox-tmpl (pid %lld)\n", (long long)rec->owner.pid);
+	if (kill((pid_t)rec->owner.pid, SIGTERM) == -1)
+		return;
+	for (i = 0; i < 50 && sandbox_uid_nprocs(rec->uid) != 0; i++)
+		usleep(100000);
+}
+
 static int
 uid_clean(const struct sandbox_uid_rec *rec, void *arg)
 {
@@ -288,6 +309,8 @@ uid_clean(const struct sandbox_uid_rec *rec, void *arg)
 		    rec->uid, rec->sandbox, why);
 		return 0;
 	}
+	if (c == SANDBOX_UID_LIVE && strcmp(rec->sandbox, TMPL_RECORD) == 0)
+		tmpl_stop(rec);
 	if (sandbox_uid_reclaim(cfg.paths.state_dir, rec->uid) == -1) {
 		fprintf(stderr, "qemubox-cleanup: uid %u of %s: %s%s\n",
 		    rec->uid, rec->sandbox, strerror(errno),

@@ -22,25 +22,16 @@
 #include "imsg/imsg.h"
 #include "lib/path.h"
 #include "lib/unix_addr.h"
+#include "shim/tmpl_spawn.h"
 
 #define SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 static char sock_path[PATH_MAX];
 
 int
-tmpl_client_sock_path(const struct qb_config *cfg, char *buf, size_t len)
-{
-	char dir[PATH_MAX];
-
-	if (qb_path_join(dir, sizeof(dir), cfg->paths.state_dir, "tmpl") == -1)
-		return -1;
-	return qb_path_join(buf, len, dir, "tmpl.sock");
-}
-
-int
 tmpl_client_init(const struct qb_config *cfg)
 {
-	return tmpl_client_sock_path(cfg, sock_path, sizeof(sock_path));
+	return tmpl_sock_path(cfg, sock_path, sizeof(sock_path));
 }
 
 int

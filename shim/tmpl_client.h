@@ -15,10 +15,8 @@
 
 #define TMPL_CLIENT_TIMEOUT_MS 2000
 
-/* The holder's socket for cfg: <paths.state_dir>/tmpl/tmpl.sock. */
-int tmpl_client_sock_path(const struct qb_config *cfg, char *buf, size_t len);
-
-/* Once, before tmpl_client_get (the shim's init): where the holder is. */
+/* Once, before tmpl_client_get (the shim's init): where the holder is
+ * (tmpl_sock_path, shim/tmpl_spawn.h). */
 int tmpl_client_init(const struct qb_config *cfg);
 
 /* A file's identity as a GET_REQ carries it (kernel, initrd). 0 / -1. */

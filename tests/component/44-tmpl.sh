@@ -7,10 +7,12 @@
 # capability, NoNewPrivs, seccomp, a network namespace of its own); a GET
 # that matches gets a RAM memfd sealed exactly W|SHRINK|GROW|SEAL and a
 # state fd (a QEMU stream from offset 0); mismatches (memory, cmdline,
-# another kernel file) get ENOENT; a non-root peer is refused; a second
-# holder on the same state dir steps aside; killing the holder leaves no
-# vmmon, QEMU or memfd; a template that cannot boot is retried with
-# back-off, a bounded number of times, then ENOENT.
+# another kernel file) get ENOENT; a non-root peer is refused; the shim's
+# spawn starts it detached, once; a second holder on the same state dir
+# steps aside; killing the holder leaves no vmmon, QEMU or memfd and
+# qemubox-cleanup frees its uid; a template that cannot boot is retried
+# with back-off, a bounded number of times, then ENOENT; qemubox-cleanup
+# stops a live holder.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -39,7 +41,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/share/kernel" "$work/state" "$work/bad/state"
+mkdir -p "$work/share/kernel" "$work/state" "$work/bad/state" "$work/log"
 # Readable by the non-root peer below, but for the holder's own 0700 dir.
 chmod 755 "$work" "$work/state"
 cp "$KERNEL" "$work/share/kernel/qemubox-kernel-x86_64"
@@ -47,7 +49,7 @@ cp "$INITRD" "$work/share/kernel/qemubox-initrd"
 cp "$KERNEL" "$work/other-kernel"
 K=$work/share/kernel/qemubox-kernel-x86_64 I=$work/share/kernel/qemubox-initrd
 cat >"$work/config.json" <<JSON
-{ "paths": { "share_dir": "$work/share", "state_dir": "$work/state" },
+{ "paths": { "share_dir": "$work/share", "state_dir": "$work/state", "log_dir": "$work/log" },
   "runtime": { "boot_timeout": "180s", "memory_mb": 512, "boot_cpus": 1 } }
 JSON
 export QEMUBOX_CONFIG=$work/config.json
@@ -62,15 +64,30 @@ procs_of_uid() { # uid -> pids
 }
 tmpl_memfds() { find /proc/[0-9]*/fd -lname 'memfd:qemubox-tmpl*' 2>/dev/null | head -n 3; }
 
-echo "1..12"
+holder_pid() { # config -> the pid of the holder serving it
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$TMPL" ] &&
+			tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "QEMUBOX_CONFIG=$1" &&
+			echo "${p#/proc/}"
+	done | head -n 1
+}
 
-"$TMPL" -d >"$work/tmpl.log" 2>&1 &
-hpid=$!
+echo "1..15"
+
+# As the shim daemon does when runtime.clone is on.
+sp=$("$GET" --spawn "$top/build/libexec" 2>>"$work/spawn.err")
+hpid=""
 for _ in $(seq 1 100); do
+	hpid=$(holder_pid "$QEMUBOX_CONFIG")
 	u=$(uid_of "$hpid")
 	[ -n "$u" ] && [ "$u" != 0 ] && break
 	sleep 0.1
 done
+check "the shim's spawn starts the holder detached (own session, not the spawner's child)" \
+	'[ "$sp" = "spawn rc=0" ] && [ -n "$hpid" ] &&
+	 [ "$(ps -o sid= -p "$hpid" | tr -d " ")" != "$(ps -o sid= -p $$ | tr -d " ")" ] &&
+	 [ "$(ps -o ppid= -p "$hpid" | tr -d " ")" != $$ ]' "$sp pid=$hpid"
 sleep 0.3
 huid=$(uid_of "$hpid")
 check "holder: uid != 0, CapEff/CapPrm/CapBnd/CapAmb 0, NoNewPrivs 1, Seccomp 2" \
@@ -87,8 +104,10 @@ check "socket directory root's, 0700; socket 0600" \
 	'[ "$(stat -c "%U %a" "$work/state/tmpl")" = "root 700" ] && [ "$(stat -c "%U %a" "$work/state/tmpl/tmpl.sock")" = "root 600" ]'
 "$TMPL" >"$work/second.log" 2>&1
 rc=$?
-check "a second holder on the same state dir steps aside (exit 0)" \
-	'[ $rc = 0 ] && grep -q "another qemubox-tmpl serves" "$work/second.log" && kill -0 "$hpid"' "rc=$rc $(cat "$work/second.log")"
+sp=$("$GET" --spawn "$top/build/libexec" 2>>"$work/spawn.err")
+check "a second holder on the same state dir steps aside (exit 0); the spawn sees the socket answer" \
+	'[ $rc = 0 ] && grep -q "another qemubox-tmpl serves" "$work/second.log" && kill -0 "$hpid" &&
+	 [ "$sp" = "spawn rc=1" ]' "rc=$rc $(cat "$work/second.log") $sp"
 
 t0=$(date +%s)
 reply=""
@@ -99,7 +118,7 @@ while [ $(($(date +%s) - t0)) -lt 300 ]; do
 	sleep 1
 done
 echo "# template ready after $(($(date +%s) - t0)) s (TCG): $reply"
-grep -h "template ready\|guest ready" "$work/tmpl.log" | sed 's/^/# /' | cut -c1-200
+grep -h "template ready\|guest ready" "$work/log/qemubox-tmpl.log" | sed 's/^/# /' | cut -c1-200
 check "matching GET: RAM memfd sealed exactly W|SHRINK|GROW|SEAL (0xf), 512 MiB" \
 	'[[ $reply == ok*" ram=536870912 "*" seals=0xf "* ]]' "$reply"
 check "... and a state fd: a QEMU stream (QEVM) read from offset 0; start request: template mode, TAP, SCSI bus, id blanked" \
@@ -130,6 +149,9 @@ left=$(procs_of_uid "$huid")
 check "holder SIGKILLed: no process of its uid (vmmon, QEMU) and no template memfd left" \
 	'[ -z "$left" ] && [ -z "$(tmpl_memfds)" ]' "left: $left $(tmpl_memfds)"
 hpid=""
+out=$("$top/build/bin/qemubox-cleanup" qemubox-tmpl 2>&1)
+check "qemubox-cleanup frees the dead holder's uid record" \
+	'[ ! -e "$work/state/uids/$huid" ]' "$out"
 
 # A template that cannot boot (QEMU is /bin/false): bounded retries with
 # back-off, then ENOENT; nothing spins.
@@ -153,7 +175,10 @@ cpu1=$(awk '{print $14 + $15}' "/proc/$hpid/stat")
 r7=$(QEMUBOX_CONFIG=$work/bad.json "$GET" "$K" "$I" 512 1 2>&1)
 check "after the last attempt: ENOENT, the holder idles (CPU ticks in 3 s: $((cpu1 - cpu0)))" \
 	'[[ $r7 == "error errno=ENOENT"*"no template is ready"* ]] && [ $((cpu1 - cpu0)) -le 2 ]' "$r7"
-kill "$hpid"
+buid=$(uid_of "$hpid")
+out=$(QEMUBOX_CONFIG=$work/bad.json "$top/build/bin/qemubox-cleanup" qemubox-tmpl 2>&1)
 wait "$hpid" 2>/dev/null
+check "qemubox-cleanup stops a live holder: no process of its uid, its uid record freed" \
+	'! kill -0 "$hpid" 2>/dev/null && [ -z "$(procs_of_uid "$buid")" ] && [ ! -e "$work/bad/state/uids/$buid" ]' "$out"
 hpid=""
 [ "$failed" = 0 ]

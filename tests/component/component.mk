@@ -35,7 +35,7 @@ $(BUILD)/test/vminitd-selftest: $(call objs,$(VMINITD_SELFTEST_SRCS))
 	$(CC) -static-pie -Wl,-z,relro,-z,now $(LDFLAGS) $^ -o $@ $(VMINITD_LIBS)
 
 # Plays a shim toward qemubox-tmpl (44-tmpl.sh) through shim/tmpl_client.
-$(BUILD)/test/tmpl-driver: $(call objs,tests/component/tmpl-driver.c shim/tmpl_client.c lib/unix_addr.c $(CONFIG_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
+$(BUILD)/test/tmpl-driver: $(call objs,tests/component/tmpl-driver.c shim/tmpl_client.c shim/tmpl_spawn.c $(PROC_SPAWN_SRCS) lib/unix_addr.c $(CONFIG_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_JSONC) $(LIBS_BSD)
 

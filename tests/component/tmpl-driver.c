@@ -2,6 +2,7 @@
  * Test-only: a shim's GET toward qemubox-tmpl (tests/component/44-tmpl.sh),
  * through shim/tmpl_client exactly as the shim calls it.
  *   tmpl-driver KERNEL INITRD MEMORY_MB BOOT_CPUS [CMDLINE]
+ *   tmpl-driver --spawn LIBEXEC   (the shim daemon's tmpl_spawn_if_down)
  * ($QEMUBOX_CONFIG names the holder's state dir.) One line:
  *   ok gen=G ram=R state=S seals=0xN magic=QEVM mode=M mac=MAC
  *   error errno=NAME code=C msg
@@ -18,6 +19,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "shim/tmpl_client.h"
+#include "shim/tmpl_spawn.h"
 
 static int
 file_id(const char *path, struct qb_tmpl_file_id *id)
@@ -42,6 +44,15 @@ main(int argc, char *argv[])
 	int ram, state;
 	const uint8_t *m;
 
+	if (argc == 3 && strcmp(argv[1], "--spawn") == 0) {
+		qb_config_defaults(&cfg);
+		if (access(qb_config_path(), F_OK) == 0 &&
+		    qb_config_load(qb_config_path(), &cfg, &err) == -1)
+			fatalx("%s", err.msg);
+		printf(
+		    "spawn rc=%d\n", tmpl_spawn_if_down(&cfg, argv[2], true));
+		return 0;
+	}
 	if (argc < 5) {
 		fprintf(stderr, "usage: tmpl-driver KERNEL INITRD MEMORY_MB "
 		                "BOOT_CPUS [CMDLINE]\n");

@@ -59,7 +59,8 @@ t_build() {
 	for f in ./usr/bin/containerd-shim-qemubox-v1 ./usr/bin/qemubox-cleanup ./usr/bin/qemubox-check \
 	    ./usr/libexec/qemubox/qemubox-privnet ./usr/libexec/qemubox/qemubox-vmmon \
 	    ./usr/libexec/qemubox/qemubox-spawner ./usr/libexec/qemubox/qemubox-layerbuild \
-	    ./usr/libexec/qemubox/qemubox-fsd ./usr/libexec/qemubox/setup-host \
+	    ./usr/libexec/qemubox/qemubox-fsd ./usr/libexec/qemubox/qemubox-tmpl \
+	    ./usr/libexec/qemubox/setup-host \
 	    ./usr/share/qemubox/kernel/qemubox-kernel-x86_64 ./usr/share/qemubox/kernel/qemubox-initrd \
 	    ./etc/qemubox/config.json ./etc/apparmor.d/qemubox-shim ./etc/apparmor.d/qemubox-qemu \
 	    ./usr/share/doc/qemubox/copyright ./usr/share/doc/qemubox/examples/config-1.6.toml \
