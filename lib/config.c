@@ -145,6 +145,7 @@ static const struct cfg_key runtime_keys[] = {
     K_DUR("boot_timeout", runtime.boot_timeout_ms),
     K_DUR("shutdown_timeout", runtime.shutdown_timeout_ms),
     K_BOOL("keep_logs", runtime.keep_logs),
+    K_BOOL("clone", runtime.clone),
     K_UINT("console_log_max_kb", runtime.console_log_max_kb, 4, 262144,
         "must be between 4 and 262144"),
     K_UINT("tcg_tb_size_mb", runtime.tcg_tb_size_mb, 0, 4096,

@@ -83,6 +83,9 @@ struct qb_config {
 		uint64_t shutdown_timeout_ms; /* each step of ACPI -> quit ->
 		                                 SIGKILL */
 		bool keep_logs; /* keep <log_dir>/<id> after Delete */
+		/* runtime.clone: VMs are cloned from a template that
+		 * qemubox-tmpl boots and keeps (docs/PERFORMANCE.md) */
+		bool clone;
 		/* console.log rotates to console.log.1 at this size */
 		unsigned console_log_max_kb;
 		/* TCG translation buffer, MiB (-accel tcg,tb-size); 0: QEMU's

@@ -29,6 +29,7 @@
 #include "shim/shim_priv.h"
 #include "shim/task_service.h"
 #include "shim/task_ttrpc.h"
+#include "shim/tmpl_spawn.h"
 
 /* Undelivered events get this long at exit (containerd's Shutdown waits 3 s).
  */
@@ -275,6 +276,11 @@ shim_serve(struct shim_daemon_ctx *d)
 		/* Only bind mounts need it: without it, Create says so. */
 		if (helper_spawn(libexec, &fsd, fargs, NULL, &err) == -1)
 			log_warnx("%s: %s", __func__, err.msg);
+		/* Cloning: the template holder, detached, if none answers. */
+		if (cfg_ok && cfg.runtime.clone &&
+		    tmpl_spawn_if_down(&cfg, libexec, o->debug) == -1)
+			log_warnx("%s: no template holder: Creates cold-boot",
+			    __func__);
 		sandbox_host_spawned();
 	} else {
 		privnet.fd = vmmon.fd = spawner.fd = fsd.fd = -1;

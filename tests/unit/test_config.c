@@ -81,6 +81,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.security.vmmon_uid_last, 265535);
 	assert_string_equal(cfg.security.cgroup_parent, "/qemubox");
 	assert_false(cfg.runtime.keep_logs);
+	assert_false(cfg.runtime.clone);
 	assert_int_equal(cfg.runtime.console_log_max_kb, 16384);
 	assert_int_equal(cfg.security.seccomp, QB_SECCOMP_ENFORCE);
 	assert_string_equal(cfg.storage.compression, "none");
@@ -160,8 +161,8 @@ test_example_keys_known(void **state)
 			nkeys++;
 		}
 	}
-	/* paths 5, runtime 13, network 3, security 4, storage 3, 10 + 11 */
-	assert_int_equal(nkeys, 49);
+	/* paths 5, runtime 14, network 3, security 4, storage 3, 10 + 11 */
+	assert_int_equal(nkeys, 50);
 	json_object_put(root);
 	free(buf);
 }
@@ -281,6 +282,7 @@ test_valid_values(void **state)
 	assert_string_equal(
 	    cfg.security.cgroup_parent, "/system.slice/qemubox-vms.slice");
 	assert_true(cfg.runtime.keep_logs);
+	assert_true(cfg.runtime.clone);
 	assert_int_equal(cfg.runtime.console_log_max_kb, 64);
 	assert_int_equal(cfg.network.n_cni_bin_dirs, 1);
 	assert_string_equal(cfg.network.cni_bin_dirs[0], "/usr/lib/cni");
