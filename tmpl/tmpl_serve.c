@@ -72,16 +72,16 @@ tmpl_dispatch_shim(struct imsgbuf *ib, struct imsg *imsg)
 	struct qb_tmpl_get_req want;
 	uint32_t peerid = imsg_get_id(imsg);
 	char why[256];
-	int ram = -1, state = -1;
+	int ram = -1, state = -1, fd;
 
-	if (imsg_get_type(imsg) != IMSG_TMPL_GET_REQ ||
-	    imsg_get_fd(imsg) != -1 ||
+	if ((fd = imsg_get_fd(imsg)) != -1)
+		close(fd); /* a GET_REQ carries none: a bad peer */
+	if (imsg_get_type(imsg) != IMSG_TMPL_GET_REQ || fd != -1 ||
 	    qb_imsg_get_struct(imsg, &want, sizeof(want)) == -1 ||
 	    qb_imsg_check_strfield(want.cmdline, sizeof(want.cmdline)) < 0) {
-		log_warnx("%s: bad peer: type %u, %zu bytes: dropped", __func__,
-		    imsg_get_type(imsg), imsg_get_len(imsg));
-		if (imsg_get_fd(imsg) != -1)
-			close(imsg_get_fd(imsg));
+		log_warnx("%s: bad peer: type %u, %zu bytes%s: dropped",
+		    __func__, imsg_get_type(imsg), imsg_get_len(imsg),
+		    fd != -1 ? ", an fd" : "");
 		return -1;
 	}
 	if (!tmpl.ready) {

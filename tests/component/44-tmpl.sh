@@ -73,7 +73,7 @@ holder_pid() { # config -> the pid of the holder serving it
 	done | head -n 1
 }
 
-echo "1..15"
+echo "1..16"
 
 # As the shim daemon does when runtime.clone is on.
 sp=$("$GET" --spawn "$top/build/libexec" 2>>"$work/spawn.err")
@@ -133,6 +133,12 @@ check "mismatching GETs (memory, cmdline, another kernel file, vCPUs) get ENOENT
 	'[[ $r1 == "error errno=ENOENT"*memory_mb* ]] && [[ $r2 == "error errno=ENOENT"*cmdline* ]] &&
 	 [[ $r3 == "error errno=ENOENT"*"another kernel"* ]] && [[ $r4 == "error errno=ENOENT"*boot_cpus* ]]' \
 	"$r1 / $r2 / $r3 / $r4"
+# A root peer breaking the protocol is dropped unanswered; the holder serves on.
+h1=$("$GET" --raw 801 get 2>&1) h2=$("$GET" --raw 801 100 2>&1) h3=$("$GET" --raw 801 get fd 2>&1)
+h4=$("$GET" --raw 802 get 2>&1) h5=$("$GET" "$K" "$I" 512 1 2>&1)
+check "hostile peers: a zeroed GET is answered ENOENT; wrong size, a stray fd, a type it does not serve: dropped unanswered; then it still serves" \
+	'[ "$h1" = "answer 1" ] && [ "$h2" = closed ] && [ "$h3" = closed ] && [ "$h4" = closed ] && [[ $h5 == ok* ]]' \
+	"$h1 / $h2 / $h3 / $h4 / $h5"
 # Past the directory (CAP_DAC_OVERRIDE kept across the uid change), a
 # non-root peer still gets nothing: SO_PEERCRED.
 r5=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+dac_override \

@@ -3,11 +3,16 @@
  * through shim/tmpl_client exactly as the shim calls it.
  *   tmpl-driver KERNEL INITRD MEMORY_MB BOOT_CPUS [CMDLINE]
  *   tmpl-driver --spawn LIBEXEC   (the shim daemon's tmpl_spawn_if_down)
+ *   tmpl-driver --raw TYPE LEN [fd]  (a hand-made message of LEN zero
+ *                 bytes, with /dev/null's fd: a peer breaking the protocol)
+ *                 -> "answer TYPE" or "closed" (no answer)
  * ($QEMUBOX_CONFIG names the holder's state dir.) One line:
  *   ok gen=G ram=R state=S seals=0xN magic=QEVM mode=M mac=MAC
  *   error errno=NAME code=C msg
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +22,9 @@
 #include <unistd.h>
 
 #include "lib/config.h"
+#include "imsg/imsg.h"
 #include "lib/log.h"
+#include "lib/unix_addr.h"
 #include "shim/tmpl_client.h"
 #include "shim/tmpl_spawn.h"
 
@@ -31,6 +38,45 @@ file_id(const char *path, struct qb_tmpl_file_id *id)
 	rc = tmpl_client_file_id(fd, id);
 	close(fd);
 	return rc;
+}
+
+/* A hostile peer: one hand-made message, then what comes back. */
+static int
+raw(const struct qb_config *cfg, uint32_t type, size_t len, bool with_fd)
+{
+	static char zeros[MAX_IMSGSIZE];
+	struct sockaddr_un sun;
+	struct imsgbuf ib;
+	struct imsg imsg;
+	char path[PATH_MAX];
+	int s, fd = -1;
+	ssize_t n;
+
+	if (tmpl_sock_path(cfg, path, sizeof(path)) == -1 ||
+	    unix_addr(&sun, path) == -1 ||
+	    (s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("connect");
+	if (with_fd)
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	imsg_init(&ib, s);
+	if (len > sizeof(zeros) ||
+	    imsg_compose(&ib, type, 1, 0, fd, zeros, len) == -1 ||
+	    imsg_flush(&ib) == -1)
+		fatal("send");
+	for (;;) {
+		if ((n = imsg_get(&ib, &imsg)) == -1)
+			break;
+		if (n > 0) {
+			printf("answer %u\n", imsg_get_type(&imsg));
+			imsg_free(&imsg);
+			return 0;
+		}
+		if ((n = imsg_read(&ib)) == -1 || n == 0)
+			break;
+	}
+	printf("closed\n");
+	return 0;
 }
 
 int
@@ -52,6 +98,16 @@ main(int argc, char *argv[])
 		printf(
 		    "spawn rc=%d\n", tmpl_spawn_if_down(&cfg, argv[2], true));
 		return 0;
+	}
+	if (argc >= 4 && strcmp(argv[1], "--raw") == 0) {
+		qb_config_defaults(&cfg);
+		if (access(qb_config_path(), F_OK) == 0 &&
+		    qb_config_load(qb_config_path(), &cfg, &err) == -1)
+			fatalx("%s", err.msg);
+		return raw(&cfg, (uint32_t)strtoul(argv[2], NULL, 10),
+		    strcmp(argv[3], "get") == 0 ? sizeof(struct qb_tmpl_get_req)
+		                                : strtoul(argv[3], NULL, 10),
+		    argc > 4 && strcmp(argv[4], "fd") == 0);
 	}
 	if (argc < 5) {
 		fprintf(stderr, "usage: tmpl-driver KERNEL INITRD MEMORY_MB "
