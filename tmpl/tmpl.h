@@ -59,6 +59,7 @@ struct tmpl {
 	int chan_fd, ram_fd, state_fd;
 	bool saving;
 	bool attempt_over; /* failed or saved: later callbacks are moot */
+	uint64_t save_t0;  /* SAVE asked (evloop_now_ns) */
 	/* what it boots, and what GET_REQs must match */
 	struct qb_vmm_start_req start;
 	struct qb_tmpl_get_req have;

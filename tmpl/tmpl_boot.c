@@ -147,9 +147,10 @@ saved(void *arg, const void *resp, size_t len, const struct qb_error *err)
 	t->attempt_over = true;
 	t->ready = true;
 	log_info("%s: template ready (attempt %d): %u MiB RAM sealed in a "
-	         "memfd, %llu bytes of device state",
+	         "memfd, %llu bytes of device state, saved in %llu ms",
 	    __func__, t->attempts, t->start.memory_mb,
-	    (unsigned long long)res->state_bytes);
+	    (unsigned long long)res->state_bytes,
+	    (unsigned long long)((evloop_now_ns() - t->save_t0) / 1000000));
 	if (evloop_defer(t->loop, boot_release, t) == NULL)
 		fatal("%s: defer", __func__);
 	/* The spare vmmons are for retries: they exit when closed. */
@@ -171,6 +172,7 @@ on_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
 	         "started): saving",
 	    __func__, (unsigned long long)boot_ms);
 	t->saving = true;
+	t->save_t0 = evloop_now_ns();
 	if (vmmon_request_async(
 	        t->vm, IMSG_VMM_SAVE_REQ, NULL, 0, saved, t, &err) == -1)
 		boot_fail("save: %s", err.msg);
