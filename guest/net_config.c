@@ -9,6 +9,7 @@
 #include <linux/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,25 @@ ifindex_by_mac(const char *mac, char *name, size_t len)
 	return idx;
 }
 
+/* "aa:bb:cc:dd:ee:ff" -> 6 bytes; -1 if it is not one unicast MAC. */
+static int
+parse_mac(const char *s, unsigned char mac[6])
+{
+	unsigned v[6];
+	char end;
+	int i;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+	        &v[4], &v[5], &end) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = (unsigned char)v[i];
+	if ((mac[0] & 1) != 0 || memcmp(mac, "\0\0\0\0\0\0", 6) == 0)
+		return -1;
+	return 0;
+}
+
 static void
 nl_init(struct nlreq *r, unsigned short type, unsigned short flags, size_t body)
 {
@@ -234,10 +254,16 @@ net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
 	struct nlreq r;
 	int fd, ifindex, fam, rc = -1;
 	unsigned mtu;
+	unsigned char newmac[6];
+	bool set_mac = req->set_mac != NULL && req->set_mac[0] != '\0';
 	size_t i;
 
 	if (req->mac == NULL || req->mac[0] == '\0')
 		return qb_seterr(err, QB_E_INVALID, "ConfigureNetwork: no MAC");
+	if (set_mac && parse_mac(req->set_mac, newmac) == -1)
+		return qb_seterr(err, QB_E_INVALID,
+		    "ConfigureNetwork: set_mac %.32s is not a unicast MAC",
+		    req->set_mac);
 	if ((ifindex = ifindex_by_mac(req->mac, ifname, sizeof(ifname))) <= 0)
 		return qb_seterr(err, QB_E_NOTFOUND,
 		    "no network interface with MAC %s", req->mac);
@@ -246,6 +272,23 @@ net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "netlink: %s", strerror(errno));
 
+	/*
+	 * A clone's NIC still has its template's MAC: it takes the one the
+	 * host wired (privnet's veth) first, so the bridge, IPAM and firewall
+	 * see this VM and not every clone under one address. virtio-net tells
+	 * QEMU (control queue), whose receive filter follows.
+	 */
+	if (set_mac) {
+		nl_init(&r, RTM_NEWLINK, 0, sizeof(r.u.ifi));
+		r.u.ifi.ifi_family = AF_UNSPEC;
+		r.u.ifi.ifi_index = ifindex;
+		addattr(&r, IFLA_ADDRESS, newmac, sizeof(newmac));
+		if (nl_talk(fd, &r) == -1) {
+			qb_seterr(err, QB_E_INTERNAL, "%s: set MAC %s: %s",
+			    ifname, req->set_mac, strerror(errno));
+			goto out;
+		}
+	}
 	/* MTU, then up. */
 	nl_init(&r, RTM_NEWLINK, 0, sizeof(r.u.ifi));
 	r.u.ifi.ifi_family = AF_UNSPEC;
