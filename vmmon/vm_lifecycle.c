@@ -199,9 +199,10 @@ on_qmp_event(void *arg, const char *name, json_object *data)
 		    QB_VMM_GUEST_EVT_RESET, data_str(data, "reason"));
 	else if (strcmp(name, "GUEST_PANICKED") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_PANICKED, "");
-	else if (strcmp(name, "MIGRATION") == 0)
+	else if (strcmp(name, "MIGRATION") == 0) {
 		vm_save_event(data);
-	else if (strcmp(name, "STOP") == 0)
+		vm_restore_event(data);
+	} else if (strcmp(name, "STOP") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_STOP, "");
 	else if (strcmp(name, "RESUME") == 0)
 		send_guest_evt(QB_VMM_GUEST_EVT_RESUME, "");
@@ -224,6 +225,16 @@ on_qmp_event(void *arg, const char *name, json_object *data)
 	}
 }
 
+/* The VM is up (a clone: restored and running): answer START. */
+void
+vm_start_answer(void)
+{
+	vmmon.vm.state = VM_RUNNING;
+	log_info("%s: QEMU pid %d up", __func__, (int)vmmon.vm.pid);
+	send_msg(IMSG_VMM_START_RES, vmmon.vm.start_peerid, &vmmon.vm.start_res,
+	    sizeof(vmmon.vm.start_res));
+}
+
 static void
 on_qmp_ready(void *arg)
 {
@@ -231,10 +242,11 @@ on_qmp_ready(void *arg)
 	if (vmmon.vm.state != VM_STARTING)
 		return;
 	vmmon.vm.qmp_ready = true;
-	vmmon.vm.state = VM_RUNNING;
-	log_info("%s: QEMU pid %d up", __func__, (int)vmmon.vm.pid);
-	send_msg(IMSG_VMM_START_RES, vmmon.vm.start_peerid, &vmmon.vm.start_res,
-	    sizeof(vmmon.vm.start_res));
+	/* A clone answers once restored (vm_restore.c). */
+	if (vmmon.vm.restoring)
+		vm_restore_begin(vmmon.vm.state_fd);
+	else
+		vm_start_answer();
 }
 
 /* ---- VM start ---- */
@@ -280,6 +292,9 @@ vm_start(
 	memcpy(id, q->id, sizeof(id));
 	memcpy(cmdline, q->cmdline, sizeof(cmdline));
 	if (accel_resolve(q->accel, &accel, err) == -1)
+		return -1;
+	if (q->ram_mode == QB_VMM_RAM_CLONE &&
+	    vm_restore_check(vmmon.st.ram, vmmon.st.state, err) == -1)
 		return -1;
 
 	memset(&c, 0, sizeof(c));
@@ -382,12 +397,17 @@ vm_start(
 	vmmon.vm.ram_fd = vmmon.st.ram;
 	vmmon.vm.state_fd = vmmon.st.state;
 	vmmon.st.ram = vmmon.st.state = -1;
-	vmmon.vm.ready_deadline = qmp_now_ms() + QMP_READY_TIMEOUT_MS;
+	vmmon.vm.ready_deadline =
+	    qmp_now_ms() + (c.ram_mode == QB_VMM_RAM_CLONE
+	                           ? RESTORE_TIMEOUT_MS
+	                           : QMP_READY_TIMEOUT_MS);
 	/* Kept for the VM's life: QEMU 7.2 frees unused fd sets when the
 	 * last QMP connection closes (WIRE 6.6). */
 	if ((vmmon.vm.qmp = qmp_new(vmmon.qmp_fd, &qcb)) == NULL)
 		fatal("%s: qmp_new", __func__);
 	vmmon.qmp_fd = -1;
+	/* Restored once QMP's handshake is done (vm_restore.c). */
+	vmmon.vm.restoring = c.ram_mode == QB_VMM_RAM_CLONE;
 	staged_reset(); /* QEMU holds its own copies now */
 	return 0;
 }
@@ -488,7 +508,11 @@ vm_exited(int status)
 	    ev.detail);
 
 	if (vmmon.vm.state == VM_STARTING) {
-		if (vmmon.err_tail[0] != '\0' && !vmmon.vm.killed)
+		if (vmmon.vm.start_why[0] != '\0')
+			snprintf(vmmon.err_tail, sizeof(vmmon.err_tail), "%s",
+			    vmmon.vm.start_why);
+		if (vmmon.err_tail[0] != '\0' &&
+		    (!vmmon.vm.killed || vmmon.vm.start_why[0] != '\0'))
 			snprintf(ev.detail, sizeof(ev.detail), "%.127s",
 			    vmmon.err_tail);
 		send_error(vmmon.vm.start_peerid, IMSG_VMM_START_REQ, 0,

@@ -44,8 +44,9 @@ save_fail(const char *fmt, const char *what, const char *why)
 	vm_kill("the template's save failed");
 }
 
-static json_object *
-capabilities(void)
+/* x-ignore-shared + events: for a template's save and a clone's restore. */
+json_object *
+vm_migrate_caps(void)
 {
 	static const char *const caps[] = {"x-ignore-shared", "events"};
 	json_object *args = json_object_new_object(),
@@ -63,8 +64,9 @@ capabilities(void)
 	return args;
 }
 
-static json_object *
-one_arg(const char *key, const char *value)
+/* {"key": "value"} */
+json_object *
+vm_qmp_arg(const char *key, const char *value)
 {
 	json_object *a = json_object_new_object();
 
@@ -98,11 +100,11 @@ save_step(void *arg, const struct qmp_result *res)
 		break;
 	case 2:
 		rc = qmp_execute_fd(vmmon.vm.qmp, "getfd",
-		    one_arg("fdname", STATE_FDNAME), vmmon.vm.state_fd,
+		    vm_qmp_arg("fdname", STATE_FDNAME), vmmon.vm.state_fd,
 		    QMP_CMD_TIMEOUT_MS, save_step, r);
 		break;
 	case 3:
-		rc = vm_qmp("migrate", one_arg("uri", "fd:" STATE_FDNAME),
+		rc = vm_qmp("migrate", vm_qmp_arg("uri", "fd:" STATE_FDNAME),
 		    save_step, r);
 		break;
 	case 4:
@@ -125,7 +127,7 @@ vm_save(struct req *r)
 	vmmon.vm.save_mig = SAVE_MIG_NONE;
 	vmmon.vm.save_deadline = qmp_now_ms() + SAVE_TIMEOUT_MS;
 	r->step = 0;
-	if (vm_qmp("migrate-set-capabilities", capabilities(), save_step, r) ==
+	if (vm_qmp("migrate-set-capabilities", vm_migrate_caps(), save_step, r) ==
 	    -1)
 		save_fail("%s: %s", "migrate-set-capabilities",
 		    "QMP refused the command");

@@ -37,6 +37,8 @@
 #define UNPLUG_TIMEOUT_MS    60000
 #define MAX_HOTPLUG          64
 #define SAVE_TIMEOUT_MS      60000
+/* A clone: QEMU exec -> restored and running (vm_restore.c). */
+#define RESTORE_TIMEOUT_MS 60000
 
 enum { SAVE_MIG_NONE, SAVE_MIG_COMPLETED, SAVE_MIG_FAILED };
 
@@ -104,6 +106,9 @@ struct vm {
 	bool save_done;   /* migration completed: quit, then answer */
 	int save_mig;     /* SAVE_MIG_*: how the MIGRATION event ended */
 	uint64_t save_deadline;
+	/* a clone restoring (vm_restore.c): START is answered after cont */
+	bool restoring;
+	char start_why[256]; /* why vmmon failed START, quoted by vm_exited */
 };
 
 struct staged {
@@ -164,7 +169,17 @@ void vm_exited(int status);
 void probe_start(void);
 void probe_finish(int result);
 
+/* vm_lifecycle.c: START_RES, the VM running */
+void vm_start_answer(void);
+
+/* vm_restore.c (clone mode) */
+int vm_restore_check(int ram_fd, int state_fd, struct qb_error *err);
+void vm_restore_begin(int state_fd);
+void vm_restore_event(json_object *data);
+
 /* vm_save.c (template mode) */
+json_object *vm_migrate_caps(void);
+json_object *vm_qmp_arg(const char *key, const char *value);
 void vm_save(struct req *r);
 void vm_save_event(json_object *data);
 void vm_save_expired(void);

@@ -6,7 +6,7 @@ VMMON_SRCS_QMP := vmmon/qmp.c
 # Every object of qemubox-vmmon. It never reads the config file (the shim
 # passes flags) but shares the config types and checks.
 VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_validate.c vmmon/vm_lifecycle.c vmmon/hotplug.c \
-	vmmon/disk_hotplug.c vmmon/vm_save.c vmmon/console.c vmmon/vmmon_priv.c vmmon/elf_deps.c vmmon/qemu_launcher.c \
+	vmmon/disk_hotplug.c vmmon/vm_save.c vmmon/vm_restore.c vmmon/console.c vmmon/vmmon_priv.c vmmon/elf_deps.c vmmon/qemu_launcher.c \
 	$(VMMON_SRCS_ARGV) $(VMMON_SRCS_QMP) seccomp/vmmon.c $(SECCOMP_SRCS_BASE) \
 	$(IMSG_SRCS) $(IMSG_PEER_SRCS) lib/config.c lib/ids_drop.c lib/log.c lib/error.c lib/startprof.c
 

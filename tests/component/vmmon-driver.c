@@ -26,6 +26,11 @@
  *                           (SAVE; then the RAM memfd is sealed
  *                           W|SHRINK|GROW|SEAL, which fails while anyone
  *                           still maps it shared; FILE gets the state)
+ *   ramsum                -> ramsum X  (a checksum of the RAM memfd's bytes)
+ *   respawn               -> respawned vmmon=V  (a new vmmon, new channel)
+ * "start microvm CAP clone FILE" starts a clone (ram_mode CLONE) from the
+ * sealed RAM memfd and the state in FILE (read-only); "clone-unsealed FILE"
+ * offers a fresh unsealed memfd instead (43-vmmon-clone).
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
@@ -64,6 +69,73 @@ static struct vmmon_client *client;
 static pid_t vmmon_pid, qemu_pid;
 static int chan_fd = -1;
 static int ram_fd = -1, state_fd = -1;
+
+/* FNV-1a over the memfd's bytes: a clone must leave them as they were. */
+static unsigned long long
+ram_sum(int fd)
+{
+	static unsigned char buf[1 << 16];
+	unsigned long long h = 1469598103934665603ull;
+	off_t off = 0;
+	ssize_t r, i;
+
+	while ((r = pread(fd, buf, sizeof(buf), off)) > 0) {
+		for (i = 0; i < r; i++)
+			h = (h ^ buf[i]) * 1099511628211ull;
+		off += r;
+	}
+	return h;
+}
+
+/* The start's RAM and state for mode (VMMON_TEST_TEMPLATE, clone*). */
+static int
+ram_mode_fds(struct vm_start_params *p, const char *mode, const char *file,
+    struct qb_error *err)
+{
+	if (strncmp(mode, "clone", 5) == 0) {
+		p->ram_mode = QB_VMM_RAM_CLONE;
+		p->ram_fd = strcmp(mode, "clone-unsealed") == 0
+		                ? memfd_create("qb-test-unsealed",
+		                      MFD_CLOEXEC | MFD_ALLOW_SEALING)
+		                : ram_fd;
+		p->state_fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (p->ram_fd == -1 || p->state_fd == -1)
+			return qb_seterr(err, QB_E_INTERNAL,
+			    "clone RAM/state fd: %s", strerror(errno));
+		return 0;
+	}
+	if (getenv("VMMON_TEST_TEMPLATE") != NULL) {
+		p->ram_mode = QB_VMM_RAM_TEMPLATE;
+		p->ram_fd = ram_fd = memfd_create(
+		    "qb-test-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		p->state_fd = state_fd =
+		    memfd_create("qb-test-state", MFD_CLOEXEC);
+		if (ram_fd == -1 || state_fd == -1)
+			fatal("memfd_create");
+	}
+	return 0;
+}
+
+/* A vmmon (vargv) and its client, with a new guest channel. */
+static int
+spawn(char *const vargv[], struct evloop *loop, const struct vmmon_events *ev,
+    int *chan_peer)
+{
+	int sp[2], ch[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) == -1)
+		return -1;
+	if ((vmmon_pid = proc_spawn(
+	         vargv[0], vargv, sp[1], PROC_SPAWN_IMSG_FD)) == -1)
+		return -1;
+	close(sp[1]);
+	chan_fd = ch[0];
+	*chan_peer = ch[1];
+	if ((client = vmmon_client_new(loop, sp[0], ev)) == NULL)
+		return -1;
+	return sp[0];
+}
 
 /* After SAVE: seal the RAM as the holder does; copy the state to file. */
 static void
@@ -146,9 +218,9 @@ main(int argc, char *argv[])
 	struct vm_start_params p;
 	struct evloop *loop;
 	struct qb_error err;
-	char line[256], arg[64], arg2[64], buf[256];
+	char line[256], arg[64], arg2[64], arg3[64], arg4[256], buf[256];
 	char *vargv[16];
-	int sp[2], ch[2], kernel, initrd, logfd, i, n;
+	int sp0, ch1, kernel, initrd, logfd, i, n;
 
 	if (argc < 5) {
 		fprintf(stderr, "usage: vmmon-driver VMMON KERNEL INITRD LOG "
@@ -162,29 +234,21 @@ main(int argc, char *argv[])
 	    (logfd = open(argv[4], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	         0640)) == -1)
 		fatal("open");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ch) == -1)
-		fatal("socketpair");
 	vargv[0] = argv[1];
 	for (i = 5, n = 1; i < argc && n < 15; i++)
 		vargv[n++] = argv[i];
 	vargv[n] = NULL;
-	if ((vmmon_pid = proc_spawn(
-	         argv[1], vargv, sp[1], PROC_SPAWN_IMSG_FD)) == -1)
-		fatal("spawn vmmon");
-	close(sp[1]);
-	chan_fd = ch[0];
 	loop = evloop_new();
-	if ((client = vmmon_client_new(loop, sp[0], &ev)) == NULL)
-		fatal("client");
+	if ((sp0 = spawn(vargv, loop, &ev, &ch1)) == -1)
+		fatal("spawn vmmon");
 
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
 		memset(&err, 0, sizeof(err));
 		arg[0] = '\0';
 		sscanf(line, "%*s %63s", arg);
-		arg2[0] = '\0';
-		sscanf(line, "%*s %*s %63s", arg2);
+		arg2[0] = arg3[0] = arg4[0] = '\0';
+		sscanf(line, "%*s %*s %63s %63s %255s", arg2, arg3, arg4);
 		if (strncmp(line, "start", 5) == 0) {
 			struct qb_vmm_start_res res;
 
@@ -205,21 +269,14 @@ main(int argc, char *argv[])
 			p.transport = QB_VMM_TRANSPORT_VIRTIO_SERIAL;
 			p.kernel_fd = kernel;
 			p.initrd_fd = initrd;
-			p.channel_fd = ch[1];
+			p.channel_fd = ch1;
 			p.console_log_fd = logfd;
 			p.console_max_bytes = strtoull(arg2, NULL, 10);
 			p.tap_fd = -1;
 			p.vhost_vsock_fd = -1;
 			p.hotplug_disks = getenv("VMMON_TEST_SCSI") != NULL;
-			if (getenv("VMMON_TEST_TEMPLATE") != NULL) {
-				p.ram_mode = QB_VMM_RAM_TEMPLATE;
-				p.ram_fd = ram_fd = memfd_create("qb-test-ram",
-				    MFD_CLOEXEC | MFD_ALLOW_SEALING);
-				p.state_fd = state_fd =
-				    memfd_create("qb-test-state", MFD_CLOEXEC);
-				if (ram_fd == -1 || state_fd == -1)
-					fatal("memfd_create");
-			}
+			if (ram_mode_fds(&p, arg3, arg4, &err) == -1)
+				goto error;
 			if (getenv("VMMON_TEST_DISK") != NULL) {
 				p.disks[0].fd = open(getenv("VMMON_TEST_DISK"),
 				    O_RDONLY | O_CLOEXEC);
@@ -246,7 +303,13 @@ main(int argc, char *argv[])
 				}
 				memcpy(p.mac, mac, sizeof(mac));
 			}
-			if (vmmon_vm_start(client, &p, &res, &err) == -1)
+			i = vmmon_vm_start(client, &p, &res, &err);
+			if (p.ram_mode == QB_VMM_RAM_CLONE) {
+				close(p.state_fd);
+				if (p.ram_fd != ram_fd)
+					close(p.ram_fd);
+			}
+			if (i == -1)
 				goto error;
 			/* vmmon and QEMU hold their own copies now. */
 			if (p.ndisks > 0)
@@ -285,6 +348,23 @@ main(int argc, char *argv[])
 			}
 			printf("guest %s=%s\n", disk ? "disk" : "mac",
 			    buf + (disk ? 5 : 4));
+		} else if (strcmp(line, "ramsum") == 0) {
+			printf("ramsum %llx\n", ram_sum(ram_fd));
+		} else if (strcmp(line, "respawn") == 0) {
+			int st;
+
+			if (client != NULL)
+				vmmon_client_free(client);
+			client = NULL;
+			waitpid(vmmon_pid, &st, 0);
+			close(chan_fd);
+			close(ch1);
+			if ((sp0 = spawn(vargv, loop, &ev, &ch1)) == -1) {
+				qb_seterr(&err, QB_E_INTERNAL, "respawn: %s",
+				    strerror(errno));
+				goto error;
+			}
+			printf("respawned vmmon=%d\n", (int)vmmon_pid);
 		} else if (strcmp(line, "status") == 0) {
 			struct qb_vmm_status_res res;
 
@@ -405,7 +485,7 @@ main(int argc, char *argv[])
 			struct imsgbuf raw;
 			int fd = -1;
 
-			imsg_init(&raw, sp[0]);
+			imsg_init(&raw, sp0);
 			if (strstr(line, " fd") != NULL)
 				fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (imsg_compose(&raw, (uint32_t)strtoul(arg, NULL, 10),

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# check() evals its condition strings: shellcheck cannot see those uses.
+# shellcheck disable=SC2034
+# qemubox-vmmon's clone mode end to end under TCG (issue 19), driven by
+# build/test/vmmon-driver (shim/vmmon_client): a template VM boots with its
+# RAM in a memfd (ram_mode TEMPLATE), SAVE writes its device state and QEMU
+# quits, the driver seals the memfd as qemubox-tmpl does; then new vmmons
+# START clones from it (ram_mode CLONE): restored, running and answering on
+# a new guest channel before START is answered, the memfd unchanged, the
+# clone confined like any VM. A truncated state fails START with QEMU's
+# reason and leaves no QEMU; an unsealed memfd is refused before QEMU runs.
+# (The template half alone: 43-vmmon-template.sh.)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
+top=$PWD
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
+skip_all() { echo "1..1"; tap_skip_all 1 1 "vmmon clone" "$1"; }
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (vmmon builds its jail as root)"
+command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
+getent passwd qemubox >/dev/null || skip_all "no user qemubox (run scripts/setup-host)"
+VMMON=$top/build/libexec/qemubox-vmmon
+DRIVER=$top/build/test/vmmon-driver
+for b in "$VMMON" "$DRIVER"; do
+	[ -x "$b" ] || skip_all "$b not built (make)"
+done
+
+work=$(mktemp -d)
+drv_pid=""
+cleanup() {
+	# Only what this test started, by pid.
+	[ -n "$drv_pid" ] && kill -KILL "$drv_pid" 2>/dev/null
+	for p in $(pgrep -f -- "qemubox-$id" 2>/dev/null); do kill -KILL "$p"; done
+	rm -rf "$work"
+}
+id=vclone-$$-$RANDOM
+trap cleanup EXIT
+
+if ! tests/component/lib/vmmon-testguest.sh "$work/guest" >"$work/guest.log" 2>&1; then
+	skip_all "cannot build the test guest: $(tail -1 "$work/guest.log")"
+fi
+
+. tests/component/lib/vmmon-driver.sh
+export VMMON_TEST_ID=$id VMMON_TEST_TEMPLATE=1
+start_driver "$work/console.log"
+qemus() { pgrep -f -- "qemubox-$id" | wc -l; }
+
+echo "1..10"
+
+# --- the template ---
+cmd "start microvm 0 template" 60
+check "template: VM started with its RAM in a memfd" '[[ $reply == started* ]]' "$reply"
+cmd ready 180
+check "template: guest ready" '[[ $reply == ready* ]]' "$reply"
+cmd "save $work/state" 120
+state=$(field state "$reply") ram=$(field ram "$reply")
+check "template: SAVE wrote the device state only (RAM stays in the memfd), QEMU quit, memfd sealed" \
+	'[[ $reply == saved* ]] && [ "$(field seals "$reply")" = OK ] && [ "${state:-0}" -gt 0 ] && [ "$state" -lt 4194304 ] && [ "$ram" = 268435456 ] && [ "$(qemus)" = 0 ]' "$reply"
+cmd ramsum
+sum0=$reply
+
+# --- clone 1 ---
+cmd respawn
+t0=$(date +%s%N)
+cmd "start microvm 0 clone $work/state" 90
+ms=$((($(date +%s%N) - t0) / 1000000))
+qpid=$(field pid "$reply")
+check "clone: START answered once restored (${ms} ms)" '[[ $reply == started* ]]' "$reply"
+cmd status
+check "clone: running, not paused" '[[ $reply == "status running=1 state=running" ]]' "$reply"
+cmd guest_cpus 60
+check "clone: the restored guest answers on the clone's own channel" '[[ $reply == "guest cpus=1" ]]' "$reply"
+check "clone: QEMU confined (uid, no caps, NoNewPrivs, seccomp)" 'confined "$qpid"'
+cmd "shutdown 5000" 60
+cmd ramsum
+check "clone: the template's memfd is unchanged after the clone ran (private mapping)" \
+	'[ "$reply" = "$sum0" ]' "$sum0 -> $reply"
+
+# --- a truncated state: QEMU's reason, no QEMU left ---
+head -c $((state / 2)) "$work/state" >"$work/half"
+cmd respawn
+cmd "start microvm 0 clone $work/half" 90
+sleep 1
+check "truncated state: START fails with QEMU's reason, no QEMU left" \
+	'[[ $reply == error* ]] && [[ $reply == *"QEMU exited during start"*"load of migration failed"* ]] && [ "$(qemus)" = 0 ]' "$reply"
+grep -h "load of migration\|migration" "$work/vmmon.log" | tail -n 2 | sed 's/^/# /'
+
+# --- an unsealed memfd: refused before QEMU runs ---
+cmd respawn
+cmd "start microvm 0 clone-unsealed $work/state" 60
+check "unsealed RAM memfd: START refused, no QEMU started" \
+	'[[ $reply == *"not a memfd sealed"* ]] && [ "$(qemus)" = 0 ]' "$reply"
+echo "# clone START (QEMU exec + restore + cont): ${ms} ms"
+stop_driver
