@@ -127,8 +127,8 @@ vm_save(struct req *r)
 	vmmon.vm.save_mig = SAVE_MIG_NONE;
 	vmmon.vm.save_deadline = qmp_now_ms() + SAVE_TIMEOUT_MS;
 	r->step = 0;
-	if (vm_qmp("migrate-set-capabilities", vm_migrate_caps(), save_step, r) ==
-	    -1)
+	if (vm_qmp("migrate-set-capabilities", vm_migrate_caps(), save_step,
+	        r) == -1)
 		save_fail("%s: %s", "migrate-set-capabilities",
 		    "QMP refused the command");
 }
