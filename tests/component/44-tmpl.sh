@@ -9,8 +9,8 @@
 # state fd (a QEMU stream from offset 0); mismatches (memory, cmdline,
 # another kernel file) get ENOENT; a non-root peer is refused; the shim's
 # spawn starts it detached, once; a second holder on the same state dir
-# steps aside; killing the holder leaves no vmmon, QEMU or memfd and
-# qemubox-cleanup frees its uid; a template that cannot boot is retried
+# steps aside; killing the holder leaves no vmmon, QEMU or memfd,
+# qemubox-cleanup frees its uid and the next spawn replaces it; a template that cannot boot is retried
 # with back-off, a bounded number of times, then ENOENT; qemubox-cleanup
 # stops a live holder.
 set -u
@@ -73,7 +73,7 @@ holder_pid() { # config -> the pid of the holder serving it
 	done | head -n 1
 }
 
-echo "1..16"
+echo "1..17"
 
 # As the shim daemon does when runtime.clone is on.
 sp=$("$GET" --spawn "$top/build/libexec" 2>>"$work/spawn.err")
@@ -158,6 +158,24 @@ hpid=""
 out=$("$top/build/bin/qemubox-cleanup" qemubox-tmpl 2>&1)
 check "qemubox-cleanup frees the dead holder's uid record" \
 	'[ ! -e "$work/state/uids/$huid" ]' "$out"
+# The next shim start replaces it: a new holder, a new template.
+sp=$("$GET" --spawn "$top/build/libexec" 2>>"$work/spawn.err")
+t0=$(date +%s)
+reply=""
+while [ $(($(date +%s) - t0)) -lt 300 ]; do
+	reply=$("$GET" "$K" "$I" 512 1 2>&1)
+	[[ $reply == ok* ]] && break
+	sleep 1
+done
+hpid=$(holder_pid "$QEMUBOX_CONFIG")
+h2uid=$(uid_of "$hpid")
+kill "$hpid" 2>/dev/null
+t0=$(date +%s)
+while [ -n "$(procs_of_uid "$h2uid")" ] && [ $(($(date +%s) - t0)) -lt 15 ]; do sleep 0.3; done
+check "a dead holder is replaced by the next spawn (a new template served); SIGTERM leaves no process of its uid" \
+	'[ "$sp" = "spawn rc=0" ] && [[ $reply == ok*" seals=0xf "* ]] && [ -n "$h2uid" ] && [ -z "$(procs_of_uid "$h2uid")" ] && [ -z "$(tmpl_memfds)" ]' \
+	"$sp / $reply / uid $h2uid left: $(procs_of_uid "$h2uid")"
+hpid=""
 
 # A template that cannot boot (QEMU is /bin/false): bounded retries with
 # back-off, then ENOENT; nothing spins.
