@@ -14,6 +14,10 @@
 /* Bounds on what one library may make us read. */
 #define ELF_PHDR_MAX 64
 #define ELF_DYN_MAX  1024
+/* The first read (ELF header, program headers, usually PT_INTERP). */
+#define ELF_HEAD 4096
+/* The needed names in one read when they lie this close together. */
+#define ELF_NAMES_MAX 16384
 
 /* ld.so's built-in search list on Debian x86_64 (no ld.so.cache). */
 static const char *const libdirs[] = {"/lib/x86_64-linux-gnu",
@@ -34,13 +38,19 @@ have(const struct elf_deps *d, const char *path)
 static int
 add_path(struct elf_deps *d, const char *path)
 {
+	size_t off, len = strlen(path) + 1;
+
 	if (have(d, path))
 		return 0;
-	if (d->n >= ELF_DEPS_MAX) {
+	off = d->n == 0 ? 0
+	                : (size_t)(d->path[d->n - 1] - d->pool) +
+	                      strlen(d->path[d->n - 1]) + 1;
+	if (d->n >= ELF_DEPS_MAX || len > sizeof(d->pool) - off) {
 		errno = E2BIG;
 		return -1;
 	}
-	snprintf(d->path[d->n++], PATH_MAX, "%s", path);
+	memcpy(d->pool + off, path, len);
+	d->path[d->n++] = d->pool + off;
 	return 1;
 }
 
@@ -76,6 +86,17 @@ read_at(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* len bytes at off copied from the first read, if they lie within it. */
+static bool
+from_head(
+    const char *head, size_t head_len, void *buf, size_t len, uint64_t off)
+{
+	if (off > head_len || len > head_len - off)
+		return false;
+	memcpy(buf, head + off, len);
+	return true;
+}
+
 /*
  * pread, not mmap: on this kind of host (itself a VM) every munmap is a
  * TLB shootdown and every fault on a mapping costs a few microseconds;
@@ -89,8 +110,9 @@ walk(struct elf_deps *d, const char *file, int depth)
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph[ELF_PHDR_MAX];
 	Elf64_Dyn *dyn = NULL;
-	size_t ndyn = 0, nneeded = 0, i, k;
-	uint64_t strtab = 0, strsz = 0, stroff, size;
+	char head[ELF_HEAD], *names = NULL;
+	size_t ndyn = 0, nneeded = 0, i, k, head_len, names_len;
+	uint64_t strtab = 0, strsz = 0, stroff, size, o, names_lo, names_hi;
 	struct stat st;
 	int fd, rc = -1;
 
@@ -101,8 +123,13 @@ walk(struct elf_deps *d, const char *file, int depth)
 	if (fstat(fd, &st) == -1)
 		goto out;
 	size = (uint64_t)st.st_size;
-	if (read_at(fd, &eh, sizeof(eh), 0) == -1)
+	/* One read for the headers where they fit in the first page. */
+	head_len = size < ELF_HEAD ? (size_t)size : ELF_HEAD;
+	if (read_at(fd, head, head_len, 0) == -1 || head_len < sizeof(eh)) {
+		errno = ENOEXEC;
 		goto out;
+	}
+	memcpy(&eh, head, sizeof(eh));
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > ELF_PHDR_MAX ||
@@ -110,14 +137,19 @@ walk(struct elf_deps *d, const char *file, int depth)
 		errno = ENOEXEC;
 		goto out;
 	}
-	if (read_at(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff) == -1)
+	if (!from_head(head, head_len, ph, eh.e_phnum * sizeof(Elf64_Phdr),
+	        eh.e_phoff) &&
+	    read_at(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff) == -1)
 		goto out;
 	for (i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_offset + ph[i].p_filesz > size)
 			continue;
 		if (ph[i].p_type == PT_INTERP && ph[i].p_filesz > 1 &&
 		    ph[i].p_filesz < PATH_MAX &&
-		    read_at(fd, interp, ph[i].p_filesz, ph[i].p_offset) == 0 &&
+		    (from_head(head, head_len, interp, ph[i].p_filesz,
+		         ph[i].p_offset) ||
+		        read_at(fd, interp, ph[i].p_filesz, ph[i].p_offset) ==
+		            0) &&
 		    interp[ph[i].p_filesz - 1] == '\0')
 			add_path(d, interp);
 		if (ph[i].p_type == PT_DYNAMIC && dyn == NULL) {
@@ -143,9 +175,34 @@ walk(struct elf_deps *d, const char *file, int depth)
 		rc = 0; /* static: nothing needed */
 		goto out;
 	}
-	/* Each name on its own: a string table can be 100s of KiB. */
+	/*
+	 * A string table can be 100s of KiB: the span of the needed names
+	 * (they usually sit together near its start) in one read when it is
+	 * small, else each name on its own.
+	 */
+	names_lo = UINT64_MAX;
+	names_hi = 0;
+	for (i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
+		if (dyn[i].d_tag != DT_NEEDED || stroff >= size ||
+		    dyn[i].d_un.d_val >= size - stroff)
+			continue;
+		o = stroff + dyn[i].d_un.d_val;
+		if (o < names_lo)
+			names_lo = o;
+		if (o > names_hi)
+			names_hi = o;
+	}
+	names_len = 0;
+	if (names_lo != UINT64_MAX &&
+	    names_hi - names_lo + sizeof(needed[0]) <= ELF_NAMES_MAX &&
+	    (names = malloc(ELF_NAMES_MAX)) != NULL) {
+		names_len = (size_t)(names_hi - names_lo) + sizeof(needed[0]);
+		if (names_len > size - names_lo)
+			names_len = (size_t)(size - names_lo);
+		if (read_at(fd, names, names_len, names_lo) == -1)
+			names_len = 0;
+	}
 	for (i = 0; i < ndyn && dyn[i].d_tag != DT_NULL && nneeded < 64; i++) {
-		uint64_t o;
 		size_t len;
 		ssize_t n;
 
@@ -158,9 +215,14 @@ walk(struct elf_deps *d, const char *file, int depth)
 		len = sizeof(needed[0]);
 		if (len > size - o)
 			len = (size_t)(size - o);
-		do
-			n = pread(fd, needed[nneeded], len, (off_t)o);
-		while (n == -1 && errno == EINTR);
+		if (names_len != 0 && o >= names_lo &&
+		    o - names_lo + len <= names_len) {
+			memcpy(needed[nneeded], names + (o - names_lo), len);
+			n = (ssize_t)len;
+		} else
+			do
+				n = pread(fd, needed[nneeded], len, (off_t)o);
+			while (n == -1 && errno == EINTR);
 		/* Skipped: unterminated (longer than NAME_MAX) or a path. */
 		if (n <= 0 ||
 		    memchr(needed[nneeded], '\0', (size_t)n) == NULL ||
@@ -172,6 +234,8 @@ walk(struct elf_deps *d, const char *file, int depth)
 	fd = -1;
 	free(dyn);
 	dyn = NULL;
+	free(names);
+	names = NULL;
 	for (i = 0; i < nneeded; i++) {
 		for (k = 0; libdirs[k] != NULL; k++) {
 			snprintf(cand, sizeof(cand), "%s/%.255s", libdirs[k],
@@ -192,6 +256,7 @@ out:
 	if (fd != -1)
 		close(fd);
 	free(dyn);
+	free(names);
 	return rc;
 }
 

@@ -10,11 +10,17 @@
 #include <limits.h>
 #include <stddef.h>
 
-#define ELF_DEPS_MAX 256
+#define ELF_DEPS_MAX  256
+#define ELF_DEPS_POOL 65536
 
+/*
+ * The paths live packed in pool (path[i] points into it): a few hundred
+ * bytes touched instead of a page per library. Setting n to 0 empties it.
+ */
 struct elf_deps {
-	char path[ELF_DEPS_MAX][PATH_MAX]; /* as ld.so will look them up */
+	char *path[ELF_DEPS_MAX]; /* as ld.so will look them up */
 	size_t n;
+	char pool[ELF_DEPS_POOL];
 };
 
 /*

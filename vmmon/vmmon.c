@@ -532,6 +532,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_init("qemubox-vmmon", 0);
+	startprof_mark("exec");
 	qb_config_defaults(&cfg);
 	cfg_path = qb_config_path();
 	if (access(cfg_path, F_OK) == 0 &&

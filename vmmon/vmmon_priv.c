@@ -76,21 +76,23 @@ mkdirs(const char *path)
 }
 
 /*
- * The jail is planned on the host view first, then built: every source is
- * opened (O_PATH) after unshare but before the tmpfs root hides anything,
- * and bound from /proc/self/fd/N, so a QEMU or data dir that lives under
- * NEWROOT on the host (e.g. a scratch install in /tmp) still works.
+ * The jail is planned on the host view first, then built. A source under
+ * NEWROOT on the host (e.g. a scratch install in /tmp) is opened (O_PATH)
+ * after unshare but before the tmpfs root hides it, and bound from
+ * /proc/self/fd/N; any other source is bound by its path.
  */
+enum bind_kind { BIND_FILE, BIND_DIR, BIND_DEV };
 struct bind {
-	char src[PATH_MAX];
-	char dst[PATH_MAX]; /* inside the jail */
-	bool dev;
+	char *src;
+	char *dst; /* inside the jail */
+	enum bind_kind kind;
 	int fd;
 };
 
 /*
- * On the heap, not in .bss, and freed once the jail stands: ~1 MiB of
- * touched pages that vmmon would otherwise keep for the VM's life.
+ * On the heap, not in .bss, and freed once the jail stands; the paths are
+ * small heap strings (two PATH_MAX arrays per bind touched two pages per
+ * library, each a page fault).
  */
 #define PLAN_MAX (ELF_DEPS_MAX + 32)
 static struct bind *plan;
@@ -103,14 +105,17 @@ struct symlink_plan {
 static struct symlink_plan links[4];
 static size_t nlinks;
 
-/* Adds a bind; false if an optional source does not exist. */
+/*
+ * Adds a bind; false if an optional source does not exist. A required
+ * one that is missing fails the mount, which names it.
+ */
 static bool
-plan_bind(const char *src, const char *dst, bool dev, bool optional)
+plan_bind(const char *src, const char *dst, enum bind_kind kind, bool optional)
 {
 	size_t i;
 
-	if (access(src, F_OK) == -1) {
-		if (optional && errno == ENOENT)
+	if (optional && access(src, F_OK) == -1) {
+		if (errno == ENOENT)
 			return false;
 		fatal("%s: %s", __func__, src);
 	}
@@ -119,9 +124,10 @@ plan_bind(const char *src, const char *dst, bool dev, bool optional)
 			return true;
 	if (nplan == PLAN_MAX)
 		fatalx("%s: too many binds", __func__);
-	snprintf(plan[nplan].src, PATH_MAX, "%s", src);
-	snprintf(plan[nplan].dst, PATH_MAX, "%s", dst);
-	plan[nplan].dev = dev;
+	if ((plan[nplan].src = strdup(src)) == NULL ||
+	    (plan[nplan].dst = strdup(dst)) == NULL)
+		fatal("%s: strdup", __func__);
+	plan[nplan].kind = kind;
 	plan[nplan].fd = -1;
 	nplan++;
 	return true;
@@ -142,7 +148,7 @@ plan_libdir(const char *path)
 		nlinks++;
 		return;
 	}
-	plan_bind(path, path, false, true);
+	plan_bind(path, path, BIND_DIR, true);
 }
 
 /*
@@ -171,7 +177,7 @@ plan_lib(const char *path)
 	}
 	if (snprintf(dst, sizeof(dst), "%s/%s", real, base) >= (int)sizeof(dst))
 		fatalx("%s: path too long", __func__);
-	plan_bind(path, dst, false, false);
+	plan_bind(path, dst, BIND_FILE, false);
 }
 
 /*
@@ -196,40 +202,75 @@ module_path(const char *qemu_path, char *out, size_t len)
 		out[0] = '\0';
 }
 
-/* Executes one bind: a read-only (remount), nosuid mount in the jail. */
+/* Under NEWROOT on the host: hidden once the tmpfs root is mounted. */
+static bool
+under_newroot(const char *path)
+{
+	size_t n = strlen(NEWROOT);
+
+	return strncmp(path, NEWROOT, n) == 0 &&
+	       (path[n] == '/' || path[n] == '\0');
+}
+
+/*
+ * Executes one bind: its mount point (libraries share a few parent
+ * directories: each is made once) and the bind. Read-only, nosuid and
+ * nodev come later for the whole tree at once (jail_seal()).
+ */
 static void
 do_bind(const struct bind *b)
 {
+	static char made[PATH_MAX]; /* the last parent made */
 	char dst[PATH_MAX + 16], parent[PATH_MAX], src[64], *slash;
-	struct stat st;
-	unsigned long fl;
-	int fd;
 
-	if (fstat(b->fd, &st) == -1)
-		fatal("%s: %s", __func__, b->src);
 	snprintf(dst, sizeof(dst), NEWROOT "%s", b->dst);
-	if (S_ISDIR(st.st_mode))
+	if (b->kind == BIND_DIR)
 		mkdirs(b->dst);
 	else {
 		snprintf(parent, sizeof(parent), "%s", b->dst);
 		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
 			*slash = '\0';
-			mkdirs(parent);
+			if (strcmp(parent, made) != 0) {
+				mkdirs(parent);
+				snprintf(made, sizeof(made), "%s", parent);
+			}
 		}
-		if ((fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) ==
-		    -1)
+		if (mknod(dst, S_IFREG | 0644, 0) == -1 && errno != EEXIST)
 			fatal("%s: create %s", __func__, dst);
-		close(fd);
 	}
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", b->fd);
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == -1)
+	if (b->fd != -1)
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", b->fd);
+	if (mount(b->fd != -1 ? src : b->src, dst, NULL, MS_BIND | MS_REC,
+	        NULL) == -1)
 		fatal("%s: bind %s", __func__, b->src);
-	/* A bind mount ignores MS_RDONLY on creation, hence the remount. */
-	fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
-	if (!b->dev)
-		fl |= MS_NODEV;
-	if (mount(NULL, dst, NULL, fl, NULL) == -1)
-		fatal("%s: remount ro %s", __func__, b->src);
+}
+
+/*
+ * After pivot_root: the whole tree read-only, nosuid, nodev in one
+ * mount_setattr (a bind mount ignores MS_RDONLY on creation; one remount
+ * per bind cost two syscalls each), then the exceptions: /proc stays
+ * writable as mounted (nosuid, nodev, noexec), device binds allow their
+ * device.
+ */
+static void
+jail_seal(void)
+{
+	struct mount_attr all = {.attr_set = MOUNT_ATTR_RDONLY |
+	                                     MOUNT_ATTR_NOSUID |
+	                                     MOUNT_ATTR_NODEV};
+	struct mount_attr proc = {.attr_clr = MOUNT_ATTR_RDONLY};
+	struct mount_attr dev = {.attr_clr = MOUNT_ATTR_NODEV};
+	size_t i;
+
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &all, sizeof(all)) == -1)
+		fatal("%s: read-only jail", __func__);
+	if (mount_setattr(AT_FDCWD, "/proc", 0, &proc, sizeof(proc)) == -1)
+		fatal("%s: /proc", __func__);
+	for (i = 0; i < nplan; i++)
+		if (plan[i].kind == BIND_DEV &&
+		    mount_setattr(
+		        AT_FDCWD, plan[i].dst, 0, &dev, sizeof(dev)) == -1)
+			fatal("%s: %s", __func__, plan[i].dst);
 }
 
 static void
@@ -255,21 +296,21 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 		fatal("%s: %s: shared libraries", __func__, module);
 	startprof_mark("elf_scan");
 	nplan = nlinks = 0;
-	plan_bind(j->qemu_path, j->qemu_path, false, false);
+	plan_bind(j->qemu_path, j->qemu_path, BIND_FILE, false);
 	/* Merged /usr: keep the top-level symlinks so library paths work. */
 	plan_libdir("/lib");
 	plan_libdir("/lib64");
 	for (i = 0; i < deps->n; i++)
 		plan_lib(deps->path[i]);
 	if (module[0] != '\0')
-		plan_bind(module, module, false, false);
-	plan_bind(j->qemu_share_path, j->qemu_share_path, false, false);
+		plan_bind(module, module, BIND_FILE, false);
+	plan_bind(j->qemu_share_path, j->qemu_share_path, BIND_DIR, false);
 	for (i = 0; fwdirs[i] != NULL; i++)
-		plan_bind(fwdirs[i], fwdirs[i], false, true);
+		plan_bind(fwdirs[i], fwdirs[i], BIND_DIR, true);
 	for (i = 0; devs[i] != NULL; i++)
-		plan_bind(devs[i], devs[i], true, false);
+		plan_bind(devs[i], devs[i], BIND_DEV, false);
 	/* Whether the vmmon user may use it is decided by the probe. */
-	out->have_kvm_node = plan_bind("/dev/kvm", "/dev/kvm", true, true);
+	out->have_kvm_node = plan_bind("/dev/kvm", "/dev/kvm", BIND_DEV, true);
 	startprof_mark("plan");
 
 	if (unshare(CLONE_NEWNS) == -1)
@@ -280,7 +321,8 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	startprof_mark("unshare");
 	/* In this namespace (binds need their source mounted here). */
 	for (i = 0; i < nplan; i++)
-		if ((plan[i].fd = open(plan[i].src, O_PATH | O_CLOEXEC)) == -1)
+		if (under_newroot(plan[i].src) &&
+		    (plan[i].fd = open(plan[i].src, O_PATH | O_CLOEXEC)) == -1)
 			fatal("%s: open %s", __func__, plan[i].src);
 	if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID,
 	        "mode=0755,size=1m,nr_inodes=4096") == -1)
@@ -292,13 +334,12 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	}
 	for (i = 0; i < nplan; i++) {
 		do_bind(&plan[i]);
-		close(plan[i].fd);
+		if (plan[i].fd != -1)
+			close(plan[i].fd);
 	}
 	startprof_mark("binds");
 	log_debug("%s: %zu binds (%zu libraries)", __func__, nplan, deps->n);
 	free(deps);
-	free(plan);
-	plan = NULL;
 
 	/*
 	 * QEMU loads -kernel/-initrd with fopen() of /proc/self/fd/N. Only
@@ -323,9 +364,13 @@ build_root(const struct vmmon_jail *j, struct vmmon_jailed *out)
 	if (rmdir("/.oldroot") == -1)
 		fatal("%s: rmdir old root", __func__);
 	/* The jail's own tree is read-only too. */
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID,
-	        NULL) == -1)
-		fatal("%s: remount / ro", __func__);
+	jail_seal();
+	for (i = 0; i < nplan; i++) {
+		free(plan[i].src);
+		free(plan[i].dst);
+	}
+	free(plan);
+	plan = NULL;
 	startprof_mark("pivot");
 	snprintf(out->qemu_path, sizeof(out->qemu_path), "%s", j->qemu_path);
 }
