@@ -13,7 +13,7 @@ SHIM_CORE_SRCS := shim/shim_main.c shim/shim_cli.c shim/shim_env.c shim/shim_sta
 	shim/shim_delete.c shim/shim_daemon.c shim/shim_priv.c shim/shim_serve.c \
 	shim/task_service.c shim/task_ttrpc.c shim/events.c \
 	lib/log.c lib/error.c lib/path.c lib/config.c lib/proc_spawn.c lib/vmmon_args.c \
-	shim/tmpl_spawn.c \
+	shim/tmpl_spawn.c lib/startprof.c \
 	lib/evloop.c lib/ttrpc.c lib/ttrpc_client.c lib/ttrpc_frame.c lib/ttrpc_msg.c \
 	lib/unix_addr.c $(PROTO_SRCS) $(SANDBOX_HOST_SRCS)
 # The VM backend and what it drives: privnet, vmmon, fsd (imsg: one client
@@ -38,8 +38,8 @@ SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \
 	seccomp/shim.c $(SECCOMP_SRCS_BASE) $(SANDBOX_HOST_SRCS)
 
 SHIM_SRCS := shim/main.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
-SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) \
-	$(LIBS_SECCOMP) -lmd
+SHIM_LIBS := $(call helper_libs,$(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) \
+	$(LIBS_BSD) $(LIBS_SECCOMP) -lmd)
 
 $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS))
 	@mkdir -p $(@D)
