@@ -20,6 +20,7 @@
 #include "lib/evloop.h"
 #include "lib/log.h"
 #include "lib/proc_spawn.h"
+#include "lib/startprof.h"
 #include "lib/ttrpc.h"
 #include "lib/vmmon_args.h"
 #include "shim/backend.h"
@@ -220,6 +221,7 @@ shim_serve(struct shim_daemon_ctx *d)
 	bool cfg_ok = false, backend_up = false, host_up = false;
 	int rc = 1;
 
+	startprof_mark("exec");
 	if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
 		cfg_ok = true;
 	else if (!ops->standalone)
@@ -243,10 +245,12 @@ shim_serve(struct shim_daemon_ctx *d)
 		if (cfg_ok && cfg.security.seccomp == QB_SECCOMP_LOG)
 			fargs[nf++] = "-S";
 
+		startprof_mark("config");
 		if (cfg_ok && sandbox_prepare(o, &cfg, &err) == 0)
 			host_up = true;
 		else if (cfg_ok && missing.msg[0] == '\0')
 			missing = err;
+		startprof_mark("sandbox_host");
 		vopts.njoin = sandbox_host_cgroup_fds(&vopts.join_fds);
 		vmmon_args(cfg_ok ? &cfg : NULL, o->debug, vargs, tbuf,
 		    sizeof(tbuf), ubuf, sizeof(ubuf));
@@ -282,16 +286,19 @@ shim_serve(struct shim_daemon_ctx *d)
 			log_warnx("%s: no template holder: Creates cold-boot",
 			    __func__);
 		sandbox_host_spawned();
+		startprof_mark("helpers");
 	} else {
 		privnet.fd = vmmon.fd = spawner.fd = fsd.fd = -1;
 		privnet.pid = vmmon.pid = spawner.pid = fsd.pid = -1;
 	}
 
 	shim_priv_drop(cfg_ok ? &cfg : NULL);
+	startprof_mark("drop");
 	if (w->confine != NULL)
 		w->confine(cfg_ok ? &cfg : NULL);
 	else
 		log_warnx("%s: test wiring: no Landlock, no seccomp", __func__);
+	startprof_mark("confine");
 
 	if ((st.loop = evloop_new()) == NULL)
 		fatal("%s: evloop_new", __func__);
@@ -358,6 +365,8 @@ shim_serve(struct shim_daemon_ctx *d)
 		fatal("%s: serve fd %d", __func__, d->listen_fd);
 	d->listen_fd = -1; /* the server owns it now */
 	log_info("%s: serving containerd.task.v2.Task", __func__);
+	startprof_mark("serve");
+	startprof_report(__func__);
 
 	if (evloop_run(st.loop) == 0 && st.done)
 		rc = 0;

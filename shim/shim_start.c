@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/startprof.h"
 #include "lib/ttrpc.h"
 #include "lib/unix_addr.h"
 #include "proto/bootstrap.pb-c.h"
@@ -387,11 +388,13 @@ shim_start(const struct shim_opts *o)
 		    SHIM_NAME);
 		return 1;
 	}
+	startprof_mark("exec_stdin");
 	if (shim_group_from_spec(
 	        "config.json", o->id, group, sizeof(group), &err) == -1) {
 		fprintf(stderr, "%s start: %s\n", SHIM_NAME, err.msg);
 		return 1;
 	}
+	startprof_mark("spec");
 	if (shim_socket_path(o->address, o->namespace, group, path,
 	        sizeof(path), uri, sizeof(uri)) == -1) {
 		fprintf(stderr, "%s start: socket path: %s\n", SHIM_NAME,
@@ -452,6 +455,9 @@ shim_start(const struct shim_opts *o)
 	close(lfd);
 	log_info(
 	    "%s: id=%s group=%s serving on %s", __func__, o->id, group, uri);
+	/* This process's CPU, which no running process holds: make bench. */
+	startprof_mark("spawn");
+	startprof_report(__func__);
 	printf("%s", answer);
 	return 0;
 fail:
