@@ -209,12 +209,13 @@ enum net_claim {
 
 struct net_facts {
 	int has_record;
-	int64_t owner_pid;        /* from the record; 0 = unknown */
-	uint64_t owner_start;     /* from the record; 0 = unknown */
-	uint64_t owner_start_now; /* owner_proc_start(owner_pid) now; 0 = gone */
-	int owner_boot_differs;   /* recorded in another boot */
-	int owner_pidns_differs;  /* recorded in another pid namespace */
-	int worker_alive;         /* the privnet that wrote it still runs */
+	int64_t owner_pid;    /* from the record; 0 = unknown */
+	uint64_t owner_start; /* from the record; 0 = unknown */
+	uint64_t
+	    owner_start_now;     /* owner_proc_start(owner_pid) now; 0 = gone */
+	int owner_boot_differs;  /* recorded in another boot */
+	int owner_pidns_differs; /* recorded in another pid namespace */
+	int worker_alive;        /* the privnet that wrote it still runs */
 	int netns_exists;
 	int tap_present; /* tap_present(): 1, 0, -1 could not look */
 	int netns_users; /* netns_count_users(), -1 = not looked */
