@@ -36,6 +36,9 @@ struct proc_spawn_opts {
 	 * in its cgroups before it runs anything. */
 	const int *join_fds;
 	int njoin;
+	/* A daemon: a session of its own (setsid) and stdout/stderr on
+	 * /dev/null too, so none of the caller's stdio stays open. */
+	bool detach;
 };
 
 /* proc_spawn() with opts (NULL: as proc_spawn). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/proc_spawn.h"
 #include "lib/startprof.h"
 #include "lib/ttrpc.h"
 #include "lib/unix_addr.h"
@@ -260,18 +261,21 @@ shim_socket_dir_prepare(void)
 }
 
 /*
- * fork + exec ourselves in daemon mode. A CLOEXEC pipe reports an exec
- * failure back, so `start` never prints an address nobody serves.
+ * Start ourselves in daemon mode (lib/proc_spawn: a session of its own,
+ * stdio on /dev/null, the listening socket as fd 3, nothing else). An exec
+ * failure is reported back, so `start` never prints an address nobody
+ * serves. The daemon is our child until we exit a moment later; then it
+ * belongs to containerd's subreaper or init, as the runc shim's does.
  */
 static int
 spawn_daemon(const struct shim_opts *o, int lfd)
 {
 	static struct shim_opts c; /* execv wants non-const strings */
+	const struct proc_spawn_opts sopts = {.detach = true};
 	char self[PATH_MAX];
 	char *argv[16];
 	ssize_t n;
-	pid_t pid;
-	int pfd[2], child_errno = 0, argc = 0, devnull, status;
+	int argc = 0;
 
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
 		return -1;
@@ -291,66 +295,9 @@ spawn_daemon(const struct shim_opts *o, int lfd)
 	if (o->debug)
 		argv[argc++] = (char *)"-debug";
 	argv[argc] = NULL;
-
-	if (pipe2(pfd, O_CLOEXEC) == -1)
-		return -1;
-	if ((pid = fork()) == -1) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		/*
-		 * An intermediate child so the daemon is reparented at once
-		 * (to init or containerd's subreaper) and `start` can reap.
-		 */
-		if ((pid = fork()) != 0)
-			_exit(pid == -1 ? 127 : 0);
-		if (setsid() == -1)
-			goto child_fail;
-		if ((devnull = open("/dev/null", O_RDWR)) == -1)
-			goto child_fail;
-		if (dup2(devnull, 0) == -1 || dup2(devnull, 1) == -1 ||
-		    dup2(devnull, 2) == -1 || dup2(lfd, 3) == -1)
-			goto child_fail;
-		if (devnull > 3)
-			close(devnull);
-		/* dup2 onto itself keeps FD_CLOEXEC; clear it explicitly. */
-		if (fcntl(3, F_SETFD, 0) == -1)
-			goto child_fail;
-		if (pfd[1] <= 3) {
-			int nfd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 4);
-			if (nfd == -1)
-				goto child_fail;
-			pfd[1] = nfd;
-		}
-		/* Nothing else of ours or containerd's leaks into the daemon.
-		 */
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		execv(self, argv);
-	child_fail:
-		child_errno = errno;
-		n = write(pfd[1], &child_errno, sizeof(child_errno));
-		(void)n;
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	do {
-		n = read(pfd[0], &child_errno, sizeof(child_errno));
-	} while (n == -1 && errno == EINTR);
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof(child_errno)) {
-		errno = child_errno;
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		errno = ECHILD;
-		return -1;
-	}
-	return 0;
+	return proc_spawn_opt(self, argv, lfd, PROC_SPAWN_IMSG_FD, &sopts) == -1
+	           ? -1
+	           : 0;
 }
 
 int

@@ -1,6 +1,6 @@
 # Unit tests (cmocka, ASan/UBSan) of shim/: each links the shim files under
 # test plus fakes, never the production main (shim/main.c).
-$(BUILD)/test/test_shim_cli: $(call asan_objs,tests/unit/test_shim_cli.c shim/shim_cli.c shim/oci_spec.c shim/shim_delete.c shim/shim_start.c lib/startprof.c shim/task_service.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC))
+$(BUILD)/test/test_shim_cli: $(call asan_objs,tests/unit/test_shim_cli.c shim/shim_cli.c shim/oci_spec.c shim/shim_delete.c shim/shim_start.c lib/startprof.c lib/proc_spawn.c shim/task_service.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_JSONC) $(LIBS_PROTOBUF) -lmd
 UNIT_TESTS += $(BUILD)/test/test_shim_cli
@@ -20,7 +20,7 @@ $(BUILD)/test/test_shim_task: $(call asan_objs,tests/unit/test_shim_task.c shim/
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)
 UNIT_TESTS += $(BUILD)/test/test_shim_task
 
-$(BUILD)/test/test_shim_events: $(call asan_objs,tests/unit/test_shim_events.c shim/events.c shim/shim_start.c lib/startprof.c shim/shim_cli.c shim/oci_spec.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC))
+$(BUILD)/test/test_shim_events: $(call asan_objs,tests/unit/test_shim_events.c shim/events.c shim/shim_start.c lib/startprof.c lib/proc_spawn.c shim/shim_cli.c shim/oci_spec.c $(LIB_SRCS_BASE) $(LIB_SRCS_TTRPC))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA) $(LIBS_PROTOBUF) $(LIBS_JSONC) -lmd
 UNIT_TESTS += $(BUILD)/test/test_shim_events
