@@ -104,7 +104,7 @@ from_head(
  * name) made the scan of QEMU and its modules 5x cheaper per VM start.
  */
 static int
-walk(struct elf_deps *d, const char *file, int depth)
+scan(struct elf_deps *d, const char *file)
 {
 	char needed[64][NAME_MAX + 1], cand[PATH_MAX], interp[PATH_MAX];
 	Elf64_Ehdr eh;
@@ -116,8 +116,6 @@ walk(struct elf_deps *d, const char *file, int depth)
 	struct stat st;
 	int fd, rc = -1;
 
-	if (depth > 16)
-		return 0;
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1)
@@ -245,8 +243,8 @@ walk(struct elf_deps *d, const char *file, int depth)
 				break;
 			if (access(cand, R_OK) != 0)
 				continue;
-			if (add_path(d, cand) == 1 &&
-			    walk(d, cand, depth + 1) == -1 && errno == E2BIG)
+			/* Added to the list: elf_deps_add() scans it later. */
+			if (add_path(d, cand) == -1)
 				return -1;
 			break;
 		}
@@ -260,8 +258,21 @@ out:
 	return rc;
 }
 
+/*
+ * Breadth first over the list itself: what a scan adds is scanned in turn,
+ * once. No recursion, so one frame of scan()'s buffers (~30 KiB) is all
+ * the stack it takes; recursing, the chains of QEMU's libraries left ~100
+ * KiB of touched stack in vmmon for the VM's life.
+ */
 int
 elf_deps_add(struct elf_deps *deps, const char *file)
 {
-	return walk(deps, file, 0);
+	size_t i = deps->n;
+
+	if (scan(deps, file) == -1)
+		return -1;
+	for (; i < deps->n; i++)
+		if (scan(deps, deps->path[i]) == -1 && errno == E2BIG)
+			return -1;
+	return 0;
 }
