@@ -18,6 +18,7 @@
  * paths.qemu_share_path, runtime.shutdown_timeout, runtime.debug. Flags
  * override them; -S is seccomp log mode (diagnosing only).
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -513,7 +514,7 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	static struct qb_config cfg;
+	struct qb_config *cfg;
 	struct vmmon_jail j;
 	struct qb_error err = {0};
 	int ch, debug = 0, keep[2], sp[2], errp[2];
@@ -533,19 +534,30 @@ main(int argc, char *argv[])
 	}
 	log_init("qemubox-vmmon", 0);
 	startprof_mark("exec");
-	qb_config_defaults(&cfg);
+	/*
+	 * The settings are read into a mapping of their own and unmapped:
+	 * qb_config_defaults() touches all of its ~64 KiB, which as a static
+	 * would stay resident for the VM's life. What vmmon keeps is copied.
+	 */
+	cfg = mmap(NULL, sizeof(*cfg), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cfg == MAP_FAILED)
+		fatal("config");
+	qb_config_defaults(cfg);
 	cfg_path = qb_config_path();
 	if (access(cfg_path, F_OK) == 0 &&
-	    qb_config_load(cfg_path, &cfg, &err) == -1)
+	    qb_config_load(cfg_path, cfg, &err) == -1)
 		fatalx("%s", err.msg);
-	vmmon.user = cfg.security.vmmon_user;
-	vmmon.qemu_path = cfg.paths.qemu_path;
-	vmmon.share_path = cfg.paths.qemu_share_path;
-	vmmon.shutdown_timeout_ms = cfg.runtime.shutdown_timeout_ms;
-	vmmon.tcg_tb_size_mb = cfg.runtime.tcg_tb_size_mb;
-	vmmon.page_reporting_order = cfg.runtime.page_reporting_order;
-	vmmon.seccomp_mode = cfg.security.seccomp;
-	debug = cfg.runtime.debug;
+	if ((vmmon.user = strdup(cfg->security.vmmon_user)) == NULL ||
+	    (vmmon.qemu_path = strdup(cfg->paths.qemu_path)) == NULL ||
+	    (vmmon.share_path = strdup(cfg->paths.qemu_share_path)) == NULL)
+		fatal("config");
+	vmmon.shutdown_timeout_ms = cfg->runtime.shutdown_timeout_ms;
+	vmmon.tcg_tb_size_mb = cfg->runtime.tcg_tb_size_mb;
+	vmmon.page_reporting_order = cfg->runtime.page_reporting_order;
+	vmmon.seccomp_mode = cfg->security.seccomp;
+	debug = cfg->runtime.debug;
+	munmap(cfg, sizeof(*cfg));
 	while ((ch = getopt(argc, argv, "dSu:U:q:s:t:")) != -1) {
 		switch (ch) {
 		case 'd':
