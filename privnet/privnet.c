@@ -22,6 +22,7 @@
 #include "imsg/qemubox_imsg.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/startprof.h"
 #include "privnet/privnet.h"
 #include "seccomp/seccomp.h"
 
@@ -241,9 +242,11 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_init("qemubox-privnet", 0);
+	startprof_mark("exec");
 	/* Cut capabilities before reading anything from anyone. */
 	if (privnet_priv_drop() == -1)
 		fatal("privnet_priv_drop");
+	startprof_mark("drop");
 
 	while ((ch = getopt(argc, argv, "df:")) != -1) {
 		switch (ch) {
@@ -269,11 +272,15 @@ main(int argc, char *argv[])
 		fatalx("%s", err.msg);
 	if (log_get_debug() == 0 && cfg.runtime.debug)
 		log_init("qemubox-privnet", 1);
+	startprof_mark("config");
 	privnet_net_set_owner(getppid());
 	if (netdb_open(cfg.paths.state_dir, &db) == -1)
 		fatal("open %s/cni-config.db", cfg.paths.state_dir);
+	startprof_mark("netdb");
 	if (seccomp_apply_privnet(cfg.security.seccomp) == -1)
 		fatal("seccomp_apply_privnet");
+	startprof_mark("seccomp");
+	startprof_report(__func__);
 
 	imsg_init(&ibuf, fd);
 	(void)qb_imsg_serve(&ibuf, privnet_dispatch_shim, 0, NULL);

@@ -7,7 +7,8 @@ PRIVNET_PURE_SRCS := privnet/cni_result.c privnet/cni_config.c \
 PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c lib/caps_keep.c privnet/privnet_net.c \
 	privnet/cni_exec.c privnet/netns.c privnet/tap.c lib/tap_open.c privnet/netdb.c \
 	$(PRIVNET_PURE_SRCS) seccomp/privnet.c $(SECCOMP_SRCS_BASE) \
-	$(IMSG_SRCS) $(IMSG_PEER_SRCS) $(IMSG_SERVE_SRCS) lib/config.c lib/log.c lib/error.c
+	$(IMSG_SRCS) $(IMSG_PEER_SRCS) $(IMSG_SERVE_SRCS) lib/config.c lib/log.c lib/error.c \
+	lib/startprof.c
 EXTRA_CFLAGS += $(CFLAGS_NL)
 
 $(BUILD)/libexec/qemubox-privnet: $(call objs,$(PRIVNET_SRCS))
