@@ -864,6 +864,15 @@ check_cross(struct cfg_ctx *ctx, struct qb_config *cfg)
 		    "must equal memory_mb (%u) unless memory_hotplug.enabled "
 		    "is true",
 		    cfg->runtime.memory_mb);
+	/* A clone is its template's VM: no vCPU or DIMM slots to grow. */
+	if (cfg->runtime.clone &&
+	    (cfg->runtime.max_cpus > cfg->runtime.boot_cpus ||
+	        cfg->runtime.max_memory_mb > cfg->runtime.memory_mb))
+		return qb_seterr(ctx->err, QB_E_INVALID,
+		    "config %s: runtime.clone (true) cannot be used with "
+		    "max_cpus above boot_cpus or max_memory_mb above "
+		    "memory_mb (a cloned VM has no CPU or memory hotplug)",
+		    ctx->path);
 	return 0;
 }
 

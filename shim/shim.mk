@@ -25,6 +25,7 @@ SHIM_GUEST_SRCS := shim/guest_client.c $(LIB_SRCS_CHAN) lib/chan_pump.c \
 	$(GUEST_PROTO_SRCS)
 STORAGE_SRCS := shim/storage.c shim/layer_cache.c shim/layer_build.c $(IMSG_SRCS)
 SHIM_VM_SRCS := shim/vm_backend.c shim/vm_sandbox.c shim/vm_container.c \
+	shim/vm_clone.c \
 	shim/transport.c shim/stdio_relay.c \
 	shim/console_log.c \
 	shim/imsg_client.c shim/privnet_client.c shim/vmmon_client.c \

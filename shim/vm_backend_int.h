@@ -112,6 +112,11 @@ struct vmb {
 
 	backend_done_fn shutdown_done;
 	void *shutdown_arg;
+
+	/* A clone of qemubox-tmpl's template (shim/vm_clone.c). */
+	bool cloned;
+	uint8_t tmpl_mac[6]; /* its NIC's MAC, until ConfigureNetwork */
+	char clone_cmdline[QB_VMM_CMDLINE_MAX]; /* the template's */
 };
 
 /* ---- shim/vm_sandbox.c ---- */
@@ -128,6 +133,18 @@ void vmb_vm_dead(struct vmb *b, const char *why);
 struct sandbox_hotplug *vmb_hotplug_start(
     struct vmb *b, const struct oci_vm_size *size);
 uint64_t vmb_ms_since(const struct timespec *t0);
+/* The guest is ready (booted, or a clone with its identity): network,
+ * then the container. boot_ms: the guest's boot time, 0 if unknown. */
+void vmb_guest_ready(struct vmb_create *cr, uint64_t boot_ms);
+
+/* ---- shim/vm_clone.c ---- */
+
+/* runtime.clone: sp (a cold boot's START) rewritten into a clone's; 1 =
+ * clone (sp holds the holder's RAM and state fds, the caller's to close
+ * after sending), 0 = cold boot (a debug line says why). */
+int vmb_clone_params(struct vmb_create *cr, struct vm_start_params *sp);
+/* vmmon started the clone: SetIdentity, then vmb_guest_ready. */
+void vmb_clone_started(struct vmb_create *cr);
 
 int vmb_init(const struct backend_env *env, void **state, struct qb_error *err);
 void vmb_fini(void *st);

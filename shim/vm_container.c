@@ -47,7 +47,8 @@
 #include "shim/vm_backend_int.h"
 #include "shim/vmmon_client.h"
 
-/* A later container's Create waits in the guest for its hot-added disks. */
+/* A later (or a clone's) container's Create waits in the guest for its
+ * hot-added disks. */
 #define VMB_LATER_CREATE_TIMEOUT_MS 90000
 
 struct vmb_ctr *
@@ -441,6 +442,7 @@ vmb_create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
 }
 
 static void later_add_disk(struct vmb_create *cr);
+static void create_in_guest(struct vmb_create *cr);
 
 static void
 later_disk_added(
@@ -471,8 +473,9 @@ later_add_disk(struct vmb_create *cr)
 	uint32_t lun;
 
 	if (cr->next_disk == cr->ctr->plan.n_disks) {
-		cr->t_vm = cr->t_ready = vmb_ms_since(&cr->t0);
-		vmb_create_guest_container(cr);
+		if (cr->ctr->later)
+			cr->t_vm = cr->t_ready = vmb_ms_since(&cr->t0);
+		create_in_guest(cr);
 		return;
 	}
 	if (b->state != VM_READY || b->vm == NULL) {
@@ -551,8 +554,23 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 	create_free(cr);
 }
 
+/*
+ * The VM is ready for the container. A clone booted with no disk: the
+ * first container's disks are hot-added LUNs too (the template's SCSI bus),
+ * with their plain serials, as nothing else in the VM has any.
+ */
 void
 vmb_create_guest_container(struct vmb_create *cr)
+{
+	if (cr->b->cloned && !cr->ctr->later) {
+		later_add_disk(cr);
+		return;
+	}
+	create_in_guest(cr);
+}
+
+static void
+create_in_guest(struct vmb_create *cr)
 {
 	struct vmb *b = cr->b;
 	struct storage_plan *plan = &cr->ctr->plan;
@@ -584,8 +602,8 @@ vmb_create_guest_container(struct vmb_create *cr)
 	req.stdio = &stdio;
 	if (guest_call(b->gc, "Create", &req.base,
 	        &qemubox__guest__v1__create_response__descriptor,
-	        cr->ctr->later ? VMB_LATER_CREATE_TIMEOUT_MS
-	                       : VMB_CALL_TIMEOUT_MS,
+	        cr->ctr->later || b->cloned ? VMB_LATER_CREATE_TIMEOUT_MS
+	                                    : VMB_CALL_TIMEOUT_MS,
 	        guest_create_done, cr) == -1) {
 		qb_seterr(&err, QB_E_UNAVAILABLE, "guest Create: %s",
 		    strerror(errno));

@@ -51,6 +51,7 @@
 #include "shim/shim_daemon.h"
 #include "shim/stdio_relay.h"
 #include "shim/task_service.h"
+#include "shim/tmpl_client.h"
 #include "shim/transport.h"
 #include "shim/vm_backend.h"
 #include "shim/vm_backend_int.h"
@@ -349,6 +350,7 @@ create_guest_network(struct vmb_create *cr)
 	char *addrs[QB_NET_MAX_IPS], *dns[QB_NET_MAX_DNS];
 	char abuf[QB_NET_MAX_IPS][64], dbuf[QB_NET_MAX_DNS][64], gw[64] = "";
 	char rdst[QB_NET_MAX_ROUTES][64], rgw[QB_NET_MAX_ROUTES][64], mac[18];
+	char tmac[18];
 	char *search[QB_NET_MAX_SEARCH];
 	size_t na = 0, nd = 0, i;
 	uint32_t n;
@@ -362,6 +364,18 @@ create_guest_network(struct vmb_create *cr)
 	    b->net.mac[0], b->net.mac[1], b->net.mac[2], b->net.mac[3],
 	    b->net.mac[4], b->net.mac[5]);
 	req.mac = mac;
+	/*
+	 * A clone's NIC has the template's MAC (restored with the VM): the
+	 * guest finds it by that and takes the veth's (docs/NETWORKING.md,
+	 * "Clones"), or every clone would answer under one MAC.
+	 */
+	if (b->cloned) {
+		snprintf(tmac, sizeof(tmac), "%02x:%02x:%02x:%02x:%02x:%02x",
+		    b->tmpl_mac[0], b->tmpl_mac[1], b->tmpl_mac[2],
+		    b->tmpl_mac[3], b->tmpl_mac[4], b->tmpl_mac[5]);
+		req.mac = tmac;
+		req.set_mac = mac;
+	}
 	addr_list(b->net.ips,
 	    b->net.n_ips < QB_NET_MAX_IPS ? b->net.n_ips : QB_NET_MAX_IPS,
 	    addrs, abuf, &na, 1);
@@ -407,22 +421,29 @@ create_guest_network(struct vmb_create *cr)
 		    strerror(errno));
 }
 
+void
+vmb_guest_ready(struct vmb_create *cr, uint64_t boot_ms)
+{
+	struct vmb *b = cr->b;
+
+	b->state = VM_READY;
+	cr->t_ready = vmb_ms_since(&cr->t0);
+	log_info("%s: sandbox %s: guest ready (%s %llu ms, %llu ms since "
+	         "Create)",
+	    __func__, b->sandbox_id, b->cloned ? "a clone" : "guest boot",
+	    (unsigned long long)boot_ms, (unsigned long long)cr->t_ready);
+	create_guest_network(cr);
+}
+
 static void
 on_guest_ready(struct guest_client *gc, uint64_t boot_ms, void *arg)
 {
 	struct vmb *b = arg;
-	struct vmb_create *cr = b->creating;
 
 	(void)gc;
-	if (b->state != VM_BOOTING || cr == NULL)
+	if (b->state != VM_BOOTING || b->creating == NULL)
 		return;
-	b->state = VM_READY;
-	cr->t_ready = vmb_ms_since(&cr->t0);
-	log_info("%s: sandbox %s: guest ready (guest boot %llu ms, %llu ms "
-	         "since Create)",
-	    __func__, b->sandbox_id, (unsigned long long)boot_ms,
-	    (unsigned long long)cr->t_ready);
-	create_guest_network(cr);
+	vmb_guest_ready(b->creating, boot_ms);
 }
 
 static int
@@ -513,6 +534,8 @@ vm_started(void *arg, const void *resp, size_t len, const struct qb_error *err)
 		return;
 	}
 	guest_connect(cr);
+	if (b->cloned && b->gc != NULL)
+		vmb_clone_started(cr);
 }
 
 static void
@@ -530,6 +553,7 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	size_t i;
 
 	memset(&sp, 0, sizeof(sp));
+	sp.ram_fd = sp.state_fd = -1;
 	/*
 	 * Volumes: the sandbox's virtiofsd, before QEMU, which needs it. A
 	 * pod's VM gets one even with no volume yet: its later containers'
@@ -615,12 +639,18 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	    b->cfg.runtime.debug ? "qemubox.debug=1" : "");
 	sp.cmdline = cmdline;
 	sp.hotplug_disks = b->pod;
+	if (b->cfg.runtime.clone)
+		vmb_clone_params(cr, &sp);
 	b->state = VM_BOOTING;
 	/* The stub sends duplicates: our fds stay ours to close. */
 	if (vmmon_vm_start_async(b->vm, &sp, vm_started, cr, &err) == -1) {
 		b->state = VM_NONE;
 		goto fail;
 	}
+	if (sp.ram_fd != -1)
+		close(sp.ram_fd);
+	if (sp.state_fd != -1)
+		close(sp.state_fd);
 	close(kernel);
 	close(initrd);
 	close(console);
@@ -634,6 +664,10 @@ create_vm(struct vmb_create *cr, int tap_fd)
 		close(fs_fd);
 	return;
 fail:
+	if (sp.ram_fd != -1)
+		close(sp.ram_fd);
+	if (sp.state_fd != -1)
+		close(sp.state_fd);
 	if (fs_fd != -1)
 		close(fs_fd);
 	if (kernel != -1)
@@ -837,6 +871,9 @@ vmb_init(const struct backend_env *env, void **state, struct qb_error *err)
 	        err) == -1)
 		goto fail;
 	b->lc.spawner_fd = env->spawner_fd;
+	/* runtime.clone: where qemubox-tmpl listens (shim/vm_clone.c). */
+	if (b->cfg.runtime.clone && tmpl_client_init(&b->cfg) == -1)
+		log_warn("%s: template holder socket path", __func__);
 	if (env->privnet_fd != -1) {
 		if ((b->pn = privnet_client_new(env->privnet_fd)) == NULL ||
 		    (b->pn_io = evloop_io_add(env->loop,
