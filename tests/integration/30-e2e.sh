@@ -3,6 +3,13 @@
 # --runtime io.containerd.qemubox.v1, each in its own QEMU VM (TCG here), with
 # real crun in the guest, real CNI plugins and real mkfs.erofs. Every test is
 # independent and must leave nothing behind (checked after each one).
+#
+# QB_E2E_CLONE=1 (tests/integration/30-e2e-clone.sh) runs the same tests with
+# runtime.clone on: once the template holder qemubox-tmpl (started by the
+# first shim) has its template ready, every sandbox is a clone of it; the
+# clone tests at the end check that they are, that two clones' RNG and MACs
+# differ, and that a holder killed while idle means a cold boot, then a new
+# holder, and leaves nothing behind.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -10,10 +17,17 @@ cd "$(dirname "$0")/../.."
 . tests/lib/qemubox.sh
 
 T0=$(date +%s)
-cleanup() { ctd_stop; qb_teardown; }
+CLONE=${QB_E2E_CLONE:-}
+# runtime members every config of this run has ("clone": true in clone mode).
+BASE_JSON=${CLONE:+'"clone": true'}
+cleanup() {
+	ctd_stop
+	[ -n "$CLONE" ] && holder_stop
+	qb_teardown
+}
 trap cleanup EXIT
 
-qb_suite_start "end-to-end suite"
+qb_suite_start "end-to-end suite${CLONE:+ (clone mode)}"
 
 # --- helpers -----------------------------------------------------------------
 
@@ -41,6 +55,54 @@ assert_clean() {
 	[ -z "$left" ] || { fail "state left in $QB_STATE: $left"; rc=1; }
 	return $rc
 }
+
+# --- clone mode -------------------------------------------------------------
+
+# The holder's pids: qemubox-tmpl and its children (vmmons), one per line.
+holder_pids() {
+	local h
+	for h in $(pgrep -x qemubox-tmpl); do
+		[ "$(readlink "/proc/$h/exe" 2>/dev/null)" = "$QB_PREFIX/libexec/qemubox/qemubox-tmpl" ] || continue
+		echo "$h"
+		pgrep -P "$h"
+	done
+}
+
+# Up to $1 s for the holder's log to say its template is ready ($2: how
+# many "template ready" lines, default 1).
+holder_wait_ready() {
+	local i
+	for i in $(seq 1 $(($1 * 2))); do
+		[ "$(grep -c "template ready" "$QB_LOGS/qemubox-tmpl.log" 2>/dev/null)" -ge "${2:-1}" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+holder_stop() {
+	"$QB_PREFIX/bin/qemubox-cleanup" qemubox-tmpl >/dev/null 2>&1
+	local p
+	for p in $(holder_pids); do kill -KILL "$p" 2>/dev/null; done
+}
+
+# Clone mode: the holder (and its vmmons) outlive every sandbox.
+[ -n "$CLONE" ] && qb_keep_pids() { holder_pids; }
+
+# How many sandboxes the shims made clones of so far (their log lines).
+clones_made() { ctd_log | grep -c "a clone of template generation"; }
+
+if [ -n "$CLONE" ]; then
+	QB_RUNTIME_JSON=$BASE_JSON qb_write_config
+	# The first shim starts the holder; until its template is ready,
+	# sandboxes cold-boot.
+	qb_run "$IMG" ${QB_T}-warm true >/dev/null 2>&1
+	if ! holder_wait_ready 300; then
+		echo "1..1"
+		echo "not ok 1 - clone mode: no template ready within 300 s: $(tail -n 3 "$QB_LOGS/qemubox-tmpl.log" 2>&1 | tr '\n' ' ')"
+		exit 1
+	fi
+	echo "# template ready after $(($(date +%s) - T0)) s"
+fi
 
 # --- tests -------------------------------------------------------------------
 
@@ -305,12 +367,13 @@ t_three_at_once() {
 # the sandbox's log directory goes with the sandbox.
 t_console_log() {
 	local d=$QB_LOGS/${QB_T}-con cap=4096 n0 n1 rc
+	# (Booted VMs even in clone mode: a clone prints no boot messages.)
 	QB_RUNTIME_JSON='"console_log_max_kb": 4, "keep_logs": true' qb_write_config
 	qb_run "$IMG" ${QB_T}-con true
 	rc=$?
 	QB_RUNTIME_JSON='"console_log_max_kb": 4' qb_write_config
 	qb_run "$IMG" ${QB_T}-con2 true || rc=$?
-	QB_RUNTIME_JSON= qb_write_config
+	QB_RUNTIME_JSON=$BASE_JSON qb_write_config
 	[ "$rc" -eq 0 ] || fail "ctr run failed ($rc)" || return
 	# console.log may be empty: the VM can end right after a rotation.
 	[ -s "$d/console.log.1" ] && [ -e "$d/console.log" ] ||
@@ -348,10 +411,76 @@ t_guest_modules() {
 	for m in virtio_blk virtio_net virtio_console erofs overlay virtio_balloon; do
 		echo "$out" | grep -q "^$m " || fail "$m not loaded: $(echo "$out" | cut -d' ' -f1 | tr '\n' ' ')" || return
 	done
-	for m in vsock vmw_vsock_virtio_transport fuse virtiofs scsi_mod sd_mod virtio_scsi; do
+	# A clone is its template's VM, which has the SCSI bus for the disks.
+	for m in vsock vmw_vsock_virtio_transport fuse virtiofs ${CLONE:-scsi_mod sd_mod virtio_scsi}; do
 		echo "$out" | grep -q "^$m " && { fail "$m loaded without its device"; return; }
 	done
 	assert_clean ${QB_T}-mods
+}
+
+# --- clone mode only -----------------------------------------------------------
+
+# The template's NIC MAC (tmpl/tmpl.h TMPL_MAC): what a clone's NIC comes
+# back with, and must not keep.
+TMPL_MAC=02:71:62:74:00:01
+
+# A clone's container: its kernel's uuid, 16 bytes of urandom, its eth0 MAC,
+# whether the gateway answers.
+clone_identity() {
+	qb_run "$IMG" "$1" sh -c "cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo; cat /sys/class/net/eth0/address; ping -c 1 -W 5 $(qb_gateway) >/dev/null && echo gw-ok"
+}
+
+# Two cloned sandboxes (one template, same RAM image): the RNG was reseeded
+# in each (SetIdentity before anything ran), each NIC took its own veth's
+# MAC (not the template's), and the network works.
+t_clone_identity() {
+	local n0 a b f
+	n0=$(clones_made)
+	a=$(clone_identity ${QB_T}-id1) || fail "run 1 failed: $a" || return
+	b=$(clone_identity ${QB_T}-id2) || fail "run 2 failed: $b" || return
+	echo "# clone 1: $(echo "$a" | tr '\n' ' ')"
+	echo "# clone 2: $(echo "$b" | tr '\n' ' ')"
+	[ $(($(clones_made) - n0)) -eq 2 ] || fail "$(($(clones_made) - n0)) of 2 sandboxes were clones" || return
+	for f in 1 2 3; do
+		[ -n "$(echo "$a" | sed -n ${f}p)" ] || fail "clone 1: line $f empty" || return
+		[ "$(echo "$a" | sed -n ${f}p)" != "$(echo "$b" | sed -n ${f}p)" ] ||
+			fail "line $f (uuid, urandom, MAC) is the same in both clones" || return
+	done
+	for f in "$a" "$b"; do
+		[ "$(echo "$f" | sed -n 3p)" != "$TMPL_MAC" ] || fail "a clone kept the template's MAC" || return
+		[ "$(echo "$f" | sed -n 4p)" = gw-ok ] || fail "a clone cannot reach the gateway" || return
+	done
+	assert_clean ${QB_T}-id1 ${QB_T}-id2
+}
+
+# The holder dies while idle (SIGKILL): nothing of it is left (process,
+# template memfd); the next Create finds no holder and cold-boots, and its
+# shim starts a new holder, whose template serves the Create after.
+t_clone_holder_dies() {
+	local pids p i n0 r0 out left
+	pids=$(holder_pids | tr '\n' ' ')
+	[ -n "$pids" ] || fail "no holder running" || return
+	r0=$(grep -c "template ready" "$QB_LOGS/qemubox-tmpl.log")
+	kill -KILL $pids
+	# Gone, or a zombie its parent (a shim: a subreaper) has not reaped yet.
+	for p in $pids; do
+		for i in $(seq 1 50); do
+			[ -e "/proc/$p" ] && [ "$(awk '/^State:/ { print $2 }' "/proc/$p/status" 2>/dev/null)" != Z ] || break
+			sleep 0.2
+		done
+		[ "$i" -lt 50 ] || fail "holder process $p left: $(tr '\0' ' ' <"/proc/$p/cmdline")" || return
+	done
+	left=$(find /proc/[0-9]*/fd -lname '/memfd:qemubox-tmpl*' 2>/dev/null)
+	[ -z "$left" ] || fail "template memfds still held: $left" || return
+	n0=$(clones_made)
+	out=$(qb_run "$IMG" ${QB_T}-hd1 echo cold 2>&1)
+	[ "$out" = cold ] || fail "Create without a holder: $out" || return
+	[ "$(clones_made)" -eq "$n0" ] || fail "a clone without a holder" || return
+	holder_wait_ready 300 $((r0 + 1)) || fail "no new template within 300 s" || return
+	out=$(qb_run "$IMG" ${QB_T}-hd2 echo clone 2>&1)
+	[ "$out" = clone ] || fail "Create with the new holder: $out" || return
+	[ "$(clones_made)" -eq $((n0 + 1)) ] || fail "not a clone of the new holder's template" || return
+	assert_clean ${QB_T}-hd1 ${QB_T}-hd2
 }
 
 tap_run "echo output" t_echo
@@ -380,5 +509,10 @@ tap_run "task metrics (cgroup v2)" t_metrics
 tap_run "3 containers at once, nothing left" t_three_at_once
 tap_run "missing command: OCI error, nothing left" t_missing_command
 tap_run "console.log rotates at console_log_max_kb, one older generation; removed unless keep_logs" t_console_log
+if [ -n "$CLONE" ]; then
+	tap_run "clone: two cloned sandboxes differ in uuid, urandom and MAC (not the template's), network works" t_clone_identity
+	tap_run "clone: a holder killed while idle leaves nothing; cold boot, then a new holder's clones" t_clone_holder_dies
+	echo "# sandboxes cloned in this run: $(clones_made)"
+fi
 echo "# integration wall time: $(( $(date +%s) - T0 ))s"
 tap_done

@@ -18,7 +18,8 @@
 #   qb_state_left         state-dir entries left once every sandbox is gone
 #   qb_procs_left         after up to 10 s, "PID:cmdline" of each process still
 #                         running from the scratch prefix (empty: none)
-#   qb_prefix_procs       the same, now
+#   qb_prefix_procs       the same, now (but the pids a qb_keep_pids function,
+#                         if the suite defines one, prints: a template holder)
 #
 # QB_BRIDGE/QB_SUBNET default to a bridge name and /24 chosen per run so two
 # runs on one machine do not share addresses; the demo passes the example's
@@ -149,10 +150,14 @@ qb_wait_status() {
 }
 
 # The entries of the state dir that should not outlive every sandbox: all
-# but the layer cache, privnet's database and the uid lock (one per line).
+# but the layer cache, privnet's database, the uid lock and the template
+# holder's directory and uid record (one per line).
 qb_state_left() {
-	ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock|uids)$'
-	ls "$QB_STATE/uids" 2>/dev/null | grep -v '^lock$' | sed 's|^|uids/|'
+	ls "$QB_STATE" 2>/dev/null | grep -Ev '^(layers|cni-config\.db|cni-config\.db-lock|uids|tmpl)$'
+	# (A template holder's uid record lives as long as the holder.)
+	ls "$QB_STATE/uids" 2>/dev/null | grep -v '^lock$' | while read -r f; do
+		grep -qs '"qemubox-tmpl"' "$QB_STATE/uids/$f" || echo "uids/$f"
+	done
 }
 
 qb_procs_left() {
@@ -169,11 +174,13 @@ qb_procs_left() {
 # line. One find reads every /proc/PID/exe: a readlink per process forks
 # hundreds of times, which takes tens of seconds on a loaded host.
 qb_prefix_procs() {
-	local f p left=
+	local f p left= keep=" "
+	declare -F qb_keep_pids >/dev/null && keep=" $(qb_keep_pids | tr '\n' ' ') "
 	for f in $(find /proc/[0-9]*/exe -maxdepth 0 -lname "$QB_PREFIX/*" 2>/dev/null); do
 		p=${f#/proc/}
 		p=${p%/exe}
 		[ -e "/proc/$p" ] || continue # ended since
+		case $keep in *" $p "*) continue ;; esac
 		left="$left $p:$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-60)"
 	done
 	echo "$left"
