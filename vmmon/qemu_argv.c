@@ -245,9 +245,10 @@ qemu_argv_build(
 	 * devices below: a module the VM has no device for costs guest
 	 * memory and boot time for nothing.
 	 */
-	snprintf(mods, sizeof(mods), " qemubox.modules=%s%s%s",
+	snprintf(mods, sizeof(mods), " qemubox.modules=%s%s%s%s",
 	    c->hotplug_disks ? "scsi," : "", c->fs_fd != -1 ? "fs," : "",
-	    c->transport == QB_VMM_TRANSPORT_VSOCK ? "vsock," : "");
+	    c->transport == QB_VMM_TRANSPORT_VSOCK ? "vsock," : "",
+	    pci ? "pci," : "");
 	if (mods[strlen(mods) - 1] == ',')
 		mods[strlen(mods) - 1] = '\0';
 	/*
