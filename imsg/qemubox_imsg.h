@@ -37,6 +37,16 @@ enum qb_imsg_type {
 	IMSG_NET_TEARDOWN_RES = 104, /* qb_net_id_req (echo) */
 	IMSG_NET_STATUS_REQ = 105,   /* qb_net_id_req */
 	IMSG_NET_STATUS_RES = 106,   /* qb_net_status */
+	/*
+	 * NET_SETUP in two steps, so QEMU can boot while the CNI plugins
+	 * run (own netns only): TAP_REQ creates the netns and the TAP and
+	 * answers at once; WIRE_REQ (same sandbox, next) runs the CNI chain,
+	 * gives the veth the TAP's MAC and joins the two.
+	 */
+	IMSG_NET_TAP_REQ = 107,  /* qb_net_setup_req, netns_path "" */
+	IMSG_NET_TAP_RES = 108,  /* qb_net_tap + the TAP fd */
+	IMSG_NET_WIRE_REQ = 109, /* qb_net_id_req */
+	IMSG_NET_WIRE_RES = 110, /* qb_net_result (no fd) */
 
 	/* shim <-> vmmon: 200..299 */
 	IMSG_VMM_FIRST = 200,
@@ -250,6 +260,15 @@ struct qb_net_result {
 	char dns_domain[QB_DNS_NAME_MAX];
 	uint32_t n_search;
 	char dns_search[QB_NET_MAX_SEARCH][QB_DNS_NAME_MAX];
+};
+
+/* IMSG_NET_TAP_RES payload (the TAP fd rides with it): the guest NIC
+ * must use mac; the veth gets it too once WIRE_REQ ran the plugins. */
+struct qb_net_tap {
+	char tap_name[QB_IFNAME_MAX];
+	char netns_path[QB_NETNS_PATH_MAX];
+	uint8_t mac[6];
+	uint8_t pad[2];
 };
 
 /* IMSG_NET_STATUS_RES. */

@@ -86,6 +86,8 @@ static const struct qb_imsg_shape shapes[] = {
     {IMSG_NET_SETUP_REQ, sizeof(struct qb_net_setup_req), 0},
     {IMSG_NET_TEARDOWN_REQ, sizeof(struct qb_net_id_req), 0},
     {IMSG_NET_STATUS_REQ, sizeof(struct qb_net_id_req), 0},
+    {IMSG_NET_TAP_REQ, sizeof(struct qb_net_setup_req), 0},
+    {IMSG_NET_WIRE_REQ, sizeof(struct qb_net_id_req), 0},
 };
 
 /* The bad-peer policy (qemubox_imsg.h): nothing to undo here. */
@@ -95,12 +97,25 @@ kill_connection(const char *why, uint32_t type)
 	qb_imsg_kill_peer("privnet_dispatch_shim", why, type, NULL);
 }
 
+/*
+ * The shim went away while the plugins ran: nobody will ever use or remove
+ * what was set up.
+ */
+static __attribute__((noreturn)) void
+answer_lost(const char *id)
+{
+	log_warn("%s: %s: answer lost, undoing the setup", __func__, id);
+	privnet_net_undo_own(&cfg, db, id);
+	exit(1);
+}
+
 static int
 privnet_dispatch_shim(struct imsgbuf *ibuf)
 {
 	struct qb_net_setup_req sreq;
 	struct qb_net_id_req ireq;
 	struct qb_net_result res;
+	struct qb_net_tap tap;
 	struct qb_net_status st;
 	struct netdb_rec rec;
 	struct qb_error err;
@@ -128,6 +143,7 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 			kill_connection(why, type);
 		switch (type) {
 		case IMSG_NET_SETUP_REQ:
+		case IMSG_NET_TAP_REQ:
 			if (qb_imsg_get_struct(&imsg, &sreq, sizeof(sreq)) ==
 			    -1)
 				kill_connection("wrong payload size", type);
@@ -145,9 +161,13 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 			    (sreq.ifname[0] != '\0' &&
 			        !privnet_valid_ifname(sreq.ifname)))
 				kill_connection("invalid interface name", type);
+			if (type == IMSG_NET_TAP_REQ &&
+			    sreq.netns_path[0] != '\0')
+				kill_connection("NET_TAP names a netns", type);
 			break;
 		case IMSG_NET_TEARDOWN_REQ:
 		case IMSG_NET_STATUS_REQ:
+		case IMSG_NET_WIRE_REQ:
 			if (qb_imsg_get_struct(&imsg, &ireq, sizeof(ireq)) ==
 			    -1)
 				kill_connection("wrong payload size", type);
@@ -172,15 +192,30 @@ privnet_dispatch_shim(struct imsgbuf *ibuf)
 			 * TAP lives as long as QEMU holds it. */
 			if (imsg_compose(ibuf, IMSG_NET_SETUP_RES, peerid, 0,
 			        tap_fd, &res, sizeof(res)) == -1 ||
-			    flush(ibuf) == -1) {
-				/* The shim went away while the plugins ran:
-				 * nobody will ever use or remove this. */
-				log_warn(
-				    "%s: %s: answer lost, undoing the setup",
-				    __func__, sreq.sandbox_id);
-				privnet_net_undo_own(&cfg, db, sreq.sandbox_id);
-				exit(1);
+			    flush(ibuf) == -1)
+				answer_lost(sreq.sandbox_id);
+			break;
+		case IMSG_NET_TAP_REQ:
+			if (privnet_net_do_tap(&cfg, db, sreq.sandbox_id, &tap,
+			        &tap_fd, &err) == -1) {
+				reply_error(ibuf, peerid, type, &err);
+				break;
 			}
+			if (imsg_compose(ibuf, IMSG_NET_TAP_RES, peerid, 0,
+			        tap_fd, &tap, sizeof(tap)) == -1 ||
+			    flush(ibuf) == -1)
+				answer_lost(sreq.sandbox_id);
+			break;
+		case IMSG_NET_WIRE_REQ:
+			if (privnet_net_do_wire(
+			        &cfg, db, ireq.sandbox_id, &res, &err) == -1) {
+				reply_error(ibuf, peerid, type, &err);
+				break;
+			}
+			if (imsg_compose(ibuf, IMSG_NET_WIRE_RES, peerid, 0, -1,
+			        &res, sizeof(res)) == -1 ||
+			    flush(ibuf) == -1)
+				answer_lost(ireq.sandbox_id);
 			break;
 		case IMSG_NET_TEARDOWN_REQ:
 			if (privnet_net_do_teardown(

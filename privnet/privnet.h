@@ -133,9 +133,15 @@ int netns_count_users(const char *path);
  * In netns: read veth (MAC, MTU), create the TAP with that MTU, ingress
  * qdiscs + u32 match-all + mirred egress redirect veth<->TAP, both up.
  * Fills out->mac, mtu, tap_name, veth_name; *tap_fd is the TAP.
+ * tap_fd NULL: the TAP exists already (tap_create; its fd is held by the
+ * VM) and mac is the one its guest NIC uses: the veth gets that MAC first.
  */
 int tap_setup(const char *netns, const char *veth, const char *tap,
-    struct qb_net_result *out, int *tap_fd, struct qb_error *err);
+    const uint8_t *mac, struct qb_net_result *out, int *tap_fd,
+    struct qb_error *err);
+/* In netns: create the TAP alone (no IPv6, down, not wired); *tap_fd. */
+int tap_create(
+    const char *netns, const char *tap, int *tap_fd, struct qb_error *err);
 /* Remove the TAP and veth's ingress qdisc; missing things are success. */
 int tap_teardown(const char *netns, const char *veth, const char *tap);
 /*
@@ -246,6 +252,18 @@ int privnet_net_reclaim(const struct qb_config *cfg, struct netdb *db,
 int privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
     const char *id, const char *netns_path, const char *ifname,
     struct qb_net_result *out, int *tap_fd, struct qb_error *err);
+/*
+ * NET_SETUP of an own netns in two steps (IMSG_NET_TAP_REQ, then
+ * IMSG_NET_WIRE_REQ), so the VM boots while the plugins run. do_tap: claim,
+ * record, netns, the TAP and a random locally administered MAC for the
+ * guest NIC; do_wire: the CNI chain, the veth takes that MAC, TAP and veth
+ * joined. A failure of either undoes everything of the sandbox (CNI DEL,
+ * netns, record). One sandbox between the two steps at a time.
+ */
+int privnet_net_do_tap(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_net_tap *out, int *tap_fd, struct qb_error *err);
+int privnet_net_do_wire(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_net_result *out, struct qb_error *err);
 /*
  * Teardown of id only if this privnet's shim still owns the record: after a
  * lost answer the record may already belong to a new sandbox of that id.

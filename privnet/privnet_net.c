@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -46,26 +47,25 @@ record_progress(void *arg, unsigned done, const char *result)
 	return rc;
 }
 
+/*
+ * Own netns, first half: the conflist, the record (before anything is
+ * created), the netns. On failure nothing is left; *cl is the caller's to
+ * free on success.
+ */
 static int
-setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
-    struct qb_net_result *out, int *tap_fd, struct qb_error *err)
+own_prepare(const struct qb_config *cfg, struct netdb *db,
+    struct netdb_rec *rec, struct cni_conflist *cl, struct qb_error *err)
 {
-	struct cni_conflist cl;
-	struct cni_result res;
-	struct cni_call call = {"ADD", rec->id, rec->netns, rec->veth};
-	struct progress_ctx pc = {db, rec};
-	struct qb_error derr;
-	char path[PATH_MAX], *result = NULL;
-	size_t rlen;
+	char path[PATH_MAX];
 
 	if (netns_own_path(rec->id, rec->netns, sizeof(rec->netns)) == -1)
 		return qb_seterr(err, QB_E_INVALID, "sandbox id too long");
 	if (cni_conflist_find(
 	        cfg->network.cni_conf_dir, path, sizeof(path), err) == -1 ||
-	    cni_conflist_load(path, &cl, err) == -1)
+	    cni_conflist_load(path, cl, err) == -1)
 		return -1;
-	snprintf(rec->network, sizeof(rec->network), "%s", cl.name);
-	if ((rec->conflist = strdup(cl.bytes)) == NULL) {
+	snprintf(rec->network, sizeof(rec->network), "%s", cl->name);
+	if ((rec->conflist = strdup(cl->bytes)) == NULL) {
 		qb_seterr(err, QB_E_INTERNAL, "out of memory");
 		goto fail_cl;
 	}
@@ -76,9 +76,35 @@ setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
 	}
 	if (netns_create(rec->netns, err) == -1)
 		goto fail_rec;
-	if (cni_chain_add(cfg, &cl, &call, record_progress, &pc, &result, &rlen,
+	return 0;
+fail_rec:
+	netdb_del(db, rec->id);
+fail_cl:
+	cni_conflist_free(cl);
+	return -1;
+}
+
+/*
+ * Own netns, second half: CNI ADD (the result recorded after every
+ * plugin), then the TAP joined to the veth (tap_setup: mac and tap_fd as
+ * there). On failure CNI DEL ran; the netns and record are the caller's.
+ */
+static int
+own_add(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
+    const struct cni_conflist *cl, const uint8_t *mac,
+    struct qb_net_result *out, int *tap_fd, struct qb_error *err)
+{
+	struct cni_result res;
+	struct cni_call call = {"ADD", rec->id, rec->netns, rec->veth};
+	struct progress_ctx pc = {db, rec};
+	struct qb_error derr;
+	char *result = NULL;
+	size_t rlen;
+
+	if (cni_chain_add(cfg, cl, &call, record_progress, &pc, &result, &rlen,
 	        err) == -1)
-		goto fail_ns;
+		return -1;
+	free(rec->result);
 	rec->result = result;
 	if (netdb_put(db, rec) == -1) {
 		qb_seterr(err, QB_E_INTERNAL, "record CNI result of %s: %s",
@@ -86,25 +112,35 @@ setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
 		goto fail_del;
 	}
 	if (cni_result_parse(result, rlen, &res, err) == -1) {
-		qb_preferr(err, "CNI network %s", cl.name);
+		qb_preferr(err, "CNI network %s", cl->name);
 		goto fail_del;
 	}
 	cni_result_to_net(&res, rec->veth, out);
-	if (tap_setup(
-	        rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd, err) == -1)
+	if (tap_setup(rec->netns, rec->veth, PRIVNET_TAPNAME, mac, out, tap_fd,
+	        err) == -1)
 		goto fail_del;
-	cni_conflist_free(&cl);
 	return 0;
 fail_del:
 	call.command = "DEL";
-	cni_chain_del(cfg, &cl, &call, result, &derr);
-fail_ns:
-	netns_remove(rec->netns);
-fail_rec:
-	netdb_del(db, rec->id);
-fail_cl:
-	cni_conflist_free(&cl);
+	cni_chain_del(cfg, cl, &call, result, &derr);
 	return -1;
+}
+
+static int
+setup_own(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
+    struct qb_net_result *out, int *tap_fd, struct qb_error *err)
+{
+	struct cni_conflist cl;
+	int rc;
+
+	if (own_prepare(cfg, db, rec, &cl, err) == -1)
+		return -1;
+	if ((rc = own_add(cfg, db, rec, &cl, NULL, out, tap_fd, err)) == -1) {
+		netns_remove(rec->netns);
+		netdb_del(db, rec->id);
+	}
+	cni_conflist_free(&cl);
+	return rc;
 }
 
 static int
@@ -131,8 +167,8 @@ setup_cri(struct netdb *db, struct netdb_rec *rec, struct qb_net_result *out,
 		    rec->id, strerror(errno));
 		goto fail;
 	}
-	if (tap_setup(
-	        rec->netns, rec->veth, PRIVNET_TAPNAME, out, tap_fd, err) == -1)
+	if (tap_setup(rec->netns, rec->veth, PRIVNET_TAPNAME, NULL, out, tap_fd,
+	        err) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -270,6 +306,42 @@ claim_id(const struct qb_config *cfg, struct netdb *db, const char *id,
 	return 0;
 }
 
+/* A new record for id: ADDING, owned by our shim, written by us. */
+static void
+rec_init(struct netdb_rec *rec, const char *id, const char *ifname)
+{
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->id, sizeof(rec->id), "%s", id);
+	rec->state = QB_NET_STATE_ADDING;
+	rec->owner_pid = owner_pid;
+	rec->owner_start = owner_start;
+	snprintf(
+	    rec->owner_boot, sizeof(rec->owner_boot), "%s", owner_boot_id());
+	rec->owner_pidns = owner_pidns();
+	rec->worker_pid = worker_pid;
+	rec->worker_start = worker_start;
+	snprintf(rec->veth, sizeof(rec->veth), "%s",
+	    ifname[0] != '\0' ? ifname : PRIVNET_IFNAME);
+}
+
+/* The setup is complete: READY in the record, or everything undone. */
+static int
+setup_done(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
+    struct qb_net_result *out, struct qb_error *err)
+{
+	rec->state = QB_NET_STATE_READY;
+	if (netdb_put(db, rec) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "record network of %s: %s",
+		    rec->id, strerror(errno));
+		privnet_net_do_teardown(cfg, db, rec->id, NULL);
+		return -1;
+	}
+	snprintf(out->netns_path, sizeof(out->netns_path), "%s", rec->netns);
+	log_info("%s: %s: %s mode, netns %s, tap %s", __func__, rec->id,
+	    rec->own_netns ? "own netns" : "CRI", rec->netns, out->tap_name);
+	return 0;
+}
+
 int
 privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
     const char *id, const char *netns_path, const char *ifname,
@@ -282,46 +354,114 @@ privnet_net_do_setup(const struct qb_config *cfg, struct netdb *db,
 	memset(out, 0, sizeof(*out));
 	if (claim_id(cfg, db, id, err) == -1)
 		return -1;
-
-	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.id, sizeof(rec.id), "%s", id);
-	rec.state = QB_NET_STATE_ADDING;
-	rec.owner_pid = owner_pid;
-	rec.owner_start = owner_start;
-	snprintf(rec.owner_boot, sizeof(rec.owner_boot), "%s", owner_boot_id());
-	rec.owner_pidns = owner_pidns();
-	rec.worker_pid = worker_pid;
-	rec.worker_start = worker_start;
-	snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
+	rec_init(&rec, id, netns_path[0] == '\0' ? ifname : "");
 	if (netns_path[0] == '\0') {
-		if (rec.veth[0] == '\0')
-			snprintf(
-			    rec.veth, sizeof(rec.veth), "%s", PRIVNET_IFNAME);
 		rec.own_netns = 1;
 		rc = setup_own(cfg, db, &rec, out, tap_fd, err);
 	} else {
+		snprintf(rec.veth, sizeof(rec.veth), "%s", ifname);
 		snprintf(rec.netns, sizeof(rec.netns), "%s", netns_path);
 		rc = setup_cri(db, &rec, out, tap_fd, err);
 	}
-	if (rc == 0) {
-		rec.state = QB_NET_STATE_READY;
-		if (netdb_put(db, &rec) == -1) {
-			qb_seterr(err, QB_E_INTERNAL,
-			    "record network of %s: %s", id, strerror(errno));
-			close(*tap_fd);
-			*tap_fd = -1;
-			netdb_rec_free(&rec);
-			privnet_net_do_teardown(cfg, db, id, NULL);
-			return -1;
-		}
-		snprintf(
-		    out->netns_path, sizeof(out->netns_path), "%s", rec.netns);
-		log_info("%s: %s: %s mode, netns %s, tap %s", __func__, id,
-		    rec.own_netns ? "own netns" : "CRI", rec.netns,
-		    out->tap_name);
+	if (rc == 0 && (rc = setup_done(cfg, db, &rec, out, err)) == -1) {
+		close(*tap_fd);
+		*tap_fd = -1;
 	}
 	netdb_rec_free(&rec);
 	return rc;
+}
+
+/* Between do_tap and do_wire: whose TAP, and the MAC its guest NIC got. */
+static struct {
+	char id[QB_ID_MAX];
+	uint8_t mac[6];
+} tap_first;
+
+int
+privnet_net_do_tap(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_net_tap *out, int *tap_fd, struct qb_error *err)
+{
+	struct netdb_rec rec;
+	struct cni_conflist cl;
+	uint8_t mac[6];
+
+	*tap_fd = -1;
+	memset(out, 0, sizeof(*out));
+	if (tap_first.id[0] != '\0')
+		return qb_seterr(err, QB_E_PRECONDITION,
+		    "sandbox %s: its TAP waits for NET_WIRE", tap_first.id);
+	if (getrandom(mac, sizeof(mac), 0) != (ssize_t)sizeof(mac))
+		return qb_seterr(
+		    err, QB_E_INTERNAL, "getrandom: %s", strerror(errno));
+	/* Unicast, locally administered, as the kernel's random MACs. */
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+	if (claim_id(cfg, db, id, err) == -1)
+		return -1;
+	rec_init(&rec, id, "");
+	rec.own_netns = 1;
+	if (own_prepare(cfg, db, &rec, &cl, err) == -1) {
+		netdb_rec_free(&rec);
+		return -1;
+	}
+	cni_conflist_free(&cl);
+	if (tap_create(rec.netns, PRIVNET_TAPNAME, tap_fd, err) == -1) {
+		netns_remove(rec.netns);
+		netdb_del(db, id);
+		netdb_rec_free(&rec);
+		return -1;
+	}
+	snprintf(out->tap_name, sizeof(out->tap_name), "%s", PRIVNET_TAPNAME);
+	snprintf(out->netns_path, sizeof(out->netns_path), "%s", rec.netns);
+	memcpy(out->mac, mac, sizeof(mac));
+	snprintf(tap_first.id, sizeof(tap_first.id), "%s", id);
+	memcpy(tap_first.mac, mac, sizeof(mac));
+	netdb_rec_free(&rec);
+	return 0;
+}
+
+int
+privnet_net_do_wire(const struct qb_config *cfg, struct netdb *db,
+    const char *id, struct qb_net_result *out, struct qb_error *err)
+{
+	struct netdb_rec rec;
+	struct cni_conflist cl;
+	uint8_t mac[6];
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (tap_first.id[0] == '\0' || strcmp(tap_first.id, id) != 0)
+		return qb_seterr(err, QB_E_PRECONDITION,
+		    "sandbox %s: no TAP of NET_TAP waits for its network", id);
+	memcpy(mac, tap_first.mac, sizeof(mac));
+	memset(&tap_first, 0, sizeof(tap_first));
+	if (netdb_get(db, id, &rec) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "read network state of %s: %s",
+		    id, strerror(errno));
+		privnet_net_do_teardown(cfg, db, id, NULL);
+		return -1;
+	}
+	if (rec.conflist == NULL || cni_conflist_parse(rec.conflist,
+	                                strlen(rec.conflist), &cl, err) == -1) {
+		qb_seterr(err, QB_E_INTERNAL,
+		    "sandbox %s: no usable conflist "
+		    "recorded",
+		    id);
+		goto out;
+	}
+	if (own_add(cfg, db, &rec, &cl, mac, out, NULL, err) == 0)
+		rc = setup_done(cfg, db, &rec, out, err);
+	else {
+		/* CNI DEL ran; the TAP goes with the netns (and the VM). */
+		netns_remove(rec.netns);
+		netdb_del(db, id);
+	}
+	cni_conflist_free(&cl);
+	netdb_rec_free(&rec);
+	return rc;
+out:
+	netdb_rec_free(&rec);
+	privnet_net_do_teardown(cfg, db, id, NULL);
+	return -1;
 }
 
 int
@@ -354,6 +494,8 @@ privnet_net_do_teardown(const struct qb_config *cfg, struct netdb *db,
 	struct qb_error e;
 	int rc = 0;
 
+	if (strcmp(tap_first.id, id) == 0)
+		memset(&tap_first, 0, sizeof(tap_first));
 	if (netdb_get(db, id, &rec) == -1) {
 		if (errno == ENOENT)
 			return 0;

@@ -173,8 +173,52 @@ tap_no_ipv6(const char *name)
 }
 
 int
+tap_create(
+    const char *netns, const char *tap, int *tap_fd, struct qb_error *err)
+{
+	int saved = -1, fd;
+
+	*tap_fd = -1;
+	if (netns_enter(netns, &saved) == -1)
+		return qb_seterr(err, QB_E_INTERNAL, "enter netns %s: %s",
+		    netns, strerror(errno));
+	if ((fd = tap_open(tap)) == -1) {
+		qb_seterr(err, QB_E_INTERNAL, "TAP in %s: create TAP: %s",
+		    netns, strerror(errno));
+		netns_leave(saved);
+		return -1;
+	}
+	tap_no_ipv6(tap);
+	netns_leave(saved);
+	*tap_fd = fd;
+	return 0;
+}
+
+/* The veth takes the MAC its guest NIC already has. */
+static int
+link_set_mac(struct nl_sock *sk, struct rtnl_link *link, const uint8_t *mac)
+{
+	struct rtnl_link *chg;
+	struct nl_addr *a;
+	int rc;
+
+	if ((chg = rtnl_link_alloc()) == NULL)
+		return -NLE_NOMEM;
+	if ((a = nl_addr_build(AF_LLC, mac, 6)) == NULL) {
+		rtnl_link_put(chg);
+		return -NLE_NOMEM;
+	}
+	rtnl_link_set_addr(chg, a);
+	rc = rtnl_link_change(sk, link, chg, 0);
+	nl_addr_put(a);
+	rtnl_link_put(chg);
+	return rc;
+}
+
+int
 tap_setup(const char *netns, const char *veth, const char *tap,
-    struct qb_net_result *out, int *tap_fd, struct qb_error *err)
+    const uint8_t *want_mac, struct qb_net_result *out, int *tap_fd,
+    struct qb_error *err)
 {
 	struct nl_sock *sk = NULL;
 	struct rtnl_link *vlink = NULL, *tlink = NULL;
@@ -183,7 +227,8 @@ tap_setup(const char *netns, const char *veth, const char *tap,
 	unsigned mtu;
 	const char *step = "netlink";
 
-	*tap_fd = -1;
+	if (tap_fd != NULL)
+		*tap_fd = -1;
 	if (netns_enter(netns, &saved) == -1)
 		return qb_seterr(err, QB_E_INTERNAL, "enter netns %s: %s",
 		    netns, strerror(errno));
@@ -194,10 +239,22 @@ tap_setup(const char *netns, const char *veth, const char *tap,
 	step = "find veth";
 	if ((rc = rtnl_link_get_kernel(sk, 0, veth, &vlink)) < 0)
 		goto fail;
+	if (want_mac != NULL) {
+		step = "set veth MAC";
+		if ((rc = link_set_mac(sk, vlink, want_mac)) < 0)
+			goto fail;
+		rtnl_link_put(vlink);
+		vlink = NULL;
+		step = "find veth";
+		if ((rc = rtnl_link_get_kernel(sk, 0, veth, &vlink)) < 0)
+			goto fail;
+	}
 	vidx = rtnl_link_get_ifindex(vlink);
 	mtu = rtnl_link_get_mtu(vlink);
 	mac = rtnl_link_get_addr(vlink);
-	if (mac == NULL || nl_addr_get_len(mac) != 6) {
+	if (mac == NULL || nl_addr_get_len(mac) != 6 ||
+	    (want_mac != NULL &&
+	        memcmp(nl_addr_get_binary_addr(mac), want_mac, 6) != 0)) {
 		rc = -NLE_INVAL;
 		goto fail;
 	}
@@ -206,15 +263,16 @@ tap_setup(const char *netns, const char *veth, const char *tap,
 	snprintf(out->veth_name, sizeof(out->veth_name), "%s", veth);
 	snprintf(out->tap_name, sizeof(out->tap_name), "%s", tap);
 
-	step = "create TAP";
-	if ((fd = tap_open(tap)) == -1) {
+	step = tap_fd != NULL ? "create TAP" : "find TAP";
+	if (tap_fd != NULL && (fd = tap_open(tap)) == -1) {
 		rc = -nl_syserr2nlerr(errno);
 		goto fail;
 	}
 	if ((rc = rtnl_link_get_kernel(sk, 0, tap, &tlink)) < 0)
 		goto fail;
 	tidx = rtnl_link_get_ifindex(tlink);
-	tap_no_ipv6(tap);
+	if (tap_fd != NULL)
+		tap_no_ipv6(tap);
 	step = "set TAP MTU";
 	if ((rc = link_set(sk, tlink, mtu, 0)) < 0)
 		goto fail;
@@ -238,7 +296,8 @@ tap_setup(const char *netns, const char *veth, const char *tap,
 	rtnl_link_put(tlink);
 	nl_socket_free(sk);
 	netns_leave(saved);
-	*tap_fd = fd;
+	if (tap_fd != NULL)
+		*tap_fd = fd;
 	return 0;
 fail:
 	qb_seterr(err, QB_E_INTERNAL, "TAP in %s: %s: %s", netns, step,

@@ -22,6 +22,7 @@
  * plugins, so a blocking call has no time bound of its own here.
  */
 static int check_net_result(const void *res);
+static int check_net_tap(const void *res);
 
 static const struct imsg_client_rpc privnet_rpcs[] = {
     {.req_type = IMSG_NET_SETUP_REQ,
@@ -38,6 +39,17 @@ static const struct imsg_client_rpc privnet_rpcs[] = {
         .req_len = sizeof(struct qb_net_id_req),
         .res_type = IMSG_NET_STATUS_RES,
         .res_len = sizeof(struct qb_net_status)},
+    {.req_type = IMSG_NET_TAP_REQ,
+        .req_len = sizeof(struct qb_net_setup_req),
+        .res_type = IMSG_NET_TAP_RES,
+        .res_len = sizeof(struct qb_net_tap),
+        .res_fd = true,
+        .res_check = check_net_tap},
+    {.req_type = IMSG_NET_WIRE_REQ,
+        .req_len = sizeof(struct qb_net_id_req),
+        .res_type = IMSG_NET_WIRE_RES,
+        .res_len = sizeof(struct qb_net_result),
+        .res_check = check_net_result},
 };
 
 struct privnet_client {
@@ -51,6 +63,7 @@ struct call {
 	privnet_setup_cb setup;
 	privnet_done_cb done;
 	privnet_status_cb status;
+	privnet_tap_cb tap;
 	void *arg;
 };
 
@@ -66,6 +79,17 @@ check_net_result(const void *res)
 	return 0;
 }
 
+static int
+check_net_tap(const void *res)
+{
+	const struct qb_net_tap *t = res;
+
+	if (qb_imsg_check_strfield(t->tap_name, sizeof(t->tap_name)) < 0 ||
+	    qb_imsg_check_strfield(t->netns_path, sizeof(t->netns_path)) < 0)
+		return -1;
+	return 0;
+}
+
 /* Everything privnet sends is an answer: it has no events. */
 static int
 shim_dispatch_privnet(struct imsg_client *ic, struct imsg *imsg, void *arg)
@@ -76,6 +100,8 @@ shim_dispatch_privnet(struct imsg_client *ic, struct imsg *imsg, void *arg)
 	case IMSG_NET_SETUP_RES:
 	case IMSG_NET_TEARDOWN_RES:
 	case IMSG_NET_STATUS_RES:
+	case IMSG_NET_TAP_RES:
+	case IMSG_NET_WIRE_RES:
 		return imsg_client_answer(ic, imsg);
 	default:
 		log_warnx(
@@ -153,6 +179,8 @@ call_done(
 	}
 	if (k->setup != NULL)
 		k->setup(k->arg, res, fd, err);
+	else if (k->tap != NULL)
+		k->tap(k->arg, res, fd, err);
 	else if (k->done != NULL)
 		k->done(k->arg, err);
 	else
@@ -227,6 +255,30 @@ privnet_net_setup_async(struct privnet_client *c, const char *sandbox_id,
 }
 
 int
+privnet_net_tap_async(struct privnet_client *c, const char *sandbox_id,
+    privnet_tap_cb cb, void *arg, struct qb_error *err)
+{
+	struct qb_net_setup_req req;
+	struct call k = {.tap = cb, .arg = arg};
+
+	if (setup_req(&req, sandbox_id, "", err) == -1)
+		return -1;
+	return request(c, IMSG_NET_TAP_REQ, &req, sizeof(req), &k, err);
+}
+
+int
+privnet_net_wire_async(struct privnet_client *c, const char *sandbox_id,
+    privnet_setup_cb cb, void *arg, struct qb_error *err)
+{
+	struct qb_net_id_req req;
+	struct call k = {.setup = cb, .arg = arg};
+
+	if (id_req(&req, sandbox_id, err) == -1)
+		return -1;
+	return request(c, IMSG_NET_WIRE_REQ, &req, sizeof(req), &k, err);
+}
+
+int
 privnet_net_teardown_async(struct privnet_client *c, const char *sandbox_id,
     privnet_done_cb cb, void *arg, struct qb_error *err)
 {
@@ -262,6 +314,31 @@ privnet_net_setup(struct privnet_client *c, const char *sandbox_id,
 		return -1;
 	return imsg_client_call(c->ic, IMSG_NET_SETUP_REQ, &req, sizeof(req),
 	    NULL, 0, out, sizeof(*out), tap_fd, err);
+}
+
+int
+privnet_net_tap(struct privnet_client *c, const char *sandbox_id,
+    struct qb_net_tap *out, int *tap_fd, struct qb_error *err)
+{
+	struct qb_net_setup_req req;
+
+	*tap_fd = -1;
+	if (setup_req(&req, sandbox_id, "", err) == -1)
+		return -1;
+	return imsg_client_call(c->ic, IMSG_NET_TAP_REQ, &req, sizeof(req),
+	    NULL, 0, out, sizeof(*out), tap_fd, err);
+}
+
+int
+privnet_net_wire(struct privnet_client *c, const char *sandbox_id,
+    struct qb_net_result *out, struct qb_error *err)
+{
+	struct qb_net_id_req req;
+
+	if (id_req(&req, sandbox_id, err) == -1)
+		return -1;
+	return imsg_client_call(c->ic, IMSG_NET_WIRE_REQ, &req, sizeof(req),
+	    NULL, 0, out, sizeof(*out), NULL, err);
 }
 
 int

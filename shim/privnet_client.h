@@ -47,6 +47,9 @@ int privnet_client_read(struct privnet_client *c);
  */
 typedef void (*privnet_setup_cb)(void *arg, const struct qb_net_result *res,
     int tap_fd, const struct qb_error *err);
+/* tap is NULL on error; else tap_fd is the callback's (as above). */
+typedef void (*privnet_tap_cb)(void *arg, const struct qb_net_tap *tap,
+    int tap_fd, const struct qb_error *err);
 /* err is NULL on success. */
 typedef void (*privnet_done_cb)(void *arg, const struct qb_error *err);
 typedef void (*privnet_status_cb)(
@@ -60,6 +63,17 @@ typedef void (*privnet_status_cb)(
 int privnet_net_setup_async(struct privnet_client *c, const char *sandbox_id,
     const char *netns_path_or_empty, privnet_setup_cb cb, void *arg,
     struct qb_error *err);
+/*
+ * NET_SETUP of an own netns in two steps, so the VM boots while the CNI
+ * plugins run: tap_async answers the TAP (for QEMU) and the MAC the guest
+ * NIC must use at once; wire_async (call it after the TAP arrived) runs the
+ * CNI chain and answers the rest (tap_fd -1; res->mac is the TAP's MAC).
+ * Either failing leaves nothing of the sandbox's network on the host.
+ */
+int privnet_net_tap_async(struct privnet_client *c, const char *sandbox_id,
+    privnet_tap_cb cb, void *arg, struct qb_error *err);
+int privnet_net_wire_async(struct privnet_client *c, const char *sandbox_id,
+    privnet_setup_cb cb, void *arg, struct qb_error *err);
 /* Idempotent: tearing down an unknown or already removed sandbox is OK. */
 int privnet_net_teardown_async(struct privnet_client *c, const char *sandbox_id,
     privnet_done_cb cb, void *arg, struct qb_error *err);
@@ -70,6 +84,10 @@ int privnet_net_status_async(struct privnet_client *c, const char *sandbox_id,
 int privnet_net_setup(struct privnet_client *c, const char *sandbox_id,
     const char *netns_path_or_empty, struct qb_net_result *out, int *tap_fd,
     struct qb_error *err);
+int privnet_net_tap(struct privnet_client *c, const char *sandbox_id,
+    struct qb_net_tap *out, int *tap_fd, struct qb_error *err);
+int privnet_net_wire(struct privnet_client *c, const char *sandbox_id,
+    struct qb_net_result *out, struct qb_error *err);
 int privnet_net_teardown(
     struct privnet_client *c, const char *sandbox_id, struct qb_error *err);
 int privnet_net_status(struct privnet_client *c, const char *sandbox_id,

@@ -72,6 +72,7 @@ struct vmb_create {
 	struct stdio_relay *relay;
 	struct timespec t0;
 	uint64_t t_net, t_disks, t_vm, t_ready, t_guest;
+	uint64_t t_wired; /* own netns: the CNI chain done (NET_WIRE) */
 	struct ev_timer *vsock_retry; /* vsock: waiting for the listener */
 	size_t next_disk; /* later container: the next disk to hot-add */
 };
@@ -87,6 +88,13 @@ struct vmb {
 	struct ev_io *pn_io;
 	bool net_up;
 	struct qb_net_result net;
+	/*
+	 * Own netns: the VM boots with the TAP while privnet runs the CNI
+	 * chain (NET_WIRE); ConfigureNetwork waits for it (net_wait).
+	 */
+	bool net_wiring, net_wait;
+	/* The Create whose START is in flight (NULL once it failed). */
+	struct vmb_create *starting;
 
 	struct vmmon_client *vm;
 	struct vmmon_events vm_events;

@@ -543,10 +543,12 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 	p->relay = cr->relay;
 	cr->relay = NULL;
 	log_info("%s: %s created, pid %u; ms since Create: disks %llu, "
-	         "network %llu, vm %llu, guest ready %llu, container %llu",
+	         "network %llu, vm %llu, guest ready %llu, container %llu, "
+	         "cni done %llu",
 	    __func__, cr->ctr->id, p->pid, (unsigned long long)cr->t_disks,
 	    (unsigned long long)cr->t_net, (unsigned long long)cr->t_vm,
-	    (unsigned long long)cr->t_ready, (unsigned long long)cr->t_guest);
+	    (unsigned long long)cr->t_ready, (unsigned long long)cr->t_guest,
+	    (unsigned long long)cr->t_wired);
 	/* The VM now runs what it was made for: from here it may grow. */
 	if (cr->b->hp == NULL)
 		cr->b->hp = vmb_hotplug_start(cr->b, &cr->size);

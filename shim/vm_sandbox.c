@@ -297,10 +297,15 @@ vmb_boot_undo(struct vmb *b)
 	struct qb_error e2;
 
 	guest_drop(b);
-	if (b->vm != NULL && b->qemu_pid > 0)
+	/* vmmon takes SHUTDOWN while it starts QEMU too (docs/VMMON.md). */
+	if (b->vm != NULL && (b->qemu_pid > 0 || b->starting != NULL))
 		vm_shutdown(b, NULL);
+	b->starting = NULL;
 	b->qemu_pid = 0;
 	b->state = VM_NONE;
+	/* A NET_WIRE still running answers into nothing; privnet tears
+	 * down after it (it serves in order). */
+	b->net_wiring = b->net_wait = false;
 	if (b->net_up && b->pn != NULL) {
 		if (privnet_net_teardown_async(
 		        b->pn, b->sandbox_id, net_teardown_done, b, &e2) == -1)
@@ -358,6 +363,10 @@ create_guest_network(struct vmb_create *cr)
 	qemubox__guest__v1__configure_network_request__init(&req);
 	if (!b->net_up || cr->ctr->later) {
 		vmb_create_guest_container(cr);
+		return;
+	}
+	if (b->net_wiring) {
+		b->net_wait = true; /* net_wired() comes back here */
 		return;
 	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -517,10 +526,15 @@ vsock_try(struct ev_timer *t, void *arg)
 static void
 vm_started(void *arg, const void *resp, size_t len, const struct qb_error *err)
 {
-	struct vmb_create *cr = arg;
-	struct vmb *b = cr->b;
+	struct vmb *b = arg;
+	struct vmb_create *cr = b->starting;
 	const struct qb_vmm_start_res *res = resp;
 
+	b->starting = NULL;
+	/* The Create failed meanwhile (e.g. its CNI chain, which runs while
+	 * QEMU starts): vmb_boot_undo() asked vmmon to stop this VM. */
+	if (cr == NULL)
+		return;
 	if (res == NULL || len != sizeof(*res)) {
 		vmb_create_fail(cr, err);
 		return;
@@ -642,9 +656,11 @@ create_vm(struct vmb_create *cr, int tap_fd)
 	if (b->cfg.runtime.clone)
 		vmb_clone_params(cr, &sp);
 	b->state = VM_BOOTING;
+	b->starting = cr;
 	/* The stub sends duplicates: our fds stay ours to close. */
-	if (vmmon_vm_start_async(b->vm, &sp, vm_started, cr, &err) == -1) {
+	if (vmmon_vm_start_async(b->vm, &sp, vm_started, b, &err) == -1) {
 		b->state = VM_NONE;
+		b->starting = NULL;
 		goto fail;
 	}
 	if (sp.ram_fd != -1)
@@ -702,12 +718,81 @@ net_ready(void *arg, const struct qb_net_result *res, int tap_fd,
 	create_vm(cr, tap_fd);
 }
 
-/* The first container's disks are ready: the network, then the VM. */
+/* Own netns: the CNI chain is done, the guest may get its network. */
+static void
+net_wired(void *arg, const struct qb_net_result *res, int tap_fd,
+    const struct qb_error *err)
+{
+	struct vmb *b = arg;
+	struct vmb_create *cr = b->creating;
+
+	(void)tap_fd; /* -1: NET_WIRE carries none */
+	if (!b->net_wiring)
+		return; /* the Create failed meanwhile (vmb_boot_undo) */
+	b->net_wiring = false;
+	if (cr == NULL)
+		return;
+	if (err != NULL) {
+		/* privnet undid it all: CNI DEL, netns, record. */
+		vmb_create_fail(cr, err);
+		return;
+	}
+	if (memcmp(res->mac, b->net.mac, sizeof(res->mac)) != 0) {
+		vmb_create_failf(cr, QB_E_INTERNAL,
+		    "qemubox-privnet: the veth's MAC is not the TAP's");
+		return;
+	}
+	b->net = *res;
+	cr->t_wired = vmb_ms_since(&cr->t0);
+	if (b->net_wait) {
+		b->net_wait = false;
+		create_guest_network(cr);
+	}
+}
+
+/*
+ * Own netns: the TAP (and the MAC of the guest NIC) first, QEMU starts with
+ * it while privnet runs the CNI chain.
+ */
+static void
+net_tap_ready(void *arg, const struct qb_net_tap *tap, int tap_fd,
+    const struct qb_error *err)
+{
+	struct vmb_create *cr = arg;
+	struct vmb *b = cr->b;
+	struct qb_error e2 = {0};
+
+	if (err != NULL) {
+		vmb_create_fail(cr, err);
+		return;
+	}
+	memset(&b->net, 0, sizeof(b->net));
+	memcpy(b->net.mac, tap->mac, sizeof(b->net.mac));
+	memcpy(b->net.tap_name, tap->tap_name, sizeof(b->net.tap_name));
+	memcpy(b->net.netns_path, tap->netns_path, sizeof(b->net.netns_path));
+	b->net_up = true;
+	cr->t_net = vmb_ms_since(&cr->t0);
+	if (privnet_net_wire_async(b->pn, b->sandbox_id, net_wired, b, &e2) ==
+	    -1) {
+		close(tap_fd);
+		vmb_create_fail(cr, &e2);
+		return;
+	}
+	b->net_wiring = true;
+	b->net_wait = false;
+	create_vm(cr, tap_fd);
+}
+
+/*
+ * The first container's disks are ready: the network, then the VM (own
+ * netns: the VM boots while the CNI chain runs).
+ */
 void
 vmb_boot(struct vmb_create *cr)
 {
 	struct vmb *b = cr->b;
 	struct qb_error e2 = {0};
+	int rc;
 
 	if (b->pn == NULL) {
 		vmb_create_failf(cr, QB_E_PRECONDITION,
@@ -715,8 +800,13 @@ vmb_boot(struct vmb_create *cr)
 		    "qemubox-privnet is not running");
 		return;
 	}
-	if (privnet_net_setup_async(
-	        b->pn, b->sandbox_id, cr->si.netns, net_ready, cr, &e2) == -1)
+	if (cr->si.netns[0] == '\0')
+		rc = privnet_net_tap_async(
+		    b->pn, b->sandbox_id, net_tap_ready, cr, &e2);
+	else
+		rc = privnet_net_setup_async(
+		    b->pn, b->sandbox_id, cr->si.netns, net_ready, cr, &e2);
+	if (rc == -1)
 		vmb_create_fail(cr, &e2);
 }
 

@@ -39,10 +39,11 @@ T=$(mktemp -d)
 BR=qbt$R
 A=pna$R-$RANDOM B2=pnb$R-$RANDOM C=pnc$R-$RANDOM E=pne$R-$RANDOM F=pnf$R-$RANDOM G=png$R-$RANDOM H=pnh$R-$RANDOM J=pnj$R-$RANDOM
 K=pnk$R-$RANDOM L=pnl$R-$RANDOM M=pnm$R-$RANDOM N=pnn$R-$RANDOM P=pnp$R-$RANDOM Q=pnq$R-$RANDOM
+S=pns$R-$RANDOM U=pnu$R-$RANDOM
 CRI=qbcri$R-$RANDOM
 cleanup() {
 	ip netns del "$CRI" 2>/dev/null
-	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "$J" "$K" "$L" "$M" "$N" "$P" "$Q" \
+	for id in "$A" "$B2" "$C" "$E" "$F" "$G" "$H" "$J" "$K" "$L" "$M" "$N" "$P" "$Q" "$S" "$U" \
 		"orph$R" "busy$R" evil$R; do
 		umount "/run/netns/qemubox-$id" 2>/dev/null
 		rm -f "/run/netns/qemubox-$id"
@@ -70,7 +71,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -n1; }
 ipam_has() { grep -rqs -- "$1" "$T/ipam/$BR"; }
 ipt_has() { iptables-save 2>/dev/null | grep -q -- "$1"; }
 
-echo "1..48"
+echo "1..54"
 
 # --- two sandboxes, the TAP, confinement, teardown --------------------------
 out=$(drive setup "$A" - setup "$B2" - arp "$A" \
@@ -105,6 +106,22 @@ check "after teardown: no IPAM allocation for A" '! ipam_has "$A" && [ ! -e "$T/
 check "after teardown: no iptables rule or chain of A" '! ipt_has "${ipA%/*}" && ! ipt_has "\"$A\""'
 check "B untouched by A's teardown, then removed too" \
 	'echo "$out" | grep -q "^teardown id=$B2 ok=1" && ! ip netns list | grep -q "qemubox-$B2" && ! ipam_has "$B2"'
+
+# --- NET_SETUP in two steps: the TAP first (QEMU boots), then CNI ----------
+out=$(drive wire "$S" tap "$S" status "$S" \
+	sh "ip netns exec qemubox-$S ip link show qbtap0 >/dev/null && ! grep -rqs -- $S $T/ipam/$BR" \
+	wire "$S" arp "$S" sh "ip -n qemubox-$S link show eth0 >$T/veth.S" \
+	teardown "$S")
+echo "$out" | sed 's/^/# /'
+macS=$(echo "$out" | grep "^tap id=$S " | field mac)
+check "NET_WIRE before NET_TAP is refused, nothing created" \
+	'echo "$out" | grep -q "^wire id=$S ok=0 code=9 .*no TAP of NET_TAP waits"'
+check "NET_TAP answers the TAP and a local unicast MAC before any plugin ran (record adding, no IP)" \
+	'echo "$out" | grep -q "^tap id=$S ok=1 mac=[0-9a-f][26ae]:[0-9a-f:]\{14\} tap=qbtap0 netns=/run/netns/qemubox-$S tapfd=1" && echo "$out" | grep -q "^status id=$S ok=1 state=1" && echo "$out" | grep -q "^sh status=0"'
+check "NET_WIRE runs the chain: an address, the TAP's MAC on the veth, ARP answered through the TAP" \
+	'echo "$out" | grep -q "^wire id=$S ok=1 ip=10.231.$R.[0-9]*/24 gw=10.231.$R.1 mac=$macS mtu=1500 tap=qbtap0 veth=eth0" && grep -q "link/ether $macS " "$T/veth.S" && echo "$out" | grep -q "^arp id=$S sent=[1-9][0-9]* reply=1"'
+check "two-step sandbox: teardown leaves no netns, IPAM entry or rule" \
+	'echo "$out" | grep -q "^teardown id=$S ok=1" && [ ! -e "/run/netns/qemubox-$S" ] && ! ipam_has "$S" && ! ipt_has "\"$S\""'
 
 # --- privnet killed mid-setup; teardown from the db by a new privnet ---------
 out=$(drive kill-in firewall "$C" status "$C" \
@@ -294,6 +311,13 @@ check "a plugin's CNI error object reaches the caller" \
 	'echo "$out" | grep -q "^setup id=$F ok=0 .*CNI plugin qbfail ADD: CNI error 7: qbfail says no: by design"'
 check "after the failed ADD nothing of F is left (netns, IPAM, iptables, record)" \
 	'[ ! -e "/run/netns/qemubox-$F" ] && ! ipam_has "$F" && ! ipt_has "\"$F\"" && echo "$out" | grep -q "^status id=$F ok=1 state=0"'
+out=$(QEMUBOX_CONFIG=$T/config2.json drive tap "$U" wire "$U" status "$U" tap "$U")
+echo "$out" | sed 's/^/# /'
+check "two steps, failing chain: NET_WIRE fails with the plugin's error, nothing of U left, the id free again" \
+	'echo "$out" | grep -q "^wire id=$U ok=0 .*CNI plugin qbfail ADD: CNI error 7: qbfail says no: by design" && echo "$out" | grep -q "^status id=$U ok=1 state=0" && [ "$(echo "$out" | grep -c "^tap id=$U ok=1")" = 2 ]'
+QEMUBOX_CONFIG=$T/config2.json drive teardown "$U" >/dev/null
+check "... and after its teardown no netns, IPAM entry or rule of U" \
+	'[ ! -e "/run/netns/qemubox-$U" ] && ! ipam_has "$U" && ! ipt_has "\"$U\""'
 mkconf "$T/net2.d" qbslow
 t0=$(date +%s)
 out=$(QEMUBOX_CONFIG=$T/config2.json drive setup "$G" -)

@@ -143,6 +143,50 @@ do_setup(const char *id, const char *netns)
 	    res.n_routes, res.n_dns, fd >= 0);
 }
 
+/* NET_SETUP in two steps: the TAP first (its fd kept), then the CNI chain. */
+static void
+do_tap(const char *id)
+{
+	struct qb_error err = {0};
+	struct qb_net_tap t;
+	int fd, i;
+
+	if (privnet_net_tap(client, id, &t, &fd, &err) == -1) {
+		printf("tap id=%s ok=0 code=%d err=\"%s\"\n", id, err.code,
+		    err.msg);
+		return;
+	}
+	i = slot(id, 1);
+	sb[i].tap_fd = fd;
+	printf("tap id=%s ok=1 mac=%02x:%02x:%02x:%02x:%02x:%02x tap=%s "
+	       "netns=%s tapfd=%d\n",
+	    id, t.mac[0], t.mac[1], t.mac[2], t.mac[3], t.mac[4], t.mac[5],
+	    t.tap_name, t.netns_path, fd >= 0);
+}
+
+static void
+do_wire(const char *id)
+{
+	struct qb_error err = {0};
+	struct qb_net_result res;
+	char a[64], g[64];
+	int i;
+
+	if (privnet_net_wire(client, id, &res, &err) == -1) {
+		printf("wire id=%s ok=0 code=%d err=\"%s\"\n", id, err.code,
+		    err.msg);
+		return;
+	}
+	if ((i = slot(id, 1)) != -1)
+		sb[i].res = res;
+	printf("wire id=%s ok=1 ip=%s gw=%s mac=%02x:%02x:%02x:%02x:%02x:%02x "
+	       "mtu=%u tap=%s veth=%s netns=%s\n",
+	    id, privnet_addr_str(&res.ips[0], 1, a, sizeof(a)),
+	    privnet_addr_str(&res.gateways[0], 0, g, sizeof(g)), res.mac[0],
+	    res.mac[1], res.mac[2], res.mac[3], res.mac[4], res.mac[5], res.mtu,
+	    res.tap_name, res.veth_name, res.netns_path);
+}
+
 static void
 do_teardown(const char *id)
 {
@@ -323,6 +367,12 @@ main(int argc, char *argv[])
 			NEED(2);
 			do_setup(argv[i + 1], argv[i + 2]);
 			i += 2;
+		} else if (strcmp(c, "tap") == 0) {
+			NEED(1);
+			do_tap(argv[++i]);
+		} else if (strcmp(c, "wire") == 0) {
+			NEED(1);
+			do_wire(argv[++i]);
 		} else if (strcmp(c, "teardown") == 0) {
 			NEED(1);
 			do_teardown(argv[++i]);

@@ -402,6 +402,20 @@ t_missing_command() {
 	assert_clean ${QB_T}-nocmd
 }
 
+# The CNI chain runs while the VM boots (privnet's NET_TAP, then NET_WIRE):
+# a plugin that fails still fails the Create with its message, and neither
+# the netns, the IPAM lease nor a process is left.
+t_cni_failure() {
+	local out conf=$QB_CNI_CONF/10-qemubox.conflist
+	cp "$conf" "$QB_DIR/conflist.keep"
+	sed 's/{ "type": "firewall" }/{ "type": "qbnosuchplugin" }/' "$QB_DIR/conflist.keep" >"$conf"
+	out=$(qb_run "$IMG" ${QB_T}-cnifail true 2>&1) && fail "ran with a failing CNI chain"
+	mv "$QB_DIR/conflist.keep" "$conf"
+	echo "$out" | grep -q 'qbnosuchplugin' || fail "error does not name the plugin: $out" || return
+	ctd_ctr containers delete ${QB_T}-cnifail >/dev/null 2>&1
+	assert_clean ${QB_T}-cnifail
+}
+
 # The guest loads the optional module groups (guest/modules.list) only for
 # the devices its VM has: a plain container (no volume, not a pod, the
 # virtio-serial channel) gets none of them, and what every VM needs is there.
@@ -411,8 +425,10 @@ t_guest_modules() {
 	for m in virtio_blk virtio_net virtio_console erofs overlay virtio_balloon; do
 		echo "$out" | grep -q "^$m " || fail "$m not loaded: $(echo "$out" | cut -d' ' -f1 | tr '\n' ' ')" || return
 	done
-	# A clone is its template's VM, which has the SCSI bus for the disks.
-	for m in vsock vmw_vsock_virtio_transport fuse virtiofs ${CLONE:-scsi_mod sd_mod virtio_scsi}; do
+	# A clone is its template's VM, which has the SCSI bus for the disks;
+	# microvm has no PCI bus (virtio-mmio) and no VM has a virtio-mem device.
+	for m in vsock vmw_vsock_virtio_transport fuse virtiofs ${CLONE:-scsi_mod sd_mod virtio_scsi} \
+		virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev virtio_mem; do
 		echo "$out" | grep -q "^$m " && { fail "$m loaded without its device"; return; }
 	done
 	assert_clean ${QB_T}-mods
@@ -503,6 +519,7 @@ tap_run "exec'd process: same ids, caps, seccomp, namespaces, cgroup, limits as 
 tap_run "tty: prompt, typed command, resize" t_tty
 tap_run "pause and resume" t_pause_resume
 tap_run "CNI address and gateway reachable" t_network
+tap_run "a failing CNI plugin fails the Create with its message, nothing left" t_cni_failure
 tap_run "two containers reach each other" t_two_containers_talk
 tap_run "events in order" t_events
 tap_run "task metrics (cgroup v2)" t_metrics
