@@ -469,6 +469,18 @@ t_clone_identity() {
 	assert_clean ${QB_T}-id1 ${QB_T}-id2
 }
 
+# A sandbox a template cannot be (a bind mount needs virtio-fs, which
+# cannot migrate) cold-boots with runtime.clone on, and works.
+t_clone_ineligible() {
+	local n0 out d=$WORK/clone-bind
+	mkdir -p "$d" && echo from-host >"$d/f"
+	n0=$(clones_made)
+	out=$(qb_run --mount "type=bind,src=$d,dst=/data,options=rbind:ro" "$IMG" ${QB_T}-inel cat /data/f 2>&1)
+	[ "$out" = from-host ] || fail "bind mount in clone mode: $out" || return
+	[ "$(clones_made)" -eq "$n0" ] || fail "a sandbox with a virtio-fs share was cloned" || return
+	assert_clean ${QB_T}-inel
+}
+
 # The holder dies while idle (SIGKILL): nothing of it is left (process,
 # template memfd); the next Create finds no holder and cold-boots, and its
 # shim starts a new holder, whose template serves the Create after.
@@ -528,6 +540,7 @@ tap_run "missing command: OCI error, nothing left" t_missing_command
 tap_run "console.log rotates at console_log_max_kb, one older generation; removed unless keep_logs" t_console_log
 if [ -n "$CLONE" ]; then
 	tap_run "clone: two cloned sandboxes differ in uuid, urandom and MAC (not the template's), network works" t_clone_identity
+	tap_run "clone: a sandbox with a bind mount (virtio-fs) cold-boots and works" t_clone_ineligible
 	tap_run "clone: a holder killed while idle leaves nothing; cold boot, then a new holder's clones" t_clone_holder_dies
 	echo "# sandboxes cloned in this run: $(clones_made)"
 fi
