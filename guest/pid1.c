@@ -54,6 +54,12 @@ static sigset_t pid1_blocked;
 static int pid1_sigfd = -1;
 static int pid1_powerfd[PID1_POWER_MAX];
 static int pid1_npower;
+/*
+ * /lib/modules of the initramfs, left there by root_move (copying ~3 MiB
+ * of modules that are loaded once and then freed costs boot time): the
+ * modules load from it, then modules_lock() empties it.
+ */
+static int pid1_modules_fd = -1;
 
 static uint64_t
 boottime_ms(void)
@@ -187,16 +193,16 @@ pid1_child_reset(void)
 
 /* ---- moving the root off the initramfs ---- */
 
-static int copy_tree(int src, int dst, dev_t dev);
+static int copy_tree(int src, int dst, dev_t dev, ino_t keep);
 
 int
-pid1_copy_tree(int src, int dst)
+pid1_copy_tree(int src, int dst, ino_t keep)
 {
 	struct stat st;
 
 	if (fstat(src, &st) == -1)
 		return -1;
-	return copy_tree(src, dst, st.st_dev);
+	return copy_tree(src, dst, st.st_dev, keep);
 }
 
 static int
@@ -243,7 +249,7 @@ fail:
 }
 
 static int
-copy_entry(int src, int dst, const char *name, dev_t dev)
+copy_entry(int src, int dst, const char *name, dev_t dev, ino_t keep)
 {
 	struct stat st;
 	char target[PATH_MAX];
@@ -252,8 +258,9 @@ copy_entry(int src, int dst, const char *name, dev_t dev)
 
 	if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
-	/* Another file system (the new root itself): not ours to copy. */
-	if (st.st_dev != dev)
+	/* Another file system (the new root itself): not ours to copy; the
+	 * directory to keep stays where it is. */
+	if (st.st_dev != dev || (keep != 0 && st.st_ino == keep))
 		return 0;
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
@@ -268,7 +275,7 @@ copy_entry(int src, int dst, const char *name, dev_t dev)
 		         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) ==
 		    -1)
 			goto out;
-		if (copy_tree(s, d, dev) == -1)
+		if (copy_tree(s, d, dev, keep) == -1)
 			goto out;
 		if (fchmod(d, st.st_mode & 07777) == -1)
 			goto out;
@@ -305,7 +312,7 @@ out:
 }
 
 static int
-copy_tree(int src, int dst, dev_t dev)
+copy_tree(int src, int dst, dev_t dev, ino_t keep)
 {
 	DIR *dir;
 	struct dirent *de;
@@ -321,7 +328,7 @@ copy_tree(int src, int dst, dev_t dev)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (copy_entry(src, dst, de->d_name, dev) == -1) {
+		if (copy_entry(src, dst, de->d_name, dev, keep) == -1) {
 			log_warn("%s: %s", __func__, de->d_name);
 			rc = -1;
 			break;
@@ -334,6 +341,7 @@ copy_tree(int src, int dst, dev_t dev)
 static int
 root_move(void)
 {
+	struct stat st;
 	int src = -1, dst = -1, rc = -1;
 
 	if (mkdir(NEWROOT, 0755) == -1 && errno != EEXIST) {
@@ -349,7 +357,15 @@ root_move(void)
 		log_warn("%s: open", __func__);
 		goto out;
 	}
-	if (pid1_copy_tree(src, dst) == -1)
+	/* No /lib/modules (an image without modules): nothing to keep. */
+	if ((pid1_modules_fd = open("/lib/modules",
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) != -1 &&
+	    fstat(pid1_modules_fd, &st) == -1) {
+		close(pid1_modules_fd);
+		pid1_modules_fd = -1;
+	}
+	if (pid1_copy_tree(src, dst, pid1_modules_fd != -1 ? st.st_ino : 0) ==
+	    -1)
 		goto out;
 	/* switch_root: the tmpfs becomes /, the emptied rootfs stays below. */
 	if (fchdir(dst) == -1 || mount(".", "/", NULL, MS_MOVE, NULL) == -1 ||
@@ -631,7 +647,9 @@ modules_load(const char *release, const struct pid1_cmdline *c)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	if (pid1_modules_fd == -1 ||
+	    (dir = openat(pid1_modules_fd, release,
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		log_warn("%s: %s", __func__, path);
 		return -1;
 	}
@@ -722,21 +740,17 @@ tree_remove(int dir)
 static void
 modules_lock(void)
 {
-	int dir;
-
 	if (write_str("/proc/sys/kernel/modprobe", "\n") == -1)
 		log_warn("%s: kernel.modprobe", __func__);
 	if (write_str("/proc/sys/kernel/modules_disabled", "1") == -1)
 		log_warn("%s: kernel.modules_disabled", __func__);
-	if ((dir = open("/lib/modules", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1) {
-		log_warn("%s: /lib/modules", __func__);
+	/* The initramfs' /lib/modules, below the new root: out of reach of
+	 * everything but this fd. */
+	if (pid1_modules_fd == -1)
 		return;
-	}
-	tree_remove(dir);
-	close(dir);
-	if (rmdir("/lib/modules") == -1)
-		log_warn("%s: rmdir /lib/modules", __func__);
+	tree_remove(pid1_modules_fd);
+	close(pid1_modules_fd);
+	pid1_modules_fd = -1;
 }
 
 /*

@@ -107,9 +107,10 @@ void pid1_cmdline_parse(char *line, struct pid1_cmdline *c);
 /*
  * Copy the tree under directory src into directory dst (modes, symlinks,
  * device nodes), removing each source entry once copied; entries on another
- * file system than src are skipped. How the root leaves the initramfs.
+ * file system than src, and the directory whose inode is keep (0: none),
+ * are skipped. How the root leaves the initramfs.
  */
-int pid1_copy_tree(int src, int dst);
+int pid1_copy_tree(int src, int dst, ino_t keep);
 
 /*
  * Call in every child after fork() and before exec: PID 1 keeps its

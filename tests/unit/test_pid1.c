@@ -141,6 +141,7 @@ test_copy_tree_moves_everything(void **state)
 	int s, d, fd, entries = 0;
 	ssize_t n;
 	mode_t old;
+	ino_t keep;
 
 	(void)state;
 	old = umask(0);
@@ -161,11 +162,21 @@ test_copy_tree_moves_everything(void **state)
 	assert_int_equal(symlink("lib", p), 0);
 	pjoin(p, src, "fifo");
 	assert_int_equal(mkfifo(p, 0620), 0);
+	/* The directory to keep (the initramfs' /lib/modules) stays. */
+	pjoin(p, src, "lib/modules");
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	keep = st.st_ino;
+	put(p, "x.ko", "kept", 0644);
 
 	s = open(src, O_RDONLY | O_DIRECTORY);
 	d = open(dst, O_RDONLY | O_DIRECTORY);
 	assert_true(s >= 0 && d >= 0);
-	assert_int_equal(pid1_copy_tree(s, d), 0);
+	assert_int_equal(pid1_copy_tree(s, d, keep), 0);
+	pjoin(p, dst, "lib/modules");
+	assert_int_equal(lstat(p, &st), -1);
+	pjoin(p, src, "lib/modules/x.ko");
+	assert_int_equal(lstat(p, &st), 0);
 
 	pjoin(p, dst, "init");
 	assert_int_equal(lstat(p, &st), 0);
@@ -194,20 +205,28 @@ test_copy_tree_moves_everything(void **state)
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISFIFO(st.st_mode));
 
-	/* The source is emptied as it goes (the initramfs memory is freed). */
+	/* The source is emptied as it goes (the initramfs memory is freed),
+	 * all but the kept directory. */
 	{
 		char cmd[PATH_MAX + 32];
 		FILE *f;
 
-		assert_true(snprintf(cmd, sizeof(cmd), "ls -A '%s'", src) <
-		            (int)sizeof(cmd));
+		assert_true(
+		    snprintf(cmd, sizeof(cmd), "cd '%s' && find . | sort",
+		        src) < (int)sizeof(cmd));
 		f = popen(cmd, "r");
 		assert_non_null(f);
-		while (fgets(buf, sizeof(buf), f) != NULL)
+		while (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\n")] = '\0';
+			assert_true(strcmp(buf, ".") == 0 ||
+			            strcmp(buf, "./lib") == 0 ||
+			            strcmp(buf, "./lib/modules") == 0 ||
+			            strcmp(buf, "./lib/modules/x.ko") == 0);
 			entries++;
+		}
 		pclose(f);
 	}
-	assert_int_equal(entries, 0);
+	assert_int_equal(entries, 4);
 
 	close(s);
 	close(d);
