@@ -485,7 +485,7 @@ t_clone_ineligible() {
 # template memfd); the next Create finds no holder and cold-boots, and its
 # shim starts a new holder, whose template serves the Create after.
 t_clone_holder_dies() {
-	local pids p i n0 r0 out left
+	local pids p i u n0 r0 out left
 	pids=$(holder_pids | tr '\n' ' ')
 	[ -n "$pids" ] || fail "no holder running" || return
 	r0=$(grep -c "template ready" "$QB_LOGS/qemubox-tmpl.log")
@@ -498,7 +498,14 @@ t_clone_holder_dies() {
 		done
 		[ "$i" -lt 50 ] || fail "holder process $p left: $(tr '\0' ' ' <"/proc/$p/cmdline")" || return
 	done
-	left=$(find /proc/[0-9]*/fd -lname '/memfd:qemubox-tmpl*' 2>/dev/null)
+	# Held by a process of this run (its prefix or its uid range: the
+	# holder, its vmmons, QEMUs); other runs on the host have their own.
+	left=$(find /proc/[0-9]*/fd -lname '/memfd:qemubox-tmpl*' 2>/dev/null | while read -r f; do
+		p=${f#/proc/}; p=${p%%/*}
+		u=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		case "$(readlink "/proc/$p/exe")" in "$QB_PREFIX"/*) echo "$f" ; continue ;; esac
+		[ -n "$u" ] && [ "$u" -ge "${QB_UID_RANGE%-*}" ] && [ "$u" -le "${QB_UID_RANGE#*-}" ] && echo "$f"
+	done)
 	[ -z "$left" ] || fail "template memfds still held: $left" || return
 	n0=$(clones_made)
 	out=$(qb_run "$IMG" ${QB_T}-hd1 echo cold 2>&1)
