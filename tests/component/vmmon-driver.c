@@ -30,7 +30,7 @@
  *   respawn               -> respawned vmmon=V  (a new vmmon, new channel)
  * "start microvm CAP clone FILE" starts a clone (ram_mode CLONE) from the
  * sealed RAM memfd and the state in FILE (read-only); "clone-unsealed FILE"
- * offers a fresh unsealed memfd instead (43-vmmon-clone).
+ * offers a fresh unsealed memfd instead (45-vmmon-clone).
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
