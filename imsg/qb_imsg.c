@@ -2,6 +2,8 @@
  * qemubox typed readers for imsg payloads: the one place where bytes from a
  * peer become trusted values (validate once, at the boundary).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,5 +96,21 @@ qb_imsg_error_read(struct imsg *imsg, struct qb_imsg_error *e)
 	}
 	if (e->code <= QB_E_OK || e->code > QB_E_UNAVAILABLE)
 		e->code = QB_E_UNKNOWN;
+	return 0;
+}
+
+int
+qb_tmpl_file_id(int fd, struct qb_tmpl_file_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	memset(id, 0, sizeof(*id));
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	id->size = (int64_t)st.st_size;
+	id->mtime_sec = (int64_t)st.st_mtim.tv_sec;
+	id->mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
 	return 0;
 }

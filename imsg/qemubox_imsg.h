@@ -482,6 +482,8 @@ struct qb_tmpl_file_id {
 	int64_t mtime_sec;
 	int64_t mtime_nsec;
 };
+/* Fills *id from fd's fstat (shim and holder alike). 0 / -1 with errno. */
+int qb_tmpl_file_id(int fd, struct qb_tmpl_file_id *id);
 
 /*
  * IMSG_TMPL_GET_REQ: what the caller would boot. A template is handed out

@@ -34,22 +34,6 @@ tmpl_client_init(const struct qb_config *cfg)
 	return tmpl_sock_path(cfg, sock_path, sizeof(sock_path));
 }
 
-int
-tmpl_client_file_id(int fd, struct qb_tmpl_file_id *id)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) == -1)
-		return -1;
-	memset(id, 0, sizeof(*id));
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	id->size = (int64_t)st.st_size;
-	id->mtime_sec = (int64_t)st.st_mtim.tv_sec;
-	id->mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
-	return 0;
-}
-
 static int
 holder_connect(struct qb_error *err)
 {

@@ -19,9 +19,6 @@
  * (tmpl_sock_path, shim/tmpl_spawn.h). */
 int tmpl_client_init(const struct qb_config *cfg);
 
-/* A file's identity as a GET_REQ carries it (kernel, initrd). 0 / -1. */
-int tmpl_client_file_id(int fd, struct qb_tmpl_file_id *id);
-
 /*
  * 0: *res is the template's (its start request, sizes, generation), *ram_fd
  * its RAM memfd (sealed exactly W|SHRINK|GROW|SEAL, checked here) and

@@ -88,8 +88,8 @@ vmb_clone_params(struct vmb_create *cr, struct vm_start_params *sp)
 	q.transport = sp->transport;
 	snprintf(q.cmdline, sizeof(q.cmdline), "%s",
 	    sp->cmdline != NULL ? sp->cmdline : "");
-	if (tmpl_client_file_id(sp->kernel_fd, &q.kernel) == -1 ||
-	    tmpl_client_file_id(sp->initrd_fd, &q.initrd) == -1) {
+	if (qb_tmpl_file_id(sp->kernel_fd, &q.kernel) == -1 ||
+	    qb_tmpl_file_id(sp->initrd_fd, &q.initrd) == -1) {
 		log_warn("%s: sandbox %s cold-boots: fstat", __func__,
 		    b->sandbox_id);
 		return 0;

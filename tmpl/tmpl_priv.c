@@ -134,20 +134,13 @@ open_id(const struct qb_config *cfg, const char *rel, int *fd,
     struct qb_tmpl_file_id *id)
 {
 	char path[PATH_MAX];
-	struct stat st;
 
 	if (qb_path_join(path, sizeof(path), cfg->paths.share_dir, rel) == -1 ||
 	    (*fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(*fd, &st) == -1) {
+	    qb_tmpl_file_id(*fd, id) == -1) {
 		log_warn("%s: %s (paths.share_dir)", __func__, path);
 		return -1;
 	}
-	memset(id, 0, sizeof(*id));
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	id->size = (int64_t)st.st_size;
-	id->mtime_sec = (int64_t)st.st_mtim.tv_sec;
-	id->mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
 	return 0;
 }
 

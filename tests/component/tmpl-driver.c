@@ -35,7 +35,7 @@ file_id(const char *path, struct qb_tmpl_file_id *id)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	rc = tmpl_client_file_id(fd, id);
+	rc = qb_tmpl_file_id(fd, id);
 	close(fd);
 	return rc;
 }
