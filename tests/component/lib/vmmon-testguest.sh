@@ -13,6 +13,10 @@ out=$1
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 cache=$top/build/test-cache
 mkdir -p "$cache" "$out"
+# Suites that use this guest run side by side (tests/run): one of them fills
+# the cache, the others wait for it.
+exec 9>"$cache/.testguest.lock"
+flock 9
 deb=$(ls "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -1 || true)
 if [ -z "$deb" ]; then
 	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
@@ -27,6 +31,8 @@ if [ ! -d "$kx/boot" ]; then
 	dpkg-deb -x "$deb" "$kx.tmp"
 	mv "$kx.tmp" "$kx"
 fi
+flock -u 9
+exec 9>&-
 cp "$kx"/boot/vmlinuz-* "$out/kernel"
 kver=$(ls "$kx/lib/modules" | head -1)
 mdir=$kx/lib/modules/$kver/kernel
