@@ -21,12 +21,87 @@
 #define RELEASE_WAIT_MS 15000
 #define RELEASE_STEP_MS 20
 
+#define PREVIOUS_STEP_MS 20
+
 static struct {
 	uint32_t uid;
 	struct cg_plan cg;
 	int fds[CG_MAX_DIRS];
 	int nfds;
 } host;
+
+static unsigned
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (unsigned)((now.tv_sec - t0->tv_sec) * 1000 +
+	                  (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+struct previous_arg {
+	const char *sandbox_id;
+	int64_t pid;
+};
+
+/* The live owner (not us) of a record of the sandbox, if any. */
+static int
+previous_one(const struct sandbox_uid_rec *rec, void *arg)
+{
+	struct previous_arg *pa = arg;
+	struct owner_facts of;
+	char why[240];
+
+	if (strcmp(rec->sandbox, pa->sandbox_id) != 0 ||
+	    rec->owner.pid == (int64_t)getpid())
+		return 0;
+	owner_facts_read(&rec->owner, &of);
+	if (owner_decide(&of, "its shim", why, sizeof(why)) == OWNER_LIVE)
+		pa->pid = rec->owner.pid;
+	return 0;
+}
+
+/*
+ * The same id again (ctr run --rm twice, a pod sandbox re-created) while
+ * the shim of the previous run still tears it down: that shim gives its
+ * uid back last, after its VM, network and cgroups are gone
+ * (shim_serve), so wait for its record to lose its live owner. Bounded by
+ * what that shim may take itself: each shutdown step, the CNI DEL, the
+ * release.
+ */
+static int
+previous_wait(
+    const struct qb_config *cfg, const char *sandbox_id, struct qb_error *err)
+{
+	struct timespec step = {0, PREVIOUS_STEP_MS * 1000 * 1000}, t0;
+	uint64_t limit = 3 * cfg->runtime.shutdown_timeout_ms +
+	                 cfg->network.cni_timeout_ms + RELEASE_WAIT_MS;
+	struct previous_arg pa = {sandbox_id, 0};
+	unsigned waited;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pa.pid = 0;
+		if (sandbox_uid_foreach(
+		        cfg->paths.state_dir, previous_one, &pa) == -1)
+			log_warn("%s: uid records", __func__);
+		waited = ms_since(&t0);
+		if (pa.pid == 0)
+			break;
+		if (waited >= limit)
+			return qb_seterr(err, QB_E_UNAVAILABLE,
+			    "sandbox %s: the shim of its previous run (pid "
+			    "%lld) is still tearing it down after %u ms",
+			    sandbox_id, (long long)pa.pid, waited);
+		nanosleep(&step, NULL);
+	}
+	if (waited >= PREVIOUS_STEP_MS)
+		log_info("%s: sandbox %s: waited %u ms for the shim of its "
+		         "previous run",
+		    __func__, sandbox_id, waited);
+	return 0;
+}
 
 int
 sandbox_host_prepare(const struct qb_config *cfg, const char *spec_path,
@@ -50,6 +125,8 @@ sandbox_host_prepare(const struct qb_config *cfg, const char *spec_path,
 	        sandbox_id, rel, sizeof(rel), err) == -1)
 		return -1;
 	cg_limits_for_vm(size.max_cpus, size.max_memory_mb, &lim);
+	if (previous_wait(cfg, sandbox_id, err) == -1)
+		return -1;
 	if (cg_plan_make(&layout, rel, &lim, &host.cg, err) == -1)
 		return -1;
 	/* The uid record names the cgroup first, so a crash in between
@@ -135,16 +212,6 @@ cgroups_remove(bool *gone)
 	return rc;
 }
 
-static unsigned
-ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned)((now.tv_sec - t0->tv_sec) * 1000 +
-	                  (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 void
 sandbox_host_release(const struct qb_config *cfg)
 {
@@ -192,15 +259,26 @@ sandbox_host_release(const struct qb_config *cfg)
 	host.uid = 0;
 }
 
+struct reclaim_arg {
+	const struct qb_config *cfg;
+	const char *sandbox_id;
+	int shim_alive;
+};
+
 static int
 reclaim_one(const struct sandbox_uid_rec *rec, void *arg)
 {
-	const struct qb_config *cfg = ((const void *const *)arg)[0];
-	const char *sandbox_id = ((const void *const *)arg)[1];
+	struct reclaim_arg *ra = arg;
+	const struct qb_config *cfg = ra->cfg;
+	const char *sandbox_id = ra->sandbox_id;
+	struct owner_facts of;
 	char why[240];
 
 	if (strcmp(rec->sandbox, sandbox_id) != 0)
 		return 0;
+	owner_facts_read(&rec->owner, &of);
+	if (owner_decide(&of, "its shim", why, sizeof(why)) == OWNER_LIVE)
+		ra->shim_alive = 1;
 	if (sandbox_uid_claim(rec, why, sizeof(why)) != SANDBOX_UID_STALE) {
 		log_info("%s: uid %u of %s kept: %s", __func__, rec->uid,
 		    sandbox_id, why);
@@ -214,10 +292,11 @@ reclaim_one(const struct sandbox_uid_rec *rec, void *arg)
 	return 0;
 }
 
-void
+int
 sandbox_host_reclaim(const struct qb_config *cfg, const char *sandbox_id)
 {
-	const void *arg[2] = {cfg, sandbox_id};
+	struct reclaim_arg ra = {cfg, sandbox_id, 0};
 
-	sandbox_uid_foreach(cfg->paths.state_dir, reclaim_one, arg);
+	sandbox_uid_foreach(cfg->paths.state_dir, reclaim_one, &ra);
+	return ra.shim_alive;
 }

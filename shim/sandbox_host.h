@@ -40,8 +40,9 @@ void sandbox_host_release(const struct qb_config *cfg);
 /*
  * `delete` after the daemon died: give back what the sandbox's record
  * names, when the rule (lib/sandbox_uid.c) says its shim and processes are
- * gone.
+ * gone. Returns 1 when the sandbox's shim daemon still runs (it tears
+ * down the rest itself), else 0.
  */
-void sandbox_host_reclaim(const struct qb_config *cfg, const char *sandbox_id);
+int sandbox_host_reclaim(const struct qb_config *cfg, const char *sandbox_id);
 
 #endif

@@ -41,6 +41,7 @@
 struct serve_state {
 	struct evloop *loop;
 	struct task_service *svc;
+	struct shim_daemon_ctx *d;
 	bool done;
 };
 
@@ -185,6 +186,27 @@ on_exit_request(void *arg)
 	evloop_break(st->loop);
 }
 
+/*
+ * Winding down: take the socket's name away now, not at exit. A `start`
+ * for the same id (or pod) during the teardown then finds nobody serving
+ * and starts a new daemon, which waits for this one's records to go
+ * (sandbox_host_prepare), instead of handing containerd to a shim that
+ * refuses every Create. The name may belong to that new daemon by the
+ * time this one exits, so it is not unlinked again then.
+ */
+static void
+on_closing(void *arg)
+{
+	struct serve_state *st = arg;
+	struct shim_daemon_ctx *d = st->d;
+
+	if (d->socket_path[0] == '\0')
+		return;
+	if (unlink(d->socket_path) == -1 && errno != ENOENT)
+		log_warn("%s: unlink %s", __func__, d->socket_path);
+	d->socket_path[0] = '\0';
+}
+
 static void
 on_signal(struct ev_signal *s, const struct signalfd_siginfo *si, void *arg)
 {
@@ -208,7 +230,7 @@ shim_serve(struct shim_daemon_ctx *d)
 	static struct helper spawner = {.name = "qemubox-spawner"};
 	static struct helper fsd = {.name = "qemubox-fsd"};
 	static struct qb_config cfg;
-	struct serve_state st = {0};
+	struct serve_state st = {.d = d};
 	struct events_pub *pub = NULL;
 	struct ttrpc_server *srv = NULL;
 	const struct shim_wiring *w = d->wiring;
@@ -354,6 +376,7 @@ shim_serve(struct shim_daemon_ctx *d)
 	if (missing.msg[0] != '\0')
 		log_warnx("%s: containers cannot be created: %s", __func__,
 		    missing.msg);
+	task_service_set_on_closing(st.svc, on_closing, &st);
 
 	if ((srv = ttrpc_server_new(st.loop)) == NULL)
 		fatal("%s: ttrpc server", __func__);

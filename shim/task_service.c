@@ -63,6 +63,8 @@ struct task_service {
 	void *event_arg;
 	void (*on_exit)(void *);
 	void *exit_arg;
+	void (*on_closing)(void *);
+	void *closing_arg;
 	struct ts_containers containers;
 	bool exiting;
 };
@@ -145,6 +147,14 @@ task_service_new(const struct backend_ops *ops, void *backend_state,
 	svc->exit_arg = exit_arg;
 	TAILQ_INIT(&svc->containers);
 	return svc;
+}
+
+void
+task_service_set_on_closing(
+    struct task_service *svc, void (*on_closing)(void *arg), void *arg)
+{
+	svc->on_closing = on_closing;
+	svc->closing_arg = arg;
 }
 
 void
@@ -1134,6 +1144,8 @@ service_exit(struct task_service *svc)
 	if (svc->exiting)
 		return;
 	svc->exiting = true;
+	if (svc->on_closing != NULL)
+		svc->on_closing(svc->closing_arg);
 	if (svc->ops != NULL && svc->ops->shutdown != NULL)
 		svc->ops->shutdown(svc->bst, shutdown_done, svc);
 	else

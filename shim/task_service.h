@@ -84,6 +84,13 @@ struct task_service *task_service_new(const struct backend_ops *ops,
     void *backend_state, const char *missing, ts_event_fn on_event,
     void *event_arg, void (*on_exit)(void *arg), void *exit_arg);
 void task_service_free(struct task_service *svc);
+/*
+ * on_closing is called once, as the service starts to wind down (no
+ * container left after a Shutdown, or a signal), before the backend tears
+ * the sandbox down: the shim stops being found by a new `start` then.
+ */
+void task_service_set_on_closing(
+    struct task_service *svc, void (*on_closing)(void *arg), void *arg);
 /* Backend state is created after the service (it needs svc): set it. */
 void task_service_set_backend(struct task_service *svc,
     const struct backend_ops *ops, void *backend_state);

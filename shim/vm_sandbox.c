@@ -1052,7 +1052,21 @@ vm_backend_cleanup_orphan(
 	/* Only the sandbox's own container owns the network. */
 	if (strcmp(sid, id) != 0)
 		return 0;
-	sandbox_host_reclaim(&cfg, sid);
+	if (sandbox_host_reclaim(&cfg, sid)) {
+		/*
+		 * containerd runs `delete` after every Shutdown, while the
+		 * daemon is still powering the VM off; the daemon then tears
+		 * down the network, removes the console log and gives the uid
+		 * back (vmb_shutdown). Tearing the network down here too cost
+		 * every `ctr run --rm` a CNI DEL (~400 ms) on containerd's
+		 * path and pulled the TAP from under a running QEMU. A daemon
+		 * that dies before it is done leaves a record that the next
+		 * `delete` or qemubox-cleanup finds with its owner gone.
+		 */
+		log_info("%s: %s: its shim still runs and tears down itself",
+		    __func__, sid);
+		return 0;
+	}
 	if (qb_path_join(dir, sizeof(dir), cfg.paths.log_dir, sid) == 0)
 		console_log_remove(dir, cfg.runtime.keep_logs);
 	if (shim_libexec_dir(dir, sizeof(dir)) == -1)

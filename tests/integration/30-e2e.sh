@@ -199,6 +199,17 @@ t_quick_exits() {
 	assert_clean ${QB_T}-quick1 ${QB_T}-quick2 ${QB_T}-quick3 ${QB_T}-quick4 ${QB_T}-quick5
 }
 
+# ctr run --rm with the same id back to back: the next start comes while
+# the previous shim still powers its VM off and tears its network down.
+t_same_id_twice() {
+	local i out
+	for i in 1 2 3; do
+		out=$(qb_run "$IMG" "${QB_T}-same" echo "run $i" 2>&1) || fail "run $i: $out" || return
+		[ "$out" = "run $i" ] || fail "run $i printed '$out'" || return
+	done
+	assert_clean ${QB_T}-same
+}
+
 t_env_cwd() {
 	local out
 	out=$(qb_run --env FOO=bar --cwd /tmp "$IMG" ${QB_T}-env sh -c 'echo "$FOO $(pwd)"') || fail "run failed" || return
@@ -530,6 +541,7 @@ tap_run "stdout and stderr kept separate" t_stdout_stderr
 tap_run "seq 1000 exact" t_seq_1000
 tap_run "100 MiB through stdout, checksum" t_100mib
 tap_run "5 quick-exit containers lose no output" t_quick_exits
+tap_run "same id three times back to back" t_same_id_twice
 tap_run "env and cwd" t_env_cwd
 tap_run "read-only rootfs honoured" t_read_only
 tap_run "writes invisible to the next container" t_writable_isolated
