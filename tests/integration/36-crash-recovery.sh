@@ -83,6 +83,9 @@ tap_links_left() { # on the host: a TAP must never escape its netns
 }
 assert_clean() { # ids...
 	local id left
+	# A shim tears its sandbox down after ctr returns: wait for it to end.
+	left=$(qb_procs_left)
+	[ -z "$left" ] || fail "processes left:$left" || return
 	for id in "$@"; do
 		[ ! -e "/run/netns/qemubox-$id" ] || fail "netns qemubox-$id left" || return
 	done
