@@ -27,6 +27,7 @@
 
 #include "tests/unit/unit_skip.h"
 
+#include "lib/sandbox_uid.h"
 #include "shim/sandbox_host.h"
 
 /* What the test made, for teardown to remove even after a failure. */
@@ -153,12 +154,89 @@ test_release_waits_for_the_last_process(void **state)
 		assert_int_equal(stat(dirs[i], &st), -1);
 }
 
+/*
+ * The same sandbox id again while the shim of its previous run still tears
+ * it down (its uid record has a live owner): prepare waits until that shim
+ * gives its uid back, not for the shim to exit, and then claims a uid.
+ */
+static void
+test_prepare_waits_for_the_previous_shim(void **state)
+{
+	static struct qb_config cfg;
+	struct timespec t0, hold = {0, 600 * 1000 * 1000}, linger = {1, 0};
+	struct qb_error err = {0};
+	char spec[PATH_MAX];
+	const char *d[4];
+	size_t i;
+	uint32_t old;
+	int p[2], status;
+	unsigned waited;
+	pid_t pid;
+	char c;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip_because("not root: makes host cgroups");
+	snprintf(tmp, sizeof(tmp), "%s/qb-host.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(tmp));
+	qb_config_defaults(&cfg);
+	snprintf(cfg.paths.state_dir, sizeof(cfg.paths.state_dir), "%s", tmp);
+	cfg.security.vmmon_uid_first =
+	    3000000000u + (uint32_t)getpid() % 4096 * 8;
+	cfg.security.vmmon_uid_last = cfg.security.vmmon_uid_first + 7;
+	snprintf(cfg.security.cgroup_parent, sizeof(cfg.security.cgroup_parent),
+	    "/qb-unit-%d", (int)getpid());
+	snprintf(spec, sizeof(spec), "%s/config.json", tmp);
+	assert_non_null(f = fopen(spec, "w"));
+	fputs("{}\n", f);
+	fclose(f);
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		/* The previous run's shim: its record, its teardown, then
+		 * the uid back, and it lives on a moment after that. */
+		if (sandbox_uid_acquire(tmp, cfg.security.vmmon_uid_first,
+		        cfg.security.vmmon_uid_last, "sbx", getpid(), NULL,
+		        &old, &err) == -1)
+			_exit(2);
+		(void)!write(p[1], "a", 1);
+		nanosleep(&hold, NULL);
+		if (sandbox_uid_release(tmp, old, getpid()) == -1)
+			_exit(3);
+		nanosleep(&linger, NULL);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1); /* its record is there */
+	close(p[0]);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (sandbox_host_prepare(&cfg, spec, "sbx", &err) == -1)
+		fail_msg("prepare: %s", err.msg);
+	waited = ms_since(&t0);
+	nd = sandbox_host_cgroup_dirs(d, 4);
+	for (i = 0; i < nd; i++)
+		snprintf(dirs[i], sizeof(dirs[i]), "%s", d[i]);
+	print_message("# prepare waited %u ms\n", waited);
+	assert_true(waited >= 400);
+	assert_true(kill(pid, 0) == 0); /* the record, not the exit */
+	assert_true(sandbox_host_uid() != 0);
+	sandbox_host_release(&cfg);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(
 	        test_release_waits_for_the_last_process, teardown),
+	    cmocka_unit_test_teardown(
+	        test_prepare_waits_for_the_previous_shim, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
