@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/path.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "shim/shim_cli.h"
@@ -92,20 +93,11 @@ int
 shim_libexec_dir(char *dir, size_t len)
 {
 	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
 
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if (libexec_candidate(
-			        self, "../libexec/qemubox", dir, len) == 0 ||
-			    libexec_candidate(self, "../libexec", dir, len) ==
-			        0)
-				return 0;
-		}
-	}
+	if (qb_path_self_dir(self, sizeof(self)) == 0 &&
+	    (libexec_candidate(self, "../libexec/qemubox", dir, len) == 0 ||
+	        libexec_candidate(self, "../libexec", dir, len) == 0))
+		return 0;
 	if (strlen(QB_LIBEXECDIR) >= len) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -35,6 +35,7 @@
 
 #include "imsg/imsg.h"
 #include "imsg/qemubox_imsg.h"
+#include "lib/path.h"
 #include "lib/landlock.h"
 #include "lib/log.h"
 #include "seccomp/seccomp.h"
@@ -411,17 +412,11 @@ dispatch_shim(struct imsgbuf *ib)
 static int
 builder_path_init(void)
 {
-	char self[PATH_MAX], *slash;
-	ssize_t n;
+	char self[PATH_MAX];
 
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
-		return -1;
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) == NULL)
-		return -1;
-	*slash = '\0';
-	if (snprintf(builder_path, sizeof(builder_path), "%s/%s", self,
-	        SPAWNER_LAYERBUILD) >= (int)sizeof(builder_path))
+	if (qb_path_self_dir(self, sizeof(self)) == -1 ||
+	    qb_path_join(builder_path, sizeof(builder_path), self,
+	        SPAWNER_LAYERBUILD) == -1)
 		return -1;
 	return access(builder_path, X_OK);
 }

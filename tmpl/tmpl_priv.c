@@ -203,15 +203,10 @@ tmpl_pick_uid(struct tmpl *t)
 static int
 vmmon_path(char *buf, size_t len)
 {
-	char self[PATH_MAX], *slash;
-	ssize_t n;
+	char self[PATH_MAX];
 
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+	if (qb_path_self_dir(self, sizeof(self)) == -1)
 		return -1;
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) == NULL)
-		return -1;
-	*slash = '\0';
 	return qb_path_join(buf, len, self, "qemubox-vmmon");
 }
 
