@@ -19,15 +19,9 @@ nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
 check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
 skip_all() { echo "1..1"; tap_skip_all 1 1 "vmmon" "$1"; }
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (vmmon builds its jail as root)"
-command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
-getent passwd qemubox >/dev/null || skip_all "no user qemubox (run scripts/setup-host)"
-VMMON=$top/build/libexec/qemubox-vmmon
-DRIVER=$top/build/test/vmmon-driver
+. tests/component/lib/vmmon-driver.sh
 HELPER=$top/build/test/vmmon-seccomp-helper
-for b in "$VMMON" "$DRIVER" "$HELPER"; do
-	[ -x "$b" ] || skip_all "$b not built (make)"
-done
+vmmon_suite_prereqs "$HELPER"
 
 work=$(mktemp -d)
 drv_pid="" qpid="" vpid=""
@@ -38,11 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! tests/component/lib/vmmon-testguest.sh "$work/guest" >"$work/guest.log" 2>&1; then
-	skip_all "cannot build the test guest: $(tail -1 "$work/guest.log")"
-fi
+vmmon_suite_guest
 
-. tests/component/lib/vmmon-driver.sh
 
 echo "1..36"
 

@@ -20,14 +20,8 @@ nok() { n=$((n + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && echo "# $2"; }
 check() { if eval "$2"; then ok "$1"; else nok "$1" "${3:-}"; fi; }
 skip_all() { echo "1..1"; tap_skip_all 1 1 "vmmon clone" "$1"; }
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (vmmon builds its jail as root)"
-command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
-getent passwd qemubox >/dev/null || skip_all "no user qemubox (run scripts/setup-host)"
-VMMON=$top/build/libexec/qemubox-vmmon
-DRIVER=$top/build/test/vmmon-driver
-for b in "$VMMON" "$DRIVER"; do
-	[ -x "$b" ] || skip_all "$b not built (make)"
-done
+. tests/component/lib/vmmon-driver.sh
+vmmon_suite_prereqs
 
 work=$(mktemp -d)
 drv_pid=""
@@ -40,11 +34,8 @@ cleanup() {
 id=vclone-$$-$RANDOM
 trap cleanup EXIT
 
-if ! tests/component/lib/vmmon-testguest.sh "$work/guest" >"$work/guest.log" 2>&1; then
-	skip_all "cannot build the test guest: $(tail -1 "$work/guest.log")"
-fi
+vmmon_suite_guest
 
-. tests/component/lib/vmmon-driver.sh
 export VMMON_TEST_ID=$id VMMON_TEST_TEMPLATE=1
 start_driver "$work/console.log"
 qemus() { pgrep -f -- "qemubox-$id" | wc -l; }

@@ -1,9 +1,28 @@
 # shellcheck shell=bash
 # Plumbing of the suites that drive qemubox-vmmon through
-# build/test/vmmon-driver (40-vmmon, 43-vmmon-template): one command, one
-# answer line; events are collected in ${events[@]}. The caller sets
-# DRIVER, VMMON, work (its mktemp -d, with the test guest in $work/guest)
-# and defines ok/nok/check.
+# build/test/vmmon-driver (40-vmmon, 43-vmmon-template, 45-vmmon-clone):
+# their common prerequisites and test guest, and one command, one answer
+# line; events are collected in ${events[@]}. The caller sets top and work
+# (its mktemp -d) and defines ok/nok/check/skip_all (skip_all exits).
+
+# root, QEMU, the vmmon user, and the binaries: VMMON, DRIVER and any named.
+vmmon_suite_prereqs() {
+	local b
+	[ "$(id -u)" = 0 ] || skip_all "needs root (vmmon builds its jail as root)"
+	command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64"
+	getent passwd qemubox >/dev/null || skip_all "no user qemubox (run scripts/setup-host)"
+	VMMON=$top/build/libexec/qemubox-vmmon
+	DRIVER=$top/build/test/vmmon-driver
+	for b in "$VMMON" "$DRIVER" "$@"; do
+		[ -x "$b" ] || skip_all "$b not built (make)"
+	done
+}
+
+# The test guest (tests/component/lib/vmmon-testguest.sh) in $work/guest.
+vmmon_suite_guest() {
+	tests/component/lib/vmmon-testguest.sh "$work/guest" >"$work/guest.log" 2>&1 ||
+		skip_all "cannot build the test guest: $(tail -1 "$work/guest.log")"
+}
 
 start_driver() { # console.log path
 	coproc DRV { exec "$DRIVER" "$VMMON" "$work/guest/kernel" \
