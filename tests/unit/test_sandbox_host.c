@@ -57,6 +57,31 @@ teardown(void **state)
 	return 0;
 }
 
+/*
+ * A scratch state dir (tmp), settings with a uid range and cgroup parent of
+ * this test run's own, and an empty bundle config.json there (spec).
+ */
+static void
+scratch_host(struct qb_config *cfg, char *spec, size_t speclen)
+{
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s/qb-host.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(tmp));
+	qb_config_defaults(cfg);
+	snprintf(cfg->paths.state_dir, sizeof(cfg->paths.state_dir), "%s", tmp);
+	cfg->security.vmmon_uid_first =
+	    3000000000u + (uint32_t)getpid() % 4096 * 8;
+	cfg->security.vmmon_uid_last = cfg->security.vmmon_uid_first + 7;
+	snprintf(cfg->security.cgroup_parent,
+	    sizeof(cfg->security.cgroup_parent), "/qb-unit-%d", (int)getpid());
+	snprintf(spec, speclen, "%s/config.json", tmp);
+	assert_non_null(f = fopen(spec, "w"));
+	fputs("{}\n", f);
+	fclose(f);
+}
+
 static unsigned
 ms_since(const struct timespec *t0)
 {
@@ -89,26 +114,12 @@ test_release_waits_for_the_last_process(void **state)
 	unsigned waited;
 	pid_t pid;
 	char c;
-	FILE *f;
 
 	(void)state;
 	if (geteuid() != 0)
 		skip_because("not root: makes host cgroups, runs as a "
 		             "sandbox uid");
-	snprintf(tmp, sizeof(tmp), "%s/qb-host.XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(tmp));
-	qb_config_defaults(&cfg);
-	snprintf(cfg.paths.state_dir, sizeof(cfg.paths.state_dir), "%s", tmp);
-	cfg.security.vmmon_uid_first =
-	    3000000000u + (uint32_t)getpid() % 4096 * 8;
-	cfg.security.vmmon_uid_last = cfg.security.vmmon_uid_first + 7;
-	snprintf(cfg.security.cgroup_parent, sizeof(cfg.security.cgroup_parent),
-	    "/qb-unit-%d", (int)getpid());
-	snprintf(spec, sizeof(spec), "%s/config.json", tmp);
-	assert_non_null(f = fopen(spec, "w"));
-	fputs("{}\n", f);
-	fclose(f);
+	scratch_host(&cfg, spec, sizeof(spec));
 
 	if (sandbox_host_prepare(&cfg, spec, "sbx", &err) == -1)
 		fail_msg("prepare: %s", err.msg);
@@ -173,25 +184,11 @@ test_prepare_waits_for_the_previous_shim(void **state)
 	unsigned waited;
 	pid_t pid;
 	char c;
-	FILE *f;
 
 	(void)state;
 	if (geteuid() != 0)
 		skip_because("not root: makes host cgroups");
-	snprintf(tmp, sizeof(tmp), "%s/qb-host.XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(tmp));
-	qb_config_defaults(&cfg);
-	snprintf(cfg.paths.state_dir, sizeof(cfg.paths.state_dir), "%s", tmp);
-	cfg.security.vmmon_uid_first =
-	    3000000000u + (uint32_t)getpid() % 4096 * 8;
-	cfg.security.vmmon_uid_last = cfg.security.vmmon_uid_first + 7;
-	snprintf(cfg.security.cgroup_parent, sizeof(cfg.security.cgroup_parent),
-	    "/qb-unit-%d", (int)getpid());
-	snprintf(spec, sizeof(spec), "%s/config.json", tmp);
-	assert_non_null(f = fopen(spec, "w"));
-	fputs("{}\n", f);
-	fclose(f);
+	scratch_host(&cfg, spec, sizeof(spec));
 
 	assert_int_equal(pipe(p), 0);
 	if ((pid = fork()) == 0) {
