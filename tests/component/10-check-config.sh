@@ -15,7 +15,7 @@ if [ ! -x "$shim" ] || ! "$shim" --help 2>&1 | grep -q -- --check-config; then
 fi
 echo "1..5"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+on_exit 'rm -rf "$work"'
 
 # The example with share_dir pointed at a directory that exists here.
 mkdir "$work/share"

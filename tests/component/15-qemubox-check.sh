@@ -17,7 +17,7 @@ for t in jq file cpio; do
 	command -v "$t" >/dev/null || tap_skip_all 1 1 "qemubox-check" "$t not installed"
 done
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+on_exit 'rm -rf "$W"'
 mkdir -p "$W/share/kernel" "$W/state" "$W/log" "$W/cni"
 ln -s "$PWD/$B/guest/qemubox-kernel-x86_64" "$PWD/$B/guest/qemubox-initrd" "$W/share/kernel/"
 cp examples/cni/10-qemubox.conflist "$W/cni/"

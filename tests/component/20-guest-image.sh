@@ -63,7 +63,7 @@ cleanup() {
 	[ -n "$qemu_pid" ] && stop "$qemu_pid"
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
+on_exit cleanup
 trap 'exit 130' INT TERM
 
 kver=$(cat "$G/kernel.version")

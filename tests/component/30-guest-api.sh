@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.." || exit 1
 guest_prereqs "guest API component test"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+on_exit 'rm -rf "$tmp"'
 
 # A busybox rootfs as one EROFS layer; crun's default spec, with a network
 # namespace the guest must drop.

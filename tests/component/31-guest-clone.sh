@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 guest_prereqs "guest clone component test"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+on_exit 'rm -rf "$tmp"'
 
 guest_layer "$tmp" 2>"$tmp/err" || { echo "1..1"; echo "not ok 1 - $(cat "$tmp/err")"; exit 1; }
 mkdir "$tmp/tpl"

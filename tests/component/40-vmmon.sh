@@ -30,7 +30,7 @@ cleanup() {
 	for p in $drv_pid $vpid $qpid; do kill -KILL "$p" 2>/dev/null; done
 	rm -rf "$work"
 }
-trap cleanup EXIT
+on_exit cleanup
 
 vmmon_suite_guest
 

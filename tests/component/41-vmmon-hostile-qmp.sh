@@ -23,7 +23,7 @@ for b in "$VMMON" "$DRIVER" "$FAKE"; do
 	[ -x "$b" ] || skip_all "$b not built (make)"
 done
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+on_exit 'rm -rf "$work"'
 # From the scratch dir (under /tmp, which the jail's tmpfs root covers):
 # vmmon must still bind a QEMU that lives there.
 chmod 0755 "$work"

@@ -25,7 +25,7 @@ for b in "$VMMON" "$DRIVER" "$FAKE"; do
 	[ -x "$b" ] || skip_all "$b not built (make)"
 done
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+on_exit 'rm -rf "$work"'
 chmod 0755 "$work"
 cp "$FAKE" "$work/fake-qemu"
 FAKE=$work/fake-qemu

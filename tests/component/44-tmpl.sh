@@ -40,7 +40,7 @@ cleanup() {
 	[ -n "$hpid" ] && kill -KILL "$hpid" 2>/dev/null
 	rm -rf "$work"
 }
-trap cleanup EXIT
+on_exit cleanup
 mkdir -p "$work/share/kernel" "$work/state" "$work/bad/state" "$work/log"
 # Readable by the non-root peer below, but for the holder's own 0700 dir.
 chmod 755 "$work" "$work/state"

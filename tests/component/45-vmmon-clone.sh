@@ -32,7 +32,7 @@ cleanup() {
 	rm -rf "$work"
 }
 id=vclone-$$-$RANDOM
-trap cleanup EXIT
+on_exit cleanup
 
 vmmon_suite_guest
 

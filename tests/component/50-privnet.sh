@@ -52,7 +52,7 @@ cleanup() {
 	ip link del "qbch$R" 2>/dev/null
 	rm -rf "$T"
 }
-trap cleanup EXIT
+on_exit cleanup
 mkdir -p "$T/net.d" "$T/share" "$T/ipam"
 cat >"$T/net.d/10-test.conflist" <<JSON
 {"cniVersion":"1.0.0","name":"$BR","plugins":[

@@ -39,7 +39,7 @@ cleanup() {
 	grep -o " ${work}[^ ]*" /proc/mounts | sort -r | while read -r m; do umount "$m"; done
 	rm -rf "$work"
 }
-trap cleanup EXIT
+on_exit cleanup
 
 state=$work/state
 layers=$state/layers

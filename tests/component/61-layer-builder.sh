@@ -38,7 +38,7 @@ cleanup() {
 	grep -o " ${work}[^ ]*" /proc/mounts | sort -r | while read -r m; do umount "$m"; done
 	rm -rf "$work"
 }
-trap cleanup EXIT
+on_exit cleanup
 
 # A containerd-like snapshotter root (root's, 0700) and a state dir.
 snaproot=$work/root/io.containerd.snapshotter.v1.overlayfs

@@ -28,7 +28,7 @@ done
 
 # The parser must reject a broken profile, or the checks above prove nothing.
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+on_exit 'rm -f "$tmp"'
 sed 's/capability net_admin,/capability net_admin_typo,/' "$build/apparmor/qemubox-privnet" >"$tmp"
 if apparmor_parser -Q -K "$tmp" >/dev/null 2>&1; then nok "parser rejects a broken profile"; else ok "parser rejects a broken profile"; fi
 

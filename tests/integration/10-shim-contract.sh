@@ -37,7 +37,7 @@ check "-v prints name, version and revision" \
 
 # 2: delete with nothing to clean prints a DeleteResponse (137, now), exits 0.
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; ctd_stop' EXIT
+on_exit 'rm -rf "$tmp"; ctd_stop'
 mkdir -p "$tmp/bundle"
 now=$(date +%s)
 (cd "$tmp/bundle" && "$SHIM" -namespace default -address /nonexistent.sock \

@@ -28,7 +28,7 @@ cleanup() {
 	[ -n "$evpid" ] && kill "$evpid" 2>/dev/null && wait "$evpid" 2>/dev/null
 	ctd_stop
 }
-trap cleanup EXIT
+on_exit cleanup
 ctd_import_busybox >/dev/null 2>&1 || skip_all "cannot import the busybox image"
 ctr --address "$CTD_SOCK" events >"$CTD_DIR/events.txt" 2>&1 &
 evpid=$!

@@ -30,7 +30,7 @@ mkdir -p "$cfgdir/share" "$cfgdir/state" "$cfgdir/log"
 printf '{"paths":{"share_dir":"%s","state_dir":"%s","log_dir":"%s"}}\n' \
 	"$cfgdir/share" "$cfgdir/state" "$cfgdir/log" >"$cfgdir/config.json"
 export QEMUBOX_CONFIG=$cfgdir/config.json
-trap 'ctd_stop; rm -rf "$cfgdir"' EXIT
+on_exit 'ctd_stop; rm -rf "$cfgdir"'
 ctd_start || skip_all "$CTD_SKIP"
 ctd_import_busybox >/dev/null 2>&1 || skip_all "cannot import the busybox image"
 

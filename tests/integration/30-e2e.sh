@@ -25,7 +25,7 @@ cleanup() {
 	[ -n "$CLONE" ] && holder_stop
 	qb_teardown
 }
-trap cleanup EXIT
+on_exit cleanup
 
 qb_suite_start "end-to-end suite${CLONE:+ (clone mode)}"
 

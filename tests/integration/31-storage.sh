@@ -17,7 +17,7 @@ cleanup() {
 		sort -r | while read -r m; do umount -l "$m"; done
 	qb_teardown
 }
-trap cleanup EXIT
+on_exit cleanup
 
 qb_suite_start "storage suite"
 

@@ -30,7 +30,7 @@ cleanup() {
 	ctd_stop
 	qb_teardown
 }
-trap cleanup EXIT
+on_exit cleanup
 
 # Debian's first Create builds a 280 MB layer; under TCG on a loaded shared
 # host the guest also misses the default 30 s to ready (as in 37-hotplug).

@@ -15,7 +15,7 @@ BYTES=$((MIB * 1048576))
 export TAP_TIMEOUT=${TAP_TIMEOUT:-1500}
 T0=$(date +%s)
 cleanup() { ctd_stop; qb_teardown; }
-trap cleanup EXIT
+on_exit cleanup
 
 qb_suite_start "stdio integrity suite"
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/qemubox.sh
 
 cleanup() { ctd_stop; qb_teardown; }
-trap cleanup EXIT
+on_exit cleanup
 
 qb_suite_start "vsock suite"
 

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/qemubox.sh
 
 T0=$(date +%s)
-trap 'ctd_stop; qb_teardown' EXIT
+on_exit 'ctd_stop; qb_teardown'
 
 # Two cores shared by many suites: a guest may take more than the default
 # 30 s to boot here; what this suite checks does not depend on boot time.

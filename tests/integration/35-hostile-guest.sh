@@ -34,7 +34,7 @@ cleanup() {
 	ctd_stop
 	qb_teardown
 }
-trap cleanup EXIT
+on_exit cleanup
 
 [ -r "$HOSTILE_INITRD" ] ||
 	tap_skip_all 1 1 "hostile guest suite" "$HOSTILE_INITRD not built (run make)"

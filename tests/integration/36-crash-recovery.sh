@@ -26,7 +26,7 @@ fi
 
 T0=$(date +%s)
 cleanup() { ctd_stop; qb_teardown; }
-trap cleanup EXIT
+on_exit cleanup
 
 if ! mkdir -p /run/netns || ! mount -t tmpfs -o mode=0755 qbcrash /run/netns; then
 	tap_skip_all 1 1 "crash recovery suite" "cannot mount a private /run/netns"

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/qemubox.sh
 
 T0=$(date +%s)
-trap 'ctd_stop; qb_teardown' EXIT
+on_exit 'ctd_stop; qb_teardown'
 TAP_TIMEOUT=${TAP_TIMEOUT:-600}
 
 qb_suite_start "hotplug suite"

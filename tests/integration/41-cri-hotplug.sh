@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/cri.sh
 
 T0=$(date +%s)
-trap 'cri_cleanup; ctd_stop; qb_teardown' EXIT
+on_exit 'cri_cleanup; ctd_stop; qb_teardown'
 TAP_TIMEOUT=${TAP_TIMEOUT:-600}
 CRI_HANDLER=qemubox
 QB_RUNTIME_JSON='"boot_timeout": "180s", "boot_cpus": 1, "max_cpus": 2, "memory_mb": 512, "max_memory_mb": 1024'

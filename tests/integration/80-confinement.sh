@@ -48,7 +48,7 @@ cleanup() {
 	[ -n "${QB_DIR:-}" ] && "$QB_PREFIX/bin/qemubox-cleanup" >/dev/null 2>&1
 	qb_teardown
 }
-trap cleanup EXIT
+on_exit cleanup
 
 if [ "$(id -u)" != 0 ]; then
 	echo "ok 1 - confinement # SKIP needs root"

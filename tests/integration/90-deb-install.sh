@@ -47,7 +47,7 @@ cleanup() {
 	getent passwd "$PKGUSER" >/dev/null && userdel "$PKGUSER" 2>/dev/null
 	rm -rf "$WORK"
 }
-trap cleanup EXIT
+on_exit cleanup
 
 t_build() {
 	DEB=$(scripts/mkdeb "${BUILD:-build}" 2>"$WORK/mkdeb.err") || {
@@ -147,7 +147,7 @@ t_run() {
 	CTD_BIN=/usr/bin CTD_IMPORTS=/usr/share/doc/qemubox/examples/config-1.6.toml
 	export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	unset QEMUBOX_CONFIG
-	trap ctd_stop EXIT
+	on_exit ctd_stop
 	ctd_start || fail "containerd: $CTD_SKIP" || return
 	containerd --config "$CTD_DIR/config.toml" config dump 2>/dev/null |
 		grep -q "^imports = .*$CTD_IMPORTS" || fail "containerd did not import $CTD_IMPORTS" || return

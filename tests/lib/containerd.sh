@@ -3,7 +3,7 @@
 #
 #   . tests/lib/containerd.sh
 #   ctd_start || tap_skip_all 1 1 x "$CTD_SKIP"    (tests/lib/tap.sh)
-#   trap ctd_stop EXIT
+#   on_exit ctd_stop                                (tests/lib/onexit.sh)
 #   ctd_ctr run --runtime io.containerd.qemubox.v1 ...
 #   ctd_import_busybox            # sets CTD_IMAGE
 #   ctd_log | grep ...
@@ -17,6 +17,7 @@
 # -address argument, which names $CTD_DIR), unmounts what is left under
 # $CTD_DIR and removes it.
 
+. "$(dirname "${BASH_SOURCE[0]}")/onexit.sh"
 CTD_TOP=${CTD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CTD_BIN=${CTD_BIN:-$CTD_TOP/${BUILD:-build}/bin}
 CTD_DIR=

@@ -27,7 +27,7 @@ cg_parent_remove() {
 	return 0
 }
 cleanup() { cri_cleanup; ctd_stop; cg_parent_remove; qb_teardown; }
-trap cleanup EXIT
+on_exit cleanup
 
 cri_suite_start "CRI pods ($CRI_HANDLER)"
 WORK=$QB_DIR/work

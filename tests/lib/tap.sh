@@ -27,6 +27,7 @@
 #   tap_skip_all FIRST LAST NAME WHY   tap_skip_line for FIRST..LAST, then
 #                         exit (status 1 when one of them failed)
 
+. "$(dirname "${BASH_SOURCE[0]}")/onexit.sh"
 TAP_N=0
 TAP_FAILED=0
 TAP_SKIP_REASON=
@@ -87,16 +88,20 @@ tap_run() {
 	t0=$(date +%s.%N)
 	# Each test runs in its own process group with a time bound
 	# (TAP_TIMEOUT, default 300 s), so a hang fails that test only.
+	# The watchdog is a process group of its own too, stopped with KILL:
+	# a subshell TERMed before it has reset its inherited traps would run
+	# the suite's EXIT trap (tests/lib/onexit.sh), and a fast test ends
+	# before its watchdog got that far.
 	set -m
 	( "$fn" ) >"$out" 2>&1 &
 	local pid=$!
-	set +m
 	( sleep "${TAP_TIMEOUT:-300}"; kill -TERM -- -"$pid" 2>/dev/null; sleep 2;
 	  kill -KILL -- -"$pid" 2>/dev/null ) >/dev/null 2>&1 &
 	local dog=$!
+	set +m
 	wait "$pid"
 	rc=$?
-	kill "$dog" 2>/dev/null
+	kill -KILL -- -"$dog" 2>/dev/null || kill -KILL "$dog" 2>/dev/null
 	wait "$dog" 2>/dev/null
 	[ "$rc" -ge 128 ] && echo "# timed out or killed (status $rc)" >>"$out"
 	t1=$(date +%s.%N)
