@@ -83,8 +83,8 @@ vmb_clone_params(struct vmb_create *cr, struct vm_start_params *sp)
 	memset(&q, 0, sizeof(q));
 	q.memory_mb = sp->memory_mb;
 	q.boot_cpus = sp->boot_cpus;
-	/* Without hotplug, vmmon's AUTO is microvm. */
-	q.machine = QB_VMM_MACHINE_MICROVM;
+	/* As asked (AUTO): the holder resolves it (tmpl_match). */
+	q.machine = sp->machine;
 	q.transport = sp->transport;
 	snprintf(q.cmdline, sizeof(q.cmdline), "%s",
 	    sp->cmdline != NULL ? sp->cmdline : "");
