@@ -57,17 +57,19 @@ CFLAGS_NL     := $(shell $(PKG_CONFIG) --cflags libnl-3.0 libnl-route-3.0 2>/dev
 LIBS_LMDB     := -llmdb
 LIBS_CMOCKA   := -lcmocka
 
-# The per-sandbox host processes (shim, privnet, vmmon, spawner, fsd) link
-# their libraries statically, libc stays shared: each of their execs then
-# skips ld.so's search, mapping and relocation of 5-9 libraries, and no
-# process keeps a private relocated copy of each one's data (~1 ms of CPU
-# per exec, fewer page faults, less PSS; docs/PERFORMANCE.md). A library
-# fix then needs a rebuild. QB_STATIC_LIBS=0 links them shared.
+# The per-sandbox host processes (shim, privnet, vmmon, spawner, fsd) are
+# static PIEs (ASLR kept), libc included: no ld.so, no shared library to
+# find, map and relocate at each exec. On this host a page fault costs
+# 13-20 us and each exec of a libc-shared binary took 2-5 ms more CPU than
+# the same program static (docs/PERFORMANCE.md). A library fix then needs a
+# rebuild. vmmon's getpwnam/getgrnam still work (glibc's static NSS reads
+# /etc for "files"; other NSS modules need this glibc's libnss at run
+# time: ld warns). QB_STATIC_LIBS=0 links them shared.
 QB_STATIC_LIBS ?= 1
 ifeq ($(QB_STATIC_LIBS),1)
-helper_libs = -Wl,-Bstatic $(1) -Wl,-Bdynamic
+QB_HELPER_LDFLAGS := -static-pie -Wl,-z,relro,-z,now $(LDFLAGS)
 else
-helper_libs = $(1)
+QB_HELPER_LDFLAGS := $(QB_LDFLAGS)
 endif
 
 # Object-file names for a list of sources, per build flavour:

@@ -8,6 +8,6 @@ FSD_SRCS := fsd/fsd.c fsd/fsd_priv.c lib/caps_keep.c lib/fdpass.c fsd/fsd_spawn.
 
 $(BUILD)/libexec/qemubox-fsd: $(call objs,$(FSD_SRCS))
 	@mkdir -p $(@D)
-	$(CC) $(QB_LDFLAGS) $^ -o $@ \
-	    $(call helper_libs,$(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD) -lmd)
+	$(CC) $(QB_HELPER_LDFLAGS) $^ -o $@ \
+	    $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD) -lmd
 LIBEXEC_BINS += qemubox-fsd

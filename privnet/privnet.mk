@@ -13,8 +13,8 @@ EXTRA_CFLAGS += $(CFLAGS_NL)
 
 $(BUILD)/libexec/qemubox-privnet: $(call objs,$(PRIVNET_SRCS))
 	@mkdir -p $(@D)
-	$(CC) $(QB_LDFLAGS) $^ -o $@ $(call helper_libs,$(LIBS_JSONC) \
-	    $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD) -lmd)
+	$(CC) $(QB_HELPER_LDFLAGS) $^ -o $@ $(LIBS_JSONC) \
+	    $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD) -lmd
 LIBEXEC_BINS += qemubox-privnet
 
 # Every object of qemubox-cleanup.

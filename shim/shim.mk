@@ -39,12 +39,12 @@ SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \
 	seccomp/shim.c $(SECCOMP_SRCS_BASE) $(SANDBOX_HOST_SRCS)
 
 SHIM_SRCS := shim/main.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
-SHIM_LIBS := $(call helper_libs,$(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) \
-	$(LIBS_BSD) $(LIBS_SECCOMP) -lmd)
+SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) \
+	$(LIBS_SECCOMP) -lmd
 
 $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS))
 	@mkdir -p $(@D)
-	$(CC) $(QB_LDFLAGS) $^ -o $@ $(SHIM_LIBS)
+	$(CC) $(QB_HELPER_LDFLAGS) $^ -o $@ $(SHIM_LIBS)
 BINS += containerd-shim-qemubox-v1
 
 # The scratch-disk template (storage_scratch_create): a small ext4 without a

@@ -8,8 +8,8 @@ LAYERBUILD_SRCS := spawner/layerbuild.c vmmon/elf_deps.c seccomp/spawner.c \
 
 $(BUILD)/libexec/qemubox-spawner: $(call objs,$(SPAWNER_SRCS))
 	@mkdir -p $(@D)
-	$(CC) $(QB_LDFLAGS) $^ -o $@ \
-	    $(call helper_libs,$(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD) -lmd)
+	$(CC) $(QB_HELPER_LDFLAGS) $^ -o $@ \
+	    $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD) -lmd
 LIBEXEC_BINS += qemubox-spawner
 
 $(BUILD)/libexec/qemubox-layerbuild: $(call objs,$(LAYERBUILD_SRCS))

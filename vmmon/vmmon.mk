@@ -12,6 +12,6 @@ VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_validate.c vmmon/vm_lifecycle.c vmmon/ho
 
 $(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS))
 	@mkdir -p $(@D)
-	$(CC) $(QB_LDFLAGS) $^ -o $@ \
-	    $(call helper_libs,$(LIBS_JSONC) $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD) -lmd)
+	$(CC) $(QB_HELPER_LDFLAGS) $^ -o $@ \
+	    $(LIBS_JSONC) $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_BSD) -lmd
 LIBEXEC_BINS += qemubox-vmmon
