@@ -53,8 +53,7 @@ sandbox_uid_decide(const struct owner_facts *of, int nprocs, uint32_t uid,
 /*
  * Reads the real/effective/saved/fs uids of one /proc/<pid>/status, opened
  * relative to /proc (procfd). One open, one read, one close: the Uid line is
- * within the first few hundred bytes. An allocation reads every process's
- * status, so this runs once per host process per sandbox start.
+ * within the first few hundred bytes.
  */
 static int
 proc_uids(int procfd, const char *pid, unsigned long u[4])
@@ -88,20 +87,20 @@ proc_uids(int procfd, const char *pid, unsigned long u[4])
 }
 
 /*
- * Marks in used[] (one byte per uid of [first, last]) the uids some process
- * runs with. -1 if /proc cannot be listed.
+ * How many processes run with uid (any of real, effective, saved, fs) in
+ * *count. -1 if /proc cannot be listed. It reads every process's status
+ * (about 10 us each here): only the rare path runs it, a record whose
+ * owner is gone (sandbox_uid_claim), and release/reclaim.
  */
 static int
-scan_procs(uint32_t first, uint32_t last, unsigned char *used, int *count,
-    uint32_t only)
+scan_procs(uint32_t uid, int *count)
 {
 	struct dirent *de;
 	unsigned long u[4];
 	DIR *d;
 	int i;
 
-	if (count != NULL)
-		*count = 0;
+	*count = 0;
 	if ((d = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
@@ -110,11 +109,7 @@ scan_procs(uint32_t first, uint32_t last, unsigned char *used, int *count,
 		if (proc_uids(dirfd(d), de->d_name, u) == -1)
 			continue; /* exited meanwhile */
 		for (i = 0; i < 4; i++) {
-			if (u[i] < first || u[i] > last)
-				continue;
-			if (used != NULL)
-				used[u[i] - first] = 1;
-			if (count != NULL && u[i] == only) {
+			if (u[i] == uid) {
 				(*count)++;
 				break;
 			}
@@ -129,7 +124,7 @@ sandbox_uid_nprocs(uint32_t uid)
 {
 	int n;
 
-	if (scan_procs(uid, uid, NULL, &n, uid) == -1)
+	if (scan_procs(uid, &n) == -1)
 		return -1;
 	return n;
 }
@@ -309,8 +304,13 @@ sandbox_uid_claim(const struct sandbox_uid_rec *rec, char *why, size_t whylen)
 	struct owner_facts of;
 
 	owner_facts_read(&rec->owner, &of);
-	return sandbox_uid_decide(
-	    &of, sandbox_uid_nprocs(rec->uid), rec->uid, why, whylen);
+	/* A live owner decides alone: count the uid's processes only when
+	 * the owner is gone (the count is what the verdict rests on then). */
+	return sandbox_uid_decide(&of,
+	    owner_decide(&of, "its shim", NULL, 0) == OWNER_LIVE
+	        ? 0
+	        : sandbox_uid_nprocs(rec->uid),
+	    rec->uid, why, whylen);
 }
 
 int
@@ -319,8 +319,6 @@ sandbox_uid_acquire(const char *state_dir, uint32_t first, uint32_t last,
     uint32_t *uid, struct qb_error *err)
 {
 	struct sandbox_uid_rec rec, old;
-	struct owner_facts of;
-	unsigned char *used = NULL;
 	char why[200];
 	bool found;
 	uint32_t u;
@@ -333,18 +331,13 @@ sandbox_uid_acquire(const char *state_dir, uint32_t first, uint32_t last,
 		return qb_seterr(err, QB_E_INTERNAL,
 		    "sandbox uid: lock %s/" UIDS_DIR ": %s", state_dir,
 		    strerror(errno));
-	if ((used = calloc((size_t)(last - first) + 1, 1)) == NULL) {
-		qb_seterr(err, QB_E_INTERNAL, "sandbox uid: out of memory");
-		goto fail;
-	}
-	if (scan_procs(first, last, used, NULL, 0) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "sandbox uid: list /proc: %s",
-		    strerror(errno));
-		goto fail;
-	}
+	/*
+	 * The records are the truth (every one is written before its vmmon
+	 * starts and removed only once no process runs as its uid): a uid
+	 * without one is free, and only a record whose owner is gone costs a
+	 * look at the processes (sandbox_uid_claim), not every start.
+	 */
 	for (u = first, found = false; !found; u++) {
-		if (used[u - first])
-			goto next;
 		if (sandbox_uid_read(state_dir, u, &old) == -1) {
 			if (errno == ENOENT) {
 				found = true;
@@ -354,9 +347,7 @@ sandbox_uid_acquire(const char *state_dir, uint32_t first, uint32_t last,
 			    __func__, u);
 			goto next;
 		}
-		/* No process runs as u (scanned above, under the lock). */
-		owner_facts_read(&old.owner, &of);
-		if (sandbox_uid_decide(&of, 0, u, why, sizeof(why)) ==
+		if (sandbox_uid_claim(&old, why, sizeof(why)) ==
 		    SANDBOX_UID_STALE) {
 			log_info("%s: uid %u of sandbox %s reclaimed: %s",
 			    __func__, u, old.sandbox, why);
@@ -391,12 +382,10 @@ sandbox_uid_acquire(const char *state_dir, uint32_t first, uint32_t last,
 		    u, strerror(errno));
 		goto fail;
 	}
-	free(used);
 	close(lk); /* unlocks */
 	*uid = u;
 	return 0;
 fail:
-	free(used);
 	close(lk);
 	return -1;
 }
