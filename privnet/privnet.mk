@@ -6,7 +6,7 @@ PRIVNET_PURE_SRCS := privnet/cni_result.c privnet/cni_config.c \
 # Every object of qemubox-privnet. It reads the configuration itself.
 PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c lib/caps_keep.c privnet/privnet_net.c \
 	privnet/cni_exec.c privnet/netns.c privnet/tap.c lib/tap_open.c privnet/netdb.c \
-	$(PRIVNET_PURE_SRCS) seccomp/privnet.c $(SECCOMP_SRCS_BASE) \
+	$(PRIVNET_PURE_SRCS) $(SECCOMP_BPF_SRCS) \
 	$(IMSG_SRCS) $(IMSG_PEER_SRCS) $(IMSG_SERVE_SRCS) lib/config.c lib/log.c lib/error.c \
 	lib/startprof.c
 EXTRA_CFLAGS += $(CFLAGS_NL)
@@ -14,7 +14,7 @@ EXTRA_CFLAGS += $(CFLAGS_NL)
 $(BUILD)/libexec/qemubox-privnet: $(call objs,$(PRIVNET_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(QB_HELPER_LDFLAGS) $^ -o $@ $(LIBS_JSONC) \
-	    $(LIBS_SECCOMP) $(LIBS_CAPNG) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD) -lmd
+	    $(LIBS_CAPNG) $(LIBS_NL) $(LIBS_LMDB) $(LIBS_BSD) -lmd
 LIBEXEC_BINS += qemubox-privnet
 
 # Every object of qemubox-cleanup.

@@ -8,6 +8,7 @@
  * security.seccomp = "log" to find the missing call in the audit log.
  */
 #include "seccomp/seccomp.h"
+#include "seccomp/seccomp_bpf.h"
 
 /*
  * On top of qb_sys_base and qb_sys_exec (seccomp/seccomp_base.c), which
@@ -50,7 +51,7 @@ static const char *const privnet_syscalls[] = {
 };
 
 int
-seccomp_apply_privnet(enum qb_seccomp_mode mode)
+seccomp_policy_privnet(enum qb_seccomp_mode mode)
 {
 	static const char *const *const lists[] = {
 	    qb_sys_base, qb_sys_exec, privnet_syscalls, NULL};

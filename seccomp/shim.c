@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "seccomp/seccomp.h"
+#include "seccomp/seccomp_bpf.h"
 
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
@@ -153,7 +154,7 @@ add_arg_filters(scmp_filter_ctx ctx)
 }
 
 int
-seccomp_apply_shim(enum qb_seccomp_mode mode)
+seccomp_policy_shim(enum qb_seccomp_mode mode)
 {
 	static const char *const *const lists[] = {
 	    qb_sys_base, qb_sys_exec, shim_syscalls, NULL};

@@ -36,11 +36,10 @@ SHIM_VM_SRCS := shim/vm_backend.c shim/vm_sandbox.c shim/vm_container.c \
 # Confinement after the privilege drop: Landlock + the seccomp allowlist
 # (Landlock lets the shim rmdir the sandbox's cgroup: sandbox_host).
 SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \
-	seccomp/shim.c $(SECCOMP_SRCS_BASE) $(SANDBOX_HOST_SRCS)
+	$(SECCOMP_BPF_SRCS) $(SANDBOX_HOST_SRCS)
 
 SHIM_SRCS := shim/main.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
-SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) \
-	$(LIBS_SECCOMP) -lmd
+SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) -lmd
 
 $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS))
 	@mkdir -p $(@D)

@@ -26,11 +26,11 @@ defines() {
 t_shim() {
 	defines "$B/bin/containerd-shim-qemubox-v1" shim_priv_drop shim_confine \
 		shim_landlock_apply landlock_restrict seccomp_apply_shim \
-		qb_seccomp_load vm_backend_ops
+		qb_seccomp_load_bpf qb_bpf_shim vm_backend_ops
 }
 t_privnet() {
 	defines "$B/libexec/qemubox-privnet" privnet_priv_drop \
-		seccomp_apply_privnet qb_seccomp_load
+		seccomp_apply_privnet qb_seccomp_load_bpf qb_bpf_privnet
 }
 t_vmmon() {
 	defines "$B/libexec/qemubox-vmmon" vmmon_priv_drop \

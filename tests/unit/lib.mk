@@ -61,6 +61,12 @@ $(BUILD)/test/test_seccomp_lists: $(call asan_objs,tests/unit/test_seccomp_lists
 	$(CC) $(SAN_FLAGS) -Wl,--wrap=seccomp_load $^ -o $@ $(LIBS_CMOCKA) $(LIBS_SECCOMP)
 UNIT_TESTS += $(BUILD)/test/test_seccomp_lists
 
+# The filters compiled at build time against their policies, then loaded.
+$(BUILD)/test/test_seccomp_bpf: $(call asan_objs,tests/unit/test_seccomp_bpf.c $(SECCOMP_BPF_POLICY_SRCS) $(SECCOMP_BPF_SRCS) $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
+	@mkdir -p $(@D)
+	$(CC) $(SAN_FLAGS) -Wl,--wrap=seccomp_load $^ -o $@ $(LIBS_CMOCKA) $(LIBS_SECCOMP)
+UNIT_TESTS += $(BUILD)/test/test_seccomp_bpf
+
 $(BUILD)/test/test_sandbox_cgroup: $(call asan_objs,tests/unit/test_sandbox_cgroup.c lib/sandbox_cgroup.c $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) $^ -o $@ $(LIBS_CMOCKA)

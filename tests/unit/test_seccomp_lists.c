@@ -2,7 +2,9 @@
  * What each role's seccomp filter allows, compared with
  * tests/golden/seccomp/<role>.txt (run from the repo root;
  * QB_UPDATE_GOLDEN=1 rewrites them). The filters are built by the real
- * seccomp_apply_*() and caught at seccomp_load (linked with
+ * seccomp_apply_*() (for the roles whose program is compiled at build
+ * time, seccomp/seccomp_bpf.h, by their seccomp_policy_*(): what that
+ * program is made from) and caught at seccomp_load (linked with
  * -Wl,--wrap=seccomp_load), so nothing is loaded into the test process.
  * The golden form is libseccomp's pseudo filter code cut into one line per
  * syscall (its rule, action and argument checks), sorted: the order the
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include "seccomp/seccomp.h"
+#include "seccomp/seccomp_bpf.h"
 #include "tests/unit/golden.h"
 
 int __wrap_seccomp_load(const scmp_filter_ctx ctx);
@@ -119,14 +122,14 @@ static void
 test_shim(void **state)
 {
 	(void)state;
-	check_role("shim", seccomp_apply_shim);
+	check_role("shim", seccomp_policy_shim);
 }
 
 static void
 test_privnet(void **state)
 {
 	(void)state;
-	check_role("privnet", seccomp_apply_privnet);
+	check_role("privnet", seccomp_policy_privnet);
 }
 
 /* Fixed pids, so the golden files do not depend on the test's own. */
