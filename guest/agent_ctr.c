@@ -20,6 +20,7 @@
 #include "guest/agent_stats.h"
 #include "guest/crun.h"
 #include "guest/gfile.h"
+#include "guest/net_config.h"
 #include "lib/log.h"
 #include "lib/qb_id.h"
 
@@ -315,6 +316,10 @@ h_start(struct agent *a, const uint8_t *b, size_t n, ProtobufCMessage **out,
 	}
 	if (p->exec_id[0] == '\0') {
 		const char *args[] = {"start", c->id, NULL};
+
+		/* Its first command sees eth0 as a booted host's services
+		 * do: running (guest/net_config.c). */
+		(void)net_link_wait_running(NET_RUNNING_WAIT_MS);
 
 		if (crun_cmd(args, NULL, err) == -1)
 			goto out;

@@ -1,5 +1,6 @@
 #include "guest/net_config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -14,9 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+
+/* The link ConfigureNetwork brought up ("": none). */
+static char net_ifname[IFNAMSIZ + 1];
 
 struct nlreq {
 	struct nlmsghdr nh;
@@ -346,8 +351,70 @@ net_config_apply(const Qemubox__Guest__V1__ConfigureNetworkRequest *req,
 		log_warn("%s: sethostname", __func__);
 	log_info("%s: %s up with %zu address(es)", __func__, ifname,
 	    req->n_addresses);
+	memcpy(net_ifname, ifname, sizeof(net_ifname));
 	rc = 0;
 out:
 	close(fd);
+	return rc;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The kernel marks a link running (operstate up, IFF_RUNNING) from its link
+ * watch, which handles a non-urgent carrier change at most once a second.
+ * virtio-net with the link status feature reports carrier off, then on
+ * from a work item, at probe: the second change waited for the next run,
+ * up to a second after the driver loaded, and a container started before
+ * that saw eth0 down (NO-CARRIER). vmmon offers the NIC without that
+ * feature (vmmon/qemu_argv.c: status=off), so the carrier is on within the
+ * probe and the link runs as soon as ConfigureNetwork brings it up; this
+ * checks that before a container starts, and waits (logged) if a kernel
+ * or device ever takes longer.
+ */
+int
+net_link_wait_running(unsigned timeout_ms)
+{
+	struct ifreq ifr;
+	uint64_t t0 = mono_ms(), waited;
+	struct timespec step = {0, NET_RUNNING_POLL_MS * 1000000L};
+	int s, polls = 0, rc = -1;
+
+	if (net_ifname[0] == '\0')
+		return 0;
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, net_ifname, sizeof(ifr.ifr_name) - 1);
+	for (;;) {
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) == -1)
+			break;
+		waited = mono_ms() - t0;
+		if ((ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) ==
+		    (IFF_UP | IFF_RUNNING)) {
+			if (polls > 0)
+				log_info("%s: %s running after %llu ms",
+				    __func__, net_ifname,
+				    (unsigned long long)waited);
+			rc = 0;
+			break;
+		}
+		if (waited >= timeout_ms) {
+			log_warnx("%s: %s not running after %llu ms", __func__,
+			    net_ifname, (unsigned long long)waited);
+			errno = ETIMEDOUT;
+			break;
+		}
+		nanosleep(&step, NULL);
+		polls++;
+	}
+	close(s);
 	return rc;
 }

@@ -455,9 +455,18 @@ qemu_argv_build(
 		P("-netdev");
 		P("tap,id=net0,fd=%d", c->tap_fd);
 		P("-device");
-		/* romfile= : no iPXE option ROM to find on q35, no PXE boot. */
-		P("virtio-net-%s,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x%"
-		  "s",
+		/*
+		 * romfile= : no iPXE option ROM to find on q35, no PXE boot.
+		 * status=off: no link status feature; the guest then sets the
+		 * carrier on within the driver's probe and its link is running
+		 * (operstate up) as soon as it is up. With it, the carrier came
+		 * from a work item and the kernel's link watch marked the link
+		 * running only up to a second later, after the container had
+		 * started (guest/net_config.c). Nothing here sets a NIC's link
+		 * down.
+		 */
+		P("virtio-net-%s,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x,"
+		  "status=off%s",
 		    bus, c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
 		    c->mac[5], pci ? ",romfile=" : "");
 	}

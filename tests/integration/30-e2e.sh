@@ -327,6 +327,19 @@ t_network() {
 	echo "$out" | grep -q gw-ok || fail "bridge gateway $gw unreachable: $out"
 }
 
+# The container's first command sees eth0 ready, as on a host whose network
+# is up before its services start: operstate "up" and IFF_UP + LOWER_UP with
+# no NO-CARRIER (IFF_RUNNING), which wait-online tools and health checks test.
+t_eth0_up_at_start() {
+	local out
+	out=$(qb_run "$IMG" ${QB_T}-up sh -c 'cat /sys/class/net/eth0/operstate; ip link show eth0') || fail "run failed: $out" || return
+	[ "$(echo "$out" | head -n 1)" = up ] || fail "operstate at start: $out" || return
+	echo "$out" | grep -q '[<,]UP[,>]' || fail "eth0 not UP: $out" || return
+	echo "$out" | grep -q '[<,]LOWER_UP[,>]' || fail "eth0 without LOWER_UP: $out" || return
+	! echo "$out" | grep -q 'NO-CARRIER' || fail "eth0 NO-CARRIER: $out" || return
+	assert_clean ${QB_T}-up
+}
+
 t_two_containers_talk() {
 	run_detached ${QB_T}-na || return
 	local ip out
@@ -552,6 +565,7 @@ tap_run "exec'd process: same ids, caps, seccomp, namespaces, cgroup, limits as 
 tap_run "tty: prompt, typed command, resize" t_tty
 tap_run "pause and resume" t_pause_resume
 tap_run "CNI address and gateway reachable" t_network
+tap_run "eth0 is up (operstate up, LOWER_UP, no NO-CARRIER) for the first command" t_eth0_up_at_start
 tap_run "a failing CNI plugin fails the Create with its message, nothing left" t_cni_failure
 tap_run "two containers reach each other" t_two_containers_talk
 tap_run "events in order" t_events
