@@ -9,6 +9,7 @@
 
 static const char *log_procname = "qemubox";
 static int log_debug_on;
+static enum log_level log_max = LOG_LEVEL_INFO;
 static int log_fd = STDERR_FILENO;
 
 void
@@ -16,6 +17,13 @@ log_init(const char *procname, int debug)
 {
 	log_procname = procname;
 	log_debug_on = debug;
+	log_max = debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+}
+
+void
+log_set_max_level(enum log_level max)
+{
+	log_max = max;
 }
 
 void
@@ -63,7 +71,7 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	int saved = errno, n;
 	size_t i, o;
 
-	if (level == LOG_LEVEL_DEBUG && !log_debug_on)
+	if (level > log_max)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {

@@ -18,6 +18,8 @@ enum log_level { LOG_LEVEL_WARN = 0, LOG_LEVEL_INFO = 1, LOG_LEVEL_DEBUG = 2 };
 void log_init(const char *procname, int debug);
 void log_set_fd(int fd);
 void log_set_procname(const char *procname);
+/* The most verbose level written: info, or debug after log_init(.., 1). */
+void log_set_max_level(enum log_level max);
 int log_get_debug(void);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

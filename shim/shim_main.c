@@ -63,8 +63,16 @@ shim_main(int argc, char *argv[], const struct shim_wiring *w)
 		return shim_daemon(&o, w);
 	if (strcmp(o.action, "start") == 0)
 		return shim_start(&o);
-	if (strcmp(o.action, "delete") == 0)
+	if (strcmp(o.action, "delete") == 0) {
+		/*
+		 * containerd logs anything `delete` writes on stderr as
+		 * "cleanup warnings" at level warning: only warnings go there
+		 * (info and debug lines too when it runs us with -debug).
+		 */
+		if (!o.debug)
+			log_set_max_level(LOG_LEVEL_WARN);
 		return shim_delete(&o, w->backend);
+	}
 	fprintf(stderr, "%s: unknown action \"%s\"\n", SHIM_NAME, o.action);
 	usage(stderr);
 	return 2;

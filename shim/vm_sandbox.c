@@ -1093,7 +1093,9 @@ vm_backend_cleanup_orphan(
 	}
 	if (privnet_net_status(pn, id, &st, err) == 0 &&
 	    st.state != QB_NET_STATE_NONE) {
-		log_info("%s: tearing down the network of %s", __func__, id);
+		/* Its daemon died before it was done: worth a warning. */
+		log_warnx("%s: %s: its shim is gone; tearing down its network",
+		    __func__, id);
 		rc = privnet_net_teardown(pn, id, err);
 	}
 out:

@@ -56,6 +56,21 @@ assert_clean() {
 	return $rc
 }
 
+# containerd runs a shim's `delete` action once the shim has disconnected
+# and logs whatever it wrote on stderr as "cleanup warnings" (level
+# warning): after a clean run of $1 there must be none.
+assert_no_cleanup_warnings() {
+	local id=$1 i w
+	for i in $(seq 1 50); do
+		ctd_log | grep -q "cleaning up after shim disconnected.*id=$id" && break
+		sleep 0.2
+	done
+	[ "$i" -lt 50 ] || fail "containerd never ran delete for $id" || return
+	[ -z "$(qb_procs_left)" ] || fail "delete of $id still running" || return
+	w=$(ctd_log | sed -n "/cleaning up after shim disconnected.*id=$id/,\$p" | grep 'cleanup warnings')
+	[ -z "$w" ] || fail "containerd logged the delete of $id as warnings: $w"
+}
+
 # --- clone mode -------------------------------------------------------------
 
 # The holder's pids: qemubox-tmpl and its children (vmmons), one per line.
@@ -110,7 +125,8 @@ t_echo() {
 	local out
 	out=$(qb_run "$IMG" ${QB_T}-echo echo hello from a VM) || fail "ctr run failed: $out" || return
 	[ "$out" = "hello from a VM" ] || fail "output: '$out'" || return
-	assert_clean ${QB_T}-echo
+	assert_clean ${QB_T}-echo || return
+	assert_no_cleanup_warnings ${QB_T}-echo
 }
 
 t_uname_guest_kernel() {
@@ -544,7 +560,7 @@ t_clone_holder_dies() {
 	assert_clean ${QB_T}-hd1 ${QB_T}-hd2
 }
 
-tap_run "echo output" t_echo
+tap_run "echo output; a clean delete logs no cleanup warnings" t_echo
 tap_run "guest loads only the modules of its devices" t_guest_modules
 tap_run "guest kernel, not the host's" t_uname_guest_kernel
 tap_run "exit code 42" t_exit_42

@@ -105,6 +105,20 @@ test_debug_only_when_enabled(void **state)
 }
 
 static void
+test_max_level_warn(void **state)
+{
+	(void)state;
+	log_set_max_level(LOG_LEVEL_WARN);
+	log_info("not written");
+	log_debug("nor this");
+	log_warnx("kept");
+	assert_matches(logged(), "^[^\n]* level=warn [^\n]*msg=\"kept\"\n$");
+	log_init("qemubox-test", 0);
+	log_info("back");
+	assert_matches(logged(), " level=info [^\n]*msg=\"back\"\n$");
+}
+
+static void
 test_quoting(void **state)
 {
 	(void)state;
@@ -183,6 +197,7 @@ main(void)
 	    cmocka_unit_test(test_line_format),
 	    cmocka_unit_test(test_errno_appended_and_kept),
 	    cmocka_unit_test(test_debug_only_when_enabled),
+	    cmocka_unit_test(test_max_level_warn),
 	    cmocka_unit_test(test_quoting),
 	    cmocka_unit_test(test_long_message_one_line),
 	    cmocka_unit_test(test_procname_change),
