@@ -7,32 +7,18 @@
 # The power button
 # (ACPI) powers it off.
 #   vmmon-testguest.sh OUTDIR   -> OUTDIR/kernel OUTDIR/initrd
-# The kernel .deb is cached in build/test-cache (apt-get download once).
+# The kernel and its modules are the guest image's: build/guest/kroot, which
+# `make` unpacks from the one download of guest/mkkernel.sh (build/guest/dl).
+# A test reaches no network, so a missing kroot is an error, not a download.
 set -eu
 out=$1
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-cache=$top/build/test-cache
-mkdir -p "$cache" "$out"
-# Suites that use this guest run side by side (tests/run): one of them fills
-# the cache, the others wait for it.
-exec 9>"$cache/.testguest.lock"
-flock 9
-deb=$(ls "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -1 || true)
-if [ -z "$deb" ]; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		awk '/Depends: linux-image-/ {print $2; exit}')
-	[ -n "$pkg" ] || { echo "no cloud kernel package" >&2; exit 1; }
-	(cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1)
-	deb=$(ls "$cache"/linux-image-*-cloud-amd64_*.deb | head -1)
+kx=$top/build/guest/kroot
+if ! ls "$kx"/boot/vmlinuz-* >/dev/null 2>&1; then
+	echo "no guest kernel in $kx: run make (guest/mkkernel.sh)" >&2
+	exit 1
 fi
-kx=$cache/kernel-x
-if [ ! -d "$kx/boot" ]; then
-	rm -rf "$kx.tmp"; mkdir -p "$kx.tmp"
-	dpkg-deb -x "$deb" "$kx.tmp"
-	mv "$kx.tmp" "$kx"
-fi
-flock -u 9
-exec 9>&-
+mkdir -p "$out"
 cp "$kx"/boot/vmlinuz-* "$out/kernel"
 kver=$(ls "$kx/lib/modules" | head -1)
 mdir=$kx/lib/modules/$kver/kernel
