@@ -334,6 +334,9 @@ enum qb_vmm_transport {
  * fd and refuse has_fs (vhost-user-fs cannot migrate) and CPU or memory
  * hotplug (max_cpus == boot_cpus, memory_slots == 0). Given the same
  * start request, their argv differ only in share=on/off and -incoming.
+ * A CLONE's disks (hotplug_disks, non-empty serials) are not virtio-blk
+ * boot disks (its device set is the template's): disk i is LUN i on the
+ * SCSI bus, attached before the clone runs; DISK_DEL may remove it.
  */
 enum qb_vmm_ram_mode {
 	QB_VMM_RAM_ANON = 0,     /* QEMU's anonymous RAM (or has_fs memfd) */

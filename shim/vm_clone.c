@@ -11,12 +11,16 @@
  *                       the template's START fields, ram_mode CLONE, the
  *                       sealed RAM memfd and the state fd from the holder,
  *                       the sandbox's own channel, console, TAP and id
- *   vmb_clone_started   vmmon answered START once QEMU restored and runs:
- *                       the guest is ready already (its READY went to the
- *                       template's host); SetIdentity (fresh seed, host
- *                       clock) before anything else runs in it, then the
- *                       network (with the MAC privnet wired: set_mac), the
- *                       container's disks as SCSI LUNs, the guest Create
+ *                       and the container's disks, which vmmon attaches
+ *                       as SCSI LUNs 0..n-1 before the clone runs (its
+ *                       device set is the template's: no boot disks)
+ *   vmb_clone_started   vmmon answered START once QEMU restored, attached
+ *                       the disks and let it run: the guest is ready
+ *                       already (its READY went to the template's host),
+ *                       its SCSI scan under way; SetIdentity (fresh seed,
+ *                       host clock) before anything else runs in it, then
+ *                       the network (with the MAC privnet wired: set_mac),
+ *                       the guest Create
  *
  * Anything else cold-boots as without runtime.clone, with a debug line
  * saying why; a clone that fails after START fails the Create like a boot
@@ -127,7 +131,6 @@ vmb_clone_params(struct vmb_create *cr, struct vm_start_params *sp)
 	memcpy(b->clone_cmdline, res.start.cmdline, sizeof(b->clone_cmdline));
 	b->clone_cmdline[sizeof(b->clone_cmdline) - 1] = '\0';
 	sp->cmdline = b->clone_cmdline;
-	sp->ndisks = 0;
 	sp->fs_fd = -1;
 	sp->ram_mode = QB_VMM_RAM_CLONE;
 	sp->ram_fd = ram;
@@ -165,6 +168,12 @@ vmb_clone_started(struct vmb_create *cr)
 {
 	struct vmb *b = cr->b;
 
+	size_t i;
+
+	/* Its first container's disks are LUNs 0..n-1 for the VM's life,
+	 * as a cold boot's boot disks: a pod's later ones take others. */
+	for (i = 0; i < cr->ctr->plan.n_disks; i++)
+		b->lun_used[i] = true;
 	/* Its READY went to the template's host: ready now. Nothing may run
 	 * in it before SetIdentity: no sibling's RNG state, no stale clock. */
 	guest_client_restored(b->gc);

@@ -442,7 +442,6 @@ vmb_create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
 }
 
 static void later_add_disk(struct vmb_create *cr);
-static void create_in_guest(struct vmb_create *cr);
 
 static void
 later_disk_added(
@@ -475,7 +474,7 @@ later_add_disk(struct vmb_create *cr)
 	if (cr->next_disk == cr->ctr->plan.n_disks) {
 		if (cr->ctr->later)
 			cr->t_vm = cr->t_ready = vmb_ms_since(&cr->t0);
-		create_in_guest(cr);
+		vmb_create_guest_container(cr);
 		return;
 	}
 	if (b->state != VM_READY || b->vm == NULL) {
@@ -557,22 +556,12 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 }
 
 /*
- * The VM is ready for the container. A clone booted with no disk: the
- * first container's disks are hot-added LUNs too (the template's SCSI bus),
- * with their plain serials, as nothing else in the VM has any.
+ * The VM is ready for the container: the guest Create. A clone's first
+ * container has its disks already (LUNs vmmon attached with START, their
+ * plain serials); the guest waits for its SCSI scan to list them.
  */
 void
 vmb_create_guest_container(struct vmb_create *cr)
-{
-	if (cr->b->cloned && !cr->ctr->later) {
-		later_add_disk(cr);
-		return;
-	}
-	create_in_guest(cr);
-}
-
-static void
-create_in_guest(struct vmb_create *cr)
 {
 	struct vmb *b = cr->b;
 	struct storage_plan *plan = &cr->ctr->plan;

@@ -303,6 +303,7 @@ vmb_boot_undo(struct vmb *b)
 	b->starting = NULL;
 	b->qemu_pid = 0;
 	b->state = VM_NONE;
+	memset(b->lun_used, 0, sizeof(b->lun_used));
 	/* A NET_WIRE still running answers into nothing; privnet tears
 	 * down after it (it serves in order). */
 	b->net_wiring = b->net_wait = false;

@@ -7,6 +7,10 @@
  *           (raw over /dev/fdset/N) -> device_add scsi-hd lun=N serial=S
  *   remove: device_del -> DEVICE_DELETED -> blockdev-del -> remove-fd
  *
+ * A clone's disks are LUNs too, attached the same way (blockdev-add and
+ * device_add with the arguments below) by vm_restore.c before the clone
+ * runs, their fds already in QEMU from -add-fd.
+ *
  * A failed add undoes what it did. Names derive from the LUN only (node
  * hd<N>, device hdev<N>), so nothing the shim sends reaches QMP unchecked
  * but the serial, which is a safe token.
@@ -21,8 +25,6 @@
 #include "vmmon/qemu_argv.h"
 #include "vmmon/vmmon.h"
 
-#define DISK_FDSET_BASE 100 /* boot disks use fdsets 1..QB_VMM_MAX_DISKS */
-
 static void disk_add_step(void *arg, const struct qmp_result *res);
 static void disk_del_step(void *arg, const struct qmp_result *res);
 
@@ -31,6 +33,51 @@ node_names(uint32_t lun, char *node, size_t nlen, char *dev, size_t dlen)
 {
 	snprintf(node, nlen, "hd%u", lun);
 	snprintf(dev, dlen, "hdev%u", lun);
+}
+
+/* blockdev-add's arguments: LUN lun's node, raw over its fd set. */
+json_object *
+disk_lun_blockdev_args(uint32_t lun, bool readonly)
+{
+	char node[16], dev[16], fn[32];
+	json_object *args, *file;
+
+	node_names(lun, node, sizeof(node), dev, sizeof(dev));
+	snprintf(fn, sizeof(fn), "/dev/fdset/%u", QEMU_LUN_FDSET_BASE + lun);
+	file = json_object_new_object();
+	json_object_object_add(file, "driver", json_object_new_string("file"));
+	json_object_object_add(file, "filename", json_object_new_string(fn));
+	args = json_object_new_object();
+	json_object_object_add(args, "driver", json_object_new_string("raw"));
+	json_object_object_add(args, "node-name", json_object_new_string(node));
+	json_object_object_add(
+	    args, "read-only", json_object_new_boolean(readonly));
+	json_object_object_add(args, "file", file);
+	return args;
+}
+
+/* device_add's arguments: LUN lun on scsi0, its node as the drive. */
+json_object *
+disk_lun_device_args(uint32_t lun, const char *serial, bool readonly)
+{
+	char node[16], dev[16];
+	json_object *args;
+
+	node_names(lun, node, sizeof(node), dev, sizeof(dev));
+	args = json_object_new_object();
+	json_object_object_add(
+	    args, "driver", json_object_new_string("scsi-hd"));
+	json_object_object_add(args, "id", json_object_new_string(dev));
+	json_object_object_add(args, "drive", json_object_new_string(node));
+	json_object_object_add(args, "bus", json_object_new_string("scsi0.0"));
+	json_object_object_add(args, "scsi-id", json_object_new_int(0));
+	json_object_object_add(args, "lun", json_object_new_int((int)lun));
+	json_object_object_add(args, "serial", json_object_new_string(serial));
+	/* As for boot disks: a full host disk is EIO, not a pause. */
+	if (!readonly)
+		json_object_object_add(
+		    args, "werror", json_object_new_string("report"));
+	return args;
 }
 
 /* Fire-and-forget cleanup after a failed add (ordered by QMP itself). */
@@ -50,7 +97,7 @@ disk_add_undo(uint32_t lun, int step)
 	if (step >= 2) {
 		a = json_object_new_object();
 		json_object_object_add(a, "fdset-id",
-		    json_object_new_int(DISK_FDSET_BASE + (int)lun));
+		    json_object_new_int(QEMU_LUN_FDSET_BASE + (int)lun));
 		vm_qmp("remove-fd", a, NULL, NULL);
 	}
 }
@@ -85,7 +132,7 @@ disk_add(struct req *r, const struct qb_vmm_disk_add_req *q, int fd)
 	vmmon.vm.lun_state[r->lun] = LUN_BUSY;
 	args = json_object_new_object();
 	json_object_object_add(args, "fdset-id",
-	    json_object_new_int(DISK_FDSET_BASE + (int)q->lun));
+	    json_object_new_int(QEMU_LUN_FDSET_BASE + (int)q->lun));
 	if (qmp_execute_fd(vmmon.vm.qmp, "add-fd", args, fd, QMP_CMD_TIMEOUT_MS,
 	        disk_add_step, a) == -1) {
 		vmmon.vm.lun_state[r->lun] = LUN_FREE;
@@ -102,8 +149,7 @@ disk_add_step(void *arg, const struct qmp_result *res)
 	struct disk_add *a = arg;
 	struct req *r = a->r;
 	struct qb_vmm_disk_res out;
-	char node[16], dev[16], fn[32];
-	json_object *args, *file;
+	char node[16], dev[16];
 
 	if (!res->ok) {
 		disk_add_fail(a, res, what[r->step]);
@@ -112,45 +158,18 @@ disk_add_step(void *arg, const struct qmp_result *res)
 	node_names(r->lun, node, sizeof(node), dev, sizeof(dev));
 	switch (r->step) {
 	case 1:
-		snprintf(
-		    fn, sizeof(fn), "/dev/fdset/%u", DISK_FDSET_BASE + r->lun);
-		file = json_object_new_object();
-		json_object_object_add(
-		    file, "driver", json_object_new_string("file"));
-		json_object_object_add(
-		    file, "filename", json_object_new_string(fn));
-		args = json_object_new_object();
-		json_object_object_add(
-		    args, "driver", json_object_new_string("raw"));
-		json_object_object_add(
-		    args, "node-name", json_object_new_string(node));
-		json_object_object_add(args, "read-only",
-		    json_object_new_boolean(a->disk.readonly != 0));
-		json_object_object_add(args, "file", file);
 		r->step = 2;
-		if (vm_qmp("blockdev-add", args, disk_add_step, a) == -1)
+		if (vm_qmp("blockdev-add",
+		        disk_lun_blockdev_args(r->lun, a->disk.readonly != 0),
+		        disk_add_step, a) == -1)
 			goto qmp_err;
 		return;
 	case 2:
-		args = json_object_new_object();
-		json_object_object_add(
-		    args, "driver", json_object_new_string("scsi-hd"));
-		json_object_object_add(args, "id", json_object_new_string(dev));
-		json_object_object_add(
-		    args, "drive", json_object_new_string(node));
-		json_object_object_add(
-		    args, "bus", json_object_new_string("scsi0.0"));
-		json_object_object_add(args, "scsi-id", json_object_new_int(0));
-		json_object_object_add(
-		    args, "lun", json_object_new_int((int)r->lun));
-		json_object_object_add(
-		    args, "serial", json_object_new_string(a->disk.serial));
-		/* As for boot disks: a full host disk is EIO, not a pause. */
-		if (!a->disk.readonly)
-			json_object_object_add(
-			    args, "werror", json_object_new_string("report"));
 		r->step = 3;
-		if (vm_qmp("device_add", args, disk_add_step, a) == -1)
+		if (vm_qmp("device_add",
+		        disk_lun_device_args(
+		            r->lun, a->disk.serial, a->disk.readonly != 0),
+		        disk_add_step, a) == -1)
 			goto qmp_err;
 		return;
 	default:
@@ -243,7 +262,7 @@ disk_del_step(void *arg, const struct qmp_result *res)
 	case 2:
 		args = json_object_new_object();
 		json_object_object_add(args, "fdset-id",
-		    json_object_new_int(DISK_FDSET_BASE + (int)r->lun));
+		    json_object_new_int(QEMU_LUN_FDSET_BASE + (int)r->lun));
 		r->step = 3;
 		if (vm_qmp("remove-fd", args, disk_del_step, r) == -1)
 			req_fail(r, QB_E_INTERNAL, "qmp remove-fd: %s",

@@ -185,6 +185,10 @@ validate(const struct qemu_vm_config *c, struct qb_error *err)
 	if (c->ndisks > QB_VMM_MAX_DISKS)
 		return qb_seterr(err, QB_E_INVALID, "too many disks (%u > %d)",
 		    c->ndisks, QB_VMM_MAX_DISKS);
+	if (c->ram_mode == QB_VMM_RAM_CLONE && c->ndisks > 0 &&
+	    !c->hotplug_disks)
+		return qb_seterr(err, QB_E_INVALID,
+		    "ram_mode clone: disks need the SCSI bus (hotplug_disks)");
 	for (i = 0; i < c->ndisks; i++) {
 		if (c->disks[i].fd < 3)
 			return qb_seterr(err, QB_E_INVALID, "disk %u: fd", i);
@@ -403,7 +407,15 @@ qemu_argv_build(
 		    c->guest_cid, c->vhost_vsock_fd);
 	}
 
-	for (i = 0; i < c->ndisks; i++) {
+	/*
+	 * A clone's device set is its template's: its disks are only fds
+	 * here; they join scsi0 as LUNs before it runs (vm_restore.c).
+	 */
+	for (i = 0; c->ram_mode == QB_VMM_RAM_CLONE && i < c->ndisks; i++) {
+		P("-add-fd");
+		P("fd=%d,set=%u", c->disks[i].fd, QEMU_LUN_FDSET_BASE + i);
+	}
+	for (i = 0; c->ram_mode != QB_VMM_RAM_CLONE && i < c->ndisks; i++) {
 		const struct qemu_argv_disk *d = &c->disks[i];
 
 		/* Set ids start at 1: set 0 reads as "no set" in messages. */

@@ -23,6 +23,14 @@ struct qemu_argv_disk {
 	char serial[QB_VMM_SERIAL_MAX];
 };
 
+/*
+ * The fd set of SCSI LUN n is QEMU_LUN_FDSET_BASE + n (boot disks use sets
+ * 1..QB_VMM_MAX_DISKS): a pod's hot-added disks (vmmon/disk_hotplug.c)
+ * and a clone's disks, which are LUNs too (its device set is the
+ * template's; vmmon/vm_restore.c attaches them before the clone runs).
+ */
+#define QEMU_LUN_FDSET_BASE 100
+
 /* The largest guest page_reporting_order (the kernel's MAX_ORDER - 1). */
 #define QEMU_PAGE_REPORTING_ORDER_MAX 10
 
@@ -50,6 +58,11 @@ struct qemu_vm_config {
 	enum qb_vmm_ram_mode ram_mode;
 	int ram_fd; /* TEMPLATE/CLONE only */
 	uint8_t mac[6];
+	/*
+	 * Boot disks (virtio-blk); with ram_mode CLONE only their fds go on
+	 * the command line (-add-fd, set QEMU_LUN_FDSET_BASE + i): disk i
+	 * becomes LUN i on scsi0 over QMP once the state is loaded.
+	 */
 	unsigned ndisks;
 	struct qemu_argv_disk disks[QB_VMM_MAX_DISKS];
 	bool hotplug_disks;    /* virtio-scsi controller scsi0 */

@@ -271,6 +271,23 @@ accel_resolve(uint32_t want, enum qb_vmm_accel *out, struct qb_error *err)
 	return qb_seterr(err, QB_E_INVALID, "unknown accel %u", want);
 }
 
+/* The staged disk fds, numbered from *next as QEMU will see them. */
+static void
+disk_fds(const struct qb_vmm_start_req *q, struct qemu_vm_config *c, int *fds,
+    int *nfds, int *next)
+{
+	unsigned i;
+
+	c->ndisks = q->ndisks;
+	for (i = 0; i < q->ndisks; i++) {
+		c->disks[i].fd = (*next)++;
+		c->disks[i].readonly = q->disks[i].readonly != 0;
+		memcpy(c->disks[i].serial, q->disks[i].serial,
+		    sizeof(c->disks[i].serial));
+		fds[(*nfds)++] = vmmon.st.disks[i];
+	}
+}
+
 static int
 vm_start(
     const struct qb_vmm_start_req *q, uint32_t peerid, struct qb_error *err)
@@ -342,23 +359,19 @@ vm_start(
 		c.fs_fd = next++;
 		fds[nfds++] = vmmon.st.fs;
 	}
-	c.ndisks = q->ndisks;
-	for (i = 0; i < (int)q->ndisks; i++) {
-		c.disks[i].fd = next++;
-		c.disks[i].readonly = q->disks[i].readonly != 0;
-		memcpy(c.disks[i].serial, q->disks[i].serial,
-		    sizeof(c.disks[i].serial));
-		fds[nfds++] = vmmon.st.disks[i];
-	}
 	/*
-	 * After every other fd, so that a template and its clones (same
-	 * start request, no disks) number them alike. The state fd is not
+	 * The RAM fd after every other fd but a clone's disks, so that a
+	 * template and its clones number them alike. The state fd is not
 	 * QEMU's yet: it goes over QMP (getfd) when saving or restoring.
 	 */
+	if (q->ram_mode != QB_VMM_RAM_CLONE)
+		disk_fds(q, &c, fds, &nfds, &next);
 	if (q->ram_mode != QB_VMM_RAM_ANON) {
 		c.ram_fd = next++;
 		fds[nfds++] = vmmon.st.ram;
 	}
+	if (q->ram_mode == QB_VMM_RAM_CLONE)
+		disk_fds(q, &c, fds, &nfds, &next);
 	if (qemu_argv_build(&c, &a, err) == -1)
 		return -1;
 	if (log_get_debug()) {
@@ -408,6 +421,11 @@ vm_start(
 	vmmon.qmp_fd = -1;
 	/* Restored once QMP's handshake is done (vm_restore.c). */
 	vmmon.vm.restoring = c.ram_mode == QB_VMM_RAM_CLONE;
+	if (vmmon.vm.restoring) {
+		vmmon.vm.clone_ndisks = q->ndisks;
+		memcpy(vmmon.vm.clone_disks, q->disks,
+		    sizeof(vmmon.vm.clone_disks));
+	}
 	staged_reset(); /* QEMU holds its own copies now */
 	return 0;
 }

@@ -108,6 +108,9 @@ struct vm {
 	uint64_t save_deadline;
 	/* a clone restoring (vm_restore.c): START is answered after cont */
 	bool restoring;
+	/* its disks, LUN i = disk i, attached before cont (fds: -add-fd) */
+	unsigned clone_ndisks;
+	struct qb_vmm_disk clone_disks[QB_VMM_MAX_DISKS];
 	char start_why[256]; /* why vmmon failed START, quoted by vm_exited */
 };
 
@@ -193,6 +196,10 @@ void unplug_wait(struct req *r);
 
 /* disk_hotplug.c */
 void disk_add(struct req *r, const struct qb_vmm_disk_add_req *q, int fd);
+/* QMP arguments for LUN lun (its fd set QEMU_LUN_FDSET_BASE + lun). */
+json_object *disk_lun_blockdev_args(uint32_t lun, bool readonly);
+json_object *disk_lun_device_args(
+    uint32_t lun, const char *serial, bool readonly);
 void disk_del(struct req *r);
 void disk_unplugged(struct req *r, bool ok, const char *why);
 

@@ -216,16 +216,21 @@ check_start(const struct vmmon_view *v, const struct qb_vmm_start_req *q,
 		    "ram and state iff ram_mode template/clone)");
 	if (q->ndisks > QB_VMM_MAX_DISKS)
 		return violation(err, "start: too many disks");
+	if (q->ram_mode == QB_VMM_RAM_CLONE && q->ndisks > 0 &&
+	    q->hotplug_disks != 1)
+		return violation(err, "start: ram_mode clone: disks are LUNs "
+		                      "and need hotplug_disks");
 	if (v->staged_disks != (uint32_t)((1ull << q->ndisks) - 1))
 		return violation(err, "start: disk fds do not match ndisks");
 	for (i = 0; i < q->ndisks; i++) {
 		if (q->disks[i].readonly > 1)
 			return violation(
 			    err, "start: disk readonly not 0 or 1");
-		if (!token_field(
-		        q->disks[i].serial, sizeof(q->disks[i].serial), true))
+		if (!token_field(q->disks[i].serial, sizeof(q->disks[i].serial),
+		        q->ram_mode != QB_VMM_RAM_CLONE))
 			return violation(err, "start: disk serial: need <= 20 "
-			                      "of [A-Za-z0-9_.-]");
+			                      "(a clone's: 1..20) of "
+			                      "[A-Za-z0-9_.-]");
 	}
 	return VMMON_ACT;
 }

@@ -7,8 +7,10 @@
 # quits, the driver seals the memfd as qemubox-tmpl does; then new vmmons
 # START clones from it (ram_mode CLONE): restored, running and answering on
 # a new guest channel before START is answered, the memfd unchanged, the
-# clone confined like any VM. A truncated state fails START with QEMU's
-# reason and leaves no QEMU; an unsealed memfd is refused before QEMU runs.
+# clone confined like any VM; a clone's disk is a SCSI LUN attached before
+# it runs (the template has the bus, no disk). A truncated state, or a disk
+# QEMU refuses, fails START with QEMU's reason and leaves no QEMU; an
+# unsealed memfd is refused before QEMU runs.
 # (The template half alone: 43-vmmon-template.sh.)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -36,11 +38,15 @@ on_exit cleanup
 
 vmmon_suite_guest
 
-export VMMON_TEST_ID=$id VMMON_TEST_TEMPLATE=1
+# The template has the SCSI bus for its clones' disks, as qemubox-tmpl's.
+export VMMON_TEST_ID=$id VMMON_TEST_TEMPLATE=1 VMMON_TEST_SCSI=1
 start_driver "$work/console.log"
 qemus() { pgrep -f -- "qemubox-$id" | wc -l; }
+printf 'QEMUBOXDISKTEST1' >"$work/disk.img"
+truncate -s 1M "$work/disk.img"
+mkdir "$work/notafile"
 
-echo "1..10"
+echo "1..12"
 
 # --- the template ---
 cmd "start microvm 0 template" 60
@@ -54,8 +60,9 @@ check "template: SAVE wrote the device state only (RAM stays in the memfd), QEMU
 cmd ramsum
 sum0=$reply
 
-# --- clone 1 ---
+# --- clone 1, with a disk ---
 cmd respawn
+cmd "env VMMON_TEST_DISK=$work/disk.img"
 t0=$(date +%s%N)
 cmd "start microvm 0 clone $work/state" 90
 ms=$((($(date +%s%N) - t0) / 1000000))
@@ -66,10 +73,22 @@ check "clone: running, not paused" '[[ $reply == "status running=1 state=running
 cmd guest_cpus 60
 check "clone: the restored guest answers on the clone's own channel" '[[ $reply == "guest cpus=1" ]]' "$reply"
 check "clone: QEMU confined (uid, no caps, NoNewPrivs, seccomp)" 'confined "$qpid"'
+cmd guest_disk 60
+check "clone: its disk is LUN 0, attached before it ran: the guest reads its serial and data" \
+	'[[ $reply == "guest disk=qb-test-disk QEMUBOXDISKTEST1" ]] && grep -q "clone restored and running (1 disk)" "$work/vmmon.log"' "$reply"
 cmd "shutdown 5000" 60
 cmd ramsum
 check "clone: the template's memfd is unchanged after the clone ran (private mapping)" \
 	'[ "$reply" = "$sum0" ]' "$sum0 -> $reply"
+
+# --- a disk QEMU refuses (a directory): START fails naming it, no QEMU ---
+cmd respawn
+cmd "env VMMON_TEST_DISK=$work/notafile"
+cmd "start microvm 0 clone $work/state" 90
+sleep 1
+check "a disk QEMU refuses: START fails naming the disk and QEMU's reason, no QEMU left" \
+	'[[ $reply == error* ]] && [[ $reply == *"disk 0 (serial qb-test-disk): blockdev-add"*"regular file"* ]] && [ "$(qemus)" = 0 ]' "$reply"
+cmd "env VMMON_TEST_DISK="
 
 # --- a truncated state: QEMU's reason, no QEMU left ---
 head -c $((state / 2)) "$work/state" >"$work/half"

@@ -31,6 +31,8 @@
  * "start microvm CAP clone FILE" starts a clone (ram_mode CLONE) from the
  * sealed RAM memfd and the state in FILE (read-only); "clone-unsealed FILE"
  * offers a fresh unsealed memfd instead (45-vmmon-clone).
+ *   env NAME=VALUE        -> env ok  (for the next start: VMMON_TEST_DISK;
+ *                           an empty VALUE unsets NAME)
  *   shutdown MS           -> shutdown ok
  *   pids                  -> pids vmmon=V qemu=Q
  *   close                 -> closed   (drops the imsg socket, like a dead shim)
@@ -348,6 +350,19 @@ main(int argc, char *argv[])
 			}
 			printf("guest %s=%s\n", disk ? "disk" : "mac",
 			    buf + (disk ? 5 : 4));
+		} else if (strncmp(line, "env ", 4) == 0) {
+			char *eq = strchr(line + 4, '=');
+
+			if (eq == NULL) {
+				snprintf(err.msg, sizeof(err.msg), "env: no =");
+				goto error;
+			}
+			*eq = '\0';
+			if (eq[1] == '\0')
+				unsetenv(line + 4);
+			else
+				setenv(line + 4, eq + 1, 1);
+			printf("env ok\n");
 		} else if (strcmp(line, "ramsum") == 0) {
 			printf("ramsum %llx\n", ram_sum(ram_fd));
 		} else if (strcmp(line, "respawn") == 0) {

@@ -395,6 +395,46 @@ test_template_clone(void **state)
 	qemu_argv_free(&ac);
 }
 
+/*
+ * A clone's disks are not devices on its command line (its device set is
+ * the template's): only their fds, in the LUNs' fd sets, for vm_restore.c
+ * to attach over QMP. Everything else is the clone's argv without disks.
+ */
+static void
+test_clone_disks(void **state)
+{
+	struct qemu_vm_config c0 = cloning(QB_VMM_RAM_CLONE);
+	struct qemu_vm_config c = cloning(QB_VMM_RAM_CLONE);
+	struct qemu_argv a0, a;
+	struct qb_error err = {0};
+	size_t i, j;
+
+	(void)state;
+	add_disks(&c, 2);
+	check_golden("microvm-tcg-clone-disks", &c);
+	assert_int_equal(qemu_argv_build(&c0, &a0, &err), 0);
+	assert_int_equal(qemu_argv_build(&c, &a, &err), 0);
+	assert_int_equal(a.argc, a0.argc + 4);
+	for (i = j = 0; i < a.argc; i++) {
+		assert_null(strstr(a.argv[i], "virtio-blk"));
+		assert_null(strstr(a.argv[i], "-drive"));
+		if (strcmp(a.argv[i], "-add-fd") == 0) {
+			assert_true(i + 1 < a.argc);
+			assert_string_equal(a.argv[i + 1],
+			    j == 0 ? "fd=10,set=100" : "fd=11,set=101");
+			i++;
+			j++;
+			continue;
+		}
+		assert_string_equal(a.argv[i], a0.argv[i - 2 * j]);
+	}
+	assert_int_equal(j, 2);
+	qemu_argv_free(&a0);
+	qemu_argv_free(&a);
+	c.hotplug_disks = false;
+	expect_invalid(&c, "clone disks without the SCSI bus");
+}
+
 static void
 test_template_rejects(void **state)
 {
@@ -452,6 +492,7 @@ main(void)
 	    cmocka_unit_test(test_microvm_tcg_page_reporting),
 	    cmocka_unit_test(test_rejects),
 	    cmocka_unit_test(test_template_clone),
+	    cmocka_unit_test(test_clone_disks),
 	    cmocka_unit_test(test_template_rejects),
 	    cmocka_unit_test(test_machine_resolve),
 	};

@@ -323,6 +323,8 @@ test_ram_mode(void **state)
 		q.max_cpus = 1;
 		q.memory_slots = 0;
 		q.max_memory_mb = 0;
+		q.hotplug_disks = 1;
+		strcpy(q.disks[1].serial, "scratch");
 		START(q, ACT, NULL);
 		/* both fds, or a violation */
 		v.staged_roles &= ~(1u << QB_VMM_FD_STATE);
@@ -345,6 +347,25 @@ test_ram_mode(void **state)
 		q.max_memory_mb = 1024;
 		START(q, VIO, "memory_slots");
 	}
+	/* A clone's disks are LUNs: the SCSI bus and a serial each */
+	v = staged_for_start();
+	v.staged_roles |= ram_state;
+	q = good_start();
+	q.ram_mode = QB_VMM_RAM_CLONE;
+	q.max_cpus = 1;
+	q.memory_slots = 0;
+	q.max_memory_mb = 0;
+	strcpy(q.disks[1].serial, "scratch");
+	START(q, VIO, "need hotplug_disks");
+	q.hotplug_disks = 1;
+	q.disks[1].serial[0] = '\0';
+	START(q, VIO, "serial");
+	/* ... but not with no disk */
+	q.ndisks = 0;
+	q.hotplug_disks = 0;
+	v.staged_disks = 0;
+	START(q, ACT, NULL);
+
 	/* ANON with the fds staged: they do not belong */
 	v = staged_for_start();
 	v.staged_roles |= ram_state;

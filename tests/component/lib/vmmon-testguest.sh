@@ -3,7 +3,8 @@
 # cloud kernel plus a busybox initrd whose /init announces itself on the
 # virtio-serial port qemubox.0 ("READY <ncpus>") and answers "cpus" with
 # "CPUS <n online>" after onlining hot-added vCPUs, "disk" with
-# "DISK <vda serial> <its first 16 bytes>", "net" with "NET <eth0 MAC>".
+# "DISK <serial> <first 16 bytes>" of vda, else of the SCSI disk sda (a
+# clone's), "net" with "NET <eth0 MAC>".
 # The power button
 # (ACPI) powers it off.
 #   vmmon-testguest.sh OUTDIR   -> OUTDIR/kernel OUTDIR/initrd
@@ -34,7 +35,8 @@ for m in drivers/virtio/virtio drivers/virtio/virtio_ring \
 	drivers/virtio/virtio_mmio drivers/virtio/virtio_pci_modern_dev \
 	drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci \
 	drivers/char/virtio_console drivers/block/virtio_blk net/core/failover \
-	drivers/net/net_failover drivers/net/virtio_net; do
+	drivers/net/net_failover drivers/net/virtio_net drivers/scsi/scsi_common \
+	drivers/scsi/scsi_mod drivers/scsi/sd_mod drivers/scsi/virtio_scsi; do
 	f=$(ls "$mdir"/$m.ko* | head -1)
 	case $f in
 	*.xz) xz -dc "$f" >"$root/mod/$(basename "$m").ko" ;;
@@ -56,7 +58,8 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in virtio_ring virtio virtio_mmio virtio_pci_modern_dev \
 	virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk failover \
-	net_failover virtio_net button evdev; do
+	net_failover virtio_net scsi_common scsi_mod sd_mod virtio_scsi button \
+	evdev; do
 	[ -f /mod/$m.ko ] && insmod /mod/$m.ko 2>/dev/null
 done
 # The ACPI power button: any event on its input device powers off.
@@ -85,7 +88,17 @@ while read -r cmd <&3; do
 		done
 		echo "CPUS $(ncpu)" >&3 ;;
 	disk)
-		echo "DISK $(cat /sys/block/vda/serial 2>/dev/null) $(head -c 16 /dev/vda 2>/dev/null)" >&3 ;;
+		# A boot disk (vda), else a SCSI LUN (sda, serial in VPD page
+		# 0x80 after its 4-byte header), which may still be probing.
+		for i in $(seq 1 100); do
+			[ -e /dev/vda ] || [ -e /dev/sda ] && break
+			sleep 0.2
+		done
+		if [ -e /dev/vda ]; then
+			echo "DISK $(cat /sys/block/vda/serial 2>/dev/null) $(head -c 16 /dev/vda 2>/dev/null)" >&3
+		else
+			echo "DISK $(dd if=/sys/block/sda/device/vpd_pg80 bs=1 skip=4 2>/dev/null) $(head -c 16 /dev/sda 2>/dev/null)" >&3
+		fi ;;
 	net)
 		echo "NET $(cat /sys/class/net/eth0/address 2>/dev/null)" >&3 ;;
 	poweroff) sync; poweroff -f ;;
