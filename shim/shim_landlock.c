@@ -62,8 +62,13 @@ add(struct shim_ll_rules *r, const char *path, unsigned access)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(r->path[r->n], path, len + 1);
-	r->rule[r->n].path = r->path[r->n];
+	if (len + 1 > sizeof(r->pool) - r->used) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memcpy(r->pool + r->used, path, len + 1);
+	r->rule[r->n].path = r->pool + r->used;
+	r->used += len + 1;
 	r->rule[r->n].access = access;
 	r->n++;
 	return 0;
@@ -109,7 +114,7 @@ shim_landlock_rules(const struct qb_config *cfg, const char *bundle,
 		qb_config_defaults(&defaults);
 		cfg = &defaults;
 	}
-	out->n = 0;
+	out->n = out->used = 0;
 	if (add(out, "/", LL_READ) == -1 ||
 	    add(out, cfg->paths.state_dir, LL_READ | LL_WRITE) == -1 ||
 	    add(out, cfg->paths.log_dir, LL_READ | LL_WRITE) == -1 ||
