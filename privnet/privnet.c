@@ -22,6 +22,7 @@
 #include "imsg/qemubox_imsg.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/malloc_tune.h"
 #include "lib/startprof.h"
 #include "privnet/privnet.h"
 #include "seccomp/seccomp.h"
@@ -278,6 +279,7 @@ main(int argc, char *argv[])
 	}
 	log_init("qemubox-privnet", 0);
 	startprof_mark("exec");
+	qb_malloc_tune();
 	/* Cut capabilities before reading anything from anyone. */
 	if (privnet_priv_drop() == -1)
 		fatal("privnet_priv_drop");

@@ -8,7 +8,7 @@ PRIVNET_SRCS := privnet/privnet.c privnet/privnet_priv.c lib/caps_keep.c privnet
 	privnet/cni_exec.c privnet/netns.c privnet/tap.c lib/tap_open.c privnet/netdb.c \
 	$(PRIVNET_PURE_SRCS) $(SECCOMP_BPF_SRCS) \
 	$(IMSG_SRCS) $(IMSG_PEER_SRCS) $(IMSG_SERVE_SRCS) lib/config.c lib/log.c lib/error.c \
-	lib/startprof.c
+	lib/startprof.c lib/malloc_tune.c
 EXTRA_CFLAGS += $(CFLAGS_NL)
 
 $(BUILD)/libexec/qemubox-privnet: $(call objs,$(PRIVNET_SRCS))

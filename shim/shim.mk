@@ -38,7 +38,7 @@ SHIM_VM_SRCS := shim/vm_backend.c shim/vm_sandbox.c shim/vm_container.c \
 SHIM_CONFINE_SRCS := shim/shim_landlock.c lib/landlock.c \
 	$(SECCOMP_BPF_SRCS) $(SANDBOX_HOST_SRCS)
 
-SHIM_SRCS := shim/main.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
+SHIM_SRCS := shim/main.c lib/malloc_tune.c $(SHIM_CORE_SRCS) $(SHIM_VM_SRCS) $(SHIM_CONFINE_SRCS)
 SHIM_LIBS := $(LIBS_JSONC) $(LIBS_CAPNG) $(LIBS_PROTOBUF) $(LIBS_BSD) -lmd
 
 $(BUILD)/bin/containerd-shim-qemubox-v1: $(call objs,$(SHIM_SRCS))

@@ -38,6 +38,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/malloc_tune.h"
 #include "lib/startprof.h"
 #include "lib/proc_spawn.h"
 #include "vmmon/qemu_launcher.h"
@@ -534,6 +535,7 @@ main(int argc, char *argv[])
 	}
 	log_init("qemubox-vmmon", 0);
 	startprof_mark("exec");
+	qb_malloc_tune();
 	/*
 	 * The settings are read into a mapping of their own and unmapped:
 	 * qb_config_defaults() touches all of its ~64 KiB, which as a static

@@ -8,7 +8,7 @@ VMMON_SRCS_QMP := vmmon/qmp.c
 VMMON_SRCS := vmmon/vmmon.c vmmon/vmmon_validate.c vmmon/vm_lifecycle.c vmmon/hotplug.c \
 	vmmon/disk_hotplug.c vmmon/vm_save.c vmmon/vm_restore.c vmmon/console.c vmmon/vmmon_priv.c vmmon/elf_deps.c vmmon/qemu_launcher.c \
 	$(VMMON_SRCS_ARGV) $(VMMON_SRCS_QMP) seccomp/vmmon.c $(SECCOMP_SRCS_BASE) \
-	$(IMSG_SRCS) $(IMSG_PEER_SRCS) lib/config.c lib/ids_drop.c lib/log.c lib/error.c lib/startprof.c
+	$(IMSG_SRCS) $(IMSG_PEER_SRCS) lib/config.c lib/ids_drop.c lib/log.c lib/error.c lib/startprof.c lib/malloc_tune.c
 
 $(BUILD)/libexec/qemubox-vmmon: $(call objs,$(VMMON_SRCS))
 	@mkdir -p $(@D)
