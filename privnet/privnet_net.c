@@ -104,13 +104,10 @@ own_add(const struct qb_config *cfg, struct netdb *db, struct netdb_rec *rec,
 	if (cni_chain_add(cfg, cl, &call, record_progress, &pc, &result, &rlen,
 	        err) == -1)
 		return -1;
+	/* The chain's result is its last plugin's, which record_progress
+	 * has committed already: no second commit (an fdatasync) of it. */
 	free(rec->result);
 	rec->result = result;
-	if (netdb_put(db, rec) == -1) {
-		qb_seterr(err, QB_E_INTERNAL, "record CNI result of %s: %s",
-		    rec->id, strerror(errno));
-		goto fail_del;
-	}
 	if (cni_result_parse(result, rlen, &res, err) == -1) {
 		qb_preferr(err, "CNI network %s", cl->name);
 		goto fail_del;
