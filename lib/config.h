@@ -91,6 +91,9 @@ struct qb_config {
 		/* TCG translation buffer, MiB (-accel tcg,tb-size); 0: QEMU's
 		 */
 		unsigned tcg_tb_size_mb;
+		/* the same for a clone (runtime.clone): it translates only
+		 * its restore and container start, not a boot */
+		unsigned clone_tcg_tb_size_mb;
 		/* guest page_reporting.page_reporting_order; 0: kernel's */
 		unsigned page_reporting_order;
 	} runtime;

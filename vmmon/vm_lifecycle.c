@@ -329,7 +329,14 @@ vm_start(
 	c.memory_slots = q->memory_slots;
 	c.tsc_khz = vmmon.jailed.tsc_khz;
 	c.hotplug_disks = q->hotplug_disks != 0;
-	c.tcg_tb_mb = vmmon.tcg_tb_size_mb;
+	/*
+	 * A clone translates its restore and the container's start, not a
+	 * boot: its own, smaller, code cache (the cache is no migrated state,
+	 * so it may differ from the template's).
+	 */
+	c.tcg_tb_mb = q->ram_mode == QB_VMM_RAM_CLONE
+	                  ? vmmon.clone_tcg_tb_size_mb
+	                  : vmmon.tcg_tb_size_mb;
 	c.page_reporting_order = vmmon.page_reporting_order;
 	c.cmdline_extra = cmdline;
 	c.guest_cid = q->guest_cid;

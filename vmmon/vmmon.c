@@ -556,6 +556,7 @@ main(int argc, char *argv[])
 		fatal("config");
 	vmmon.shutdown_timeout_ms = cfg->runtime.shutdown_timeout_ms;
 	vmmon.tcg_tb_size_mb = cfg->runtime.tcg_tb_size_mb;
+	vmmon.clone_tcg_tb_size_mb = cfg->runtime.clone_tcg_tb_size_mb;
 	vmmon.page_reporting_order = cfg->runtime.page_reporting_order;
 	vmmon.seccomp_mode = cfg->security.seccomp;
 	debug = cfg->runtime.debug;

@@ -125,6 +125,7 @@ struct vmmon {
 	enum qb_seccomp_mode seccomp_mode;
 	uint64_t shutdown_timeout_ms;
 	unsigned tcg_tb_size_mb;       /* runtime.tcg_tb_size_mb */
+	unsigned clone_tcg_tb_size_mb; /* runtime.clone_tcg_tb_size_mb */
 	unsigned page_reporting_order; /* runtime.page_reporting_order */
 	struct vmmon_jailed jailed;
 	pid_t launcher_pid;

@@ -38,21 +38,29 @@ on_exit cleanup
 
 vmmon_suite_guest
 
+# A clone's TCG code cache is its own setting (runtime.clone_tcg_tb_size_mb),
+# the template keeps runtime.tcg_tb_size_mb (default 32). A config file is
+# validated whole: share_dir must exist (vmmon does not use it).
+printf '{ "paths": { "share_dir": "%s" }, "runtime": { "clone_tcg_tb_size_mb": 24 } }\n' \
+	"$work" >"$work/config.json"
+export QEMUBOX_CONFIG=$work/config.json
 # The template has the SCSI bus for its clones' disks, as qemubox-tmpl's.
 export VMMON_TEST_ID=$id VMMON_TEST_TEMPLATE=1 VMMON_TEST_SCSI=1
 start_driver "$work/console.log"
 qemus() { pgrep -f -- "qemubox-$id" | wc -l; }
+accel_of() { tr '\0' '\n' <"/proc/$1/cmdline" | grep -A1 -x -- -accel | tail -n 1; }
 printf 'QEMUBOXDISKTEST1' >"$work/disk.img"
 truncate -s 1M "$work/disk.img"
 mkdir "$work/notafile"
 
-echo "1..12"
+echo "1..13"
 
 # --- the template ---
 cmd "start microvm 0 template" 60
 check "template: VM started with its RAM in a memfd" '[[ $reply == started* ]]' "$reply"
 cmd ready 180
 check "template: guest ready" '[[ $reply == ready* ]]' "$reply"
+tmpl_accel=$(accel_of "$(pgrep -f -- "qemubox-$id" | head -n 1)")
 cmd "save $work/state" 120
 state=$(field state "$reply") ram=$(field ram "$reply")
 check "template: SAVE wrote the device state only (RAM stays in the memfd), QEMU quit, memfd sealed" \
@@ -76,6 +84,9 @@ check "clone: QEMU confined (uid, no caps, NoNewPrivs, seccomp)" 'confined "$qpi
 cmd guest_disk 60
 check "clone: its disk is LUN 0, attached before it ran: the guest reads its serial and data" \
 	'[[ $reply == "guest disk=qb-test-disk QEMUBOXDISKTEST1" ]] && grep -q "clone restored and running (1 disk)" "$work/vmmon.log"' "$reply"
+clone_accel=$(accel_of "$qpid")
+check "clone: TCG code cache from runtime.clone_tcg_tb_size_mb (24), the template's from tcg_tb_size_mb (32)" \
+	'[ "$tmpl_accel" = tcg,tb-size=32 ] && [ "$clone_accel" = tcg,tb-size=24 ]' "template $tmpl_accel, clone $clone_accel"
 cmd "shutdown 5000" 60
 cmd ramsum
 check "clone: the template's memfd is unchanged after the clone ran (private mapping)" \

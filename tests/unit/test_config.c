@@ -83,6 +83,8 @@ test_defaults(void **state)
 	assert_false(cfg.runtime.keep_logs);
 	assert_false(cfg.runtime.clone);
 	assert_int_equal(cfg.runtime.console_log_max_kb, 16384);
+	assert_int_equal(cfg.runtime.tcg_tb_size_mb, 32);
+	assert_int_equal(cfg.runtime.clone_tcg_tb_size_mb, 20);
 	assert_int_equal(cfg.security.seccomp, QB_SECCOMP_ENFORCE);
 	assert_string_equal(cfg.storage.compression, "none");
 	assert_false(cfg.cpu_hotplug.enabled);
@@ -161,8 +163,8 @@ test_example_keys_known(void **state)
 			nkeys++;
 		}
 	}
-	/* paths 5, runtime 14, network 3, security 4, storage 3, 10 + 11 */
-	assert_int_equal(nkeys, 50);
+	/* paths 5, runtime 15, network 3, security 4, storage 3, 10 + 11 */
+	assert_int_equal(nkeys, 51);
 	json_object_put(root);
 	free(buf);
 }
@@ -284,6 +286,7 @@ test_valid_values(void **state)
 	assert_true(cfg.runtime.keep_logs);
 	assert_true(cfg.runtime.clone);
 	assert_int_equal(cfg.runtime.console_log_max_kb, 64);
+	assert_int_equal(cfg.runtime.clone_tcg_tb_size_mb, 24);
 	assert_int_equal(cfg.network.n_cni_bin_dirs, 1);
 	assert_string_equal(cfg.network.cni_bin_dirs[0], "/usr/lib/cni");
 	assert_string_equal(cfg.network.cni_bin_dirs[1], "");
