@@ -75,6 +75,12 @@ struct vmb_create {
 	uint64_t t_wired; /* own netns: the CNI chain done (NET_WIRE) */
 	struct ev_timer *vsock_retry; /* vsock: waiting for the listener */
 	size_t next_disk; /* later container: the next disk to hot-add */
+	/*
+	 * The guest Create went without waiting for ConfigureNetwork's answer
+	 * (right behind it, or ahead of it while the CNI chain still ran):
+	 * the Create is answered once both are done (vm_sandbox.c).
+	 */
+	bool create_early, guest_created, net_configured;
 };
 
 struct vmb {
@@ -175,6 +181,8 @@ void vmb_create_failf(struct vmb_create *cr, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The VM is ready for the container: guest Create. */
 void vmb_create_guest_container(struct vmb_create *cr);
+/* The container is created (and the network configured): answer Create. */
+void vmb_create_done(struct vmb_create *cr);
 
 void vmb_create(void *st, const struct backend_create_req *req,
     backend_done_fn done, void *arg);

@@ -541,13 +541,29 @@ guest_create_done(struct guest_client *gc, const struct qb_error *err,
 	p->pid = r != NULL ? r->pid : 0;
 	p->relay = cr->relay;
 	cr->relay = NULL;
+	cr->guest_created = true;
+	if (cr->create_early && !cr->net_configured)
+		return; /* guest_net_done() answers */
+	vmb_create_done(cr);
+}
+
+void
+vmb_create_done(struct vmb_create *cr)
+{
+	struct vmb_proc *p = TAILQ_FIRST(&cr->ctr->procs);
+	uint64_t t_done = vmb_ms_since(&cr->t0);
+
 	log_info("%s: %s created, pid %u; ms since Create: disks %llu, "
 	         "network %llu, vm %llu, guest ready %llu, container %llu, "
 	         "cni done %llu",
 	    __func__, cr->ctr->id, p->pid, (unsigned long long)cr->t_disks,
 	    (unsigned long long)cr->t_net, (unsigned long long)cr->t_vm,
-	    (unsigned long long)cr->t_ready, (unsigned long long)cr->t_guest,
+	    (unsigned long long)cr->t_ready, (unsigned long long)t_done,
 	    (unsigned long long)cr->t_wired);
+	if (cr->create_early)
+		log_info("%s: %s: the guest Create (answered at %llu ms) went "
+		         "alongside ConfigureNetwork",
+		    __func__, cr->ctr->id, (unsigned long long)cr->t_guest);
 	/* The VM now runs what it was made for: from here it may grow. */
 	if (cr->b->hp == NULL)
 		cr->b->hp = vmb_hotplug_start(cr->b, &cr->size);

@@ -343,6 +343,30 @@ guest_net_done(struct guest_client *gc, const struct qb_error *err,
 		vmb_create_fail(cr, err);
 		return;
 	}
+	if (!cr->create_early) {
+		vmb_create_guest_container(cr);
+		return;
+	}
+	cr->net_configured = true;
+	if (cr->guest_created)
+		vmb_create_done(cr);
+}
+
+/*
+ * The guest Create goes without waiting for ConfigureNetwork's answer:
+ * right behind it, or ahead of it while the CNI chain still runs (a clone
+ * is ready before it is done). The container shares the VM's network,
+ * which its process uses only once started, and Create is answered once
+ * both are done. Not with OCI hooks, which run during create and may
+ * expect the network: then Create follows ConfigureNetwork's answer.
+ */
+static void
+create_alongside(struct vmb_create *cr)
+{
+	if (cr->create_early ||
+	    json_object_object_get_ex(cr->spec, "hooks", NULL))
+		return;
+	cr->create_early = true;
 	vmb_create_guest_container(cr);
 }
 
@@ -368,6 +392,7 @@ create_guest_network(struct vmb_create *cr)
 	}
 	if (b->net_wiring) {
 		b->net_wait = true; /* net_wired() comes back here */
+		create_alongside(cr);
 		return;
 	}
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -426,9 +451,12 @@ create_guest_network(struct vmb_create *cr)
 	req.search = search;
 	req.n_search = i;
 	if (guest_call(b->gc, "ConfigureNetwork", &req.base, NULL,
-	        VMB_CALL_TIMEOUT_MS, guest_net_done, cr) == -1)
+	        VMB_CALL_TIMEOUT_MS, guest_net_done, cr) == -1) {
 		vmb_create_failf(cr, QB_E_UNAVAILABLE, "ConfigureNetwork: %s",
 		    strerror(errno));
+		return;
+	}
+	create_alongside(cr);
 }
 
 void
