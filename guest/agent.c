@@ -22,6 +22,7 @@
 
 #include "guest/agent.h"
 #include "guest/agent_int.h"
+#include "guest/crun.h"
 #include "guest/pid1.h"
 #include "lib/chan_rpc.h"
 #include "lib/log.h"
@@ -281,6 +282,7 @@ agent_run(struct pid1_info *info)
 	    (a.ino_io = evloop_io_add(
 	         a.loop, a.ino_fd, EV_READ, ino_io_cb, &a)) == NULL)
 		log_warn("%s: inotify: no OOM events", __func__);
+	crun_prepare();
 	if (send_ready(&a) == -1)
 		goto fail;
 	/* Written through already: the host end is connected (pid1_setup

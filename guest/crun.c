@@ -284,6 +284,12 @@ fail:
 	return -1;
 }
 
+void
+crun_prepare(void)
+{
+	(void)crun_memfd();
+}
+
 int
 crun_cmd(const char *const args[], const int fds[3], struct qb_error *err)
 {

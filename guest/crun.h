@@ -43,6 +43,13 @@ int crun_write_process(const char *path, const uint8_t *json, size_t n,
 int crun_cmd(const char *const args[], const int fds[3], struct qb_error *err);
 
 /*
+ * Make crun's sealed in-memory copy now (crun_cmd makes it on first use):
+ * before Ready, so that a template holds it and its clones share its pages
+ * instead of each copying crun at its first Create.
+ */
+void crun_prepare(void);
+
+/*
  * Terminals: a listening unix socket for crun's --console-socket, and the
  * pty master crun sends over it (SCM_RIGHTS) once crun has returned.
  */
