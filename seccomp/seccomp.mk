@@ -7,11 +7,11 @@ SECCOMP_ROLE_SRCS := seccomp/shim.c seccomp/privnet.c seccomp/vmmon.c seccomp/sp
 # Filters compiled at build time (seccomp/seccomp_bpf.h): the generator runs
 # each role's policy through libseccomp and writes the BPF programs; the
 # role's binary links SECCOMP_BPF_SRCS instead of its policy and libseccomp.
-SECCOMP_BPF_POLICY_SRCS := seccomp/shim.c seccomp/privnet.c
+SECCOMP_BPF_POLICY_SRCS := seccomp/shim.c seccomp/privnet.c seccomp/vmmon.c
 SECCOMP_BPF_GEN := $(BUILD)/gen/seccomp/bpf_data.c
-SECCOMP_BPF_SRCS := seccomp/seccomp_bpf.c $(SECCOMP_BPF_GEN)
+SECCOMP_BPF_SRCS := seccomp/seccomp_bpf.c seccomp/bpf_pids.c $(SECCOMP_BPF_GEN)
 
-$(BUILD)/tools/seccomp-gen-bpf: $(call objs,seccomp/gen_bpf.c $(SECCOMP_BPF_POLICY_SRCS) \
+$(BUILD)/tools/seccomp-gen-bpf: $(call objs,seccomp/gen_bpf.c seccomp/bpf_pids.c $(SECCOMP_BPF_POLICY_SRCS) \
 	$(SECCOMP_SRCS_BASE) lib/log.c lib/error.c)
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) -Wl,--wrap=seccomp_load $^ -o $@ $(LIBS_SECCOMP)

@@ -27,6 +27,30 @@ qb_seccomp_load_bpf(const struct qb_bpf *f)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
+/* f with its placeholders set to the positive pids of pids[0..n-1]. */
+static int
+load_with_pids(const struct qb_bpf f[][2], enum qb_seccomp_mode mode,
+    const pid_t *pids, int n)
+{
+	static struct sock_filter insns[BPF_MAXINSNS];
+	uint32_t set[QB_BPF_MAX_PIDS];
+	const struct qb_bpf *p;
+	struct qb_bpf patched;
+	int i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			set[m++] = (uint32_t)pids[i];
+	p = &f[m][mode == QB_SECCOMP_LOG ? 1 : 0];
+	if (p->len > BPF_MAXINSNS || qb_bpf_set_pids(p, set, m, insns) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	patched.insns = insns;
+	patched.len = p->len;
+	return qb_seccomp_load_bpf(&patched);
+}
+
 static const struct qb_bpf *
 pick(const struct qb_bpf f[2], enum qb_seccomp_mode mode)
 {
@@ -43,4 +67,18 @@ int
 seccomp_apply_privnet(enum qb_seccomp_mode mode)
 {
 	return qb_seccomp_load_bpf(pick(qb_bpf_privnet, mode));
+}
+
+int
+seccomp_apply_vmmon(enum qb_seccomp_mode mode, pid_t qemu, pid_t probe)
+{
+	const pid_t pids[2] = {qemu, probe};
+
+	return load_with_pids(qb_bpf_vmmon, mode, pids, 2);
+}
+
+int
+seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode, pid_t self)
+{
+	return load_with_pids(qb_bpf_vmmon_qemu, mode, &self, 1);
 }

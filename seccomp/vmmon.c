@@ -16,6 +16,7 @@
  * memory hotplug, powerdown and quit; each group says why.
  */
 #include "seccomp/seccomp.h"
+#include "seccomp/seccomp_bpf.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -115,7 +116,7 @@ kill_rules(scmp_filter_ctx ctx)
 }
 
 int
-seccomp_apply_vmmon(enum qb_seccomp_mode mode, pid_t qemu, pid_t probe)
+seccomp_policy_vmmon(enum qb_seccomp_mode mode, pid_t qemu, pid_t probe)
 {
 	static const char *const *const lists[] = {
 	    qb_sys_base, vmmon_syscalls, NULL};
@@ -154,7 +155,7 @@ qemu_rules(scmp_filter_ctx ctx)
 }
 
 int
-seccomp_apply_vmmon_qemu(enum qb_seccomp_mode mode, pid_t self)
+seccomp_policy_vmmon_qemu(enum qb_seccomp_mode mode, pid_t self)
 {
 	static const char *const *const lists[] = {
 	    qb_sys_base, qb_sys_exec, qemu_syscalls, NULL};

@@ -34,7 +34,7 @@ t_privnet() {
 }
 t_vmmon() {
 	defines "$B/libexec/qemubox-vmmon" vmmon_priv_drop \
-		seccomp_apply_vmmon qb_seccomp_load
+		seccomp_apply_vmmon qb_seccomp_load_bpf qb_bpf_vmmon
 }
 t_fakec() {
 	defines "$B/test/containerd-shim-qbfakec-v1" shim_confine \

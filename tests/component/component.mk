@@ -17,9 +17,9 @@ $(BUILD)/test/privnet_driver: $(call objs,tests/component/privnet_driver.c shim/
 $(BUILD)/test/vmmon-driver: $(call objs,tests/component/vmmon-driver.c shim/vmmon_client.c shim/imsg_client.c $(LIB_SRCS_EVLOOP) $(PROC_SPAWN_SRCS) $(IMSG_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
 	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_BSD)
-$(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-helper.c seccomp/vmmon.c $(SECCOMP_SRCS_BASE) $(LIB_SRCS_BASE))
+$(BUILD)/test/vmmon-seccomp-helper: $(call objs,tests/component/vmmon-seccomp-helper.c $(SECCOMP_BPF_SRCS) $(LIB_SRCS_BASE))
 	@mkdir -p $(@D)
-	$(CC) $(QB_LDFLAGS) $^ -o $@ $(LIBS_SECCOMP)
+	$(CC) $(QB_LDFLAGS) $^ -o $@
 # Static: it runs in vmmon's jail, which holds only what QEMU links.
 $(BUILD)/test/vmmon-fake-qemu: $(call objs,tests/component/vmmon-fake-qemu.c)
 	@mkdir -p $(@D)

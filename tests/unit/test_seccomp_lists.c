@@ -3,8 +3,8 @@
  * tests/golden/seccomp/<role>.txt (run from the repo root;
  * QB_UPDATE_GOLDEN=1 rewrites them). The filters are built by the real
  * seccomp_apply_*() (for the roles whose program is compiled at build
- * time, seccomp/seccomp_bpf.h, by their seccomp_policy_*(): what that
- * program is made from) and caught at seccomp_load (linked with
+ * time, seccomp/seccomp_bpf.h, by their seccomp_policy_*(): what those
+ * programs are made from) and caught at seccomp_load (linked with
  * -Wl,--wrap=seccomp_load), so nothing is loaded into the test process.
  * The golden form is libseccomp's pseudo filter code cut into one line per
  * syscall (its rule, action and argument checks), sorted: the order the
@@ -136,13 +136,13 @@ test_privnet(void **state)
 static int
 vmmon_fixed(enum qb_seccomp_mode mode)
 {
-	return seccomp_apply_vmmon(mode, 3, 2);
+	return seccomp_policy_vmmon(mode, 3, 2);
 }
 
 static int
 vmmon_qemu_fixed(enum qb_seccomp_mode mode)
 {
-	return seccomp_apply_vmmon_qemu(mode, 3);
+	return seccomp_policy_vmmon_qemu(mode, 3);
 }
 
 static void
