@@ -1026,26 +1026,29 @@ out:
 	return rc;
 }
 
-/* The file's own values; *cfg is written only on success. */
+/* The file's own values; *cfg is written only on success, unless
+ * in_place. */
 static int
 parse_checked(const char *path, const char *buf, size_t len,
-    struct qb_config *cfg, struct qb_error *err, bool paths)
+    struct qb_config *cfg, struct qb_error *err, bool paths, bool in_place)
 {
 	struct cfg_ctx ctx = {.path = path, .err = err};
-	struct qb_config *tmp;
+	struct qb_config *tmp = cfg;
 	int rc = -1;
 
-	if ((tmp = malloc(sizeof(*tmp))) == NULL)
+	if (!in_place && (tmp = malloc(sizeof(*tmp))) == NULL)
 		return qb_seterr(
 		    err, QB_E_INTERNAL, "config %s: out of memory", path);
 	if (parse_values_into(&ctx, buf, len, tmp) == -1)
 		goto out;
 	if (paths && check_paths(&ctx, tmp) == -1)
 		goto out;
-	memcpy(cfg, tmp, sizeof(*cfg));
+	if (!in_place)
+		memcpy(cfg, tmp, sizeof(*cfg));
 	rc = 0;
 out:
-	free(tmp);
+	if (!in_place)
+		free(tmp);
 	return rc;
 }
 
@@ -1053,18 +1056,19 @@ int
 qb_config_parse_values(const char *path, const char *buf, size_t len,
     struct qb_config *cfg, struct qb_error *err)
 {
-	return parse_checked(path, buf, len, cfg, err, false);
+	return parse_checked(path, buf, len, cfg, err, false, false);
 }
 
 int
 qb_config_parse(const char *path, const char *buf, size_t len,
     struct qb_config *cfg, struct qb_error *err)
 {
-	return parse_checked(path, buf, len, cfg, err, true);
+	return parse_checked(path, buf, len, cfg, err, true, false);
 }
 
-int
-qb_config_load(const char *path, struct qb_config *cfg, struct qb_error *err)
+static int
+load(const char *path, struct qb_config *cfg, struct qb_error *err,
+    bool in_place)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -1116,11 +1120,24 @@ qb_config_load(const char *path, struct qb_config *cfg, struct qb_error *err)
 			goto out;
 		}
 	}
-	rc = qb_config_parse(path, buf, off, cfg, err);
+	rc = parse_checked(path, buf, off, cfg, err, true, in_place);
 out:
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+int
+qb_config_load(const char *path, struct qb_config *cfg, struct qb_error *err)
+{
+	return load(path, cfg, err, false);
+}
+
+int
+qb_config_load_in_place(
+    const char *path, struct qb_config *cfg, struct qb_error *err)
+{
+	return load(path, cfg, err, true);
 }
 
 int

@@ -131,6 +131,14 @@ const char *qb_config_path(void);
  */
 int qb_config_load(
     const char *path, struct qb_config *cfg, struct qb_error *err);
+/*
+ * The same, filling *cfg in place: on error it holds a partial
+ * configuration. For the start-up of the per-sandbox programs, which stop
+ * (or ignore cfg) on error: no 66 KiB scratch copy, 17 fewer pages touched
+ * first (15-20 us of CPU each on this host).
+ */
+int qb_config_load_in_place(
+    const char *path, struct qb_config *cfg, struct qb_error *err);
 /* Parse from memory (used by the loader, the tests and the fuzzer). */
 int qb_config_parse(const char *path, const char *buf, size_t len,
     struct qb_config *cfg, struct qb_error *err);

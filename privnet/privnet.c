@@ -305,7 +305,7 @@ main(int argc, char *argv[])
 	log_init("qemubox-privnet", debug);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (qb_config_load(qb_config_path(), &cfg, &err) == -1)
+	if (qb_config_load_in_place(qb_config_path(), &cfg, &err) == -1)
 		fatalx("%s", err.msg);
 	if (log_get_debug() == 0 && cfg.runtime.debug)
 		log_init("qemubox-privnet", 1);

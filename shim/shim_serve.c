@@ -244,7 +244,8 @@ shim_serve(struct shim_daemon_ctx *d)
 	int rc = 1;
 
 	startprof_mark("exec");
-	if (qb_config_load(qb_config_path(), &cfg, &err) == 0)
+	/* cfg is read only when cfg_ok. */
+	if (qb_config_load_in_place(qb_config_path(), &cfg, &err) == 0)
 		cfg_ok = true;
 	else if (!ops->standalone)
 		missing = err;

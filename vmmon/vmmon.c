@@ -548,7 +548,7 @@ main(int argc, char *argv[])
 	qb_config_defaults(cfg);
 	cfg_path = qb_config_path();
 	if (access(cfg_path, F_OK) == 0 &&
-	    qb_config_load(cfg_path, cfg, &err) == -1)
+	    qb_config_load_in_place(cfg_path, cfg, &err) == -1)
 		fatalx("%s", err.msg);
 	if ((vmmon.user = strdup(cfg->security.vmmon_user)) == NULL ||
 	    (vmmon.qemu_path = strdup(cfg->paths.qemu_path)) == NULL ||

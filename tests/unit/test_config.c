@@ -231,12 +231,20 @@ static void
 test_golden_valid(void **state)
 {
 	const char *json = *state;
-	struct qb_config cfg;
+	struct qb_config cfg, *in_place;
 	struct qb_error err;
 
 	if (qb_config_load(json, &cfg, &err) == -1)
 		fail_msg("%s", err.msg);
 	assert_string_equal(cfg.path, json);
+	/* The in-place load (the helpers' start-up) gives the same result. */
+	in_place = malloc(sizeof(*in_place));
+	assert_non_null(in_place);
+	memset(in_place, 0xa5, sizeof(*in_place));
+	if (qb_config_load_in_place(json, in_place, &err) == -1)
+		fail_msg("%s", err.msg);
+	assert_memory_equal(in_place, &cfg, sizeof(cfg));
+	free(in_place);
 }
 
 static void
