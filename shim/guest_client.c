@@ -340,6 +340,16 @@ guest_client_free(struct guest_client *gc)
 }
 
 void
+guest_client_cancel(struct guest_client *gc, const void *arg)
+{
+	struct call *c;
+
+	for (c = gc->calls; c != NULL; c = c->next)
+		if (c->arg == arg)
+			c->cb = NULL;
+}
+
+void
 guest_client_restored(struct guest_client *gc)
 {
 	gc->ready = true;

@@ -73,6 +73,15 @@ int guest_call(struct guest_client *, const char *method,
     uint64_t timeout_ms, guest_call_cb cb, void *arg);
 
 /*
+ * The calls made with arg that are still pending complete without calling
+ * back: their answer, time-out or the client's death is dropped. For a
+ * caller whose arg goes away while several of its calls are in flight (a
+ * failed Create: the guest may answer the next one in the same read, and
+ * a dying client completes every call, one after the other).
+ */
+void guest_client_cancel(struct guest_client *, const void *arg);
+
+/*
  * A VM restored from a template (a clone) sent its READY event to the
  * template's host, never to us: take the guest as ready now (stops the
  * ready timer). The first call must then be guest_client_set_identity().

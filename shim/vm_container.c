@@ -416,6 +416,12 @@ void
 vmb_create_fail(struct vmb_create *cr, const struct qb_error *err)
 {
 	log_warnx("%s: create %s: %s", __func__, cr->ctr->id, err->msg);
+	/*
+	 * ConfigureNetwork and the guest Create may both be in flight (and
+	 * SetIdentity's answer with them): none may call back into cr.
+	 */
+	if (cr->b->gc != NULL)
+		guest_client_cancel(cr->b->gc, cr);
 	if (cr->ctr->later) {
 		/* The VM and the pod's other containers stay. */
 		cr->done(cr->arg, NULL, err);

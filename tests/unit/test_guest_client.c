@@ -302,6 +302,56 @@ test_restored_set_identity(void **state)
 	assert_int_equal(F.exits, 1);
 }
 
+/*
+ * Two calls of one caller in flight, the caller gone after the first
+ * answer (a failed Create): the second never calls back, whether the guest
+ * answers it in the same read or the client dies with it pending.
+ */
+static struct res *cancel_second;
+
+static void
+cancel_cb(struct guest_client *gc, const struct qb_error *err,
+    const ProtobufCMessage *resp, void *arg)
+{
+	done_cb(gc, err, resp, arg);
+	guest_client_cancel(gc, cancel_second);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct res r2 = {0}, r3 = {0};
+	uint32_t sid1, sid2;
+
+	(void)state;
+	send_ready();
+	fake_guest_pump(&G, 3);
+	cancel_second = &r2;
+	fake_guest_call_ping(&G, 7, 0, cancel_cb, &r2);
+	sid1 = G.last_sid;
+	fake_guest_call_ping(&G, 7, 0, done_cb, &r2);
+	sid2 = G.last_sid;
+	fake_guest_call_ping(&G, 7, 0, done_cb, &r3);
+	/* Both answers in one write: the first cancels the second. */
+	assert_int_equal(
+	    chan_rpc_send_response(G.g, sid1, QB_E_INTERNAL, "first", NULL, 0),
+	    0);
+	assert_int_equal(
+	    chan_rpc_send_response(G.g, sid2, 0, NULL, NULL, 0), 0);
+	fake_guest_pump(&G, 3);
+	assert_true(r2.done);
+	assert_int_equal(r2.code, QB_E_INTERNAL); /* the first answer only */
+	/* Another caller's call is not touched: the dying client ends it. */
+	r2.done = false;
+	close(G.sv[1]);
+	G.sv[1] = open("/dev/null", O_RDONLY);
+	evloop_run_once(G.loop, 50);
+	assert_true(G.dead);
+	assert_false(r2.done);
+	assert_true(r3.done);
+	assert_int_equal(r3.code, QB_E_UNAVAILABLE);
+}
+
 static void
 test_guest_closes(void **state)
 {
@@ -334,6 +384,7 @@ main(void)
 	        test_ready_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_restored_set_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guest_closes, setup, teardown),
 	};
 
