@@ -35,7 +35,7 @@ on_exit cleanup
 vmmon_suite_guest
 
 
-echo "1..36"
+echo "1..37"
 
 # --- microvm: boot, disk + NIC, confinement, pause/continue, console cap,
 # shutdown ---
@@ -57,6 +57,8 @@ check "vmmon: uid!=0, CapEff/CapPrm/CapBnd 0, NoNewPrivs 1, Seccomp 2" 'confined
 	"$(grep -E '^(Uid|Cap|NoNew|Seccomp)' /proc/$vpid/status 2>&1 | tr '\n' ' ')"
 check "QEMU: uid!=0, CapEff/CapPrm/CapBnd 0, NoNewPrivs 1, Seccomp 2" 'confined "$qpid"' \
 	"$(grep -E '^(Uid|Cap|NoNew|Seccomp)' /proc/$qpid/status 2>&1 | tr '\n' ' ')"
+check "QEMU's environment is only G_SLICE=always-malloc (nothing of vmmon's)" \
+	'[ "$(tr "\0" "\n" <"/proc/$qpid/environ")" = G_SLICE=always-malloc ]' "$(tr '\0' ' ' <"/proc/$qpid/environ")"
 check "QEMU runs as vmmon's user" \
 	'[ "$(awk "/^Uid:/ {print \$2}" /proc/$qpid/status)" = "$(id -u qemubox)" ]'
 check "QEMU cannot see the host's /etc (no /etc/shadow in its root)" \
