@@ -12,8 +12,8 @@ work=$(mktemp -d)
 on_exit 'rm -rf "$work"'
 top=$PWD
 
-# A suite of 30 tests that return at once (each stops its watchdog right
-# after starting it), which also kills 30 background jobs of its own shell
+# A suite of 15 tests that return at once (each stops its watchdog right
+# after starting it), which also kills 15 background jobs of its own shell
 # right after starting each; its clean-up appends the pid of the shell that
 # ran it. (Without the fix, nearly every one of those ran the clean-up.)
 cat >"$work/suite.sh" <<'SH'
@@ -22,18 +22,18 @@ cat >"$work/suite.sh" <<'SH'
 on_exit 'echo "$BASHPID" >>"$W/ran"'
 echo "$$" >"$W/main"
 t_fast() { :; }
-for i in $(seq 1 30); do tap_run "fast $i" t_fast; done
-for i in $(seq 1 30); do sleep 30 & p=$!; kill "$p"; wait "$p"; done
+for i in $(seq 1 15); do tap_run "fast $i" t_fast; done
+for i in $(seq 1 15); do sleep 30 & p=$!; kill "$p"; wait "$p"; done
 tap_done
 SH
 chmod +x "$work/suite.sh"
 
 t_trap_once() {
 	TOP=$top W=$work "$work/suite.sh" >"$work/out" 2>&1 || fail "the suite failed: $(grep -v '^ok' "$work/out" | head -5)" || return
-	[ "$(grep -c '^ok ' "$work/out")" = 30 ] || fail "$(grep -c '^ok ' "$work/out") of 30 tests passed" || return
+	[ "$(grep -c '^ok ' "$work/out")" = 15 ] || fail "$(grep -c '^ok ' "$work/out") of 15 tests passed" || return
 	[ -s "$work/ran" ] || fail "the clean-up never ran" || return
 	[ "$(cat "$work/ran")" = "$(cat "$work/main")" ] ||
 		fail "the clean-up ran $(wc -l <"$work/ran") times, in pids $(tr '\n' ' ' <"$work/ran")(the suite is $(cat "$work/main"))"
 }
-tap_run "a suite's EXIT trap runs once, in its own shell, past 30 watchdogs and 30 killed jobs" t_trap_once
+tap_run "a suite's EXIT trap runs once, in its own shell, past 15 watchdogs and 15 killed jobs" t_trap_once
 tap_done
