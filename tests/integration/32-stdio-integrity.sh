@@ -60,15 +60,24 @@ t_tty_10mib() {
 		"ctr --address $CTD_SOCK --namespace $CTD_NS run -t --rm --runtime $QB_RUNTIME $IMG ${QB_T}-tty sh -c 'exec 3>&1; s=\$(head -c 7864320 /dev/urandom | base64 | tee /dev/fd/3 | md5sum); echo; echo \"MD5 \$s\"'" ||
 		fail "tmux new-session" || return
 	tmux pipe-pane -t "$s" -o "cat >>$raw"
-	for i in $(seq 1 1200); do
+	# Until the MD5 line, or ctr has ended without one (the session is
+	# gone: its output says why), or 600 s.
+	for i in $(seq 1 600); do
 		grep -aq 'MD5 [0-9a-f]\{32\}' "$raw" && break
+		tmux has-session -t "$s" 2>/dev/null || break
 		sleep 1
 	done
 	sleep 1
 	tmux kill-session -t "$s" 2>/dev/null
-	qb_remove "${QB_T}-tty"
 	want=$(grep -ao 'MD5 [0-9a-f]\{32\}' "$raw" | cut -d' ' -f2)
-	[ -n "$want" ] || fail "no MD5 line in $(wc -c <"$raw") bytes of tty output" || return
+	[ -n "$want" ] || {
+		echo "# task: $(ctd_ctr task ls 2>&1 | grep -F -- "${QB_T}-tty")"
+		ctd_log | grep -a -F -- "${QB_T}-tty" | tail -n 20 | sed 's/^/# ctd: /'
+		qb_remove "${QB_T}-tty"
+		fail "no MD5 line after ${i} s in $(wc -c <"$raw") bytes of tty output; its last bytes: $(tail -c 300 "$raw" | tr -d '\r' | tr '\n' ' ')"
+		return
+	}
+	qb_remove "${QB_T}-tty"
 	# ONLCR turned each \n into \r\n; the base64 lines end before the blank line.
 	got=$(tr -d '\r' <"$raw" | awk '/^[A-Za-z0-9+\/=]+$/ { print; n++ } /^$/ && n { exit }' | md5sum | cut -d' ' -f1)
 	echo "# tty: $(wc -c <"$raw") raw bytes, guest md5 $want, host $got"
