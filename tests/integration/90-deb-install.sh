@@ -55,6 +55,12 @@ t_build() {
 	echo "$DEB" >"$WORK/deb"
 	dpkg-deb --info "$DEB" >"$WORK/info" || fail "dpkg-deb --info" || return
 	grep -q '^ Depends: .*libc6.*qemu-system-x86' "$WORK/info" || fail "Depends: $(grep Depends "$WORK/info")" || return
+	# The per-sandbox programs are static PIEs: the package names what is
+	# linked into them, so a glibc (or json-c, ...) fix shows it needs a rebuild.
+	if file -b "${BUILD:-build}/bin/containerd-shim-qemubox-v1" | grep -q 'static-pie linked'; then
+		grep -q "^ Built-Using: .*glibc (= $(dpkg-query -W -f='${source:Version}' libc6-dev))" "$WORK/info" ||
+			fail "Built-Using does not name this glibc: $(grep Built-Using "$WORK/info")" || return
+	fi
 	dpkg-deb --contents "$DEB" | awk '{ print $6 }' >"$WORK/contents"
 	for f in ./usr/bin/containerd-shim-qemubox-v1 ./usr/bin/qemubox-cleanup ./usr/bin/qemubox-check \
 	    ./usr/libexec/qemubox/qemubox-privnet ./usr/libexec/qemubox/qemubox-vmmon \
