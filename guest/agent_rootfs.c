@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "guest/agent_rootfs.h"
+#include "lib/evloop.h"
 #include "lib/log.h"
 
 #define ROOTFS_MAX_LAYERS   128
@@ -80,15 +81,6 @@ read_serial(const char *name, char *buf, size_t len)
 	return 0;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * wait_ms is wall time: under TCG on a loaded host a 20 ms sleep can take
  * far longer, and a hot-added SCSI LUN appears only after the kernel's
@@ -112,7 +104,7 @@ disk_ready(const char *dev, uint64_t deadline)
 			return 0;
 		}
 		if ((errno != ENOENT && errno != ENXIO && errno != ENOMEDIUM) ||
-		    mono_ms() >= deadline)
+		    evloop_now_ns() / 1000000 >= deadline)
 			return -1;
 		nanosleep(&tick, NULL);
 	}
@@ -122,7 +114,7 @@ int
 rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 {
 	struct timespec tick = {0, 20 * 1000000};
-	uint64_t deadline = mono_ms() + wait_ms;
+	uint64_t deadline = evloop_now_ns() / 1000000 + wait_ms;
 	char buf[64];
 	struct dirent *de;
 	DIR *d;
@@ -143,7 +135,7 @@ rootfs_find_disk(const char *serial, char *out, size_t outlen, unsigned wait_ms)
 			}
 			closedir(d);
 		}
-		if (mono_ms() >= deadline) {
+		if (evloop_now_ns() / 1000000 >= deadline) {
 			errno = ENOENT;
 			return -1;
 		}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/evloop.h"
 #include "lib/log.h"
 
 /* The link ConfigureNetwork brought up ("": none). */
@@ -358,15 +359,6 @@ out:
 	return rc;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * The kernel marks a link running (operstate up, IFF_RUNNING) from its link
  * watch, which handles a non-urgent carrier change at most once a second.
@@ -383,7 +375,7 @@ int
 net_link_wait_running(unsigned timeout_ms)
 {
 	struct ifreq ifr;
-	uint64_t t0 = mono_ms(), waited;
+	uint64_t t0 = evloop_now_ns() / 1000000, waited;
 	struct timespec step = {0, NET_RUNNING_POLL_MS * 1000000L};
 	int s, polls = 0, rc = -1;
 
@@ -396,7 +388,7 @@ net_link_wait_running(unsigned timeout_ms)
 	for (;;) {
 		if (ioctl(s, SIOCGIFFLAGS, &ifr) == -1)
 			break;
-		waited = mono_ms() - t0;
+		waited = evloop_now_ns() / 1000000 - t0;
 		if ((ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) ==
 		    (IFF_UP | IFF_RUNNING)) {
 			if (polls > 0)
